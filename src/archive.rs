@@ -1,0 +1,78 @@
+//! The content-addressed archive: every imported file's bytes under `<archive>/sha256/<ab>/<hash>`,
+//! written before the import transaction so the database never refers to bytes we do not keep.
+//! Alipay deletes files after 7 days; this folder is the long-term copy that offline reruns read.
+
+use anyhow::{Context, Result};
+use sha2::{Digest, Sha256};
+use std::fs;
+use std::path::{Path, PathBuf};
+
+pub struct Archive {
+    root: PathBuf,
+}
+
+impl Archive {
+    pub fn new(root: impl Into<PathBuf>) -> Archive {
+        Archive { root: root.into() }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Stores `bytes` (idempotent) and returns its sha256 and the path relative to the archive root.
+    pub fn put(&self, bytes: &[u8]) -> Result<(String, String)> {
+        let hash = sha256_hex(bytes);
+        let rel = format!("sha256/{}/{}", &hash[..2], hash);
+        let path = self.root.join(&rel);
+        if path.exists() && fs::metadata(&path).map(|m| m.len() == bytes.len() as u64).unwrap_or(false) {
+            return Ok((hash, rel));
+        }
+        let dir = path.parent().expect("archive path has a parent");
+        fs::create_dir_all(dir).with_context(|| {
+            format!(
+                "cannot create archive folder {}: check the store.archive_dir setting and permissions",
+                dir.display()
+            )
+        })?;
+        crate::source::dir::write_atomically(&path, bytes)?;
+        Ok((hash, rel))
+    }
+
+    /// Reads an archived file back, verifying its hash.
+    pub fn get(&self, rel: &str) -> Result<Vec<u8>> {
+        let path = self.root.join(rel);
+        let bytes = fs::read(&path).with_context(|| {
+            format!("archived file {} is missing: the archive folder was moved or pruned", path.display())
+        })?;
+        let want = rel.rsplit('/').next().unwrap_or_default();
+        let got = sha256_hex(&bytes);
+        anyhow::ensure!(
+            got == want,
+            "archived file {} is corrupt (sha256 {got}): restore it from a backup",
+            path.display()
+        );
+        Ok(bytes)
+    }
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn put_is_idempotent_and_verified() {
+        let d = tempfile::tempdir().unwrap();
+        let a = Archive::new(d.path());
+        let (h1, r1) = a.put(b"hello").unwrap();
+        let (h2, r2) = a.put(b"hello").unwrap();
+        assert_eq!((h1.clone(), r1.clone()), (h2, r2));
+        assert_eq!(a.get(&r1).unwrap(), b"hello");
+        std::fs::write(d.path().join(&r1), b"hellO").unwrap();
+        assert!(a.get(&r1).is_err());
+    }
+}

@@ -1,0 +1,76 @@
+//! The command line: argument definitions and dispatch. Each subcommand is one file with its help
+//! text on top and a `run` that calls the library; no business logic lives here.
+
+use crate::exit::Outcome;
+use crate::logging::LogFormat;
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+pub mod init;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "alipay-recon",
+    version,
+    about = "Reconcile Alipay barcode payments: fetch the daily files, match them against local sales, report and email the discrepancies."
+)]
+pub struct Cli {
+    /// Configuration file.
+    #[arg(long, short = 'c', global = true, env = "ALIPAY_RECON_CONFIG", default_value = "alipay-recon.toml")]
+    pub config: PathBuf,
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value = "auto")]
+    pub log_format: LogFormat,
+    /// More logging (-v debug, -vv trace).
+    #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only warnings and errors on stderr.
+    #[arg(long, short = 'q', global = true)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write an annotated example configuration file.
+    Init(init::Args),
+}
+
+/// Options every subcommand sees.
+#[derive(Debug, Clone)]
+pub struct Globals {
+    pub config: PathBuf,
+}
+
+impl Globals {
+    /// Loads the configuration file named by --config, with environment overrides.
+    pub fn load_config(&self) -> Result<crate::config::Config> {
+        let env: Vec<(String, String)> = std::env::vars().collect();
+        crate::config::Config::load(&self.config, &env)
+    }
+}
+
+impl Cli {
+    pub fn verbosity(&self) -> i8 {
+        if self.quiet {
+            -1
+        } else {
+            self.verbose.min(3) as i8
+        }
+    }
+
+    /// Whether exit code 1 ("attention") should be reported as 0.
+    pub fn attention_is_ok(&self) -> bool {
+        false
+    }
+}
+
+/// Runs the parsed command.
+pub fn run(cli: Cli) -> Result<Outcome> {
+    let g = Globals { config: cli.config.clone() };
+    match cli.command {
+        Command::Init(a) => init::run(&g, a),
+    }
+}

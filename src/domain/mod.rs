@@ -1,0 +1,13 @@
+//! Domain vocabulary shared by every module: money in integer minor units, ISO 4217 currencies,
+//! the business time zone and business dates, file formats and kinds. Pure types, no I/O.
+//! Leaf modules depend on this one; it depends on nothing in the crate.
+
+pub mod finding;
+mod kinds;
+mod money;
+mod zone;
+
+pub use finding::{sort_findings, Category, CurrencyTotals, DaySummary, Finding, OpenItem, PendingItem, PendingState};
+pub use kinds::{FileFormat, FileKind, LocalStatus, RecordType, TransType};
+pub use money::{format_minor, parse_major, Currency, MoneyError};
+pub use zone::{parse_timestamp, BusinessZone, ZoneError};

@@ -1,0 +1,7 @@
+//! Parser for the `classic` layout (alipay-files.md).
+
+use super::{ParseContext, ParseError, ParsedFile};
+
+pub fn parse(_bytes: &[u8], ctx: &ParseContext) -> Result<ParsedFile, ParseError> {
+    Err(ParseError { file: ctx.file_name.clone(), message: "the classic parser is not written yet".into() })
+}

@@ -1,0 +1,1 @@
+//! Shared text handling for the parsers: encoding detection, header normalisation, trimming.

@@ -1,0 +1,22 @@
+//! alipay-recon: proves that every Alipay barcode payment a merchant took is money Alipay settles, and
+//! says exactly which ones are not.
+//!
+//! The data path, one module each (see ARCHITECTURE.md):
+//! `source` (where the day's files come from: a folder or Alipay's SFTP server) → `archive` (the
+//! content-addressed long-term copy) → `formats` (pure parsers of Alipay's layouts) and `sales` (pure
+//! parser of local sales CSVs) → `store` (SQLite) → `reconcile` (the matching engine) → `report`
+//! (the report folder) → `notify` (email). `pipeline` drives them; `cli` is a thin layer over it.
+//! `domain` holds the shared vocabulary (money, currencies, zones) and depends on nothing.
+
+pub mod archive;
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod domain;
+pub mod exit;
+pub mod formats;
+pub mod logging;
+pub mod pipeline;
+pub mod sales;
+pub mod source;
+pub mod store;

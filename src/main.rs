@@ -1,0 +1,17 @@
+//! The `alipay-recon` binary: parse arguments, start logging, run the library, map the outcome to the
+//! exit code of contracts.md §5.
+
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = alipay_recon::cli::Cli::parse();
+    alipay_recon::logging::init(cli.log_format, cli.verbosity());
+    let attention_is_ok = cli.attention_is_ok();
+    let result = alipay_recon::cli::run(cli);
+    if let Err(e) = &result {
+        // One readable paragraph: the error and its causes, each saying what to do.
+        eprintln!("error: {e:#}");
+    }
+    ExitCode::from(alipay_recon::exit::code_of(&result, attention_is_ok))
+}

@@ -1,0 +1,223 @@
+//! The driver: runs the data path for a date — source → archive → parse → store (→ reconcile →
+//! report → notify as they join). It owns the order of steps and the run records; each step's logic
+//! lives in its own module.
+
+use crate::archive::{sha256_hex, Archive};
+use crate::config::{Config, SourceKind};
+use crate::domain::FileKind;
+use crate::formats::{self, ParseContext, ParsedFile, Reject, Rows};
+use crate::source::{dir::DirSource, FileSource, RemoteFile};
+use crate::store::{self, files::FileMeta, files::Imported};
+use anyhow::{Context, Result};
+use chrono::{DateTime, NaiveDate, Utc};
+use rusqlite::Connection;
+use std::path::Path;
+
+/// Everything a command needs: the config, the open database and the archive.
+pub struct Workspace {
+    pub cfg: Config,
+    pub conn: Connection,
+    pub archive: Archive,
+}
+
+impl Workspace {
+    pub fn open(cfg: Config) -> Result<Workspace> {
+        let conn = store::open(&cfg.path(&cfg.store.database))?;
+        let archive = Archive::new(cfg.path(&cfg.store.archive_dir));
+        Ok(Workspace { cfg, conn, archive })
+    }
+}
+
+/// The configured file source.
+pub fn open_source(cfg: &Config) -> Result<Box<dyn FileSource>> {
+    let mid = &cfg.active().merchant_id;
+    match cfg.source.kind {
+        SourceKind::Dir => {
+            let dir = cfg.path(cfg.source.dir.as_deref().expect("validated: dir source has a dir"));
+            anyhow::ensure!(
+                dir.is_dir(),
+                "source.dir {} is not a folder: check the `source.dir` setting",
+                dir.display()
+            );
+            Ok(Box::new(DirSource::new(dir, mid)))
+        }
+        SourceKind::Sftp => anyhow::bail!("the SFTP source is not available in this build: use source.kind = \"dir\""),
+    }
+}
+
+/// What happened to one listed file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileOutcome {
+    Imported {
+        file_id: i64,
+        rows: usize,
+        rejects: usize,
+        warnings: usize,
+    },
+    Restated {
+        file_id: i64,
+        version: i64,
+        rows: usize,
+    },
+    Unchanged {
+        file_id: i64,
+    },
+    /// Incomplete before the deadline (antom without `<END>`): fetch again later.
+    Deferred {
+        reason: String,
+    },
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct DayImport {
+    pub date: Option<NaiveDate>,
+    pub files: Vec<(RemoteFile, FileOutcome)>,
+    pub missing_dirs: Vec<String>,
+    pub refused: Vec<(String, String)>,
+}
+
+impl DayImport {
+    pub fn has_transactions(&self) -> bool {
+        self.files.iter().any(|(f, o)| f.kind == FileKind::Transactions && !matches!(o, FileOutcome::Deferred { .. }))
+    }
+    pub fn deferred(&self) -> usize {
+        self.files.iter().filter(|(_, o)| matches!(o, FileOutcome::Deferred { .. })).count()
+    }
+}
+
+/// The instant after which day `date`'s missing or incomplete files are final.
+pub fn deadline(cfg: &Config, date: NaiveDate) -> DateTime<Utc> {
+    let t = cfg.business.deadline().expect("validated deadline");
+    let next = date.succ_opt().expect("date in range");
+    cfg.business.timezone.localize(next.and_time(t)).expect("deadline exists in zone").with_timezone(&Utc)
+}
+
+/// Fetches, archives, parses and stores every file of `date` from `source`. Each file imports in its
+/// own transaction; an error on one file stops the day with a message naming that file.
+pub fn import_day(
+    ws: &mut Workspace,
+    source: &mut dyn FileSource,
+    date: NaiveDate,
+    now: DateTime<Utc>,
+    run_id: Option<i64>,
+) -> Result<DayImport> {
+    let layouts = ws.cfg.layouts_in_use();
+    let listing = source
+        .list_day(date, &layouts)
+        .with_context(|| format!("cannot list the files of {date} on {}", source.describe()))?;
+    let staging = ws.archive.root().join("incoming");
+    std::fs::create_dir_all(&staging).with_context(|| format!("cannot create {}", staging.display()))?;
+    let past_deadline = now >= deadline(&ws.cfg, date);
+    let mut out = DayImport {
+        date: Some(date),
+        missing_dirs: listing.missing_dirs,
+        refused: listing.refused,
+        ..Default::default()
+    };
+    for file in listing.files {
+        let dest = staging.join(file.name.as_str());
+        source
+            .fetch(&file, &dest)
+            .with_context(|| format!("cannot fetch {} from {}", file.remote_path, source.describe()))?;
+        let bytes = std::fs::read(&dest).with_context(|| format!("cannot read {}", dest.display()))?;
+        let outcome = import_bytes(ws, &file, &source.describe(), &bytes, past_deadline, run_id)?;
+        let _ = std::fs::remove_file(&dest);
+        tracing::info!(file = %file.name, date = %date, outcome = ?outcome, "file processed");
+        out.files.push((file, outcome));
+    }
+    Ok(out)
+}
+
+/// Archives, parses and stores one file's bytes.
+pub fn import_bytes(
+    ws: &mut Workspace,
+    file: &RemoteFile,
+    source: &str,
+    bytes: &[u8],
+    past_deadline: bool,
+    run_id: Option<i64>,
+) -> Result<FileOutcome> {
+    let sha = sha256_hex(bytes);
+    if let Some(id) = store::files::find_same(&ws.conn, file.name.as_str(), file.date, &sha)? {
+        return Ok(FileOutcome::Unchanged { file_id: id });
+    }
+    let ctx = ParseContext {
+        file_name: file.name.to_string(),
+        format: file.format,
+        kind: file.kind,
+        zone: ws.cfg.business.timezone,
+        name_currency: file.currency.as_deref().and_then(|c| crate::domain::Currency::parse(c).ok()),
+    };
+    let parsed = formats::parse(bytes, &ctx).unwrap_or_else(|e| unreadable(file.kind, e.message));
+    if parsed.has_end_marker == Some(false) && !past_deadline {
+        return Ok(FileOutcome::Deferred {
+            reason: format!("{} has no <END> line yet (still uploading or truncated)", file.name),
+        });
+    }
+    let (_, archive_path) = ws.archive.put(bytes)?;
+    let meta = FileMeta {
+        source: source.to_string(),
+        source_path: file.remote_path.clone(),
+        name: file.name.to_string(),
+        format: file.format,
+        kind: file.kind,
+        business_date: file.date,
+        currency: file.currency.clone(),
+        size: bytes.len() as u64,
+        sha256: sha,
+        archive_path,
+        remote_mtime: file.mtime,
+    };
+    let imported = store::files::import(&mut ws.conn, &meta, &parsed, run_id)
+        .with_context(|| format!("cannot import {}", file.remote_path))?;
+    Ok(match imported {
+        Imported::New { file_id } => FileOutcome::Imported {
+            file_id,
+            rows: parsed.rows.len(),
+            rejects: parsed.rejects.len(),
+            warnings: parsed.warnings.len(),
+        },
+        Imported::Restated { file_id, version } => FileOutcome::Restated { file_id, version, rows: parsed.rows.len() },
+        Imported::Unchanged { file_id } => FileOutcome::Unchanged { file_id },
+    })
+}
+
+/// A file no parser could read is still recorded (and archived) with one rejected "line 0".
+fn unreadable(kind: FileKind, message: String) -> ParsedFile {
+    ParsedFile {
+        encoding: "unknown",
+        header: Vec::new(),
+        declared_count: None,
+        has_end_marker: None,
+        rows: if kind == FileKind::SettlementSummary { Rows::Summary(Vec::new()) } else { Rows::Detail(Vec::new()) },
+        rejects: vec![Reject {
+            line: 0,
+            field: None,
+            reason: format!("the whole file is unreadable: {message}"),
+            raw: String::new(),
+        }],
+        warnings: Vec::new(),
+    }
+}
+
+/// Imports local sales files (sales-v1 or mapped); each file in one transaction.
+pub fn import_sales(
+    ws: &mut Workspace,
+    path: &Path,
+    run_id: Option<i64>,
+) -> Result<(crate::sales::ParsedSales, store::sales::SalesImport)> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read sales file {}", path.display()))?;
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let parsed = crate::sales::parse(&bytes, &path.display().to_string(), &ws.cfg.business.timezone, &ws.cfg.sales)?;
+    let (sha, archive_path) = ws.archive.put(&bytes)?;
+    let meta = store::sales::SalesFileMeta {
+        path: path.display().to_string(),
+        name,
+        sha256: sha,
+        size: bytes.len() as u64,
+        archive_path,
+    };
+    let res = store::sales::import(&mut ws.conn, &meta, &parsed, run_id)
+        .with_context(|| format!("cannot import sales file {}", path.display()))?;
+    Ok((parsed, res))
+}

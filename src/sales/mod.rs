@@ -1,0 +1,274 @@
+//! Local sales records: the `sales-v1` CSV of contracts.md §1, or another POS export through a
+//! configured column mapping. A pure parser — bytes in, typed records plus rejected lines out; the
+//! store applies snapshot semantics.
+
+use crate::config::SalesConfig;
+use crate::domain::{parse_major, parse_timestamp, BusinessZone, Currency, LocalStatus, RecordType};
+use chrono::{DateTime, FixedOffset, NaiveDate};
+use std::collections::{BTreeMap, HashMap};
+
+/// The sales-v1 columns, in contract order.
+pub const COLUMNS: [&str; 10] = [
+    "record_type",
+    "merchant_trans_id",
+    "merchant_refund_id",
+    "amount",
+    "currency",
+    "status",
+    "created_at",
+    "store_id",
+    "terminal_id",
+    "acquirement_id",
+];
+
+/// One local payment or refund.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct LocalRecord {
+    pub record_type: RecordType,
+    /// The payment's id (for a refund: the refunded payment's id).
+    pub merchant_trans_id: String,
+    pub merchant_refund_id: Option<String>,
+    /// Minor units of `currency`, ≥ 0.
+    pub amount: i64,
+    pub currency: Currency,
+    pub status: LocalStatus,
+    pub created_at: DateTime<FixedOffset>,
+    /// Day of `created_at` in the business zone.
+    pub business_date: NaiveDate,
+    pub store_id: Option<String>,
+    pub terminal_id: Option<String>,
+    pub acquirement_id: Option<String>,
+    /// 1-based line in its file.
+    pub line: u32,
+    /// The file had other, disagreeing rows with this key.
+    pub conflict: bool,
+}
+
+impl LocalRecord {
+    /// (record_type, id): payments by merchant_trans_id, refunds by merchant_refund_id.
+    pub fn key(&self) -> (RecordType, &str) {
+        match self.record_type {
+            RecordType::Payment => (RecordType::Payment, &self.merchant_trans_id),
+            RecordType::Refund => (RecordType::Refund, self.merchant_refund_id.as_deref().unwrap_or("")),
+        }
+    }
+
+    /// Everything but the line number and conflict flag: what "identical rows" compares.
+    fn content(&self) -> impl PartialEq + '_ {
+        (
+            self.record_type,
+            &self.merchant_trans_id,
+            &self.merchant_refund_id,
+            self.amount,
+            self.currency,
+            self.status,
+            self.created_at,
+            &self.store_id,
+            &self.terminal_id,
+            &self.acquirement_id,
+        )
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SalesReject {
+    pub line: u32,
+    pub field: Option<String>,
+    pub reason: String,
+    pub raw: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ParsedSales {
+    /// Records in file order; identical rows collapsed; conflicting rows all kept with `conflict`.
+    pub records: Vec<LocalRecord>,
+    pub rejects: Vec<SalesReject>,
+    /// `sales-v1` or `mapped`.
+    pub mapping: &'static str,
+}
+
+impl ParsedSales {
+    pub fn conflict_count(&self) -> usize {
+        self.records.iter().filter(|r| r.conflict).count()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{file}: {message}")]
+pub struct SalesError {
+    pub file: String,
+    pub message: String,
+}
+
+/// Parses a sales file. With an empty `cfg.mapping` the file must be `sales-v1`.
+pub fn parse(bytes: &[u8], file: &str, zone: &BusinessZone, cfg: &SalesConfig) -> Result<ParsedSales, SalesError> {
+    let err = |m: String| SalesError { file: file.to_string(), message: m };
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        err(format!("is not UTF-8 (invalid byte at offset {}): save the export as UTF-8", e.valid_up_to()))
+    })?;
+    let mapped = !cfg.mapping.is_empty();
+    let delim = match cfg.delimiter.as_deref() {
+        None | Some("") => b',',
+        Some(d) if d.len() == 1 => d.as_bytes()[0],
+        Some("\\t") | Some("tab") => b'\t',
+        Some(d) => return Err(err(format!("sales.delimiter '{d}' must be one character"))),
+    };
+    let mut rdr =
+        csv::ReaderBuilder::new().delimiter(delim).has_headers(true).flexible(true).from_reader(text.as_bytes());
+    let header: Vec<String> = rdr
+        .headers()
+        .map_err(|e| err(format!("cannot read the header line: {e}")))?
+        .iter()
+        .map(|h| h.trim().to_string())
+        .collect();
+    // canonical column → index in this file
+    let mut index: HashMap<&str, usize> = HashMap::new();
+    for col in COLUMNS {
+        let wanted = if mapped { cfg.mapping.get(col).map(String::as_str) } else { Some(col) };
+        if let Some(w) = wanted {
+            if let Some(i) = header.iter().position(|h| h.eq_ignore_ascii_case(w)) {
+                index.insert(col, i);
+            }
+        }
+    }
+    let required =
+        ["record_type", "merchant_trans_id", "merchant_refund_id", "amount", "currency", "status", "created_at"];
+    let missing: Vec<_> =
+        required.iter().filter(|c| !index.contains_key(*c) && !(mapped && **c == "merchant_refund_id")).collect();
+    if !missing.is_empty() {
+        let hint = if mapped {
+            "check [sales.mapping] in the config".to_string()
+        } else {
+            format!(
+                "a sales-v1 file starts with the header {}; for another export configure [sales.mapping]",
+                COLUMNS.join(",")
+            )
+        };
+        return Err(err(format!(
+            "header has no column {} (found: {}): {hint}",
+            missing.iter().map(|c| format!("'{c}'")).collect::<Vec<_>>().join(", "),
+            header.join(",")
+        )));
+    }
+
+    let mut out = ParsedSales { mapping: if mapped { "mapped" } else { "sales-v1" }, ..Default::default() };
+    let mut by_key: BTreeMap<(RecordType, String), Vec<usize>> = BTreeMap::new();
+    for rec in rdr.records() {
+        let rec = match rec {
+            Ok(r) => r,
+            Err(e) => {
+                let line = e.position().map(|p| p.line() as u32).unwrap_or(0);
+                out.rejects.push(SalesReject {
+                    line,
+                    field: None,
+                    reason: format!("unreadable CSV: {e}"),
+                    raw: String::new(),
+                });
+                continue;
+            }
+        };
+        let line = rec.position().map(|p| p.line() as u32).unwrap_or(0);
+        if rec.iter().all(|f| f.trim().is_empty()) {
+            continue;
+        }
+        let raw: String = rec.iter().collect::<Vec<_>>().join(",").chars().take(1000).collect();
+        match parse_row(&rec, &index, zone, cfg, mapped, line) {
+            Ok(r) => {
+                let key = (r.record_type, r.key().1.to_string());
+                let same = by_key.entry(key).or_default();
+                if same.iter().any(|&i| out.records[i].content() == r.content()) {
+                    continue; // identical rows collapse
+                }
+                if !same.is_empty() {
+                    for &i in same.iter() {
+                        out.records[i].conflict = true;
+                    }
+                    let mut r = r;
+                    r.conflict = true;
+                    same.push(out.records.len());
+                    out.records.push(r);
+                } else {
+                    same.push(out.records.len());
+                    out.records.push(r);
+                }
+            }
+            Err((field, reason)) => {
+                out.rejects.push(SalesReject { line, field: field.map(str::to_string), reason, raw })
+            }
+        }
+    }
+    Ok(out)
+}
+
+type RowError = (Option<&'static str>, String);
+
+fn parse_row(
+    rec: &csv::StringRecord,
+    index: &HashMap<&str, usize>,
+    zone: &BusinessZone,
+    cfg: &SalesConfig,
+    mapped: bool,
+    line: u32,
+) -> Result<LocalRecord, RowError> {
+    let get = |c: &str| index.get(c).and_then(|&i| rec.get(i)).map(str::trim).filter(|s| !s.is_empty());
+    let need = |c: &'static str| get(c).ok_or((Some(c), format!("{c} is empty")));
+
+    let rt_raw = need("record_type")?;
+    let rt_text = if mapped { cfg.type_map.get(rt_raw).map(String::as_str).unwrap_or(rt_raw) } else { rt_raw };
+    let record_type = RecordType::parse(&rt_text.to_ascii_uppercase())
+        .ok_or((Some("record_type"), format!("record_type '{rt_raw}' is not PAYMENT or REFUND")))?;
+    let merchant_trans_id = need("merchant_trans_id")?.to_string();
+    let merchant_refund_id = get("merchant_refund_id").map(str::to_string);
+    match (record_type, &merchant_refund_id) {
+        (RecordType::Refund, None) => {
+            return Err((Some("merchant_refund_id"), "a REFUND needs merchant_refund_id".into()))
+        }
+        (RecordType::Payment, Some(_)) => {
+            return Err((Some("merchant_refund_id"), "merchant_refund_id must be empty for a PAYMENT".into()))
+        }
+        _ => {}
+    }
+    let st_raw = need("status")?;
+    let st_text = if mapped { cfg.status_map.get(st_raw).map(String::as_str).unwrap_or(st_raw) } else { st_raw };
+    let status = LocalStatus::parse(&st_text.to_ascii_uppercase())
+        .ok_or((Some("status"), format!("status '{st_raw}' is not SUCCESS, CANCELLED, FAILED or UNKNOWN")))?;
+    let currency = Currency::parse(need("currency")?).map_err(|e| (Some("currency"), e.to_string()))?;
+    let amount_raw = need("amount")?;
+    if amount_raw.starts_with('+') || amount_raw.starts_with('-') {
+        return Err((Some("amount"), format!("amount '{amount_raw}' must be written without a sign")));
+    }
+    let amount = parse_major(amount_raw, currency).map_err(|e| (Some("amount"), e.to_string()))?;
+    if amount == 0 && matches!(status, LocalStatus::Success | LocalStatus::Unknown) {
+        return Err((Some("amount"), format!("amount is 0 on a {status} row: only FAILED or CANCELLED rows may be 0")));
+    }
+    let created_raw = need("created_at")?;
+    let created_at = if mapped {
+        parse_timestamp(created_raw, zone).map_err(|e| (Some("created_at"), e.to_string()))?
+    } else {
+        DateTime::parse_from_rfc3339(created_raw).map_err(|_| {
+            (
+                Some("created_at"),
+                format!("created_at '{created_raw}' is not RFC 3339 with an offset (2026-11-25T10:30:00+08:00)"),
+            )
+        })?
+    };
+    Ok(LocalRecord {
+        record_type,
+        merchant_trans_id,
+        merchant_refund_id,
+        amount,
+        currency,
+        status,
+        business_date: zone.date_of(&created_at),
+        created_at,
+        store_id: get("store_id").map(str::to_string),
+        terminal_id: get("terminal_id").map(str::to_string),
+        acquirement_id: get("acquirement_id").map(str::to_string),
+        line,
+        conflict: false,
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,123 @@
+//! A [`FileSource`] over a local directory laid out exactly like Alipay's SFTP server: the remote path
+//! `/download/<mid>/<date>/<name>` is `<root>/download/<mid>/<date>/<name>`. Used by the demo, by
+//! tests and for offline reruns from a mirror.
+
+use super::{DayLayout, FileSource, Listing, RemoteFile, SafeName};
+use crate::config::FormatLayout;
+use crate::domain::FileFormat;
+use anyhow::{bail, Context, Result};
+use chrono::NaiveDate;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+pub struct DirSource {
+    root: PathBuf,
+    merchant_id: String,
+}
+
+impl DirSource {
+    pub fn new(root: impl Into<PathBuf>, merchant_id: &str) -> DirSource {
+        DirSource { root: root.into(), merchant_id: merchant_id.to_string() }
+    }
+
+    fn local(&self, remote: &str) -> PathBuf {
+        self.root.join(remote.trim_start_matches('/'))
+    }
+}
+
+impl FileSource for DirSource {
+    fn describe(&self) -> String {
+        format!("dir:{}", self.root.display())
+    }
+
+    fn list_day(&mut self, date: NaiveDate, layouts: &[(FileFormat, FormatLayout)]) -> Result<Listing> {
+        let layout = DayLayout::new(&self.merchant_id, layouts)?;
+        let mut listing = Listing::default();
+        for dir in layout.dirs_for(date) {
+            let local = self.local(&dir.path);
+            let entries = match fs::read_dir(&local) {
+                Ok(e) => e,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    listing.missing_dirs.push(dir.path.clone());
+                    continue;
+                }
+                Err(e) => return Err(e).with_context(|| format!("cannot list {}", local.display())),
+            };
+            let mut names = Vec::new();
+            for entry in entries {
+                let entry = entry.with_context(|| format!("cannot list {}", local.display()))?;
+                let meta = entry.metadata()?;
+                if !meta.is_file() {
+                    continue;
+                }
+                names.push((entry.file_name().to_string_lossy().into_owned(), meta));
+            }
+            names.sort_by(|a, b| a.0.cmp(&b.0));
+            for (name, meta) in names {
+                let Some((kind, fdate, ccy)) = DayLayout::classify(&dir, &name, date) else { continue };
+                let safe = match SafeName::parse(&name) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        listing.refused.push((name.clone(), e.to_string()));
+                        continue;
+                    }
+                };
+                let mtime = meta
+                    .modified()
+                    .ok()
+                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                    .map(|d| d.as_secs() as i64);
+                listing.files.push(RemoteFile {
+                    format: dir.format,
+                    kind,
+                    remote_path: format!("{}/{}", dir.path.trim_end_matches('/'), name),
+                    name: safe,
+                    size: meta.len(),
+                    mtime,
+                    date: fdate,
+                    currency: ccy,
+                });
+            }
+        }
+        Ok(listing)
+    }
+
+    fn fetch(&mut self, file: &RemoteFile, dest: &Path) -> Result<()> {
+        let src = self.local(&file.remote_path);
+        let bytes = fs::read(&src).with_context(|| format!("cannot read {}", src.display()))?;
+        if bytes.len() as u64 != file.size {
+            bail!(
+                "{} changed while it was being copied ({} bytes listed, {} read): run again",
+                src.display(),
+                file.size,
+                bytes.len()
+            );
+        }
+        write_atomically(dest, &bytes)
+    }
+}
+
+/// Writes `dest.part`, fsyncs it, renames it over `dest` and fsyncs the directory.
+pub fn write_atomically(dest: &Path, bytes: &[u8]) -> Result<()> {
+    let part = part_path(dest);
+    {
+        let mut f = fs::File::create(&part).with_context(|| format!("cannot create {}", part.display()))?;
+        f.write_all(bytes).with_context(|| format!("cannot write {}", part.display()))?;
+        f.sync_all()?;
+    }
+    fs::rename(&part, dest).with_context(|| format!("cannot rename {} to {}", part.display(), dest.display()))?;
+    if let Some(parent) = dest.parent() {
+        if let Ok(d) = fs::File::open(parent) {
+            let _ = d.sync_all();
+        }
+    }
+    Ok(())
+}
+
+/// `name.part` beside `dest`.
+pub fn part_path(dest: &Path) -> PathBuf {
+    let mut s = dest.as_os_str().to_owned();
+    s.push(".part");
+    PathBuf::from(s)
+}

@@ -1,0 +1,56 @@
+//! Where a day's Alipay files come from. [`FileSource`] is the seam: the directory source (tests, the
+//! demo, offline reruns from a mirror) and the SFTP source implement it with the same remote layout,
+//! so everything downstream is identical. Sources only list and copy bytes; they never parse or store.
+
+use crate::config::FormatLayout;
+use crate::domain::{FileFormat, FileKind};
+use anyhow::Result;
+use chrono::NaiveDate;
+use std::path::Path;
+
+pub mod dir;
+pub mod layout;
+pub mod safe_name;
+
+pub use layout::{DayLayout, ExpectedDir};
+pub use safe_name::{SafeName, UnsafeName};
+
+/// One file on the source that belongs to the requested day.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteFile {
+    pub format: FileFormat,
+    pub kind: FileKind,
+    /// Validated base name: safe to use as a local file name.
+    pub name: SafeName,
+    /// Full remote path (`/download/<mid>/<yyyymmdd>/<name>`), for messages and records.
+    pub remote_path: String,
+    pub size: u64,
+    /// Modification time, seconds since the Unix epoch, when the source knows it.
+    pub mtime: Option<i64>,
+    /// The business date the file is for (from the name's `date` group, else the directory's date).
+    pub date: NaiveDate,
+    /// Currency from the name's `ccy` group, when the pattern has one.
+    pub currency: Option<String>,
+}
+
+/// What a listing found: the day's files, plus names that matched no pattern or were refused.
+#[derive(Debug, Default, Clone)]
+pub struct Listing {
+    pub files: Vec<RemoteFile>,
+    /// Directories that did not exist (not an error: the day may not be there yet).
+    pub missing_dirs: Vec<String>,
+    /// Remote names refused as unsafe, with the reason (reported, never used as paths).
+    pub refused: Vec<(String, String)>,
+}
+
+/// A source of Alipay files laid out like Alipay's SFTP server.
+pub trait FileSource {
+    /// Human description for logs and messages (`sftp://user@host:22`, `dir:/srv/mirror`). No secrets.
+    fn describe(&self) -> String;
+
+    /// Lists the files of business date `date` for the configured formats.
+    fn list_day(&mut self, date: NaiveDate, layouts: &[(FileFormat, FormatLayout)]) -> Result<Listing>;
+
+    /// Copies `file` to `dest` atomically (write `dest.part`, fsync, rename) and verifies its size.
+    fn fetch(&mut self, file: &RemoteFile, dest: &Path) -> Result<()>;
+}

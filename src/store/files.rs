@@ -1,0 +1,288 @@
+//! Alipay files in the store: one transaction per file; the same bytes under the same name and date
+//! import once; different bytes under the same name and date are a restatement — a new version that
+//! replaces the earlier version's rows (both versions stay recorded).
+
+use crate::domain::{FileFormat, FileKind};
+use crate::formats::{ParsedFile, Rows};
+use anyhow::{Context, Result};
+use rusqlite::{params, Connection, OptionalExtension};
+
+/// What the store needs to know about a file besides its parsed content.
+#[derive(Debug, Clone)]
+pub struct FileMeta {
+    pub source: String,
+    pub source_path: String,
+    pub name: String,
+    pub format: FileFormat,
+    pub kind: FileKind,
+    pub business_date: chrono::NaiveDate,
+    pub currency: Option<String>,
+    pub size: u64,
+    pub sha256: String,
+    pub archive_path: String,
+    pub remote_mtime: Option<i64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Imported {
+    /// New file (version 1) with this id.
+    New { file_id: i64 },
+    /// A restatement: version `version` replaced the earlier current version.
+    Restated { file_id: i64, version: i64 },
+    /// The same bytes were already imported under this name and date: nothing changed.
+    Unchanged { file_id: i64 },
+}
+
+impl Imported {
+    pub fn file_id(&self) -> i64 {
+        match *self {
+            Imported::New { file_id } | Imported::Restated { file_id, .. } | Imported::Unchanged { file_id } => file_id,
+        }
+    }
+}
+
+/// Whether these bytes were already imported under this name and date.
+pub fn find_same(conn: &Connection, name: &str, date: chrono::NaiveDate, sha256: &str) -> Result<Option<i64>> {
+    Ok(conn
+        .query_row(
+            "SELECT id FROM files WHERE name = ?1 AND business_date = ?2 AND sha256 = ?3",
+            params![name, date.to_string(), sha256],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
+
+/// Imports one parsed file in one transaction.
+pub fn import(conn: &mut Connection, meta: &FileMeta, parsed: &ParsedFile, run_id: Option<i64>) -> Result<Imported> {
+    let tx = conn.transaction()?;
+    if let Some(id) = find_same(&tx, &meta.name, meta.business_date, &meta.sha256)? {
+        return Ok(Imported::Unchanged { file_id: id });
+    }
+    let date = meta.business_date.to_string();
+    let prev: i64 = tx.query_row(
+        "SELECT COALESCE(MAX(version), 0) FROM files WHERE name = ?1 AND business_date = ?2",
+        params![meta.name, date],
+        |r| r.get(0),
+    )?;
+    tx.execute("UPDATE files SET current = 0 WHERE name = ?1 AND business_date = ?2", params![meta.name, date])?;
+    let version = prev + 1;
+    tx.execute(
+        "INSERT INTO files (source, source_path, name, format, kind, business_date, currency, size, sha256, encoding,
+            header, declared_count, has_end_marker, truncated, row_count, reject_count, warning_count, version,
+            current, archive_path, remote_mtime, imported_at, run_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, 1, ?19, ?20, ?21, ?22)",
+        params![
+            meta.source,
+            meta.source_path,
+            meta.name,
+            meta.format.as_str(),
+            meta.kind.as_str(),
+            date,
+            meta.currency,
+            meta.size as i64,
+            meta.sha256,
+            parsed.encoding,
+            serde_json::to_string(&parsed.header)?,
+            parsed.declared_count.map(|n| n as i64),
+            parsed.has_end_marker,
+            parsed.is_truncated(),
+            parsed.rows.len() as i64,
+            parsed.rejects.len() as i64,
+            parsed.warnings.len() as i64,
+            version,
+            meta.archive_path,
+            meta.remote_mtime,
+            super::now_text(),
+            run_id,
+        ],
+    )?;
+    let file_id = tx.last_insert_rowid();
+    insert_rows(&tx, file_id, meta, parsed).with_context(|| format!("cannot store the rows of {}", meta.name))?;
+    tx.commit()?;
+    Ok(if version == 1 { Imported::New { file_id } } else { Imported::Restated { file_id, version } })
+}
+
+fn json_extra(extra: &std::collections::BTreeMap<String, String>) -> Option<String> {
+    if extra.is_empty() {
+        None
+    } else {
+        serde_json::to_string(extra).ok()
+    }
+}
+
+fn insert_rows(tx: &rusqlite::Transaction<'_>, file_id: i64, meta: &FileMeta, parsed: &ParsedFile) -> Result<()> {
+    let date = meta.business_date.to_string();
+    let kind = meta.kind.as_str();
+    match &parsed.rows {
+        Rows::Detail(rows) => {
+            let mut st = tx.prepare_cached(
+                "INSERT INTO alipay_rows (file_id, line, kind, business_date, trans_type, type_raw, merchant_trans_id,
+                    merchant_refund_id, alipay_id, original_alipay_id, amount, currency, amount_raw, settle_amount,
+                    settle_currency, fee, fee_currency, trans_time, trans_time_utc, settle_time, batch_ref, status_raw,
+                    remark, store_id, product_code, extra)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,
+                    ?21, ?22, ?23, ?24, ?25, ?26)",
+            )?;
+            for r in rows {
+                st.execute(params![
+                    file_id,
+                    r.line,
+                    kind,
+                    date,
+                    r.trans_type.0.as_str(),
+                    r.type_raw,
+                    r.merchant_trans_id,
+                    r.merchant_refund_id,
+                    r.alipay_id,
+                    r.original_alipay_id,
+                    r.amount,
+                    r.currency.map(|c| c.to_string()),
+                    r.amount_raw,
+                    r.settle_amount,
+                    r.settle_currency.map(|c| c.to_string()),
+                    r.fee,
+                    r.fee_currency.map(|c| c.to_string()),
+                    r.trans_time.map(|t| t.to_rfc3339()),
+                    r.trans_time.map(|t| t.timestamp()),
+                    r.settle_time.map(|t| t.to_rfc3339()),
+                    r.batch_ref,
+                    r.status_raw,
+                    r.remark,
+                    r.store_id,
+                    r.product_code,
+                    json_extra(&r.extra),
+                ])?;
+            }
+        }
+        Rows::Summary(rows) => {
+            let mut st = tx.prepare_cached(
+                "INSERT INTO summary_rows (file_id, line, business_date, summary_type, count, settle_amount,
+                    settle_currency, fee, settle_time, batch_ref, extra)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            )?;
+            for r in rows {
+                st.execute(params![
+                    file_id,
+                    r.line,
+                    date,
+                    r.summary_type,
+                    r.count,
+                    r.settle_amount,
+                    r.settle_currency.map(|c| c.to_string()),
+                    r.fee,
+                    r.settle_time.map(|t| t.to_rfc3339()),
+                    r.batch_ref,
+                    json_extra(&r.extra),
+                ])?;
+            }
+        }
+    }
+    let mut st = tx.prepare_cached(
+        "INSERT INTO file_issues (file_id, line, severity, code, field, message, raw) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?;
+    for r in &parsed.rejects {
+        st.execute(params![file_id, r.line, "reject", "REJECTED", r.field, r.reason, r.raw])?;
+    }
+    for w in &parsed.warnings {
+        st.execute(params![
+            file_id,
+            w.line,
+            "warning",
+            w.code.as_str(),
+            Option::<String>::None,
+            w.message,
+            Option::<String>::None
+        ])?;
+    }
+    Ok(())
+}
+
+/// A file as recorded, for `status` and the reconciliation's integrity checks.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FileRecord {
+    pub id: i64,
+    pub name: String,
+    pub format: String,
+    pub kind: String,
+    pub business_date: String,
+    pub sha256: String,
+    pub encoding: String,
+    pub row_count: i64,
+    pub reject_count: i64,
+    pub warning_count: i64,
+    pub declared_count: Option<i64>,
+    pub has_end_marker: Option<bool>,
+    pub truncated: bool,
+    pub version: i64,
+    pub current: bool,
+    pub imported_at: String,
+}
+
+/// Files recorded for dates in `[from, to]`, newest version first within a name.
+pub fn list(
+    conn: &Connection,
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+    current_only: bool,
+) -> Result<Vec<FileRecord>> {
+    let mut st = conn.prepare(
+        "SELECT id, name, format, kind, business_date, sha256, encoding, row_count, reject_count, warning_count,
+                declared_count, has_end_marker, truncated, version, current, imported_at
+         FROM files WHERE business_date BETWEEN ?1 AND ?2 AND (?3 = 0 OR current = 1)
+         ORDER BY business_date, kind, name, version DESC",
+    )?;
+    let rows = st.query_map(params![from.to_string(), to.to_string(), current_only], |r| {
+        Ok(FileRecord {
+            id: r.get(0)?,
+            name: r.get(1)?,
+            format: r.get(2)?,
+            kind: r.get(3)?,
+            business_date: r.get(4)?,
+            sha256: r.get(5)?,
+            encoding: r.get(6)?,
+            row_count: r.get(7)?,
+            reject_count: r.get(8)?,
+            warning_count: r.get(9)?,
+            declared_count: r.get(10)?,
+            has_end_marker: r.get(11)?,
+            truncated: r.get(12)?,
+            version: r.get(13)?,
+            current: r.get(14)?,
+            imported_at: r.get(15)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// A file issue (rejected line or warning) as recorded.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FileIssue {
+    pub file_id: i64,
+    pub file_name: String,
+    pub line: Option<i64>,
+    pub severity: String,
+    pub code: String,
+    pub field: Option<String>,
+    pub message: String,
+}
+
+/// Issues of the current files of `date`.
+pub fn issues_for_date(conn: &Connection, date: chrono::NaiveDate) -> Result<Vec<FileIssue>> {
+    let mut st = conn.prepare(
+        "SELECT i.file_id, f.name, i.line, i.severity, i.code, i.field, i.message
+         FROM file_issues i JOIN files f ON f.id = i.file_id
+         WHERE f.business_date = ?1 AND f.current = 1 ORDER BY f.name, i.line, i.id",
+    )?;
+    let rows = st.query_map([date.to_string()], |r| {
+        Ok(FileIssue {
+            file_id: r.get(0)?,
+            file_name: r.get(1)?,
+            line: r.get(2)?,
+            severity: r.get(3)?,
+            code: r.get(4)?,
+            field: r.get(5)?,
+            message: r.get(6)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}

@@ -1,0 +1,51 @@
+//! SQLite storage: opening the database (WAL, `synchronous = NORMAL`, foreign keys), the embedded
+//! migrations of `sql/`, and the tables' typed access. Nothing outside this module writes SQL for the
+//! import tables; other subsystems own their own tables through their own migration files.
+
+pub mod files;
+mod migrate;
+pub mod runs;
+pub mod sales;
+
+use anyhow::{Context, Result};
+use rusqlite::Connection;
+use std::path::Path;
+
+pub use migrate::{migrate, MIGRATIONS};
+
+/// Opens (creating if needed) the database at `path` and applies pending migrations.
+pub fn open(path: &Path) -> Result<Connection> {
+    if let Some(dir) = path.parent() {
+        if !dir.as_os_str().is_empty() {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create the database folder {}", dir.display()))?;
+        }
+    }
+    let mut conn = Connection::open(path).with_context(|| format!("cannot open SQLite database {}", path.display()))?;
+    configure(&conn).with_context(|| format!("cannot configure SQLite database {}", path.display()))?;
+    migrate(&mut conn).with_context(|| format!("cannot migrate SQLite database {}", path.display()))?;
+    Ok(conn)
+}
+
+/// An in-memory database with the full schema, for unit tests.
+pub fn open_in_memory() -> Result<Connection> {
+    let mut conn = Connection::open_in_memory()?;
+    configure(&conn)?;
+    migrate(&mut conn)?;
+    Ok(conn)
+}
+
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(std::time::Duration::from_secs(30))?;
+    // WAL + NORMAL: a crash or kill -9 never loses a committed transaction's consistency; an OS crash
+    // may lose the last commits, which the next run re-imports (imports are idempotent).
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(())
+}
+
+/// Now, as RFC 3339 UTC text with seconds — the format of every `*_at` column.
+pub fn now_text() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}

@@ -1,0 +1,196 @@
+//! Local sales records in the store, with snapshot semantics (contracts.md §1): a later import of a key
+//! replaces the earlier one; the payment module's ledger wins over POS files for ids it issued; every
+//! version is kept in `local_record_history`; the same file twice changes nothing.
+
+use crate::sales::{LocalRecord, ParsedSales};
+use anyhow::Result;
+use rusqlite::{params, Connection, OptionalExtension};
+
+/// Where local records come from; a ledger record is never replaced by a POS record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    Pos,
+    Ledger,
+}
+
+impl Origin {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Origin::Pos => "pos",
+            Origin::Ledger => "ledger",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct SalesFileMeta {
+    pub path: String,
+    pub name: String,
+    pub sha256: String,
+    pub size: u64,
+    pub archive_path: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SalesImport {
+    pub sales_file_id: i64,
+    /// False when the same bytes were imported before (nothing changed).
+    pub new: bool,
+    pub loaded: usize,
+    /// Records not applied because the ledger owns their key.
+    pub ledger_kept: usize,
+}
+
+/// Imports a parsed sales file in one transaction.
+pub fn import(
+    conn: &mut Connection,
+    meta: &SalesFileMeta,
+    parsed: &ParsedSales,
+    run_id: Option<i64>,
+) -> Result<SalesImport> {
+    let tx = conn.transaction()?;
+    if let Some(id) = tx
+        .query_row("SELECT id FROM sales_files WHERE sha256 = ?1", [&meta.sha256], |r| r.get::<_, i64>(0))
+        .optional()?
+    {
+        return Ok(SalesImport { sales_file_id: id, new: false, loaded: 0, ledger_kept: 0 });
+    }
+    tx.execute(
+        "INSERT INTO sales_files (path, name, sha256, size, mapping, row_count, reject_count, conflict_count, archive_path, imported_at, run_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        params![
+            meta.path,
+            meta.name,
+            meta.sha256,
+            meta.size as i64,
+            parsed.mapping,
+            parsed.records.len() as i64,
+            parsed.rejects.len() as i64,
+            parsed.conflict_count() as i64,
+            meta.archive_path,
+            super::now_text(),
+            run_id
+        ],
+    )?;
+    let file_id = tx.last_insert_rowid();
+    let (loaded, ledger_kept) = upsert_records(&tx, &parsed.records, Origin::Pos, Some(file_id))?;
+    {
+        let mut st = tx.prepare_cached(
+            "INSERT INTO sales_rejects (sales_file_id, line, field, reason, raw) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        for r in &parsed.rejects {
+            st.execute(params![file_id, r.line, r.field, r.reason, r.raw])?;
+        }
+    }
+    tx.commit()?;
+    Ok(SalesImport { sales_file_id: file_id, new: true, loaded, ledger_kept })
+}
+
+/// Applies records (already inside a transaction). Returns (applied, kept because the ledger owns them).
+pub fn upsert_records(
+    tx: &Connection,
+    records: &[LocalRecord],
+    origin: Origin,
+    file_id: Option<i64>,
+) -> Result<(usize, usize)> {
+    let mut owner = tx.prepare_cached("SELECT origin FROM local_records WHERE record_type = ?1 AND record_id = ?2")?;
+    let mut up = tx.prepare_cached(
+        "INSERT OR REPLACE INTO local_records (record_type, record_id, merchant_trans_id, merchant_refund_id, amount, currency,
+            status, created_at, created_utc, business_date, store_id, terminal_id, acquirement_id, origin, sales_file_id, line, conflict)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+    )?;
+    let mut hist = tx.prepare_cached(
+        "INSERT INTO local_record_history (record_type, record_id, sales_file_id, line, row_json, conflict, recorded_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?;
+    let now = super::now_text();
+    let (mut applied, mut kept) = (0, 0);
+    for r in records {
+        let (rt, id) = r.key();
+        hist.execute(params![rt.as_str(), id, file_id, r.line, serde_json::to_string(r)?, r.conflict, now])?;
+        let existing: Option<String> = owner.query_row(params![rt.as_str(), id], |x| x.get(0)).optional()?;
+        if origin == Origin::Pos && existing.as_deref() == Some("ledger") {
+            kept += 1;
+            continue;
+        }
+        up.execute(params![
+            rt.as_str(),
+            id,
+            r.merchant_trans_id,
+            r.merchant_refund_id,
+            r.amount,
+            r.currency.as_str(),
+            r.status.as_str(),
+            r.created_at.to_rfc3339(),
+            r.created_at.timestamp(),
+            r.business_date.to_string(),
+            r.store_id,
+            r.terminal_id,
+            r.acquirement_id,
+            origin.as_str(),
+            file_id,
+            r.line,
+            r.conflict,
+        ])?;
+        applied += 1;
+    }
+    Ok((applied, kept))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::SalesConfig;
+    use crate::domain::BusinessZone;
+
+    const H: &str = "record_type,merchant_trans_id,merchant_refund_id,amount,currency,status,created_at,store_id,terminal_id,acquirement_id\n";
+
+    fn load(c: &mut Connection, body: &str) -> SalesImport {
+        let text = format!("{H}{body}");
+        let parsed =
+            crate::sales::parse(text.as_bytes(), "s.csv", &BusinessZone::default(), &SalesConfig::default()).unwrap();
+        let meta = SalesFileMeta {
+            path: "s.csv".into(),
+            name: "s.csv".into(),
+            sha256: crate::archive::sha256_hex(text.as_bytes()),
+            size: text.len() as u64,
+            archive_path: "x".into(),
+        };
+        import(c, &meta, &parsed, None).unwrap()
+    }
+
+    fn status(c: &Connection, id: &str) -> String {
+        c.query_row("SELECT status FROM local_records WHERE record_type='PAYMENT' AND record_id=?1", [id], |r| r.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn later_import_replaces_and_same_file_changes_nothing() {
+        let mut c = crate::store::open_in_memory().unwrap();
+        let a = "PAYMENT,P1,,1.00,HKD,UNKNOWN,2026-11-25T10:00:00+08:00,,,\n";
+        let b = "PAYMENT,P1,,1.00,HKD,SUCCESS,2026-11-25T10:00:00+08:00,,,\n";
+        assert!(load(&mut c, a).new);
+        assert_eq!(status(&c, "P1"), "UNKNOWN");
+        load(&mut c, b);
+        assert_eq!(status(&c, "P1"), "SUCCESS");
+        let again = load(&mut c, a);
+        assert!(!again.new);
+        assert_eq!(status(&c, "P1"), "SUCCESS", "re-importing the older file changes nothing");
+        let h: i64 = c.query_row("SELECT COUNT(*) FROM local_record_history", [], |r| r.get(0)).unwrap();
+        assert_eq!(h, 2);
+    }
+
+    #[test]
+    fn ledger_wins_over_pos() {
+        let mut c = crate::store::open_in_memory().unwrap();
+        let text = format!("{H}PAYMENT,P9,,1.00,HKD,SUCCESS,2026-11-25T10:00:00+08:00,,,\n");
+        let parsed =
+            crate::sales::parse(text.as_bytes(), "l", &BusinessZone::default(), &SalesConfig::default()).unwrap();
+        let tx = c.transaction().unwrap();
+        upsert_records(&tx, &parsed.records, Origin::Ledger, None).unwrap();
+        tx.commit().unwrap();
+        let r = load(&mut c, "PAYMENT,P9,,1.00,HKD,FAILED,2026-11-25T10:00:00+08:00,,,\n");
+        assert_eq!(r.ledger_kept, 1);
+        assert_eq!(status(&c, "P9"), "SUCCESS");
+    }
+}

@@ -1,0 +1,6 @@
+//! The one integration-test binary: runs the real `alipay-recon` binary against real SQLite files and
+//! real servers (OpenSSH sshd, an SMTP server, the payment sandbox) started on random loopback ports.
+
+mod harness;
+
+mod cli_basics;
