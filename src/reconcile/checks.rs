@@ -163,6 +163,11 @@ fn settlement(input: &Input, params: &Params, date: NaiveDate) -> Vec<Finding> {
             ));
             continue;
         }
+        // The R half of a P/R pair that voids a cancelled payment: nothing to report.
+        let orig = r.original_alipay_id.as_deref().unwrap_or("");
+        if r.trans_type == TransType::Refund && cancelled.contains(orig) && net.get(orig) == Some(&0) {
+            continue;
+        }
         let txn = r
             .alipay_id
             .as_deref()

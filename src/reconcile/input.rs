@@ -102,8 +102,9 @@ pub struct LocalVersion {
     pub created_at: DateTime<FixedOffset>,
     pub business_date: NaiveDate,
     pub acquirement_id: Option<String>,
-    /// The first day whose report may see this version: the latest business date in the file that
-    /// stated it (an export cannot predate its newest record), or the record's own date for the ledger.
+    /// The first day whose report may see this version: the record's own date for the key's first
+    /// file; for a later restatement, the newest business date in the file that stated it (an export
+    /// cannot predate its newest record).
     pub as_of: NaiveDate,
     /// Import order among versions of the same key (later wins).
     pub seq: i64,

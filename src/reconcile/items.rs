@@ -437,6 +437,9 @@ pub(super) fn refund(cx: &Cut, agg: &KeyAgg, exceeding: &HashMap<String, String>
     }
 }
 
+/// A local refund with its key aggregate, ordered by creation time.
+type LocalRefund<'a> = (DateTime<FixedOffset>, &'a KeyAgg, &'a LocalVersion);
+
 /// Refund keys whose refunds, added in time order, exceed their payment's amount on either side.
 pub(super) fn exceeding_refunds(cx: &Cut, payments: &[KeyAgg], refunds: &[KeyAgg]) -> HashMap<String, String> {
     let mut pay_alipay: HashMap<&str, &AlipayRow> = HashMap::new();
@@ -452,7 +455,7 @@ pub(super) fn exceeding_refunds(cx: &Cut, payments: &[KeyAgg], refunds: &[KeyAgg
     let mut out = HashMap::new();
     // Alipay side: refund rows grouped by the payment they refund, in row order.
     let mut by_pay: HashMap<String, Vec<(usize, &KeyAgg)>> = HashMap::new();
-    let mut local_by_pay: HashMap<&str, Vec<(DateTime<FixedOffset>, &KeyAgg, &LocalVersion)>> = HashMap::new();
+    let mut local_by_pay: HashMap<&str, Vec<LocalRefund>> = HashMap::new();
     for r in refunds {
         if let Some(p) = r.first {
             if let Some(pid) = cx.payment_of_refund(cx.row(p)) {

@@ -53,7 +53,12 @@ pub fn save(conn: &mut Connection, run_id: Option<i64>, date: NaiveDate, out: &O
                 alipay_type, detail, first_reported, age_days, reason)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
         )?;
-        let mut put = |section: &str, ord: usize, f: &Finding, first: Option<NaiveDate>, age: Option<i64>, reason: Option<&str>| {
+        let mut put = |section: &str,
+                       ord: usize,
+                       f: &Finding,
+                       first: Option<NaiveDate>,
+                       age: Option<i64>,
+                       reason: Option<&str>| {
             st.execute(params![
                 id,
                 section,
@@ -113,7 +118,8 @@ fn header(r: &Row) -> rusqlite::Result<StoredResult> {
     })
 }
 
-const HEADER: &str = "SELECT id, run_id, business_date, current, finding_count, pending_count, resolved_count, open_count,
+const HEADER: &str =
+    "SELECT id, run_id, business_date, current, finding_count, pending_count, resolved_count, open_count,
     matched_count, summary_json, created_at FROM recon_results";
 
 /// The current result of `date`, if it was reconciled.
@@ -132,13 +138,18 @@ pub fn all_for(conn: &Connection, date: NaiveDate) -> Result<Vec<StoredResult>> 
 
 fn parse_date(s: &str) -> rusqlite::Result<NaiveDate> {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, format!("bad stored date '{s}': {e}").into())
+        rusqlite::Error::FromSqlConversionFailure(
+            0,
+            rusqlite::types::Type::Text,
+            format!("bad stored date '{s}': {e}").into(),
+        )
     })
 }
 
 fn ccy(s: Option<String>) -> rusqlite::Result<Option<Currency>> {
     s.map(|s| {
-        Currency::parse(&s).map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, e.into()))
+        Currency::parse(&s)
+            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, e.into()))
     })
     .transpose()
 }
@@ -154,7 +165,8 @@ pub struct StoredItem {
     pub reason: Option<String>,
 }
 
-const ITEM: &str = "SELECT result_id, section, business_date, item_date, category, merchant_trans_id, merchant_refund_id,
+const ITEM: &str =
+    "SELECT result_id, section, business_date, item_date, category, merchant_trans_id, merchant_refund_id,
     acquirement_id, currency, local_amount, alipay_currency, alipay_amount, local_type, alipay_type, detail,
     first_reported, age_days, reason FROM recon_items";
 
@@ -168,7 +180,11 @@ fn item(r: &Row) -> rusqlite::Result<StoredItem> {
             business_date: parse_date(&r.get::<_, String>(2)?)?,
             item_date: parse_date(&r.get::<_, String>(3)?)?,
             category: Category::parse(&cat).ok_or_else(|| {
-                rusqlite::Error::FromSqlConversionFailure(4, rusqlite::types::Type::Text, format!("bad category '{cat}'").into())
+                rusqlite::Error::FromSqlConversionFailure(
+                    4,
+                    rusqlite::types::Type::Text,
+                    format!("bad category '{cat}'").into(),
+                )
             })?,
             merchant_trans_id: r.get(5)?,
             merchant_refund_id: r.get(6)?,
@@ -242,4 +258,94 @@ pub fn history_of(conn: &Connection, id: &str) -> Result<Vec<StoredItem>> {
     let mut st = conn.prepare(&sql)?;
     let rows = st.query_map([id], item)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::DaySummary;
+
+    fn finding(cat: Category, id: &str, detail: &str) -> Finding {
+        Finding {
+            business_date: NaiveDate::from_ymd_opt(2026, 11, 20).unwrap(),
+            item_date: NaiveDate::from_ymd_opt(2026, 11, 19).unwrap(),
+            category: cat,
+            merchant_trans_id: id.into(),
+            merchant_refund_id: String::new(),
+            acquirement_id: "A1".into(),
+            currency: Some(Currency::parse("HKD").unwrap()),
+            local_amount: Some(5600),
+            alipay_currency: None,
+            alipay_amount: None,
+            local_type: "PAYMENT SUCCESS".into(),
+            alipay_type: String::new(),
+            detail: detail.into(),
+        }
+    }
+
+    fn outcome(n: usize) -> Outcome {
+        let day = NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
+        let findings: Vec<Finding> = (0..n)
+            .map(|i| finding(Category::MissingAtAlipay, &format!("P{i}"), "Local payment is not at Alipay."))
+            .collect();
+        let summary =
+            DaySummary { business_date: Some(day), pending: 1, resolved: 1, matched: 7, ..Default::default() };
+        Outcome {
+            pending: vec![
+                PendingItem {
+                    state: PendingState::Pending,
+                    finding: finding(Category::MissingLocally, "Q1", "x."),
+                    first_reported: None,
+                    reason: "grace".into(),
+                },
+                PendingItem {
+                    state: PendingState::Resolved,
+                    finding: finding(Category::StatusMismatch, "Q2", "y."),
+                    first_reported: Some(day.pred_opt().unwrap()),
+                    reason: "explained".into(),
+                },
+            ],
+            open_items: vec![OpenItem {
+                finding: finding(Category::Unsettled, "Q3", "z."),
+                first_reported: day.pred_opt().unwrap(),
+                age_days: 1,
+            }],
+            findings,
+            summary,
+        }
+    }
+
+    #[test]
+    fn save_reads_back_and_rerun_keeps_the_earlier_result() {
+        let mut c = crate::store::open_in_memory().unwrap();
+        let day = NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
+        assert!(findings_for(&c, day).unwrap().is_empty());
+        let first = outcome(2);
+        let id1 = save(&mut c, None, day, &first).unwrap();
+        assert_eq!(findings_for(&c, day).unwrap(), first.findings);
+        assert_eq!(pending_for(&c, day).unwrap(), first.pending);
+        assert_eq!(open_items_for(&c, day).unwrap(), first.open_items);
+        let second = outcome(1);
+        let id2 = save(&mut c, None, day, &second).unwrap();
+        assert_eq!(findings_for(&c, day).unwrap(), second.findings);
+        let all = all_for(&c, day).unwrap();
+        assert_eq!(
+            all.iter().map(|r| (r.id, r.current, r.findings)).collect::<Vec<_>>(),
+            vec![(id2, true, 1), (id1, false, 2)]
+        );
+        assert_eq!(current(&c, day).unwrap().unwrap().matched, 7);
+        let n: i64 = c
+            .query_row(
+                "SELECT count FROM recon_counts WHERE result_id = ?1 AND category = 'MISSING_AT_ALIPAY'",
+                [id1],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(n, 2);
+        // explain: only the current result's rows, any section.
+        let h = history_of(&c, "P1").unwrap();
+        assert!(h.is_empty(), "P1 is only in the replaced result: {h:?}");
+        let h = history_of(&c, "Q3").unwrap();
+        assert_eq!((h.len(), h[0].section.as_str(), h[0].age_days), (1, "open", Some(1)));
+    }
 }

@@ -154,26 +154,31 @@ struct StoredRecord {
     acquirement_id: Option<String>,
 }
 
-/// Every version of the local records dated in `[a, b]` whose sales file was visible by `b`. A sales
-/// file's "as of" date is the newest business date among its records; the ledger's versions are
-/// visible from their own date.
+/// Every version of the local records dated in `[a, b]` that is visible by `b`. A key's first
+/// version (and any other row of that same file) is visible from the record's own business date: a
+/// sale exists from the day it was made, however late it was exported. A later file's restatement of
+/// the key (UNKNOWN → SUCCESS) is visible from that file's "as of" date — the newest business date
+/// among its records — so a rerun of day T does not see what a later export changed.
 fn local_versions(conn: &Connection, a: &str, b: &str) -> Result<Vec<LocalVersion>> {
     let mut st = conn.prepare(
         "WITH v AS (
             SELECT h.id, h.sales_file_id, h.line, h.row_json, h.conflict,
-                   json_extract(h.row_json, '$.business_date') AS bd
+                   json_extract(h.row_json, '$.business_date') AS bd,
+                   FIRST_VALUE(h.sales_file_id) OVER (PARTITION BY h.record_type, h.record_id ORDER BY h.id) AS first_file
             FROM local_record_history h
             WHERE json_extract(h.row_json, '$.business_date') BETWEEN ?1 AND ?2),
          asof AS (
             SELECT h.sales_file_id, MAX(json_extract(h.row_json, '$.business_date')) AS as_of
             FROM local_record_history h
-            WHERE h.sales_file_id IN (SELECT DISTINCT sales_file_id FROM v WHERE sales_file_id IS NOT NULL)
-            GROUP BY h.sales_file_id)
-         SELECT v.id, v.sales_file_id, v.line, v.row_json, v.conflict, COALESCE(asof.as_of, v.bd), sf.name
-         FROM v LEFT JOIN asof ON asof.sales_file_id = v.sales_file_id
-                LEFT JOIN sales_files sf ON sf.id = v.sales_file_id
-         WHERE COALESCE(asof.as_of, v.bd) <= ?2
-         ORDER BY v.id",
+            WHERE h.sales_file_id IN (SELECT DISTINCT sales_file_id FROM v WHERE sales_file_id IS NOT first_file)
+            GROUP BY h.sales_file_id),
+         w AS (
+            SELECT v.*, CASE WHEN v.sales_file_id IS v.first_file THEN v.bd ELSE COALESCE(asof.as_of, v.bd) END AS vis
+            FROM v LEFT JOIN asof ON asof.sales_file_id = v.sales_file_id)
+         SELECT w.id, w.sales_file_id, w.line, w.row_json, w.conflict, w.vis, sf.name
+         FROM w LEFT JOIN sales_files sf ON sf.id = w.sales_file_id
+         WHERE w.vis <= ?2
+         ORDER BY w.id",
     )?;
     let rows = st.query_map(params![a, b], |r| {
         let id: i64 = r.get(0)?;
@@ -206,4 +211,97 @@ fn local_versions(conn: &Connection, a: &str, b: &str) -> Result<Vec<LocalVersio
         })
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::SalesConfig;
+    use crate::formats::{DetailRow, ParsedFile, Rows, TransTypeOrDefault};
+    use crate::store::{files::FileMeta, sales::SalesFileMeta};
+
+    fn d(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    fn txn_file(c: &mut Connection, date: &str, mtid: &str) {
+        let row = DetailRow {
+            line: 2,
+            trans_type: TransTypeOrDefault(TransType::Payment),
+            type_raw: "PAYMENT".into(),
+            merchant_trans_id: Some(mtid.into()),
+            amount: Some(100),
+            currency: Some(Currency::parse("HKD").unwrap()),
+            extra: [("userSite".to_string(), "ALIPAY_HK".to_string())].into_iter().collect(),
+            ..Default::default()
+        };
+        let parsed = ParsedFile {
+            encoding: "utf-8",
+            header: vec![],
+            declared_count: None,
+            has_end_marker: None,
+            rows: Rows::Detail(vec![row]),
+            rejects: vec![],
+            warnings: vec![],
+        };
+        let meta = FileMeta {
+            source: "t".into(),
+            source_path: date.into(),
+            name: format!("t_{date}"),
+            format: FileFormat::Intl,
+            kind: FileKind::Transactions,
+            business_date: d(date),
+            currency: None,
+            size: 1,
+            sha256: date.into(),
+            archive_path: "x".into(),
+            remote_mtime: None,
+        };
+        crate::store::files::import(c, &meta, &parsed, None).unwrap();
+    }
+
+    fn sales(c: &mut Connection, lines: &str) {
+        let text =
+            format!("record_type,merchant_trans_id,merchant_refund_id,amount,currency,status,created_at\n{lines}");
+        let zone = Default::default();
+        let parsed = crate::sales::parse(text.as_bytes(), "s.csv", &zone, &SalesConfig::default()).unwrap();
+        let meta = SalesFileMeta {
+            path: "s.csv".into(),
+            name: "s.csv".into(),
+            sha256: crate::archive::sha256_hex(text.as_bytes()),
+            size: 1,
+            archive_path: "x".into(),
+        };
+        crate::store::sales::import(c, &meta, &parsed, None).unwrap();
+    }
+
+    #[test]
+    fn window_never_reads_data_dated_after_t_and_hides_later_restatements() {
+        let mut c = crate::store::open_in_memory().unwrap();
+        let p = Params::default();
+        txn_file(&mut c, "2026-11-20", "P1");
+        txn_file(&mut c, "2026-11-21", "P2");
+        txn_file(&mut c, "2026-10-01", "P0"); // before the window
+        sales(&mut c, "PAYMENT,P1,,1.00,HKD,UNKNOWN,2026-11-20T10:00:00+08:00\n");
+        sales(&mut c, "PAYMENT,P1,,1.00,HKD,SUCCESS,2026-11-20T10:00:00+08:00\nPAYMENT,P2,,1.00,HKD,SUCCESS,2026-11-21T10:00:00+08:00\n");
+        let w = load(&c, d("2026-11-20"), &p).unwrap();
+        assert_eq!(w.from, Some(d("2026-11-20") - chrono::Duration::days(21)));
+        assert_eq!(w.files.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(), vec!["t_2026-11-20"]);
+        assert_eq!(w.rows.len(), 1);
+        assert_eq!(w.rows[0].wallet.as_deref(), Some("ALIPAY_HK"));
+        // P1's restatement came in a file holding the 21st: not visible on the 20th.
+        assert_eq!(w.local.iter().map(|v| (v.key(), v.status)).collect::<Vec<_>>(), vec![("P1", LocalStatus::Unknown)]);
+        let w = load(&c, d("2026-11-21"), &p).unwrap();
+        assert_eq!(w.files.len(), 2);
+        let mut v: Vec<_> = w.local.iter().map(|v| (v.key(), v.status, v.as_of)).collect();
+        v.sort();
+        assert_eq!(
+            v,
+            vec![
+                ("P1", LocalStatus::Success, d("2026-11-21")),
+                ("P1", LocalStatus::Unknown, d("2026-11-20")),
+                ("P2", LocalStatus::Success, d("2026-11-21"))
+            ]
+        );
+    }
 }
