@@ -112,6 +112,9 @@ fn finding_for(date: NaiveDate, cat: Category, r: &AlipayRow, detail: String) ->
 
 /// SETTLEMENT_MISMATCH for the settlement-detail rows of `date`.
 fn settlement(input: &Input, params: &Params, date: NaiveDate) -> Vec<Finding> {
+    if !input.rows.iter().any(|r| r.kind == FileKind::SettlementDetail && r.date == date) {
+        return Vec::new();
+    }
     let from = date - Duration::days(params.settlement_lookback_days as i64);
     let txns: Vec<&AlipayRow> =
         input.rows.iter().filter(|r| r.kind == FileKind::Transactions && r.date >= from && r.date <= date).collect();

@@ -8,6 +8,7 @@ use crate::domain::{FileKind, RecordType, TransType};
 use chrono::{Datelike, NaiveDate};
 use polars::prelude::*;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// Row kinds inside the transaction frame.
 const T_PAY: i32 = 0;
@@ -18,7 +19,10 @@ const T_CANCEL: i32 = 2;
 /// version that is current at the cut (position into `Frames::local_rows`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(super) struct KeyAgg {
-    pub key: String,
+    pub key: Arc<str>,
+    /// The key's integer id, and that of a local-only key paired with it by a secondary key.
+    pub kid: u32,
+    pub partner: Option<u32>,
     /// PAYMENT (or REFUND) rows, the distinct days they are on, and the most on one day.
     pub n: i64,
     pub days: i64,
@@ -39,6 +43,28 @@ pub(super) struct Frames {
     pub local_rows: Vec<usize>,
     /// Alipay payment id → merchant payment id, from every stored PAYMENT row of the window.
     pub payment_by_alipay_id: HashMap<String, String>,
+    /// Key id (the frames' integer key) → key text. Grouping and joining on integers, not strings.
+    names: Vec<Arc<str>>,
+}
+
+/// Gives each distinct key text one integer id.
+#[derive(Default)]
+struct Interner {
+    ids: HashMap<Arc<str>, u32>,
+    names: Vec<Arc<str>>,
+}
+
+impl Interner {
+    fn id(&mut self, k: &str) -> u32 {
+        if let Some(&i) = self.ids.get(k) {
+            return i;
+        }
+        let a: Arc<str> = Arc::from(k);
+        let i = self.names.len() as u32;
+        self.names.push(a.clone());
+        self.ids.insert(a, i);
+        i
+    }
 }
 
 pub(super) fn day(d: NaiveDate) -> i32 {
@@ -69,6 +95,7 @@ impl Frames {
             let r = &input.rows[i];
             (r.date, r.trans_time.map(|t| t.timestamp()), r.file_id, r.line)
         });
+        let mut names = Interner::default();
         let (mut t, mut key, mut dayc, mut pos) = (vec![], vec![], vec![], vec![]);
         for (p, &i) in txn_rows.iter().enumerate() {
             let r = &input.rows[i];
@@ -82,7 +109,7 @@ impl Frames {
                 _ => (T_REFUND, refund_key(r.merchant_refund_id.as_ref(), r.alipay_id.as_ref())),
             };
             t.push(kind);
-            key.push(k);
+            key.push(names.id(&k));
             dayc.push(day(r.date));
             pos.push(p as i64);
         }
@@ -101,7 +128,7 @@ impl Frames {
         for (p, &i) in local_rows.iter().enumerate() {
             let v: &LocalVersion = &input.local[i];
             t.push(if v.record_type == RecordType::Payment { T_PAY } else { T_REFUND });
-            key.push(v.key().to_string());
+            key.push(names.id(v.key()));
             as_of.push(day(v.as_of));
             bday.push(day(v.business_date));
             pos.push(p as i64);
@@ -116,14 +143,42 @@ impl Frames {
                 Column::new("pos".into(), pos),
             ],
         )?;
-        Ok(Frames { txn, local, txn_rows, local_rows, payment_by_alipay_id })
+        Ok(Frames { txn, local, txn_rows, local_rows, payment_by_alipay_id, names: names.names })
+    }
+
+    /// Ids of the keys of local records dated on one of `days`.
+    pub fn local_keys_on(&self, input: &Input, days: &std::collections::HashSet<NaiveDate>) -> Vec<u32> {
+        let keys = self.local.column("key").and_then(|c| c.u32().map(|ca| ca.iter().collect::<Vec<_>>()));
+        let Ok(keys) = keys else { return Vec::new() };
+        self.local_rows
+            .iter()
+            .zip(keys)
+            .filter(|(&i, _)| days.contains(&input.local[i].business_date))
+            .filter_map(|(_, k)| k)
+            .collect()
     }
 
     /// Every payment (or refund) key seen in `[lo, cut]` on either side, with its aggregate.
-    pub fn keys(&self, record: RecordType, lo: NaiveDate, cut: NaiveDate) -> PolarsResult<Vec<KeyAgg>> {
+    /// `only` restricts the result to these key ids (a semi-join), for replays that need a few keys.
+    pub fn keys(
+        &self,
+        record: RecordType,
+        lo: NaiveDate,
+        cut: NaiveDate,
+        only: Option<&[u32]>,
+    ) -> PolarsResult<Vec<KeyAgg>> {
         let t = if record == RecordType::Payment { T_PAY } else { T_REFUND };
         let (lo, cut) = (day(lo), day(cut));
-        let window = self.txn.clone().lazy().filter(col("day").gt_eq(lit(lo)).and(col("day").lt_eq(lit(cut))));
+        let subset = match only {
+            Some(ids) => Some(DataFrame::new(ids.len(), vec![Column::new("key".into(), ids.to_vec())])?.lazy()),
+            None => None,
+        };
+        let restrict = |lf: LazyFrame| match &subset {
+            Some(s) => lf.join(s.clone(), [col("key")], [col("key")], JoinArgs::new(JoinType::Semi)),
+            None => lf,
+        };
+        let window =
+            restrict(self.txn.clone().lazy()).filter(col("day").gt_eq(lit(lo)).and(col("day").lt_eq(lit(cut))));
         let own = window.clone().filter(col("t").eq(lit(t)));
         let per_day = own
             .clone()
@@ -148,10 +203,7 @@ impl Frames {
             alipay = alipay.join(cancels, [col("key")], [col("key")], full());
         }
         // The version current at the cut: the last one stated by a file visible at the cut.
-        let local = self
-            .local
-            .clone()
-            .lazy()
+        let local = restrict(self.local.clone().lazy())
             .filter(col("t").eq(lit(t)).and(col("as_of").lt_eq(lit(cut))))
             .group_by([col("key")])
             .agg([col("pos").max().alias("lpos"), col("bday").max().alias("lbday")]);
@@ -162,12 +214,13 @@ impl Frames {
                 Err(_) => Ok(vec![None; joined.height()]),
             }
         };
-        let keys: Vec<String> =
-            joined.column("key")?.str()?.iter().map(|k| k.unwrap_or_default().to_string()).collect();
+        let keys = int("key")?;
         let (n, days, mpd, first, last) = (int("n")?, int("days")?, int("max_per_day")?, int("first")?, int("last")?);
         let (nc, cf, lpos, lbday) = (int("n_cancel")?, int("cancel_first")?, int("lpos")?, int("lbday")?);
         let mut out = Vec::with_capacity(keys.len());
         for (i, key) in keys.into_iter().enumerate() {
+            let Some(kid) = key.map(|k| k as u32) else { continue };
+            let key = self.names[kid as usize].clone();
             // A local record dated outside the window is not this window's business.
             let local = match (lpos[i], lbday[i]) {
                 (Some(p), Some(b)) if b >= lo as i64 && b <= cut as i64 => Some(p as usize),
@@ -178,6 +231,8 @@ impl Frames {
             }
             out.push(KeyAgg {
                 key,
+                kid,
+                partner: None,
                 n: n[i].unwrap_or(0),
                 days: days[i].unwrap_or(0),
                 max_per_day: mpd[i].unwrap_or(0),

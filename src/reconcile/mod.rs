@@ -13,6 +13,7 @@ mod checks;
 mod frames;
 pub mod input;
 mod items;
+mod refunds;
 mod totals;
 
 #[cfg(test)]
@@ -151,23 +152,37 @@ pub fn run(input: &Input, params: &Params) -> Result<Outcome> {
     let settled = settled_index(input);
     let first_day = date - Duration::days(params.open_item_days as i64);
     let mut history: BTreeMap<NaiveDate, HashMap<String, Eval>> = BTreeMap::new();
-    let mut matched_at_t = 0;
+    let cut = |d: NaiveDate| Cut {
+        input,
+        params,
+        frames: &frames,
+        cut: d,
+        end: params.zone.day_bounds(d).1,
+        first_day,
+        complete_days: &complete_days,
+        settled: &settled,
+    };
+    // T and T−1 are evaluated in full (T's verdicts; what T−1 listed that T may resolve). Earlier
+    // days only matter for keys with a verdict on T or T−1 (when were they first found?), and for the
+    // local keys of days without a transaction file (the FILE_INTEGRITY row's first day).
+    let (evals, matched_at_t, mut keys) = evaluate(&cut(date), None)?;
+    history.insert(date, evals.into_iter().map(|e| (e.ident.clone(), e)).collect());
+    let yesterday = date - Duration::days(1);
+    if yesterday >= first_day {
+        let (evals, _, more) = evaluate(&cut(yesterday), None)?;
+        history.insert(yesterday, evals.into_iter().map(|e| (e.ident.clone(), e)).collect());
+        keys.extend(more);
+    }
+    let file_days: HashSet<NaiveDate> =
+        input.files.iter().filter(|f| f.kind == FileKind::Transactions).map(|f| f.date).collect();
+    let no_file: HashSet<NaiveDate> =
+        input.local.iter().map(|l| l.business_date).filter(|d| !file_days.contains(d)).collect();
+    keys.extend(frames.local_keys_on(input, &no_file));
+    keys.sort_unstable();
+    keys.dedup();
     let mut d = first_day;
-    while d <= date {
-        let cx = Cut {
-            input,
-            params,
-            frames: &frames,
-            cut: d,
-            end: params.zone.day_bounds(d).1,
-            first_day,
-            complete_days: &complete_days,
-            settled: &settled,
-        };
-        let (evals, matched) = evaluate(&cx)?;
-        if d == date {
-            matched_at_t = matched;
-        }
+    while d < yesterday {
+        let (evals, _, _) = evaluate(&cut(d), Some(&keys))?;
         history.insert(d, evals.into_iter().map(|e| (e.ident.clone(), e)).collect());
         d += Duration::days(1);
     }
@@ -178,23 +193,35 @@ pub fn run(input: &Input, params: &Params) -> Result<Outcome> {
     Ok(out)
 }
 
-/// Every verdict at one cut, and how many keys both sides agree on.
-fn evaluate(cx: &Cut) -> Result<(Vec<Eval>, i64)> {
+/// Every verdict at one cut (of the keys in `only`, or all), how many keys both sides agree on, and
+/// the ids of the keys that have a verdict.
+fn evaluate(cx: &Cut, only: Option<&[u32]>) -> Result<(Vec<Eval>, i64, Vec<u32>)> {
     let lo = cx.cut - Duration::days(cx.params.lookback_days());
-    let mut payments = cx.frames.keys(RecordType::Payment, lo, cx.cut).context("payment group-by failed")?;
-    let mut refunds = cx.frames.keys(RecordType::Refund, lo, cx.cut).context("refund group-by failed")?;
+    let mut payments = cx.frames.keys(RecordType::Payment, lo, cx.cut, only).context("payment group-by failed")?;
+    let mut refunds = cx.frames.keys(RecordType::Refund, lo, cx.cut, only).context("refund group-by failed")?;
     items::pair_secondary(cx, RecordType::Payment, &mut payments);
     items::pair_secondary(cx, RecordType::Refund, &mut refunds);
-    let exceeding = items::exceeding_refunds(cx, &payments, &refunds);
+    let exceeding = refunds::exceeding_refunds(cx, &payments, &refunds);
     let mut out = Vec::new();
     let mut matched = 0;
+    let mut keys = Vec::new();
     let mut local_days: BTreeMap<NaiveDate, i64> = BTreeMap::new();
+    let mut note = |agg: &frames::KeyAgg, before: usize, after: usize| {
+        if after > before {
+            keys.push(agg.kid);
+            keys.extend(agg.partner);
+        }
+    };
     for p in &payments {
+        let n = out.len();
         matched += items::payment(cx, p, &mut out) as i64;
+        note(p, n, out.len());
         note_local_day(cx, p, &mut local_days);
     }
     for r in &refunds {
-        matched += items::refund(cx, r, &exceeding, &mut out) as i64;
+        let n = out.len();
+        matched += refunds::refund(cx, r, &exceeding, &mut out) as i64;
+        note(r, n, out.len());
         note_local_day(cx, r, &mut local_days);
     }
     for (day, n) in local_days {
@@ -216,7 +243,7 @@ fn evaluate(cx: &Cut) -> Result<(Vec<Eval>, i64)> {
             ),
         });
     }
-    Ok((out, matched))
+    Ok((out, matched, keys))
 }
 
 fn note_local_day(cx: &Cut, agg: &frames::KeyAgg, days: &mut BTreeMap<NaiveDate, i64>) {

@@ -4,6 +4,7 @@
 
 mod days;
 mod items;
+mod scale;
 mod settlement;
 
 use super::{run, Outcome, Params};

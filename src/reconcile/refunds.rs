@@ -1,0 +1,202 @@
+//! Refund items: a refund key's verdict (matched by refund id, or by the refunded payment's Alipay id
+//! and amount — see `items::pair_secondary`), and the rule that refunds must not exceed their payment
+//! on either side.
+
+use super::frames::KeyAgg;
+use super::input::LocalVersion;
+use super::items::{compare, ident, in_grace, money, unsettled, Sides};
+use super::{Cut, Eval, State};
+use crate::domain::{Category, LocalStatus, RecordType};
+use chrono::{DateTime, FixedOffset};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Classifies one refund key. `exceeding` holds refund keys whose refunds exceed their payment, with
+/// the sentence saying so.
+pub(super) fn refund(cx: &Cut, agg: &KeyAgg, exceeding: &HashMap<Arc<str>, String>, out: &mut Vec<Eval>) -> bool {
+    let ar = agg.first.map(|p| cx.row(p));
+    let local = agg.local.map(|p| cx.local(p));
+    let Some(item_date) = [local.map(|l| l.business_date), ar.map(|r| r.date)].into_iter().flatten().min() else {
+        return false;
+    };
+    let payment_id = local
+        .map(|l| l.merchant_trans_id.clone())
+        .or_else(|| ar.and_then(|r| cx.payment_of_refund(r)))
+        .unwrap_or_default();
+    let s = Sides {
+        record: RecordType::Refund,
+        key: &agg.key,
+        local,
+        alipay: ar,
+        alipay_type: if agg.n > 0 { "REFUND".into() } else { String::new() },
+        payment_id,
+        item_date,
+    };
+    if let Some(r) = ar {
+        unsettled(cx, &s, r, out);
+    }
+    if item_date < cx.first_day {
+        return false;
+    }
+    let id = |c: &str| ident(c, RecordType::Refund, &agg.key);
+    let found = |cat: Category, detail: String| Eval {
+        ident: id(cat.as_str()),
+        state: State::Found,
+        finding: s.finding(cx.cut, cat, detail),
+    };
+    let grace_why = format!("created within {} minutes of the end of {}", cx.params.grace_minutes, cx.cut);
+    if agg.max_per_day > 1 || agg.days > 1 || local.is_some_and(|l| l.conflict) {
+        let d = if agg.n > 1 {
+            let (a, b) = (cx.row(agg.first.unwrap_or(0)), cx.row(agg.last.unwrap_or(0)));
+            format!(
+                "Alipay's transaction files have {} REFUND rows for refund id {} (first {} on {}, last {} on {}): ask Alipay to reverse the extra refund.",
+                agg.n, agg.key, money(a.amount, a.currency), a.date, money(b.amount, b.currency), b.date
+            )
+        } else {
+            format!(
+                "The sales file ({}) has disagreeing rows for refund id {}: fix the export so the id appears once and import it again.",
+                local.map(|l| l.origin.as_str()).unwrap_or(""), agg.key
+            )
+        };
+        out.push(found(Category::Duplicate, d));
+        return false;
+    }
+    let Some(l) = local else {
+        let r = ar.expect("a key has at least one side");
+        let detail = format!(
+            "Alipay refunded {} (refund id {}) but no local refund record has it: record the refund in the POS and export it, or ask Alipay.",
+            money(r.amount, r.currency), agg.key
+        );
+        out.push(if in_grace(cx, r.date, r.trans_time) {
+            Eval {
+                ident: id("MISSING_LOCALLY"),
+                state: State::Pending(grace_why),
+                finding: s.finding(cx.cut, Category::MissingLocally, detail),
+            }
+        } else {
+            found(Category::MissingLocally, detail)
+        });
+        return false;
+    };
+    let waiting = !cx.complete_days.contains(&l.business_date) && ar.is_none();
+    let local_eval = |cat: Category, detail: String| {
+        if waiting {
+            Eval {
+                ident: id(cat.as_str()),
+                state: State::Pending(format!("waiting for a complete Alipay transaction file of {}", l.business_date)),
+                finding: s.finding(cx.cut, cat, detail),
+            }
+        } else if in_grace(cx, l.business_date, Some(l.created_at)) {
+            Eval {
+                ident: id(cat.as_str()),
+                state: State::Pending(grace_why.clone()),
+                finding: s.finding(cx.cut, cat, detail),
+            }
+        } else {
+            found(cat, detail)
+        }
+    };
+    match (l.status, ar) {
+        (LocalStatus::Unknown, Some(_)) => {
+            out.push(found(
+                Category::StatusMismatch,
+                format!("Refund {} is UNKNOWN locally; refunded at Alipay: mark SUCCESS in the POS.", agg.key),
+            ));
+            false
+        }
+        (LocalStatus::Unknown, None) => {
+            out.push(local_eval(
+                Category::StatusMismatch,
+                format!("Refund {} is UNKNOWN locally; not at Alipay: mark FAILED in the POS.", agg.key),
+            ));
+            false
+        }
+        (LocalStatus::Success, None) => {
+            out.push(local_eval(
+                Category::MissingAtAlipay,
+                format!(
+                    "Local refund {} of payment {} ({}) is not in Alipay's transaction files: check it with Alipay and refund again only if it failed.",
+                    agg.key, l.merchant_trans_id, money(Some(l.amount), Some(l.currency))
+                ),
+            ));
+            false
+        }
+        (LocalStatus::Cancelled | LocalStatus::Failed, Some(r)) => {
+            out.push(found(
+                Category::StatusMismatch,
+                format!(
+                    "Refund {} is {} locally but Alipay refunded {}: mark it SUCCESS in the POS.",
+                    agg.key,
+                    l.status.as_str(),
+                    money(r.amount, r.currency)
+                ),
+            ));
+            false
+        }
+        (LocalStatus::Cancelled | LocalStatus::Failed, None) => false,
+        (LocalStatus::Success, Some(r)) => compare(cx, &s, l, r, exceeding.get(&agg.key).cloned(), out, &found),
+    }
+}
+
+/// A local refund with its key aggregate, ordered by creation time.
+type LocalRefund<'a> = (DateTime<FixedOffset>, &'a KeyAgg, &'a LocalVersion);
+
+/// Refund keys whose refunds, added in time order, exceed their payment's amount on either side.
+pub(super) fn exceeding_refunds(cx: &Cut, payments: &[KeyAgg], refunds: &[KeyAgg]) -> HashMap<Arc<str>, String> {
+    let mut out = HashMap::new();
+    if refunds.is_empty() {
+        return out;
+    }
+    // `payments` is sorted by key: find a refunded payment by binary search.
+    let payment = |pid: &str| payments.binary_search_by(|p| p.key.as_ref().cmp(pid)).ok().map(|i| &payments[i]);
+    let pay_alipay = |pid: &str| payment(pid).and_then(|p| p.first).map(|x| cx.row(x));
+    let pay_local = |pid: &str| payment(pid).and_then(|p| p.local).map(|x| cx.local(x));
+    // Alipay side: refund rows grouped by the payment they refund, in row order.
+    let mut by_pay: HashMap<String, Vec<(usize, &KeyAgg)>> = HashMap::new();
+    let mut local_by_pay: HashMap<&str, Vec<LocalRefund>> = HashMap::new();
+    for r in refunds {
+        if let Some(p) = r.first {
+            if let Some(pid) = cx.payment_of_refund(cx.row(p)) {
+                by_pay.entry(pid).or_default().push((p, r));
+            }
+        }
+        if let Some(l) = r.local.map(|x| cx.local(x)).filter(|l| l.status == LocalStatus::Success) {
+            local_by_pay.entry(&l.merchant_trans_id).or_default().push((l.created_at, r, l));
+        }
+    }
+    for (pid, mut list) in by_pay {
+        let Some(pay) = pay_alipay(&pid) else { continue };
+        let Some(limit) = pay.amount else { continue };
+        list.sort_by_key(|(p, _)| *p);
+        let mut sum = 0;
+        for (p, r) in list {
+            sum += cx.row(p).amount.unwrap_or(0);
+            if sum > limit {
+                out.insert(
+                    r.key.clone(),
+                    format!(
+                        "Alipay's refunds of payment {pid} reach {} with refund {}, more than the payment ({}): ask Alipay to reverse the excess.",
+                        money(Some(sum), pay.currency), r.key, money(Some(limit), pay.currency)
+                    ),
+                );
+            }
+        }
+    }
+    for (pid, mut list) in local_by_pay {
+        let Some(pay) = pay_local(pid) else { continue };
+        list.sort_by(|a, b| (a.0, &a.1.key).cmp(&(b.0, &b.1.key)));
+        let mut sum = 0;
+        for (_, r, l) in list {
+            sum += l.amount;
+            if sum > pay.amount {
+                out.entry(r.key.clone()).or_insert_with(|| {
+                    format!(
+                        "Local refunds of payment {pid} reach {} with refund {}, more than the payment ({}): correct the refund records.",
+                        money(Some(sum), Some(pay.currency)), r.key, money(Some(pay.amount), Some(pay.currency))
+                    )
+                });
+            }
+        }
+    }
+    out
+}
