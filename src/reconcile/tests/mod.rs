@@ -178,9 +178,14 @@ impl World {
         store::sales::import(&mut self.conn, &meta, &parsed, None).unwrap();
     }
 
+    /// Reconciles `date`, checking that replaying only the keys that matter gives the same result
+    /// as replaying every earlier day in full.
     pub fn run(&self, date: &str) -> Outcome {
         let input = store::window::load(&self.conn, d(date), &self.params).unwrap();
-        run(&input, &self.params).unwrap()
+        let out = run(&input, &self.params).unwrap();
+        let reference = super::run_replaying(&input, &self.params, true).unwrap();
+        assert_eq!(out, reference, "partial replay differs from a full replay on {date}");
+        out
     }
 }
 
