@@ -65,6 +65,24 @@ fn integrity(input: &Input, date: NaiveDate) -> Vec<Finding> {
                 format!("{}{at}{field}: {} ({}); {what}.", f.name, one_line(&i.message), i.code),
             ));
         }
+        // A zero-amount row the parser did not flag is still one.
+        for r in input.rows.iter().filter(|r| r.file_id == f.id && r.amount == Some(0)) {
+            if !issues.iter().any(|i| i.code == "ZERO_AMOUNT" && i.line == Some(r.line)) {
+                let mut x = integrity_finding(
+                    date,
+                    f.date,
+                    format!(
+                        "{} line {}: a {} row with a zero amount is not a real transaction; ask Alipay what it is.",
+                        f.name,
+                        r.line,
+                        r.trans_type.as_str()
+                    ),
+                );
+                x.merchant_trans_id = r.merchant_trans_id.clone().unwrap_or_default();
+                x.acquirement_id = r.alipay_id.clone().unwrap_or_default();
+                out.push(x);
+            }
+        }
         let told = issues.iter().any(|i| matches!(i.code.as_str(), "COUNT_MISMATCH" | "MISSING_END"));
         if f.truncated && !told {
             let declared =
@@ -296,7 +314,11 @@ fn summaries(input: &Input, date: NaiveDate) -> Vec<Finding> {
     let mut out = Vec::new();
     for s in input.summaries.iter().filter(|s| s.date == date) {
         let ty = s.summary_type.trim().to_ascii_uppercase();
-        let (n, sum) = detail.get(&(ty.clone(), s.settle_currency)).copied().unwrap_or((0, 0));
+        // A summary row without a currency covers every currency of the detail.
+        let (n, sum) = match s.settle_currency {
+            Some(_) => detail.get(&(ty.clone(), s.settle_currency)).copied().unwrap_or((0, 0)),
+            None => detail.iter().filter(|((t, _), _)| *t == ty).fold((0, 0), |a, (_, v)| (a.0 + v.0, a.1 + v.1)),
+        };
         let count_bad = s.count.is_some_and(|c| c != n);
         // ½ minor unit per row: |Δ| × 2 ≤ rows.
         let sum_bad = s.settle_amount.is_some_and(|a| (a - sum).abs() * 2 > n.max(1));

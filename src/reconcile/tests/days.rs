@@ -249,7 +249,10 @@ fn missing_file_row_is_open_while_the_file_stays_missing() {
     w.txns("2026-11-21", vec![]);
     let o = w.run("2026-11-21");
     assert!(o.findings.is_empty(), "{:#?}", o.findings);
-    assert_eq!(o.open_items.iter().map(|i| (i.finding.category, i.first_reported)).collect::<Vec<_>>(), vec![(FileIntegrity, d("2026-11-20"))]);
+    assert_eq!(
+        o.open_items.iter().map(|i| (i.finding.category, i.first_reported)).collect::<Vec<_>>(),
+        vec![(FileIntegrity, d("2026-11-20"))]
+    );
     assert_eq!(pending(&o, Pending), vec![(MissingAtAlipay, "P1".to_string())]);
     w.txns("2026-11-20", vec![pay("P1", "A1", 5600, "2026-11-20T10:00:00+08:00")]);
     let o = w.run("2026-11-21");
@@ -259,7 +262,10 @@ fn missing_file_row_is_open_while_the_file_stays_missing() {
 #[test]
 fn pair_by_alipay_id_is_carried_as_one_item() {
     let mut w = World::new();
-    w.txns("2026-11-20", vec![DetailRow { merchant_trans_id: None, ..pay("x", "A5", 5600, "2026-11-20T10:00:00+08:00") }]);
+    w.txns(
+        "2026-11-20",
+        vec![DetailRow { merchant_trans_id: None, ..pay("x", "A5", 5600, "2026-11-20T10:00:00+08:00") }],
+    );
     w.sales(&["PAYMENT,P5,,55.00,HKD,SUCCESS,2026-11-20T10:00:00+08:00,,,A5"]);
     assert_eq!(cats(&w.run("2026-11-20")), vec![c(AmountMismatch, "P5", "")]);
     w.txns("2026-11-21", vec![]);

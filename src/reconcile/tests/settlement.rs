@@ -156,3 +156,23 @@ fn no_fee_rule_means_no_fee_check() {
     w.sales(&[&lp("P1", "56.00", "SUCCESS", "2026-11-20T10:00:00+08:00")]);
     assert!(w.run("2026-11-20").findings.is_empty());
 }
+
+#[test]
+fn zero_amount_row_is_a_file_integrity_row_once() {
+    let mut w = World::new();
+    let zero = pay("P0", "A0", 0, "2026-11-20T10:00:00+08:00");
+    w.file(FileKind::Transactions, "2026-11-20", Rows::Detail(vec![zero.clone()]), |_| {});
+    let o = w.run("2026-11-20");
+    let rows: Vec<_> = o.findings.iter().filter(|f| f.category == FileIntegrity).collect();
+    assert_eq!(rows.len(), 1, "{:#?}", o.findings);
+    assert!(rows[0].detail.contains("line 2") && rows[0].detail.contains("zero amount"), "{}", rows[0].detail);
+    // Flagged by the parser: the parser's warning is the one row.
+    let mut w = World::new();
+    w.file(FileKind::Transactions, "2026-11-20", Rows::Detail(vec![zero]), |p| {
+        p.warnings.push(Warning { line: Some(2), code: WarningCode::ZeroAmount, message: "amount is zero".into() })
+    });
+    let o = w.run("2026-11-20");
+    let rows: Vec<_> = o.findings.iter().filter(|f| f.category == FileIntegrity).collect();
+    assert_eq!(rows.len(), 1, "{:#?}", o.findings);
+    assert!(rows[0].detail.contains("ZERO_AMOUNT"), "{}", rows[0].detail);
+}
