@@ -67,6 +67,19 @@ impl Sides<'_> {
     }
 }
 
+/// The day whose complete transaction file a local item without Alipay rows waits for: its own day,
+/// or — when it was made in its day's grace — the next day, which may carry Alipay's booking.
+pub(super) fn waiting_for(cx: &Cut, l: &LocalVersion) -> Option<NaiveDate> {
+    let own = l.business_date;
+    if !cx.complete_days.contains(&own) {
+        return Some(own);
+    }
+    let next = own.succ_opt()?;
+    let end = cx.params.zone.day_bounds(own).1;
+    let late = l.created_at >= end - chrono::Duration::minutes(cx.params.grace_minutes as i64);
+    (late && cx.cut >= next && !cx.complete_days.contains(&next)).then_some(next)
+}
+
 /// Whether `t` (of business day `d`) falls in the grace before the end of the cut day.
 pub(super) fn in_grace(cx: &Cut, d: NaiveDate, t: Option<DateTime<FixedOffset>>) -> bool {
     let Some(t) = t else { return false };
@@ -165,11 +178,10 @@ pub(super) fn payment(cx: &Cut, agg: &KeyAgg, out: &mut Vec<Eval>) -> bool {
         }
         return false;
     };
-    // The local item's day has no complete transaction file: nothing can be said yet.
-    let waiting = !cx.complete_days.contains(&l.business_date) && agg.n == 0 && agg.n_cancel == 0;
+    let waiting = if agg.n == 0 && agg.n_cancel == 0 { waiting_for(cx, l) } else { None };
     let local_pending = |cat: Category, detail: String| {
-        if waiting {
-            pending(cat, detail, format!("waiting for a complete Alipay transaction file of {}", l.business_date))
+        if let Some(day) = waiting {
+            pending(cat, detail, format!("waiting for a complete Alipay transaction file of {day}"))
         } else if in_grace(cx, l.business_date, Some(l.created_at)) {
             pending(cat, detail, grace_why.clone())
         } else {

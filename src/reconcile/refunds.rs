@@ -4,7 +4,7 @@
 
 use super::frames::KeyAgg;
 use super::input::LocalVersion;
-use super::items::{compare, ident, in_grace, money, unsettled, Sides};
+use super::items::{compare, ident, in_grace, money, unsettled, waiting_for, Sides};
 use super::{Cut, Eval, State};
 use crate::domain::{Category, LocalStatus, RecordType};
 use chrono::{DateTime, FixedOffset};
@@ -78,12 +78,12 @@ pub(super) fn refund(cx: &Cut, agg: &KeyAgg, exceeding: &HashMap<Arc<str>, Strin
         });
         return false;
     };
-    let waiting = !cx.complete_days.contains(&l.business_date) && ar.is_none();
+    let waiting = if ar.is_none() { waiting_for(cx, l) } else { None };
     let local_eval = |cat: Category, detail: String| {
-        if waiting {
+        if let Some(day) = waiting {
             Eval {
                 ident: id(cat.as_str()),
-                state: State::Pending(format!("waiting for a complete Alipay transaction file of {}", l.business_date)),
+                state: State::Pending(format!("waiting for a complete Alipay transaction file of {day}")),
                 finding: s.finding(cx.cut, cat, detail),
             }
         } else if in_grace(cx, l.business_date, Some(l.created_at)) {

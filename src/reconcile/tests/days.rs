@@ -274,3 +274,25 @@ fn pair_by_alipay_id_is_carried_as_one_item() {
     assert_eq!(o.open_items.len(), 1);
     assert_eq!(o.open_items[0].finding.acquirement_id, "A5");
 }
+
+#[test]
+fn late_sale_waits_while_the_next_days_file_is_missing() {
+    let mut w = World::new();
+    w.txns("2026-11-20", vec![]);
+    w.sales(&[
+        &lp("P1", "56.00", "SUCCESS", "2026-11-20T23:59:58+08:00"),
+        &lp("P2", "5.00", "SUCCESS", "2026-11-21T09:00:00+08:00"),
+    ]);
+    let o = w.run("2026-11-21");
+    assert_eq!(cats(&o), vec![c(FileIntegrity, "", "")]);
+    let mut p = pending(&o, Pending);
+    p.sort();
+    assert_eq!(p, vec![(MissingAtAlipay, "P1".to_string()), (MissingAtAlipay, "P2".to_string())]);
+    assert!(o.pending.iter().all(|p| p.reason.contains("file of 2026-11-21")), "{:#?}", o.pending);
+    w.txns(
+        "2026-11-21",
+        vec![pay("P1", "A1", 5600, "2026-11-21T00:00:02+08:00"), pay("P2", "A2", 500, "2026-11-21T09:00:00+08:00")],
+    );
+    let o = w.run("2026-11-21");
+    assert!(o.findings.is_empty() && o.pending.is_empty() && o.open_items.is_empty(), "{:#?}", o);
+}
