@@ -159,14 +159,71 @@ struct StoredRecord {
 /// sale exists from the day it was made, however late it was exported. A later file's restatement of
 /// the key (UNKNOWN → SUCCESS) is visible from that file's "as of" date — the newest business date
 /// among its records — so a rerun of day T does not see what a later export changed.
+///
+/// Most keys have one version: those come from `local_records`' columns; only keys with several
+/// versions are read from their history's JSON.
 fn local_versions(conn: &Connection, a: &str, b: &str) -> Result<Vec<LocalVersion>> {
-    let mut st = conn.prepare(
-        "WITH v AS (
+    let mut out = single_versions(conn, a, b)?;
+    out.extend(multi_versions(conn, a, b)?);
+    Ok(out)
+}
+
+const VERSIONS: &str = "(SELECT COUNT(*) FROM local_record_history h
+                          WHERE h.record_type = lr.record_type AND h.record_id = lr.record_id)";
+
+fn single_versions(conn: &Connection, a: &str, b: &str) -> Result<Vec<LocalVersion>> {
+    let mut st = conn.prepare(&format!(
+        "SELECT lr.record_type, lr.merchant_trans_id, lr.merchant_refund_id, lr.amount, lr.currency, lr.status,
+                lr.created_at, lr.business_date, lr.acquirement_id, lr.origin, lr.line, lr.conflict, sf.name
+         FROM local_records lr LEFT JOIN sales_files sf ON sf.id = lr.sales_file_id
+         WHERE lr.business_date BETWEEN ?1 AND ?2 AND {VERSIONS} <= 1"
+    ))?;
+    let rows = st.query_map(params![a, b], |r| {
+        let rt: String = r.get(0)?;
+        let status: String = r.get(5)?;
+        let created: String = r.get(6)?;
+        let bd = date(&r.get::<_, String>(7)?, "local record date")?;
+        let origin: String = r.get(9)?;
+        let line: Option<i64> = r.get(10)?;
+        let name: Option<String> = r.get(12)?;
+        Ok(LocalVersion {
+            record_type: RecordType::parse(&rt).ok_or_else(|| bad("record type", &rt, "unknown"))?,
+            merchant_trans_id: r.get(1)?,
+            merchant_refund_id: r.get(2)?,
+            amount: r.get(3)?,
+            currency: ccy(r.get(4)?, "local currency")?.ok_or_else(|| bad("local currency", "", "empty"))?,
+            status: LocalStatus::parse(&status).ok_or_else(|| bad("local status", &status, "unknown"))?,
+            created_at: time(Some(created), "created_at")?.expect("present"),
+            business_date: bd,
+            acquirement_id: r.get(8)?,
+            as_of: bd,
+            seq: 0,
+            ledger: origin == "ledger",
+            conflict: r.get(11)?,
+            origin: origin_text(name, line),
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+fn origin_text(name: Option<String>, line: Option<i64>) -> String {
+    match (name, line) {
+        (Some(n), Some(l)) => format!("{n} line {l}"),
+        (Some(n), None) => n,
+        _ => "payment ledger".into(),
+    }
+}
+
+fn multi_versions(conn: &Connection, a: &str, b: &str) -> Result<Vec<LocalVersion>> {
+    let mut st = conn.prepare(&format!(
+        "WITH keys AS (
+            SELECT lr.record_type, lr.record_id FROM local_records lr
+            WHERE lr.business_date BETWEEN ?1 AND ?2 AND {VERSIONS} > 1),
+         v AS (
             SELECT h.id, h.sales_file_id, h.line, h.row_json, h.conflict,
                    json_extract(h.row_json, '$.business_date') AS bd,
                    FIRST_VALUE(h.sales_file_id) OVER (PARTITION BY h.record_type, h.record_id ORDER BY h.id) AS first_file
-            FROM local_record_history h
-            WHERE json_extract(h.row_json, '$.business_date') BETWEEN ?1 AND ?2),
+            FROM keys JOIN local_record_history h ON h.record_type = keys.record_type AND h.record_id = keys.record_id),
          asof AS (
             SELECT h.sales_file_id, MAX(json_extract(h.row_json, '$.business_date')) AS as_of
             FROM local_record_history h
@@ -177,18 +234,16 @@ fn local_versions(conn: &Connection, a: &str, b: &str) -> Result<Vec<LocalVersio
             FROM v LEFT JOIN asof ON asof.sales_file_id = v.sales_file_id)
          SELECT w.id, w.sales_file_id, w.line, w.row_json, w.conflict, w.vis, sf.name
          FROM w LEFT JOIN sales_files sf ON sf.id = w.sales_file_id
-         WHERE w.vis <= ?2
-         ORDER BY w.id",
-    )?;
+         WHERE w.vis <= ?2 AND w.bd BETWEEN ?1 AND ?2
+         ORDER BY w.id"
+    ))?;
     let rows = st.query_map(params![a, b], |r| {
         let id: i64 = r.get(0)?;
         let file: Option<i64> = r.get(1)?;
-        let line: Option<i64> = r.get(2)?;
         let json: String = r.get(3)?;
         let rec: StoredRecord =
             serde_json::from_str(&json).map_err(|e| bad("local record version", &format!("history id {id}"), e))?;
         let as_of: String = r.get(5)?;
-        let name: Option<String> = r.get(6)?;
         Ok(LocalVersion {
             record_type: rec.record_type,
             merchant_trans_id: rec.merchant_trans_id,
@@ -203,11 +258,7 @@ fn local_versions(conn: &Connection, a: &str, b: &str) -> Result<Vec<LocalVersio
             seq: id,
             ledger: file.is_none(),
             conflict: r.get(4)?,
-            origin: match (name, line) {
-                (Some(n), Some(l)) => format!("{n} line {l}"),
-                (Some(n), None) => n,
-                _ => "payment ledger".into(),
-            },
+            origin: origin_text(r.get(6)?, r.get(2)?),
         })
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
