@@ -173,7 +173,7 @@ fn row(rec: &Record<'_>, ctx: &ParseContext, w: &mut Vec<Warning>) -> Result<Det
         merchant_refund_id: if is_refund { id } else { None },
         alipay_id: rec.get(Col::AlipayId).map(str::to_string),
         original_alipay_id: None,
-        amount: if t == TransType::Other { amount } else { amount.map(i64::abs) },
+        amount: amount.map(i64::abs),
         currency,
         amount_raw: rec.get(pricing_col).unwrap_or_default().to_string(),
         settle_amount: net.map(signed),

@@ -147,7 +147,7 @@ pub fn signed_detail(
         type_raw,
         alipay_id: rec.get(Col::AlipayId).map(str::to_string),
         original_alipay_id: rec.get(Col::OrigAlipayId).map(str::to_string),
-        amount: if t == TransType::Other { amount } else { amount.map(i64::abs) },
+        amount: amount.map(i64::abs),
         currency,
         amount_raw: rec.get(Col::Amount).unwrap_or_default().to_string(),
         settle_amount: settle.map(|v| settle_signed(v, t)),

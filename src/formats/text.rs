@@ -233,7 +233,8 @@ impl<'t> Record<'t> {
     }
 
     pub fn reject(&self, e: CellError) -> Reject {
-        reject(self.line, Some(e.field), e.reason, self.raw)
+        let reason = format!("{}: row not imported; check it in Alipay's portal or ask for a corrected file", e.reason);
+        reject(self.line, Some(e.field), reason, self.raw)
     }
 }
 
