@@ -150,10 +150,10 @@ fn row(rec: &Record<'_>, ctx: &ParseContext, w: &mut Vec<Warning>) -> Result<Det
     }
     for (c, v) in [(pricing_col, amount), (Col::SettleAmount, gross), (Col::Fee, fee), (Col::NetSettle, net)] {
         if let Some(v) = v {
-            check_sign(v, rec.get(c).unwrap_or(""), t, SignRule::Unsigned, &rec.name(c), rec.line, w);
+            check_sign(v, rec.get(c).unwrap_or(""), t, SignRule::Unsigned, || rec.name(c), rec.line, w);
         }
     }
-    check_zero(amount, t, &rec.name(pricing_col), rec.line, w);
+    check_zero(amount, t, || rec.name(pricing_col), rec.line, w);
     // Net effect: the Settlement column when there is one (= Amount − Fee), else gross − fee.
     let net = net.or(match (gross, fee) {
         (Some(g), Some(f)) => Some(g.abs() - f.abs()),

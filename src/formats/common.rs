@@ -57,7 +57,7 @@ pub fn check_sign(
     raw: &str,
     t: TransType,
     rule: SignRule,
-    field: &str,
+    field: impl FnOnce() -> String,
     line: u32,
     warnings: &mut Vec<Warning>,
 ) {
@@ -68,6 +68,7 @@ pub fn check_sign(
         (SignRule::Signed, Some(d)) => t != TransType::Cancel && value != 0 && value.signum() != d,
     };
     if bad {
+        let field = field();
         warnings.push(Warning {
             line: Some(line),
             code: WarningCode::SignContradictsType,
@@ -89,8 +90,15 @@ pub fn settle_signed(value: i64, t: TransType) -> i64 {
 }
 
 /// Warns on a zero pricing amount of a payment, refund or cancel (a row that moves no money).
-pub fn check_zero(amount: Option<i64>, t: TransType, field: &str, line: u32, warnings: &mut Vec<Warning>) {
+pub fn check_zero(
+    amount: Option<i64>,
+    t: TransType,
+    field: impl FnOnce() -> String,
+    line: u32,
+    warnings: &mut Vec<Warning>,
+) {
     if amount == Some(0) && t != TransType::Other {
+        let field = field();
         warnings.push(Warning {
             line: Some(line),
             code: WarningCode::ZeroAmount,
@@ -134,13 +142,13 @@ pub fn signed_detail(
     let trans_time = rec.time(Col::TransTime, &ctx.zone)?;
     let settle_time = rec.time(Col::SettleTime, &ctx.zone)?;
     if let Some(v) = amount {
-        check_sign(v, rec.get(Col::Amount).unwrap_or(""), t, amount_rule, &rec.name(Col::Amount), rec.line, w);
+        check_sign(v, rec.get(Col::Amount).unwrap_or(""), t, amount_rule, || rec.name(Col::Amount), rec.line, w);
     }
     if let Some(v) = settle {
         let raw = rec.get(Col::SettleAmount).unwrap_or("");
-        check_sign(v, raw, t, SignRule::Signed, &rec.name(Col::SettleAmount), rec.line, w);
+        check_sign(v, raw, t, SignRule::Signed, || rec.name(Col::SettleAmount), rec.line, w);
     }
-    check_zero(amount, t, &rec.name(Col::Amount), rec.line, w);
+    check_zero(amount, t, || rec.name(Col::Amount), rec.line, w);
     Ok(DetailRow {
         line: rec.line,
         trans_type: TransTypeOrDefault(t),
@@ -271,7 +279,7 @@ mod tests {
     fn sign_rules() {
         let run = |v: i64, t, rule| {
             let mut w = Vec::new();
-            check_sign(v, "x", t, rule, "f", 1, &mut w);
+            check_sign(v, "x", t, rule, || "f".into(), 1, &mut w);
             w.len()
         };
         assert_eq!(run(-1, TransType::Refund, SignRule::Unsigned), 1);

@@ -86,6 +86,7 @@ pub enum Delim {
 pub fn split(line: &str, delim: Delim) -> Vec<String> {
     match delim {
         Delim::Pipe => line.split('|').map(|f| f.trim().to_string()).collect(),
+        Delim::Comma if !line.contains('"') => line.split(',').map(|f| f.trim().to_string()).collect(),
         Delim::Comma => split_csv(line),
     }
 }
