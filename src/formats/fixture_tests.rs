@@ -180,3 +180,26 @@ fn fixtures_import_into_the_store() {
         .unwrap();
     assert_eq!(cny_refund, 3950);
 }
+
+/// The sales fixtures are valid sales-v1 and cover both days: (file, records, CANCELLED, UNKNOWN).
+#[test]
+fn sales_fixtures_are_valid_sales_v1() {
+    use crate::domain::LocalStatus;
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/sales");
+    let cfg = crate::config::SalesConfig::default();
+    for (name, records, cancelled, unknown) in [("sales_2026-11-24.csv", 42, 3, 0), ("sales_2026-11-25.csv", 46, 2, 1)]
+    {
+        let bytes = std::fs::read(dir.join(name)).unwrap();
+        let p = crate::sales::parse(&bytes, name, &Default::default(), &cfg).unwrap();
+        assert!(p.rejects.is_empty(), "{name}: {:?}", p.rejects);
+        assert_eq!(p.conflict_count(), 0, "{name}");
+        let count = |s| p.records.iter().filter(|r| r.status == s).count();
+        assert_eq!(
+            (p.records.len(), count(LocalStatus::Cancelled), count(LocalStatus::Unknown)),
+            (records, cancelled, unknown),
+            "{name}"
+        );
+        let day = name[6..16].parse::<chrono::NaiveDate>().unwrap();
+        assert!(p.records.iter().all(|r| r.business_date == day), "{name}: a record of another day");
+    }
+}
