@@ -17,6 +17,7 @@ pub mod exit;
 pub mod formats;
 pub mod logging;
 pub mod pipeline;
+pub mod report;
 pub mod sales;
 pub mod source;
 pub mod store;
