@@ -48,6 +48,8 @@ impl Canvas {
             let mut enc = png::Encoder::new(&mut out, WIDTH, HEIGHT);
             enc.set_color(png::ColorType::Rgb);
             enc.set_depth(png::BitDepth::Eight);
+            // Flat colour areas compress well; the encoder's output is a pure function of the pixels.
+            enc.set_compression(png::Compression::Best);
             let mut w = enc.write_header().context("PNG header")?;
             w.write_image_data(&self.px).context("PNG data")?;
             w.finish().context("PNG end")?;

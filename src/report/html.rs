@@ -6,9 +6,9 @@
 use super::chart::{CURRENCY_COLOURS, HEIGHT, WIDTH};
 use super::csv_out::state_text;
 use super::summary::{category_counts, pending_counts};
-use super::text::{amounts, cur_text, html_escape as esc};
+use super::text::{amounts, html_escape as esc};
 use super::Prepared;
-use crate::domain::{format_minor, Category, CurrencyTotals, Finding};
+use crate::domain::{format_minor, Category, Currency, CurrencyTotals, Finding};
 use anyhow::Result;
 use std::fmt::Write;
 
@@ -23,6 +23,24 @@ const TD: &str = "border:1px solid #ddd;padding:4px 6px;vertical-align:top;";
 const TDN: &str = "border:1px solid #ddd;padding:4px 6px;vertical-align:top;text-align:right;white-space:nowrap;";
 const OK_BOX: &str = "background:#e8f6ec;border:2px solid #2e8b57;padding:12px;font-size:16px;margin:8px 0 16px 0;";
 const ALERT_BOX: &str = "background:#fdf0e6;border:2px solid #c0392b;padding:12px;font-size:16px;margin:8px 0 16px 0;";
+
+/// Money for reading: `format_minor` with thousands separators (`12,345.00`, JPY `56,000`).
+pub fn money(minor: i64, cur: Currency) -> String {
+    let plain = format_minor(minor, cur);
+    let (sign, rest) = plain.strip_prefix('-').map(|r| ("-", r)).unwrap_or(("", plain.as_str()));
+    let (int, frac) = rest.split_once('.').map(|(i, f)| (i, Some(f))).unwrap_or((rest, None));
+    let mut grouped = String::with_capacity(plain.len() + int.len() / 3);
+    for (i, ch) in int.chars().enumerate() {
+        if i > 0 && (int.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(ch);
+    }
+    match frac {
+        Some(f) => format!("{sign}{grouped}.{f}"),
+        None => format!("{sign}{grouped}"),
+    }
+}
 
 /// What the finance person should do about a category, in one short sentence.
 pub fn action(c: Category) -> &'static str {
@@ -73,18 +91,19 @@ fn more_rows(out: &mut String, total: usize, file: &str) {
 
 /// The id cells and amounts shared by every item table.
 fn item_cells(out: &mut String, f: &Finding) -> Result<()> {
-    let a = amounts(f)?;
+    amounts(f)?; // the same checks as the CSV (an amount without a currency is an engine bug)
+    let side = |v: Option<i64>, c: Option<Currency>| match (v, c) {
+        (Some(v), Some(c)) => format!("{c} {}", money(v.checked_abs().unwrap_or(i64::MAX), c)),
+        _ => String::new(),
+    };
     td(out, f.category.as_str());
     td(out, &f.item_date.to_string());
     td(out, &f.merchant_trans_id);
     td(out, &f.merchant_refund_id);
     td(out, &f.acquirement_id);
-    let local = if a.local.is_empty() { String::new() } else { format!("{} {}", cur_text(f.currency), a.local) };
-    let alipay =
-        if a.alipay.is_empty() { String::new() } else { format!("{} {}", cur_text(f.alipay_currency), a.alipay) };
-    tdn(out, &local);
-    tdn(out, &alipay);
-    tdn(out, &a.difference);
+    tdn(out, &side(f.local_amount, f.currency));
+    tdn(out, &side(f.alipay_amount, f.alipay_currency));
+    tdn(out, &f.difference().zip(f.currency).map(|(d, c)| money(d, c)).unwrap_or_default());
     Ok(())
 }
 
@@ -118,6 +137,17 @@ fn headline(out: &mut String, p: &Prepared) {
     if !counts.is_empty() {
         let _ = write!(out, "<br>{}", esc(&counts.join(", ")));
     }
+    let stake: Vec<String> = p
+        .input
+        .summary
+        .at_stake
+        .iter()
+        .filter(|(_, v)| **v != 0)
+        .map(|(code, v)| format!("{code} {}", money(*v, p.currency(code))))
+        .collect();
+    if !stake.is_empty() {
+        let _ = write!(out, "<br>Amount at stake: {}", esc(&stake.join(", ")));
+    }
     out.push_str("</div>\n");
 }
 
@@ -135,13 +165,13 @@ fn totals(out: &mut String, p: &Prepared) {
         let at_stake = p.input.summary.at_stake.get(code).copied().unwrap_or(0);
         out.push_str("<tr>");
         td(out, code);
-        tdn(out, &format!("{} ({})", format_minor(t.alipay_payments, cur), t.alipay_payment_count));
-        tdn(out, &format!("{} ({})", format_minor(t.alipay_refunds, cur), t.alipay_refund_count));
-        tdn(out, &format!("{} ({})", format_minor(t.alipay_cancels, cur), t.alipay_cancel_count));
-        tdn(out, &format_minor(t.fees, cur));
-        tdn(out, &format_minor(t.expected_net, cur));
-        tdn(out, &format_minor(t.settled_net, cur));
-        tdn(out, &format_minor(at_stake, cur));
+        tdn(out, &format!("{} ({})", money(t.alipay_payments, cur), t.alipay_payment_count));
+        tdn(out, &format!("{} ({})", money(t.alipay_refunds, cur), t.alipay_refund_count));
+        tdn(out, &format!("{} ({})", money(t.alipay_cancels, cur), t.alipay_cancel_count));
+        tdn(out, &money(t.fees, cur));
+        tdn(out, &money(t.expected_net, cur));
+        tdn(out, &money(t.settled_net, cur));
+        tdn(out, &money(at_stake, cur));
         out.push_str("</tr>\n");
     }
     out.push_str("</table>\n");
@@ -271,7 +301,7 @@ fn trend(out: &mut String, p: &Prepared) {
             Some(t) => {
                 tdn(out, &t.discrepancies.to_string());
                 for code in p.currencies.keys() {
-                    tdn(out, &format_minor(t.at_stake.get(code).copied().unwrap_or(0), p.currency(code)));
+                    tdn(out, &money(t.at_stake.get(code).copied().unwrap_or(0), p.currency(code)));
                 }
             }
         }
@@ -302,4 +332,25 @@ pub fn report_html(p: &Prepared) -> Result<Vec<u8>> {
         esc(&p.input.tool_version)
     );
     Ok(out.into_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn money_groups_thousands() {
+        let c = |s: &str| Currency::parse(s).unwrap();
+        let cases = [
+            (1_234_500, "HKD", "12,345.00"),
+            (56_000, "JPY", "56,000"),
+            (1_234_567_890, "KWD", "1,234,567.890"),
+            (-100_000_000, "HKD", "-1,000,000.00"),
+            (5, "HKD", "0.05"),
+            (999, "JPY", "999"),
+        ];
+        for (v, cur, want) in cases {
+            assert_eq!(money(v, c(cur)), want, "money({v}, {cur})");
+        }
+    }
 }
