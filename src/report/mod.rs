@@ -28,6 +28,7 @@ mod xlsx;
 mod tests;
 
 pub use folder::WrittenReport;
+pub use summary::read_trend_point;
 pub use text::{html_escape, neutralise};
 
 use crate::domain::{Currency, DaySummary, FileFormat, FileKind, Finding, OpenItem, PendingItem};
@@ -152,7 +153,8 @@ impl<'a> Prepared<'a> {
         let trend = first
             .iter_days()
             .take(TREND_DAYS as usize)
-            .map(|d| (d, input.trend.iter().filter(|p| p.date == d).max_by_key(|p| p.discrepancies)))
+            // Duplicate dates should not happen; if they do, pick by value so input order cannot matter.
+            .map(|d| (d, input.trend.iter().filter(|p| p.date == d).max_by_key(|p| (p.discrepancies, &p.at_stake))))
             .collect::<Vec<_>>();
 
         let mut currencies = BTreeMap::new();

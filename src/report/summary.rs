@@ -3,10 +3,14 @@
 //! keys come out in a fixed order chosen here (not serde_json's map order, which depends on features).
 
 use super::Prepared;
-use crate::domain::{format_minor, Category, CurrencyTotals, PendingState};
+use super::TrendPoint;
+use crate::domain::{format_minor, parse_major, Category, Currency, CurrencyTotals, PendingState};
+use anyhow::Context;
 use anyhow::Result;
+use chrono::NaiveDate;
 use serde::ser::{SerializeMap, SerializeSeq};
 use sha2::{Digest, Sha256};
+use std::path::Path;
 
 /// A JSON value whose object keys keep the order they were pushed in.
 pub(crate) enum J {
@@ -167,4 +171,28 @@ pub fn manifest_json(p: &Prepared, run_id: i64, outputs: &[(&'static str, Vec<u8
 pub fn manifest_run_id(bytes: &[u8]) -> Option<i64> {
     let v: serde_json::Value = serde_json::from_slice(bytes).ok()?;
     v.get("run_id")?.as_i64()
+}
+
+/// The trend point of an earlier report, read back from `reports_dir/<date>/summary.json`; `None` when
+/// that day has no report. A fallback for callers that keep no per-day history of their own: note that
+/// it makes the trend depend on which reports exist on disk, unlike everything else in the report.
+pub fn read_trend_point(reports_dir: &Path, date: NaiveDate) -> Result<Option<TrendPoint>> {
+    let path = reports_dir.join(date.format("%Y-%m-%d").to_string()).join(super::folder::SUMMARY);
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    let bad = |what: &str| format!("{} has no valid {what}: delete it or rerun the report of {date}", path.display());
+    let v: serde_json::Value = serde_json::from_slice(&bytes).with_context(|| bad("JSON"))?;
+    let discrepancies = v["discrepancies"].as_i64().with_context(|| bad("\"discrepancies\" count"))?;
+    let mut at_stake = std::collections::BTreeMap::new();
+    if let Some(curs) = v["currencies"].as_object() {
+        for (code, totals) in curs {
+            let cur = Currency::parse(code).with_context(|| bad("currency key"))?;
+            let text = totals["at_stake"].as_str().with_context(|| bad("\"at_stake\""))?;
+            at_stake.insert(code.clone(), parse_major(text, cur).with_context(|| bad("\"at_stake\" amount"))?);
+        }
+    }
+    Ok(Some(TrendPoint { date, discrepancies, at_stake }))
 }

@@ -265,3 +265,17 @@ fn bad_currency_key_is_named() {
     assert!(err.contains("'HK$'") && err.contains("summary.at_stake"), "{err}");
     assert!(!tmp.path().join(DATE).exists(), "nothing written");
 }
+
+#[test]
+fn trend_point_reads_back_an_earlier_summary() {
+    let tmp = tempfile::tempdir().unwrap();
+    write(tmp.path(), &sample(), 1).unwrap();
+    let t = read_trend_point(tmp.path(), d(DATE)).unwrap().expect("report exists");
+    assert_eq!(t.discrepancies, 13);
+    assert_eq!(t.at_stake.get("KWD"), Some(&1238));
+    assert_eq!(t.at_stake.get("JPY"), Some(&6200));
+    assert_eq!(read_trend_point(tmp.path(), d("2026-11-24")).unwrap(), None);
+    std::fs::write(tmp.path().join(DATE).join("summary.json"), "{").unwrap();
+    let err = format!("{:#}", read_trend_point(tmp.path(), d(DATE)).unwrap_err());
+    assert!(err.contains("summary.json") && err.contains("rerun the report of 2026-11-25"), "{err}");
+}
