@@ -221,3 +221,31 @@ pub fn import_sales(
         .with_context(|| format!("cannot import sales file {}", path.display()))?;
     Ok((parsed, res))
 }
+
+/// Runs `f` as a recorded run: a `runs` row before, its outcome and exit code after (also on error).
+pub fn recorded<T>(
+    ws: &mut Workspace,
+    command: &str,
+    date: Option<NaiveDate>,
+    f: impl FnOnce(&mut Workspace, i64) -> Result<(crate::exit::Outcome, T)>,
+) -> Result<(crate::exit::Outcome, T)> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let run_id = store::runs::start(&ws.conn, command, &args, date)?;
+    let result = f(ws, run_id);
+    use crate::exit::{code, code_of_error, Outcome};
+    let (outcome, exit, message) = match &result {
+        Ok((Outcome::Clean, _)) => ("ok", code::CLEAN, None),
+        Ok((Outcome::Attention, _)) => ("attention", code::ATTENTION, None),
+        Err(e) => {
+            let c = code_of_error(e);
+            let o = match c {
+                code::NOT_READY => "not_ready",
+                code::LOCKED => "locked",
+                _ => "failed",
+            };
+            (o, c, Some(format!("{e:#}")))
+        }
+    };
+    store::runs::finish(&ws.conn, run_id, outcome, exit, message.as_deref(), None)?;
+    result
+}
