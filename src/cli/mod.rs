@@ -9,10 +9,12 @@ use std::path::PathBuf;
 
 pub mod dates;
 pub mod demo;
+pub mod explain;
 pub mod gen;
 pub mod import;
 pub mod import_sales;
 pub mod init;
+pub mod runs;
 pub mod status;
 
 #[derive(Debug, Parser)]
@@ -42,6 +44,8 @@ pub struct Cli {
 pub enum Command {
     /// Run the whole chain on the bundled fixtures with embedded defaults (no config, no server).
     Demo(demo::Args),
+    /// Everything stored about one payment or refund: Alipay rows, local records, history.
+    Explain(explain::Args),
     /// Write a synthetic day (Alipay files + sales CSV) for benchmarks and trials.
     Gen(gen::Args),
     /// Write an annotated example configuration file.
@@ -50,6 +54,8 @@ pub enum Command {
     Import(import::Args),
     /// Load local sales records (sales-v1 CSV or a mapped POS export).
     ImportSales(import_sales::Args),
+    /// The run history.
+    Runs(runs::Args),
     /// Show what is loaded for which dates.
     Status(status::Args),
 }
@@ -88,10 +94,12 @@ pub fn run(cli: Cli) -> Result<Outcome> {
     let g = Globals { config: cli.config.clone() };
     match cli.command {
         Command::Demo(a) => demo::run(&g, a),
+        Command::Explain(a) => explain::run(&g, a),
         Command::Gen(a) => gen::run(&g, a),
         Command::Init(a) => init::run(&g, a),
         Command::Import(a) => import::run(&g, a),
         Command::ImportSales(a) => import_sales::run(&g, a),
+        Command::Runs(a) => runs::run(&g, a),
         Command::Status(a) => status::run(&g, a),
     }
 }
