@@ -114,7 +114,9 @@ pub fn import_day(
         refused: listing.refused,
         ..Default::default()
     };
-    for file in listing.files {
+    let total = listing.files.len();
+    for (i, file) in listing.files.into_iter().enumerate() {
+        on_file(i, total, &file);
         let dest = staging.join(file.name.as_str());
         source
             .fetch(&file, &dest)

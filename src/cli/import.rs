@@ -21,7 +21,13 @@ pub fn run(g: &super::Globals, a: Args) -> Result<Outcome> {
     let mut ws = Workspace::open(cfg)?;
     let mut source = pipeline::open_source(&ws.cfg)?;
     let (outcome, _) = pipeline::recorded(&mut ws, "import", Some(date), |ws, run_id| {
-        let day = pipeline::import_day(ws, source.as_mut(), date, now, Some(run_id))?;
+        let bar = super::progress::files_bar();
+        let day = pipeline::import_day_observed(ws, source.as_mut(), date, now, Some(run_id), &mut |i, n, f| {
+            bar.set_length(n as u64);
+            bar.set_position(i as u64);
+            bar.set_message(f.name.to_string());
+        })?;
+        bar.finish_and_clear();
         print_day(&day);
         judge(ws, &day, date, now)
     })?;

@@ -14,6 +14,7 @@ pub mod gen;
 pub mod import;
 pub mod import_sales;
 pub mod init;
+pub mod progress;
 pub mod runs;
 pub mod status;
 
