@@ -101,6 +101,18 @@ pub fn import_day(
     now: DateTime<Utc>,
     run_id: Option<i64>,
 ) -> Result<DayImport> {
+    import_day_observed(ws, source, date, now, run_id, &mut |_, _, _| {})
+}
+
+/// [`import_day`] with a callback before each file (index, total, file) — the CLI draws progress with it.
+pub fn import_day_observed(
+    ws: &mut Workspace,
+    source: &mut dyn FileSource,
+    date: NaiveDate,
+    now: DateTime<Utc>,
+    run_id: Option<i64>,
+    on_file: &mut dyn FnMut(usize, usize, &RemoteFile),
+) -> Result<DayImport> {
     let layouts = ws.cfg.layouts_in_use();
     let listing = source
         .list_day(date, &layouts)
