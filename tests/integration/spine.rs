@@ -210,7 +210,7 @@ fn sales_import_rejects_bad_rows_and_is_idempotent() {
 #[test]
 fn sigkill_during_a_large_import_leaves_one_complete_copy() {
     let w = spine_workspace();
-    gen_day(&w, 300_000);
+    gen_day(&w, 150_000);
     let expected_rows = {
         // Count data rows of the two detail files (header excluded).
         let mut n = 0;
@@ -231,6 +231,17 @@ fn sigkill_during_a_large_import_leaves_one_complete_copy() {
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
     }
+    // Whatever was committed before the kills is whole: no file has partial rows.
+    let partial = count(
+        &w,
+        "SELECT COUNT(*) FROM files f WHERE f.row_count != (SELECT COUNT(*) FROM alipay_rows r WHERE r.file_id = f.id)
+           + (SELECT COUNT(*) FROM summary_rows s WHERE s.file_id = f.id)",
+    );
+    assert_eq!(partial, 0);
+    assert!(
+        count(&w, "SELECT COUNT(*) FROM runs WHERE outcome = 'running'") >= 1,
+        "a kill landed while a run was recorded as running"
+    );
     let r = import(&w);
     assert!(r.code == 0 || r.code == 1, "{}{}", r.stdout, r.stderr);
     assert_eq!(count(&w, "SELECT COUNT(*) FROM alipay_rows"), expected_rows, "exactly one complete copy");
