@@ -12,15 +12,25 @@ use crate::domain::{format_minor, Category, Currency, CurrencyTotals, Finding};
 use anyhow::Result;
 use std::fmt::Write;
 
-/// Rows per table: beyond this the email stays readable and the CSV/XLSX hold everything.
-pub const MAX_ROWS: usize = 500;
+/// Rows of all tables together. Gmail clips messages over ~100 KB, so the page stays small; the
+/// CSV/XLSX hold everything and the page says so. Tables take rows in page order…
+pub const ROW_BUDGET: usize = 150;
+/// …but a later table always shows at least this many, so pending and open items are never hidden.
+pub const MIN_ROWS: usize = 10;
+
+/// How many of `len` rows a table shows, taken from the page's remaining `budget`.
+fn shown(budget: &mut usize, len: usize) -> usize {
+    let n = len.min((*budget).max(MIN_ROWS));
+    *budget = budget.saturating_sub(n);
+    n
+}
 
 const BODY: &str =
     "font-family:Arial,Helvetica,sans-serif;font-size:14px;color:#222;background:#fff;margin:0;padding:16px;";
-const TABLE: &str = "border-collapse:collapse;margin:8px 0 20px 0;font-size:13px;";
-const TH: &str = "border:1px solid #bbb;background:#eee;padding:4px 6px;text-align:left;";
-const TD: &str = "border:1px solid #ddd;padding:4px 6px;vertical-align:top;";
-const TDN: &str = "border:1px solid #ddd;padding:4px 6px;vertical-align:top;text-align:right;white-space:nowrap;";
+// Tables use HTML attributes for borders and padding (every email client honours them) so cells need
+// no per-cell style: that keeps a 200-row table far below the clipping size.
+const TABLE: &str = "border=\"1\" cellpadding=\"4\" cellspacing=\"0\" style=\"border-collapse:collapse;border-color:#cccccc;margin:8px 0 20px 0;font-size:13px;\"";
+const TH: &str = "align=\"left\" bgcolor=\"#eeeeee\"";
 const OK_BOX: &str = "background:#e8f6ec;border:2px solid #2e8b57;padding:12px;font-size:16px;margin:8px 0 16px 0;";
 const ALERT_BOX: &str = "background:#fdf0e6;border:2px solid #c0392b;padding:12px;font-size:16px;margin:8px 0 16px 0;";
 
@@ -70,22 +80,22 @@ pub fn action(c: Category) -> &'static str {
 fn th(out: &mut String, cols: &[&str]) {
     out.push_str("<tr>");
     for c in cols {
-        let _ = write!(out, "<th style=\"{TH}\">{}</th>", esc(c));
+        let _ = write!(out, "<th {TH}>{}</th>", esc(c));
     }
     out.push_str("</tr>\n");
 }
 
 fn td(out: &mut String, v: &str) {
-    let _ = write!(out, "<td style=\"{TD}\">{}</td>", esc(v));
+    let _ = write!(out, "<td valign=\"top\">{}</td>", esc(v));
 }
 
 fn tdn(out: &mut String, v: &str) {
-    let _ = write!(out, "<td style=\"{TDN}\">{}</td>", esc(v));
+    let _ = write!(out, "<td valign=\"top\" align=\"right\" nowrap>{}</td>", esc(v));
 }
 
-fn more_rows(out: &mut String, total: usize, file: &str) {
-    if total > MAX_ROWS {
-        let _ = writeln!(out, "<p>Showing the first {MAX_ROWS} of {total} rows; all rows are in {}.</p>", esc(file));
+fn more_rows(out: &mut String, shown: usize, total: usize, file: &str) {
+    if total > shown {
+        let _ = writeln!(out, "<p>Showing the first {shown} of {total} rows; all rows are in {}.</p>", esc(file));
     }
 }
 
@@ -156,7 +166,7 @@ fn totals(out: &mut String, p: &Prepared) {
         return;
     }
     out.push_str("<h2 style=\"font-size:17px;\">Totals</h2>\n");
-    let _ = writeln!(out, "<table style=\"{TABLE}\">");
+    let _ = writeln!(out, "<table {TABLE}>");
     th(out, &["Currency", "Payments", "Refunds", "Cancels", "Fees", "Expected net", "Settled net", "At stake"]);
     let zero = CurrencyTotals::default();
     for code in p.currencies.keys() {
@@ -177,19 +187,16 @@ fn totals(out: &mut String, p: &Prepared) {
     out.push_str("</table>\n");
 }
 
-fn discrepancies(out: &mut String, p: &Prepared) -> Result<()> {
+fn discrepancies(out: &mut String, p: &Prepared, budget: &mut usize) -> Result<()> {
     if p.findings.is_empty() {
         return Ok(());
     }
-    let _ = writeln!(
-        out,
-        "<h2 style=\"font-size:17px;\">Discrepancies ({})</h2>\n<table style=\"{TABLE}\">",
-        p.findings.len()
-    );
+    let _ = writeln!(out, "<h2 style=\"font-size:17px;\">Discrepancies ({})</h2>\n<table {TABLE}>", p.findings.len());
     let mut cols = ITEM_COLS.to_vec();
     cols.extend(["What is wrong", "What to do"]);
     th(out, &cols);
-    for f in p.findings.iter().take(MAX_ROWS) {
+    let n = shown(budget, p.findings.len());
+    for f in p.findings.iter().take(n) {
         out.push_str("<tr>");
         item_cells(out, f)?;
         td(out, &f.detail);
@@ -197,24 +204,22 @@ fn discrepancies(out: &mut String, p: &Prepared) -> Result<()> {
         out.push_str("</tr>\n");
     }
     out.push_str("</table>\n");
-    more_rows(out, p.findings.len(), "discrepancies.csv");
+    more_rows(out, n, p.findings.len(), "discrepancies.csv");
     Ok(())
 }
 
-fn pending(out: &mut String, p: &Prepared) -> Result<()> {
+fn pending(out: &mut String, p: &Prepared, budget: &mut usize) -> Result<()> {
     if p.pending.is_empty() {
         return Ok(());
     }
-    let _ = writeln!(
-        out,
-        "<h2 style=\"font-size:17px;\">Pending and resolved ({})</h2>\n<table style=\"{TABLE}\">",
-        p.pending.len()
-    );
+    let _ =
+        writeln!(out, "<h2 style=\"font-size:17px;\">Pending and resolved ({})</h2>\n<table {TABLE}>", p.pending.len());
     let mut cols = vec!["State"];
     cols.extend(ITEM_COLS);
     cols.extend(["First reported", "Why"]);
     th(out, &cols);
-    for item in p.pending.iter().take(MAX_ROWS) {
+    let n = shown(budget, p.pending.len());
+    for item in p.pending.iter().take(n) {
         out.push_str("<tr>");
         td(out, state_text(item.state));
         item_cells(out, &item.finding)?;
@@ -223,20 +228,20 @@ fn pending(out: &mut String, p: &Prepared) -> Result<()> {
         out.push_str("</tr>\n");
     }
     out.push_str("</table>\n");
-    more_rows(out, p.pending.len(), "pending.csv");
+    more_rows(out, n, p.pending.len(), "pending.csv");
     Ok(())
 }
 
-fn open_items(out: &mut String, p: &Prepared) -> Result<()> {
+fn open_items(out: &mut String, p: &Prepared, budget: &mut usize) -> Result<()> {
     if p.open.is_empty() {
         return Ok(());
     }
-    let _ =
-        writeln!(out, "<h2 style=\"font-size:17px;\">Open items ({})</h2>\n<table style=\"{TABLE}\">", p.open.len());
+    let _ = writeln!(out, "<h2 style=\"font-size:17px;\">Open items ({})</h2>\n<table {TABLE}>", p.open.len());
     let mut cols = ITEM_COLS.to_vec();
     cols.extend(["First reported", "Age (days)", "What is wrong"]);
     th(out, &cols);
-    for item in p.open.iter().take(MAX_ROWS) {
+    let n = shown(budget, p.open.len());
+    for item in p.open.iter().take(n) {
         out.push_str("<tr>");
         item_cells(out, &item.finding)?;
         td(out, &item.first_reported.to_string());
@@ -245,21 +250,18 @@ fn open_items(out: &mut String, p: &Prepared) -> Result<()> {
         out.push_str("</tr>\n");
     }
     out.push_str("</table>\n");
-    more_rows(out, p.open.len(), "open_items.csv");
+    more_rows(out, n, p.open.len(), "open_items.csv");
     Ok(())
 }
 
-fn warnings(out: &mut String, p: &Prepared) {
+fn warnings(out: &mut String, p: &Prepared, budget: &mut usize) {
     if p.warnings.is_empty() {
         return;
     }
-    let _ = writeln!(
-        out,
-        "<h2 style=\"font-size:17px;\">File warnings ({})</h2>\n<table style=\"{TABLE}\">",
-        p.warnings.len()
-    );
+    let _ = writeln!(out, "<h2 style=\"font-size:17px;\">File warnings ({})</h2>\n<table {TABLE}>", p.warnings.len());
     th(out, &["File", "Line", "Code", "Message"]);
-    for w in p.warnings.iter().take(MAX_ROWS) {
+    let n = shown(budget, p.warnings.len());
+    for w in p.warnings.iter().take(n) {
         out.push_str("<tr>");
         td(out, &w.file);
         tdn(out, &w.line.map(|l| l.to_string()).unwrap_or_default());
@@ -268,7 +270,7 @@ fn warnings(out: &mut String, p: &Prepared) {
         out.push_str("</tr>\n");
     }
     out.push_str("</table>\n");
-    more_rows(out, p.warnings.len(), "the run log");
+    more_rows(out, n, p.warnings.len(), "the run log");
 }
 
 fn trend(out: &mut String, p: &Prepared) {
@@ -276,16 +278,16 @@ fn trend(out: &mut String, p: &Prepared) {
         out,
         "<h2 style=\"font-size:17px;\">Last 14 days</h2>\n<img src=\"cid:trend.png\" width=\"{WIDTH}\" height=\"{HEIGHT}\" alt=\"Bar chart: discrepancies per day (top) and amount at stake per currency (bottom); numbers in the table below\" style=\"display:block;border:1px solid #ddd;\">"
     );
-    let _ = writeln!(out, "<table style=\"{TABLE}\">");
+    let _ = writeln!(out, "<table {TABLE}>");
     out.push_str("<tr>");
-    let _ = write!(out, "<th style=\"{TH}\">Date</th><th style=\"{TH}\">Discrepancies</th>");
+    let _ = write!(out, "<th {TH}>Date</th><th {TH}>Discrepancies</th>");
     for (k, code) in p.currencies.keys().enumerate() {
         // The swatch ties a column to its bar colour; currencies past the palette are table-only.
         let swatch = CURRENCY_COLOURS
             .get(k)
             .map(|[r, g, b]| format!("<span style=\"display:inline-block;width:10px;height:10px;background:#{r:02x}{g:02x}{b:02x};\"></span> "))
             .unwrap_or_default();
-        let _ = write!(out, "<th style=\"{TH}\">{swatch}At stake {}</th>", esc(code));
+        let _ = write!(out, "<th {TH}>{swatch}At stake {}</th>", esc(code));
     }
     out.push_str("</tr>\n");
     for (date, point) in &p.trend {
@@ -321,10 +323,11 @@ pub fn report_html(p: &Prepared) -> Result<Vec<u8>> {
     let _ = writeln!(out, "<h1 style=\"font-size:20px;\">Alipay reconciliation for {date}</h1>\n<p>{merchant}</p>");
     headline(&mut out, p);
     totals(&mut out, p);
-    discrepancies(&mut out, p)?;
-    pending(&mut out, p)?;
-    open_items(&mut out, p)?;
-    warnings(&mut out, p);
+    let mut budget = ROW_BUDGET;
+    discrepancies(&mut out, p, &mut budget)?;
+    pending(&mut out, p, &mut budget)?;
+    open_items(&mut out, p, &mut budget)?;
+    warnings(&mut out, p, &mut budget);
     trend(&mut out, p);
     let _ = writeln!(
         out,
@@ -337,6 +340,17 @@ pub fn report_html(p: &Prepared) -> Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn row_budget_is_shared_but_never_hides_a_table() {
+        let mut b = ROW_BUDGET;
+        assert_eq!(shown(&mut b, 1000), ROW_BUDGET);
+        assert_eq!(shown(&mut b, 3), 3, "small tables still show in full");
+        assert_eq!(shown(&mut b, 500), MIN_ROWS);
+        let mut b = ROW_BUDGET;
+        assert_eq!(shown(&mut b, 40), 40);
+        assert_eq!(shown(&mut b, 400), ROW_BUDGET - 40);
+    }
 
     #[test]
     fn money_groups_thousands() {

@@ -279,3 +279,21 @@ fn trend_point_reads_back_an_earlier_summary() {
     let err = format!("{:#}", read_trend_point(tmp.path(), d(DATE)).unwrap_err());
     assert!(err.contains("summary.json") && err.contains("rerun the report of 2026-11-25"), "{err}");
 }
+
+#[test]
+fn big_day_html_stays_email_sized() {
+    let mut r = sample();
+    let base = r.findings.clone();
+    for i in 0..1000 {
+        let mut f = base[i % base.len()].clone();
+        f.merchant_trans_id = format!("P-{i:08}");
+        r.findings.push(f);
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let w = write(tmp.path(), &r, 1).unwrap();
+    let html = String::from_utf8(read(&w.report_html)).unwrap();
+    assert!(html.len() < 100_000, "report.html is {} bytes: email clients clip it", html.len());
+    assert!(html.contains("Showing the first 150 of 1013 rows; all rows are in discrepancies.csv."));
+    let csv_rows = read(&w.discrepancies_csv).iter().filter(|b| **b == b'\n').count();
+    assert_eq!(csv_rows, 1014, "the CSV has every row");
+}
