@@ -8,6 +8,8 @@
 //! 3. the new files are renamed into `<date>/`, manifest last. `manifest.json` is therefore the
 //!    commit marker: files in `<date>/` without one are leftovers of a crashed step 3 (the earlier set
 //!    is already in history) and are simply replaced.
+//!
+//! One writer per date at a time: callers hold the run lock of the date (contracts.md §5, exit code 4).
 
 use super::summary::{manifest_run_id, sha256_hex};
 use anyhow::{Context, Result};

@@ -6,7 +6,7 @@
 use super::chart::{CURRENCY_COLOURS, HEIGHT, WIDTH};
 use super::csv_out::state_text;
 use super::summary::{category_counts, pending_counts};
-use super::text::{amounts, html_escape as esc};
+use super::text::{amounts, difference, html_escape as esc};
 use super::Prepared;
 use crate::domain::{format_minor, Category, Currency, CurrencyTotals, Finding};
 use anyhow::Result;
@@ -113,7 +113,7 @@ fn item_cells(out: &mut String, f: &Finding) -> Result<()> {
     td(out, &f.acquirement_id);
     tdn(out, &side(f.local_amount, f.currency));
     tdn(out, &side(f.alipay_amount, f.alipay_currency));
-    tdn(out, &f.difference().zip(f.currency).map(|(d, c)| money(d, c)).unwrap_or_default());
+    tdn(out, &difference(f).zip(f.currency).map(|(d, c)| money(d, c)).unwrap_or_default());
     Ok(())
 }
 

@@ -44,7 +44,16 @@ pub(crate) fn magnitude(amount: Option<i64>, currency: Option<Currency>, what: &
     }
 }
 
+/// `alipay_amount − local_amount` of the magnitudes as written (so the three columns always agree
+/// even if the engine handed over a signed amount); `None` unless both exist in the same currency.
+pub(crate) fn difference(f: &Finding) -> Option<i64> {
+    let abs = |v: Option<i64>| v.map(|v| v.checked_abs().unwrap_or(i64::MAX));
+    let same = Finding { local_amount: abs(f.local_amount), alipay_amount: abs(f.alipay_amount), ..f.clone() };
+    same.difference()
+}
+
 /// The formatted amount columns of a finding: local, alipay, signed difference.
+#[derive(Debug)]
 pub(crate) struct Amounts {
     pub local: String,
     pub alipay: String,
@@ -54,8 +63,7 @@ pub(crate) struct Amounts {
 pub(crate) fn amounts(f: &Finding) -> Result<Amounts> {
     let local = magnitude(f.local_amount, f.currency, "local_amount", f)?;
     let alipay = magnitude(f.alipay_amount, f.alipay_currency, "alipay_amount", f)?;
-    // difference() only exists when both sides share a currency, so `currency` is set then.
-    let difference = match (f.difference(), f.currency) {
+    let difference = match (difference(f), f.currency) {
         (Some(d), Some(c)) => format_minor(d, c),
         _ => String::new(),
     };
@@ -86,6 +94,36 @@ mod tests {
         for (raw, want) in cases {
             assert_eq!(neutralise(raw), want, "neutralise({raw:?})");
         }
+    }
+
+    #[test]
+    fn difference_of_magnitudes() {
+        let hkd = Currency::parse("HKD").ok();
+        let mut f = Finding {
+            business_date: chrono::NaiveDate::MIN,
+            item_date: chrono::NaiveDate::MIN,
+            category: crate::domain::Category::AmountMismatch,
+            merchant_trans_id: "P".into(),
+            merchant_refund_id: String::new(),
+            acquirement_id: String::new(),
+            currency: hkd,
+            local_amount: Some(-1000),
+            alipay_currency: hkd,
+            alipay_amount: Some(1250),
+            local_type: String::new(),
+            alipay_type: String::new(),
+            detail: String::new(),
+        };
+        let a = amounts(&f).unwrap();
+        assert_eq!((a.local.as_str(), a.alipay.as_str(), a.difference.as_str()), ("10.00", "12.50", "2.50"));
+        f.alipay_currency = Currency::parse("CNY").ok();
+        assert_eq!(difference(&f), None);
+        f.alipay_amount = None;
+        f.alipay_currency = None;
+        assert_eq!(amounts(&f).unwrap().alipay, "");
+        f.currency = None;
+        let err = amounts(&f).unwrap_err().to_string();
+        assert!(err.contains("local_amount") && err.contains("AMOUNT_MISMATCH P/"), "{err}");
     }
 
     #[test]

@@ -6,7 +6,7 @@
 
 use super::csv_out::{state_text, COLUMNS, OPEN_EXTRA, PENDING_EXTRA};
 use super::summary::{category_counts, pending_counts};
-use super::text::{cur_text, neutralise};
+use super::text::{cur_text, difference, neutralise};
 use super::Prepared;
 use crate::domain::{format_minor, Currency, CurrencyTotals, Finding};
 use anyhow::{Context, Result};
@@ -76,7 +76,7 @@ fn finding_row(ws: &mut Worksheet, fm: &Formats, row: u32, date: NaiveDate, f: &
     money(ws, fm, row, 7, f.local_amount.map(i64::abs), f.currency)?;
     ws.write_string(row, 8, cur_text(f.alipay_currency))?;
     money(ws, fm, row, 9, f.alipay_amount.map(i64::abs), f.alipay_currency)?;
-    money(ws, fm, row, 10, f.difference(), f.currency)?;
+    money(ws, fm, row, 10, difference(f), f.currency)?;
     ws.write_string(row, 11, &f.local_type)?;
     ws.write_string(row, 12, &f.alipay_type)?;
     ws.write_string(row, 13, neutralise(&f.detail))?;
