@@ -5,3 +5,4 @@ mod harness;
 
 mod cli_basics;
 mod spine;
+mod golden;
