@@ -71,7 +71,8 @@ pub fn run_case(name: &str) -> Vec<String> {
     let mut bad = Vec::new();
     for date in &case.reports {
         for f in COMPARED {
-            let got = std::fs::read(w.file(&format!("reports/{date}/{f}"))).unwrap_or_else(|e| panic!("{name}: reports/{date}/{f}: {e}"));
+            let got = std::fs::read(w.file(&format!("reports/{date}/{f}")))
+                .unwrap_or_else(|e| panic!("{name}: reports/{date}/{f}: {e}"));
             let golden = dir.join("out").join(date).join(f);
             if update {
                 std::fs::create_dir_all(golden.parent().unwrap()).unwrap();
@@ -80,7 +81,11 @@ pub fn run_case(name: &str) -> Vec<String> {
             }
             let want = std::fs::read(&golden).unwrap_or_default();
             if want != got {
-                bad.push(format!("{name}/out/{date}/{f}:\n--- want\n{}\n--- got\n{}", String::from_utf8_lossy(&want), String::from_utf8_lossy(&got)));
+                bad.push(format!(
+                    "{name}/out/{date}/{f}:\n--- want\n{}\n--- got\n{}",
+                    String::from_utf8_lossy(&want),
+                    String::from_utf8_lossy(&got)
+                ));
             }
         }
     }

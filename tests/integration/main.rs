@@ -4,5 +4,5 @@
 mod harness;
 
 mod cli_basics;
-mod spine;
 mod golden;
+mod spine;
