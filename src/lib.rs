@@ -18,6 +18,7 @@ pub mod formats;
 pub mod gen;
 pub mod logging;
 pub mod pipeline;
+pub mod reconcile;
 pub mod report;
 pub mod sales;
 pub mod source;
