@@ -4,3 +4,5 @@
 mod harness;
 
 mod cli_basics;
+mod golden;
+mod spine;
