@@ -85,7 +85,7 @@ pub fn parse(bytes: &[u8], ctx: &ParseContext) -> Result<ParsedFile, ParseError>
         warnings.push(Warning {
             line: None,
             code: WarningCode::Other,
-            message: format!("{} has no header line: its columns were read in the documented order", ctx.file_name),
+            message: "no header line: the columns were read in the documented order".into(),
         });
     }
     let mut declared = None;
@@ -102,7 +102,7 @@ pub fn parse(bytes: &[u8], ctx: &ParseContext) -> Result<ParsedFile, ParseError>
                     line: Some(line),
                     code: WarningCode::CountMismatch,
                     message: format!(
-                        "line {line}: Total_count says {n} rows but the file has {got}; ask Alipay whether \
+                        "Total_count says {n} rows but the file has {got}; ask Alipay whether \
                          rows are missing (fewer rows means the file may be truncated)"
                     ),
                 });

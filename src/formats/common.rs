@@ -73,7 +73,7 @@ pub fn check_sign(
             line: Some(line),
             code: WarningCode::SignContradictsType,
             message: format!(
-                "line {line}: {field} '{raw}' has a sign that contradicts the type {}: the direction was taken \
+                "{field} '{raw}' has a sign that contradicts the type {}: the direction was taken \
                  from the type; ask Alipay which is right if the amounts do not reconcile",
                 t.as_str()
             ),
@@ -102,13 +102,14 @@ pub fn check_zero(
         warnings.push(Warning {
             line: Some(line),
             code: WarningCode::ZeroAmount,
-            message: format!("line {line}: {field} is zero on a {} row: check it with Alipay", t.as_str()),
+            message: format!("{field} is zero on a {} row: check it with Alipay", t.as_str()),
         });
     }
 }
 
+/// Warning messages never repeat the file name or line: `Warning::line` and the report carry them.
 pub fn other_warning(line: u32, message: String) -> Warning {
-    Warning { line: Some(line), code: WarningCode::Other, message: format!("line {line}: {message}") }
+    Warning { line: Some(line), code: WarningCode::Other, message }
 }
 
 /// Reads the columns intl and antom share into a `DetailRow` (everything but the merchant ids, which
