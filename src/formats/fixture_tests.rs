@@ -150,11 +150,11 @@ fn fixture_faults_are_in_the_files() {
 fn fixtures_import_into_the_store() {
     let mut conn = crate::store::open_in_memory().unwrap();
     let mut want_rows = 0usize;
+    let digits = Regex::new(r"(\d{8})(?:/[^/]*|_\d+\.csv|\.txt)$").unwrap();
     for &(rel, ..) in EXPECTED {
         let (format, kind, ccy) = classify(rel);
         let p = parse_fixture(rel);
         want_rows += p.rows.len();
-        let digits = Regex::new(r"(\d{8})(?:/[^/]*|_\d+\.csv|\.txt)$").unwrap();
         let ymd = digits.captures(rel).map(|c| c[1].to_string()).unwrap_or_else(|| "20261125".into());
         let meta = crate::store::files::FileMeta {
             source: "fixtures".into(),

@@ -4,5 +4,6 @@
 mod harness;
 
 mod cli_basics;
+mod formats;
 mod golden;
 mod spine;
