@@ -53,7 +53,12 @@ pub fn save(conn: &mut Connection, run_id: Option<i64>, date: NaiveDate, out: &O
                 alipay_type, detail, first_reported, age_days, reason)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
         )?;
-        let mut put = |section: &str, ord: usize, f: &Finding, first: Option<NaiveDate>, age: Option<i64>, reason: Option<&str>| {
+        let mut put = |section: &str,
+                       ord: usize,
+                       f: &Finding,
+                       first: Option<NaiveDate>,
+                       age: Option<i64>,
+                       reason: Option<&str>| {
             st.execute(params![
                 id,
                 section,
@@ -113,7 +118,8 @@ fn header(r: &Row) -> rusqlite::Result<StoredResult> {
     })
 }
 
-const HEADER: &str = "SELECT id, run_id, business_date, current, finding_count, pending_count, resolved_count, open_count,
+const HEADER: &str =
+    "SELECT id, run_id, business_date, current, finding_count, pending_count, resolved_count, open_count,
     matched_count, summary_json, created_at FROM recon_results";
 
 /// The current result of `date`, if it was reconciled.
@@ -132,13 +138,18 @@ pub fn all_for(conn: &Connection, date: NaiveDate) -> Result<Vec<StoredResult>> 
 
 fn parse_date(s: &str) -> rusqlite::Result<NaiveDate> {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, format!("bad stored date '{s}': {e}").into())
+        rusqlite::Error::FromSqlConversionFailure(
+            0,
+            rusqlite::types::Type::Text,
+            format!("bad stored date '{s}': {e}").into(),
+        )
     })
 }
 
 fn ccy(s: Option<String>) -> rusqlite::Result<Option<Currency>> {
     s.map(|s| {
-        Currency::parse(&s).map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, e.into()))
+        Currency::parse(&s)
+            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, e.into()))
     })
     .transpose()
 }
@@ -154,7 +165,8 @@ pub struct StoredItem {
     pub reason: Option<String>,
 }
 
-const ITEM: &str = "SELECT result_id, section, business_date, item_date, category, merchant_trans_id, merchant_refund_id,
+const ITEM: &str =
+    "SELECT result_id, section, business_date, item_date, category, merchant_trans_id, merchant_refund_id,
     acquirement_id, currency, local_amount, alipay_currency, alipay_amount, local_type, alipay_type, detail,
     first_reported, age_days, reason FROM recon_items";
 
@@ -168,7 +180,11 @@ fn item(r: &Row) -> rusqlite::Result<StoredItem> {
             business_date: parse_date(&r.get::<_, String>(2)?)?,
             item_date: parse_date(&r.get::<_, String>(3)?)?,
             category: Category::parse(&cat).ok_or_else(|| {
-                rusqlite::Error::FromSqlConversionFailure(4, rusqlite::types::Type::Text, format!("bad category '{cat}'").into())
+                rusqlite::Error::FromSqlConversionFailure(
+                    4,
+                    rusqlite::types::Type::Text,
+                    format!("bad category '{cat}'").into(),
+                )
             })?,
             merchant_trans_id: r.get(5)?,
             merchant_refund_id: r.get(6)?,

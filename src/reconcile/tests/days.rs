@@ -187,8 +187,14 @@ fn truncated_transaction_file_reports_and_waits() {
 #[test]
 fn unsettled_after_the_delay_is_reported_once() {
     let mut w = World::new();
-    w.txns("2026-11-10", vec![pay("P1", "A1", 5600, "2026-11-10T10:00:00+08:00"), pay("P2", "A2", 100, "2026-11-10T10:00:00+08:00")]);
-    w.sales(&[&lp("P1", "56.00", "SUCCESS", "2026-11-10T10:00:00+08:00"), &lp("P2", "1.00", "SUCCESS", "2026-11-10T10:00:00+08:00")]);
+    w.txns(
+        "2026-11-10",
+        vec![pay("P1", "A1", 5600, "2026-11-10T10:00:00+08:00"), pay("P2", "A2", 100, "2026-11-10T10:00:00+08:00")],
+    );
+    w.sales(&[
+        &lp("P1", "56.00", "SUCCESS", "2026-11-10T10:00:00+08:00"),
+        &lp("P2", "1.00", "SUCCESS", "2026-11-10T10:00:00+08:00"),
+    ]);
     w.settlement("2026-11-12", vec![settle(&pay("P2", "A2", 100, "2026-11-10T10:00:00+08:00"), 2)]);
     for day in 11..=16 {
         w.txns(&format!("2026-11-{day}"), vec![]);
@@ -222,8 +228,14 @@ fn rerun_of_t_after_t_plus_1_is_identical() {
     ]);
     let alone = w.run("2026-11-20");
     assert!(!alone.findings.is_empty() && !alone.pending.is_empty());
-    w.txns("2026-11-21", vec![cancel("P2", "A2", 700, "2026-11-21T00:03:00+08:00"), pay("P4", "A4", 400, "2026-11-21T00:00:10+08:00")]);
-    w.sales(&[&lp("P1", "56.00", "SUCCESS", "2026-11-20T10:00:00+08:00"), &lp("P5", "5.00", "SUCCESS", "2026-11-21T08:00:00+08:00")]);
+    w.txns(
+        "2026-11-21",
+        vec![cancel("P2", "A2", 700, "2026-11-21T00:03:00+08:00"), pay("P4", "A4", 400, "2026-11-21T00:00:10+08:00")],
+    );
+    w.sales(&[
+        &lp("P1", "56.00", "SUCCESS", "2026-11-20T10:00:00+08:00"),
+        &lp("P5", "5.00", "SUCCESS", "2026-11-21T08:00:00+08:00"),
+    ]);
     w.settlement("2026-11-21", vec![settle(&pay("P1", "A1", 5600, "2026-11-20T10:00:00+08:00"), 10)]);
     let next = w.run("2026-11-21");
     assert_eq!(w.run("2026-11-20"), alone, "T's result must not change when T+1 arrives");

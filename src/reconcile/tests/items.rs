@@ -24,7 +24,12 @@ struct Case {
     detail: Option<&'static str>,
 }
 
-fn case(name: &'static str, alipay: Vec<DetailRow>, sales: Vec<String>, want: Vec<(Category, &'static str, &'static str)>) -> Case {
+fn case(
+    name: &'static str,
+    alipay: Vec<DetailRow>,
+    sales: Vec<String>,
+    want: Vec<(Category, &'static str, &'static str)>,
+) -> Case {
     Case { name, alipay, sales, want, detail: None }
 }
 
@@ -34,7 +39,12 @@ fn cases() -> Vec<Case> {
         case("matched payment", vec![p1()], vec![lp("P1", "56.00", "SUCCESS")], vec![]),
         case("missing locally", vec![p1()], vec![], vec![(MissingLocally, "P1", "")]),
         case("missing at alipay", vec![], vec![lp("P3", "56.00", "SUCCESS")], vec![(MissingAtAlipay, "P3", "")]),
-        case("local cancelled, captured", vec![p1()], vec![lp("P1", "56.00", "CANCELLED")], vec![(StatusMismatch, "P1", "")]),
+        case(
+            "local cancelled, captured",
+            vec![p1()],
+            vec![lp("P1", "56.00", "CANCELLED")],
+            vec![(StatusMismatch, "P1", "")],
+        ),
         case("local failed, captured", vec![p1()], vec![lp("P1", "56.00", "FAILED")], vec![(StatusMismatch, "P1", "")]),
         case(
             "local success, cancelled at alipay",
@@ -44,7 +54,12 @@ fn cases() -> Vec<Case> {
         ),
         Case {
             detail: Some("captured at Alipay: mark SUCCESS"),
-            ..case("unknown, captured", vec![p1()], vec![lp("P1", "56.00", "UNKNOWN")], vec![(StatusMismatch, "P1", "")])
+            ..case(
+                "unknown, captured",
+                vec![p1()],
+                vec![lp("P1", "56.00", "UNKNOWN")],
+                vec![(StatusMismatch, "P1", "")],
+            )
         },
         Case {
             detail: Some("not at Alipay: mark FAILED"),
@@ -103,7 +118,11 @@ fn cases() -> Vec<Case> {
         ),
         case(
             "refunds exceed the payment",
-            vec![p1(), refund("R1", "A1", 4000, "2026-11-20T11:00:00+08:00"), refund("R2", "A1", 2000, "2026-11-20T12:00:00+08:00")],
+            vec![
+                p1(),
+                refund("R1", "A1", 4000, "2026-11-20T11:00:00+08:00"),
+                refund("R2", "A1", 2000, "2026-11-20T12:00:00+08:00"),
+            ],
             vec![
                 lp("P1", "56.00", "SUCCESS"),
                 l("REFUND", "P1", "R1", "40.00", "HKD", "SUCCESS", "A1"),
@@ -162,7 +181,10 @@ fn amount_mismatch_carries_both_amounts_and_tolerance_applies() {
     w.sales(&[&lp("P1", "55.99", "SUCCESS")]);
     let f = &w.run(D).findings[0];
     assert_eq!((f.local_amount, f.alipay_amount, f.difference()), (Some(5599), Some(5600), Some(1)));
-    assert_eq!((f.local_type.as_str(), f.alipay_type.as_str(), f.acquirement_id.as_str()), ("PAYMENT SUCCESS", "PAYMENT", "A1"));
+    assert_eq!(
+        (f.local_type.as_str(), f.alipay_type.as_str(), f.acquirement_id.as_str()),
+        ("PAYMENT SUCCESS", "PAYMENT", "A1")
+    );
     let mut p = Params::default();
     p.amount_tolerance.insert(hkd(), 1);
     let mut w2 = World::with(p);

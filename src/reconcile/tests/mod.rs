@@ -40,7 +40,11 @@ fn row(tt: TransType, time: &str, amount: i64) -> DetailRow {
 
 /// An Alipay PAYMENT row.
 pub(super) fn pay(mtid: &str, aid: &str, amount: i64, time: &str) -> DetailRow {
-    DetailRow { merchant_trans_id: Some(mtid.into()), alipay_id: Some(aid.into()), ..row(TransType::Payment, time, amount) }
+    DetailRow {
+        merchant_trans_id: Some(mtid.into()),
+        alipay_id: Some(aid.into()),
+        ..row(TransType::Payment, time, amount)
+    }
 }
 
 /// An Alipay CANCEL (or REVERSAL) row of payment `mtid`/`aid`.
