@@ -81,7 +81,7 @@ fn has_complete_file(ws: &Workspace, date: NaiveDate) -> Result<bool> {
     Ok(crate::store::files::list(&ws.conn, date, date, true)?.iter().any(|f| f.kind == "transactions" && !f.truncated))
 }
 
-fn print_result(date: NaiveDate, r: &day::DayResult) {
+pub fn print_result(date: NaiveDate, r: &day::DayResult) {
     let s = &r.outcome.summary;
     if r.is_clean() {
         println!("{date}: all clear — {} matched, no discrepancies", s.matched);
