@@ -36,7 +36,7 @@ const SUMMARY: &Aliases = &[
     (Col::SettleCurrency, &["settlementCurrency", "settlementAmountCurrency"]),
     (Col::Fee, &["feeAmountValue", "totalFeeAmountValue", "feeAmount", "fee"]),
     (Col::FeeCurrency, &["feeCurrency", "feeAmountCurrency"]),
-    (Col::SettleTime, &["settlementTime"]),
+    (Col::SettleTime, &["settlementTime", "settlementInitiatedDate"]),
     (Col::BatchRef, &["settlementBatchId"]),
 ];
 

@@ -6,8 +6,9 @@ use super::text::{CellError, Col, Record, Table};
 use super::{DetailRow, ParseContext, ParsedFile, Reject, Rows, SummaryRow, TransTypeOrDefault, Warning, WarningCode};
 use crate::domain::{FileKind, TransType};
 
-/// Non-order settlement lines (alipay-files.md, antom): expected, never matched, so not worth a warning.
-const NON_ORDER_PREFIXES: [&str; 4] = ["ADJUSTMENT_FEE", "SETTLEMENT_FEE", "RESERVE", "COLLATERAL_"];
+/// Expected rows that are not orders: antom's non-order settlement lines (alipay-files.md) and
+/// AUTHORIZATION (no money moves until its CAPTURE). Never matched, so not worth a warning.
+const NON_ORDER_PREFIXES: [&str; 5] = ["ADJUSTMENT_FEE", "SETTLEMENT_FEE", "RESERVE", "COLLATERAL_", "AUTHORIZATION"];
 
 /// Direction of a type column value, and a warning message for values no layout documents.
 /// `REVERSAL`, `PAYMENT_REVERSAL` and `VOID` void a payment (CANCEL); `CAPTURE` takes the money
@@ -267,6 +268,7 @@ mod tests {
             ("CANCEL", TransType::Cancel, false),
             ("SETTLEMENT_FEE", TransType::Other, false),
             ("RESERVE_RELEASE", TransType::Other, false),
+            ("AUTHORIZATION", TransType::Other, false),
             ("DISPUTE", TransType::Other, true),
             ("REFUND_REVERSAL", TransType::Other, true),
         ];
