@@ -154,6 +154,14 @@ fn row(rec: &Record<'_>, ctx: &ParseContext, w: &mut Vec<Warning>) -> Result<Det
         }
     }
     check_zero(amount, t, || rec.name(pricing_col), rec.line, w);
+    // Settlement = Amount − Fee (alipay-files.md); one minor unit of rounding is tolerated.
+    if let (Some(g), Some(f), Some(n)) = (gross, fee, net) {
+        if (g.abs() - f.abs() - n.abs()).abs() > 1 {
+            let (gn, fname, nn) = (rec.name(Col::SettleAmount), rec.name(Col::Fee), rec.name(Col::NetSettle));
+            let m = format!("{nn} is not {gn} − {fname}: the stored net is the file's {nn}; ask Alipay which is right");
+            w.push(other_warning(rec.line, m));
+        }
+    }
     // Net effect: the Settlement column when there is one (= Amount − Fee), else gross − fee.
     let net = net.or(match (gross, fee) {
         (Some(g), Some(f)) => Some(g.abs() - f.abs()),
