@@ -7,7 +7,7 @@
 
 use crate::domain::BusinessZone;
 use anyhow::{bail, Result};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use croner::parser::{CronParser, Seconds};
 use croner::Cron;
 
@@ -54,6 +54,11 @@ impl CronSpec {
     }
 
     fn next(&self, t: DateTime<Utc>, inclusive: bool) -> Option<DateTime<Utc>> {
+        // croner carries the start's sub-second part into its result (10:30:00.91): search from the
+        // whole second instead. A start with a fraction is already past its own second.
+        let whole = t.trunc_subsecs(0);
+        let inclusive = inclusive && whole == t;
+        let t = whole;
         let found = match self.zone {
             BusinessZone::Named(tz) => {
                 self.cron.find_next_occurrence(&t.with_timezone(&tz), inclusive).map(|x| x.to_utc())
@@ -109,6 +114,15 @@ mod tests {
         // In UTC the same expression is 8 hours later.
         let u = CronSpec::parse("30 10 * * *", "UTC".parse().unwrap()).unwrap();
         assert_eq!(u.next_after(at("2026-11-25T00:00:00Z")), Some(at("2026-11-25T10:30:00Z")));
+    }
+
+    #[test]
+    fn fractions_of_a_second_are_not_carried_into_fire_times() {
+        let c = CronSpec::parse("30 10 * * *", "UTC".parse().unwrap()).unwrap();
+        let t = at("2026-11-25T10:29:59.750Z");
+        assert_eq!(c.next_after(t), Some(at("2026-11-25T10:30:00Z")));
+        assert_eq!(c.next_from(at("2026-11-25T10:30:00.250Z")), Some(at("2026-11-26T10:30:00Z")));
+        assert_eq!(c.next_after(at("2026-11-25T10:30:00.250Z")), Some(at("2026-11-26T10:30:00Z")));
     }
 
     #[test]

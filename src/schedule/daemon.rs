@@ -209,7 +209,7 @@ async fn daily_pass(sh: Arc<Shared>, job: JobSpec, trigger: &'static str) {
         tracing::debug!(job = %job.name, "a pass is still going (retrying or running): this fire is skipped");
         return;
     }
-    let via_run = job.program.is_none() && job.command.first().is_some_and(|c| c == "run");
+    let via_run = runs_subcommand(&job);
     let dates = {
         let db = sh.db.lock().expect("db lock");
         plan::dates_to_run(&job, sh.s.business_zone, sh.clock.now(), &mut |d| {
@@ -232,6 +232,11 @@ async fn daily_pass(sh: Arc<Shared>, job: JobSpec, trigger: &'static str) {
     release(&sh, &job.name);
 }
 
+/// Whether the job is this binary's `run`, so a manual `alipay-recon run` of a date completes it too.
+fn runs_subcommand(job: &JobSpec) -> bool {
+    job.program.is_none() && job.command.first().is_some_and(|c| c == "run")
+}
+
 /// Attempts one date until done, given up or stopped. False when the daemon is stopping.
 async fn drive_date(sh: &Arc<Shared>, job: &JobSpec, date: NaiveDate, trigger: &'static str) -> bool {
     let deadline = plan::deadline_of(sh.s.business_zone, date, sh.s.file_deadline);
@@ -248,6 +253,15 @@ async fn drive_date(sh: &Arc<Shared>, job: &JobSpec, date: NaiveDate, trigger: &
                 tracing::info!(job = %job.name, date = %date, retry_at = %t.to_rfc3339(), "not ready yet: will retry");
                 if !sleep_until(sh, t).await {
                     return false;
+                }
+                // A manual `run` may have finished the date meanwhile (it held the lock: exit 4).
+                let done = {
+                    let db = sh.db.lock().expect("db lock");
+                    history::completed(&db, &job.name, date, runs_subcommand(job))
+                };
+                if done.unwrap_or(false) {
+                    tracing::info!(job = %job.name, date = %date, "completed by another run meanwhile: no retry");
+                    return true;
                 }
                 trigger = "retry";
             }
