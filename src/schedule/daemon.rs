@@ -72,6 +72,10 @@ pub fn run(settings: DaemonSettings) -> Result<()> {
 }
 
 async fn main_loop(sh: Arc<Shared>) -> Result<()> {
+    // Before any child can start: an unhandled SIGTERM would kill the daemon and orphan the child.
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
     let mut sched = JobScheduler::new().await.context("cannot create the job scheduler")?;
     let mut registered = register_all(&sh, &sched).await?;
     sched.start().await.context("cannot start the job scheduler")?;
@@ -85,14 +89,13 @@ async fn main_loop(sh: Arc<Shared>) -> Result<()> {
         tokio::spawn(daily_pass(sh.clone(), j.clone(), "catch-up"));
     }
 
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut heartbeat = tokio::time::interval(sh.s.schedule.heartbeat);
     heartbeat.tick().await;
     let mut dst_check = tokio::time::interval(Duration::from_secs(60));
     loop {
         tokio::select! {
             _ = term.recv() => { tracing::info!("SIGTERM received: stopping"); break; }
-            _ = tokio::signal::ctrl_c() => { tracing::info!("interrupt received: stopping"); break; }
+            _ = int.recv() => { tracing::info!("interrupt received: stopping"); break; }
             _ = heartbeat.tick() => log_heartbeat(&sh),
             _ = dst_check.tick() => {
                 let now = sh.clock.now();
@@ -125,7 +128,7 @@ async fn main_loop(sh: Arc<Shared>) -> Result<()> {
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_millis(50)) => {}
             _ = term.recv() => kill_all(&sh),
-            _ = tokio::signal::ctrl_c() => kill_all(&sh),
+            _ = int.recv() => kill_all(&sh),
         }
     }
     tracing::info!("daemon stopped");

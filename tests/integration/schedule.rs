@@ -52,8 +52,12 @@ fn start_daemon(w: &Workspace, log: &str) -> Child {
 }
 
 fn sigterm(c: &Child) {
+    signal(c, libc::SIGTERM)
+}
+
+fn signal(c: &Child, sig: libc::c_int) {
     // SAFETY: signals our own child by pid.
-    unsafe { libc::kill(c.id() as libc::pid_t, libc::SIGTERM) };
+    unsafe { libc::kill(c.id() as libc::pid_t, sig) };
 }
 
 fn wait_exit(c: &mut Child, timeout: Duration) -> i32 {
@@ -158,7 +162,8 @@ catch_up_days = 1
     let d = yesterday_utc();
     let mut daemon = start_daemon(&w, "daemon.err");
     wait_for("the retry to succeed", Duration::from_secs(20), || read(&w.file("r.log")).contains("ok"));
-    sigterm(&daemon);
+    signal(&daemon, libc::SIGINT); // Ctrl-C stops it like SIGTERM
+
     assert_eq!(wait_exit(&mut daemon, Duration::from_secs(15)), 0);
     assert_eq!(read(&w.file("r.log")), format!("ok {d} {d}\n"));
     let runs = job_runs(&w);
