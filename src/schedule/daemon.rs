@@ -113,7 +113,8 @@ async fn main_loop(sh: Arc<Shared>) -> Result<()> {
     // Stop: no new attempts, forward SIGTERM to the running children and wait for them.
     let pids: Vec<u32> = {
         let kids = sh.children.lock().expect("children lock");
-        let _ = sh.stop.send(true);
+        // send_replace: `send` would fail (and not store the value) while no task is subscribed.
+        sh.stop.send_replace(true);
         kids.values().copied().collect()
     };
     for pid in &pids {
@@ -328,7 +329,7 @@ async fn attempt(sh: &Arc<Shared>, job: &JobSpec, date: Option<NaiveDate>, trigg
             }
         }
     };
-    tracing::info!(job = %job.name, date = ?date.map(|d| d.to_string()), trigger, pid = proc.id(), "job started");
+    tracing::info!(job = %job.name, date = %date.map(|d| d.to_string()).unwrap_or_default(), trigger, pid = proc.id(), "job started");
     let status = tokio::task::spawn_blocking(move || proc.wait()).await;
     let stopping = *sh.stop.borrow();
     let (code, text) = match status {
@@ -346,7 +347,7 @@ async fn attempt(sh: &Arc<Shared>, job: &JobSpec, date: Option<NaiveDate>, trigg
         }
     }
     sh.children.lock().expect("children lock").remove(&id);
-    tracing::info!(job = %job.name, date = ?date.map(|d| d.to_string()), outcome = history::outcome_of(code), "job ended: {message}");
+    tracing::info!(job = %job.name, date = %date.map(|d| d.to_string()).unwrap_or_default(), outcome = history::outcome_of(code), "job ended: {message}");
     if stopping && !matches!(code, Some(0) | Some(1)) {
         return None;
     }

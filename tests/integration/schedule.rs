@@ -98,15 +98,16 @@ name = "daily"
 kind = "daily"
 cron = "*/2 * * * * *"
 program = "/bin/sh"
-command = ["-c", "echo start {date} >> jobs.log; sleep 3; echo done {date} >> jobs.log"]
-catch_up_days = 1
+command = ["-c", "echo start {date} >> jobs.log; sleep 2; echo done {date} >> jobs.log"]
+catch_up_days = 2
 [[job]]
 name = "payment-sweep"
 cron = "*/15 * * * *"
 command = ["sweep-that-does-not-exist"]
 "#,
     );
-    let d = yesterday_utc();
+    let today = chrono::Utc::now().date_naive();
+    let (d1, d2) = ((today - chrono::Days::new(2)).to_string(), (today - chrono::Days::new(1)).to_string());
     let log = w.file("jobs.log");
 
     let mut first = start_daemon(&w, "daemon1.err");
@@ -117,30 +118,61 @@ command = ["sweep-that-does-not-exist"]
     assert!(second.stderr.contains(&format!("pid {}", first.id())), "{}", second.stderr);
     sigterm(&first);
     assert_eq!(wait_exit(&mut first, Duration::from_secs(15)), 0, "{}", read(&w.file("daemon1.err")));
-    assert_eq!(read(&log), format!("start {d}\n"), "the running job was stopped, not finished");
+    std::thread::sleep(Duration::from_millis(2500)); // a job started after the stop would write now
+    assert_eq!(read(&log), format!("start {d1}\n"), "the running job was stopped, and no other one started");
     let err1 = read(&w.file("daemon1.err"));
     assert!(err1.contains("sweep-that-does-not-exist") && err1.contains("skipped"), "{err1}");
     assert!(err1.contains("forwarding SIGTERM"), "{err1}");
     let runs = job_runs(&w);
     assert_eq!(runs.len(), 1, "{runs:?}");
-    assert_eq!((runs[0].1.as_deref(), runs[0].4.as_str()), (Some(d.as_str()), "interrupted"));
+    assert_eq!((runs[0].1.as_deref(), runs[0].4.as_str()), (Some(d1.as_str()), "interrupted"));
 
-    // Restart: the interrupted date is caught up once; later fires for the same date do nothing.
+    // Restart: the interrupted date and the one never started are caught up once, oldest first;
+    // later fires for the same dates do nothing.
     let mut again = start_daemon(&w, "daemon2.err");
-    wait_for("the caught-up run to finish", Duration::from_secs(20), || read(&log).contains("done"));
+    wait_for("the caught-up runs to finish", Duration::from_secs(20), || read(&log).contains(&format!("done {d2}")));
     std::thread::sleep(Duration::from_millis(4500)); // two more fires
     sigterm(&again);
     assert_eq!(wait_exit(&mut again, Duration::from_secs(15)), 0);
-    assert_eq!(read(&log), format!("start {d}\nstart {d}\ndone {d}\n"));
+    assert_eq!(read(&log), format!("start {d1}\nstart {d1}\ndone {d1}\nstart {d2}\ndone {d2}\n"));
     let runs = job_runs(&w);
     assert_eq!(
-        runs.iter().map(|r| (r.2, r.3.as_str(), r.4.as_str())).collect::<Vec<_>>(),
-        [(1, "catch-up", "interrupted"), (2, "catch-up", "ok")],
+        runs.iter().map(|r| (r.1.clone().unwrap_or_default(), r.2, r.3.as_str(), r.4.as_str())).collect::<Vec<_>>(),
+        [
+            (d1.clone(), 1, "catch-up", "interrupted"),
+            (d1.clone(), 2, "catch-up", "ok"),
+            (d2.clone(), 1, "catch-up", "ok")
+        ],
         "{runs:?}"
     );
     let err2 = read(&w.file("daemon2.err"));
     assert!(err2.contains("heartbeat: daemon alive"), "{err2}");
     assert!(!w.file("data/locks/daemon.lock").exists(), "the daemon lock is released on exit");
+}
+
+#[test]
+fn stop_during_a_retry_wait_is_prompt() {
+    let w = workspace(
+        r#"
+timezone = "UTC"
+[[job]]
+name = "daily"
+kind = "daily"
+cron = "0 0 * * *"
+program = "/bin/sh"
+command = ["-c", "echo try {date} >> t.log; exit 3"]
+retry_every = "1h"
+catch_up_days = 1
+"#,
+    );
+    let mut daemon = start_daemon(&w, "daemon.err");
+    wait_for("the first attempt", Duration::from_secs(20), || read(&w.file("daemon.err")).contains("will retry"));
+    let t0 = Instant::now();
+    sigterm(&daemon);
+    assert_eq!(wait_exit(&mut daemon, Duration::from_secs(10)), 0);
+    assert!(t0.elapsed() < Duration::from_secs(5), "stopped in {:?}", t0.elapsed());
+    let runs = job_runs(&w);
+    assert_eq!(runs.iter().map(|r| r.4.as_str()).collect::<Vec<_>>(), ["not_ready"], "{runs:?}");
 }
 
 #[test]
