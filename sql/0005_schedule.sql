@@ -13,7 +13,7 @@ CREATE TABLE schedule_runs (
     started_at    TEXT NOT NULL,
     ended_at      TEXT,
     exit_code     INTEGER,                  -- NULL when killed by a signal
-    outcome       TEXT NOT NULL DEFAULT 'running', -- running | ok | attention | failed | not_ready | locked | interrupted
+    outcome       TEXT NOT NULL DEFAULT 'running', -- running | ok | attention | failed | not_ready | locked | interrupted | timed_out
     message       TEXT
 );
 CREATE INDEX schedule_runs_by_job_date ON schedule_runs(job, business_date);

@@ -35,6 +35,9 @@ pub struct DaemonSettings {
     pub file_deadline: NaiveTime,
 }
 
+/// How long a timed-out job gets between SIGTERM and SIGKILL.
+const KILL_GRACE: Duration = Duration::from_secs(30);
+
 struct Shared {
     s: DaemonSettings,
     db: Mutex<Connection>,
@@ -330,19 +333,44 @@ async fn attempt(sh: &Arc<Shared>, job: &JobSpec, date: Option<NaiveDate>, trigg
         }
     };
     tracing::info!(job = %job.name, date = %date.map(|d| d.to_string()).unwrap_or_default(), trigger, pid = proc.id(), "job started");
-    let status = tokio::task::spawn_blocking(move || proc.wait()).await;
+    let pid = proc.id();
+    let mut waiter = tokio::task::spawn_blocking(move || proc.wait());
+    // A hung job must not block its schedule for ever: SIGTERM at the timeout, SIGKILL 30 s later.
+    let mut timed_out = false;
+    let status = tokio::select! {
+        r = &mut waiter => r,
+        _ = tokio::time::sleep(job.timeout) => {
+            timed_out = true;
+            tracing::error!(job = %job.name, pid, timeout_s = job.timeout.as_secs(), "job timed out: sending SIGTERM");
+            child::signal_group(pid, libc::SIGTERM);
+            tokio::select! {
+                r = &mut waiter => r,
+                _ = tokio::time::sleep(KILL_GRACE) => {
+                    child::signal_group(pid, libc::SIGKILL);
+                    waiter.await
+                }
+            }
+        }
+    };
     let stopping = *sh.stop.borrow();
     let (code, text) = match status {
         Ok(Ok(st)) => (child::code_of(st), child::describe(st)),
         Ok(Err(e)) => (Some(crate::exit::code::FAILED as i32), format!("cannot wait for the job: {e}")),
         Err(e) => (Some(crate::exit::code::FAILED as i32), format!("cannot wait for the job: {e}")),
     };
-    let message = if stopping { format!("{text}; stopped by daemon shutdown") } else { text.clone() };
+    let message = if timed_out {
+        format!("{text}; timed out after {}s (`timeout` in the schedule file)", job.timeout.as_secs())
+    } else if stopping {
+        format!("{text}; stopped by daemon shutdown")
+    } else {
+        text.clone()
+    };
     {
         let db = sh.db.lock().expect("db lock");
         // Killed on shutdown counts as interrupted whatever the child answered, unless it finished.
         let recorded_code = if stopping && !matches!(code, Some(0) | Some(1)) { None } else { code };
-        if let Err(e) = history::finish(&db, id, recorded_code, Some(&message)) {
+        let outcome = if timed_out { "timed_out" } else { history::outcome_of(recorded_code) };
+        if let Err(e) = history::finish_as(&db, id, recorded_code, outcome, Some(&message)) {
             tracing::error!(job = %job.name, "cannot record the job's end: {e:#}");
         }
     }

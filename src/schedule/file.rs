@@ -48,6 +48,7 @@ struct RawJob {
     retry_every: Option<String>,
     retry_on: Option<Vec<u8>>,
     catch_up_days: Option<u32>,
+    timeout: Option<String>,
 }
 
 /// One job, validated and with defaults filled in.
@@ -68,6 +69,8 @@ pub struct JobSpec {
     pub retry_on: Vec<u8>,
     /// Daily jobs: how many past dates are caught up on start (default 7, Alipay's SFTP retention).
     pub catch_up_days: u32,
+    /// A run still going after this long is stopped (SIGTERM, then SIGKILL); default 2 hours.
+    pub timeout: Duration,
     /// `file:job` for messages.
     pub origin: String,
 }
@@ -194,6 +197,10 @@ impl ScheduleSet {
             if catch_up_days > 60 {
                 bail!("{at}: `catch_up_days` is {catch_up_days}: at most 60 (Alipay keeps files for 7 days)");
             }
+            let timeout = match &j.timeout {
+                Some(t) => parse_duration(t).with_context(|| format!("{at}: key `timeout`"))?,
+                None => Duration::from_secs(2 * 3600),
+            };
             jobs.push(JobSpec {
                 name: j.name,
                 kind,
@@ -204,6 +211,7 @@ impl ScheduleSet {
                 retry_every,
                 retry_on: j.retry_on.unwrap_or_else(|| vec![crate::exit::code::NOT_READY, crate::exit::code::LOCKED]),
                 catch_up_days,
+                timeout,
                 origin: at,
             });
         }
@@ -273,6 +281,7 @@ cron = "*/15 * * * *"
 timezone = "Asia/Tokyo"
 program = "/bin/sh"
 command = ["-c", "true"]
+timeout = "1m"
 [[job]]
 name = "off"
 cron = "0 0 * * *"
@@ -286,6 +295,8 @@ enabled = false
         assert_eq!(s.jobs.len(), 2, "disabled jobs are left out");
         assert_eq!(s.jobs[0].command, ["run", "--date", "{date}"]);
         assert_eq!(s.jobs[0].retry_every, Duration::from_secs(3));
+        assert_eq!(s.jobs[0].timeout, Duration::from_secs(7200));
+        assert_eq!(s.jobs[1].timeout, Duration::from_secs(60));
         assert_eq!(s.jobs[1].kind, JobKind::Periodic);
         assert_eq!(s.jobs[1].cron.zone.to_string(), "Asia/Tokyo");
         assert_eq!(s.jobs[1].program.as_deref(), Some(Path::new("/bin/sh")));

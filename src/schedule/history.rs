@@ -62,11 +62,16 @@ pub fn set_child(conn: &Connection, id: i64, pid: u32) -> Result<()> {
     Ok(())
 }
 
-/// Records the end of an attempt.
+/// Records the end of an attempt; the outcome follows from the exit code.
 pub fn finish(conn: &Connection, id: i64, code: Option<i32>, message: Option<&str>) -> Result<()> {
+    finish_as(conn, id, code, outcome_of(code), message)
+}
+
+/// Records the end of an attempt with an explicit outcome (`timed_out`).
+pub fn finish_as(conn: &Connection, id: i64, code: Option<i32>, outcome: &str, message: Option<&str>) -> Result<()> {
     conn.execute(
         "UPDATE schedule_runs SET ended_at = ?2, exit_code = ?3, outcome = ?4, message = ?5 WHERE id = ?1",
-        params![id, crate::store::now_text(), code, outcome_of(code), message],
+        params![id, crate::store::now_text(), code, outcome, message],
     )?;
     Ok(())
 }

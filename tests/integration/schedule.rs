@@ -45,10 +45,35 @@ fn read(p: &Path) -> String {
     std::fs::read_to_string(p).unwrap_or_default()
 }
 
+/// A running daemon, killed if the test fails before stopping it.
+struct Daemon(Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+impl std::ops::Deref for Daemon {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Daemon {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
 /// Starts `alipay-recon daemon` with stderr in `log`.
-fn start_daemon(w: &Workspace, log: &str) -> Child {
+fn start_daemon(w: &Workspace, log: &str) -> Daemon {
     let err = std::fs::File::create(w.file(log)).unwrap();
-    w.cmd(&["daemon"]).stdout(Stdio::null()).stderr(err).spawn().expect("start the daemon")
+    Daemon(w.cmd(&["daemon"]).stdout(Stdio::null()).stderr(err).spawn().expect("start the daemon"))
 }
 
 fn sigterm(c: &Child) {
@@ -76,7 +101,11 @@ fn wait_exit(c: &mut Child, timeout: Duration) -> i32 {
 
 /// (job, business_date, attempt, trigger, outcome) of every recorded job run, oldest first.
 fn job_runs(w: &Workspace) -> Vec<(String, Option<String>, i64, String, String)> {
-    let c = rusqlite::Connection::open(w.file("data/alipay-recon.db")).unwrap();
+    let path = w.file("data/alipay-recon.db");
+    if !path.exists() {
+        return Vec::new();
+    }
+    let c = rusqlite::Connection::open(path).unwrap();
     let mut st =
         c.prepare("SELECT job, business_date, attempt, trigger, outcome FROM schedule_runs ORDER BY id").unwrap();
     let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))).unwrap();
@@ -264,4 +293,29 @@ fn shipped_unit_files_call_run_for_yesterday() {
     assert!(cron.contains("CRON_TZ=Asia/Shanghai"), "{cron}");
     let daemon = read(&root.join("alipay-recon-daemon.service"));
     assert!(daemon.contains("ExecStart=") && daemon.contains(" daemon"), "{daemon}");
+}
+
+#[test]
+fn a_hung_job_is_stopped_at_its_timeout() {
+    let w = workspace(
+        r#"
+timezone = "UTC"
+[[job]]
+name = "hangs"
+cron = "* * * * * *"
+program = "/bin/sh"
+command = ["-c", "echo $$ >> hang.pids; exec sleep 60"]
+timeout = "1s"
+"#,
+    );
+    let mut daemon = start_daemon(&w, "daemon.err");
+    wait_for("the daemon to start", Duration::from_secs(20), || read(&w.file("daemon.err")).contains("daemon started"));
+    wait_for("a timed-out run", Duration::from_secs(20), || job_runs(&w).iter().any(|r| r.4 == "timed_out"));
+    sigterm(&daemon);
+    assert_eq!(wait_exit(&mut daemon, Duration::from_secs(15)), 0);
+    assert!(read(&w.file("daemon.err")).contains("job timed out"));
+    // Its process is gone (not left running in the background).
+    let pid: i32 = read(&w.file("hang.pids")).lines().next().unwrap().trim().parse().unwrap();
+    let stat = read(Path::new(&format!("/proc/{pid}/stat")));
+    assert!(stat.is_empty() || stat.contains(") Z"), "pid {pid} still running: {stat}");
 }
