@@ -102,7 +102,7 @@ async fn main_loop(sh: Arc<Shared>) -> Result<()> {
             _ = heartbeat.tick() => log_heartbeat(&sh),
             _ = dst_check.tick() => {
                 let now = sh.clock.now();
-                if registered.iter().any(|(j, _, off)| j.cron.zone.offset_at(now).local_minus_utc() != *off) {
+                if offsets_changed(&registered, now) {
                     tracing::info!("a zone's UTC offset changed (daylight saving): re-creating the jobs");
                     for (_, id, _) in &registered {
                         let _ = sched.remove(id).await;
@@ -170,6 +170,12 @@ async fn register_all(sh: &Arc<Shared>, sched: &JobScheduler) -> Result<Vec<(Job
         out.push((j.clone(), id, j.cron.zone.offset_at(now).local_minus_utc()));
     }
     Ok(out)
+}
+
+/// Whether a zone's UTC offset at `now` differs from the one a scheduler job was created with
+/// (daylight saving began or ended): tokio-cron-scheduler would then fire an hour off.
+fn offsets_changed(registered: &[(JobSpec, uuid::Uuid, i32)], now: DateTime<Utc>) -> bool {
+    registered.iter().any(|(j, _, off)| j.cron.zone.offset_at(now).local_minus_utc() != *off)
 }
 
 fn log_heartbeat(sh: &Shared) {
@@ -380,4 +386,27 @@ async fn attempt(sh: &Arc<Shared>, job: &JobSpec, date: Option<NaiveDate>, trigg
         return None;
     }
     Some(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offset_change_is_noticed_only_in_dst_zones() {
+        let text = "[[job]]\nname = \"b\"\ncron = \"30 10 * * *\"\ntimezone = \"Europe/Berlin\"\ncommand = [\"x\"]\n\
+                    [[job]]\nname = \"s\"\ncron = \"30 10 * * *\"\ncommand = [\"x\"]\n";
+        let jobs = ScheduleSet::from_toml(text, "t.toml").unwrap().jobs;
+        let summer = "2026-10-24T12:00:00Z".parse::<DateTime<Utc>>().unwrap();
+        let winter = "2026-10-25T12:00:00Z".parse::<DateTime<Utc>>().unwrap();
+        let reg: Vec<_> = jobs
+            .iter()
+            .map(|j| (j.clone(), uuid::Uuid::nil(), j.cron.zone.offset_at(summer).local_minus_utc()))
+            .collect();
+        assert_eq!(reg[0].2, 7200);
+        assert_eq!(reg[1].2, 8 * 3600, "Asia/Shanghai, the default");
+        assert!(!offsets_changed(&reg, summer));
+        assert!(offsets_changed(&reg, winter), "Berlin left summer time");
+        assert!(!offsets_changed(&reg[1..], winter), "Shanghai has no daylight saving");
+    }
 }
