@@ -312,32 +312,45 @@ async fn attempt(sh: &Arc<Shared>, job: &JobSpec, date: Option<NaiveDate>, trigg
     if let Some(d) = date {
         env.push(("ALIPAY_RECON_DATE", d.to_string()));
     }
-    let (id, mut proc) = {
-        let mut kids = sh.children.lock().expect("children lock");
-        if *sh.stop.borrow() {
-            return None;
-        }
-        let db = sh.db.lock().expect("db lock");
-        let id = match history::start(&db, &job.name, date, trigger, &recorded) {
-            Ok(id) => id,
-            Err(e) => {
-                tracing::error!(job = %job.name, "cannot record the job run in the database: {e:#}");
-                return Some(Some(crate::exit::code::FAILED as i32));
-            }
-        };
-        match child::spawn(&program, &args, &env) {
-            Ok(p) => {
-                let _ = history::set_child(&db, id, p.id());
-                kids.insert(id, p.id());
-                (id, p)
-            }
-            Err(e) => {
-                tracing::error!(job = %job.name, "{e:#}");
-                let _ = history::finish(&db, id, Some(crate::exit::code::FAILED as i32), Some(&format!("{e:#}")));
-                return Some(Some(crate::exit::code::FAILED as i32));
-            }
+    if *sh.stop.borrow() {
+        return None;
+    }
+    // Record first, outside the children lock: a child's long SQLite write may make this wait.
+    let started = history::start(&sh.db.lock().expect("db lock"), &job.name, date, trigger, &recorded);
+    let id = match started {
+        Ok(id) => id,
+        Err(e) => {
+            tracing::error!(job = %job.name, "cannot record the job run in the database: {e:#}");
+            return Some(Some(crate::exit::code::FAILED as i32));
         }
     };
+    // Spawn and register under the children lock, which the stop request also takes: a child is
+    // either signalled by the stop or never started.
+    let spawned = {
+        let mut kids = sh.children.lock().expect("children lock");
+        if *sh.stop.borrow() {
+            None
+        } else {
+            Some(child::spawn(&program, &args, &env).inspect(|p| {
+                kids.insert(id, p.id());
+            }))
+        }
+    };
+    let mut proc = match spawned {
+        None => {
+            let db = sh.db.lock().expect("db lock");
+            let _ = history::finish_as(&db, id, None, "interrupted", Some("not started: the daemon is stopping"));
+            return None;
+        }
+        Some(Err(e)) => {
+            tracing::error!(job = %job.name, "{e:#}");
+            let db = sh.db.lock().expect("db lock");
+            let _ = history::finish(&db, id, Some(crate::exit::code::FAILED as i32), Some(&format!("{e:#}")));
+            return Some(Some(crate::exit::code::FAILED as i32));
+        }
+        Some(Ok(p)) => p,
+    };
+    let _ = history::set_child(&sh.db.lock().expect("db lock"), id, proc.id());
     tracing::info!(job = %job.name, date = %date.map(|d| d.to_string()).unwrap_or_default(), trigger, pid = proc.id(), "job started");
     let pid = proc.id();
     let mut waiter = tokio::task::spawn_blocking(move || proc.wait());
