@@ -16,6 +16,7 @@ pub mod import;
 pub mod import_sales;
 pub mod init;
 pub mod progress;
+pub mod run;
 pub mod runs;
 pub mod status;
 
@@ -58,6 +59,10 @@ pub enum Command {
     Import(import::Args),
     /// Load local sales records (sales-v1 CSV or a mapped POS export).
     ImportSales(import_sales::Args),
+    /// The daily job for a date or range: fetch, import, reconcile, report (and email).
+    Run(run::Args),
+    /// Reconcile a date or range from stored data only, and rewrite its report.
+    Reconcile(run::Args),
     /// The run history.
     Runs(runs::Args),
     /// Show what is loaded for which dates.
@@ -104,6 +109,8 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Daemon(a) => daemon::run(&g, a),
         Command::Import(a) => import::run(&g, a),
         Command::ImportSales(a) => import_sales::run(&g, a),
+        Command::Run(a) => run::run(&g, a, true),
+        Command::Reconcile(a) => run::run(&g, a, false),
         Command::Runs(a) => runs::run(&g, a),
         Command::Status(a) => status::run(&g, a),
     }
