@@ -319,3 +319,50 @@ timeout = "1s"
     let stat = read(Path::new(&format!("/proc/{pid}/stat")));
     assert!(stat.is_empty() || stat.contains(") Z"), "pid {pid} still running: {stat}");
 }
+
+#[test]
+fn daemon_runs_the_real_run_command_and_respects_manual_runs() {
+    // Deadline 00:00 on T+1: a past day without files is final (clean), never "not ready".
+    let w = Workspace::new();
+    w.write("alipay-recon.toml", CONFIG.replace("file_deadline = \"23:59\"", "file_deadline = \"00:00\""));
+    std::fs::create_dir_all(w.file("sftp")).unwrap();
+    w.write(
+        "schedules/daily.toml",
+        "timezone = \"UTC\"\n[[job]]\nname = \"daily\"\nkind = \"daily\"\ncron = \"30 10 * * *\"\ncatch_up_days = 2\n",
+    );
+    let today = chrono::Utc::now().date_naive();
+    let (d1, d2) = ((today - chrono::Days::new(2)).to_string(), (today - chrono::Days::new(1)).to_string());
+    // The operator already ran the older day by hand: the daemon must not repeat it.
+    w.run(&["run", "--date", &d1]).expect_code(0);
+
+    let mut daemon = start_daemon(&w, "daemon.err");
+    wait_for("the daemon's run to finish", Duration::from_secs(60), || job_runs(&w).iter().any(|r| r.4 != "running"));
+    sigterm(&daemon);
+    assert_eq!(wait_exit(&mut daemon, Duration::from_secs(30)), 0, "{}", read(&w.file("daemon.err")));
+    let runs = job_runs(&w);
+    assert_eq!(
+        runs.iter().map(|r| (r.1.clone().unwrap_or_default(), r.3.as_str(), r.4.as_str())).collect::<Vec<_>>(),
+        [(d2.clone(), "catch-up", "ok")],
+        "{runs:?}\n{}",
+        read(&w.file("daemon.err"))
+    );
+    assert!(w.file(&format!("reports/{d2}/discrepancies.csv")).exists());
+    // The child recorded itself in `runs` like a manual run (same binary, same config).
+    let c = rusqlite::Connection::open(w.file("data/alipay-recon.db")).unwrap();
+    let recorded: Vec<(String, String)> = c
+        .prepare("SELECT business_date, outcome FROM runs WHERE command = 'run' ORDER BY id")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(recorded, [(d1.clone(), "ok".to_string()), (d2.clone(), "ok".to_string())]);
+
+    // A restart finds both dates complete: nothing runs again.
+    let mut again = start_daemon(&w, "daemon2.err");
+    wait_for("the restart", Duration::from_secs(20), || read(&w.file("daemon2.err")).contains("daemon started"));
+    std::thread::sleep(Duration::from_millis(1500));
+    sigterm(&again);
+    assert_eq!(wait_exit(&mut again, Duration::from_secs(30)), 0);
+    assert_eq!(job_runs(&w).len(), 1, "{:?}", job_runs(&w));
+}
