@@ -7,6 +7,7 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
+pub mod daemon;
 pub mod dates;
 pub mod demo;
 pub mod explain;
@@ -52,6 +53,8 @@ pub enum Command {
     Gen(gen::Args),
     /// Write an annotated example configuration file.
     Init(init::Args),
+    /// Run the schedule (daily reconciliation, retries, housekeeping) until stopped.
+    Daemon(daemon::Args),
     /// Fetch, archive and load the Alipay files of a business date.
     Import(import::Args),
     /// Load local sales records (sales-v1 CSV or a mapped POS export).
@@ -103,6 +106,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Explain(a) => explain::run(&g, a),
         Command::Gen(a) => gen::run(&g, a),
         Command::Init(a) => init::run(&g, a),
+        Command::Daemon(a) => daemon::run(&g, a),
         Command::Import(a) => import::run(&g, a),
         Command::ImportSales(a) => import_sales::run(&g, a),
         Command::Run(a) => run::run(&g, a, true),

@@ -6,4 +6,5 @@ mod harness;
 mod cli_basics;
 mod formats;
 mod golden;
+mod schedule;
 mod spine;
