@@ -4,3 +4,7 @@
 mod harness;
 
 mod cli_basics;
+mod formats;
+mod golden;
+mod schedule;
+mod spine;
