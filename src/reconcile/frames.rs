@@ -43,8 +43,9 @@ pub(super) struct Frames {
     pub local_rows: Vec<usize>,
     /// Alipay payment id → merchant payment id, from every stored PAYMENT row of the window.
     pub payment_by_alipay_id: HashMap<String, String>,
-    /// Key id (the frames' integer key) → key text. Grouping and joining on integers, not strings.
+    /// Key id (the frames' integer key) → key text, and back. Grouping and joining on integers.
     names: Vec<Arc<str>>,
+    ids: HashMap<Arc<str>, u32>,
 }
 
 /// Gives each distinct key text one integer id.
@@ -143,7 +144,12 @@ impl Frames {
                 Column::new("pos".into(), pos),
             ],
         )?;
-        Ok(Frames { txn, local, txn_rows, local_rows, payment_by_alipay_id, names: names.names })
+        Ok(Frames { txn, local, txn_rows, local_rows, payment_by_alipay_id, names: names.names, ids: names.ids })
+    }
+
+    /// The integer id of a key text, when the window has it.
+    pub fn id_of(&self, key: &str) -> Option<u32> {
+        self.ids.get(key).copied()
     }
 
     /// Ids of the keys of local records dated on one of `days`.

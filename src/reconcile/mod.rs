@@ -211,7 +211,7 @@ fn evaluate(cx: &Cut, only: Option<&[u32]>) -> Result<(Vec<Eval>, i64, Vec<u32>)
     let mut matched = 0;
     let mut keys = Vec::new();
     let mut local_days: BTreeMap<NaiveDate, i64> = BTreeMap::new();
-    let mut note = |agg: &frames::KeyAgg, before: usize, after: usize| {
+    let note = |keys: &mut Vec<u32>, agg: &frames::KeyAgg, before: usize, after: usize| {
         if after > before {
             keys.push(agg.kid);
             keys.extend(agg.partner);
@@ -220,13 +220,19 @@ fn evaluate(cx: &Cut, only: Option<&[u32]>) -> Result<(Vec<Eval>, i64, Vec<u32>)
     for p in &payments {
         let n = out.len();
         matched += items::payment(cx, p, &mut out) as i64;
-        note(p, n, out.len());
+        note(&mut keys, p, n, out.len());
         note_local_day(cx, p, &mut local_days);
     }
     for r in &refunds {
         let n = out.len();
         matched += refunds::refund(cx, r, &exceeding, &mut out) as i64;
-        note(r, n, out.len());
+        if out.len() > n {
+            // The refunded payment decides "refunds exceed the payment": replay it too.
+            let local = r.local.map(|p| cx.local(p).merchant_trans_id.clone());
+            let alipay = r.first.and_then(|p| cx.payment_of_refund(cx.row(p)));
+            keys.extend([local, alipay].into_iter().flatten().filter_map(|id| cx.frames.id_of(&id)));
+        }
+        note(&mut keys, r, n, out.len());
         note_local_day(cx, r, &mut local_days);
     }
     for (day, n) in local_days {

@@ -4,6 +4,7 @@
 
 mod days;
 mod items;
+mod random;
 mod scale;
 mod settlement;
 
@@ -184,7 +185,34 @@ impl World {
         let input = store::window::load(&self.conn, d(date), &self.params).unwrap();
         let out = run(&input, &self.params).unwrap();
         let reference = super::run_replaying(&input, &self.params, true).unwrap();
-        assert_eq!(out, reference, "partial replay differs from a full replay on {date}");
+        if out != reference {
+            let compact = |o: &Outcome| {
+                let mut v: Vec<String> = o
+                    .findings
+                    .iter()
+                    .map(|f| format!("F {:?} {} {}", f.category, f.merchant_trans_id, f.merchant_refund_id))
+                    .collect();
+                v.extend(o.open_items.iter().map(|i| {
+                    format!(
+                        "O {:?} {} {} {}",
+                        i.finding.category, i.finding.merchant_trans_id, i.finding.merchant_refund_id, i.first_reported
+                    )
+                }));
+                v.extend(o.pending.iter().map(|i| {
+                    format!(
+                        "P {:?} {:?} {} {}",
+                        i.state, i.finding.category, i.finding.merchant_trans_id, i.finding.merchant_refund_id
+                    )
+                }));
+                v
+            };
+            let (a, b) = (compact(&out), compact(&reference));
+            let only_a: Vec<_> = a.iter().filter(|x| !b.contains(x)).collect();
+            let only_b: Vec<_> = b.iter().filter(|x| !a.contains(x)).collect();
+            panic!(
+                "partial replay differs from a full replay on {date}: partial only {only_a:?}, full only {only_b:?}"
+            );
+        }
         out
     }
 }
