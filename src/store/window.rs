@@ -7,7 +7,7 @@ use crate::domain::{Currency, FileFormat, FileKind, LocalStatus, RecordType, Tra
 use crate::reconcile::{AlipayRow, FileIn, Input, IssueIn, LocalVersion, Params, SummaryIn};
 use anyhow::{Context, Result};
 use chrono::{DateTime, FixedOffset, NaiveDate};
-use rusqlite::{params, Connection, Row};
+use rusqlite::{params, Connection, OptionalExtension, Row};
 
 fn date(s: &str, what: &str) -> rusqlite::Result<NaiveDate> {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|e| bad(what, s, e))
@@ -111,7 +111,35 @@ pub fn load(conn: &Connection, day: NaiveDate, params: &Params) -> Result<Input>
         .context("cannot read the window's file issues from the database")?;
 
     input.local = local_versions(conn, &a, &b).context("cannot read the window's local sales records")?;
+    fill_payment_ids(conn, &mut input, &b).context("cannot look up the payments of the window's refunds")?;
     Ok(input)
+}
+
+/// A refund or cancel row that names only the payment's Alipay id gets the merchant's payment id from
+/// all stored history up to T (the payment may be older than the window).
+fn fill_payment_ids(conn: &Connection, input: &mut Input, until: &str) -> Result<()> {
+    let mut st = conn.prepare_cached(
+        "SELECT r.merchant_trans_id FROM alipay_rows r JOIN files f ON f.id = r.file_id
+         WHERE r.alipay_id = ?1 AND r.trans_type = 'PAYMENT' AND f.current = 1 AND f.business_date <= ?2
+           AND r.merchant_trans_id IS NOT NULL AND r.merchant_trans_id <> ''
+         ORDER BY f.business_date, r.id LIMIT 1",
+    )?;
+    let mut known: std::collections::HashMap<String, Option<String>> = Default::default();
+    for r in input.rows.iter_mut() {
+        let wants = matches!(r.trans_type, TransType::Refund | TransType::Cancel)
+            && r.merchant_trans_id.as_deref().is_none_or(|m| m.trim().is_empty());
+        let Some(orig) = r.original_alipay_id.as_deref().map(str::trim).filter(|o| wants && !o.is_empty()) else {
+            continue;
+        };
+        if !known.contains_key(orig) {
+            let found: Option<String> = st.query_row(params![orig, until], |x| x.get(0)).optional()?;
+            known.insert(orig.to_string(), found);
+        }
+        if let Some(m) = known.get(orig).cloned().flatten() {
+            r.merchant_trans_id = Some(m);
+        }
+    }
+    Ok(())
 }
 
 fn alipay_row(r: &Row) -> rusqlite::Result<AlipayRow> {

@@ -296,3 +296,12 @@ fn late_sale_waits_while_the_next_days_file_is_missing() {
     let o = w.run("2026-11-21");
     assert!(o.findings.is_empty() && o.pending.is_empty() && o.open_items.is_empty(), "{:#?}", o);
 }
+
+#[test]
+fn refund_of_a_payment_older_than_the_window_names_it() {
+    let mut w = World::new();
+    w.txns("2026-10-01", vec![pay("OLD1", "AOLD", 5600, "2026-10-01T10:00:00+08:00")]);
+    w.txns("2026-11-20", vec![refund("R9", "AOLD", 1000, "2026-11-20T10:00:00+08:00")]);
+    let o = w.run("2026-11-20");
+    assert_eq!(cats(&o), vec![c(MissingLocally, "OLD1", "R9")]);
+}
