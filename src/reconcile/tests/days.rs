@@ -305,3 +305,15 @@ fn refund_of_a_payment_older_than_the_window_names_it() {
     let o = w.run("2026-11-20");
     assert_eq!(cats(&o), vec![c(MissingLocally, "OLD1", "R9")]);
 }
+
+#[test]
+fn success_cancelled_at_alipay_on_a_later_day() {
+    let mut w = World::new();
+    w.txns("2026-11-20", vec![pay("P1", "A1", 5600, "2026-11-20T22:00:00+08:00")]);
+    w.sales(&[&lp("P1", "56.00", "SUCCESS", "2026-11-20T22:00:00+08:00")]);
+    assert!(w.run("2026-11-20").findings.is_empty());
+    w.txns("2026-11-21", vec![cancel("P1", "A1", 5600, "2026-11-21T00:10:00+08:00")]);
+    let o = w.run("2026-11-21");
+    assert_eq!(cats(&o), vec![c(StatusMismatch, "P1", "")]);
+    assert_eq!((o.findings[0].item_date, o.findings[0].alipay_type.as_str()), (d("2026-11-20"), "PAYMENT+CANCEL"));
+}

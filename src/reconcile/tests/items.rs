@@ -143,6 +143,31 @@ fn cases() -> Vec<Case> {
             vec![(MissingAtAlipay, "P1", "R1")],
         ),
         case(
+            "two REFUND rows for one refund id",
+            vec![
+                p1(),
+                refund("R1", "A1", 1000, "2026-11-20T11:00:00+08:00"),
+                refund("R1", "A1", 1000, "2026-11-20T11:05:00+08:00"),
+            ],
+            vec![lp("P1", "56.00", "SUCCESS"), l("REFUND", "P1", "R1", "10.00", "HKD", "SUCCESS", "A1")],
+            vec![(Duplicate, "P1", "R1")],
+        ),
+        Case {
+            detail: Some("refunded at Alipay: mark SUCCESS"),
+            ..case(
+                "unknown refund done at alipay",
+                vec![p1(), refund("R1", "A1", 1000, "2026-11-20T11:00:00+08:00")],
+                vec![lp("P1", "56.00", "SUCCESS"), l("REFUND", "P1", "R1", "10.00", "HKD", "UNKNOWN", "A1")],
+                vec![(StatusMismatch, "P1", "R1")],
+            )
+        },
+        case(
+            "refund in another currency",
+            vec![p1(), refund("R1", "A1", 1000, "2026-11-20T11:00:00+08:00")],
+            vec![lp("P1", "56.00", "SUCCESS"), l("REFUND", "P1", "R1", "10.00", "CNY", "SUCCESS", "A1")],
+            vec![(CurrencyMismatch, "P1", "R1")],
+        ),
+        case(
             "a refund is never matched to a payment with the same id",
             vec![pay("Z1", "AZ", 1000, AT)],
             vec![l("REFUND", "Q1", "Z1", "10.00", "HKD", "SUCCESS", "")],
