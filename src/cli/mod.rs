@@ -7,6 +7,7 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
+pub mod doctor;
 pub mod init;
 
 #[derive(Debug, Parser)]
@@ -36,6 +37,8 @@ pub struct Cli {
 pub enum Command {
     /// Write an annotated example configuration file.
     Init(init::Args),
+    /// Check the setup: DNS, TCP, host key, login, remote folders, writable paths (exit 2 on failure).
+    Doctor(doctor::Args),
 }
 
 /// Options every subcommand sees.
@@ -72,5 +75,6 @@ pub fn run(cli: Cli) -> Result<Outcome> {
     let g = Globals { config: cli.config.clone() };
     match cli.command {
         Command::Init(a) => init::run(&g, a),
+        Command::Doctor(a) => doctor::run(&g, a),
     }
 }

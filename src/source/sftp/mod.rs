@@ -88,51 +88,55 @@ impl SftpSource {
     /// Lists one directory; `None` when it does not exist (yet).
     pub fn read_dir(&mut self, path: &str) -> Result<Option<Vec<RawEntry>>, SftpError> {
         let s = self.settings.clone();
-        let conn = self.conn()?;
-        let mut dir = match conn.sftp.opendir(Path::new(path)) {
-            Ok(d) => d,
-            Err(e) if is_missing(&e) => return Ok(None),
-            Err(e) => {
-                let retry = !matches!(e.code(), ssh2::ErrorCode::SFTP(_));
-                return Err(SftpError::remote(&s, "list", path, e, retry));
-            }
-        };
-        let mut out = Vec::new();
-        loop {
-            match dir.readdir() {
-                Ok((name, st)) => {
-                    let name = std::os::unix::ffi::OsStrExt::as_bytes(name.as_os_str()).to_vec();
-                    if name == b"." || name == b".." {
-                        continue;
-                    }
-                    let mut entry = RawEntry {
-                        is_file: st.is_file(),
-                        size: st.size.unwrap_or(0),
-                        mtime: st.mtime.map(|m| m as i64),
-                        name,
-                    };
-                    if st.file_type().is_symlink() {
-                        // Follow links (only a name that passes SafeName is ever joined to the path).
-                        if let Ok(n) = std::str::from_utf8(&entry.name) {
-                            if SafeName::parse(n).is_ok() {
-                                let full = format!("{}/{}", path.trim_end_matches('/'), n);
-                                if let Ok(t) = conn.sftp.stat(Path::new(&full)) {
-                                    entry.is_file = t.is_file();
-                                    entry.size = t.size.unwrap_or(0);
-                                    entry.mtime = t.mtime.map(|m| m as i64);
-                                }
+        read_dir(&s, self.conn()?, path)
+    }
+}
+
+/// Lists one directory over `conn`, names as raw bytes; `None` when it does not exist (yet).
+pub fn read_dir(s: &SftpSettings, conn: &Connection, path: &str) -> Result<Option<Vec<RawEntry>>, SftpError> {
+    let mut dir = match conn.sftp.opendir(Path::new(path)) {
+        Ok(d) => d,
+        Err(e) if is_missing(&e) => return Ok(None),
+        Err(e) => {
+            let retry = !matches!(e.code(), ssh2::ErrorCode::SFTP(_));
+            return Err(SftpError::remote(s, "list", path, e, retry));
+        }
+    };
+    let mut out = Vec::new();
+    loop {
+        match dir.readdir() {
+            Ok((name, st)) => {
+                let name = std::os::unix::ffi::OsStrExt::as_bytes(name.as_os_str()).to_vec();
+                if name == b"." || name == b".." {
+                    continue;
+                }
+                let mut entry = RawEntry {
+                    is_file: st.is_file(),
+                    size: st.size.unwrap_or(0),
+                    mtime: st.mtime.map(|m| m as i64),
+                    name,
+                };
+                if st.file_type().is_symlink() {
+                    // Follow links (only a name that passes SafeName is ever joined to the path).
+                    if let Ok(n) = std::str::from_utf8(&entry.name) {
+                        if SafeName::parse(n).is_ok() {
+                            let full = format!("{}/{}", path.trim_end_matches('/'), n);
+                            if let Ok(t) = conn.sftp.stat(Path::new(&full)) {
+                                entry.is_file = t.is_file();
+                                entry.size = t.size.unwrap_or(0);
+                                entry.mtime = t.mtime.map(|m| m as i64);
                             }
                         }
                     }
-                    out.push(entry);
                 }
-                Err(e) if e.code() == ssh2::ErrorCode::Session(LIBSSH2_ERROR_FILE) => break,
-                Err(e) => return Err(SftpError::remote(&s, "list", path, e, true)),
+                out.push(entry);
             }
+            Err(e) if e.code() == ssh2::ErrorCode::Session(LIBSSH2_ERROR_FILE) => break,
+            Err(e) => return Err(SftpError::remote(s, "list", path, e, true)),
         }
-        out.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(Some(out))
     }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(Some(out))
 }
 
 // libssh2 codes (libssh2.h, libssh2_sftp.h); ssh2 does not re-export libssh2-sys.
