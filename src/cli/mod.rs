@@ -7,8 +7,17 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
+pub mod dates;
+pub mod demo;
 pub mod doctor;
+pub mod explain;
+pub mod gen;
+pub mod import;
+pub mod import_sales;
 pub mod init;
+pub mod progress;
+pub mod runs;
+pub mod status;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -35,10 +44,24 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the whole chain on the bundled fixtures with embedded defaults (no config, no server).
+    Demo(demo::Args),
+    /// Everything stored about one payment or refund: Alipay rows, local records, history.
+    Explain(explain::Args),
+    /// Write a synthetic day (Alipay files + sales CSV) for benchmarks and trials.
+    Gen(gen::Args),
     /// Write an annotated example configuration file.
     Init(init::Args),
     /// Check the setup: DNS, TCP, host key, login, remote folders, writable paths (exit 2 on failure).
     Doctor(doctor::Args),
+    /// Fetch, archive and load the Alipay files of a business date.
+    Import(import::Args),
+    /// Load local sales records (sales-v1 CSV or a mapped POS export).
+    ImportSales(import_sales::Args),
+    /// The run history.
+    Runs(runs::Args),
+    /// Show what is loaded for which dates.
+    Status(status::Args),
 }
 
 /// Options every subcommand sees.
@@ -74,7 +97,14 @@ impl Cli {
 pub fn run(cli: Cli) -> Result<Outcome> {
     let g = Globals { config: cli.config.clone() };
     match cli.command {
+        Command::Demo(a) => demo::run(&g, a),
+        Command::Explain(a) => explain::run(&g, a),
+        Command::Gen(a) => gen::run(&g, a),
         Command::Init(a) => init::run(&g, a),
         Command::Doctor(a) => doctor::run(&g, a),
+        Command::Import(a) => import::run(&g, a),
+        Command::ImportSales(a) => import_sales::run(&g, a),
+        Command::Runs(a) => runs::run(&g, a),
+        Command::Status(a) => status::run(&g, a),
     }
 }

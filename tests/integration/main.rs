@@ -4,4 +4,6 @@
 mod harness;
 
 mod cli_basics;
+mod golden;
 mod sftp;
+mod spine;
