@@ -85,8 +85,9 @@ impl DayImport {
     pub fn has_transactions(&self) -> bool {
         self.files.iter().any(|(f, o)| f.kind == FileKind::Transactions && !matches!(o, FileOutcome::Deferred { .. }))
     }
+    /// Files to fetch again later: incomplete (no `<END>`) or still being written on the server.
     pub fn deferred(&self) -> usize {
-        self.files.iter().filter(|(_, o)| matches!(o, FileOutcome::Deferred { .. })).count()
+        self.files.iter().filter(|(_, o)| matches!(o, FileOutcome::Deferred { .. })).count() + self.unstable.len()
     }
 }
 

@@ -3,6 +3,7 @@
 //! Until the `import` subcommand lands these drive the library (`pipeline::import_day`); `doctor` runs
 //! the real binary. This file holds the shared setup; the cases are in `sftp/`.
 
+mod binary;
 mod doctor;
 mod transfer;
 
@@ -133,4 +134,25 @@ pub fn file_rows(cfg: &Config, name: &str) -> Vec<(i64, String, i64)> {
 
 pub fn hour() -> Duration {
     Duration::from_secs(3600)
+}
+
+/// Runs `f` with this thread's log events captured as text (`key=value` fields).
+pub fn capture_logs<T>(f: impl FnOnce() -> T) -> (T, String) {
+    #[derive(Clone, Default)]
+    struct Buf(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let buf = Buf::default();
+    let w = buf.clone();
+    let sub = tracing_subscriber::fmt().with_writer(move || w.clone()).with_ansi(false).finish();
+    let out = tracing::subscriber::with_default(sub, f);
+    let text = String::from_utf8_lossy(&buf.0.lock().unwrap()).into_owned();
+    (out, text)
 }

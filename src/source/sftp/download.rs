@@ -6,11 +6,12 @@
 use super::session::{Connection, SftpError, SftpSettings};
 use crate::source::dir::part_path;
 use crate::source::RemoteFile;
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::{Deserialize, Serialize};
 use std::fs::{self, File, OpenOptions};
 use std::io::{IsTerminal, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 /// Bytes requested per read. libssh2 keeps up to 4× this (at most 8 MiB) of SFTP read requests in
@@ -71,11 +72,7 @@ pub fn fetch_once(
     progress: &mut Progress,
 ) -> Result<u64, SftpError> {
     let rpath = Path::new(&file.remote_path);
-    let remote = |op: &'static str, e: ssh2::Error| {
-        // An SFTP status (no such file, permission denied) is an answer, not a dropped connection.
-        let retry = !matches!(e.code(), ssh2::ErrorCode::SFTP(_));
-        SftpError::remote(s, op, &file.remote_path, e, retry)
-    };
+    let remote = |op: &'static str, e: ssh2::Error| SftpError::from_ssh2(s, op, &file.remote_path, &e);
     let st = conn.sftp.stat(rpath).map_err(|e| remote("stat", e))?;
     let (size, mtime) = (st.size.unwrap_or(0), st.mtime.map(|m| m as i64));
     if size != file.size || (file.mtime.is_some() && mtime != file.mtime) {
@@ -103,12 +100,11 @@ pub fn fetch_once(
             tracing::info!(file = %file.name, offset, size, "resuming a partial download");
         }
         let mut rf = conn.sftp.open(rpath).map_err(|e| remote("open", e))?;
-        rf.seek(SeekFrom::Start(offset)).map_err(|e| SftpError::remote(s, "seek", &file.remote_path, e, true))?;
+        rf.seek(SeekFrom::Start(offset)).map_err(|e| lost(s, "seek", file, offset, e))?;
         let mut buf = vec![0u8; CHUNK];
         while done < size {
             let want_now = CHUNK.min((size - done) as usize);
-            let n =
-                rf.read(&mut buf[..want_now]).map_err(|e| SftpError::remote(s, "read", &file.remote_path, e, true))?;
+            let n = rf.read(&mut buf[..want_now]).map_err(|e| lost(s, "read", file, done, e))?;
             if n == 0 {
                 return Err(SftpError::Remote {
                     host: s.host.clone(),
@@ -149,6 +145,23 @@ pub fn fetch_once(
     Ok(done - offset)
 }
 
+/// The connection broke mid-file: worth a retry, which resumes from the `.part`.
+fn lost(s: &SftpSettings, op: &'static str, file: &RemoteFile, at: u64, e: std::io::Error) -> SftpError {
+    let detail = format!("connection lost at byte {at} of {}: {e}: check the network and run again", file.size);
+    SftpError::remote(s, op, &file.remote_path, detail, true)
+}
+
+/// The process's progress bars (drawn on stderr when it is a terminal, hidden otherwise). Bars
+/// added here stack instead of overwriting each other, e.g. the CLI's file counter and a download.
+pub fn bars() -> &'static MultiProgress {
+    static BARS: OnceLock<MultiProgress> = OnceLock::new();
+    BARS.get_or_init(|| {
+        let target =
+            if std::io::stderr().is_terminal() { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() };
+        MultiProgress::with_draw_target(target)
+    })
+}
+
 /// Bytes and rate: a progress bar on a terminal, log lines otherwise.
 pub struct Progress {
     name: String,
@@ -162,7 +175,7 @@ pub struct Progress {
 impl Progress {
     pub fn new(name: &str, total: u64) -> Progress {
         let bar = std::io::stderr().is_terminal().then(|| {
-            let b = ProgressBar::new(total);
+            let b = bars().add(ProgressBar::new(total));
             b.set_style(
                 ProgressStyle::with_template("{msg:30!} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} {eta}")
                     .expect("valid template")

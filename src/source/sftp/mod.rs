@@ -80,6 +80,7 @@ impl SftpSource {
                     tracing::warn!(%what, error = %e, attempt, of = self.settings.retries, wait_ms = wait.as_millis() as u64, "retrying");
                     std::thread::sleep(wait);
                 }
+                Err(e) if e.retryable() && attempt > 0 => return Err(e.after_retries(attempt)),
                 Err(e) => return Err(e),
             }
         }
@@ -97,10 +98,7 @@ pub fn read_dir(s: &SftpSettings, conn: &Connection, path: &str) -> Result<Optio
     let mut dir = match conn.sftp.opendir(Path::new(path)) {
         Ok(d) => d,
         Err(e) if is_missing(&e) => return Ok(None),
-        Err(e) => {
-            let retry = !matches!(e.code(), ssh2::ErrorCode::SFTP(_));
-            return Err(SftpError::remote(s, "list", path, e, retry));
-        }
+        Err(e) => return Err(SftpError::from_ssh2(s, "list", path, &e)),
     };
     let mut out = Vec::new();
     loop {
@@ -132,7 +130,7 @@ pub fn read_dir(s: &SftpSettings, conn: &Connection, path: &str) -> Result<Optio
                 out.push(entry);
             }
             Err(e) if e.code() == ssh2::ErrorCode::Session(LIBSSH2_ERROR_FILE) => break,
-            Err(e) => return Err(SftpError::remote(s, "list", path, e, true)),
+            Err(e) => return Err(SftpError::from_ssh2(s, "list", path, &e)),
         }
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));

@@ -109,6 +109,50 @@ impl SftpError {
         }
     }
 
+    /// An ssh2 error of `op` on `path`, with what to do. An SFTP status (no such file, permission
+    /// denied) is the server's answer, not a dropped connection: it is not retried.
+    pub(crate) fn from_ssh2(s: &SftpSettings, op: &'static str, path: &str, e: &ssh2::Error) -> Self {
+        let (detail, retry) = match e.code() {
+            ssh2::ErrorCode::SFTP(2) | ssh2::ErrorCode::SFTP(10) => {
+                ("no such file (removed or renamed since it was listed?): run again".to_string(), false)
+            }
+            ssh2::ErrorCode::SFTP(3) => {
+                ("permission denied: this account may not read it; ask your Alipay contact".to_string(), false)
+            }
+            ssh2::ErrorCode::SFTP(n) => (
+                format!("SFTP status {n} ({}): run again later; if it persists, ask your Alipay contact", e.message()),
+                false,
+            ),
+            ssh2::ErrorCode::Session(-9) => (
+                format!(
+                    "no answer within {} s: check the network, or raise `{}.io_timeout_secs`",
+                    s.io_timeout.as_secs(),
+                    s.key
+                ),
+                true,
+            ),
+            ssh2::ErrorCode::Session(n) => {
+                (format!("{} (libssh2 error {n}): the connection failed; run again", e.message()), true)
+            }
+        };
+        SftpError::Remote { host: s.host.clone(), port: s.port, op, path: path.to_string(), detail, retry }
+    }
+
+    /// Adds how many retries were spent to a network error that outlived them.
+    pub(crate) fn after_retries(self, n: u32) -> Self {
+        let note = |d: String| format!("{d} (gave up after {n} retries)");
+        match self {
+            SftpError::Remote { host, port, op, path, detail, retry } => {
+                SftpError::Remote { host, port, op, path, detail: note(detail), retry }
+            }
+            SftpError::Tcp { host, port, addr, detail, key } => {
+                SftpError::Tcp { host, port, addr, detail: note(detail), key }
+            }
+            SftpError::Handshake { host, port, detail } => SftpError::Handshake { host, port, detail: note(detail) },
+            other => other,
+        }
+    }
+
     pub(crate) fn remote(
         s: &SftpSettings,
         op: &'static str,
@@ -315,7 +359,7 @@ pub fn connect(s: &SftpSettings) -> Result<Connection, SftpError> {
     let seen = verify_host_key(s, &session)?;
     authenticate(s, &session)?;
     session.set_timeout(millis(s.io_timeout));
-    let sftp = session.sftp().map_err(|e| SftpError::remote(s, "starting SFTP", "", e, true))?;
+    let sftp = session.sftp().map_err(|e| SftpError::from_ssh2(s, "starting SFTP", "", &e))?;
     tracing::debug!(server = %s.describe(), host_key = %seen.fingerprint, "SFTP connected");
     Ok(Connection { sftp, session, seen })
 }

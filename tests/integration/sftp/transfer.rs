@@ -161,25 +161,53 @@ fn a_connection_cut_mid_file_is_retried_and_resumed_intact_and_imported_once() {
     let w = Workspace::new();
     let name = "ALIPAY_TRANSACTION_DETAIL_HKD_20261125.csv";
     let remote = format!("{DAY_DIR}/{name}");
-    let bytes = transactions("HKD", 8 << 20);
+    let bytes = transactions("HKD", 16 << 20);
     sshd.put(&remote, &bytes);
     sshd.age(&remote, hour());
-    // Each of the first two connections dies after 3 MB from the server.
-    let proxy = CutProxy::start(sshd.port, 3 << 20, 2);
+    // Each of the first two connections dies after 6 MB from the server.
+    let proxy = CutProxy::start(sshd.port, 6 << 20, 2);
     let cfg = config(&w, &sshd, proxy.port, &Login::password(&sshd), "");
-    let day = import(&cfg, false).expect("retries get the file");
+    let (day, logs) = capture_logs(|| import(&cfg, false));
+    let day = day.expect("retries get the file");
     assert_eq!(proxy.cut.load(std::sync::atomic::Ordering::SeqCst), 2, "the proxy cut twice");
     assert!(matches!(day.files[0].1, FileOutcome::Imported { .. }), "{day:?}");
     assert_eq!(file_rows(&cfg, name), [(1, sha(&bytes), 1)], "imported exactly once, bytes intact");
     let archived =
         std::fs::read(cfg.path(&cfg.store.archive_dir).join(format!("sha256/{0}/{1}", &sha(&bytes)[..2], sha(&bytes))));
     assert_eq!(sha(&archived.unwrap()), sha(&bytes));
-    // Resumed, not restarted: a restart after each cut would move at least 3 + 3 + 8 MB.
+    // Resumed, not restarted: both retries continued from a growing offset of the .part ...
+    let offsets: Vec<u64> = logs
+        .lines()
+        .filter(|l| l.contains("resuming a partial download"))
+        .filter_map(|l| l.split("offset=").nth(1)?.split_whitespace().next()?.parse().ok())
+        .collect();
+    assert_eq!(offsets.len(), 2, "{logs}");
+    assert!(offsets[0] > 0 && offsets[1] > offsets[0], "{offsets:?}");
+    // ... and restarting after each cut would have moved at least 6 + 6 + 16 MB.
     let moved = proxy.bytes.load(std::sync::atomic::Ordering::SeqCst);
-    assert!(moved < 11 << 20, "{moved} bytes went through the proxy");
+    assert!(moved < 28 << 20, "{moved} bytes went through the proxy");
     let again = import(&cfg, false).unwrap();
     assert!(matches!(again.files[0].1, FileOutcome::Unchanged { .. }));
     assert_eq!(file_rows(&cfg, name).len(), 1);
+}
+
+#[test]
+fn a_link_that_keeps_dropping_gives_up_after_the_retries_and_keeps_the_part() {
+    let sshd = Sshd::start();
+    let w = Workspace::new();
+    let name = "ALIPAY_TRANSACTION_DETAIL_HKD_20261125.csv";
+    let remote = format!("{DAY_DIR}/{name}");
+    sshd.put(&remote, &transactions("HKD", 16 << 20));
+    sshd.age(&remote, hour());
+    let proxy = CutProxy::start(sshd.port, 1 << 20, usize::MAX);
+    let cfg = config(&w, &sshd, proxy.port, &Login::password(&sshd), "");
+    let err = format!("{:#}", import(&cfg, false).unwrap_err());
+    assert!(err.contains(&remote) && err.contains("connection lost at byte"), "{err}");
+    assert!(err.contains("gave up after 4 retries"), "{err}");
+    assert_eq!(proxy.cut.load(std::sync::atomic::Ordering::SeqCst), 5, "1 try + 4 retries");
+    let part = cfg.path(&cfg.store.archive_dir).join(format!("incoming/{name}.part"));
+    assert!(std::fs::metadata(&part).unwrap().len() > 0, "the .part is kept for the next run");
+    assert!(file_rows(&cfg, name).is_empty());
 }
 
 #[test]
