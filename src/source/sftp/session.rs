@@ -380,6 +380,29 @@ mod tests {
     }
 
     #[test]
+    fn settings_never_print_secrets() {
+        let s = SftpSettings {
+            host: "h".into(),
+            port: 22,
+            user: "u".into(),
+            password: Some(Secret::new("hunter2-pw".into())),
+            private_key: None,
+            passphrase: Some(Secret::new("hunter2-pp".into())),
+            pins: vec![],
+            known_hosts: None,
+            connect_timeout: Duration::from_secs(1),
+            io_timeout: Duration::from_secs(1),
+            stable: Duration::ZERO,
+            retries: 0,
+            retry_backoff: Duration::ZERO,
+            key: "environments.x.sftp".into(),
+        };
+        let shown = format!("{s:?} {}", s.describe());
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert_eq!(s.describe(), "sftp://u@h:22");
+    }
+
+    #[test]
     fn only_network_errors_are_retried() {
         let tcp = SftpError::Tcp { host: "h".into(), port: 22, addr: "a".into(), detail: "d".into(), key: "k".into() };
         assert!(tcp.retryable());

@@ -211,6 +211,16 @@ impl CutProxy {
     }
 
     pub fn start_slow(target: u16, after: u64, cuts: usize, delay_per_mb: Duration) -> CutProxy {
+        CutProxy::spawn(target, after, cuts, delay_per_mb, false)
+    }
+
+    /// Like [`CutProxy::start`], but instead of dropping, the connections go silent (held open, nothing
+    /// forwarded): what a dead link behind a NAT looks like. Tests the I/O timeout.
+    pub fn start_stalling(target: u16, after: u64) -> CutProxy {
+        CutProxy::spawn(target, after, usize::MAX, Duration::ZERO, true)
+    }
+
+    fn spawn(target: u16, after: u64, cuts: usize, delay_per_mb: Duration, stall: bool) -> CutProxy {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let bytes = Arc::new(AtomicU64::new(0));
@@ -233,7 +243,7 @@ impl CutProxy {
                     let _ = s2.shutdown(Shutdown::Write);
                 });
                 let (b, c) = (b.clone(), c.clone());
-                std::thread::spawn(move || pump(server, client, limit, delay_per_mb, &b, &c));
+                std::thread::spawn(move || pump(server, client, limit, delay_per_mb, stall, &b, &c));
             }
         });
         CutProxy { port, bytes, cut, stop }
@@ -246,6 +256,7 @@ fn pump(
     client: TcpStream,
     limit: Option<u64>,
     delay_per_mb: Duration,
+    stall: bool,
     total: &AtomicU64,
     cut: &AtomicUsize,
 ) {
@@ -256,6 +267,12 @@ fn pump(
         let room = limit.map(|l| (l - sent) as usize).unwrap_or(buf.len()).min(buf.len());
         if room == 0 {
             cut.fetch_add(1, Ordering::SeqCst);
+            if stall {
+                // Hold both sockets open without forwarding until the client gives up.
+                let mut sink = [0u8; 4096];
+                while matches!((&client).read(&mut sink), Ok(n) if n > 0) {}
+                return;
+            }
             let _ = client.shutdown(Shutdown::Both);
             let _ = server.shutdown(Shutdown::Both);
             return;

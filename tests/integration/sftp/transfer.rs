@@ -4,6 +4,7 @@
 use super::*;
 use crate::harness::sshd::{CutProxy, Sshd, PASSWORD, USER};
 use crate::harness::Workspace;
+use alipay_recon::config::Config;
 use alipay_recon::pipeline::FileOutcome;
 use alipay_recon::source::sftp::SftpSource;
 use alipay_recon::source::FileSource;
@@ -208,6 +209,40 @@ fn a_link_that_keeps_dropping_gives_up_after_the_retries_and_keeps_the_part() {
     let part = cfg.path(&cfg.store.archive_dir).join(format!("incoming/{name}.part"));
     assert!(std::fs::metadata(&part).unwrap().len() > 0, "the .part is kept for the next run");
     assert!(file_rows(&cfg, name).is_empty());
+}
+
+#[test]
+fn connect_and_io_timeouts_end_a_dead_connection_with_a_clear_error() {
+    let sshd = Sshd::start();
+    let w = Workspace::new();
+    let name = "ALIPAY_TRANSACTION_DETAIL_HKD_20261125.csv";
+    let remote = format!("{DAY_DIR}/{name}");
+    sshd.put(&remote, &transactions("HKD", 8 << 20));
+    sshd.age(&remote, hour());
+    let tune = |cfg: &mut Config| {
+        let s = cfg.environments.get_mut("test").unwrap().sftp.as_mut().unwrap();
+        (s.connect_timeout_secs, s.io_timeout_secs, s.retries) = (1, 1, 1);
+    };
+    // A server that accepts TCP and never speaks: the handshake hits the connect timeout.
+    let mute = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mute_port = mute.local_addr().unwrap().port();
+    let mut cfg = config(&w, &sshd, mute_port, &Login::password(&sshd), "");
+    tune(&mut cfg);
+    let t = Instant::now();
+    let err = format!("{:#}", import(&cfg, false).unwrap_err());
+    assert!(t.elapsed() < Duration::from_secs(8), "took {:?}", t.elapsed());
+    assert!(err.contains(&format!("SSH handshake with 127.0.0.1:{mute_port} failed")), "{err}");
+    assert!(err.contains("gave up after 1 retries"), "{err}");
+    drop(mute);
+    // A link that goes silent mid-file: the I/O timeout ends each attempt.
+    let proxy = CutProxy::start_stalling(sshd.port, 2 << 20);
+    let mut cfg = config(&w, &sshd, proxy.port, &Login::password(&sshd), "");
+    tune(&mut cfg);
+    let t = Instant::now();
+    let err = format!("{:#}", import(&cfg, false).unwrap_err());
+    assert!(t.elapsed() < Duration::from_secs(10), "took {:?}", t.elapsed());
+    assert!(err.contains("connection lost at byte") && err.to_lowercase().contains("timed out"), "{err}");
+    assert_eq!(proxy.cut.load(std::sync::atomic::Ordering::SeqCst), 2, "1 try + 1 retry");
 }
 
 #[test]
