@@ -140,7 +140,8 @@ impl SftpError {
 
     /// Adds how many retries were spent to a network error that outlived them.
     pub(crate) fn after_retries(self, n: u32) -> Self {
-        let note = |d: String| format!("{d} (gave up after {n} retries)");
+        let tries = if n == 1 { "retry" } else { "retries" };
+        let note = |d: String| format!("{d} (gave up after {n} {tries})");
         match self {
             SftpError::Remote { host, port, op, path, detail, retry } => {
                 SftpError::Remote { host, port, op, path, detail: note(detail), retry }

@@ -125,7 +125,16 @@ impl Sshd {
             )
             .unwrap();
             let _ = std::fs::remove_file(&log);
-            let mut child = Command::new(SSHD)
+            let mut cmd = Command::new(SSHD);
+            // SAFETY: prctl is async-signal-safe; it only asks the kernel to TERM sshd when the test
+            // that started it dies, so a killed test run leaves no sshd behind.
+            unsafe {
+                std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+                    libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+                    Ok(())
+                });
+            }
+            let mut child = cmd
                 .arg("-D")
                 .arg("-f")
                 .arg(&conf)

@@ -232,7 +232,7 @@ fn connect_and_io_timeouts_end_a_dead_connection_with_a_clear_error() {
     let err = format!("{:#}", import(&cfg, false).unwrap_err());
     assert!(t.elapsed() < Duration::from_secs(8), "took {:?}", t.elapsed());
     assert!(err.contains(&format!("SSH handshake with 127.0.0.1:{mute_port} failed")), "{err}");
-    assert!(err.contains("gave up after 1 retries"), "{err}");
+    assert!(err.contains("gave up after 1 retry"), "{err}");
     drop(mute);
     // A link that goes silent mid-file: the I/O timeout ends each attempt.
     let proxy = CutProxy::start_stalling(sshd.port, 2 << 20);
