@@ -7,6 +7,7 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
+pub mod daemon;
 pub mod dates;
 pub mod demo;
 pub mod doctor;
@@ -16,6 +17,7 @@ pub mod import;
 pub mod import_sales;
 pub mod init;
 pub mod progress;
+pub mod run;
 pub mod runs;
 pub mod status;
 
@@ -54,10 +56,16 @@ pub enum Command {
     Init(init::Args),
     /// Check the setup: DNS, TCP, host key, login, remote folders, writable paths (exit 2 on failure).
     Doctor(doctor::Args),
+    /// Run the schedule (daily reconciliation, retries, housekeeping) until stopped.
+    Daemon(daemon::Args),
     /// Fetch, archive and load the Alipay files of a business date.
     Import(import::Args),
     /// Load local sales records (sales-v1 CSV or a mapped POS export).
     ImportSales(import_sales::Args),
+    /// The daily job for a date or range: fetch, import, reconcile, report (and email).
+    Run(run::Args),
+    /// Reconcile a date or range from stored data only, and rewrite its report.
+    Reconcile(run::Args),
     /// The run history.
     Runs(runs::Args),
     /// Show what is loaded for which dates.
@@ -102,8 +110,11 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Gen(a) => gen::run(&g, a),
         Command::Init(a) => init::run(&g, a),
         Command::Doctor(a) => doctor::run(&g, a),
+        Command::Daemon(a) => daemon::run(&g, a),
         Command::Import(a) => import::run(&g, a),
         Command::ImportSales(a) => import_sales::run(&g, a),
+        Command::Run(a) => run::run(&g, a, true),
+        Command::Reconcile(a) => run::run(&g, a, false),
         Command::Runs(a) => runs::run(&g, a),
         Command::Status(a) => status::run(&g, a),
     }

@@ -154,14 +154,20 @@ struct StoredRecord {
     acquirement_id: Option<String>,
 }
 
-/// Every version of the local records dated in `[a, b]` whose sales file was visible by `b`. A sales
-/// file's "as of" date is the newest business date among its records; the ledger's versions are
-/// visible from their own date.
+/// Every version of the local records dated in `[a, b]` that was visible by `b`. A key's first version
+/// is visible from its own business date, whatever file brought it (a sales export may also hold
+/// records of later days, e.g. sales just after midnight). A later version (a status update such as
+/// UNKNOWN → SUCCESS) is visible from its file's "as of" date — the newest business date among the
+/// file's records — so rerunning day T after T+1's export gives the same T report. The ledger's
+/// versions are visible from their own date.
 fn local_versions(conn: &Connection, a: &str, b: &str) -> Result<Vec<LocalVersion>> {
     let mut st = conn.prepare(
         "WITH v AS (
             SELECT h.id, h.sales_file_id, h.line, h.row_json, h.conflict,
-                   json_extract(h.row_json, '$.business_date') AS bd
+                   json_extract(h.row_json, '$.business_date') AS bd,
+                   NOT EXISTS (SELECT 1 FROM local_record_history e
+                               WHERE e.record_type = h.record_type AND e.record_id = h.record_id AND e.id < h.id
+                                 AND e.sales_file_id IS NOT h.sales_file_id) AS first_version
             FROM local_record_history h
             WHERE json_extract(h.row_json, '$.business_date') BETWEEN ?1 AND ?2),
          asof AS (
@@ -169,10 +175,11 @@ fn local_versions(conn: &Connection, a: &str, b: &str) -> Result<Vec<LocalVersio
             FROM local_record_history h
             WHERE h.sales_file_id IN (SELECT DISTINCT sales_file_id FROM v WHERE sales_file_id IS NOT NULL)
             GROUP BY h.sales_file_id)
-         SELECT v.id, v.sales_file_id, v.line, v.row_json, v.conflict, COALESCE(asof.as_of, v.bd), sf.name
+         SELECT v.id, v.sales_file_id, v.line, v.row_json, v.conflict,
+                CASE WHEN v.first_version THEN v.bd ELSE COALESCE(asof.as_of, v.bd) END AS visible, sf.name
          FROM v LEFT JOIN asof ON asof.sales_file_id = v.sales_file_id
                 LEFT JOIN sales_files sf ON sf.id = v.sales_file_id
-         WHERE COALESCE(asof.as_of, v.bd) <= ?2
+         WHERE visible <= ?2
          ORDER BY v.id",
     )?;
     let rows = st.query_map(params![a, b], |r| {

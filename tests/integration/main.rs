@@ -4,6 +4,8 @@
 mod harness;
 
 mod cli_basics;
+mod formats;
 mod golden;
+mod schedule;
 mod sftp;
 mod spine;
