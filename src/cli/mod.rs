@@ -10,6 +10,7 @@ use std::path::PathBuf;
 pub mod daemon;
 pub mod dates;
 pub mod demo;
+pub mod doctor;
 pub mod explain;
 pub mod gen;
 pub mod import;
@@ -53,6 +54,8 @@ pub enum Command {
     Gen(gen::Args),
     /// Write an annotated example configuration file.
     Init(init::Args),
+    /// Check the setup: DNS, TCP, host key, login, remote folders, writable paths (exit 2 on failure).
+    Doctor(doctor::Args),
     /// Run the schedule (daily reconciliation, retries, housekeeping) until stopped.
     Daemon(daemon::Args),
     /// Fetch, archive and load the Alipay files of a business date.
@@ -106,6 +109,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Explain(a) => explain::run(&g, a),
         Command::Gen(a) => gen::run(&g, a),
         Command::Init(a) => init::run(&g, a),
+        Command::Doctor(a) => doctor::run(&g, a),
         Command::Daemon(a) => daemon::run(&g, a),
         Command::Import(a) => import::run(&g, a),
         Command::ImportSales(a) => import_sales::run(&g, a),

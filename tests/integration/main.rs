@@ -7,4 +7,5 @@ mod cli_basics;
 mod formats;
 mod golden;
 mod schedule;
+mod sftp;
 mod spine;
