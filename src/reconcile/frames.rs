@@ -78,11 +78,20 @@ fn nonempty(s: &Option<String>) -> Option<&str> {
 
 impl Frames {
     pub fn new(input: &Input) -> PolarsResult<Frames> {
+        // Only the Alipay ids that refunds and cancels point at: the index stays small at volume.
+        let wanted: std::collections::HashSet<&str> = input
+            .rows
+            .iter()
+            .filter(|r| matches!(r.trans_type, TransType::Refund | TransType::Cancel))
+            .filter_map(|r| nonempty(&r.original_alipay_id))
+            .collect();
         let mut payment_by_alipay_id = HashMap::new();
         for r in &input.rows {
             if r.kind == FileKind::Transactions && r.trans_type == TransType::Payment {
                 if let (Some(a), Some(m)) = (nonempty(&r.alipay_id), nonempty(&r.merchant_trans_id)) {
-                    payment_by_alipay_id.entry(a.to_string()).or_insert_with(|| m.to_string());
+                    if wanted.contains(a) {
+                        payment_by_alipay_id.entry(a.to_string()).or_insert_with(|| m.to_string());
+                    }
                 }
             }
         }
