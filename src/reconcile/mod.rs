@@ -1,13 +1,14 @@
 //! The reconciliation engine (contracts.md §2–§3): typed rows of one look-back window in, findings,
 //! pending/resolved items, open items and the day's summary out. Polars does the per-key group-bys
-//! (`frames`); the rules live in `items` (item categories, UNSETTLED) and `checks` (file integrity,
-//! settlement, fees, summaries); `totals` builds the summary.
+//! (`frames`); the rules live in `items` (payment items, UNSETTLED, secondary keys), `refunds` and
+//! `checks` (file integrity, settlement, fees, summaries); `totals` builds the summary.
 //!
 //! Determinism and "a discrepancy is written once": the result for day T depends only on the input.
 //! The engine replays every day D of the open-item look-back as a *cut* — the same data restricted to
 //! rows dated ≤ D — so it knows what D's report listed without reading earlier runs' results. An item
 //! found at cut T and not before is a finding of T; one found since an earlier cut is an open item; one
-//! found at T−1 and explained at T is RESOLVED.
+//! found at T−1 and explained at T is RESOLVED. T and T−1 are evaluated for every key; earlier days
+//! only for the keys with a verdict on T or T−1 (the tests check this against a full replay).
 
 mod checks;
 mod frames;
