@@ -8,6 +8,9 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
 pub mod init;
+pub mod pay;
+pub mod payments;
+pub mod sandbox;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -36,6 +39,20 @@ pub struct Cli {
 pub enum Command {
     /// Write an annotated example configuration file.
     Init(init::Args),
+    /// Take a barcode payment (amount in major units); prints the outcome for the cashier.
+    Pay(pay::PayArgs),
+    /// Ask Alipay for the current state of a payment.
+    Query(pay::IdArgs),
+    /// Void a payment (refunded in full when past the cancel window).
+    Cancel(pay::IdArgs),
+    /// Refund part or all of a paid payment.
+    Refund(pay::RefundArgs),
+    /// List the payment ledger, filtered by state and date.
+    Payments(payments::Args),
+    /// Resolve every payment and refund that is not final (queries, cancels, refunds with the same ids).
+    Sweep,
+    /// Run a local Alipay sandbox speaking the real protocol (magic codes: docs/payment.md).
+    Sandbox(sandbox::Args),
 }
 
 /// Options every subcommand sees.
@@ -72,5 +89,12 @@ pub fn run(cli: Cli) -> Result<Outcome> {
     let g = Globals { config: cli.config.clone() };
     match cli.command {
         Command::Init(a) => init::run(&g, a),
+        Command::Pay(a) => pay::pay(&g, a),
+        Command::Query(a) => pay::query(&g, a),
+        Command::Cancel(a) => pay::cancel(&g, a),
+        Command::Refund(a) => pay::refund(&g, a),
+        Command::Payments(a) => payments::run(&g, a),
+        Command::Sweep => pay::sweep(&g),
+        Command::Sandbox(a) => sandbox::run(&g, a),
     }
 }
