@@ -15,6 +15,7 @@ pub mod demo;
 pub mod domain;
 pub mod exit;
 pub mod formats;
+pub mod gen;
 pub mod logging;
 pub mod payment;
 pub mod pipeline;

@@ -7,10 +7,19 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
+pub mod dates;
+pub mod demo;
+pub mod explain;
+pub mod gen;
+pub mod import;
+pub mod import_sales;
 pub mod init;
 pub mod pay;
 pub mod payments;
+pub mod progress;
+pub mod runs;
 pub mod sandbox;
+pub mod status;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -37,6 +46,12 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the whole chain on the bundled fixtures with embedded defaults (no config, no server).
+    Demo(demo::Args),
+    /// Everything stored about one payment or refund: Alipay rows, local records, history.
+    Explain(explain::Args),
+    /// Write a synthetic day (Alipay files + sales CSV) for benchmarks and trials.
+    Gen(gen::Args),
     /// Write an annotated example configuration file.
     Init(init::Args),
     /// Take a barcode payment (amount in major units); prints the outcome for the cashier.
@@ -53,6 +68,14 @@ pub enum Command {
     Sweep,
     /// Run a local Alipay sandbox speaking the real protocol (magic codes: docs/payment.md).
     Sandbox(sandbox::Args),
+    /// Fetch, archive and load the Alipay files of a business date.
+    Import(import::Args),
+    /// Load local sales records (sales-v1 CSV or a mapped POS export).
+    ImportSales(import_sales::Args),
+    /// The run history.
+    Runs(runs::Args),
+    /// Show what is loaded for which dates.
+    Status(status::Args),
 }
 
 /// Options every subcommand sees.
@@ -88,6 +111,9 @@ impl Cli {
 pub fn run(cli: Cli) -> Result<Outcome> {
     let g = Globals { config: cli.config.clone() };
     match cli.command {
+        Command::Demo(a) => demo::run(&g, a),
+        Command::Explain(a) => explain::run(&g, a),
+        Command::Gen(a) => gen::run(&g, a),
         Command::Init(a) => init::run(&g, a),
         Command::Pay(a) => pay::pay(&g, a),
         Command::Query(a) => pay::query(&g, a),
@@ -96,5 +122,9 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Payments(a) => payments::run(&g, a),
         Command::Sweep => pay::sweep(&g),
         Command::Sandbox(a) => sandbox::run(&g, a),
+        Command::Import(a) => import::run(&g, a),
+        Command::ImportSales(a) => import_sales::run(&g, a),
+        Command::Runs(a) => runs::run(&g, a),
+        Command::Status(a) => status::run(&g, a),
     }
 }
