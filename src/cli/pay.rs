@@ -19,7 +19,7 @@ pub struct PayArgs {
     #[arg(long)]
     pub code: String,
     /// Amount in major units, e.g. 56.00.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub amount: String,
     /// ISO 4217 currency of the order, e.g. HKD.
     #[arg(long)]
@@ -40,7 +40,7 @@ pub struct RefundArgs {
     /// The payment's merchantTransId.
     pub id: String,
     /// Amount to refund in major units of the payment's currency.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub amount: String,
     #[arg(long)]
     pub reason: Option<String>,

@@ -80,7 +80,7 @@ fn load(conn: &Connection, mid: &str, id: &str) -> Result<Option<Txn>> {
                     acquirement_id: r.get(1)?,
                     amount: r.get(2)?,
                     currency: r.get(3)?,
-                    scenario: scenario::of(&r.get::<_, String>(4)?),
+                    scenario: scenario::of_suffix(&r.get::<_, String>(4)?),
                     status: r.get(5)?,
                     fail_code: r.get(6)?,
                     queries: r.get(7)?,
@@ -159,6 +159,10 @@ pub fn pay(conn: &Connection, body: &Value, now: DateTime<FixedOffset>) -> Resul
         ));
     }
     if let Some(mut t) = load(conn, mid, id)? {
+        // A cancel of an id never seen left a tombstone: a late pay with that id is refused.
+        if t.amount == 0 {
+            return Ok(answer("F", "ORDER_IS_CLOSED", "this merchantTransId was cancelled"));
+        }
         // Idempotency: a repeat gets the real status, or an error if the order differs.
         if t.amount != minor || t.currency != cur {
             return Ok(answer(

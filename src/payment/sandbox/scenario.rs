@@ -51,7 +51,12 @@ pub fn of(code: &str) -> Scenario {
     if !looks_valid(code) {
         return Scenario::Refuse("INVALID_CODE");
     }
-    match &code[code.len() - 3..] {
+    of_suffix(&code[code.len() - 3..])
+}
+
+/// The scenario of a code's last three digits (what the sandbox stores).
+pub fn of_suffix(suffix: &str) -> Scenario {
+    match suffix {
         "101" => Scenario::Refuse("USER_BALANCE_NOT_ENOUGH"),
         "102" => Scenario::Refuse("INVALID_CODE"),
         "103" => Scenario::Refuse("EXPIRED_CODE"),
@@ -86,6 +91,7 @@ mod tests {
         assert_eq!(of(&code_for("101")), Scenario::Refuse("USER_BALANCE_NOT_ENOUGH"));
         assert_eq!(of(&code_for("402")), Scenario::Race);
         assert_eq!(of("123"), Scenario::Refuse("INVALID_CODE"));
+        assert_eq!(of_suffix("201"), Scenario::ConfirmLater);
         assert_eq!(of("2400000000000000000"), Scenario::Refuse("INVALID_CODE"));
         assert!(looks_valid("2500000000000000") && !looks_valid("25000000000000000000000000"));
         assert_eq!(code_for("000").len(), 18);

@@ -1,0 +1,361 @@
+//! The payment module over real HTTP against the sandbox (in-process, free loopback port), driven
+//! through the real binary: every path of the state machine, a process killed mid-pay, id reuse on
+//! retries, a tampered signature, and the pay → cancel → refund → files → parser loop.
+
+use crate::harness::sandbox::{PaymentWorld, FAST, MERCHANT_ID};
+use alipay_recon::config::Config;
+use alipay_recon::domain::{FileFormat, FileKind, TransType};
+use alipay_recon::formats::{self, ParseContext, Rows};
+use alipay_recon::payment::sandbox::scenario::code_for;
+use alipay_recon::payment::{self, IntlClient};
+use std::time::{Duration, Instant};
+
+fn pay(world: &PaymentWorld, suffix: &str, amount: &str) -> (crate::harness::Run, String) {
+    let code = code_for(suffix);
+    let r = world.w.run(&["pay", "--code", &code, "--amount", amount, "--currency", "HKD", "--title", "Lunch, 2 pax"]);
+    (r, world.last_id())
+}
+
+fn events(world: &PaymentWorld, id: &str) -> Vec<(String, Option<String>, Option<String>)> {
+    payment::ledger::events_of(&world.db(), id).unwrap()
+}
+
+#[test]
+fn success_prints_receipt_and_feeds_local_records() {
+    let world = PaymentWorld::fast();
+    let (r, id) = pay(&world, "000", "56.00");
+    let r = r.expect_code(0);
+    assert!(r.stdout.contains("PAID 56.00 HKD") && r.stdout.contains("Print the receipt"), "{}", r.stdout);
+    assert_eq!(world.state(&id), "PAID");
+    assert_eq!(world.sandbox.status(&id), Some(("PAID".into(), true)));
+    assert_eq!(world.local_records(&id), vec![("PAYMENT".into(), id.clone(), "SUCCESS".into(), "ledger".into())]);
+    // The id was in the ledger before the call: the first event is the pay itself.
+    assert_eq!(events(&world, &id)[0].0, "pay");
+}
+
+#[test]
+fn customer_refusals_speak_cashier_language_and_exit_2() {
+    let world = PaymentWorld::fast();
+    for (suffix, code, words) in [
+        ("101", "USER_BALANCE_NOT_ENOUGH", "balance is not enough"),
+        ("103", "EXPIRED_CODE", "refresh the code"),
+        ("104", "RISK_REJECT", "another payment method"),
+    ] {
+        let (r, id) = pay(&world, suffix, "10.00");
+        let r = r.expect_code(2);
+        assert!(r.stdout.contains("NOT PAID") && r.stdout.contains(words), "{suffix}: {}", r.stdout);
+        assert!(r.stderr.contains(code), "{suffix}: {}", r.stderr);
+        assert_eq!(world.state(&id), "FAILED");
+        assert_eq!(world.local_records(&id)[0].2, "FAILED");
+    }
+    // A code that is not an Alipay user code at all.
+    let r = world.w.run(&["pay", "--code", "12345", "--amount", "1.00", "--currency", "HKD"]).expect_code(2);
+    assert!(r.stderr.contains("INVALID_CODE"), "{}", r.stderr);
+}
+
+#[test]
+fn bad_amounts_are_refused_before_any_call() {
+    let world = PaymentWorld::fast();
+    for (amount, cur, words) in [
+        ("-1.00", "HKD", "without a sign"),
+        ("1.005", "HKD", "decimals"),
+        ("0", "HKD", "above 0"),
+        ("1", "HK", "currency"),
+    ] {
+        let r = world.w.run(&["pay", "--code", &code_for("000"), "--amount", amount, "--currency", cur]).expect_code(2);
+        assert!(r.stderr.contains(words), "{amount} {cur}: {}", r.stderr);
+    }
+}
+
+#[test]
+fn in_process_then_confirmed_by_the_customer() {
+    let world = PaymentWorld::fast();
+    let (r, id) = pay(&world, "201", "12.30");
+    let r = r.expect_code(0);
+    assert!(r.stdout.contains("confirm the payment on their phone"), "{}", r.stdout);
+    assert_eq!(world.state(&id), "PAID");
+    assert_eq!(world.sandbox.calls("payQuery", &id), 2);
+}
+
+#[test]
+fn never_confirmed_is_cancelled_at_the_deadline() {
+    let world = PaymentWorld::fast();
+    let (r, id) = pay(&world, "202", "5.00");
+    let r = r.expect_code(2);
+    assert!(r.stdout.contains("was cancelled"), "{}", r.stdout);
+    assert_eq!(world.state(&id), "VOIDED");
+    assert_eq!(world.sandbox.status(&id), Some(("CANCELLED".into(), false)));
+    assert!(world.sandbox.calls("payQuery", &id) >= 2, "polled until the deadline");
+    assert_eq!(world.local_records(&id)[0].2, "CANCELLED");
+}
+
+#[test]
+fn unknown_exception_is_resolved_by_query() {
+    let world = PaymentWorld::fast();
+    let (r, id) = pay(&world, "301", "8.80");
+    r.expect_code(0);
+    assert_eq!(world.state(&id), "PAID");
+    assert_eq!(world.sandbox.calls("pay", &id), 1, "pay is never re-sent");
+}
+
+#[test]
+fn timeout_then_query_finds_it_paid() {
+    let world = PaymentWorld::fast();
+    let t = Instant::now();
+    let (r, id) = pay(&world, "401", "99.00");
+    r.expect_code(0);
+    assert!(t.elapsed() < Duration::from_millis(1400), "the client gave up waiting after its read timeout");
+    assert_eq!(world.state(&id), "PAID");
+    let ev = events(&world, &id);
+    assert_eq!(ev[0], ("pay".into(), None, None), "the pay timed out: no result code");
+    assert_eq!(world.sandbox.calls("pay", &id), 1);
+}
+
+#[test]
+fn query_overtaking_the_pay_is_requeried_before_cancelling() {
+    let world = PaymentWorld::fast();
+    let (r, id) = pay(&world, "402", "20.00");
+    r.expect_code(0);
+    assert_eq!(world.state(&id), "PAID");
+    let codes: Vec<_> =
+        events(&world, &id).into_iter().filter(|e| e.0 == "query").map(|e| e.2.unwrap_or_default()).collect();
+    assert_eq!(codes, ["ORDER_NOT_EXIST", "ORDER_NOT_EXIST", "SUCCESS"]);
+    assert_eq!(world.sandbox.calls("payCancel", &id), 0);
+}
+
+#[test]
+fn lost_pay_is_cancelled_and_the_id_stays_dead() {
+    let world = PaymentWorld::fast();
+    let (r, id) = pay(&world, "403", "20.00");
+    r.expect_code(2);
+    assert_eq!(world.state(&id), "VOIDED");
+    // ORDER_NOT_EXIST once plus the two re-queries, then one cancel.
+    assert_eq!(world.sandbox.calls("payQuery", &id), 3);
+    assert_eq!(world.sandbox.calls("payCancel", &id), 1);
+    // A late pay with the cancelled id is refused by the sandbox (the open risk of alipay-api.md).
+    let cfg = Config::load(&world.w.file("alipay-recon.toml"), &[]).unwrap();
+    let client = IntlClient::from_config(&cfg).unwrap();
+    let late = payment::Gateway::pay(
+        &client,
+        &payment::PayOrder {
+            merchant_trans_id: id.clone(),
+            identity_code: code_for("000"),
+            amount: payment::Amount { minor: 2000, currency: "HKD".parse().unwrap() },
+            title: "late".into(),
+        },
+    )
+    .unwrap();
+    assert_eq!(late.code, "ORDER_IS_CLOSED");
+}
+
+#[test]
+fn stuck_cancel_goes_to_manual_review_and_sweep_retries_the_same_id() {
+    let world = PaymentWorld::fast();
+    let (r, id) = pay(&world, "501", "30.00");
+    let r = r.expect_code(2);
+    assert!(
+        r.stderr.contains("MANUAL_REVIEW") && r.stderr.contains("overseas_support@service.alibaba.com"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(world.state(&id), "MANUAL_REVIEW");
+    assert_eq!(world.sandbox.calls("payCancel", &id), 3, "cancel_attempts = 3, all with the same merchantTransId");
+    assert_eq!(world.local_records(&id)[0].2, "UNKNOWN");
+    let s = world.w.run(&["sweep"]).expect_code(2);
+    assert!(s.stdout.contains(&format!("open: {id}")), "{}", s.stdout);
+    assert_eq!(world.sandbox.calls("payCancel", &id), 6);
+    assert_eq!(world.sandbox.calls("pay", &id), 1);
+}
+
+#[test]
+fn tampered_signature_is_unknown_plus_error_then_resolved() {
+    let world = PaymentWorld::fast();
+    let (r, id) = pay(&world, "601", "45.00");
+    r.expect_code(0);
+    let detail: String = world
+        .db()
+        .query_row("SELECT detail FROM payment_events WHERE merchant_trans_id=?1 AND action='pay'", [&id], |r| r.get(0))
+        .unwrap();
+    assert!(detail.contains("signature check failed") && detail.contains(&world.sandbox.url()), "{detail}");
+    assert!(!detail.contains("PRIVATE KEY"), "{detail}");
+    assert_eq!(world.state(&id), "PAID", "the verified query decided it");
+}
+
+#[test]
+fn wrong_merchant_key_is_refused_as_a_configuration_fault() {
+    let world = PaymentWorld::fast();
+    let other = alipay_recon::payment::sign::PrivateKey::generate().unwrap();
+    world.w.write("keys/merchant-private.pem", other.to_pem().unwrap());
+    let (r, id) = pay(&world, "000", "1.00");
+    let r = r.expect_code(2);
+    assert!(r.stderr.contains("INVALID_SIGNATURE") && r.stderr.contains("private key"), "{}", r.stderr);
+    assert_eq!(world.state(&id), "FAILED");
+    assert_eq!(world.sandbox.status(&id), None, "nothing was charged");
+}
+
+#[test]
+fn past_the_cancel_window_the_void_is_a_refund() {
+    let world = PaymentWorld::fast();
+    let (r, id) = pay(&world, "701", "66.00");
+    let r = r.expect_code(2);
+    assert!(r.stdout.contains("REFUNDED"), "{}", r.stdout);
+    assert_eq!(world.state(&id), "VOIDED_BY_REFUND");
+    assert_eq!(world.sandbox.refunds_done(&id), 1);
+    let recs = world.local_records(&id);
+    assert_eq!(recs.len(), 2, "{recs:?}");
+    assert_eq!((recs[0].0.as_str(), recs[0].2.as_str()), ("PAYMENT", "SUCCESS"));
+    assert_eq!((recs[1].0.as_str(), recs[1].2.as_str()), ("REFUND", "SUCCESS"));
+    assert_eq!(world.days().len(), 2, "payment yesterday, refund today: {:?}", world.days());
+}
+
+#[test]
+fn client_clock_past_the_window_refunds_without_cancelling() {
+    let world = PaymentWorld::fast();
+    let (r, id) = pay(&world, "000", "15.00");
+    r.expect_code(0);
+    let cfg = Config::load(&world.w.file("alipay-recon.toml"), &[]).unwrap();
+    let client = IntlClient::from_config(&cfg).unwrap();
+    let conn = world.db();
+    let mut flow = payment::flow_for(&cfg, &conn, &client);
+    flow.now = std::sync::Arc::new(|| payment::client::beijing_now() + chrono::Duration::days(2));
+    let a = flow.cancel(&id).unwrap();
+    assert_eq!(a.state, payment::PayState::VoidedByRefund);
+    assert_eq!(world.sandbox.calls("payCancel", &id), 0);
+    assert_eq!(world.sandbox.refunds_done(&id), 1);
+}
+
+#[test]
+fn refund_retries_reuse_the_refund_id() {
+    let world = PaymentWorld::fast();
+    let (r, id) = pay(&world, "801", "100.00");
+    r.expect_code(0);
+    let r = world.w.run(&["refund", &id, "--amount", "40.00", "--reason", "returned item"]).expect_code(0);
+    assert!(r.stdout.contains("REFUNDED 40.00 HKD"), "{}", r.stdout);
+    let rid: String = world
+        .db()
+        .query_row("SELECT merchant_refund_id FROM payment_refunds WHERE merchant_trans_id=?1", [&id], |r| r.get(0))
+        .unwrap();
+    assert_eq!(world.sandbox.calls("refund", &rid), 3, "U, U, then S — always the same merchantRefundId");
+    assert_eq!(world.sandbox.refunds_done(&id), 1);
+    // More than what is left is refused locally, before any call.
+    let over = world.w.run(&["refund", &id, "--amount", "60.01"]).expect_code(2);
+    assert!(over.stderr.contains("more than what is left"), "{}", over.stderr);
+    let recs = world.local_records(&id);
+    assert_eq!(recs[1], ("REFUND".into(), rid, "SUCCESS".into(), "ledger".into()));
+}
+
+#[test]
+fn killed_between_pay_and_answer_then_sweep_resolves_without_double_charge() {
+    // The sandbox takes the money, then answers after 4 s; the client would wait 10 s.
+    let world = PaymentWorld::start(4000, &FAST.replace("read_timeout_ms = 400", "read_timeout_ms = 10000"));
+    let code = code_for("401");
+    let mut child = world.w.cmd(&["pay", "--code", &code, "--amount", "77.00", "--currency", "HKD"]).spawn().unwrap();
+    let start = Instant::now();
+    let id = loop {
+        assert!(start.elapsed() < Duration::from_secs(10), "pay never reached the sandbox");
+        let id: Option<String> = std::fs::metadata(world.w.file("data/recon.db")).ok().and_then(|_| {
+            world.db().query_row("SELECT merchant_trans_id FROM payment_attempts", [], |r| r.get(0)).ok()
+        });
+        if let Some(id) = id.filter(|id| world.sandbox.status(id).is_some()) {
+            break id;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(world.state(&id), "PAYING", "persisted before the call, nothing after");
+    let s = world.w.run(&["sweep"]).expect_code(0);
+    assert!(s.stdout.contains("resolved 1"), "{}", s.stdout);
+    assert_eq!(world.state(&id), "PAID");
+    assert_eq!(world.sandbox.calls("pay", &id), 1, "no second pay: no double charge");
+    assert_eq!(world.sandbox.refunds_done(&id), 0);
+    let n: i64 = world.db().query_row("SELECT COUNT(*) FROM payment_attempts", [], |r| r.get(0)).unwrap();
+    assert_eq!(n, 1);
+}
+
+#[test]
+fn payments_list_filters_by_state_and_date() {
+    let world = PaymentWorld::fast();
+    let (_, paid) = pay(&world, "000", "1.00");
+    let (_, failed) = pay(&world, "101", "2.00");
+    let all = world.w.run(&["payments"]).expect_code(0);
+    assert!(all.stdout.contains(&paid) && all.stdout.contains(&failed), "{}", all.stdout);
+    let only = world.w.run(&["payments", "--state", "failed"]).expect_code(0);
+    assert!(only.stdout.contains(&failed) && !only.stdout.contains(&paid), "{}", only.stdout);
+    let none = world.w.run(&["payments", "--date", "2001-01-01"]).expect_code(0);
+    assert_eq!(none.stdout.lines().count(), 1, "header only: {}", none.stdout);
+    let bad = world.w.run(&["payments", "--state", "BOGUS"]).expect_code(2);
+    assert!(bad.stderr.contains("MANUAL_REVIEW"), "{}", bad.stderr);
+    let q = world.w.run(&["query", &paid]).expect_code(0);
+    assert!(q.stdout.contains("S SUCCESS"), "{}", q.stdout);
+}
+
+#[test]
+fn pay_cancel_refund_then_the_sandbox_files_parse_as_intl() {
+    let world = PaymentWorld::fast();
+    let (_, kept) = pay(&world, "000", "56.00");
+    let (_, voided) = pay(&world, "000", "12.50");
+    let (_, refunded) = pay(&world, "000", "30.00");
+    let (_, failed) = pay(&world, "101", "9.99");
+    world.w.run(&["cancel", &voided]).expect_code(0);
+    world.w.run(&["refund", &refunded, "--amount", "10.00"]).expect_code(0);
+    assert_eq!(world.state(&voided), "VOIDED");
+    let days = world.days();
+    assert_eq!(days.len(), 1, "{days:?}");
+    let ymd = days[0].replace('-', "");
+    let dir = world.files_dir().join("download").join(MERCHANT_ID).join(&ymd);
+    let parse = |kind: FileKind, name: &str| {
+        let bytes = std::fs::read(dir.join(name)).unwrap();
+        let ctx = ParseContext {
+            file_name: name.into(),
+            format: FileFormat::Intl,
+            kind,
+            zone: Default::default(),
+            name_currency: Some("HKD".parse().unwrap()),
+        };
+        let parsed = formats::parse(&bytes, &ctx).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(
+            parsed.rejects.is_empty() && parsed.warnings.is_empty(),
+            "{name}: {:?} {:?}",
+            parsed.rejects,
+            parsed.warnings
+        );
+        parsed.rows
+    };
+    let Rows::Detail(tx) = parse(FileKind::Transactions, &format!("ALIPAY_TRANSACTION_DETAIL_HKD_{ymd}.csv")) else {
+        panic!()
+    };
+    let kinds: Vec<_> = tx.iter().map(|r| (r.trans_type.0, r.amount)).collect();
+    assert_eq!(tx.len(), 5, "3 payments, 1 cancel, 1 refund: {kinds:?}");
+    let find = |t: TransType, id: &str| {
+        tx.iter().find(|r| {
+            r.trans_type.0 == t
+                && (r.merchant_trans_id.as_deref() == Some(id) || r.merchant_refund_id.as_deref() == Some(id))
+        })
+    };
+    assert_eq!(find(TransType::Payment, &kept).unwrap().amount, Some(5600));
+    assert!(find(TransType::Cancel, &voided).is_some(), "{kinds:?}");
+    assert!(tx.iter().all(|r| r.merchant_trans_id.as_deref() != Some(&failed)), "failed payments are not in the file");
+    let refund = tx.iter().find(|r| r.trans_type.0 == TransType::Refund).unwrap();
+    assert_eq!(refund.amount, Some(1000));
+    let refunded_acq = tx.iter().find(|r| r.merchant_trans_id.as_deref() == Some(&refunded)).unwrap().alipay_id.clone();
+    assert_eq!(refund.original_alipay_id, refunded_acq);
+    let Rows::Detail(sd) = parse(FileKind::SettlementDetail, &format!("ALIPAY_SETTLEMENT_DETAIL_HKD_{ymd}.csv")) else {
+        panic!()
+    };
+    assert_eq!(sd.len(), 3, "the cancelled payment does not settle");
+    let net: i64 = sd.iter().map(|r| r.settle_amount.unwrap()).sum();
+    assert_eq!(net, 5600 + 3000 - 1000);
+    let Rows::Summary(sum) = parse(FileKind::SettlementSummary, &format!("ALIPAY_SETTLEMENT_SUMMARY_HKD_{ymd}.csv"))
+    else {
+        panic!()
+    };
+    let total = sum.iter().find(|r| r.summary_type == "TOTAL").unwrap();
+    assert_eq!((total.count, total.settle_amount), (Some(3), Some(7600)));
+    // The daily job's import reads the same folder through the configured source.
+    let imp = world.w.run(&["import", "--date", &days[0]]);
+    assert!(imp.code == 0 || imp.code == 1, "import: {}\n{}", imp.stdout, imp.stderr);
+    let count = |sql: &str| -> i64 { world.db().query_row(sql, [], |r| r.get(0)).unwrap() };
+    assert_eq!(count("SELECT COUNT(*) FROM alipay_rows"), 5 + 3, "transaction and settlement-detail rows were stored");
+    assert_eq!(count("SELECT COUNT(*) FROM summary_rows"), 3, "PAYMENT, REFUND and TOTAL summary rows were stored");
+}
