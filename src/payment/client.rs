@@ -267,6 +267,57 @@ mod tests {
         assert!(parse_reply(&json!({}), "m".into()).is_err());
     }
 
+    /// A client against a one-shot local server that answers with `status` and `body` after `delay`.
+    fn against(status: u16, body: &'static str, delay_ms: u64) -> (IntlClient, String) {
+        let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", server.server_addr().to_ip().unwrap());
+        std::thread::spawn(move || {
+            if let Ok(req) = server.recv() {
+                std::thread::sleep(Duration::from_millis(delay_ms));
+                let _ = req.respond(tiny_http::Response::from_string(body).with_status_code(status));
+            }
+        });
+        let key = PrivateKey::generate().unwrap();
+        let settings = IntlSettings {
+            base_url: url.clone(),
+            client_id: "CID".into(),
+            merchant_id: "2188000000000001".into(),
+            product_code: "OFFLINE_PAY".into(),
+            connect_timeout: Duration::from_millis(500),
+            read_timeout: Duration::from_millis(300),
+        };
+        let public = key.public().unwrap();
+        (IntlClient::new(settings, key, public), url)
+    }
+
+    #[test]
+    fn http_errors_keep_status_url_request_id_and_a_truncated_body() {
+        let long: &'static str = Box::leak("x".repeat(2000).into_boxed_str());
+        let (c, url) = against(502, long, 0);
+        let e = c.query("P1").unwrap_err();
+        let CallError::Http { url: u, req_msg_id, status, body } = &e else { panic!("{e:?}") };
+        assert_eq!((u.as_str(), *status), (format!("{url}{}", QUERY.1).as_str(), 502));
+        assert_eq!(req_msg_id.len(), 36);
+        assert!(body.len() < 600 && body.ends_with("(truncated)"));
+        let text = e.to_string();
+        assert!(text.contains("HTTP 502") && text.contains(req_msg_id) && !text.contains("PRIVATE"), "{text}");
+    }
+
+    #[test]
+    fn a_slow_answer_is_a_timeout_and_an_unsigned_one_is_untrusted() {
+        let (c, _) = against(200, "{}", 1500);
+        let e = c.query("P1").unwrap_err();
+        assert!(e.is_timeout(), "{e:?}");
+        let (c, _) = against(200, r#"{"response":{"head":{},"body":{}},"signature":"AAAA"}"#, 0);
+        assert!(matches!(c.query("P1"), Err(CallError::BadSignature { .. })));
+        let refused = IntlClient::new(
+            IntlSettings { base_url: "http://127.0.0.1:9".into(), ..c.settings.clone() },
+            c.key.clone(),
+            c.alipay_key.clone(),
+        );
+        assert!(matches!(refused.query("P1"), Err(CallError::Transport { .. } | CallError::Timeout { .. })));
+    }
+
     #[test]
     fn money_is_minor_units_text() {
         let a = Amount { minor: 5600, currency: crate::domain::Currency::parse("HKD").unwrap() };

@@ -300,8 +300,11 @@ pub fn event(
     Ok(())
 }
 
-/// (action, merchant_refund_id, result_code) of every event of a payment, in order — for tests and audits.
-pub fn events_of(conn: &Connection, trans_id: &str) -> Result<Vec<(String, Option<String>, Option<String>)>> {
+/// (action, merchant_refund_id, result_code) of one event.
+pub type EventRow = (String, Option<String>, Option<String>);
+
+/// Every event of a payment, in order — for tests and audits.
+pub fn events_of(conn: &Connection, trans_id: &str) -> Result<Vec<EventRow>> {
     let mut st = conn.prepare(
         "SELECT action, merchant_refund_id, result_code FROM payment_events WHERE merchant_trans_id=?1 ORDER BY id",
     )?;

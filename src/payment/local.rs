@@ -96,3 +96,110 @@ pub fn sync_local_records(conn: &Connection, zone: &BusinessZone) -> Result<usiz
     tx.commit()?;
     Ok(written)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::payment::core::Amount;
+    use chrono::DateTime;
+
+    fn attempt(id: &str, state: PayState, at: &str) -> Attempt {
+        Attempt {
+            merchant_trans_id: id.into(),
+            protocol: "alipay.intl".into(),
+            environment: "sandbox".into(),
+            merchant_id: "2188".into(),
+            code_hint: "0000".into(),
+            amount: Amount { minor: 5600, currency: "HKD".parse().unwrap() },
+            title: "t".into(),
+            state,
+            result_status: None,
+            result_code: None,
+            result_msg: None,
+            alipay_id: Some(format!("A-{id}")),
+            paid_at: None,
+            queries: 0,
+            cancel_tries: 0,
+            void_refund_id: None,
+            last_error: None,
+            created_at: DateTime::parse_from_rfc3339(at).unwrap(),
+        }
+    }
+
+    fn refund(id: &str, of: &str, state: RefundState, is_void: bool) -> Refund {
+        Refund {
+            merchant_refund_id: id.into(),
+            merchant_trans_id: of.into(),
+            amount: Amount { minor: 5600, currency: "HKD".parse().unwrap() },
+            reason: None,
+            is_void,
+            state,
+            result_status: None,
+            result_code: None,
+            result_msg: None,
+            refund_alipay_id: None,
+            tries: 0,
+            last_error: None,
+            refunded_at: None,
+            created_at: DateTime::parse_from_rfc3339("2026-11-26T00:20:00+08:00").unwrap(),
+        }
+    }
+
+    fn local(conn: &Connection) -> Vec<(String, String, String, String)> {
+        let mut st = conn
+            .prepare("SELECT record_type, record_id, status, business_date FROM local_records ORDER BY record_type, record_id")
+            .unwrap();
+        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).unwrap().map(Result::unwrap).collect()
+    }
+
+    #[test]
+    fn every_state_maps_to_the_contract() {
+        let conn = crate::store::open_in_memory().unwrap();
+        let at = "2026-11-25T23:50:00+08:00";
+        for (id, st) in [
+            ("P-PAID", PayState::Paid),
+            ("P-VOID", PayState::Voided),
+            ("P-FAIL", PayState::Failed),
+            ("P-UNK", PayState::Unknown),
+            ("P-PAYING", PayState::Paying),
+            ("P-CP", PayState::CancelPending),
+            ("P-MR", PayState::ManualReview),
+            ("P-VBR", PayState::VoidedByRefund),
+        ] {
+            ledger::insert_attempt(&conn, &attempt(id, st, at)).unwrap();
+        }
+        ledger::insert_refund(&conn, &refund("R-VOID", "P-VBR", RefundState::Success, true)).unwrap();
+        ledger::insert_refund(&conn, &refund("R-PEND", "P-PAID", RefundState::Pending, false)).unwrap();
+        let zone = BusinessZone::default();
+        assert_eq!(sync_local_records(&conn, &zone).unwrap(), 10);
+        let d1 = "2026-11-25".to_string();
+        let d2 = "2026-11-26".to_string();
+        let s = |t: &str, id: &str, st: &str, d: &String| (t.to_string(), id.to_string(), st.to_string(), d.clone());
+        assert_eq!(
+            local(&conn),
+            vec![
+                s("PAYMENT", "P-CP", "UNKNOWN", &d1),
+                s("PAYMENT", "P-FAIL", "FAILED", &d1),
+                s("PAYMENT", "P-MR", "UNKNOWN", &d1),
+                s("PAYMENT", "P-PAID", "SUCCESS", &d1),
+                s("PAYMENT", "P-PAYING", "UNKNOWN", &d1),
+                s("PAYMENT", "P-UNK", "UNKNOWN", &d1),
+                s("PAYMENT", "P-VBR", "SUCCESS", &d1),
+                s("PAYMENT", "P-VOID", "CANCELLED", &d1),
+                s("REFUND", "R-PEND", "UNKNOWN", &d2),
+                s("REFUND", "R-VOID", "SUCCESS", &d2),
+            ]
+        );
+        // Nothing changed: nothing rewritten.
+        assert_eq!(sync_local_records(&conn, &zone).unwrap(), 0);
+        // A state change is picked up, and a POS file cannot overwrite the ledger's record.
+        let mut a = ledger::must_attempt(&conn, "P-UNK").unwrap();
+        a.state = PayState::Paid;
+        ledger::save_attempt(&conn, &a).unwrap();
+        assert_eq!(sync_local_records(&conn, &zone).unwrap(), 1, "only the changed payment (it has no refunds)");
+        let pos = vec![LocalRecord { status: LocalStatus::Failed, ..records_of(&a, &[], &zone).remove(0) }];
+        let (applied, kept) = upsert_records(&conn, &pos, Origin::Pos, None).unwrap();
+        assert_eq!((applied, kept), (0, 1));
+        assert!(local(&conn).contains(&s("PAYMENT", "P-UNK", "SUCCESS", &d1)));
+    }
+}

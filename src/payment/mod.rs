@@ -39,3 +39,16 @@ pub fn flow_for<'a>(cfg: &Config, conn: &'a rusqlite::Connection, gateway: &'a d
         progress: Arc::new(|_| {}),
     }
 }
+
+/// What the daily run calls before matching: resolve everything not final with the active
+/// environment's client, then bring local records up to date. Returns the sweep's report and the
+/// number of local records written. Needs `[payment] enabled = true`; otherwise does nothing.
+pub fn daily(cfg: &Config, conn: &rusqlite::Connection) -> anyhow::Result<(SweepReport, usize)> {
+    if !cfg.payment.enabled {
+        return Ok((SweepReport::default(), 0));
+    }
+    let client = IntlClient::from_config(cfg)?;
+    let report = flow_for(cfg, conn, &client).sweep()?;
+    let written = sync_local_records(conn, &cfg.business.timezone)?;
+    Ok((report, written))
+}

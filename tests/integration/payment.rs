@@ -359,3 +359,56 @@ fn pay_cancel_refund_then_the_sandbox_files_parse_as_intl() {
     assert_eq!(count("SELECT COUNT(*) FROM alipay_rows"), 5 + 3, "transaction and settlement-detail rows were stored");
     assert_eq!(count("SELECT COUNT(*) FROM summary_rows"), 3, "PAYMENT, REFUND and TOTAL summary rows were stored");
 }
+
+#[test]
+fn sandbox_command_serves_the_protocol_and_keeps_its_key() {
+    use std::io::BufRead;
+    let w = crate::harness::Workspace::new();
+    let merchant = alipay_recon::payment::sign::PrivateKey::generate().unwrap();
+    w.write("keys/merchant-private.pem", merchant.to_pem().unwrap());
+    // A first config without the sandbox URL: the sandbox reads the merchant key from it.
+    w.write("alipay-recon.toml", crate::harness::sandbox::config_text("http://127.0.0.1:1", FAST));
+    let start = |w: &crate::harness::Workspace| {
+        let mut child = w
+            .cmd(&[
+                "sandbox",
+                "--listen",
+                "127.0.0.1:0",
+                "--files",
+                "sandbox-files",
+                "--write-public-key",
+                "keys/alipay-sandbox-public.pem",
+            ])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = String::new();
+        // Keep the pipe open while the sandbox runs: it prints more lines after the URL.
+        let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+        out.read_line(&mut first).unwrap();
+        let url = first.trim().strip_prefix("sandbox listening on ").unwrap_or_else(|| panic!("{first}")).to_string();
+        (child, url, out)
+    };
+    let (mut child, url, _out) = start(&w);
+    w.write("alipay-recon.toml", crate::harness::sandbox::config_text(&url, FAST));
+    let r = w.run(&["pay", "--code", &code_for("000"), "--amount", "3.20", "--currency", "HKD"]);
+    let key_before = std::fs::read_to_string(w.file("sandbox-state/sandbox-public.pem")).unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let r = r.expect_code(0);
+    assert!(r.stdout.contains("PAID 3.20 HKD"), "{}", r.stdout);
+    let files: Vec<_> = std::fs::read_dir(w.file(&format!("sandbox-files/download/{MERCHANT_ID}")))
+        .unwrap()
+        .flatten()
+        .flat_map(|d| {
+            std::fs::read_dir(d.path()).unwrap().flatten().map(|f| f.file_name().to_string_lossy().into_owned())
+        })
+        .collect();
+    assert_eq!(files.len(), 3, "{files:?}");
+    // Restarted on the same state folder: same key pair, so the merchant's config stays valid.
+    let (mut child, _, _out2) = start(&w);
+    let key_after = std::fs::read_to_string(w.file("keys/alipay-sandbox-public.pem")).unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(key_before, key_after);
+}

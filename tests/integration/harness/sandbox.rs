@@ -60,30 +60,21 @@ impl PaymentWorld {
     }
 
     pub fn write_config(&self, payment: &str) {
-        let cfg = format!(
-            r#"environment = "sandbox"
-[merchant]
-name = "Sandbox Test Store"
-[environments.sandbox]
-merchant_id = "{MERCHANT_ID}"
-client_id = "SANDBOX-CLIENT-ID"
-api_base_url = "{url}"
-private_key = {{ file = "keys/merchant-private.pem" }}
-alipay_public_key_file = "keys/alipay-sandbox-public.pem"
-[source]
-kind = "dir"
-dir = "sandbox-files"
-formats = ["intl"]
-[store]
-database = "data/recon.db"
-archive_dir = "archive"
-reports_dir = "reports"
-[payment]
-{payment}
-"#,
-            url = self.sandbox.url()
-        );
-        self.w.write("alipay-recon.toml", cfg);
+        self.w.write("alipay-recon.toml", config_text(&self.sandbox.url(), payment));
+    }
+
+    /// Runs the daily job for every day the sandbox wrote files for (for the lead's end-to-end test:
+    /// after paying, cancelling and refunding here, each day should reconcile with zero discrepancies).
+    pub fn run_days(&self, extra: &[&str]) -> Vec<(String, super::Run)> {
+        self.days()
+            .into_iter()
+            .map(|d| {
+                let mut args = vec!["run", "--date", d.as_str()];
+                args.extend_from_slice(extra);
+                let r = self.w.run(&args);
+                (d.clone(), r)
+            })
+            .collect()
     }
 
     pub fn files_dir(&self) -> PathBuf {
@@ -126,4 +117,31 @@ reports_dir = "reports"
             .unwrap();
         st.query_map([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).unwrap().map(Result::unwrap).collect()
     }
+}
+
+/// A workspace config whose sandbox environment points at `url`; keys under `keys/`, files in
+/// `sandbox-files/` (the `dir` source), the database in `data/recon.db`.
+pub fn config_text(url: &str, payment: &str) -> String {
+    format!(
+        r#"environment = "sandbox"
+[merchant]
+name = "Sandbox Test Store"
+[environments.sandbox]
+merchant_id = "{MERCHANT_ID}"
+client_id = "SANDBOX-CLIENT-ID"
+api_base_url = "{url}"
+private_key = {{ file = "keys/merchant-private.pem" }}
+alipay_public_key_file = "keys/alipay-sandbox-public.pem"
+[source]
+kind = "dir"
+dir = "sandbox-files"
+formats = ["intl"]
+[store]
+database = "data/recon.db"
+archive_dir = "archive"
+reports_dir = "reports"
+[payment]
+{payment}
+"#
+    )
 }
