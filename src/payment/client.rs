@@ -208,6 +208,7 @@ pub fn parse_reply(body: &Value, req_msg_id: String) -> Result<Reply, String> {
         alipay_id: s(&body["acquirementId"]),
         refund_alipay_id: s(&body["refundAcquirementId"]).or_else(|| s(&body["refundId"])),
         paid_at: s(&body["paymentTime"]).and_then(|t| DateTime::parse_from_rfc3339(&t).ok()),
+        refunded_at: s(&body["refundTime"]).and_then(|t| DateTime::parse_from_rfc3339(&t).ok()),
         trade,
         req_msg_id,
     })

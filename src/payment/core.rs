@@ -105,6 +105,8 @@ pub struct Reply {
     /// Alipay's id of a refund.
     pub refund_alipay_id: Option<String>,
     pub paid_at: Option<DateTime<FixedOffset>>,
+    /// For refunds: when Alipay made it (refundTime).
+    pub refunded_at: Option<DateTime<FixedOffset>>,
     /// For queries: the transaction's own state.
     pub trade: Option<TradeState>,
     /// The HTTP call's reqMsgId (unique per call), for support tickets.

@@ -263,9 +263,15 @@ impl Flow<'_> {
         let r = self.gateway.query(&a.merchant_trans_id);
         if self.apply_query(&mut a, &r)? {
             if a.state == PayState::Paid {
+                // Only what earlier refunds left is still to give back.
+                let left = a.amount.minor - self.refunded(&a.merchant_trans_id)?;
+                if left <= 0 {
+                    return self.set(&mut a, PayState::VoidedByRefund);
+                }
+                let amount = Amount { minor: left, currency: a.amount.currency };
                 let refund_id = new_id(&self.cfg.id_prefix, "R", self.now());
                 let refund =
-                    new_refund(&a, &refund_id, a.amount, Some("void after the cancel window".into()), true, self.now());
+                    new_refund(&a, &refund_id, amount, Some("void after the cancel window".into()), true, self.now());
                 ledger::insert_refund(self.conn, &refund)?;
                 a.void_refund_id = Some(refund_id);
                 self.set(&mut a, PayState::RefundPending)?;
@@ -340,7 +346,7 @@ impl Flow<'_> {
                 Ok(x) if x.status == CallStatus::Success => {
                     rf.state = RefundState::Success;
                     rf.refund_alipay_id = x.refund_alipay_id.clone();
-                    rf.refunded_at = Some(self.now());
+                    rf.refunded_at = Some(x.refunded_at.unwrap_or_else(|| self.now()));
                 }
                 Ok(x) if x.status == CallStatus::Failure => rf.state = RefundState::Failed,
                 _ if rf.tries >= self.cfg.refund_attempts => rf.state = RefundState::ManualReview,
@@ -369,6 +375,12 @@ impl Flow<'_> {
         self.resolve(id)
     }
 
+    /// Minor units refunded or being refunded (everything but failed refunds).
+    fn refunded(&self, id: &str) -> Result<i64> {
+        let refunds = ledger::refunds_of(self.conn, id)?;
+        Ok(refunds.iter().filter(|r| r.state != RefundState::Failed).map(|r| r.amount.minor).sum())
+    }
+
     /// The operator's refund of part or all of a paid payment. The refund id is persisted first.
     pub fn refund(&self, id: &str, amount: Amount, reason: Option<String>) -> Result<Refund> {
         let a = ledger::must_attempt(self.conn, id)?;
@@ -381,11 +393,7 @@ impl Flow<'_> {
         if amount.currency != a.amount.currency || amount.minor <= 0 {
             bail!("refund of {id}: the amount must be above 0 and in {} (the payment's currency)", a.amount.currency);
         }
-        let taken: i64 = ledger::refunds_of(self.conn, id)?
-            .iter()
-            .filter(|r| r.state != RefundState::Failed)
-            .map(|r| r.amount.minor)
-            .sum();
+        let taken = self.refunded(id)?;
         if taken + amount.minor > a.amount.minor {
             let left = Amount { minor: a.amount.minor - taken, currency: a.amount.currency };
             bail!("refund of {id}: {amount} is more than what is left to refund ({left})");

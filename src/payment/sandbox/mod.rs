@@ -39,6 +39,8 @@ struct Inner {
     merchant_key: Option<PublicKey>,
     files_dir: Option<PathBuf>,
     slow: Duration,
+    /// Set when the sandbox stops: slow answers stop waiting.
+    stopping: std::sync::atomic::AtomicBool,
 }
 
 /// A running sandbox; stops when dropped.
@@ -91,14 +93,23 @@ impl Sandbox {
         let db_path = state.join("sandbox.db");
         let db = Connection::open(&db_path).with_context(|| format!("cannot open {}", db_path.display()))?;
         db.busy_timeout(Duration::from_secs(10))?;
+        // A test double: speed over durability (its files are rewritten from it after every call).
+        db.pragma_update(None, "journal_mode", "WAL")?;
+        db.pragma_update(None, "synchronous", "OFF")?;
         db.execute_batch(bank::SCHEMA).context("cannot create the sandbox tables")?;
         let server = tiny_http::Server::http(&opts.listen).map_err(|e| {
             anyhow::anyhow!("sandbox: cannot listen on {}: {e}: choose another --listen address or port", opts.listen)
         })?;
         let addr = server.server_addr().to_ip().context("sandbox: the listener has no IP address")?;
         let server = Arc::new(server);
-        let inner =
-            Arc::new(Inner { db: Mutex::new(db), key, merchant_key, files_dir: opts.files_dir, slow: opts.slow });
+        let inner = Arc::new(Inner {
+            db: Mutex::new(db),
+            key,
+            merchant_key,
+            files_dir: opts.files_dir,
+            slow: opts.slow,
+            stopping: Default::default(),
+        });
         let (s, i) = (server.clone(), inner.clone());
         let thread = std::thread::spawn(move || {
             for req in s.incoming_requests() {
@@ -166,6 +177,7 @@ impl Sandbox {
 
 impl Drop for Sandbox {
     fn drop(&mut self) {
+        self.inner.stopping.store(true, std::sync::atomic::Ordering::SeqCst);
         self.server.unblock();
     }
 }
@@ -198,7 +210,10 @@ fn handle(inner: &Inner, mut req: tiny_http::Request) {
         }
     }
     if answer.slow {
-        std::thread::sleep(inner.slow);
+        let until = std::time::Instant::now() + inner.slow;
+        while std::time::Instant::now() < until && !inner.stopping.load(std::sync::atomic::Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
     let resp_head = json!({
         "version": VERSION,
