@@ -90,6 +90,43 @@ fn never_confirmed_is_cancelled_at_the_deadline() {
 }
 
 #[test]
+fn declined_in_the_app_is_failed_by_the_query() {
+    let world = PaymentWorld::fast();
+    let (r, id) = pay(&world, "203", "7.00");
+    let r = r.expect_code(2);
+    assert!(r.stdout.contains("NOT PAID"), "{}", r.stdout);
+    assert_eq!(world.state(&id), "FAILED");
+    assert_eq!(world.sandbox.calls("payCancel", &id), 0, "a closed order needs no cancel");
+    assert_eq!(world.local_records(&id)[0].2, "FAILED");
+}
+
+#[test]
+fn past_the_window_an_order_alipay_never_saw_is_failed_without_cancel() {
+    let world = PaymentWorld::fast();
+    let cfg = Config::load(&world.w.file("alipay-recon.toml"), &[]).unwrap();
+    let client = IntlClient::from_config(&cfg).unwrap();
+    let conn = alipay_recon::store::open(&world.w.file("data/recon.db")).unwrap();
+    let mut flow = payment::flow_for(&cfg, &conn, &client);
+    // The scan happens now; every later look at the clock is two days on (a till that was off until
+    // the next sweep): the unknown payment is then past its cancel window.
+    let calls = std::sync::atomic::AtomicUsize::new(0);
+    flow.now = std::sync::Arc::new(move || {
+        let later = calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) > 0;
+        payment::client::beijing_now() + chrono::Duration::days(if later { 2 } else { 0 })
+    });
+    let a = flow
+        .pay(&payment::NewPayment {
+            identity_code: code_for("403"),
+            amount: payment::Amount { minor: 990, currency: "HKD".parse().unwrap() },
+            title: "t".into(),
+        })
+        .unwrap();
+    assert_eq!(a.state, payment::PayState::Failed);
+    assert_eq!(world.sandbox.calls("payCancel", &a.merchant_trans_id), 0);
+    assert_eq!(world.sandbox.calls("payQuery", &a.merchant_trans_id), 4, "3 before giving up, 1 past the window");
+}
+
+#[test]
 fn unknown_exception_is_resolved_by_query() {
     let world = PaymentWorld::fast();
     let (r, id) = pay(&world, "301", "8.80");
@@ -249,6 +286,25 @@ fn refund_retries_reuse_the_refund_id() {
     assert!(over.stderr.contains("more than what is left"), "{}", over.stderr);
     let recs = world.local_records(&id);
     assert_eq!(recs[1], ("REFUND".into(), rid, "SUCCESS".into(), "ledger".into()));
+}
+
+#[test]
+fn an_unanswered_refund_is_left_for_sweep_which_reuses_its_id() {
+    let world = PaymentWorld::start(4000, &FAST.replace("refund_attempts = 4", "refund_attempts = 1"));
+    let (r, id) = pay(&world, "801", "50.00");
+    r.expect_code(0);
+    let r = world.w.run(&["refund", &id, "--amount", "50.00"]).expect_code(2);
+    assert!(r.stderr.contains("sweep") && r.stderr.contains("same id"), "{}", r.stderr);
+    let rid: String = world
+        .db()
+        .query_row("SELECT merchant_refund_id FROM payment_refunds WHERE merchant_trans_id=?1", [&id], |r| r.get(0))
+        .unwrap();
+    assert_eq!(world.local_records(&id)[1], ("REFUND".into(), rid.clone(), "UNKNOWN".into(), "ledger".into()));
+    world.w.run(&["sweep"]).expect_code(2);
+    world.w.run(&["sweep"]).expect_code(0);
+    assert_eq!(world.sandbox.calls("refund", &rid), 3);
+    assert_eq!(world.sandbox.refunds_done(&id), 1);
+    assert_eq!(world.local_records(&id)[1].2, "SUCCESS");
 }
 
 #[test]

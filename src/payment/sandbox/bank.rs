@@ -224,7 +224,7 @@ pub fn pay(conn: &Connection, body: &Value, now: DateTime<FixedOffset>) -> Resul
     )?;
     Ok(match sc {
         Scenario::Refuse(c) => answer("F", c, "refused (sandbox magic code)"),
-        Scenario::ConfirmLater | Scenario::NeverConfirm => {
+        Scenario::ConfirmLater | Scenario::NeverConfirm | Scenario::Declined => {
             with_info(pay_fields(&t), "U", "PAYMENT_IN_PROCESS", "waiting for the customer to confirm")
         }
         Scenario::UnknownButPaid | Scenario::CancelStuck | Scenario::PastWindow => {
@@ -250,6 +250,9 @@ pub fn query(conn: &Connection, body: &Value, now: DateTime<FixedOffset>) -> Res
     if t.scenario == Scenario::ConfirmLater && t.status == "PROCESSING" && t.queries >= 2 {
         t.status = "PAID".into();
         t.paid_at = Some(now);
+    }
+    if t.scenario == Scenario::Declined && t.status == "PROCESSING" {
+        t.status = "CLOSED".into();
     }
     age(&mut t, now);
     set_status(conn, mid, &t)?;

@@ -12,6 +12,8 @@ pub enum Scenario {
     ConfirmLater,
     /// `…202`: PAYMENT_IN_PROCESS; the customer never confirms.
     NeverConfirm,
+    /// `…203`: PAYMENT_IN_PROCESS; the customer declines in the app, so the order closes unpaid.
+    Declined,
     /// `…301`: UNKNOWN_EXCEPTION, but the money was taken.
     UnknownButPaid,
     /// `…401`: taken, but the answer comes only after the sandbox's slow delay (a client timeout).
@@ -63,6 +65,7 @@ pub fn of_suffix(suffix: &str) -> Scenario {
         "104" => Scenario::Refuse("RISK_REJECT"),
         "201" => Scenario::ConfirmLater,
         "202" => Scenario::NeverConfirm,
+        "203" => Scenario::Declined,
         "301" => Scenario::UnknownButPaid,
         "401" => Scenario::Slow,
         "402" => Scenario::Race,
