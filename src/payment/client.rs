@@ -62,9 +62,10 @@ pub fn money_json(a: &Amount) -> Value {
     json!({"currency": a.currency.as_str(), "value": a.minor.to_string()})
 }
 
-/// Now in UTC+8 (Alipay's zone), RFC 3339 with offset.
+/// Now in UTC+8 (Alipay's zone), whole seconds (as Alipay writes times).
 pub fn beijing_now() -> DateTime<FixedOffset> {
-    Utc::now().with_timezone(&FixedOffset::east_opt(8 * 3600).expect("valid offset"))
+    let now = Utc::now().with_timezone(&FixedOffset::east_opt(8 * 3600).expect("valid offset"));
+    chrono::Timelike::with_nanosecond(&now, 0).unwrap_or(now)
 }
 
 impl IntlClient {

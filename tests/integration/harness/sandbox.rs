@@ -77,6 +77,13 @@ impl PaymentWorld {
             .collect()
     }
 
+    /// The data rows of `reports/<day>/discrepancies.csv` (empty when the day reconciled cleanly).
+    pub fn discrepancies(&self, day: &str) -> Vec<String> {
+        let p = self.w.file(&format!("reports/{day}/discrepancies.csv"));
+        let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        text.lines().skip(1).filter(|l| !l.is_empty()).map(str::to_string).collect()
+    }
+
     pub fn files_dir(&self) -> PathBuf {
         self.w.file("sandbox-files")
     }
