@@ -19,6 +19,8 @@ pub mod gen;
 pub mod logging;
 pub mod payment;
 pub mod pipeline;
+pub mod reconcile;
+pub mod report;
 pub mod sales;
 pub mod source;
 pub mod store;

@@ -13,6 +13,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::Connection;
 use std::path::Path;
 
+pub mod day;
+
 /// Everything a command needs: the config, the open database and the archive.
 pub struct Workspace {
     pub cfg: Config,

@@ -34,6 +34,7 @@ pub fn run(_g: &super::Globals, a: Args) -> Result<Outcome> {
         })
         .unwrap_or_default();
     sales.sort();
+    let mut last_report = None;
     let (outcome, _) = pipeline::recorded(&mut ws, "demo", None, |ws, run_id| {
         for s in &sales {
             let (parsed, res) = pipeline::import_sales(ws, s, Some(run_id))?;
@@ -52,11 +53,17 @@ pub fn run(_g: &super::Globals, a: Args) -> Result<Outcome> {
             let day = pipeline::import_day(ws, source.as_mut(), date, now, Some(run_id))?;
             println!("== {date}");
             super::import::print_day(&day);
-            attention |= day.files.iter().any(|(_, o)| matches!(o, pipeline::FileOutcome::Imported { rejects, warnings, .. } if rejects + warnings > 0));
+            let res = pipeline::day::reconcile_day(ws, date, run_id)?;
+            super::run::print_result(date, &res);
+            attention |= !res.is_clean();
+            last_report = Some(res.report.dir.join("report.html"));
         }
         Ok((if attention { Outcome::Attention } else { Outcome::Clean }, ()))
     })?;
     println!("database: {}", ws.cfg.path(&ws.cfg.store.database).display());
+    if let Some(r) = last_report {
+        println!("open the latest report: {}", r.display());
+    }
     Ok(outcome)
 }
 

@@ -17,6 +17,7 @@ pub mod init;
 pub mod pay;
 pub mod payments;
 pub mod progress;
+pub mod run;
 pub mod runs;
 pub mod sandbox;
 pub mod status;
@@ -72,6 +73,10 @@ pub enum Command {
     Import(import::Args),
     /// Load local sales records (sales-v1 CSV or a mapped POS export).
     ImportSales(import_sales::Args),
+    /// The daily job for a date or range: fetch, import, reconcile, report (and email).
+    Run(run::Args),
+    /// Reconcile a date or range from stored data only, and rewrite its report.
+    Reconcile(run::Args),
     /// The run history.
     Runs(runs::Args),
     /// Show what is loaded for which dates.
@@ -124,6 +129,8 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Sandbox(a) => sandbox::run(&g, a),
         Command::Import(a) => import::run(&g, a),
         Command::ImportSales(a) => import_sales::run(&g, a),
+        Command::Run(a) => run::run(&g, a, true),
+        Command::Reconcile(a) => run::run(&g, a, false),
         Command::Runs(a) => runs::run(&g, a),
         Command::Status(a) => status::run(&g, a),
     }

@@ -5,8 +5,10 @@
 pub mod explain;
 pub mod files;
 mod migrate;
+pub mod results;
 pub mod runs;
 pub mod sales;
+pub mod window;
 
 use anyhow::{Context, Result};
 use rusqlite::Connection;

@@ -4,5 +4,6 @@
 mod harness;
 
 mod cli_basics;
+mod golden;
 mod payment;
 mod spine;

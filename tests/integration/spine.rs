@@ -210,7 +210,7 @@ fn sales_import_rejects_bad_rows_and_is_idempotent() {
 #[test]
 fn sigkill_during_a_large_import_leaves_one_complete_copy() {
     let w = spine_workspace();
-    gen_day(&w, 300_000);
+    gen_day(&w, 150_000);
     let expected_rows = {
         // Count data rows of the two detail files (header excluded).
         let mut n = 0;
@@ -231,6 +231,17 @@ fn sigkill_during_a_large_import_leaves_one_complete_copy() {
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
     }
+    // Whatever was committed before the kills is whole: no file has partial rows.
+    let partial = count(
+        &w,
+        "SELECT COUNT(*) FROM files f WHERE f.row_count != (SELECT COUNT(*) FROM alipay_rows r WHERE r.file_id = f.id)
+           + (SELECT COUNT(*) FROM summary_rows s WHERE s.file_id = f.id)",
+    );
+    assert_eq!(partial, 0);
+    assert!(
+        count(&w, "SELECT COUNT(*) FROM runs WHERE outcome = 'running'") >= 1,
+        "a kill landed while a run was recorded as running"
+    );
     let r = import(&w);
     assert!(r.code == 0 || r.code == 1, "{}{}", r.stdout, r.stderr);
     assert_eq!(count(&w, "SELECT COUNT(*) FROM alipay_rows"), expected_rows, "exactly one complete copy");
@@ -242,4 +253,51 @@ fn sigkill_during_a_large_import_leaves_one_complete_copy() {
     // And once more: nothing changes.
     import(&w);
     assert_eq!(count(&w, "SELECT COUNT(*) FROM alipay_rows"), expected_rows);
+}
+
+#[test]
+fn explain_follows_a_payment_across_files_and_local_records() {
+    let w = spine_workspace();
+    gen_day(&w, 300);
+    import(&w);
+    let sales = w.file("sales/sales-2026-11-25.csv");
+    w.run(&["import-sales", sales.to_str().unwrap()]);
+    // Find a refunded payment in the generated sales file.
+    let text = std::fs::read_to_string(&sales).unwrap();
+    let refund = text.lines().find(|l| l.starts_with("REFUND,")).expect("the generator makes refunds");
+    let cols: Vec<&str> = refund.split(',').collect();
+    let (pay_id, refund_id) = (cols[1], cols[2]);
+    let r = w.run(&["explain", pay_id]).expect_code(0);
+    assert!(r.stdout.contains("PAYMENT") && r.stdout.contains("REFUND"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("ALIPAY_TRANSACTION_DETAIL_HKD_20261125.csv")
+            && r.stdout.contains("ALIPAY_SETTLEMENT_DETAIL"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains(refund_id), "{}", r.stdout);
+    let j = w.run(&["explain", refund_id, "--json"]).expect_code(0);
+    let v: serde_json::Value = serde_json::from_str(&j.stdout).unwrap();
+    assert!(v["alipay"].as_array().unwrap().len() >= 2, "refund rows and its payment: {}", j.stdout);
+    assert_eq!(v["local"][0]["record_id"], refund_id);
+    let r = w.run(&["explain", "NO-SUCH-ID"]).expect_code(2);
+    assert!(r.stderr.contains("nothing is stored") && r.stderr.contains("status"), "{}", r.stderr);
+}
+
+#[test]
+fn runs_lists_the_history() {
+    let w = spine_workspace();
+    w.run(&["import", "--date", "today"]).expect_code(3);
+    w.run(&["import", "--date", "2020-01-01"]).expect_code(1);
+    let r = w.run(&["runs"]).expect_code(0);
+    assert!(
+        r.stdout.contains("not_ready") && r.stdout.contains("attention") && r.stdout.contains("tester@"),
+        "{}",
+        r.stdout
+    );
+    let j = w.run(&["runs", "--json"]).expect_code(0);
+    let v: serde_json::Value = serde_json::from_str(&j.stdout).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 2);
+    assert_eq!(v[0]["exit_code"], 1);
+    assert_eq!(v[1]["exit_code"], 3);
 }
