@@ -198,7 +198,8 @@ pub fn pay(conn: &Connection, body: &Value, now: DateTime<FixedOffset>) -> Resul
     );
     let (status, fail_code, paid_at) = match sc {
         Scenario::Refuse(c) => ("FAILED", Some(c), None),
-        Scenario::PastWindow => ("PAID", None, Some(now - Duration::days(1))),
+        // Two days back: past the window even just after midnight (one day back is not, until 00:15).
+        Scenario::PastWindow => ("PAID", None, Some(now - Duration::days(2))),
         _ if paid_now => ("PAID", None, Some(now)),
         _ => ("PROCESSING", None, None),
     };

@@ -26,7 +26,7 @@ pub enum Scenario {
     CancelStuck,
     /// `…601`: paid, but the pay answer's signature is broken (tampered).
     Tampered,
-    /// `…701`: UNKNOWN_EXCEPTION; paid yesterday (past the cancel window); hidden from the first 3 queries.
+    /// `…701`: UNKNOWN_EXCEPTION; paid two days ago (past the cancel window); hidden from the first 3 queries.
     PastWindow,
     /// `…801`: paid; each refund answers U twice before it succeeds.
     RefundFlaky,
