@@ -3,8 +3,8 @@
 //! integration process of alipay-api.md, and feeds its outcomes to reconciliation as local records.
 //!
 //! `core` (protocol-neutral types and the `Gateway` trait) ← `client` (alipay.intl over HTTPS, signed
-//! by `sign`) ; `ledger` (tables of sql/0003_payment.sql) ← `flow` (the resumable state machine) ;
-//! `codes` (result code → cashier message and operator action) ; `local` (ledger → local records) ;
+//! by `sign`) ; `ledger` (tables of sql/0003_payment.sql) ← `flow` (the resumable state machine) and
+//! `operate` (query now, cancel, refund, sweep) ; `codes` (result code → cashier message and operator action) ; `local` (ledger → local records) ;
 //! `sandbox` (a local server speaking the same protocol, with its own reconciliation files).
 
 pub mod client;
@@ -13,6 +13,7 @@ pub mod core;
 pub mod flow;
 pub mod ledger;
 pub mod local;
+mod operate;
 pub mod sandbox;
 pub mod sign;
 
