@@ -379,3 +379,7 @@ pub(super) fn new_refund(
         created_at: now,
     }
 }
+
+#[cfg(test)]
+#[path = "flow_tests.rs"]
+mod tests;
