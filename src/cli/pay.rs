@@ -127,9 +127,13 @@ fn report(a: &Attempt, support: &str) -> Result<Outcome> {
 
 pub fn pay(g: &super::Globals, a: PayArgs) -> Result<Outcome> {
     let amount = parse_amount(&a.amount, &a.currency)?;
+    let code = a.code.trim();
+    if code.is_empty() || code.len() > 64 || code.contains(char::is_whitespace) {
+        bail!("--code '{code}' is not a scanned payment code: scan the customer's code again");
+    }
     let ctx = open(g)?;
     let title = a.title.unwrap_or_else(|| ctx.cfg.payment.default_title.clone());
-    let attempt = ctx.flow().pay(&NewPayment { identity_code: a.code.trim().to_string(), amount, title });
+    let attempt = ctx.flow().pay(&NewPayment { identity_code: code.to_string(), amount, title });
     ctx.sync()?;
     report(&attempt?, &ctx.cfg.payment.support_contact)
 }

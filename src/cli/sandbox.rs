@@ -71,6 +71,7 @@ pub fn run(g: &super::Globals, a: Args) -> Result<Outcome> {
         "sandbox public key: {} (set alipay_public_key_file of the sandbox environment to it)",
         sb.public_key_file.display()
     )?;
+    writeln!(out, "sandbox public key (Base64 SPKI): {}", sb.public_key()?.to_base64()?)?;
     if !sb.has_merchant_key() {
         writeln!(
             out,

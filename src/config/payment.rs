@@ -82,3 +82,23 @@ impl PaymentConfig {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validation_names_the_key() {
+        assert!(PaymentConfig::default().validate("f.toml").is_ok());
+        let bad = PaymentConfig { id_prefix: "PO S".into(), ..Default::default() };
+        let e = bad.validate("f.toml").unwrap_err().to_string();
+        assert!(e.starts_with("f.toml: key `payment.id_prefix`"), "{e}");
+        let bad = PaymentConfig { cancel_attempts: 0, ..Default::default() };
+        assert!(bad.validate("f.toml").unwrap_err().to_string().contains("payment.cancel_attempts"));
+        let bad = PaymentConfig { read_timeout_ms: 0, ..Default::default() };
+        assert!(bad.validate("f.toml").is_err());
+        let parsed: PaymentConfig = toml::from_str("enabled = true\nquery_interval_ms = 5").unwrap();
+        assert_eq!((parsed.enabled, parsed.query_interval_ms, parsed.cancel_attempts), (true, 5, 4));
+        assert!(toml::from_str::<PaymentConfig>("query_intervall_ms = 5").is_err(), "typos are refused");
+    }
+}
