@@ -7,6 +7,7 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
+pub mod daemon;
 pub mod dates;
 pub mod demo;
 pub mod explain;
@@ -69,6 +70,8 @@ pub enum Command {
     Sweep,
     /// Run a local Alipay sandbox speaking the real protocol (magic codes: docs/payment.md).
     Sandbox(sandbox::Args),
+    /// Run the schedule (daily reconciliation, retries, housekeeping) until stopped.
+    Daemon(daemon::Args),
     /// Fetch, archive and load the Alipay files of a business date.
     Import(import::Args),
     /// Load local sales records (sales-v1 CSV or a mapped POS export).
@@ -127,6 +130,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Payments(a) => payments::run(&g, a),
         Command::Sweep => pay::sweep(&g),
         Command::Sandbox(a) => sandbox::run(&g, a),
+        Command::Daemon(a) => daemon::run(&g, a),
         Command::Import(a) => import::run(&g, a),
         Command::ImportSales(a) => import_sales::run(&g, a),
         Command::Run(a) => run::run(&g, a, true),

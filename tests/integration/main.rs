@@ -4,6 +4,8 @@
 mod harness;
 
 mod cli_basics;
+mod formats;
 mod golden;
 mod payment;
+mod schedule;
 mod spine;
