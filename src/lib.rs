@@ -12,6 +12,7 @@ pub mod archive;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod doctor;
 pub mod domain;
 pub mod exit;
 pub mod formats;

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 pub mod daemon;
 pub mod dates;
 pub mod demo;
+pub mod doctor;
 pub mod explain;
 pub mod gen;
 pub mod import;
@@ -70,6 +71,8 @@ pub enum Command {
     Sweep,
     /// Run a local Alipay sandbox speaking the real protocol (magic codes: docs/payment.md).
     Sandbox(sandbox::Args),
+    /// Check the setup: DNS, TCP, host key, login, remote folders, writable paths (exit 2 on failure).
+    Doctor(doctor::Args),
     /// Run the schedule (daily reconciliation, retries, housekeeping) until stopped.
     Daemon(daemon::Args),
     /// Fetch, archive and load the Alipay files of a business date.
@@ -130,6 +133,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Payments(a) => payments::run(&g, a),
         Command::Sweep => pay::sweep(&g),
         Command::Sandbox(a) => sandbox::run(&g, a),
+        Command::Doctor(a) => doctor::run(&g, a),
         Command::Daemon(a) => daemon::run(&g, a),
         Command::Import(a) => import::run(&g, a),
         Command::ImportSales(a) => import_sales::run(&g, a),

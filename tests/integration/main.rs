@@ -8,4 +8,5 @@ mod formats;
 mod golden;
 mod payment;
 mod schedule;
+mod sftp;
 mod spine;
