@@ -24,6 +24,9 @@ pub struct Args {
     /// Do not fetch: reconcile from the stored and archived data only.
     #[arg(long)]
     pub offline: bool,
+    /// Download files again even when a file of the same name, size and time was already fetched.
+    #[arg(long, conflicts_with = "offline")]
+    pub refetch: bool,
     /// Do not send or queue email for this run.
     #[arg(long)]
     pub no_email: bool,
@@ -46,10 +49,27 @@ pub fn run(g: &super::Globals, a: Args, fetch: bool) -> Result<Outcome> {
     let now = Utc::now();
     let dates = dates(&a, &cfg.business.timezone, now)?;
     let mut ws = Workspace::open(cfg)?;
+    ws.refetch = a.refetch;
     let fetch = fetch && !a.offline;
     let mut source = if fetch { Some(pipeline::open_source(&ws.cfg)?) } else { None };
     let mut worst = Outcome::Clean;
     let command = if fetch { "run" } else { "reconcile" };
+    if ws.cfg.payment.enabled {
+        // The payment ledger first: resolve what is not final (online only), then feed local records.
+        if fetch {
+            let (sweep, synced) = crate::payment::daily(&ws.cfg, &ws.conn).context("payment ledger sweep")?;
+            println!(
+                "payment ledger: {} looked at, {} resolved, {} still open{}; {synced} local records updated",
+                sweep.looked_at,
+                sweep.resolved,
+                sweep.still_open.len(),
+                if sweep.still_open.is_empty() { String::new() } else { format!(" ({})", sweep.still_open.join(", ")) }
+            );
+        } else {
+            let synced = crate::payment::sync_local_records(&ws.conn, &ws.cfg.business.timezone)?;
+            println!("payment ledger: {synced} local records updated (offline: no sweep)");
+        }
+    }
     let lock_dir = crate::lock::lock_dir(&ws.cfg);
     for date in dates {
         // One run per date at a time, shared with the daemon and other manual runs (exit 4 when held).

@@ -204,6 +204,7 @@ impl Config {
             bail!("{o}: key `source.formats` is empty: list at least one of intl, classic, antom");
         }
         self.business.validate(o)?;
+        self.payment.validate(o)?;
         crate::source::DayLayout::new(&self.active().merchant_id, &self.layouts_in_use()).with_context(|| o.clone())?;
         Ok(())
     }

@@ -6,6 +6,7 @@ mod harness;
 mod cli_basics;
 mod formats;
 mod golden;
+mod payment;
 mod schedule;
 mod sftp;
 mod spine;

@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+pub mod sandbox;
 pub mod sshd;
 
 /// Path of the binary under test (built by cargo for this test target).
