@@ -50,5 +50,6 @@ CREATE TABLE recon_counts (
     PRIMARY KEY (result_id, category)
 );
 
--- The engine's window load finds a restating sales file's other rows (its "as of" date).
+-- The engine's window load reads local record versions by their business date and sales file.
+CREATE INDEX local_record_history_by_date ON local_record_history(json_extract(row_json, '$.business_date'));
 CREATE INDEX local_record_history_by_file ON local_record_history(sales_file_id);
