@@ -16,6 +16,7 @@ pub mod domain;
 pub mod exit;
 pub mod formats;
 pub mod logging;
+pub mod notify;
 pub mod pipeline;
 pub mod sales;
 pub mod source;

@@ -1,0 +1,412 @@
+//! Composing messages: the daily report email (discrepancies or all-clear) from a report folder plus
+//! the day's [`DaySummary`], and the short alert emails. Only text is produced here; MIME structure
+//! and headers are built at delivery time. Everything that reaches a header goes through
+//! [`header_safe`]; everything that reaches HTML written here goes through [`html_escape`].
+
+use super::{Kind, Message, Part};
+use crate::domain::{format_minor, Currency, DaySummary, Finding};
+use anyhow::{Context, Result};
+use chrono::{DateTime, FixedOffset, NaiveDate};
+use std::fmt::Write as _;
+use std::path::Path;
+
+/// How many findings the plain-text body lists (the attachments have all of them).
+const LISTED_FINDINGS: usize = 20;
+
+/// Input of the daily email: the report folder written by the report module and its numbers.
+pub struct DailyReport<'a> {
+    pub date: NaiveDate,
+    pub merchant: &'a str,
+    /// 1 for the first email of the date; see [`super::plan_daily`].
+    pub version: u32,
+    pub summary: &'a DaySummary,
+    /// `reports/<YYYY-MM-DD>/` with `report.html`, `discrepancies.csv`, `report.xlsx`, `trend.png`.
+    pub folder: &'a Path,
+    /// The day's findings in report order; the first few are listed in the text body (may be empty).
+    pub findings: &'a [Finding],
+}
+
+/// A payment waiting in Alipay's manual review (risk control) for too long.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StuckPayment {
+    pub merchant_trans_id: String,
+    pub currency: Currency,
+    pub amount: i64,
+    pub since: DateTime<FixedOffset>,
+}
+
+/// Events that deserve their own short email.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Alert {
+    /// The deadline passed and Alipay's files for `date` are still missing; `local_sales` counts the
+    /// day's local SUCCESS/UNKNOWN records (no sales, no alert).
+    FilesMissing {
+        date: NaiveDate,
+        deadline: DateTime<FixedOffset>,
+        missing: Vec<String>,
+        local_sales: i64,
+    },
+    /// A run failed; `error` is the user-facing message, `next_step` what to do.
+    RunFailed {
+        date: Option<NaiveDate>,
+        command: String,
+        error: String,
+        next_step: String,
+    },
+    ManualReview {
+        date: NaiveDate,
+        payments: Vec<StuckPayment>,
+    },
+    /// `missing_date`'s files are still not imported and Alipay deletes them after `deleted_after`.
+    DeletionRisk {
+        missing_date: NaiveDate,
+        deleted_after: NaiveDate,
+        today: NaiveDate,
+    },
+}
+
+/// Builds the daily email. Missing optional files (xlsx, chart, HTML) are named in the text instead
+/// of failing: a report email without its spreadsheet beats no email.
+pub fn daily_message(r: &DailyReport) -> Result<Message> {
+    anyhow::ensure!(
+        r.folder.is_dir(),
+        "report folder {} does not exist: write the report before composing its email",
+        r.folder.display()
+    );
+    let s = r.summary;
+    let discrepancies: i64 = s.counts.values().sum();
+    let mut parts = Vec::new();
+    let mut absent = Vec::new();
+    for (name, ct) in [
+        ("discrepancies.csv", "text/csv; charset=utf-8"),
+        ("report.xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+    ] {
+        match read_opt(&r.folder.join(name))? {
+            Some(bytes) => parts.push(Part { name: name.into(), content_type: ct.into(), bytes, inline: false }),
+            None => absent.push(name),
+        }
+    }
+    let html = match read_opt(&r.folder.join("report.html"))? {
+        Some(b) => Some(String::from_utf8_lossy(&b).into_owned()),
+        None => {
+            absent.push("report.html");
+            None
+        }
+    };
+    if html.as_deref().is_some_and(|h| h.contains("cid:trend.png")) {
+        match read_opt(&r.folder.join("trend.png"))? {
+            Some(bytes) => {
+                parts.push(Part { name: "trend.png".into(), content_type: "image/png".into(), bytes, inline: true })
+            }
+            None => absent.push("trend.png"),
+        }
+    }
+
+    let merchant = header_safe(r.merchant);
+    let version = if r.version > 1 { format!(" (v{}, resent)", r.version) } else { String::new() };
+    let outcome = if discrepancies > 0 {
+        let stake = at_stake(s);
+        let noun = if discrepancies == 1 { "discrepancy" } else { "discrepancies" };
+        if stake.is_empty() {
+            format!("{discrepancies} {noun}")
+        } else {
+            format!("{discrepancies} {noun}, {stake}")
+        }
+    } else if s.pending + s.open_items > 0 {
+        format!("no new discrepancies, {} pending, {} open", s.pending, s.open_items)
+    } else {
+        let totals = payment_totals(s);
+        if totals.is_empty() {
+            "all clear".to_string()
+        } else {
+            format!("all clear, {totals}")
+        }
+    };
+    let subject = header_safe(&format!("[alipay-recon] {}{version} {merchant}: {outcome}", r.date));
+
+    let mut t = String::new();
+    let _ = writeln!(
+        t,
+        "Alipay reconciliation for {}, business day {} (report version {}).\n",
+        r.merchant, r.date, r.version
+    );
+    if discrepancies > 0 {
+        let _ =
+            writeln!(t, "{discrepancies} discrepancies need attention. Amount at stake: {}.\n", or_none(&at_stake(s)));
+        let _ = writeln!(t, "By category:");
+        for (c, n) in s.counts.iter().filter(|(_, n)| **n > 0) {
+            let _ = writeln!(t, "  {:<20} {n}", c.as_str());
+        }
+        t.push('\n');
+    } else {
+        let _ = writeln!(t, "All clear: no new discrepancies today.\n");
+    }
+    let _ = writeln!(
+        t,
+        "Matched: {}. Pending (may resolve with tomorrow's files): {}. Resolved today: {}. Still open from earlier days: {}.\n",
+        s.matched, s.pending, s.resolved, s.open_items
+    );
+    write_totals(&mut t, s);
+    if !r.findings.is_empty() {
+        let _ = writeln!(t, "\nFirst {} of {} rows:", r.findings.len().min(LISTED_FINDINGS), r.findings.len());
+        for f in r.findings.iter().take(LISTED_FINDINGS) {
+            let id = if f.merchant_refund_id.is_empty() {
+                f.merchant_trans_id.clone()
+            } else {
+                f.merchant_refund_id.clone()
+            };
+            let _ = writeln!(t, "  - {} {}: {}", f.category.as_str(), one_line(&id), one_line(&f.detail));
+        }
+    }
+    let attached: Vec<&str> = parts.iter().filter(|p| !p.inline).map(|p| p.name.as_str()).collect();
+    let _ = writeln!(t, "\nAttached: {}.", if attached.is_empty() { "nothing".into() } else { attached.join(", ") });
+    if !absent.is_empty() {
+        let _ = writeln!(t, "Not found in the report folder (rerun the report to regenerate): {}.", absent.join(", "));
+    }
+    let _ = writeln!(t, "Report folder: {}", r.folder.display());
+
+    let html = Some(html.unwrap_or_else(|| text_as_html(&subject, &t)));
+    Ok(Message {
+        key: format!("daily/{}/v{}", r.date, r.version),
+        kind: Kind::Daily,
+        business_date: Some(r.date),
+        version: r.version,
+        merchant: r.merchant.to_string(),
+        subject,
+        text: t,
+        html,
+        parts,
+    })
+}
+
+/// Builds an alert email, or `None` when the event does not warrant one (files missing on a day
+/// without local sales; a manual-review alert without payments).
+pub fn alert(merchant: &str, a: &Alert) -> Option<Message> {
+    let m = header_safe(merchant);
+    let (kind, date, key, headline, body) = match a {
+        Alert::FilesMissing { date, deadline, missing, local_sales } => {
+            if *local_sales == 0 {
+                return None;
+            }
+            let list = if missing.is_empty() { "the transaction file".to_string() } else { missing.join(", ") };
+            (
+                Kind::FilesMissing,
+                Some(*date),
+                format!("files_missing/{date}"),
+                format!("Alipay files for {date} still missing"),
+                format!(
+                    "The deadline {deadline} has passed and Alipay's files for business day {date} are still missing: {list}.\n\
+                     There were {local_sales} local sales that day, so they cannot be reconciled.\n\n\
+                     What to do: check on the SFTP server whether the files exist (`alipay-recon fetch --date {date}`); \
+                     if they do not, ask Alipay support to regenerate them. Alipay deletes files after 7 days."
+                ),
+            )
+        }
+        Alert::RunFailed { date, command, error, next_step } => {
+            let d = date.map(|d| d.to_string()).unwrap_or_else(|| "no-date".into());
+            (
+                Kind::RunFailed,
+                *date,
+                // The same failure repeated by every cron retry alerts once.
+                format!("run_failed/{d}/{}", short_hash(&[command, error])),
+                format!("run failed: {}", one_line(command)),
+                format!(
+                    "The run `{command}`{} failed:\n\n  {error}\n\nWhat to do: {next_step}",
+                    date.map(|d| format!(" for {d}")).unwrap_or_default()
+                ),
+            )
+        }
+        Alert::ManualReview { date, payments } => {
+            if payments.is_empty() {
+                return None;
+            }
+            let mut ids: Vec<&str> = payments.iter().map(|p| p.merchant_trans_id.as_str()).collect();
+            ids.sort_unstable();
+            let mut b = format!("{} payments are waiting in Alipay's manual review:\n\n", payments.len());
+            for p in payments {
+                let _ = writeln!(
+                    b,
+                    "  - {} {} since {}",
+                    one_line(&p.merchant_trans_id),
+                    money(p.amount, p.currency),
+                    p.since
+                );
+            }
+            b.push_str("\nWhat to do: ask Alipay support about these payments; do not hand over goods until they are captured.");
+            (
+                Kind::ManualReview,
+                Some(*date),
+                format!("manual_review/{date}/{}", short_hash(&ids)),
+                format!("{} payments stuck in manual review", payments.len()),
+                b,
+            )
+        }
+        Alert::DeletionRisk { missing_date, deleted_after, today } => {
+            let left = (*deleted_after - *today).num_days().max(0);
+            (
+                Kind::DeletionRisk,
+                Some(*missing_date),
+                format!("deletion_risk/{missing_date}"),
+                format!("files of {missing_date} will be deleted by Alipay in {left} days"),
+                format!(
+                    "Alipay's files for business day {missing_date} have still not been imported, and Alipay deletes \
+                     them after {deleted_after} ({left} days left).\n\n\
+                     What to do: run `alipay-recon fetch --date {missing_date}` now and check the SFTP account; \
+                     if the files are not on the server, ask Alipay support before they are gone."
+                ),
+            )
+        }
+    };
+    let when = date.map(|d| format!("{d} ")).unwrap_or_default();
+    let subject = header_safe(&format!("[alipay-recon] ALERT {when}{m}: {headline}"));
+    let text = format!("Alert for {merchant}.\n\n{body}\n");
+    let html = Some(text_as_html(&subject, &text));
+    Some(Message {
+        key,
+        kind,
+        business_date: date,
+        version: 1,
+        merchant: merchant.into(),
+        subject,
+        text,
+        html,
+        parts: vec![],
+    })
+}
+
+/// One header-safe line: control characters (CR, LF, tab, …) become spaces, runs of spaces collapse,
+/// and the result is capped, so no value from a file or a remark can add or split a header.
+pub fn header_safe(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        let c = if c.is_control() || c == '\u{2028}' || c == '\u{2029}' { ' ' } else { c };
+        if c == ' ' && (out.is_empty() || out.ends_with(' ')) {
+            continue;
+        }
+        out.push(c);
+    }
+    let trimmed = out.trim_end();
+    trimmed.chars().take(250).collect()
+}
+
+/// Escapes text for HTML element content and attribute values.
+pub fn html_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 16);
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// `HKD 1,234.00`: the currency's decimals, thousands grouped for reading (never for files).
+pub fn money(minor: i64, cur: Currency) -> String {
+    let plain = format_minor(minor, cur);
+    let (sign, rest) = plain.strip_prefix('-').map(|r| ("-", r)).unwrap_or(("", plain.as_str()));
+    let (int, frac) = rest.split_once('.').map(|(i, f)| (i, Some(f))).unwrap_or((rest, None));
+    let mut grouped = String::new();
+    for (i, ch) in int.chars().enumerate() {
+        if i > 0 && (int.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(ch);
+    }
+    match frac {
+        Some(f) => format!("{cur} {sign}{grouped}.{f}"),
+        None => format!("{cur} {sign}{grouped}"),
+    }
+}
+
+fn money_code(minor: i64, code: &str) -> String {
+    match Currency::parse(code) {
+        Ok(c) => money(minor, c),
+        Err(_) => format!("{} {minor} (minor units)", one_line(code)),
+    }
+}
+
+fn at_stake(s: &DaySummary) -> String {
+    s.at_stake.iter().filter(|(_, v)| **v != 0).map(|(c, v)| money_code(*v, c)).collect::<Vec<_>>().join(" + ")
+}
+
+fn payment_totals(s: &DaySummary) -> String {
+    s.currencies
+        .iter()
+        .filter(|(_, t)| t.alipay_payment_count > 0)
+        .map(|(c, t)| format!("{} in {} payments", money_code(t.alipay_payments, c), t.alipay_payment_count))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn write_totals(t: &mut String, s: &DaySummary) {
+    if s.currencies.is_empty() {
+        let _ = writeln!(t, "No payments on either side this day.");
+        return;
+    }
+    let _ = writeln!(t, "Totals per currency:");
+    for (c, x) in &s.currencies {
+        let _ = writeln!(
+            t,
+            "  {c}: Alipay {} payments {}, {} refunds {}, {} cancels; local {} payments {}, {} refunds {}; fees {}; settled net {}",
+            x.alipay_payment_count,
+            money_code(x.alipay_payments, c),
+            x.alipay_refund_count,
+            money_code(x.alipay_refunds, c),
+            x.alipay_cancel_count,
+            x.local_payment_count,
+            money_code(x.local_payments, c),
+            x.local_refund_count,
+            money_code(x.local_refunds, c),
+            money_code(x.fees, c),
+            money_code(x.settled_net, c),
+        );
+    }
+}
+
+fn or_none(s: &str) -> &str {
+    if s.is_empty() {
+        "none in money"
+    } else {
+        s
+    }
+}
+
+/// A value on one line of the text body (a remark with a newline must not fake a new row).
+fn one_line(s: &str) -> String {
+    s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
+}
+
+fn text_as_html(title: &str, text: &str) -> String {
+    format!(
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{}</title></head>\n<body><pre style=\"font-family:monospace\">{}</pre></body></html>\n",
+        html_escape(title),
+        html_escape(text)
+    )
+}
+
+fn short_hash(items: &[&str]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for i in items {
+        h.update((i.len() as u64).to_le_bytes());
+        h.update(i.as_bytes());
+    }
+    hex::encode(&h.finalize()[..6])
+}
+
+fn read_opt(p: &Path) -> Result<Option<Vec<u8>>> {
+    match std::fs::read(p) {
+        Ok(b) => Ok(Some(b)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("cannot read {}: check its permissions", p.display())),
+    }
+}
+
+#[cfg(test)]
+#[path = "compose_tests.rs"]
+mod tests;
