@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
 pub mod init;
+pub mod outbox;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -36,6 +37,8 @@ pub struct Cli {
 pub enum Command {
     /// Write an annotated example configuration file.
     Init(init::Args),
+    /// The email outbox: list what is waiting, send it now.
+    Outbox(outbox::Args),
 }
 
 /// Options every subcommand sees.
@@ -72,5 +75,6 @@ pub fn run(cli: Cli) -> Result<Outcome> {
     let g = Globals { config: cli.config.clone() };
     match cli.command {
         Command::Init(a) => init::run(&g, a),
+        Command::Outbox(a) => outbox::run(&g, a),
     }
 }

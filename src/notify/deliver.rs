@@ -140,8 +140,12 @@ fn build(msg: &Message, ec: &EmailConfig, from: &Mailbox) -> Result<(lettre::Mes
         }
         MultiPart::alternative().singlepart(text).multipart(related)
     };
+    let attachments: Vec<_> = msg.parts.iter().filter(|p| !p.inline).collect();
+    if attachments.is_empty() {
+        return Ok((b.multipart(alternative)?, message_id));
+    }
     let mut mixed = MultiPart::mixed().multipart(alternative);
-    for p in msg.parts.iter().filter(|p| !p.inline) {
+    for p in attachments {
         mixed = mixed.singlepart(Attachment::new(p.name.clone()).body(p.bytes.clone(), content_type(&p.content_type)?));
     }
     Ok((b.multipart(mixed)?, message_id))
@@ -250,7 +254,8 @@ fn smtp_transport(s: &SmtpConfig, cfg: &Config) -> Result<SmtpTransport> {
 
 struct SendError {
     message: String,
-    /// The server could not be reached at all (as opposed to refusing this one message).
+    /// The server could not be reached, or refused the login or TLS (as opposed to refusing this
+    /// one message): the rest of the pass would fail the same way.
     unreachable: bool,
 }
 
@@ -292,20 +297,30 @@ fn send_once(sink: &Sink, m: &lettre::Message, key: &str) -> Result<String, Atte
         Sink::Smtp { transport, url } => match transport.send(m) {
             Ok(_) => Ok(url.clone()),
             Err(e) => {
-                let what = if e.is_permanent() {
+                let code = e.status().map(|c| c.to_string()).unwrap_or_default();
+                // Failures that every further message of this pass would hit too.
+                let mut stops_pass = false;
+                let what = if code == "535" || code == "534" {
+                    stops_pass = true;
+                    "authentication failed: check email.smtp.user and the password named by email.smtp.password"
+                } else if code == "530" {
+                    stops_pass = true;
+                    "the server requires authentication or STARTTLS first: set email.smtp.user/password or security = \"starttls\""
+                } else if e.is_permanent() {
                     "the server refused the message: check the addresses in [email] and the server's policy"
                 } else if e.is_tls() {
+                    stops_pass = true;
                     "the TLS handshake failed: check email.smtp.security and, for a private certificate, email.smtp.ca_file"
                 } else if e.is_transient() {
                     "the server asked to try later"
                 } else {
+                    stops_pass = true;
                     "the server could not be reached: check email.smtp.host/port and that the server is running"
                 };
-                let unreachable = !e.is_permanent() && !e.is_transient() && !e.is_response();
                 Err(AttemptError {
                     message: format!("{url}: {e}: {what}; the message stays in the outbox and is retried by the next run or `alipay-recon outbox send`"),
                     permanent: e.is_permanent(),
-                    unreachable,
+                    unreachable: stops_pass,
                 })
             }
         },
