@@ -1,7 +1,7 @@
 //! `alipay-recon outbox list|send` — the email outbox: what is waiting to be delivered, and delivering
 //! it now (after the SMTP server was down, or a wrong address was fixed in the config).
 //!
-//! `list` prints one line per message (`--all` includes sent ones, `--json` for scripts) and exits 0.
+//! `prune` drops old attachments. `list` prints one line per message (`--all` includes sent ones, `--json` for scripts) and exits 0.
 //! `send` delivers every pending message with the configured transport; it exits 0 when nothing is
 //! left waiting and 2 (with the reason and what to do) when a message could not be sent.
 
@@ -28,6 +28,29 @@ pub enum Action {
     },
     /// Send every pending message now.
     Send,
+    /// Drop the attachments of messages sent more than DAYS ago (the rows stay, so a report is
+    /// still never emailed twice; the report folder keeps the files).
+    Prune {
+        #[arg(long, default_value_t = 90)]
+        days: u32,
+    },
+}
+
+/// Email switches of the commands that produce reports (`#[command(flatten)]` them).
+#[derive(Debug, Clone, Copy, Default, clap::Args)]
+pub struct EmailFlags {
+    /// Compose, queue and send no email in this run (for reruns); messages already waiting stay.
+    #[arg(long)]
+    pub no_email: bool,
+    /// Email the day's report again as a new version even though it was already sent.
+    #[arg(long, conflicts_with = "no_email")]
+    pub resend_email: bool,
+}
+
+impl EmailFlags {
+    pub fn options(&self) -> notify::EmailOptions {
+        notify::EmailOptions { no_email: self.no_email, resend: self.resend_email }
+    }
 }
 
 pub fn run(g: &super::Globals, a: Args) -> Result<Outcome> {
@@ -50,6 +73,11 @@ pub fn run(g: &super::Globals, a: Args) -> Result<Outcome> {
                     r.id, r.status, r.key, r.attempts, r.bytes, r.subject
                 );
             }
+            Ok(Outcome::Clean)
+        }
+        Action::Prune { days } => {
+            let n = notify::outbox::prune_parts(&conn, days)?;
+            println!("dropped the attachments of {n} messages sent more than {days} days ago");
             Ok(Outcome::Clean)
         }
         Action::Send => {

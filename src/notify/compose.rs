@@ -33,6 +33,8 @@ pub struct StuckPayment {
     pub currency: Currency,
     pub amount: i64,
     pub since: DateTime<FixedOffset>,
+    /// Why it is stuck, e.g. "cancel returned UNKNOWN 5 times".
+    pub reason: String,
 }
 
 /// Events that deserve their own short email.
@@ -222,17 +224,22 @@ pub fn alert(merchant: &str, a: &Alert) -> Option<Message> {
             }
             let mut ids: Vec<&str> = payments.iter().map(|p| p.merchant_trans_id.as_str()).collect();
             ids.sort_unstable();
-            let mut b = format!("{} payments are waiting in Alipay's manual review:\n\n", payments.len());
+            let mut b = format!("{} payments are stuck in manual review:\n\n", payments.len());
             for p in payments {
                 let _ = writeln!(
                     b,
-                    "  - {} {} since {}",
+                    "  - {} {} since {}: {}",
                     one_line(&p.merchant_trans_id),
                     money(p.amount, p.currency),
-                    p.since
+                    p.since,
+                    one_line(&p.reason)
                 );
             }
-            b.push_str("\nWhat to do: ask Alipay support about these payments; do not hand over goods until they are captured.");
+            b.push_str(
+                "\nTheir outcome at Alipay is unknown after the automatic retries. What to do: check each one with \
+                 Alipay support (overseas_support@service.alibaba.com) quoting the payment id, then record it as paid \
+                 or refunded; until then do not count it as revenue.",
+            );
             (
                 Kind::ManualReview,
                 Some(*date),

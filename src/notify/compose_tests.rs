@@ -237,11 +237,12 @@ fn alerts_only_when_warranted_and_keyed_stably() {
                 currency: cur("HKD"),
                 amount: 150_000,
                 since,
+                reason: "cancel UNKNOWN x5".into(),
             }],
         },
     )
     .unwrap();
-    assert!(mr.text.contains("P9 HKD 1,500.00"), "{}", mr.text);
+    assert!(mr.text.contains("P9 HKD 1,500.00") && mr.text.contains("cancel UNKNOWN x5"), "{}", mr.text);
 
     let dr = alert(
         "M",

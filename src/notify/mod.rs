@@ -10,15 +10,17 @@
 //!   auth), or writes `.eml` files; retries with backoff; marks a row sent right after the server
 //!   accepted it ([`deliver_pending`]).
 //!
-//! The pipeline calls: `plan_daily` → `daily_message` → `enqueue` (and `alert` → `enqueue`), then
-//! `deliver_pending` — unless the run has `--no-email`, in which case it calls none of them.
+//! - [`flow`]: what the pipeline calls, with `--no-email` / `--resend-email` applied:
+//!   [`queue_daily`], [`queue_alert`], [`flush`], and [`deletion_risk`] to decide that alert.
 
 pub mod compose;
 pub mod deliver;
+pub mod flow;
 pub mod outbox;
 
 pub use compose::{alert, daily_message, Alert, DailyReport, StuckPayment};
 pub use deliver::{deliver_pending, DeliveryReport};
+pub use flow::{deletion_risk, flush, queue_alert, queue_daily, DailyEmail, EmailOptions};
 pub use outbox::{enqueue, list, plan_daily, DailyPlan, Enqueued, OutboxEntry};
 
 use chrono::NaiveDate;

@@ -200,6 +200,22 @@ pub(crate) fn mark_failed(conn: &Connection, id: i64, error: &str, attempts: u32
     Ok(())
 }
 
+/// Deletes the attachments of messages sent (or suppressed) more than `days` days ago and returns
+/// how many messages lost them. Rows stay: [`plan_daily`] needs them to never send a date twice.
+pub fn prune_parts(conn: &Connection, days: u32) -> Result<usize> {
+    let cutoff =
+        (chrono::Utc::now() - chrono::Duration::days(days as i64)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let old = "SELECT id FROM outbox WHERE status != 'pending' AND COALESCE(sent_at, created_at) < ?1";
+    let msgs: i64 = conn.query_row(
+        &format!("SELECT COUNT(DISTINCT outbox_id) FROM outbox_parts WHERE outbox_id IN ({old})"),
+        [&cutoff],
+        |r| r.get(0),
+    )?;
+    let parts = conn.execute(&format!("DELETE FROM outbox_parts WHERE outbox_id IN ({old})"), [&cutoff])?;
+    tracing::info!(messages = msgs, parts, "pruned outbox attachments");
+    Ok(msgs as usize)
+}
+
 pub(crate) fn mark_suppressed(conn: &Connection, id: i64) -> Result<()> {
     conn.execute(
         "UPDATE outbox SET status = 'suppressed', sent_via = 'transport none', claimed_until = NULL WHERE id = ?1",
@@ -276,5 +292,20 @@ mod tests {
         assert!(pending_ids(&c, 1000).unwrap().is_empty());
         assert!(list(&c, false).unwrap().is_empty());
         assert_eq!(list(&c, true).unwrap()[0].status, "sent");
+    }
+
+    #[test]
+    fn prune_drops_only_old_sent_attachments() {
+        let mut c = crate::store::open_in_memory().unwrap();
+        let Enqueued::New(old) = enqueue(&mut c, &msg("old", "2026-01-01", 1)).unwrap() else { panic!() };
+        let Enqueued::New(pending) = enqueue(&mut c, &msg("pending", "2026-01-02", 1)).unwrap() else { panic!() };
+        mark_sent(&c, old, "t", "<m@x>", 1).unwrap();
+        c.execute("UPDATE outbox SET sent_at = '2020-01-01T00:00:00Z', created_at = '2020-01-01T00:00:00Z'", [])
+            .unwrap();
+        assert_eq!(prune_parts(&c, 90).unwrap(), 1);
+        assert!(load(&c, old).unwrap().parts.is_empty());
+        assert_eq!(load(&c, pending).unwrap().parts.len(), 1, "pending messages keep everything");
+        assert_eq!(list(&c, true).unwrap().len(), 2, "rows stay");
+        assert_eq!(prune_parts(&c, 90).unwrap(), 0, "nothing left to prune");
     }
 }
