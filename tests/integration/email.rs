@@ -411,3 +411,29 @@ fn file_transport_writes_eml_files_by_default() {
     assert_eq!(mails[0].attachment("report.xlsx").bytes, files.xlsx);
     assert_eq!(mails[0].parts.iter().find(|p| p.content_type == "image/png").unwrap().bytes, files.png);
 }
+
+#[test]
+fn two_concurrent_senders_deliver_each_message_once() {
+    let server = SmtpServer::start(Mode::Plain);
+    let w = workspace(&smtp_email(server.port, "plain", ""));
+    let mut conn = db(&w);
+    for i in 0..6 {
+        let a = Alert::RunFailed {
+            date: Some(date()),
+            command: format!("run {i}"),
+            error: "e".into(),
+            next_step: "n".into(),
+        };
+        notify::enqueue(&mut conn, &notify::alert("HK-Store", &a).unwrap()).unwrap();
+    }
+    drop(conn);
+    let a = w.cmd(&["outbox", "send"]).spawn().unwrap();
+    let b = w.cmd(&["outbox", "send"]).spawn().unwrap();
+    assert!(a.wait_with_output().unwrap().status.success());
+    assert!(b.wait_with_output().unwrap().status.success());
+    let mails = server.mails();
+    let mut ids: Vec<&str> = mails.iter().map(|m| m.message_id.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!((mails.len(), ids.len()), (6, 6), "each message exactly once");
+}
