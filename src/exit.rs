@@ -34,8 +34,17 @@ pub fn code_of(result: &anyhow::Result<Outcome>, attention_is_ok: bool) -> u8 {
         Ok(Outcome::Clean) => code::CLEAN,
         Ok(Outcome::Attention) if attention_is_ok => code::CLEAN,
         Ok(Outcome::Attention) => code::ATTENTION,
-        Err(e) if e.downcast_ref::<NotReady>().is_some() => code::NOT_READY,
-        Err(e) if e.downcast_ref::<Locked>().is_some() => code::LOCKED,
-        Err(_) => code::FAILED,
+        Err(e) => code_of_error(e),
+    }
+}
+
+/// The exit code of a failed command: 3 not ready, 4 locked, else 2.
+pub fn code_of_error(e: &anyhow::Error) -> u8 {
+    if e.downcast_ref::<NotReady>().is_some() {
+        code::NOT_READY
+    } else if e.downcast_ref::<Locked>().is_some() {
+        code::LOCKED
+    } else {
+        code::FAILED
     }
 }

@@ -13,6 +13,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::Connection;
 use std::path::Path;
 
+pub mod day;
+pub mod email;
+
 /// Everything a command needs: the config, the open database and the archive.
 pub struct Workspace {
     pub cfg: Config,
@@ -101,6 +104,18 @@ pub fn import_day(
     now: DateTime<Utc>,
     run_id: Option<i64>,
 ) -> Result<DayImport> {
+    import_day_observed(ws, source, date, now, run_id, &mut |_, _, _| {})
+}
+
+/// [`import_day`] with a callback before each file (index, total, file) — the CLI draws progress with it.
+pub fn import_day_observed(
+    ws: &mut Workspace,
+    source: &mut dyn FileSource,
+    date: NaiveDate,
+    now: DateTime<Utc>,
+    run_id: Option<i64>,
+    on_file: &mut dyn FnMut(usize, usize, &RemoteFile),
+) -> Result<DayImport> {
     let layouts = ws.cfg.layouts_in_use();
     let listing = source
         .list_day(date, &layouts)
@@ -114,7 +129,9 @@ pub fn import_day(
         refused: listing.refused,
         ..Default::default()
     };
-    for file in listing.files {
+    let total = listing.files.len();
+    for (i, file) in listing.files.into_iter().enumerate() {
+        on_file(i, total, &file);
         let dest = staging.join(file.name.as_str());
         source
             .fetch(&file, &dest)
@@ -220,4 +237,32 @@ pub fn import_sales(
     let res = store::sales::import(&mut ws.conn, &meta, &parsed, run_id)
         .with_context(|| format!("cannot import sales file {}", path.display()))?;
     Ok((parsed, res))
+}
+
+/// Runs `f` as a recorded run: a `runs` row before, its outcome and exit code after (also on error).
+pub fn recorded<T>(
+    ws: &mut Workspace,
+    command: &str,
+    date: Option<NaiveDate>,
+    f: impl FnOnce(&mut Workspace, i64) -> Result<(crate::exit::Outcome, T)>,
+) -> Result<(crate::exit::Outcome, T)> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let run_id = store::runs::start(&ws.conn, command, &args, date)?;
+    let result = f(ws, run_id);
+    use crate::exit::{code, code_of_error, Outcome};
+    let (outcome, exit, message) = match &result {
+        Ok((Outcome::Clean, _)) => ("ok", code::CLEAN, None),
+        Ok((Outcome::Attention, _)) => ("attention", code::ATTENTION, None),
+        Err(e) => {
+            let c = code_of_error(e);
+            let o = match c {
+                code::NOT_READY => "not_ready",
+                code::LOCKED => "locked",
+                _ => "failed",
+            };
+            (o, c, Some(format!("{e:#}")))
+        }
+    };
+    store::runs::finish(&ws.conn, run_id, outcome, exit, message.as_deref(), None)?;
+    result
 }

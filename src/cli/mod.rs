@@ -7,8 +7,18 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
+pub mod dates;
+pub mod demo;
+pub mod explain;
+pub mod gen;
+pub mod import;
+pub mod import_sales;
 pub mod init;
 pub mod outbox;
+pub mod progress;
+pub mod run;
+pub mod runs;
+pub mod status;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -35,10 +45,28 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the whole chain on the bundled fixtures with embedded defaults (no config, no server).
+    Demo(demo::Args),
+    /// Everything stored about one payment or refund: Alipay rows, local records, history.
+    Explain(explain::Args),
+    /// Write a synthetic day (Alipay files + sales CSV) for benchmarks and trials.
+    Gen(gen::Args),
     /// Write an annotated example configuration file.
     Init(init::Args),
     /// The email outbox: list what is waiting, send it now.
     Outbox(outbox::Args),
+    /// Fetch, archive and load the Alipay files of a business date.
+    Import(import::Args),
+    /// Load local sales records (sales-v1 CSV or a mapped POS export).
+    ImportSales(import_sales::Args),
+    /// The daily job for a date or range: fetch, import, reconcile, report (and email).
+    Run(run::Args),
+    /// Reconcile a date or range from stored data only, and rewrite its report.
+    Reconcile(run::Args),
+    /// The run history.
+    Runs(runs::Args),
+    /// Show what is loaded for which dates.
+    Status(status::Args),
 }
 
 /// Options every subcommand sees.
@@ -74,7 +102,16 @@ impl Cli {
 pub fn run(cli: Cli) -> Result<Outcome> {
     let g = Globals { config: cli.config.clone() };
     match cli.command {
+        Command::Demo(a) => demo::run(&g, a),
+        Command::Explain(a) => explain::run(&g, a),
+        Command::Gen(a) => gen::run(&g, a),
         Command::Init(a) => init::run(&g, a),
         Command::Outbox(a) => outbox::run(&g, a),
+        Command::Import(a) => import::run(&g, a),
+        Command::ImportSales(a) => import_sales::run(&g, a),
+        Command::Run(a) => run::run(&g, a, true),
+        Command::Reconcile(a) => run::run(&g, a, false),
+        Command::Runs(a) => runs::run(&g, a),
+        Command::Status(a) => status::run(&g, a),
     }
 }

@@ -1,7 +1,91 @@
-//! Parser for the `antom` layout (alipay-files.md).
+//! Parser for the `antom` layout (alipay-files.md): comma-separated, header-driven (column order
+//! differs per merchant), last line `<END>`. Refund amounts and charged fees are negative in the file.
+//! `transactionRequestId` is the payment's or the refund's request id depending on the type.
 
-use super::{ParseContext, ParseError, ParsedFile};
+use super::common::{collect, finish, signed_detail, summary_row, SignRule};
+use super::text::{decode, read_table, Aliases, Col, Delim, TableSpec};
+use super::{ParseContext, ParseError, ParsedFile, Rows, Warning, WarningCode};
+use crate::domain::{FileKind, TransType};
 
-pub fn parse(_bytes: &[u8], ctx: &ParseContext) -> Result<ParsedFile, ParseError> {
-    Err(ParseError { file: ctx.file_name.clone(), message: "the antom parser is not written yet".into() })
+/// transactionItems and settlementItems columns.
+const DETAIL: &Aliases = &[
+    (Col::Type, &["transactionType", "type"]),
+    (Col::Status, &["status", "transactionStatus"]),
+    (Col::MerchantId, &["transactionRequestId"]),
+    (Col::OrigMerchantId, &["originalTransactionRequestId"]),
+    (Col::AlipayId, &["transactionId"]),
+    (Col::OrigAlipayId, &["originalTransactionId"]),
+    (Col::Amount, &["transactionAmountValue", "transactionAmount"]),
+    (Col::Currency, &["transactionCurrency", "transactionAmountCurrency"]),
+    (Col::SettleAmount, &["settlementAmountValue", "settlementAmount"]),
+    (Col::SettleCurrency, &["settlementCurrency", "settlementAmountCurrency"]),
+    (Col::Fee, &["feeAmountValue", "feeAmount", "fee"]),
+    (Col::FeeCurrency, &["feeCurrency", "feeAmountCurrency"]),
+    (Col::TransTime, &["paymentTime", "transactionTime"]),
+    (Col::SettleTime, &["settlementTime"]),
+    (Col::BatchRef, &["settlementBatchId"]),
+    (Col::Remark, &["remark", "remarks"]),
+    (Col::StoreId, &["referenceStoreId"]),
+    (Col::ProductCode, &["productCode"]),
+];
+
+const SUMMARY: &Aliases = &[
+    (Col::Type, &["summaryType", "type"]),
+    (Col::Count, &["count", "transactionCount"]),
+    (Col::SettleAmount, &["settlementAmountValue", "settlementAmount"]),
+    (Col::SettleCurrency, &["settlementCurrency", "settlementAmountCurrency"]),
+    (Col::Fee, &["feeAmountValue", "totalFeeAmountValue", "feeAmount", "fee"]),
+    (Col::FeeCurrency, &["feeCurrency", "feeAmountCurrency"]),
+    (Col::SettleTime, &["settlementTime"]),
+    (Col::BatchRef, &["settlementBatchId"]),
+];
+
+pub fn parse(bytes: &[u8], ctx: &ParseContext) -> Result<ParsedFile, ParseError> {
+    let (text, encoding) = decode(bytes);
+    let summary = ctx.kind == FileKind::SettlementSummary;
+    let spec = TableSpec {
+        delim: Delim::Comma,
+        aliases: if summary { SUMMARY } else { DETAIL },
+        required: if summary { &[Col::Type, Col::SettleAmount] } else { &[Col::Type, Col::Amount] },
+        max_preamble: 0,
+        end_marker: true,
+        fallback: &[],
+    };
+    let t = read_table(&text, encoding, &spec, ctx)?;
+    let (rows, rejects, mut warnings) = if summary {
+        let (r, rj, w) = collect(&t, |rec, _| summary_row(rec, ctx));
+        (Rows::Summary(r), rj, w)
+    } else {
+        let (r, rj, w) = collect(&t, |rec, w| {
+            let mut r = signed_detail(rec, ctx, SignRule::Signed, w)?;
+            let id = rec.get(Col::MerchantId).map(str::to_string);
+            let orig = rec.get(Col::OrigMerchantId).map(str::to_string);
+            match r.trans_type.0 {
+                TransType::Refund => {
+                    r.merchant_refund_id = id;
+                    r.merchant_trans_id = orig;
+                }
+                // A cancel is requested with the payment's id; the original's id wins when given.
+                TransType::Cancel => r.merchant_trans_id = orig.or(id),
+                TransType::Payment | TransType::Other => r.merchant_trans_id = id,
+            }
+            Ok(r)
+        });
+        (Rows::Detail(r), rj, w)
+    };
+    if t.has_end_marker == Some(false) {
+        warnings.push(Warning {
+            line: None,
+            code: WarningCode::MissingEnd,
+            message: format!(
+                "{} has no <END> line: it is truncated or was still uploading; download it again",
+                ctx.file_name
+            ),
+        });
+    }
+    Ok(finish(&t, rows, rejects, warnings, None))
 }
+
+#[cfg(test)]
+#[path = "antom_tests.rs"]
+mod tests;

@@ -1,7 +1,76 @@
-//! Parser for the `intl` layout (alipay-files.md).
+//! Parser for the `intl` layout ("files v2.0.4", alipay-files.md): comma-separated with a header,
+//! one file per currency, ISO-8601 times with offsets. Refund rows carry the merchant's *refund* id in
+//! `merchantTransId`; charged commission is negative in the file.
 
-use super::{ParseContext, ParseError, ParsedFile};
+use super::common::{collect, finish, signed_detail, summary_row, SignRule};
+use super::text::{decode, read_table, Aliases, Col, Delim, TableSpec};
+use super::{ParseContext, ParseError, ParsedFile, Rows};
+use crate::domain::{FileKind, TransType};
 
-pub fn parse(_bytes: &[u8], ctx: &ParseContext) -> Result<ParsedFile, ParseError> {
-    Err(ParseError { file: ctx.file_name.clone(), message: "the intl parser is not written yet".into() })
+/// Transaction and settlement-detail columns. The settlement file's amount/fee names could not be
+/// retrieved from the docs, so the likely spellings are all listed.
+const DETAIL: &Aliases = &[
+    (Col::Type, &["transType", "transactionType", "type"]),
+    (Col::Status, &["transStatus", "status"]),
+    (Col::MerchantId, &["merchantTransId"]),
+    (Col::AlipayId, &["acquirementId"]),
+    (Col::OrigAlipayId, &["originalAcquirementId"]),
+    (Col::Amount, &["orderAmount", "transAmount"]),
+    (Col::Currency, &["orderCurrency", "transCurrency", "currency"]),
+    (Col::SettleAmount, &["settlementAmount", "settleAmount"]),
+    (Col::SettleCurrency, &["settlementCurrency", "settleCurrency"]),
+    (Col::Fee, &["fee", "commission", "feeAmount"]),
+    (Col::FeeCurrency, &["feeCurrency", "commissionCurrency"]),
+    (Col::TransTime, &["paymentTime", "transTime", "transactionTime"]),
+    (Col::SettleTime, &["settlementTime", "settleTime"]),
+    (Col::BatchRef, &["referenceId"]),
+    (Col::Remark, &["remark", "remarks"]),
+    (Col::StoreId, &["storeId"]),
+    (Col::ProductCode, &["productCode"]),
+];
+
+const SUMMARY: &Aliases = &[
+    (Col::Type, &["type", "summaryType"]),
+    (Col::Count, &["count"]),
+    (Col::SettleAmount, &["settlementAmount", "settleAmount"]),
+    (Col::SettleCurrency, &["settlementCurrency", "settleCurrency", "currency"]),
+    (Col::Fee, &["commission", "fee"]),
+    (Col::FeeCurrency, &["commissionCurrency", "feeCurrency"]),
+    (Col::SettleTime, &["settlementTime"]),
+    (Col::BatchRef, &["referenceId"]),
+];
+
+pub fn parse(bytes: &[u8], ctx: &ParseContext) -> Result<ParsedFile, ParseError> {
+    let (text, encoding) = decode(bytes);
+    let summary = ctx.kind == FileKind::SettlementSummary;
+    let spec = TableSpec {
+        delim: Delim::Comma,
+        aliases: if summary { SUMMARY } else { DETAIL },
+        required: if summary { &[Col::Type, Col::SettleAmount] } else { &[Col::Type, Col::Amount] },
+        max_preamble: 2,
+        end_marker: false,
+        fallback: &[],
+    };
+    let t = read_table(&text, encoding, &spec, ctx)?;
+    if summary {
+        let (rows, rejects, warnings) = collect(&t, |rec, _| summary_row(rec, ctx));
+        return Ok(finish(&t, Rows::Summary(rows), rejects, warnings, None));
+    }
+    let (rows, rejects, warnings) = collect(&t, |rec, w| {
+        let mut r = signed_detail(rec, ctx, SignRule::PaymentsPositive, w)?;
+        let id = rec.get(Col::MerchantId).map(str::to_string);
+        // A REFUND row's merchantTransId is the merchant's refund id; which payment it refunds is
+        // only known through originalAcquirementId.
+        if r.trans_type.0 == TransType::Refund {
+            r.merchant_refund_id = id;
+        } else {
+            r.merchant_trans_id = id;
+        }
+        Ok(r)
+    });
+    Ok(finish(&t, Rows::Detail(rows), rejects, warnings, None))
 }
+
+#[cfg(test)]
+#[path = "intl_tests.rs"]
+mod tests;

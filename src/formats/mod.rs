@@ -10,7 +10,12 @@ use std::collections::BTreeMap;
 
 pub mod antom;
 pub mod classic;
+mod common;
+#[cfg(test)]
+mod fixture_tests;
 pub mod intl;
+#[cfg(test)]
+mod prop_tests;
 pub mod text;
 
 /// What the parser needs besides the bytes.

@@ -1,1 +1,385 @@
-//! Shared text handling for the parsers: encoding detection, header normalisation, trimming.
+//! Shared text handling for the parsers: encoding detection, line splitting, header normalisation
+//! with per-layout alias tables, field trimming, and the amount / currency / time cell readers.
+//!
+//! Every layout reads its file as a [`Table`]: an optional preamble, one header row found by its
+//! columns (never by position), then data rows checked for their field count. What a row *means* is
+//! the layout's business; this module only knows text.
+
+use super::{ParseContext, ParseError, Reject};
+use crate::domain::{parse_major, parse_timestamp, BusinessZone, Currency};
+use chrono::{DateTime, FixedOffset};
+use std::collections::BTreeMap;
+
+/// The canonical columns the parsers understand. Each layout maps its own header names to these
+/// through an alias table; a header that maps to nothing is kept in `extra`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Col {
+    Type,
+    Status,
+    /// The merchant's id of this row (payment id, or refund id on refund rows where the layout says so).
+    MerchantId,
+    /// The merchant's id of the original payment (antom originalTransactionRequestId).
+    OrigMerchantId,
+    AlipayId,
+    OrigAlipayId,
+    /// Pricing (order) amount and currency.
+    Amount,
+    Currency,
+    /// Amount in the settlement currency (gross, or net where the layout only has one column).
+    SettleAmount,
+    SettleCurrency,
+    /// Net settlement amount when the layout has gross and net columns (classic `Settlement`).
+    NetSettle,
+    Fee,
+    FeeCurrency,
+    TransTime,
+    SettleTime,
+    BatchRef,
+    Remark,
+    StoreId,
+    ProductCode,
+    Count,
+}
+
+/// A layout's alias table: canonical column → header spellings (normalised by [`norm`] on use).
+pub type Aliases = [(Col, &'static [&'static str])];
+
+/// Header normalisation: case-insensitive, spaces and underscores removed
+/// (`Partner_transaction_ id` and `partnerTransactionId` are the same column).
+pub fn norm(h: &str) -> String {
+    h.chars().filter(|c| !c.is_whitespace() && *c != '_').flat_map(|c| c.to_lowercase()).collect()
+}
+
+/// Decodes a file: UTF-8 BOM, then strict UTF-8, then GB18030 (classic files carry GBK remarks).
+pub fn decode(bytes: &[u8]) -> (String, &'static str) {
+    if let Some(rest) = bytes.strip_prefix(b"\xEF\xBB\xBF") {
+        return (String::from_utf8_lossy(rest).into_owned(), "utf-8-bom");
+    }
+    match std::str::from_utf8(bytes) {
+        Ok(s) => (s.to_string(), "utf-8"),
+        Err(_) => {
+            // GB18030 maps every byte sequence; malformed ones become U+FFFD and stay visible in `raw`.
+            let (s, _) = encoding_rs::GB18030.decode_without_bom_handling(bytes);
+            (s.into_owned(), "gb18030")
+        }
+    }
+}
+
+/// Non-blank lines with their 1-based physical line numbers; CRLF and LF both end a line.
+pub fn lines(text: &str) -> Vec<(u32, &str)> {
+    text.split('\n')
+        .enumerate()
+        .map(|(i, l)| ((i + 1) as u32, l.strip_suffix('\r').unwrap_or(l)))
+        .filter(|(_, l)| !l.trim().is_empty())
+        .collect()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delim {
+    /// Comma-separated with optional RFC 4180 quotes inside one line.
+    Comma,
+    /// Pipe-separated, no quoting (classic).
+    Pipe,
+}
+
+/// Splits one line into trimmed fields.
+pub fn split(line: &str, delim: Delim) -> Vec<String> {
+    match delim {
+        Delim::Pipe => line.split('|').map(|f| f.trim().to_string()).collect(),
+        Delim::Comma => split_csv(line),
+    }
+}
+
+fn split_csv(line: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' if quoted && chars.peek() == Some(&'"') => {
+                cur.push('"');
+                chars.next();
+            }
+            '"' if quoted => quoted = false,
+            // A quote opens a quoted section only at the start of a field (ignoring blanks).
+            '"' if cur.trim().is_empty() => {
+                cur.clear();
+                quoted = true;
+            }
+            ',' if !quoted => out.push(std::mem::take(&mut cur).trim().to_string()),
+            _ => cur.push(c),
+        }
+    }
+    out.push(cur.trim().to_string());
+    out
+}
+
+/// A header row resolved against an alias table.
+#[derive(Debug, Clone)]
+pub struct Header {
+    /// Names as written (trimmed).
+    pub names: Vec<String>,
+    cols: Vec<Option<Col>>,
+}
+
+impl Header {
+    pub fn new(names: Vec<String>, aliases: &Aliases) -> Header {
+        let mut cols: Vec<Option<Col>> = Vec::with_capacity(names.len());
+        for n in &names {
+            let k = norm(n);
+            let c = aliases.iter().find(|(_, a)| a.iter().any(|x| norm(x) == k)).map(|(c, _)| *c);
+            // The first column of a canonical kind wins; a second spelling of it goes to `extra`.
+            cols.push(c.filter(|c| !cols.contains(&Some(*c))));
+        }
+        Header { names, cols }
+    }
+
+    pub fn has(&self, c: Col) -> bool {
+        self.cols.contains(&Some(c))
+    }
+
+    /// How many columns the alias table recognised.
+    pub fn known(&self) -> usize {
+        self.cols.iter().filter(|c| c.is_some()).count()
+    }
+
+    fn index(&self, c: Col) -> Option<usize> {
+        self.cols.iter().position(|x| *x == Some(c))
+    }
+}
+
+/// One data row bound to its header.
+#[derive(Debug, Clone)]
+pub struct Record<'t> {
+    pub line: u32,
+    pub raw: &'t str,
+    header: &'t Header,
+    fields: &'t [String],
+}
+
+/// A cell that cannot be read; becomes a [`Reject`] naming the column.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CellError {
+    pub field: String,
+    pub reason: String,
+}
+
+impl<'t> Record<'t> {
+    /// The trimmed cell of column `c`; `None` when the column is absent or the cell empty.
+    pub fn get(&self, c: Col) -> Option<&'t str> {
+        let i = self.header.index(c)?;
+        self.fields.get(i).map(|s| s.as_str()).filter(|s| !s.is_empty())
+    }
+
+    /// The header name of `c` as written in the file, for messages.
+    pub fn name(&self, c: Col) -> String {
+        self.header.index(c).map(|i| self.header.names[i].clone()).unwrap_or_else(|| format!("{c:?}"))
+    }
+
+    fn err(&self, c: Col, reason: String) -> CellError {
+        CellError { field: self.name(c), reason }
+    }
+
+    /// The columns the alias table does not know, by header as written; empty cells are skipped.
+    pub fn extra(&self) -> BTreeMap<String, String> {
+        let mut m = BTreeMap::new();
+        for (i, name) in self.header.names.iter().enumerate() {
+            if self.header.cols[i].is_none() {
+                if let Some(v) = self.fields.get(i).filter(|v| !v.is_empty()) {
+                    m.insert(name.clone(), v.clone());
+                }
+            }
+        }
+        m
+    }
+
+    pub fn currency(&self, c: Col) -> Result<Option<Currency>, CellError> {
+        match self.get(c) {
+            None => Ok(None),
+            Some(s) => Currency::parse(s).map(Some).map_err(|e| self.err(c, e.to_string())),
+        }
+    }
+
+    /// A signed amount in minor units of `cur` (empty → `None`; `+`/`-` accepted; no floats).
+    pub fn amount(&self, c: Col, cur: Option<Currency>) -> Result<Option<i64>, CellError> {
+        let Some(s) = self.get(c) else { return Ok(None) };
+        let Some(cur) = cur else {
+            return Err(
+                self.err(c, format!("amount '{s}' has no currency (no currency column and none in the file name)"))
+            );
+        };
+        parse_major(s, cur).map(Some).map_err(|e| self.err(c, e.to_string()))
+    }
+
+    /// A timestamp: its own offset kept, naive ones read in `zone`.
+    pub fn time(&self, c: Col, zone: &BusinessZone) -> Result<Option<DateTime<FixedOffset>>, CellError> {
+        match self.get(c) {
+            None => Ok(None),
+            Some(s) => parse_timestamp(s, zone).map(Some).map_err(|e| self.err(c, e.to_string())),
+        }
+    }
+
+    /// A non-negative integer count.
+    pub fn count(&self, c: Col) -> Result<Option<i64>, CellError> {
+        match self.get(c) {
+            None => Ok(None),
+            Some(s) => s
+                .trim_start_matches('+')
+                .parse::<i64>()
+                .map(Some)
+                .map_err(|_| self.err(c, format!("'{s}' is not a whole number"))),
+        }
+    }
+
+    pub fn reject(&self, e: CellError) -> Reject {
+        reject(self.line, Some(e.field), e.reason, self.raw)
+    }
+}
+
+pub fn reject(line: u32, field: Option<String>, reason: String, raw: &str) -> Reject {
+    Reject { line, field, reason, raw: raw.chars().take(1000).collect() }
+}
+
+/// How a layout's table looks.
+pub struct TableSpec<'a> {
+    pub delim: Delim,
+    pub aliases: &'a Aliases,
+    /// Columns a line must have to be taken as the header.
+    pub required: &'a [Col],
+    /// Non-blank lines allowed before the header (preambles).
+    pub max_preamble: usize,
+    /// The layout ends with a `<END>` line (antom).
+    pub end_marker: bool,
+    /// Documented headers to assume, by width, when a file has rows but no header line (classic
+    /// settlement samples are headerless). Empty: no header is an error.
+    pub fallback: &'a [&'a [&'a str]],
+}
+
+/// A decoded file split into preamble, header and data rows of the right width.
+pub struct Table<'t> {
+    pub encoding: &'static str,
+    pub preamble: Vec<(u32, &'t str)>,
+    pub header: Header,
+    /// (line, raw text, fields) of rows whose field count fits the header.
+    pub rows: Vec<(u32, &'t str, Vec<String>)>,
+    pub rejects: Vec<Reject>,
+    /// `Some` only for layouts with an end marker.
+    pub has_end_marker: Option<bool>,
+    /// No header line was found: the columns were taken from `TableSpec::fallback`.
+    pub header_assumed: bool,
+}
+
+impl<'t> Table<'t> {
+    pub fn records(&self) -> impl Iterator<Item = Record<'_>> {
+        self.rows.iter().map(|(line, raw, f)| Record { line: *line, raw, header: &self.header, fields: f })
+    }
+}
+
+/// Reads `text` (already decoded) as a table. Fails only when no header can be found.
+pub fn read_table<'t>(
+    text: &'t str,
+    encoding: &'static str,
+    spec: &TableSpec<'_>,
+    ctx: &ParseContext,
+) -> Result<Table<'t>, ParseError> {
+    let ls = lines(text);
+    let found = ls.iter().take(spec.max_preamble + 1).position(|(_, l)| {
+        let h = Header::new(split(l, spec.delim), spec.aliases);
+        spec.required.iter().all(|c| h.has(*c))
+    });
+    let (header, data_from, assumed) = match found {
+        Some(hi) => (Header::new(split(ls[hi].1, spec.delim), spec.aliases), hi, false),
+        None => {
+            let width = ls.first().map(|(_, l)| split(l, spec.delim).len()).unwrap_or(0);
+            match spec.fallback.iter().find(|h| h.len() == width) {
+                Some(h) => (Header::new(h.iter().map(|s| s.to_string()).collect(), spec.aliases), 0, true),
+                None => return Err(no_header(spec, ctx)),
+            }
+        }
+    };
+    // With an assumed header every line is data; otherwise the data starts after the header line.
+    let (preamble, data) = if assumed { (&ls[..0], &ls[..]) } else { (&ls[..data_from], &ls[data_from + 1..]) };
+    let width = header.names.len();
+    let mut t = Table {
+        encoding,
+        preamble: preamble.to_vec(),
+        header,
+        rows: Vec::new(),
+        rejects: Vec::new(),
+        has_end_marker: spec.end_marker.then_some(false),
+        header_assumed: assumed,
+    };
+    let mut end_line: Option<u32> = None;
+    for &(no, l) in data {
+        if spec.end_marker && l.trim() == "<END>" && end_line.is_none() {
+            end_line = Some(no);
+            t.has_end_marker = Some(true);
+            continue;
+        }
+        if let Some(e) = end_line {
+            t.rejects.push(reject(no, None, format!("text after the <END> line {e}: not imported"), l));
+            continue;
+        }
+        let mut f = split(l, spec.delim);
+        // One trailing empty field beyond the header is a trailing delimiter, not data.
+        if f.len() == width + 1 && f.last().is_some_and(|x| x.is_empty()) {
+            f.pop();
+        }
+        if f.len() != width {
+            let reason = format!("has {} fields but the header has {width}: not imported", f.len());
+            t.rejects.push(reject(no, None, reason, l));
+            continue;
+        }
+        t.rows.push((no, l, f));
+    }
+    Ok(t)
+}
+
+fn no_header(spec: &TableSpec<'_>, ctx: &ParseContext) -> ParseError {
+    ParseError {
+        file: ctx.file_name.clone(),
+        message: format!(
+            "no {} {} header found in the first {} non-blank lines (it needs the columns {}); check that the \
+             file belongs to this format (source.formats) and kind (layouts.{})",
+            ctx.format,
+            ctx.kind,
+            spec.max_preamble + 1,
+            spec.aliases
+                .iter()
+                .filter(|(c, _)| spec.required.contains(c))
+                .map(|(_, a)| a[0])
+                .collect::<Vec<_>>()
+                .join(", "),
+            ctx.format
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalises_headers() {
+        assert_eq!(norm("Partner_transaction_ id"), "partnertransactionid");
+        assert_eq!(norm(" original_partner_transaction_ID"), "originalpartnertransactionid");
+        assert_eq!(norm("Fee"), norm("fee"));
+    }
+
+    #[test]
+    fn decodes_bom_utf8_gb18030() {
+        assert_eq!(decode(b"\xEF\xBB\xBFa,b"), ("a,b".to_string(), "utf-8-bom"));
+        assert_eq!(decode("备注".as_bytes()), ("备注".to_string(), "utf-8"));
+        let (gbk, _, _) = encoding_rs::GB18030.encode("退款备注");
+        assert_eq!(decode(&gbk), ("退款备注".to_string(), "gb18030"));
+    }
+
+    #[test]
+    fn splits_and_trims() {
+        assert_eq!(split("852.40 ,8.52 ,HKD", Delim::Comma), ["852.40", "8.52", "HKD"]);
+        assert_eq!(split(r#"a,"b, c","say ""hi""",d"#, Delim::Comma), ["a", "b, c", "say \"hi\"", "d"]);
+        assert_eq!(split("0001| x |", Delim::Pipe), ["0001", "x", ""]);
+        assert_eq!(lines("a\r\n\r\n  \nb\n"), vec![(1, "a"), (4, "b")]);
+    }
+}

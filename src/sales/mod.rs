@@ -135,7 +135,7 @@ pub fn parse(bytes: &[u8], file: &str, zone: &BusinessZone, cfg: &SalesConfig) -
     let required =
         ["record_type", "merchant_trans_id", "merchant_refund_id", "amount", "currency", "status", "created_at"];
     let missing: Vec<_> =
-        required.iter().filter(|c| !index.contains_key(*c) && !(mapped && **c == "merchant_refund_id")).collect();
+        required.iter().filter(|c| !(index.contains_key(*c) || mapped && **c == "merchant_refund_id")).collect();
     if !missing.is_empty() {
         let hint = if mapped {
             "check [sales.mapping] in the config".to_string()

@@ -16,11 +16,14 @@ pub struct ExpectedDir {
     pub patterns: Vec<(FileKind, Regex)>,
 }
 
+/// Compiled name patterns by kind.
+type Patterns = Vec<(FileKind, Regex)>;
+
 /// The compiled layouts of the configured formats.
 #[derive(Debug, Clone)]
 pub struct DayLayout {
     merchant_id: String,
-    formats: Vec<(FileFormat, FormatLayout, Vec<(FileKind, Regex)>)>,
+    formats: Vec<(FileFormat, FormatLayout, Patterns)>,
 }
 
 impl DayLayout {

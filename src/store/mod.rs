@@ -2,10 +2,13 @@
 //! migrations of `sql/`, and the tables' typed access. Nothing outside this module writes SQL for the
 //! import tables; other subsystems own their own tables through their own migration files.
 
+pub mod explain;
 pub mod files;
 mod migrate;
+pub mod results;
 pub mod runs;
 pub mod sales;
+pub mod window;
 
 use anyhow::{Context, Result};
 use rusqlite::Connection;

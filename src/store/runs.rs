@@ -75,6 +75,12 @@ pub fn finish(
     Ok(())
 }
 
+/// Records where a run's report was written.
+pub fn set_report_path(conn: &Connection, id: i64, path: &str) -> Result<()> {
+    conn.execute("UPDATE runs SET report_path = ?2 WHERE id = ?1", params![id, path])?;
+    Ok(())
+}
+
 pub fn list(conn: &Connection, limit: usize) -> Result<Vec<RunRecord>> {
     let mut st = conn.prepare(
         "SELECT id, command, args, user_name, host, pid, business_date, started_at, ended_at, outcome, exit_code, message, report_path

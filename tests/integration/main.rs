@@ -5,3 +5,5 @@ mod harness;
 
 mod cli_basics;
 mod email;
+mod golden;
+mod spine;

@@ -1,0 +1,124 @@
+//! End-to-end benchmark of the daily `run` (issue 3, point 6). Rerun with:
+//!   cargo bench --bench run -- [PAYMENTS...]      (default: 100000 1000000)
+//! For each size: `gen` writes a seeded intl day (payments, refunds, cancels, faults); then, timed
+//! separately, the real release binary runs `import-sales` and `run --date D --no-email` (fetch from a
+//! folder, archive, parse, store, reconcile, write every report format). Wall time and peak RSS come
+//! from wait4(2). In the same run:
+//!   (a) the matching and categories alone — `reconcile::run` on the in-memory window vs the pandas
+//!       script's compute step (both start from in-memory tables);
+//!   (b) our whole `run` (+ import-sales) vs the pandas script's read + compute on the same files.
+//! The pandas script is benches/pandas_recon.py (`pip install pandas`); skipped with a note if absent.
+
+use alipay_recon::domain::{Currency, FileFormat};
+use alipay_recon::gen::{generate, GenSpec};
+use std::path::Path;
+use std::process::Command;
+use std::time::Instant;
+
+const DATE: &str = "2026-11-25";
+
+fn main() {
+    let sizes: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    let sizes = if sizes.is_empty() { vec![100_000, 1_000_000] } else { sizes };
+    println!(
+        "{:>10} {:>9} {:>10} {:>9} {:>9} {:>11} {:>10} {:>10} {:>8} {:>8}",
+        "payments", "rows", "run s", "RSS MB", "sales s", "engine s", "pandas c", "pandas r+c", "(a) x", "(b) x"
+    );
+    for n in sizes {
+        bench(n);
+    }
+}
+
+/// Runs the binary; returns (wall seconds, peak RSS MB).
+fn timed(dir: &Path, args: &[&str]) -> (f64, u64) {
+    let t = Instant::now();
+    let child = Command::new(env!("CARGO_BIN_EXE_alipay-recon"))
+        .args(args)
+        .current_dir(dir)
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn alipay-recon");
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: pid is our child; status and ru are valid out-pointers.
+    unsafe { libc::wait4(pid, &mut status, 0, &mut ru) };
+    let code = libc::WEXITSTATUS(status);
+    assert!(code == 0 || code == 1, "alipay-recon {args:?} exited {code}");
+    (t.elapsed().as_secs_f64(), ru.ru_maxrss as u64 / 1024)
+}
+
+fn bench(payments: usize) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let spec = GenSpec {
+        date: DATE.parse().unwrap(),
+        payments,
+        format: FileFormat::Intl,
+        currency: Currency::parse("HKD").unwrap(),
+        merchant_id: "2188000000000001".into(),
+        seed: 42,
+        zone: Default::default(),
+        faults: true,
+    };
+    let rep = generate(&spec, dir).unwrap();
+    std::fs::write(
+        dir.join("alipay-recon.toml"),
+        "environment = \"production\"\n[merchant]\nname = \"Bench\"\n[environments.production]\nmerchant_id = \"2188000000000001\"\n\
+         [source]\nkind = \"dir\"\ndir = \"sftp\"\n[store]\ndatabase = \"recon.db\"\narchive_dir = \"archive\"\nreports_dir = \"reports\"\n[email]\ntransport = \"none\"\n",
+    )
+    .unwrap();
+    let sales = rep.sales_file.to_str().unwrap().to_string();
+    let (sales_s, _) = timed(dir, &["import-sales", &sales]);
+    let (run_s, rss) = timed(dir, &["run", "--date", DATE, "--no-email"]);
+
+    // (a) the engine alone on the in-memory window.
+    let cfg = alipay_recon::config::Config::load(&dir.join("alipay-recon.toml"), &[]).unwrap();
+    let conn = alipay_recon::store::open(&dir.join("recon.db")).unwrap();
+    let params = alipay_recon::reconcile::Params::from_config(&cfg.business);
+    let input = alipay_recon::store::window::load(&conn, spec.date, &params).unwrap();
+    let t = Instant::now();
+    let out = alipay_recon::reconcile::run(&input, &params).unwrap();
+    let engine_s = t.elapsed().as_secs_f64();
+    drop(input);
+
+    let (pc, prc) = pandas(&rep.files[0], &rep.sales_file, dir).unwrap_or((f64::NAN, f64::NAN));
+    println!(
+        "{:>10} {:>9} {:>10.2} {:>9} {:>9.2} {:>11.2} {:>10.2} {:>10.2} {:>8.1} {:>8.2}",
+        payments,
+        rep.alipay_rows,
+        run_s,
+        rss,
+        sales_s,
+        engine_s,
+        pc,
+        prc,
+        pc / engine_s,
+        (run_s + sales_s) / prc
+    );
+    eprintln!(
+        "  findings: {} (generated faults: {} missing locally, {} missing at Alipay, {} amount, {} unknown)",
+        out.findings.len(),
+        rep.missing_locally,
+        rep.missing_at_alipay,
+        rep.amount_mismatches,
+        rep.local_unknown
+    );
+}
+
+/// Runs the pandas baseline; returns (compute seconds, read + compute seconds).
+fn pandas(tx: &Path, sales: &Path, dir: &Path) -> Option<(f64, f64)> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/pandas_recon.py");
+    let out = Command::new("python3").arg(script).arg(tx).arg(sales).arg(dir.join("pandas.csv")).output().ok()?;
+    if !out.status.success() {
+        eprintln!(
+            "  pandas baseline unavailable: {}",
+            String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or("")
+        );
+        return None;
+    }
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+    let (r, c) = (v["read_s"].as_f64()?, v["compute_s"].as_f64()?);
+    Some((c, r + c))
+}

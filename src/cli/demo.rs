@@ -1,0 +1,77 @@
+//! `alipay-recon demo [--dir DIR]` — the whole chain on the bundled fixtures with embedded defaults: no
+//! config file, no server. Fixtures are written to DIR/fixtures, the database, archive, reports and
+//! emails (.eml files) under DIR. Prints where the reports are.
+
+use crate::config::Config;
+use crate::exit::Outcome;
+use crate::pipeline::{self, Workspace};
+use anyhow::{Context, Result};
+use std::path::PathBuf;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Work folder for the demo (created if missing).
+    #[arg(long, default_value = "alipay-recon-demo")]
+    pub dir: PathBuf,
+}
+
+pub fn run(_g: &super::Globals, a: Args) -> Result<Outcome> {
+    std::fs::create_dir_all(&a.dir).with_context(|| format!("cannot create the demo folder {}", a.dir.display()))?;
+    let dir = a.dir.canonicalize()?;
+    let fixtures = dir.join("fixtures");
+    crate::demo::materialize(&fixtures)?;
+    let cfg = Config::demo(&dir, &fixtures.join("sftp"));
+    println!(
+        "demo: embedded defaults, files from {}, everything written under {}",
+        fixtures.join("sftp").display(),
+        dir.display()
+    );
+    let mut ws = Workspace::open(cfg)?;
+
+    let mut sales: Vec<PathBuf> = std::fs::read_dir(fixtures.join("sales"))
+        .map(|d| {
+            d.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "csv")).collect()
+        })
+        .unwrap_or_default();
+    sales.sort();
+    let mut last_report = None;
+    let (outcome, _) = pipeline::recorded(&mut ws, "demo", None, |ws, run_id| {
+        for s in &sales {
+            let (parsed, res) = pipeline::import_sales(ws, s, Some(run_id))?;
+            println!(
+                "sales {}: {} loaded, {} rejected",
+                s.file_name().unwrap_or_default().to_string_lossy(),
+                res.loaded,
+                parsed.rejects.len()
+            );
+        }
+        let dates = local_dates(ws)?;
+        let mut attention = false;
+        for date in dates {
+            let now = chrono::Utc::now().max(pipeline::deadline(&ws.cfg, date));
+            let mut source = pipeline::open_source(&ws.cfg)?;
+            let day = pipeline::import_day(ws, source.as_mut(), date, now, Some(run_id))?;
+            println!("== {date}");
+            super::import::print_day(&day);
+            let res = pipeline::day::reconcile_day(ws, date, run_id)?;
+            super::run::print_result(date, &res);
+            pipeline::email::after_day(ws, date, &res, now, Default::default())?;
+            attention |= !res.is_clean();
+            last_report = Some(res.report.dir.join("report.html"));
+        }
+        Ok((if attention { Outcome::Attention } else { Outcome::Clean }, ()))
+    })?;
+    pipeline::email::finish(&ws, Default::default());
+    println!("database: {}", ws.cfg.path(&ws.cfg.store.database).display());
+    if let Some(r) = last_report {
+        println!("open the latest report: {}", r.display());
+    }
+    Ok(outcome)
+}
+
+/// The business dates that have local sales records, in order.
+fn local_dates(ws: &Workspace) -> Result<Vec<chrono::NaiveDate>> {
+    let mut st = ws.conn.prepare("SELECT DISTINCT business_date FROM local_records ORDER BY business_date")?;
+    let v: Vec<String> = st.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+    Ok(v.iter().filter_map(|d| d.parse().ok()).collect())
+}

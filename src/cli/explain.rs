@@ -1,0 +1,93 @@
+//! `alipay-recon explain ID [--json]` — every record of one payment or refund (merchant id, refund id or
+//! Alipay id) across Alipay files (all versions), local sales records and their history.
+
+use crate::domain::{format_minor, Currency};
+use crate::exit::Outcome;
+use crate::pipeline::Workspace;
+use anyhow::{bail, Result};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// A merchant payment id, refund id, or Alipay id (acquirementId / Transaction_id / transactionId).
+    pub id: String,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn money(v: Option<i64>, c: Option<&str>) -> String {
+    match (v, c.and_then(|c| Currency::parse(c).ok())) {
+        (Some(v), Some(c)) => format!("{} {c}", format_minor(v, c)),
+        (Some(v), None) => format!("{v} (minor units)"),
+        _ => "-".into(),
+    }
+}
+
+pub fn run(g: &super::Globals, a: Args) -> Result<Outcome> {
+    let ws = Workspace::open(g.load_config()?)?;
+    let t = crate::store::explain::trace(&ws.conn, &a.id)?;
+    if t.is_empty() {
+        bail!("nothing is stored about '{}': check the id (merchant payment id, refund id or Alipay id) and that its day was imported (`alipay-recon status`)", a.id);
+    }
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&t)?);
+        return Ok(Outcome::Clean);
+    }
+    println!("Alipay files:");
+    if t.alipay.is_empty() {
+        println!("  (none)");
+    }
+    for r in &t.alipay {
+        let ids = [r.merchant_trans_id.as_deref(), r.merchant_refund_id.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" / ");
+        println!(
+            "  {} {:<8} {:<17} {} alipay {} {}  {}:{}{}{}",
+            r.trans_time.as_deref().unwrap_or("-"),
+            r.trans_type,
+            money(r.amount, r.currency.as_deref()),
+            ids,
+            r.alipay_id.as_deref().unwrap_or("-"),
+            r.original_alipay_id.as_deref().map(|o| format!("(of {o})")).unwrap_or_default(),
+            r.file,
+            r.line,
+            if r.version > 1 { format!(" v{}", r.version) } else { String::new() },
+            if r.current { "" } else { " (superseded)" }
+        );
+    }
+    println!("Local records:");
+    if t.local.is_empty() {
+        println!("  (none)");
+    }
+    for l in &t.local {
+        println!(
+            "  {} {} {} {} {} [{}]{} from {}:{}",
+            l.created_at,
+            l.record_type,
+            l.record_id,
+            l.status,
+            money(Some(l.amount), Some(&l.currency)),
+            l.origin,
+            if l.conflict { " CONFLICT" } else { "" },
+            l.file.as_deref().unwrap_or("ledger"),
+            l.line.unwrap_or(0)
+        );
+    }
+    if t.history.len() > t.local.len() {
+        println!("Local history (every version imported):");
+        for h in &t.history {
+            println!(
+                "  {} {} {} from {}:{} {}",
+                h.recorded_at,
+                h.record_type,
+                h.record_id,
+                h.file.as_deref().unwrap_or("ledger"),
+                h.line.unwrap_or(0),
+                if h.conflict { "CONFLICT" } else { "" }
+            );
+        }
+    }
+    Ok(Outcome::Clean)
+}

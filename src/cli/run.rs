@@ -1,0 +1,125 @@
+//! `alipay-recon run --date D` (or `--from A --to B`) — the daily job: fetch and import the day's files,
+//! reconcile, write the report folder (and email it). `--offline` uses only what is already stored and
+//! archived. Before the file deadline, files that are not there yet exit 3 so the scheduler retries.
+//!
+//! `alipay-recon reconcile --date D` is the same without the fetch (always offline).
+
+use super::dates::{parse_date, range};
+use crate::exit::{NotReady, Outcome};
+use crate::pipeline::{self, day, Workspace};
+use anyhow::{bail, Context, Result};
+use chrono::{DateTime, NaiveDate, Utc};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Business date: YYYY-MM-DD, `today` or `yesterday` (in the business zone).
+    #[arg(long, conflicts_with_all = ["from", "to"])]
+    pub date: Option<String>,
+    /// First date of a range (rerun in date order).
+    #[arg(long, requires = "to")]
+    pub from: Option<String>,
+    /// Last date of a range.
+    #[arg(long, requires = "from")]
+    pub to: Option<String>,
+    /// Do not fetch: reconcile from the stored and archived data only.
+    #[arg(long)]
+    pub offline: bool,
+    /// Do not send or queue email for this run.
+    #[arg(long)]
+    pub no_email: bool,
+    /// Email the day's report again as a new version even though it was already sent.
+    #[arg(long, conflicts_with = "no_email")]
+    pub resend_email: bool,
+}
+
+/// The dates named by --date or --from/--to.
+pub fn dates(a: &Args, zone: &crate::domain::BusinessZone, now: DateTime<Utc>) -> Result<Vec<NaiveDate>> {
+    match (&a.date, &a.from, &a.to) {
+        (Some(d), _, _) => Ok(vec![parse_date(d, zone, now)?]),
+        (None, Some(f), Some(t)) => range(parse_date(f, zone, now)?, parse_date(t, zone, now)?),
+        _ => bail!("say which day: --date YYYY-MM-DD (or today/yesterday), or --from … --to … for a range"),
+    }
+}
+
+pub fn run(g: &super::Globals, a: Args, fetch: bool) -> Result<Outcome> {
+    let cfg = g.load_config()?;
+    let now = Utc::now();
+    let dates = dates(&a, &cfg.business.timezone, now)?;
+    let mut ws = Workspace::open(cfg)?;
+    let fetch = fetch && !a.offline;
+    let mut source = if fetch { Some(pipeline::open_source(&ws.cfg)?) } else { None };
+    let mut worst = Outcome::Clean;
+    let command = if fetch { "run" } else { "reconcile" };
+    let email = crate::notify::EmailOptions { no_email: a.no_email, resend: a.resend_email };
+    for date in dates {
+        let r = pipeline::recorded(&mut ws, command, Some(date), |ws, run_id| {
+            let mut attention = false;
+            if let Some(src) = source.as_mut() {
+                let imported = pipeline::import_day(ws, src.as_mut(), date, now, Some(run_id))?;
+                super::import::print_day(&imported);
+                let complete = imported.has_transactions() && imported.deferred() == 0;
+                if !complete && now < pipeline::deadline(&ws.cfg, date) && !has_complete_file(ws, date)? {
+                    return Err(
+                        NotReady(format!("the transaction files of {date} are not there yet; retry later")).into()
+                    );
+                }
+                attention |= !imported.refused.is_empty();
+            }
+            let res = day::reconcile_day(ws, date, run_id)?;
+            let dir = res.report.dir.display().to_string();
+            crate::store::runs::set_report_path(&ws.conn, run_id, &dir)?;
+            print_result(date, &res);
+            pipeline::email::after_day(ws, date, &res, now, email)?;
+            pipeline::email::missing_files(ws, date, now, email)?;
+            attention |= !res.is_clean();
+            Ok((if attention { Outcome::Attention } else { Outcome::Clean }, ()))
+        })
+        .with_context(|| format!("run for {date}"));
+        let (o, _) = match r {
+            Ok(v) => v,
+            Err(e) => {
+                if crate::exit::code_of_error(&e) == crate::exit::code::FAILED {
+                    pipeline::email::run_failed(&mut ws, Some(date), command, &e, email);
+                }
+                pipeline::email::finish(&ws, email);
+                return Err(e);
+            }
+        };
+        if o == Outcome::Attention {
+            worst = Outcome::Attention;
+        }
+    }
+    pipeline::email::finish(&ws, email);
+    Ok(worst)
+}
+
+/// Whether a complete transaction file of `date` is already stored (an earlier fetch got it).
+fn has_complete_file(ws: &Workspace, date: NaiveDate) -> Result<bool> {
+    Ok(crate::store::files::list(&ws.conn, date, date, true)?.iter().any(|f| f.kind == "transactions" && !f.truncated))
+}
+
+pub fn print_result(date: NaiveDate, r: &day::DayResult) {
+    let s = &r.outcome.summary;
+    if r.is_clean() {
+        println!("{date}: all clear — {} matched, no discrepancies", s.matched);
+    } else {
+        let stake: Vec<String> = s
+            .at_stake
+            .iter()
+            .filter_map(|(c, v)| {
+                crate::domain::Currency::parse(c)
+                    .ok()
+                    .map(|cur| format!("{c} {}", crate::domain::format_minor(*v, cur)))
+            })
+            .collect();
+        println!(
+            "{date}: {} discrepancies, {} pending, {} resolved, {} open items{}",
+            r.outcome.findings.len(),
+            s.pending,
+            s.resolved,
+            r.outcome.open_items.len(),
+            if stake.is_empty() { String::new() } else { format!(" — at stake {}", stake.join(", ")) }
+        );
+    }
+    println!("report: {}", r.report.dir.join("report.html").display());
+}

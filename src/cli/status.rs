@@ -1,0 +1,92 @@
+//! `alipay-recon status [--from D --to D]` — what is loaded for which dates: files per kind with rows,
+//! rejected lines, warnings and versions, and local sales records per day.
+
+use super::dates::parse_date;
+use crate::exit::Outcome;
+use crate::pipeline::Workspace;
+use anyhow::Result;
+use rusqlite::params;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// First date (default: 7 days before --to).
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Last date (default: today in the business zone).
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Also list superseded versions of restated files.
+    #[arg(long)]
+    pub all_versions: bool,
+}
+
+pub fn run(g: &super::Globals, a: Args) -> Result<Outcome> {
+    let cfg = g.load_config()?;
+    let now = chrono::Utc::now();
+    let zone = cfg.business.timezone;
+    let to = match &a.to {
+        Some(t) => parse_date(t, &zone, now)?,
+        None => parse_date("today", &zone, now)?,
+    };
+    let from = match &a.from {
+        Some(f) => parse_date(f, &zone, now)?,
+        None => to - chrono::Days::new(7),
+    };
+    let ws = Workspace::open(cfg)?;
+    let files = crate::store::files::list(&ws.conn, from, to, !a.all_versions)?;
+    let mut st = ws.conn.prepare(
+        "SELECT business_date, COUNT(*), SUM(status = 'UNKNOWN'), SUM(conflict) FROM local_records
+         WHERE business_date BETWEEN ?1 AND ?2 GROUP BY business_date ORDER BY business_date",
+    )?;
+    let local: Vec<(String, i64, i64, i64)> = st
+        .query_map(params![from.to_string(), to.to_string()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut warnings = 0;
+    for d in from.iter_days().take_while(|d| *d <= to) {
+        let ds = d.to_string();
+        let day_files: Vec<_> = files.iter().filter(|f| f.business_date == ds).collect();
+        let loc = local.iter().find(|l| l.0 == ds);
+        if day_files.is_empty() && loc.is_none() {
+            continue;
+        }
+        println!("{ds}");
+        match loc {
+            Some((_, n, unknown, conflicts)) => {
+                println!("  local sales: {n} records ({unknown} UNKNOWN, {conflicts} conflicting)")
+            }
+            None => println!("  local sales: none"),
+        }
+        if day_files.is_empty() {
+            println!("  alipay files: none imported");
+        }
+        for f in day_files {
+            let mut notes = Vec::new();
+            if f.reject_count > 0 {
+                notes.push(format!("{} rejected lines", f.reject_count));
+            }
+            if f.warning_count > 0 {
+                notes.push(format!("{} warnings", f.warning_count));
+            }
+            if f.truncated {
+                notes.push("INCOMPLETE".into());
+            }
+            if f.version > 1 {
+                notes.push(format!("version {}", f.version));
+            }
+            if !f.current {
+                notes.push("superseded".into());
+            }
+            warnings += (f.reject_count + f.warning_count) as usize + f.truncated as usize;
+            println!(
+                "  {:<46} {:<8} {:<18} {:>7} rows  {:<9} {}",
+                f.name,
+                f.format,
+                f.kind,
+                f.row_count,
+                f.encoding,
+                notes.join(", ")
+            );
+        }
+    }
+    Ok(if warnings > 0 { Outcome::Attention } else { Outcome::Clean })
+}

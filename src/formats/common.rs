@@ -1,0 +1,290 @@
+//! Row semantics the three layouts share: the type column → direction, sign checks against the
+//! direction, and the normalisation of amounts to the `DetailRow` conventions (pricing amount as a
+//! magnitude, settlement signed by direction, fee as a cost to the merchant).
+
+use super::text::{CellError, Col, Record, Table};
+use super::{DetailRow, ParseContext, ParsedFile, Reject, Rows, SummaryRow, TransTypeOrDefault, Warning, WarningCode};
+use crate::domain::{FileKind, TransType};
+
+/// Non-order settlement lines (alipay-files.md, antom): expected, never matched, so not worth a warning.
+const NON_ORDER_PREFIXES: [&str; 4] = ["ADJUSTMENT_FEE", "SETTLEMENT_FEE", "RESERVE", "COLLATERAL_"];
+
+/// Direction of a type column value, and a warning message for values no layout documents.
+/// `REVERSAL`, `PAYMENT_REVERSAL` and `VOID` void a payment (CANCEL); `CAPTURE` takes the money
+/// of an authorisation (PAYMENT); classic settlement writes `P`/`R`.
+pub fn trans_type(raw: &str) -> (TransType, Option<String>) {
+    let u = raw.trim().to_ascii_uppercase();
+    let t = match u.as_str() {
+        "PAYMENT" | "CAPTURE" | "P" => TransType::Payment,
+        "REFUND" | "R" => TransType::Refund,
+        "CANCEL" | "REVERSAL" | "PAYMENT_REVERSAL" | "VOID" => TransType::Cancel,
+        _ if NON_ORDER_PREFIXES.iter().any(|p| u.starts_with(p)) => return (TransType::Other, None),
+        _ => {
+            let msg = format!(
+                "type '{raw}' is not a payment, refund or cancel: stored as OTHER and left out of matching; \
+                 check this row by hand"
+            );
+            return (TransType::Other, Some(msg));
+        }
+    };
+    (t, None)
+}
+
+/// +1 for money in (payment), −1 for money out (refund, cancel), `None` for OTHER rows whose
+/// file sign is kept as is.
+pub fn direction(t: TransType) -> Option<i64> {
+    match t {
+        TransType::Payment => Some(1),
+        TransType::Refund | TransType::Cancel => Some(-1),
+        TransType::Other => None,
+    }
+}
+
+/// How a layout writes the sign of an amount column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignRule {
+    /// Always positive; the type gives the direction (classic).
+    Unsigned,
+    /// Payments positive; refunds and cancels either sign (intl order amounts: the docs do not say).
+    PaymentsPositive,
+    /// Payments positive, refunds negative, cancels either (antom amounts, intl settlement amounts).
+    Signed,
+}
+
+/// Warns when a raw value's sign contradicts the row's type under `rule`. Zero contradicts nothing.
+pub fn check_sign(
+    value: i64,
+    raw: &str,
+    t: TransType,
+    rule: SignRule,
+    field: &str,
+    line: u32,
+    warnings: &mut Vec<Warning>,
+) {
+    let bad = match (rule, direction(t)) {
+        (_, None) => false,
+        (SignRule::Unsigned, _) => value < 0,
+        (SignRule::PaymentsPositive, Some(d)) => d > 0 && value < 0,
+        (SignRule::Signed, Some(d)) => t != TransType::Cancel && value != 0 && value.signum() != d,
+    };
+    if bad {
+        warnings.push(Warning {
+            line: Some(line),
+            code: WarningCode::SignContradictsType,
+            message: format!(
+                "line {line}: {field} '{raw}' has a sign that contradicts the type {}: the direction was taken \
+                 from the type; ask Alipay which is right if the amounts do not reconcile",
+                t.as_str()
+            ),
+        });
+    }
+}
+
+/// Signed settlement amount by direction (refunds negative), whatever the file's sign.
+pub fn settle_signed(value: i64, t: TransType) -> i64 {
+    match direction(t) {
+        Some(d) => d * value.abs(),
+        None => value,
+    }
+}
+
+/// Warns on a zero pricing amount of a payment, refund or cancel (a row that moves no money).
+pub fn check_zero(amount: Option<i64>, t: TransType, field: &str, line: u32, warnings: &mut Vec<Warning>) {
+    if amount == Some(0) && t != TransType::Other {
+        warnings.push(Warning {
+            line: Some(line),
+            code: WarningCode::ZeroAmount,
+            message: format!("line {line}: {field} is zero on a {} row: check it with Alipay", t.as_str()),
+        });
+    }
+}
+
+pub fn other_warning(line: u32, message: String) -> Warning {
+    Warning { line: Some(line), code: WarningCode::Other, message: format!("line {line}: {message}") }
+}
+
+/// Reads the columns intl and antom share into a `DetailRow` (everything but the merchant ids, which
+/// each layout maps its own way). Charged fees are negative in these files: `fee` flips the sign.
+pub fn signed_detail(
+    rec: &Record<'_>,
+    ctx: &ParseContext,
+    amount_rule: SignRule,
+    w: &mut Vec<Warning>,
+) -> Result<DetailRow, CellError> {
+    let type_raw = rec.get(Col::Type).unwrap_or_default().to_string();
+    if type_raw.is_empty() {
+        return Err(CellError { field: rec.name(Col::Type), reason: "the type is empty".into() });
+    }
+    let (t, tw) = trans_type(&type_raw);
+    if let Some(m) = tw {
+        w.push(other_warning(rec.line, m));
+    }
+    let currency = rec.currency(Col::Currency)?.or(ctx.name_currency);
+    let amount = rec.amount(Col::Amount, currency)?;
+    if amount.is_none() && t != TransType::Other && ctx.kind == FileKind::Transactions {
+        return Err(CellError {
+            field: rec.name(Col::Amount),
+            reason: format!("a {} row without an amount", t.as_str()),
+        });
+    }
+    let settle_currency = rec.currency(Col::SettleCurrency)?.or(ctx.name_currency).or(currency);
+    let settle = rec.amount(Col::SettleAmount, settle_currency)?;
+    let fee_currency = rec.currency(Col::FeeCurrency)?.or(settle_currency);
+    let fee = rec.amount(Col::Fee, fee_currency)?;
+    let trans_time = rec.time(Col::TransTime, &ctx.zone)?;
+    let settle_time = rec.time(Col::SettleTime, &ctx.zone)?;
+    if let Some(v) = amount {
+        check_sign(v, rec.get(Col::Amount).unwrap_or(""), t, amount_rule, &rec.name(Col::Amount), rec.line, w);
+    }
+    if let Some(v) = settle {
+        let raw = rec.get(Col::SettleAmount).unwrap_or("");
+        check_sign(v, raw, t, SignRule::Signed, &rec.name(Col::SettleAmount), rec.line, w);
+    }
+    check_zero(amount, t, &rec.name(Col::Amount), rec.line, w);
+    Ok(DetailRow {
+        line: rec.line,
+        trans_type: TransTypeOrDefault(t),
+        type_raw,
+        alipay_id: rec.get(Col::AlipayId).map(str::to_string),
+        original_alipay_id: rec.get(Col::OrigAlipayId).map(str::to_string),
+        amount: if t == TransType::Other { amount } else { amount.map(i64::abs) },
+        currency,
+        amount_raw: rec.get(Col::Amount).unwrap_or_default().to_string(),
+        settle_amount: settle.map(|v| settle_signed(v, t)),
+        settle_currency: settle.and(settle_currency),
+        fee: fee.map(|v| -v),
+        fee_currency: fee.and(fee_currency),
+        trans_time,
+        settle_time,
+        batch_ref: rec.get(Col::BatchRef).map(str::to_string),
+        status_raw: rec.get(Col::Status).map(str::to_string),
+        remark: rec.get(Col::Remark).map(str::to_string),
+        store_id: rec.get(Col::StoreId).map(str::to_string),
+        product_code: rec.get(Col::ProductCode).map(str::to_string),
+        extra: rec.extra(),
+        ..Default::default()
+    })
+}
+
+/// A summary row of intl or antom: amounts signed as in the file, commission flipped to a cost.
+pub fn summary_row(rec: &Record<'_>, ctx: &ParseContext) -> Result<SummaryRow, CellError> {
+    let summary_type = rec.get(Col::Type).unwrap_or_default().to_string();
+    if summary_type.is_empty() {
+        return Err(CellError { field: rec.name(Col::Type), reason: "the summary type is empty".into() });
+    }
+    let cur = rec.currency(Col::SettleCurrency)?.or(ctx.name_currency);
+    let fee_cur = rec.currency(Col::FeeCurrency)?.or(cur);
+    Ok(SummaryRow {
+        line: rec.line,
+        summary_type,
+        count: rec.count(Col::Count)?,
+        settle_amount: rec.amount(Col::SettleAmount, cur)?,
+        settle_currency: cur,
+        fee: rec.amount(Col::Fee, fee_cur)?.map(|v| -v),
+        settle_time: rec.time(Col::SettleTime, &ctx.zone)?,
+        batch_ref: rec.get(Col::BatchRef).map(str::to_string),
+        extra: rec.extra(),
+    })
+}
+
+/// Runs `row` over every record: a row either becomes a value (its warnings kept) or a reject
+/// (its warnings dropped with it).
+pub fn collect<T>(
+    t: &Table<'_>,
+    mut row: impl FnMut(&Record<'_>, &mut Vec<Warning>) -> Result<T, CellError>,
+) -> (Vec<T>, Vec<Reject>, Vec<Warning>) {
+    let (mut out, mut rejects, mut warnings) = (Vec::new(), t.rejects.clone(), Vec::new());
+    for rec in t.records() {
+        let mut w = Vec::new();
+        match row(&rec, &mut w) {
+            Ok(v) => {
+                out.push(v);
+                warnings.append(&mut w);
+            }
+            Err(e) => rejects.push(rec.reject(e)),
+        }
+    }
+    rejects.sort_by_key(|r| r.line);
+    (out, rejects, warnings)
+}
+
+/// Assembles the result; warnings sorted file-level first, then by line.
+pub fn finish(
+    t: &Table<'_>,
+    rows: Rows,
+    rejects: Vec<Reject>,
+    mut warnings: Vec<Warning>,
+    declared_count: Option<u64>,
+) -> ParsedFile {
+    warnings.sort_by_key(|w| w.line);
+    ParsedFile {
+        encoding: t.encoding,
+        header: t.header.names.clone(),
+        declared_count,
+        has_end_marker: t.has_end_marker,
+        rows,
+        rejects,
+        warnings,
+    }
+}
+
+/// A parse context for tests: zone UTC+8, file name `test`.
+#[cfg(test)]
+pub fn test_ctx(format: crate::domain::FileFormat, kind: FileKind, name_ccy: Option<&str>) -> ParseContext {
+    ParseContext {
+        file_name: "test".into(),
+        format,
+        kind,
+        zone: Default::default(),
+        name_currency: name_ccy.map(|c| crate::domain::Currency::parse(c).unwrap()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn types_table() {
+        let cases = [
+            ("PAYMENT", TransType::Payment, false),
+            ("capture", TransType::Payment, false),
+            ("P", TransType::Payment, false),
+            ("R", TransType::Refund, false),
+            ("REFUND", TransType::Refund, false),
+            ("REVERSAL", TransType::Cancel, false),
+            ("PAYMENT_REVERSAL", TransType::Cancel, false),
+            ("VOID", TransType::Cancel, false),
+            ("CANCEL", TransType::Cancel, false),
+            ("SETTLEMENT_FEE", TransType::Other, false),
+            ("RESERVE_RELEASE", TransType::Other, false),
+            ("DISPUTE", TransType::Other, true),
+            ("REFUND_REVERSAL", TransType::Other, true),
+        ];
+        for (raw, want, warns) in cases {
+            let (t, w) = trans_type(raw);
+            assert_eq!((t, w.is_some()), (want, warns), "{raw}");
+        }
+    }
+
+    #[test]
+    fn sign_rules() {
+        let run = |v: i64, t, rule| {
+            let mut w = Vec::new();
+            check_sign(v, "x", t, rule, "f", 1, &mut w);
+            w.len()
+        };
+        assert_eq!(run(-1, TransType::Refund, SignRule::Unsigned), 1);
+        assert_eq!(run(5, TransType::Refund, SignRule::Unsigned), 0);
+        assert_eq!(run(5, TransType::Refund, SignRule::PaymentsPositive), 0);
+        assert_eq!(run(-5, TransType::Payment, SignRule::PaymentsPositive), 1);
+        assert_eq!(run(5, TransType::Refund, SignRule::Signed), 1);
+        assert_eq!(run(0, TransType::Refund, SignRule::Signed), 0);
+        assert_eq!(run(5, TransType::Cancel, SignRule::Signed), 0);
+        assert_eq!(run(-5, TransType::Payment, SignRule::Signed), 1);
+        assert_eq!(run(-5, TransType::Other, SignRule::Signed), 0);
+        assert_eq!(settle_signed(500, TransType::Refund), -500);
+        assert_eq!(settle_signed(-500, TransType::Payment), 500);
+        assert_eq!(settle_signed(-500, TransType::Other), -500);
+    }
+}

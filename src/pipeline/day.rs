@@ -1,0 +1,82 @@
+//! One business date's reconciliation: load the look-back window from the store, run the engine,
+//! keep the result, write the report folder. Converts between the leaf modules' types; owns no rules.
+
+use super::Workspace;
+use crate::domain::{FileFormat, FileKind};
+use crate::reconcile::{self, Params};
+use crate::report::{self, FileWarning, InputFile, ReportInput, TrendPoint};
+use crate::store;
+use anyhow::{Context, Result};
+use chrono::NaiveDate;
+
+/// What one day's reconciliation produced.
+pub struct DayResult {
+    pub outcome: reconcile::Outcome,
+    pub report: report::WrittenReport,
+    pub input: ReportInput,
+}
+
+impl DayResult {
+    /// Nothing needs attention: no discrepancy, nothing pending or open.
+    pub fn is_clean(&self) -> bool {
+        self.input.is_clean()
+    }
+}
+
+/// Reconciles `date` from stored data and writes `reports/<date>/`.
+pub fn reconcile_day(ws: &mut Workspace, date: NaiveDate, run_id: i64) -> Result<DayResult> {
+    let params = Params::from_config(&ws.cfg.business);
+    let input =
+        store::window::load(&ws.conn, date, &params).with_context(|| format!("cannot load the data of {date}"))?;
+    let outcome = reconcile::run(&input, &params).with_context(|| format!("cannot reconcile {date}"))?;
+    store::results::save(&mut ws.conn, Some(run_id), date, &outcome)?;
+
+    let mut ri = ReportInput::new(date, ws.cfg.merchant.name.clone());
+    ri.findings = outcome.findings.clone();
+    ri.pending = outcome.pending.clone();
+    ri.open_items = outcome.open_items.clone();
+    ri.summary = outcome.summary.clone();
+    ri.config_hash = ws.cfg.fingerprint();
+    ri.warnings = store::files::issues_for_date(&ws.conn, date)?
+        .into_iter()
+        .map(|i| FileWarning { file: i.file_name, line: i.line.map(|l| l as u64), code: i.code, message: i.message })
+        .collect();
+    ri.input_files = store::files::list(&ws.conn, params.window_start(date), date, true)?
+        .into_iter()
+        .filter_map(|f| {
+            Some(InputFile {
+                format: FileFormat::parse(&f.format)?,
+                kind: FileKind::parse(&f.kind)?,
+                business_date: f.business_date.parse().ok()?,
+                name: f.name,
+                sha256: f.sha256,
+            })
+        })
+        .collect();
+    ri.trend = trend(ws, date, &outcome)?;
+    let reports_dir = ws.cfg.path(&ws.cfg.store.reports_dir);
+    let written = report::write(&reports_dir, &ri, run_id)
+        .with_context(|| format!("cannot write the report of {date} under {}", reports_dir.display()))?;
+    Ok(DayResult { outcome, report: written, input: ri })
+}
+
+/// The last 14 days' discrepancy counts and amounts at stake: this day from its outcome, earlier days
+/// from their current stored results (days never reconciled are left blank).
+fn trend(ws: &Workspace, date: NaiveDate, outcome: &reconcile::Outcome) -> Result<Vec<TrendPoint>> {
+    let mut points = Vec::new();
+    for back in (1..14).rev() {
+        let d = date - chrono::Days::new(back);
+        if let Some(r) = store::results::current(&ws.conn, d)? {
+            let summary: serde_json::Value = serde_json::from_str(&r.summary_json).unwrap_or_default();
+            let at_stake =
+                summary.get("at_stake").and_then(|v| serde_json::from_value(v.clone()).ok()).unwrap_or_default();
+            points.push(TrendPoint { date: d, discrepancies: r.findings, at_stake });
+        }
+    }
+    points.push(TrendPoint {
+        date,
+        discrepancies: outcome.findings.len() as i64,
+        at_stake: outcome.summary.at_stake.clone(),
+    });
+    Ok(points)
+}

@@ -1,0 +1,132 @@
+//! The engine's typed input: the stored rows of one look-back window, as `store::window` loads them
+//! (or as tests build them). Plain data; no polars, no SQL.
+
+use crate::domain::{Currency, FileFormat, FileKind, LocalStatus, RecordType, TransType};
+use chrono::{DateTime, FixedOffset, NaiveDate};
+
+/// Everything day `date`'s reconciliation may look at: rows dated in `[from, date]` only.
+#[derive(Debug, Clone, Default)]
+pub struct Input {
+    /// Day T, the report date.
+    pub date: Option<NaiveDate>,
+    /// First day of the loaded window.
+    pub from: Option<NaiveDate>,
+    /// Current files of the window (all kinds).
+    pub files: Vec<FileIn>,
+    /// Transaction and settlement-detail rows of those files.
+    pub rows: Vec<AlipayRow>,
+    /// Settlement-summary rows of those files.
+    pub summaries: Vec<SummaryIn>,
+    /// Rejected lines and warnings of those files.
+    pub issues: Vec<IssueIn>,
+    /// Every stored version of every local record of the window (status history included).
+    pub local: Vec<LocalVersion>,
+}
+
+/// A stored Alipay file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileIn {
+    pub id: i64,
+    pub name: String,
+    pub format: FileFormat,
+    pub kind: FileKind,
+    pub date: NaiveDate,
+    /// No `<END>`, or fewer rows than the preamble declares.
+    pub truncated: bool,
+    pub declared_count: Option<i64>,
+    pub row_count: i64,
+}
+
+/// A transaction or settlement-detail row (see `formats::DetailRow` for the sign conventions).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlipayRow {
+    pub file_id: i64,
+    pub line: i64,
+    pub kind: FileKind,
+    /// The file's business date.
+    pub date: NaiveDate,
+    pub trans_type: TransType,
+    pub type_raw: String,
+    pub merchant_trans_id: Option<String>,
+    pub merchant_refund_id: Option<String>,
+    pub alipay_id: Option<String>,
+    pub original_alipay_id: Option<String>,
+    /// Pricing amount, positive magnitude.
+    pub amount: Option<i64>,
+    pub currency: Option<Currency>,
+    pub settle_amount: Option<i64>,
+    pub settle_currency: Option<Currency>,
+    pub fee: Option<i64>,
+    pub fee_currency: Option<Currency>,
+    pub trans_time: Option<DateTime<FixedOffset>>,
+    pub product_code: Option<String>,
+    /// Wallet (`userSite`) when the file has one.
+    pub wallet: Option<String>,
+}
+
+/// A settlement-summary row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SummaryIn {
+    pub file_id: i64,
+    pub line: i64,
+    pub date: NaiveDate,
+    pub summary_type: String,
+    pub count: Option<i64>,
+    pub settle_amount: Option<i64>,
+    pub settle_currency: Option<Currency>,
+    pub fee: Option<i64>,
+}
+
+/// A rejected line or a warning of a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssueIn {
+    pub file_id: i64,
+    pub line: Option<i64>,
+    /// `reject` or `warning`.
+    pub severity: String,
+    /// `REJECTED`, `COUNT_MISMATCH`, `MISSING_END`, `ZERO_AMOUNT`, …
+    pub code: String,
+    pub field: Option<String>,
+    pub message: String,
+}
+
+/// One version of a local record, as one sales file (or the ledger) stated it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalVersion {
+    pub record_type: RecordType,
+    pub merchant_trans_id: String,
+    pub merchant_refund_id: Option<String>,
+    pub amount: i64,
+    pub currency: Currency,
+    pub status: LocalStatus,
+    pub created_at: DateTime<FixedOffset>,
+    pub business_date: NaiveDate,
+    pub acquirement_id: Option<String>,
+    /// The first day whose report may see this version: the latest business date in the file that
+    /// stated it (an export cannot predate its newest record), or the record's own date for the ledger.
+    pub as_of: NaiveDate,
+    /// Import order among versions of the same key (later wins).
+    pub seq: i64,
+    /// Written by the payment module's ledger: wins over POS versions.
+    pub ledger: bool,
+    /// Its file had other, disagreeing rows for the key.
+    pub conflict: bool,
+    /// Where it came from, for details: `sales.csv line 4` or `ledger`.
+    pub origin: String,
+}
+
+impl LocalVersion {
+    /// The record's key id: payment id for payments, refund id for refunds.
+    pub fn key(&self) -> &str {
+        match self.record_type {
+            RecordType::Payment => &self.merchant_trans_id,
+            RecordType::Refund => self.merchant_refund_id.as_deref().unwrap_or(""),
+        }
+    }
+}
+
+impl Input {
+    pub fn file(&self, id: i64) -> Option<&FileIn> {
+        self.files.iter().find(|f| f.id == id)
+    }
+}

@@ -1,0 +1,541 @@
+//! Item categories (contracts.md §3, first table): one verdict per payment key and per refund key at
+//! one cut — DUPLICATE, MISSING_LOCALLY, MISSING_AT_ALIPAY, STATUS_MISMATCH, CURRENCY_MISMATCH,
+//! AMOUNT_MISMATCH in precedence order — plus PENDING (grace, cancel buffer, day without a complete
+//! transaction file) and UNSETTLED, which rides on the same keys.
+
+use super::frames::KeyAgg;
+use super::input::{AlipayRow, LocalVersion};
+use super::{Cut, Eval, State};
+use crate::domain::{format_minor, Category, Finding, LocalStatus, RecordType};
+use chrono::{DateTime, FixedOffset, NaiveDate};
+use std::collections::{HashMap, HashSet};
+
+fn money(amount: Option<i64>, c: Option<crate::domain::Currency>) -> String {
+    match (amount, c) {
+        (Some(a), Some(c)) => format!("{c} {}", format_minor(a, c)),
+        (Some(a), None) => format!("{a} minor units"),
+        _ => "no amount".into(),
+    }
+}
+
+/// The pieces of a finding both sides contribute.
+pub(super) struct Sides<'a> {
+    pub record: RecordType,
+    pub key: &'a str,
+    pub local: Option<&'a LocalVersion>,
+    pub alipay: Option<&'a AlipayRow>,
+    pub alipay_type: String,
+    pub payment_id: String,
+    pub item_date: NaiveDate,
+}
+
+impl Sides<'_> {
+    pub fn finding(&self, cut: NaiveDate, category: Category, detail: String) -> Finding {
+        let l = self.local;
+        let a = self.alipay;
+        let refund_id = match self.record {
+            RecordType::Payment => String::new(),
+            RecordType::Refund => l.and_then(|l| l.merchant_refund_id.clone()).unwrap_or_else(|| self.key.to_string()),
+        };
+        let acq = l
+            .and_then(|l| l.acquirement_id.clone())
+            .or_else(|| {
+                a.and_then(|a| {
+                    if self.record == RecordType::Payment {
+                        a.alipay_id.clone()
+                    } else {
+                        a.original_alipay_id.clone()
+                    }
+                })
+            })
+            .unwrap_or_default();
+        Finding {
+            business_date: cut,
+            item_date: self.item_date,
+            category,
+            merchant_trans_id: self.payment_id.clone(),
+            merchant_refund_id: refund_id,
+            acquirement_id: acq,
+            currency: l.map(|l| l.currency).or_else(|| a.and_then(|a| a.currency)),
+            local_amount: l.map(|l| l.amount),
+            alipay_currency: a.and_then(|a| a.currency),
+            alipay_amount: a.and_then(|a| a.amount),
+            local_type: l.map(|l| format!("{} {}", l.record_type.as_str(), l.status.as_str())).unwrap_or_default(),
+            alipay_type: self.alipay_type.clone(),
+            detail,
+        }
+    }
+}
+
+/// Whether `t` (of business day `d`) falls in the grace before the end of the cut day.
+fn in_grace(cx: &Cut, d: NaiveDate, t: Option<DateTime<FixedOffset>>) -> bool {
+    let Some(t) = t else { return false };
+    d == cx.cut && t >= cx.end - chrono::Duration::minutes(cx.params.grace_minutes as i64) && t < cx.end
+}
+
+fn ident(cat: &str, record: RecordType, key: &str) -> String {
+    format!("{cat}|{}|{key}", record.as_str())
+}
+
+/// Classifies one payment key. `Ok(true)` from `matched` when both sides agree.
+pub(super) fn payment(cx: &Cut, agg: &KeyAgg, out: &mut Vec<Eval>) -> bool {
+    let pay = agg.first.map(|p| cx.row(p));
+    let cancel = agg.cancel_first.map(|p| cx.row(p));
+    let local = agg.local.map(|p| cx.local(p));
+    let item_date =
+        [local.map(|l| l.business_date), pay.map(|r| r.date), cancel.map(|r| r.date)].into_iter().flatten().min();
+    let Some(item_date) = item_date else { return false };
+    let captured = agg.n > 0 && agg.n_cancel == 0;
+    let voided = agg.n_cancel > 0;
+    let alipay_type = match (agg.n > 0, voided) {
+        (true, false) => "PAYMENT",
+        (true, true) => "PAYMENT+CANCEL",
+        (false, true) => "CANCEL",
+        _ => "",
+    };
+    let s = Sides {
+        record: RecordType::Payment,
+        key: &agg.key,
+        local,
+        alipay: pay.or(cancel),
+        alipay_type: alipay_type.into(),
+        payment_id: local
+            .map(|l| l.merchant_trans_id.clone())
+            .unwrap_or_else(|| pay.or(cancel).and_then(|r| r.merchant_trans_id.clone()).unwrap_or_default()),
+        item_date,
+    };
+    if captured {
+        if let Some(p) = pay {
+            unsettled(cx, &s, p, out);
+        }
+    }
+    if item_date < cx.first_day {
+        return false;
+    }
+    let id = |c: &str| ident(c, RecordType::Payment, &agg.key);
+    let found = |cat: Category, detail: String| Eval {
+        ident: id(cat.as_str()),
+        state: State::Found,
+        finding: s.finding(cx.cut, cat, detail),
+    };
+    let pending = |cat: Category, detail: String, why: String| Eval {
+        ident: id(cat.as_str()),
+        state: State::Pending(why),
+        finding: s.finding(cx.cut, cat, detail),
+    };
+    let grace_why = format!(
+        "created within {} minutes of the end of {}: the other side may book it on the next day",
+        cx.params.grace_minutes, cx.cut
+    );
+    // DUPLICATE first: it outranks every other item category.
+    if agg.max_per_day > 1 || (agg.days > 1 && agg.n_cancel == 0) || local.is_some_and(|l| l.conflict) {
+        let d = if agg.max_per_day > 1 {
+            let (lo, hi) = (cx.row(agg.first.unwrap_or(0)), cx.row(agg.last.unwrap_or(0)));
+            format!(
+                "Alipay's transaction files have {} PAYMENT rows for payment id {} (first {} on {}, last {} on {}): ask Alipay which one is real before accepting the settlement.",
+                agg.n, agg.key, money(lo.amount, lo.currency), lo.date, money(hi.amount, hi.currency), hi.date
+            )
+        } else if agg.days > 1 && agg.n_cancel == 0 {
+            let (a, b) = (cx.row(agg.first.unwrap_or(0)), cx.row(agg.last.unwrap_or(0)));
+            format!(
+                "Alipay booked payment id {} again on {} ({}) after capturing it on {} ({}): ask Alipay to reverse the second capture.",
+                agg.key, b.date, money(b.amount, b.currency), a.date, money(a.amount, a.currency)
+            )
+        } else {
+            format!(
+                "The sales file ({}) has disagreeing rows for payment id {}: fix the export so the id appears once and import it again.",
+                local.map(|l| l.origin.as_str()).unwrap_or(""), agg.key
+            )
+        };
+        out.push(found(Category::Duplicate, d));
+        return false;
+    }
+    let Some(l) = local else {
+        if captured {
+            let p = pay.expect("captured has a payment row");
+            let detail = format!(
+                "Alipay captured {} for payment id {} but no local sales record has it: find the sale in the POS and export it, or refund the customer at Alipay.",
+                money(p.amount, p.currency), s.payment_id
+            );
+            out.push(if in_grace(cx, p.date, p.trans_time) {
+                pending(Category::MissingLocally, detail, grace_why)
+            } else {
+                found(Category::MissingLocally, detail)
+            });
+        }
+        return false;
+    };
+    // The local item's day has no complete transaction file: nothing can be said yet.
+    let waiting = !cx.complete_days.contains(&l.business_date) && agg.n == 0 && agg.n_cancel == 0;
+    let local_pending = |cat: Category, detail: String| {
+        if waiting {
+            pending(cat, detail, format!("waiting for a complete Alipay transaction file of {}", l.business_date))
+        } else if in_grace(cx, l.business_date, Some(l.created_at)) {
+            pending(cat, detail, grace_why.clone())
+        } else {
+            found(cat, detail)
+        }
+    };
+    match l.status {
+        LocalStatus::Unknown => {
+            let detail = if captured {
+                format!("Payment {} is UNKNOWN locally; captured at Alipay: mark SUCCESS in the POS.", s.payment_id)
+            } else if voided {
+                format!("Payment {} is UNKNOWN locally; cancelled at Alipay: mark CANCELLED in the POS.", s.payment_id)
+            } else {
+                format!("Payment {} is UNKNOWN locally; not at Alipay: mark FAILED in the POS.", s.payment_id)
+            };
+            out.push(if captured || voided {
+                found(Category::StatusMismatch, detail)
+            } else {
+                local_pending(Category::StatusMismatch, detail)
+            });
+            false
+        }
+        LocalStatus::Success if agg.n == 0 && !voided => {
+            out.push(local_pending(
+                Category::MissingAtAlipay,
+                format!(
+                    "Local payment {} of {} ({}) is not in Alipay's transaction files: check the payment with payQuery and export it again or cancel it locally.",
+                    s.payment_id, l.created_at.format("%Y-%m-%d %H:%M:%S %:z"), money(Some(l.amount), Some(l.currency))
+                ),
+            ));
+            false
+        }
+        LocalStatus::Success if voided => {
+            out.push(found(
+                Category::StatusMismatch,
+                format!("Payment {} is SUCCESS locally but cancelled at Alipay: mark it CANCELLED and collect the money again.", s.payment_id),
+            ));
+            false
+        }
+        LocalStatus::Cancelled | LocalStatus::Failed if captured => {
+            let p = pay.expect("captured has a payment row");
+            let detail = format!(
+                "Payment {} is {} locally but captured at Alipay ({}): mark it SUCCESS or refund the customer at Alipay.",
+                s.payment_id, l.status.as_str(), money(p.amount, p.currency)
+            );
+            let buffer = chrono::Duration::minutes(cx.params.cancel_window_minutes as i64);
+            let cancel_may_come = l.status == LocalStatus::Cancelled
+                && p.date == cx.cut
+                && p.trans_time.is_some_and(|t| t >= cx.end - buffer);
+            out.push(if cancel_may_come {
+                pending(
+                    Category::StatusMismatch,
+                    detail,
+                    format!(
+                        "paid within {} minutes of the end of {}: Alipay's cancel may land in the next day's file",
+                        cx.params.cancel_window_minutes, cx.cut
+                    ),
+                )
+            } else if in_grace(cx, p.date, p.trans_time) || in_grace(cx, l.business_date, Some(l.created_at)) {
+                pending(Category::StatusMismatch, detail, grace_why)
+            } else {
+                found(Category::StatusMismatch, detail)
+            });
+            false
+        }
+        LocalStatus::Cancelled | LocalStatus::Failed => agg.n > 0,
+        LocalStatus::Success => compare(cx, &s, l, pay.expect("captured"), None, out, &found),
+    }
+}
+
+/// CURRENCY_MISMATCH / AMOUNT_MISMATCH of a pair both sides have, and the refund-exceeds rule.
+fn compare(
+    cx: &Cut,
+    s: &Sides,
+    l: &LocalVersion,
+    a: &AlipayRow,
+    exceeds: Option<String>,
+    out: &mut Vec<Eval>,
+    found: &dyn Fn(Category, String) -> Eval,
+) -> bool {
+    let what = if s.record == RecordType::Payment { "Payment" } else { "Refund" };
+    let id = if s.record == RecordType::Payment { s.payment_id.as_str() } else { s.key };
+    if a.currency.is_some_and(|c| c != l.currency) {
+        out.push(found(
+            Category::CurrencyMismatch,
+            format!(
+                "{what} {id} is {} locally but {} at Alipay: correct the currency in the POS or ask Alipay.",
+                money(Some(l.amount), Some(l.currency)),
+                money(a.amount, a.currency)
+            ),
+        ));
+        return false;
+    }
+    let tol = cx.params.tolerance(l.currency);
+    if let Some(amount) = a.amount.filter(|&x| (x - l.amount).abs() > tol) {
+        out.push(found(
+            Category::AmountMismatch,
+            format!(
+                "{what} {id} is {} locally but {} at Alipay: correct the local record or claim the difference from Alipay.",
+                money(Some(l.amount), Some(l.currency)), money(Some(amount), a.currency)
+            ),
+        ));
+        return false;
+    }
+    if let Some(d) = exceeds {
+        out.push(found(Category::AmountMismatch, d));
+        return false;
+    }
+    true
+}
+
+/// UNSETTLED: a captured payment or refund no settlement file has mentioned `unsettled_after` days
+/// after its business date. Found once, on the day the delay is over; open afterwards.
+pub(super) fn unsettled(cx: &Cut, s: &Sides, row: &AlipayRow, out: &mut Vec<Eval>) {
+    let due = row.date + chrono::Duration::days(cx.params.unsettled_after_days as i64);
+    if due > cx.cut || due < cx.first_day {
+        return;
+    }
+    let settled = [row.alipay_id.as_deref(), Some(s.key)]
+        .into_iter()
+        .flatten()
+        .filter_map(|k| cx.settled.get(&(s.record, k.to_string())))
+        .any(|&d| d <= cx.cut);
+    if settled {
+        return;
+    }
+    let mut f = s.finding(
+        cx.cut,
+        Category::Unsettled,
+        format!(
+            "Alipay captured this {} on {} but no settlement file up to {} includes it: ask Alipay when it will be settled.",
+            if s.record == RecordType::Payment { "payment" } else { "refund" },
+            row.date,
+            cx.cut
+        ),
+    );
+    f.item_date = row.date;
+    out.push(Eval { ident: ident("UNSETTLED", s.record, s.key), state: State::Found, finding: f });
+}
+
+/// Classifies one refund key. `exceeding` holds refund keys whose refunds exceed their payment, with
+/// the sentence saying so.
+pub(super) fn refund(cx: &Cut, agg: &KeyAgg, exceeding: &HashMap<String, String>, out: &mut Vec<Eval>) -> bool {
+    let ar = agg.first.map(|p| cx.row(p));
+    let local = agg.local.map(|p| cx.local(p));
+    let Some(item_date) = [local.map(|l| l.business_date), ar.map(|r| r.date)].into_iter().flatten().min() else {
+        return false;
+    };
+    let payment_id = local
+        .map(|l| l.merchant_trans_id.clone())
+        .or_else(|| ar.and_then(|r| cx.payment_of_refund(r)))
+        .unwrap_or_default();
+    let s = Sides {
+        record: RecordType::Refund,
+        key: &agg.key,
+        local,
+        alipay: ar,
+        alipay_type: if agg.n > 0 { "REFUND".into() } else { String::new() },
+        payment_id,
+        item_date,
+    };
+    if let Some(r) = ar {
+        unsettled(cx, &s, r, out);
+    }
+    if item_date < cx.first_day {
+        return false;
+    }
+    let id = |c: &str| ident(c, RecordType::Refund, &agg.key);
+    let found = |cat: Category, detail: String| Eval {
+        ident: id(cat.as_str()),
+        state: State::Found,
+        finding: s.finding(cx.cut, cat, detail),
+    };
+    let grace_why = format!("created within {} minutes of the end of {}", cx.params.grace_minutes, cx.cut);
+    if agg.max_per_day > 1 || agg.days > 1 || local.is_some_and(|l| l.conflict) {
+        let d = if agg.n > 1 {
+            let (a, b) = (cx.row(agg.first.unwrap_or(0)), cx.row(agg.last.unwrap_or(0)));
+            format!(
+                "Alipay's transaction files have {} REFUND rows for refund id {} (first {} on {}, last {} on {}): ask Alipay to reverse the extra refund.",
+                agg.n, agg.key, money(a.amount, a.currency), a.date, money(b.amount, b.currency), b.date
+            )
+        } else {
+            format!(
+                "The sales file ({}) has disagreeing rows for refund id {}: fix the export so the id appears once and import it again.",
+                local.map(|l| l.origin.as_str()).unwrap_or(""), agg.key
+            )
+        };
+        out.push(found(Category::Duplicate, d));
+        return false;
+    }
+    let Some(l) = local else {
+        let r = ar.expect("a key has at least one side");
+        let detail = format!(
+            "Alipay refunded {} (refund id {}) but no local refund record has it: record the refund in the POS and export it, or ask Alipay.",
+            money(r.amount, r.currency), agg.key
+        );
+        out.push(if in_grace(cx, r.date, r.trans_time) {
+            Eval {
+                ident: id("MISSING_LOCALLY"),
+                state: State::Pending(grace_why),
+                finding: s.finding(cx.cut, Category::MissingLocally, detail),
+            }
+        } else {
+            found(Category::MissingLocally, detail)
+        });
+        return false;
+    };
+    let waiting = !cx.complete_days.contains(&l.business_date) && ar.is_none();
+    let local_eval = |cat: Category, detail: String| {
+        if waiting {
+            Eval {
+                ident: id(cat.as_str()),
+                state: State::Pending(format!("waiting for a complete Alipay transaction file of {}", l.business_date)),
+                finding: s.finding(cx.cut, cat, detail),
+            }
+        } else if in_grace(cx, l.business_date, Some(l.created_at)) {
+            Eval {
+                ident: id(cat.as_str()),
+                state: State::Pending(grace_why.clone()),
+                finding: s.finding(cx.cut, cat, detail),
+            }
+        } else {
+            found(cat, detail)
+        }
+    };
+    match (l.status, ar) {
+        (LocalStatus::Unknown, Some(_)) => {
+            out.push(found(
+                Category::StatusMismatch,
+                format!("Refund {} is UNKNOWN locally; refunded at Alipay: mark SUCCESS in the POS.", agg.key),
+            ));
+            false
+        }
+        (LocalStatus::Unknown, None) => {
+            out.push(local_eval(
+                Category::StatusMismatch,
+                format!("Refund {} is UNKNOWN locally; not at Alipay: mark FAILED in the POS.", agg.key),
+            ));
+            false
+        }
+        (LocalStatus::Success, None) => {
+            out.push(local_eval(
+                Category::MissingAtAlipay,
+                format!(
+                    "Local refund {} of payment {} ({}) is not in Alipay's transaction files: check it with Alipay and refund again only if it failed.",
+                    agg.key, l.merchant_trans_id, money(Some(l.amount), Some(l.currency))
+                ),
+            ));
+            false
+        }
+        (LocalStatus::Cancelled | LocalStatus::Failed, Some(r)) => {
+            out.push(found(
+                Category::StatusMismatch,
+                format!(
+                    "Refund {} is {} locally but Alipay refunded {}: mark it SUCCESS in the POS.",
+                    agg.key,
+                    l.status.as_str(),
+                    money(r.amount, r.currency)
+                ),
+            ));
+            false
+        }
+        (LocalStatus::Cancelled | LocalStatus::Failed, None) => false,
+        (LocalStatus::Success, Some(r)) => compare(cx, &s, l, r, exceeding.get(&agg.key).cloned(), out, &found),
+    }
+}
+
+/// Refund keys whose refunds, added in time order, exceed their payment's amount on either side.
+pub(super) fn exceeding_refunds(cx: &Cut, payments: &[KeyAgg], refunds: &[KeyAgg]) -> HashMap<String, String> {
+    let mut pay_alipay: HashMap<&str, &AlipayRow> = HashMap::new();
+    let mut pay_local: HashMap<&str, &LocalVersion> = HashMap::new();
+    for p in payments {
+        if let Some(r) = p.first.map(|x| cx.row(x)) {
+            pay_alipay.insert(&p.key, r);
+        }
+        if let Some(l) = p.local.map(|x| cx.local(x)) {
+            pay_local.insert(&p.key, l);
+        }
+    }
+    let mut out = HashMap::new();
+    // Alipay side: refund rows grouped by the payment they refund, in row order.
+    let mut by_pay: HashMap<String, Vec<(usize, &KeyAgg)>> = HashMap::new();
+    let mut local_by_pay: HashMap<&str, Vec<(DateTime<FixedOffset>, &KeyAgg, &LocalVersion)>> = HashMap::new();
+    for r in refunds {
+        if let Some(p) = r.first {
+            if let Some(pid) = cx.payment_of_refund(cx.row(p)) {
+                by_pay.entry(pid).or_default().push((p, r));
+            }
+        }
+        if let Some(l) = r.local.map(|x| cx.local(x)).filter(|l| l.status == LocalStatus::Success) {
+            local_by_pay.entry(&l.merchant_trans_id).or_default().push((l.created_at, r, l));
+        }
+    }
+    for (pid, mut list) in by_pay {
+        let Some(pay) = pay_alipay.get(pid.as_str()) else { continue };
+        let Some(limit) = pay.amount else { continue };
+        list.sort_by_key(|(p, _)| *p);
+        let mut sum = 0;
+        for (p, r) in list {
+            sum += cx.row(p).amount.unwrap_or(0);
+            if sum > limit {
+                out.insert(
+                    r.key.clone(),
+                    format!(
+                        "Alipay's refunds of payment {pid} reach {} with refund {}, more than the payment ({}): ask Alipay to reverse the excess.",
+                        money(Some(sum), pay.currency), r.key, money(Some(limit), pay.currency)
+                    ),
+                );
+            }
+        }
+    }
+    for (pid, mut list) in local_by_pay {
+        let Some(pay) = pay_local.get(pid) else { continue };
+        list.sort_by(|a, b| (a.0, &a.1.key).cmp(&(b.0, &b.1.key)));
+        let mut sum = 0;
+        for (_, r, l) in list {
+            sum += l.amount;
+            if sum > pay.amount {
+                out.entry(r.key.clone()).or_insert_with(|| {
+                    format!(
+                        "Local refunds of payment {pid} reach {} with refund {}, more than the payment ({}): correct the refund records.",
+                        money(Some(sum), Some(pay.currency)), r.key, money(Some(pay.amount), Some(pay.currency))
+                    )
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Pairs Alipay-only keys with local-only keys by the secondary key: for payments Alipay's id =
+/// the local acquirement_id; for refunds the refunded payment's Alipay id + the same amount.
+pub(super) fn pair_secondary(cx: &Cut, record: RecordType, aggs: &mut Vec<KeyAgg>) {
+    let mut local_only: HashMap<(String, i64), usize> = HashMap::new();
+    for (i, a) in aggs.iter().enumerate() {
+        if a.n == 0 && a.n_cancel == 0 {
+            if let Some(l) = a.local.map(|p| cx.local(p)) {
+                if let Some(acq) = l.acquirement_id.as_deref().filter(|s| !s.is_empty()) {
+                    let amt = if record == RecordType::Refund { l.amount } else { 0 };
+                    local_only.entry((acq.to_string(), amt)).or_insert(i);
+                }
+            }
+        }
+    }
+    if local_only.is_empty() {
+        return;
+    }
+    let mut taken = HashSet::new();
+    for i in 0..aggs.len() {
+        if aggs[i].local.is_some() || aggs[i].n == 0 {
+            continue;
+        }
+        let r = cx.row(aggs[i].first.expect("n > 0"));
+        let probe = match record {
+            RecordType::Payment => r.alipay_id.clone().map(|a| (a, 0)),
+            RecordType::Refund => r.original_alipay_id.clone().zip(r.amount),
+        };
+        if let Some(j) = probe.and_then(|p| local_only.get(&p).copied()) {
+            if taken.insert(j) {
+                aggs[i].local = aggs[j].local;
+            }
+        }
+    }
+    let mut idx = 0;
+    aggs.retain(|_| {
+        idx += 1;
+        !taken.contains(&(idx - 1))
+    });
+}

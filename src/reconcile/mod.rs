@@ -1,0 +1,317 @@
+//! The reconciliation engine (contracts.md §2–§3): typed rows of one look-back window in, findings,
+//! pending/resolved items, open items and the day's summary out. Polars does the per-key group-bys
+//! (`frames`); the rules live in `items` (item categories, UNSETTLED) and `checks` (file integrity,
+//! settlement, fees, summaries); `totals` builds the summary.
+//!
+//! Determinism and "a discrepancy is written once": the result for day T depends only on the input.
+//! The engine replays every day D of the open-item look-back as a *cut* — the same data restricted to
+//! rows dated ≤ D — so it knows what D's report listed without reading earlier runs' results. An item
+//! found at cut T and not before is a finding of T; one found since an earlier cut is an open item; one
+//! found at T−1 and explained at T is RESOLVED.
+
+mod checks;
+mod frames;
+pub mod input;
+mod items;
+mod totals;
+
+#[cfg(test)]
+mod tests;
+
+pub use input::{AlipayRow, FileIn, Input, IssueIn, LocalVersion, SummaryIn};
+
+use crate::config::{BusinessConfig, FeeRule};
+use crate::domain::{
+    sort_findings, BusinessZone, Category, Currency, DaySummary, FileKind, Finding, OpenItem, PendingItem,
+    PendingState, RecordType, TransType,
+};
+use anyhow::{Context, Result};
+use chrono::{DateTime, Duration, FixedOffset, NaiveDate};
+use frames::Frames;
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+/// The business rules' settings (contracts.md §0), from `[business]`.
+#[derive(Debug, Clone)]
+pub struct Params {
+    pub zone: BusinessZone,
+    pub grace_minutes: u32,
+    pub cancel_window_minutes: u32,
+    pub open_item_days: u32,
+    pub settlement_lookback_days: u32,
+    pub unsettled_after_days: u32,
+    pub amount_tolerance: BTreeMap<Currency, i64>,
+    pub fee_tolerance_minor: i64,
+    pub refund_returns_fee: bool,
+    pub fees: Vec<FeeRule>,
+}
+
+impl Default for Params {
+    fn default() -> Self {
+        Params::from_config(&BusinessConfig::default())
+    }
+}
+
+impl Params {
+    pub fn from_config(b: &BusinessConfig) -> Params {
+        Params {
+            zone: b.timezone,
+            grace_minutes: b.grace_minutes,
+            cancel_window_minutes: b.cancel_window_minutes,
+            open_item_days: b.open_item_days,
+            settlement_lookback_days: b.settlement_lookback_days,
+            unsettled_after_days: b.unsettled_after_days,
+            amount_tolerance: b.amount_tolerance.clone(),
+            fee_tolerance_minor: b.fee_tolerance_minor,
+            refund_returns_fee: b.refund_returns_fee,
+            fees: b.fees.clone(),
+        }
+    }
+
+    pub fn tolerance(&self, c: Currency) -> i64 {
+        self.amount_tolerance.get(&c).copied().unwrap_or(0)
+    }
+
+    /// How far back one day's checks look (matching, settlement, unsettled), in days.
+    pub fn lookback_days(&self) -> i64 {
+        self.open_item_days.max(self.settlement_lookback_days).max(self.unsettled_after_days) as i64
+    }
+
+    /// The first day of T's stored window: T's open-item look-back, each day of which is replayed
+    /// with its own look-back behind it, so replays see exactly what that day's run saw.
+    pub fn window_start(&self, date: NaiveDate) -> NaiveDate {
+        date - Duration::days(self.open_item_days as i64 + self.lookback_days())
+    }
+}
+
+/// The result of one day's reconciliation.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Outcome {
+    /// `discrepancies.csv`: items first found on this day, in contract order.
+    pub findings: Vec<Finding>,
+    /// `pending.csv`: pending items, then items resolved on this day.
+    pub pending: Vec<PendingItem>,
+    /// `open_items.csv`: reported on an earlier day, still unexplained.
+    pub open_items: Vec<OpenItem>,
+    pub summary: DaySummary,
+}
+
+/// A verdict at one cut.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum State {
+    Found,
+    Pending(String),
+}
+
+#[derive(Debug, Clone)]
+struct Eval {
+    /// Identity of the item across days: category + record type + key (or a day for missing files).
+    pub ident: String,
+    pub state: State,
+    pub finding: Finding,
+}
+
+/// One replayed day: the data of `[cut − lookback, cut]`.
+struct Cut<'a> {
+    pub input: &'a Input,
+    pub params: &'a Params,
+    pub frames: &'a Frames,
+    pub cut: NaiveDate,
+    /// End of the cut day (exclusive) in the business zone.
+    pub end: DateTime<FixedOffset>,
+    /// Items dated before this are past the open-item look-back of T: not reported any more.
+    pub first_day: NaiveDate,
+    /// Days with at least one complete transaction file.
+    pub complete_days: &'a HashSet<NaiveDate>,
+    /// Earliest settlement-detail date per (type, Alipay id or merchant id).
+    pub settled: &'a HashMap<(RecordType, String), NaiveDate>,
+}
+
+impl Cut<'_> {
+    pub fn row(&self, pos: usize) -> &AlipayRow {
+        &self.input.rows[self.frames.txn_rows[pos]]
+    }
+    pub fn local(&self, pos: usize) -> &LocalVersion {
+        &self.input.local[self.frames.local_rows[pos]]
+    }
+    /// The merchant payment id a refund row refunds: its own column, else through Alipay's id.
+    pub fn payment_of_refund(&self, r: &AlipayRow) -> Option<String> {
+        r.merchant_trans_id.clone().filter(|s| !s.trim().is_empty()).or_else(|| {
+            r.original_alipay_id.as_deref().and_then(|a| self.frames.payment_by_alipay_id.get(a.trim()).cloned())
+        })
+    }
+}
+
+/// Reconciles day `input.date` (T) over the stored window in `input`.
+pub fn run(input: &Input, params: &Params) -> Result<Outcome> {
+    let date =
+        input.date.context("the reconciliation input has no business date (a bug: load it with store::window)")?;
+    let frames = Frames::new(input).context("cannot build the reconciliation frames")?;
+    let complete_days: HashSet<NaiveDate> =
+        input.files.iter().filter(|f| f.kind == FileKind::Transactions && !f.truncated).map(|f| f.date).collect();
+    let settled = settled_index(input);
+    let first_day = date - Duration::days(params.open_item_days as i64);
+    let mut history: BTreeMap<NaiveDate, HashMap<String, Eval>> = BTreeMap::new();
+    let mut matched_at_t = 0;
+    let mut d = first_day;
+    while d <= date {
+        let cx = Cut {
+            input,
+            params,
+            frames: &frames,
+            cut: d,
+            end: params.zone.day_bounds(d).1,
+            first_day,
+            complete_days: &complete_days,
+            settled: &settled,
+        };
+        let (evals, matched) = evaluate(&cx)?;
+        if d == date {
+            matched_at_t = matched;
+        }
+        history.insert(d, evals.into_iter().map(|e| (e.ident.clone(), e)).collect());
+        d += Duration::days(1);
+    }
+    let mut out = carry(&history, date);
+    out.findings.extend(checks::day_checks(input, params, date));
+    sort_findings(&mut out.findings);
+    out.summary = totals::summary(input, params, date, &out, matched_at_t);
+    Ok(out)
+}
+
+/// Every verdict at one cut, and how many keys both sides agree on.
+fn evaluate(cx: &Cut) -> Result<(Vec<Eval>, i64)> {
+    let lo = cx.cut - Duration::days(cx.params.lookback_days());
+    let mut payments = cx.frames.keys(RecordType::Payment, lo, cx.cut).context("payment group-by failed")?;
+    let mut refunds = cx.frames.keys(RecordType::Refund, lo, cx.cut).context("refund group-by failed")?;
+    items::pair_secondary(cx, RecordType::Payment, &mut payments);
+    items::pair_secondary(cx, RecordType::Refund, &mut refunds);
+    let exceeding = items::exceeding_refunds(cx, &payments, &refunds);
+    let mut out = Vec::new();
+    let mut matched = 0;
+    let mut local_days: BTreeMap<NaiveDate, i64> = BTreeMap::new();
+    for p in &payments {
+        matched += items::payment(cx, p, &mut out) as i64;
+        note_local_day(cx, p, &mut local_days);
+    }
+    for r in &refunds {
+        matched += items::refund(cx, r, &exceeding, &mut out) as i64;
+        note_local_day(cx, r, &mut local_days);
+    }
+    for (day, n) in local_days {
+        if day < cx.first_day
+            || day < lo
+            || cx.input.files.iter().any(|f| f.kind == FileKind::Transactions && f.date == day)
+        {
+            continue;
+        }
+        out.push(Eval {
+            ident: format!("FILE_MISSING|{day}"),
+            state: State::Found,
+            finding: checks::integrity_finding(
+                cx.cut,
+                day,
+                format!(
+                    "There is no Alipay transaction file for {day} although {n} local sale(s) are SUCCESS or UNKNOWN: fetch the day again (alipay-recon fetch --date {day}) or ask Alipay; the day's sales stay pending until the file is imported."
+                ),
+            ),
+        });
+    }
+    Ok((out, matched))
+}
+
+fn note_local_day(cx: &Cut, agg: &frames::KeyAgg, days: &mut BTreeMap<NaiveDate, i64>) {
+    use crate::domain::LocalStatus;
+    if let Some(l) = agg.local.map(|p| cx.local(p)) {
+        if matches!(l.status, LocalStatus::Success | LocalStatus::Unknown) {
+            *days.entry(l.business_date).or_default() += 1;
+        }
+    }
+}
+
+fn settled_index(input: &Input) -> HashMap<(RecordType, String), NaiveDate> {
+    let mut m: HashMap<(RecordType, String), NaiveDate> = HashMap::new();
+    for r in input.rows.iter().filter(|r| r.kind == FileKind::SettlementDetail) {
+        let (rt, own) = match r.trans_type {
+            TransType::Payment => (RecordType::Payment, &r.merchant_trans_id),
+            TransType::Refund => (RecordType::Refund, &r.merchant_refund_id),
+            _ => continue,
+        };
+        for k in [&r.alipay_id, own].into_iter().flatten() {
+            let k = k.trim();
+            if !k.is_empty() {
+                let e = m.entry((rt, k.to_string())).or_insert(r.date);
+                *e = (*e).min(r.date);
+            }
+        }
+    }
+    m
+}
+
+/// Turns the replayed cuts into T's findings, open items, pending and resolved items.
+fn carry(history: &BTreeMap<NaiveDate, HashMap<String, Eval>>, date: NaiveDate) -> Outcome {
+    let found_at =
+        |d: NaiveDate, id: &str| history.get(&d).and_then(|m| m.get(id)).is_some_and(|e| e.state == State::Found);
+    // The first day of the unbroken run of cuts, ending at `end`, that found `id`.
+    let run_start = |id: &str, end: NaiveDate| {
+        let mut s = end;
+        while found_at(s - Duration::days(1), id) {
+            s -= Duration::days(1);
+        }
+        s
+    };
+    let mut out = Outcome::default();
+    let today = &history[&date];
+    let mut idents: Vec<&String> = today.keys().collect();
+    idents.sort();
+    for id in idents {
+        let e = &today[id];
+        match &e.state {
+            State::Found => {
+                let start = run_start(id, date);
+                if start == date {
+                    out.findings.push(e.finding.clone());
+                } else {
+                    out.open_items.push(OpenItem {
+                        finding: e.finding.clone(),
+                        first_reported: start,
+                        age_days: (date - start).num_days(),
+                    });
+                }
+            }
+            State::Pending(reason) => out.pending.push(PendingItem {
+                state: PendingState::Pending,
+                finding: e.finding.clone(),
+                first_reported: None,
+                reason: reason.clone(),
+            }),
+        }
+    }
+    let yesterday = date - Duration::days(1);
+    if let Some(prev) = history.get(&yesterday) {
+        let mut ids: Vec<&String> =
+            prev.keys().filter(|id| found_at(yesterday, id) && !today.contains_key(*id)).collect();
+        ids.sort();
+        for id in ids {
+            let mut f = prev[id].finding.clone();
+            f.business_date = date;
+            out.pending.push(PendingItem {
+                state: PendingState::Resolved,
+                finding: f,
+                first_reported: Some(run_start(id, yesterday)),
+                reason: format!("explained by the data up to {date}: no action needed any more"),
+            });
+        }
+    }
+    out.open_items.sort_by(|a, b| a.finding.sort_key().cmp(&b.finding.sort_key()));
+    out.pending.sort_by(|a, b| (a.state, a.finding.sort_key()).cmp(&(b.state, b.finding.sort_key())));
+    out
+}
+
+/// The category counts of a finding list (for summaries and the store).
+pub fn category_counts(findings: &[Finding]) -> BTreeMap<Category, i64> {
+    let mut m = BTreeMap::new();
+    for f in findings {
+        *m.entry(f.category).or_insert(0) += 1;
+    }
+    m
+}

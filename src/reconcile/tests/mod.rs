@@ -1,0 +1,201 @@
+//! Engine tests through the real store: typed Alipay rows and sales-v1 CSV lines are imported into an
+//! in-memory database with `store::files::import` / `store::sales::import`, loaded back with
+//! `store::window::load`, and reconciled.
+
+mod days;
+mod items;
+mod settlement;
+
+use super::{run, Outcome, Params};
+use crate::config::SalesConfig;
+use crate::domain::{Category, Currency, FileFormat, FileKind, PendingState, TransType};
+use crate::formats::{DetailRow, ParsedFile, Rows, SummaryRow, TransTypeOrDefault, Warning, WarningCode};
+use crate::store::{self, files::FileMeta, sales::SalesFileMeta};
+use chrono::{DateTime, FixedOffset, NaiveDate};
+use rusqlite::Connection;
+
+pub(super) fn d(s: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+}
+
+pub(super) fn t(s: &str) -> DateTime<FixedOffset> {
+    DateTime::parse_from_rfc3339(s).unwrap()
+}
+
+pub(super) fn hkd() -> Currency {
+    Currency::parse("HKD").unwrap()
+}
+
+fn row(tt: TransType, time: &str, amount: i64) -> DetailRow {
+    DetailRow {
+        trans_type: TransTypeOrDefault(tt),
+        type_raw: tt.as_str().into(),
+        amount: Some(amount),
+        currency: Some(hkd()),
+        amount_raw: amount.to_string(),
+        trans_time: Some(t(time)),
+        ..Default::default()
+    }
+}
+
+/// An Alipay PAYMENT row.
+pub(super) fn pay(mtid: &str, aid: &str, amount: i64, time: &str) -> DetailRow {
+    DetailRow {
+        merchant_trans_id: Some(mtid.into()),
+        alipay_id: Some(aid.into()),
+        ..row(TransType::Payment, time, amount)
+    }
+}
+
+/// An Alipay CANCEL (or REVERSAL) row of payment `mtid`/`aid`.
+pub(super) fn cancel(mtid: &str, aid: &str, amount: i64, time: &str) -> DetailRow {
+    DetailRow {
+        merchant_trans_id: Some(mtid.into()),
+        alipay_id: Some(format!("C{aid}")),
+        original_alipay_id: Some(aid.into()),
+        ..row(TransType::Cancel, time, amount)
+    }
+}
+
+/// An intl REFUND row: refund id, and the payment's Alipay id only.
+pub(super) fn refund(mrid: &str, orig_aid: &str, amount: i64, time: &str) -> DetailRow {
+    DetailRow {
+        merchant_refund_id: Some(mrid.into()),
+        alipay_id: Some(format!("R{mrid}")),
+        original_alipay_id: Some(orig_aid.into()),
+        ..row(TransType::Refund, time, amount)
+    }
+}
+
+/// A settlement-detail row for a transaction row: net = amount − fee, fee in HKD.
+pub(super) fn settle(r: &DetailRow, fee: i64) -> DetailRow {
+    let sign = if r.trans_type.0 == TransType::Refund { -1 } else { 1 };
+    DetailRow {
+        settle_amount: r.amount.map(|a| sign * a - fee),
+        settle_currency: Some(hkd()),
+        fee: Some(fee),
+        fee_currency: Some(hkd()),
+        ..r.clone()
+    }
+}
+
+pub(super) struct World {
+    pub conn: Connection,
+    pub params: Params,
+    n: u32,
+}
+
+impl World {
+    pub fn new() -> World {
+        World::with(Params::default())
+    }
+
+    pub fn with(params: Params) -> World {
+        World { conn: store::open_in_memory().unwrap(), params, n: 0 }
+    }
+
+    /// Imports a file of `kind` dated `date` holding `rows`; `edit` may mark it truncated etc.
+    pub fn file(&mut self, kind: FileKind, date: &str, rows: Rows, edit: impl FnOnce(&mut ParsedFile)) -> i64 {
+        self.n += 1;
+        let mut rows = rows;
+        match &mut rows {
+            Rows::Detail(v) => v.iter_mut().enumerate().for_each(|(i, r)| r.line = i as u32 + 2),
+            Rows::Summary(v) => v.iter_mut().enumerate().for_each(|(i, r)| r.line = i as u32 + 2),
+        }
+        let mut parsed = ParsedFile {
+            encoding: "utf-8",
+            header: vec![],
+            declared_count: None,
+            has_end_marker: None,
+            rows,
+            rejects: vec![],
+            warnings: vec![],
+        };
+        edit(&mut parsed);
+        let stem = match kind {
+            FileKind::Transactions => "TRANSACTION_DETAIL",
+            FileKind::SettlementDetail => "SETTLEMENT_DETAIL",
+            FileKind::SettlementSummary => "SETTLEMENT_SUMMARY",
+        };
+        let name = format!("ALIPAY_{stem}_HKD_{}.csv", date.replace('-', ""));
+        let meta = FileMeta {
+            source: "test".into(),
+            source_path: name.clone(),
+            name,
+            format: FileFormat::Intl,
+            kind,
+            business_date: d(date),
+            currency: Some("HKD".into()),
+            size: 1,
+            sha256: format!("{:064}", self.n),
+            archive_path: "x".into(),
+            remote_mtime: None,
+        };
+        store::files::import(&mut self.conn, &meta, &parsed, None).unwrap().file_id()
+    }
+
+    pub fn txns(&mut self, date: &str, rows: Vec<DetailRow>) -> i64 {
+        self.file(FileKind::Transactions, date, Rows::Detail(rows), |_| {})
+    }
+
+    pub fn settlement(&mut self, date: &str, rows: Vec<DetailRow>) -> i64 {
+        self.file(FileKind::SettlementDetail, date, Rows::Detail(rows), |_| {})
+    }
+
+    pub fn summary(&mut self, date: &str, rows: Vec<SummaryRow>) -> i64 {
+        self.file(FileKind::SettlementSummary, date, Rows::Summary(rows), |_| {})
+    }
+
+    /// A transaction file without its `<END>` line (truncated), as the parser would report it.
+    pub fn truncated_txns(&mut self, date: &str, rows: Vec<DetailRow>) -> i64 {
+        self.file(FileKind::Transactions, date, Rows::Detail(rows), |p| {
+            p.has_end_marker = Some(false);
+            p.warnings.push(Warning {
+                line: None,
+                code: WarningCode::MissingEnd,
+                message: "no <END> line: the file is truncated or still uploading".into(),
+            });
+        })
+    }
+
+    /// Imports a sales-v1 file made of these data lines.
+    pub fn sales(&mut self, lines: &[&str]) {
+        self.n += 1;
+        let text = format!(
+            "record_type,merchant_trans_id,merchant_refund_id,amount,currency,status,created_at,store_id,terminal_id,acquirement_id\n{}\n",
+            lines.join("\n")
+        );
+        let name = format!("sales-{}.csv", self.n);
+        let parsed = crate::sales::parse(text.as_bytes(), &name, &self.params.zone, &SalesConfig::default()).unwrap();
+        let meta = SalesFileMeta {
+            path: name.clone(),
+            name,
+            sha256: crate::archive::sha256_hex(text.as_bytes()),
+            size: text.len() as u64,
+            archive_path: "x".into(),
+        };
+        store::sales::import(&mut self.conn, &meta, &parsed, None).unwrap();
+    }
+
+    pub fn run(&self, date: &str) -> Outcome {
+        let input = store::window::load(&self.conn, d(date), &self.params).unwrap();
+        run(&input, &self.params).unwrap()
+    }
+}
+
+/// `(category, merchant_trans_id, merchant_refund_id)` of each finding, in report order.
+pub(super) fn cats(o: &Outcome) -> Vec<(Category, String, String)> {
+    o.findings.iter().map(|f| (f.category, f.merchant_trans_id.clone(), f.merchant_refund_id.clone())).collect()
+}
+
+pub(super) fn pending(o: &Outcome, state: PendingState) -> Vec<(Category, String)> {
+    o.pending
+        .iter()
+        .filter(|p| p.state == state)
+        .map(|p| (p.finding.category, format!("{}{}", p.finding.merchant_trans_id, p.finding.merchant_refund_id)))
+        .collect()
+}
+
+pub(super) fn c(cat: Category, mtid: &str, mrid: &str) -> (Category, String, String) {
+    (cat, mtid.into(), mrid.into())
+}

@@ -1,0 +1,115 @@
+//! The day's summary (`summary.json`, the email): counts per category, pending/resolved/open counts,
+//! matched keys, per-currency totals and the amount at stake.
+
+use super::checks::non_order;
+use super::{category_counts, Input, Outcome, Params};
+use crate::domain::{CurrencyTotals, DaySummary, FileKind, LocalStatus, PendingState, RecordType, TransType};
+use chrono::NaiveDate;
+use std::collections::{BTreeMap, HashSet};
+
+pub(super) fn summary(input: &Input, _params: &Params, date: NaiveDate, out: &Outcome, matched: i64) -> DaySummary {
+    let mut cur: BTreeMap<String, CurrencyTotals> = BTreeMap::new();
+    // Payments cancelled anywhere in the window are not captured.
+    let cancelled: HashSet<&str> = input
+        .rows
+        .iter()
+        .filter(|r| r.kind == FileKind::Transactions && r.trans_type == TransType::Cancel)
+        .flat_map(|r| [r.merchant_trans_id.as_deref(), r.original_alipay_id.as_deref()])
+        .flatten()
+        .collect();
+    for r in input.rows.iter().filter(|r| r.date == date) {
+        if r.kind == FileKind::Transactions {
+            let Some(c) = r.currency else { continue };
+            let t = cur.entry(c.to_string()).or_default();
+            let a = r.amount.unwrap_or(0);
+            match r.trans_type {
+                TransType::Payment => {
+                    let voided = [r.merchant_trans_id.as_deref(), r.alipay_id.as_deref()]
+                        .into_iter()
+                        .flatten()
+                        .any(|k| cancelled.contains(k));
+                    if !voided {
+                        t.alipay_payments += a;
+                        t.alipay_payment_count += 1;
+                    }
+                }
+                TransType::Refund => {
+                    t.alipay_refunds += a;
+                    t.alipay_refund_count += 1;
+                }
+                TransType::Cancel => {
+                    t.alipay_cancels += a;
+                    t.alipay_cancel_count += 1;
+                }
+                TransType::Other => {}
+            }
+        } else if r.kind == FileKind::SettlementDetail {
+            let Some(c) = r.settle_currency.or(r.currency) else { continue };
+            let t = cur.entry(c.to_string()).or_default();
+            if r.fee_currency.is_none_or(|f| f == c) {
+                t.fees += r.fee.unwrap_or(0);
+            }
+            t.expected_net += r.settle_amount.unwrap_or(0);
+            if non_order(&r.type_raw) {
+                continue;
+            }
+        }
+    }
+    // What the summary files say is settled: their TOTAL rows, else the sum of their type rows.
+    let mut said: BTreeMap<String, (i64, bool)> = BTreeMap::new();
+    for s in input.summaries.iter().filter(|s| s.date == date) {
+        let Some(c) = s.settle_currency else { continue };
+        let e = said.entry(c.to_string()).or_default();
+        let total = s.summary_type.trim().eq_ignore_ascii_case("TOTAL");
+        if total && !e.1 {
+            *e = (0, true);
+        }
+        if total == e.1 {
+            e.0 += s.settle_amount.unwrap_or(0);
+        }
+    }
+    for (c, t) in cur.iter_mut() {
+        t.settled_net = said.get(c).map(|s| s.0).unwrap_or(t.expected_net);
+    }
+    for (c, (v, _)) in &said {
+        cur.entry(c.clone()).or_default().settled_net = *v;
+    }
+    // Local latest versions of the day's records, as seen now.
+    let mut latest: BTreeMap<(RecordType, &str), &super::LocalVersion> = BTreeMap::new();
+    for v in input.local.iter().filter(|v| v.business_date == date) {
+        let k = (v.record_type, v.key());
+        if latest.get(&k).is_none_or(|o| (o.ledger, o.seq) <= (v.ledger, v.seq)) {
+            latest.insert(k, v);
+        }
+    }
+    for v in latest.values().filter(|v| v.status == LocalStatus::Success) {
+        let t = cur.entry(v.currency.to_string()).or_default();
+        if v.record_type == RecordType::Payment {
+            t.local_payments += v.amount;
+            t.local_payment_count += 1;
+        } else {
+            t.local_refunds += v.amount;
+            t.local_refund_count += 1;
+        }
+    }
+    let mut at_stake: BTreeMap<String, i64> = BTreeMap::new();
+    for f in &out.findings {
+        let (c, v) = match (f.difference(), f.currency, f.local_amount, f.alipay_currency, f.alipay_amount) {
+            (Some(d), Some(c), ..) => (c, d.abs()),
+            (None, Some(c), Some(l), _, _) => (c, l),
+            (None, _, _, Some(c), Some(a)) => (c, a),
+            _ => continue,
+        };
+        *at_stake.entry(c.to_string()).or_default() += v;
+    }
+    DaySummary {
+        business_date: Some(date),
+        counts: category_counts(&out.findings),
+        pending: out.pending.iter().filter(|p| p.state == PendingState::Pending).count() as i64,
+        resolved: out.pending.iter().filter(|p| p.state == PendingState::Resolved).count() as i64,
+        open_items: out.open_items.len() as i64,
+        matched,
+        currencies: cur,
+        at_stake,
+    }
+}

@@ -1,0 +1,299 @@
+//! Report folder tests: golden CSV/JSON bytes (`UPDATE_GOLDEN=1` rewrites them), determinism of every
+//! file, the history move and crash repair, HTML escaping, the workbook's structure.
+
+use super::*;
+use crate::domain::Category;
+use std::io::Read;
+use std::path::PathBuf;
+
+mod sample;
+use sample::{d, sample, DATE};
+
+fn golden_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/cases/report-basic/out")
+}
+
+fn read(p: &Path) -> Vec<u8> {
+    std::fs::read(p).unwrap_or_else(|e| panic!("cannot read {}: {e}", p.display()))
+}
+
+#[test]
+fn golden_csv_and_json() {
+    let tmp = tempfile::tempdir().unwrap();
+    let w = write(tmp.path(), &sample(), 1).unwrap();
+    let update = std::env::var("UPDATE_GOLDEN").as_deref() == Ok("1");
+    for path in [&w.discrepancies_csv, &w.pending_csv, &w.open_items_csv, &w.summary_json] {
+        let name = path.file_name().unwrap();
+        let golden = golden_dir().join(name);
+        let got = read(path);
+        if update {
+            std::fs::create_dir_all(golden_dir()).unwrap();
+            std::fs::write(&golden, &got).unwrap();
+            continue;
+        }
+        let want = read(&golden);
+        assert!(
+            got == want,
+            "{} differs from {} (run with UPDATE_GOLDEN=1 to accept)\n--- got\n{}",
+            name.to_string_lossy(),
+            golden.display(),
+            String::from_utf8_lossy(&got)
+        );
+    }
+}
+
+#[test]
+fn discrepancies_csv_follows_the_contract() {
+    let tmp = tempfile::tempdir().unwrap();
+    let w = write(tmp.path(), &sample(), 1).unwrap();
+    let bytes = read(&w.discrepancies_csv);
+    assert!(!bytes.starts_with(b"\xEF\xBB\xBF"), "no BOM");
+    assert!(!bytes.windows(2).any(|x| x == b"\r\n"), "LF line endings");
+    let mut rd = csv::ReaderBuilder::new().from_reader(bytes.as_slice());
+    assert_eq!(rd.headers().unwrap().iter().collect::<Vec<_>>(), csv_out::COLUMNS);
+    let rows: Vec<csv::StringRecord> = rd.records().map(|r| r.unwrap()).collect();
+    assert_eq!(rows.len(), 13);
+    let cats: Vec<&str> = rows.iter().map(|r| &r[2]).collect();
+    let mut sorted = cats.clone();
+    sorted.sort_by_key(|c| Category::parse(c).unwrap());
+    assert_eq!(cats, sorted, "category order");
+    assert_eq!(
+        rows.iter().filter(|r| &r[2] == "AMOUNT_MISMATCH").map(|r| &r[3]).collect::<Vec<_>>(),
+        ["P-AM-1", "P-AM-2", "P-AM-3"]
+    );
+    let by_id = |id: &str| rows.iter().find(|r| &r[3] == id).unwrap().clone();
+    // JPY no decimals, KWD three, signed difference, magnitudes.
+    let jpy = by_id("P-AM-2");
+    assert_eq!((&jpy[7], &jpy[9], &jpy[10]), ("5600", "5000", "-600"));
+    let kwd = by_id("P-AM-3");
+    assert_eq!((&kwd[7], &kwd[9], &kwd[10]), ("1.234", "1.230", "-0.004"));
+    let cm = by_id("P-CM-1");
+    assert_eq!((&cm[6], &cm[8], &cm[10]), ("HKD", "CNY", ""), "no difference across currencies");
+    // Free text neutralised, ids untouched.
+    assert_eq!(&by_id("P-MA-1")[13], "'=HYPERLINK(\"http://evil.example\",\"click\")");
+    assert_eq!(&by_id("P-MA-1")[9], "", "no Alipay amount");
+    assert_eq!(&by_id("=1+2")[3], "=1+2");
+    assert!(rows.iter().any(|r| r[13].starts_with("'\tfile")));
+    assert!(rows.iter().all(|r| &r[0] == DATE));
+}
+
+#[test]
+fn every_file_is_deterministic() {
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let wa = write(a.path(), &sample(), 5).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1100)); // a wall clock leak would show in seconds
+    let wb = write(b.path(), &sample(), 5).unwrap();
+    for (x, y) in wa.files().iter().zip(wb.files()) {
+        assert!(read(x) == read(y), "{} differs between two writes", x.display());
+    }
+    // A different run id changes only the manifest.
+    let c = tempfile::tempdir().unwrap();
+    let wc = write(c.path(), &sample(), 6).unwrap();
+    for (x, y) in wa.files().iter().zip(wc.files()) {
+        let same = read(x) == read(y);
+        assert_eq!(same, !x.ends_with("manifest.json"), "{}", x.display());
+    }
+    // Input order does not matter.
+    let mut shuffled = sample();
+    shuffled.findings.reverse();
+    shuffled.pending.reverse();
+    shuffled.open_items.reverse();
+    shuffled.input_files.reverse();
+    shuffled.trend.reverse();
+    let s = tempfile::tempdir().unwrap();
+    let ws = write(s.path(), &shuffled, 5).unwrap();
+    for (x, y) in wa.files().iter().zip(ws.files()) {
+        assert!(read(x) == read(y), "{} depends on input order", x.display());
+    }
+}
+
+#[test]
+fn rerun_moves_previous_set_to_history() {
+    let tmp = tempfile::tempdir().unwrap();
+    let first = write(tmp.path(), &ReportInput::new(d(DATE), "M"), 11).unwrap();
+    assert_eq!(first.previous, None);
+    let first_html = read(&first.report_html);
+    let second = write(tmp.path(), &sample(), 12).unwrap();
+    let hist = tmp.path().join(DATE).join("history/11");
+    assert_eq!(second.previous.as_deref(), Some(hist.as_path()));
+    for name in folder::SET {
+        assert!(hist.join(name).is_file(), "history/11/{name} missing");
+    }
+    assert_eq!(read(&hist.join("report.html")), first_html);
+    assert_eq!(summary::manifest_run_id(&read(&hist.join("manifest.json"))), Some(11));
+    assert_eq!(summary::manifest_run_id(&read(&second.manifest_json)), Some(12));
+    assert_ne!(read(&second.report_html), first_html);
+    let third = write(tmp.path(), &sample(), 13).unwrap();
+    assert!(tmp.path().join(DATE).join("history/12/manifest.json").is_file());
+    assert!(tmp.path().join(DATE).join("history/11/manifest.json").is_file(), "older history kept");
+    // The same run writing again replaces its own set instead of filing it as history.
+    let again = write(tmp.path(), &sample(), 13).unwrap();
+    assert_eq!(again.previous, None);
+    assert!(!tmp.path().join(DATE).join("history/13").exists());
+    assert_eq!(third.dir, again.dir);
+}
+
+#[test]
+fn next_run_repairs_a_crashed_write() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join(DATE);
+    write(tmp.path(), &sample(), 20).unwrap();
+    // Crash A: run 21 died mid-move of run 20's set (two files already in history) and left its temp folder.
+    let hist = dir.join("history/20");
+    std::fs::create_dir_all(&hist).unwrap();
+    std::fs::rename(dir.join("discrepancies.csv"), hist.join("discrepancies.csv")).unwrap();
+    std::fs::rename(dir.join("pending.csv"), hist.join("pending.csv")).unwrap();
+    std::fs::create_dir_all(dir.join(".tmp-21")).unwrap();
+    std::fs::write(dir.join(".tmp-21/report.html"), "half").unwrap();
+    let w = write(tmp.path(), &sample(), 22).unwrap();
+    for name in folder::SET {
+        assert!(hist.join(name).is_file(), "history/20/{name} completed");
+        assert!(dir.join(name).is_file(), "{name} in place");
+    }
+    assert!(!dir.join(".tmp-21").exists() && !dir.join(".tmp-22").exists(), "temp folders cleaned");
+    assert_eq!(summary::manifest_run_id(&read(&w.manifest_json)), Some(22));
+
+    // Crash B: run 23 moved run 22's set to history, then died after placing one new file.
+    std::fs::create_dir_all(dir.join("history/22")).unwrap();
+    for name in folder::SET {
+        std::fs::rename(dir.join(name), dir.join("history/22").join(name)).unwrap();
+    }
+    std::fs::write(dir.join("discrepancies.csv"), "partial").unwrap();
+    let w = write(tmp.path(), &sample(), 24).unwrap();
+    assert_eq!(w.previous, None, "leftovers without a manifest are not a set");
+    assert_ne!(read(&w.discrepancies_csv), b"partial");
+    assert!(dir.join("history/22/manifest.json").is_file());
+}
+
+#[test]
+fn html_escapes_outside_text_and_has_no_active_content() {
+    let tmp = tempfile::tempdir().unwrap();
+    let w = write(tmp.path(), &sample(), 1).unwrap();
+    let html = String::from_utf8(read(&w.report_html)).unwrap();
+    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    assert!(!html.to_lowercase().contains("<script"), "no script element");
+    assert!(html.contains("Harbour Tea &lt;House&gt; &amp; &quot;Co&quot;"));
+    assert!(html.contains("&quot;quoted, with comma&quot;"));
+    assert!(html.contains("amount &#39;1,2&#39; is not a decimal &lt;b&gt;"));
+    assert!(html.contains("src=\"cid:trend.png\""));
+    for bad in ["http://", "https://", "<link", "<style", "javascript:", "onerror", "onload"] {
+        let outside = html.replace("http://evil.example", ""); // escaped user text, not a resource
+        assert!(!outside.contains(bad), "report.html contains {bad}");
+    }
+    assert!(html.contains("Needs attention"));
+    assert!(!html.contains("All clear"));
+    assert!(html.contains(">-0.004<") && html.contains("JPY 5,600") && html.contains("KWD 1.234"));
+    assert!(html.contains("Amount at stake: HKD 267.02, JPY 6,200, KWD 1.238"));
+}
+
+#[test]
+fn clean_day_says_all_clear() {
+    let tmp = tempfile::tempdir().unwrap();
+    let w = write(tmp.path(), &ReportInput::new(d(DATE), "M"), 1).unwrap();
+    let html = String::from_utf8(read(&w.report_html)).unwrap();
+    assert!(html.contains("All clear"), "{html}");
+    assert!(!html.contains("Needs attention"));
+    let summary: serde_json::Value = serde_json::from_slice(&read(&w.summary_json)).unwrap();
+    assert_eq!(summary["status"], "clean");
+    assert_eq!(summary["counts"].as_object().unwrap().len(), Category::ALL.len(), "zeros included");
+    let csv = String::from_utf8(read(&w.discrepancies_csv)).unwrap();
+    assert_eq!(csv, format!("{}\n", csv_out::COLUMNS.join(",")), "header only");
+}
+
+fn zip_entry(bytes: &[u8], name: &str) -> String {
+    let mut z = zip::ZipArchive::new(std::io::Cursor::new(bytes)).expect("report.xlsx is a zip");
+    let mut s = String::new();
+    z.by_name(name).unwrap_or_else(|e| panic!("{name} in xlsx: {e}")).read_to_string(&mut s).unwrap();
+    s
+}
+
+#[test]
+fn workbook_has_frozen_filtered_sheets_and_no_formulas() {
+    let tmp = tempfile::tempdir().unwrap();
+    let w = write(tmp.path(), &sample(), 1).unwrap();
+    let bytes = read(&w.report_xlsx);
+    let book = zip_entry(&bytes, "xl/workbook.xml");
+    for name in ["Summary", "Discrepancies", "Pending", "Open items"] {
+        assert!(book.contains(&format!("name=\"{name}\"")), "sheet {name}");
+    }
+    for i in 1..=4 {
+        let sheet = zip_entry(&bytes, &format!("xl/worksheets/sheet{i}.xml"));
+        assert!(sheet.contains("state=\"frozen\""), "sheet{i} frozen header");
+        assert!(!sheet.contains("<f>") && !sheet.contains("<f "), "sheet{i} has a formula");
+        if i > 1 {
+            assert!(sheet.contains("<autoFilter"), "sheet{i} autofilter");
+        }
+    }
+    let disc = zip_entry(&bytes, "xl/worksheets/sheet2.xml");
+    assert!(disc.contains("<v>-0.004</v>") && disc.contains("<v>5600</v>"), "amounts are numbers");
+    let strings = zip_entry(&bytes, "xl/sharedStrings.xml");
+    assert!(strings.contains("&apos;=HYPERLINK") || strings.contains("'=HYPERLINK"), "detail neutralised");
+    assert!(strings.contains("&lt;script&gt;"));
+    let core = zip_entry(&bytes, "docProps/core.xml");
+    assert!(core.contains("2026-11-25T00:00:00Z"), "creation time from business date: {core}");
+}
+
+#[test]
+fn trend_png_is_a_chart_of_the_window() {
+    let tmp = tempfile::tempdir().unwrap();
+    let w = write(tmp.path(), &sample(), 1).unwrap();
+    let bytes = read(&w.trend_png);
+    let dec = png::Decoder::new(std::io::Cursor::new(bytes));
+    let mut r = dec.read_info().unwrap();
+    let mut buf = vec![0; r.output_buffer_size()];
+    let info = r.next_frame(&mut buf).unwrap();
+    assert_eq!((info.width, info.height), (chart::WIDTH, chart::HEIGHT));
+    let px = |x: u32, y: u32| {
+        let i = ((y * info.width + x) * 3) as usize;
+        [buf[i], buf[i + 1], buf[i + 2]]
+    };
+    // The last slot (the report day) has a count bar standing on the baseline.
+    let x_last = 14 + 38 * 13 + 19;
+    assert_eq!(px(x_last, 107), [192, 57, 43], "count bar drawn");
+    // An empty input draws no bars at all.
+    let e = tempfile::tempdir().unwrap();
+    let we = write(e.path(), &ReportInput::new(d(DATE), "M"), 1).unwrap();
+    assert_ne!(read(&we.trend_png), read(&w.trend_png));
+}
+
+#[test]
+fn bad_currency_key_is_named() {
+    let mut r = sample();
+    r.summary.at_stake.insert("HK$".into(), 1);
+    let tmp = tempfile::tempdir().unwrap();
+    let err = format!("{:#}", write(tmp.path(), &r, 1).unwrap_err());
+    assert!(err.contains("'HK$'") && err.contains("summary.at_stake"), "{err}");
+    assert!(!tmp.path().join(DATE).exists(), "nothing written");
+}
+
+#[test]
+fn trend_point_reads_back_an_earlier_summary() {
+    let tmp = tempfile::tempdir().unwrap();
+    write(tmp.path(), &sample(), 1).unwrap();
+    let t = read_trend_point(tmp.path(), d(DATE)).unwrap().expect("report exists");
+    assert_eq!(t.discrepancies, 13);
+    assert_eq!(t.at_stake.get("KWD"), Some(&1238));
+    assert_eq!(t.at_stake.get("JPY"), Some(&6200));
+    assert_eq!(read_trend_point(tmp.path(), d("2026-11-24")).unwrap(), None);
+    std::fs::write(tmp.path().join(DATE).join("summary.json"), "{").unwrap();
+    let err = format!("{:#}", read_trend_point(tmp.path(), d(DATE)).unwrap_err());
+    assert!(err.contains("summary.json") && err.contains("rerun the report of 2026-11-25"), "{err}");
+}
+
+#[test]
+fn big_day_html_stays_email_sized() {
+    let mut r = sample();
+    let base = r.findings.clone();
+    for i in 0..1000 {
+        let mut f = base[i % base.len()].clone();
+        f.merchant_trans_id = format!("P-{i:08}");
+        r.findings.push(f);
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let w = write(tmp.path(), &r, 1).unwrap();
+    let html = String::from_utf8(read(&w.report_html)).unwrap();
+    assert!(html.len() < 100_000, "report.html is {} bytes: email clients clip it", html.len());
+    assert!(html.contains("Showing the first 150 of 1013 rows; all rows are in discrepancies.csv."));
+    let csv_rows = read(&w.discrepancies_csv).iter().filter(|b| **b == b'\n').count();
+    assert_eq!(csv_rows, 1014, "the CSV has every row");
+}

@@ -1,0 +1,146 @@
+//! Everything stored about one payment or refund id, for an accountant's "what happened to X":
+//! Alipay rows of every file version (current or superseded), local records and their history.
+
+use anyhow::Result;
+use rusqlite::{params, Connection};
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AlipayTrace {
+    pub file: String,
+    pub file_date: String,
+    pub version: i64,
+    pub current: bool,
+    pub line: i64,
+    pub kind: String,
+    pub trans_type: String,
+    pub type_raw: String,
+    pub merchant_trans_id: Option<String>,
+    pub merchant_refund_id: Option<String>,
+    pub alipay_id: Option<String>,
+    pub original_alipay_id: Option<String>,
+    pub amount: Option<i64>,
+    pub currency: Option<String>,
+    pub settle_amount: Option<i64>,
+    pub fee: Option<i64>,
+    pub trans_time: Option<String>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LocalTrace {
+    pub record_type: String,
+    pub record_id: String,
+    pub status: String,
+    pub amount: i64,
+    pub currency: String,
+    pub created_at: String,
+    pub business_date: String,
+    pub origin: String,
+    pub conflict: bool,
+    pub file: Option<String>,
+    pub line: Option<i64>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct HistoryTrace {
+    pub record_type: String,
+    pub record_id: String,
+    pub file: Option<String>,
+    pub line: Option<i64>,
+    pub row_json: String,
+    pub conflict: bool,
+    pub recorded_at: String,
+}
+
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Trace {
+    pub alipay: Vec<AlipayTrace>,
+    pub local: Vec<LocalTrace>,
+    pub history: Vec<HistoryTrace>,
+}
+
+impl Trace {
+    pub fn is_empty(&self) -> bool {
+        self.alipay.is_empty() && self.local.is_empty() && self.history.is_empty()
+    }
+}
+
+/// Finds `id` as a merchant payment id, refund id or Alipay id, and follows one hop to related rows
+/// (a refund's payment, a payment's refunds and cancels).
+pub fn trace(conn: &Connection, id: &str) -> Result<Trace> {
+    let mut t = Trace::default();
+    let mut st = conn.prepare(
+        "SELECT f.name, f.business_date, f.version, f.current, r.line, r.kind, r.trans_type, r.type_raw, r.merchant_trans_id,
+                r.merchant_refund_id, r.alipay_id, r.original_alipay_id, r.amount, r.currency, r.settle_amount, r.fee, r.trans_time
+         FROM alipay_rows r JOIN files f ON f.id = r.file_id
+         WHERE r.merchant_trans_id = ?1 OR r.merchant_refund_id = ?1 OR r.alipay_id = ?1 OR r.original_alipay_id = ?1
+            OR r.original_alipay_id IN (SELECT alipay_id FROM alipay_rows WHERE merchant_trans_id = ?1 AND alipay_id IS NOT NULL)
+            OR r.alipay_id IN (SELECT original_alipay_id FROM alipay_rows WHERE (merchant_refund_id = ?1 OR alipay_id = ?1) AND original_alipay_id IS NOT NULL)
+         ORDER BY f.business_date, r.trans_time, f.name, f.version, r.line",
+    )?;
+    t.alipay = st
+        .query_map([id], |r| {
+            Ok(AlipayTrace {
+                file: r.get(0)?,
+                file_date: r.get(1)?,
+                version: r.get(2)?,
+                current: r.get(3)?,
+                line: r.get(4)?,
+                kind: r.get(5)?,
+                trans_type: r.get(6)?,
+                type_raw: r.get(7)?,
+                merchant_trans_id: r.get(8)?,
+                merchant_refund_id: r.get(9)?,
+                alipay_id: r.get(10)?,
+                original_alipay_id: r.get(11)?,
+                amount: r.get(12)?,
+                currency: r.get(13)?,
+                settle_amount: r.get(14)?,
+                fee: r.get(15)?,
+                trans_time: r.get(16)?,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut st = conn.prepare(
+        "SELECT l.record_type, l.record_id, l.status, l.amount, l.currency, l.created_at, l.business_date, l.origin, l.conflict, s.path, l.line
+         FROM local_records l LEFT JOIN sales_files s ON s.id = l.sales_file_id
+         WHERE l.record_id = ?1 OR l.merchant_trans_id = ?1 OR l.acquirement_id = ?1
+         ORDER BY l.created_utc, l.record_type, l.record_id",
+    )?;
+    t.local = st
+        .query_map([id], |r| {
+            Ok(LocalTrace {
+                record_type: r.get(0)?,
+                record_id: r.get(1)?,
+                status: r.get(2)?,
+                amount: r.get(3)?,
+                currency: r.get(4)?,
+                created_at: r.get(5)?,
+                business_date: r.get(6)?,
+                origin: r.get(7)?,
+                conflict: r.get(8)?,
+                file: r.get(9)?,
+                line: r.get(10)?,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut st = conn.prepare(
+        "SELECT h.record_type, h.record_id, s.path, h.line, h.row_json, h.conflict, h.recorded_at
+         FROM local_record_history h LEFT JOIN sales_files s ON s.id = h.sales_file_id
+         WHERE h.record_id = ?1 OR h.record_id IN (SELECT record_id FROM local_records WHERE merchant_trans_id = ?1)
+         ORDER BY h.id",
+    )?;
+    t.history = st
+        .query_map(params![id], |r| {
+            Ok(HistoryTrace {
+                record_type: r.get(0)?,
+                record_id: r.get(1)?,
+                file: r.get(2)?,
+                line: r.get(3)?,
+                row_json: r.get(4)?,
+                conflict: r.get(5)?,
+                recorded_at: r.get(6)?,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(t)
+}

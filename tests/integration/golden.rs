@@ -1,0 +1,138 @@
+//! Golden cases: `fixtures/cases/<case>/in` → `out`. Each case has a `case.toml` (formats, zone, fee rules
+//! and the CLI steps to run in order); the runner runs the real binary on a fresh SQLite file and compares
+//! the report files of each listed date byte for byte with `out/<date>/`. `UPDATE_GOLDEN=1` rewrites them
+//! (review the diff before committing: the goldens are the specification's examples).
+
+use crate::harness::{copy_tree, fixtures, Workspace};
+use std::path::Path;
+
+const COMPARED: [&str; 4] = ["discrepancies.csv", "pending.csv", "open_items.csv", "summary.json"];
+
+#[derive(serde::Deserialize)]
+struct Case {
+    formats: Vec<String>,
+    timezone: String,
+    steps: Vec<Vec<String>>,
+    reports: Vec<String>,
+    #[serde(default)]
+    fees: Vec<toml::Value>,
+    #[serde(default)]
+    grace_minutes: Option<u32>,
+}
+
+fn config(case: &Case) -> String {
+    let mut fees = String::new();
+    for f in &case.fees {
+        fees.push_str("[[business.fees]]\n");
+        fees.push_str(&toml::to_string(f).unwrap());
+    }
+    format!(
+        r#"environment = "production"
+[merchant]
+name = "Golden Store"
+[business]
+timezone = "{tz}"
+{grace}
+{fees}
+[environments.production]
+merchant_id = "2188000000000001"
+[source]
+kind = "dir"
+dir = "in/sftp"
+formats = [{formats}]
+[store]
+database = "data/recon.db"
+archive_dir = "data/archive"
+reports_dir = "reports"
+[email]
+transport = "file"
+dir = "mail"
+"#,
+        tz = case.timezone,
+        grace = case.grace_minutes.map(|g| format!("grace_minutes = {g}")).unwrap_or_default(),
+        fees = fees,
+        formats = case.formats.iter().map(|f| format!("{f:?}")).collect::<Vec<_>>().join(", "),
+    )
+}
+
+/// Runs one case; returns the list of mismatching files (empty when all match).
+pub fn run_case(name: &str) -> Vec<String> {
+    let dir = fixtures().join("cases").join(name);
+    let case: Case = toml::from_str(&std::fs::read_to_string(dir.join("case.toml")).unwrap()).unwrap();
+    let w = Workspace::new();
+    copy_tree(&dir.join("in"), &w.file("in"));
+    w.write("alipay-recon.toml", config(&case));
+    for step in &case.steps {
+        let args: Vec<&str> = step.iter().map(String::as_str).collect();
+        let r = w.run(&args);
+        assert!(matches!(r.code, 0 | 1), "{name}: step {args:?} exited {}\n{}\n{}", r.code, r.stdout, r.stderr);
+    }
+    let update = std::env::var("UPDATE_GOLDEN").is_ok_and(|v| v == "1");
+    let mut bad = Vec::new();
+    for date in &case.reports {
+        for f in COMPARED {
+            let got = std::fs::read(w.file(&format!("reports/{date}/{f}")))
+                .unwrap_or_else(|e| panic!("{name}: reports/{date}/{f}: {e}"));
+            let golden = dir.join("out").join(date).join(f);
+            if update {
+                std::fs::create_dir_all(golden.parent().unwrap()).unwrap();
+                std::fs::write(&golden, &got).unwrap();
+                continue;
+            }
+            let want = std::fs::read(&golden).unwrap_or_default();
+            if want != got {
+                bad.push(format!(
+                    "{name}/out/{date}/{f}:\n--- want\n{}\n--- got\n{}",
+                    String::from_utf8_lossy(&want),
+                    String::from_utf8_lossy(&got)
+                ));
+            }
+        }
+    }
+    bad
+}
+
+fn check(name: &str) {
+    let bad = run_case(name);
+    assert!(bad.is_empty(), "golden mismatch (UPDATE_GOLDEN=1 rewrites; review the diff):\n{}", bad.join("\n"));
+}
+
+#[test]
+fn every_case_has_a_test() {
+    let listed = ["carry-forward", "classic-hostile", "missing-truncated", "settlement-weekend", "tokyo-utc9"];
+    let mut on_disk: Vec<String> = std::fs::read_dir(fixtures().join("cases"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| Path::new(&e.path()).join("case.toml").exists())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    on_disk.sort();
+    let mut l: Vec<String> = listed.iter().map(|s| s.to_string()).collect();
+    l.sort();
+    assert_eq!(on_disk, l, "add a #[test] for each case in fixtures/cases");
+}
+
+#[test]
+fn carry_forward() {
+    check("carry-forward");
+}
+
+#[test]
+fn classic_hostile() {
+    check("classic-hostile");
+}
+
+#[test]
+fn missing_truncated() {
+    check("missing-truncated");
+}
+
+#[test]
+fn settlement_weekend() {
+    check("settlement-weekend");
+}
+
+#[test]
+fn tokyo_utc9() {
+    check("tokyo-utc9");
+}
