@@ -437,3 +437,79 @@ fn two_concurrent_senders_deliver_each_message_once() {
     ids.dedup();
     assert_eq!((mails.len(), ids.len()), (6, 6), "each message exactly once");
 }
+
+/// The real chain: `gen` a day, import its sales, `run` it; the email carries the report folder's files.
+#[test]
+fn run_emails_the_real_report_once_and_resends_only_when_asked() {
+    let server = SmtpServer::start(Mode::Plain);
+    let w = workspace(&smtp_email(server.port, "plain", ""));
+    w.run(&["gen", "--date", DATE, "--payments", "40", "--out", w.path().to_str().unwrap()]).expect_code(0);
+    let sales = w.file("sales/sales-2026-11-25.csv");
+    let r = w.run(&["import-sales", sales.to_str().unwrap()]);
+    assert!(r.code <= 1, "{}", r.stderr);
+    let r = w.run(&["run", "--date", DATE]);
+    assert!(r.code <= 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("email sent: daily/2026-11-25/v1"), "{}", r.stdout);
+
+    let m = one(&server);
+    assert!(m.subject.starts_with("[alipay-recon] 2026-11-25 HK-Store: "), "{}", m.subject);
+    let dir = w.file("reports/2026-11-25");
+    let file = |n: &str| std::fs::read(dir.join(n)).unwrap();
+    assert_eq!(m.attachment("discrepancies.csv").bytes, file("discrepancies.csv"));
+    assert_eq!(m.attachment("report.xlsx").bytes, file("report.xlsx"));
+    assert_eq!(lf(&m.part("text/html").text()), lf(&String::from_utf8(file("report.html")).unwrap()));
+    let chart = m.parts.iter().find(|p| p.content_type == "image/png").expect("inline chart");
+    assert_eq!((chart.content_id.as_deref(), &chart.bytes), (Some("<trend.png>"), &file("trend.png")));
+
+    // A retry finds nothing new: no second email; --no-email and a plain rerun send nothing either.
+    w.run(&["run", "--date", DATE]);
+    w.run(&["reconcile", "--date", DATE, "--no-email"]);
+    assert_eq!(server.mails().len(), 1);
+    // Asked for: version 2, with its own Message-ID.
+    let r = w.run(&["reconcile", "--date", DATE, "--resend-email"]);
+    assert!(r.stdout.contains("email sent: daily/2026-11-25/v2"), "{}", r.stdout);
+    let mails = server.mails();
+    assert_eq!(mails.len(), 2);
+    let v2 = mails.iter().find(|m| m.subject.contains("(v2, resent)")).expect("a v2 email");
+    assert!(v2.message_id.starts_with("<daily.2026-11-25.v2."), "{}", v2.message_id);
+}
+
+#[test]
+fn run_alerts_on_files_missing_after_the_deadline_when_there_were_sales() {
+    let server = SmtpServer::start(Mode::Plain);
+    let w = workspace(&smtp_email(server.port, "plain", ""));
+    let sales = w.write(
+        "sales.csv",
+        "record_type,merchant_trans_id,merchant_refund_id,amount,currency,status,created_at,store_id,terminal_id,acquirement_id\n\
+         PAYMENT,P1,,10.00,HKD,SUCCESS,2020-01-01T10:00:00+08:00,,,\n",
+    );
+    w.run(&["import-sales", sales.to_str().unwrap()]).expect_code(0);
+    w.run(&["run", "--date", "2020-01-01"]).expect_code(1);
+    let mails = server.mails();
+    let alert = mails.iter().find(|m| m.subject.contains("ALERT")).expect("a files-missing alert");
+    assert_eq!(alert.subject, "[alipay-recon] ALERT 2020-01-01 HK-Store: Alipay files for 2020-01-01 still missing");
+    assert!(alert.part("text/plain").text().contains("1 local sales"));
+    assert!(
+        mails.iter().any(|m| m.subject.starts_with("[alipay-recon] 2020-01-01 HK-Store: 1 discrepanc")),
+        "daily too"
+    );
+    // No sales on a day without files: no alert.
+    w.run(&["run", "--date", "2020-01-02"]);
+    assert!(!server.mails().iter().any(|m| m.subject.contains("ALERT 2020-01-02")));
+}
+
+#[test]
+fn a_failed_run_sends_an_alert_with_the_error_and_the_next_step() {
+    let server = SmtpServer::start(Mode::Plain);
+    let w = workspace(&smtp_email(server.port, "plain", ""));
+    // The reports folder is a file: writing the report fails after the data was loaded.
+    w.write("reports", "not a folder");
+    let r = w.run(&["reconcile", "--date", DATE]).expect_code(2);
+    let m = one(&server);
+    assert_eq!(m.subject, "[alipay-recon] ALERT 2026-11-25 HK-Store: run failed: reconcile", "{}", r.stderr);
+    let text = m.part("text/plain").text();
+    assert!(text.contains("cannot write the report of 2026-11-25") && text.contains("What to do:"), "{text}");
+    // The same failure again (cron retry) does not alert twice.
+    w.run(&["reconcile", "--date", DATE]).expect_code(2);
+    assert_eq!(server.mails().len(), 1);
+}
