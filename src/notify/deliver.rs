@@ -72,8 +72,11 @@ pub fn deliver_pending(conn: &Connection, cfg: &Config) -> Result<DeliveryReport
         let built = match built {
             Ok(b) => b,
             Err(e) => {
-                outbox::mark_failed(conn, *id, &format!("{e:#}"), 0)?;
-                return Err(e);
+                // One bad message (or a recipient missing for its kind) must not block the others.
+                let e = format!("{e:#}");
+                outbox::mark_failed(conn, *id, &e, 0)?;
+                report.failed.push((msg.key, e));
+                continue;
             }
         };
         let (result, attempts) = send_with_retries(&sink, &built.0, &msg.key, ec);

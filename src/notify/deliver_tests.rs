@@ -135,3 +135,20 @@ fn missing_password_env_names_the_key_and_sends_nothing() {
     assert!(e.contains("email.smtp.password") && e.contains("ALIPAY_RECON_TEST_UNSET_PW"), "{e}");
     assert_eq!(outbox::list(&conn, false).unwrap().len(), 1);
 }
+
+#[test]
+fn a_message_that_cannot_be_built_does_not_block_the_others() {
+    let d = tempfile::tempdir().unwrap();
+    let c = cfg(d.path(), "transport = \"file\"");
+    let mut conn = crate::store::open_in_memory().unwrap();
+    let mut bad = msg("bad", Kind::Daily);
+    bad.parts[0].content_type = "not a content type".into();
+    enqueue(&mut conn, &bad).unwrap();
+    enqueue(&mut conn, &msg("good", Kind::Daily)).unwrap();
+    let r = deliver_pending(&conn, &c).unwrap();
+    assert_eq!(r.sent, vec!["good".to_string()]);
+    assert_eq!(r.failed.len(), 1);
+    assert!(r.failed[0].1.contains("cannot build outbox message bad"), "{:?}", r.failed);
+    let waiting = outbox::list(&conn, false).unwrap();
+    assert_eq!((waiting.len(), waiting[0].key.as_str()), (1, "bad"));
+}
