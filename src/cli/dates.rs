@@ -1,18 +1,12 @@
-//! `--date` values: `today`, `yesterday` (evaluated in the business zone) or an ISO date.
+//! `--date` values: `today`, `yesterday`, `today-N`, `yesterday-N` (evaluated in the business zone) or an
+//! ISO date — parsed by `schedule::parse_date_arg`, shared with the daemon.
 
 use crate::domain::BusinessZone;
-use anyhow::{anyhow, Result};
+use anyhow::Result;
 use chrono::{DateTime, NaiveDate, Utc};
 
 pub fn parse_date(s: &str, zone: &BusinessZone, now: DateTime<Utc>) -> Result<NaiveDate> {
-    let today = zone.date_of(&now.fixed_offset());
-    match s.trim() {
-        "today" => Ok(today),
-        "yesterday" => Ok(today.pred_opt().expect("date in range")),
-        t => NaiveDate::parse_from_str(t, "%Y-%m-%d").map_err(|_| {
-            anyhow!("--date '{t}' is not a date: use YYYY-MM-DD, `today` or `yesterday` (in the business zone {zone})")
-        }),
-    }
+    crate::schedule::parse_date_arg(s, *zone, now)
 }
 
 /// Dates from `from` to `to` inclusive, in order.
@@ -34,6 +28,13 @@ mod tests {
         assert_eq!(parse_date("today", &z, now).unwrap().to_string(), "2026-11-26");
         assert_eq!(parse_date("yesterday", &z, now).unwrap().to_string(), "2026-11-25");
         assert_eq!(parse_date("2026-01-02", &z, now).unwrap().to_string(), "2026-01-02");
-        assert!(parse_date("26/11/2026", &z, now).unwrap_err().to_string().contains("YYYY-MM-DD"));
+        assert!(parse_date("26/11/2026", &z, now).is_err());
+    }
+
+    #[test]
+    fn ranges_are_ordered_and_bounded() {
+        let d = |s: &str| s.parse::<NaiveDate>().unwrap();
+        assert_eq!(range(d("2026-11-24"), d("2026-11-26")).unwrap().len(), 3);
+        assert!(range(d("2026-11-26"), d("2026-11-24")).is_err());
     }
 }

@@ -19,6 +19,7 @@ pub fn run(g: &super::Globals, a: Args) -> Result<Outcome> {
     let now = chrono::Utc::now();
     let date = parse_date(&a.date, &cfg.business.timezone, now)?;
     let mut ws = Workspace::open(cfg)?;
+    let _lock = crate::lock::acquire(&crate::lock::lock_dir(&ws.cfg), date, None)?;
     let mut source = pipeline::open_source(&ws.cfg)?;
     let (outcome, _) = pipeline::recorded(&mut ws, "import", Some(date), |ws, run_id| {
         let bar = super::progress::files_bar();

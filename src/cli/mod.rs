@@ -7,6 +7,7 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
+pub mod daemon;
 pub mod dates;
 pub mod demo;
 pub mod explain;
@@ -55,6 +56,8 @@ pub enum Command {
     Init(init::Args),
     /// The email outbox: list what is waiting, send it now.
     Outbox(outbox::Args),
+    /// Run the schedule (daily reconciliation, retries, housekeeping) until stopped.
+    Daemon(daemon::Args),
     /// Fetch, archive and load the Alipay files of a business date.
     Import(import::Args),
     /// Load local sales records (sales-v1 CSV or a mapped POS export).
@@ -107,6 +110,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Gen(a) => gen::run(&g, a),
         Command::Init(a) => init::run(&g, a),
         Command::Outbox(a) => outbox::run(&g, a),
+        Command::Daemon(a) => daemon::run(&g, a),
         Command::Import(a) => import::run(&g, a),
         Command::ImportSales(a) => import_sales::run(&g, a),
         Command::Run(a) => run::run(&g, a, true),

@@ -30,6 +30,9 @@ pub struct Args {
     /// Email the day's report again as a new version even though it was already sent.
     #[arg(long, conflicts_with = "no_email")]
     pub resend_email: bool,
+    /// When another run holds the date's lock, wait up to this many seconds instead of exiting 4.
+    #[arg(long, value_name = "SECONDS")]
+    pub wait: Option<u64>,
 }
 
 /// The dates named by --date or --from/--to.
@@ -51,7 +54,10 @@ pub fn run(g: &super::Globals, a: Args, fetch: bool) -> Result<Outcome> {
     let mut worst = Outcome::Clean;
     let command = if fetch { "run" } else { "reconcile" };
     let email = crate::notify::EmailOptions { no_email: a.no_email, resend: a.resend_email };
+    let lock_dir = crate::lock::lock_dir(&ws.cfg);
     for date in dates {
+        // One run per date at a time, shared with the daemon and other manual runs (exit 4 when held).
+        let _lock = crate::lock::acquire(&lock_dir, date, a.wait.map(std::time::Duration::from_secs))?;
         let r = pipeline::recorded(&mut ws, command, Some(date), |ws, run_id| {
             let mut attention = false;
             if let Some(src) = source.as_mut() {

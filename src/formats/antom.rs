@@ -36,7 +36,7 @@ const SUMMARY: &Aliases = &[
     (Col::SettleCurrency, &["settlementCurrency", "settlementAmountCurrency"]),
     (Col::Fee, &["feeAmountValue", "totalFeeAmountValue", "feeAmount", "fee"]),
     (Col::FeeCurrency, &["feeCurrency", "feeAmountCurrency"]),
-    (Col::SettleTime, &["settlementTime"]),
+    (Col::SettleTime, &["settlementTime", "settlementInitiatedDate"]),
     (Col::BatchRef, &["settlementBatchId"]),
 ];
 
@@ -77,10 +77,7 @@ pub fn parse(bytes: &[u8], ctx: &ParseContext) -> Result<ParsedFile, ParseError>
         warnings.push(Warning {
             line: None,
             code: WarningCode::MissingEnd,
-            message: format!(
-                "{} has no <END> line: it is truncated or was still uploading; download it again",
-                ctx.file_name
-            ),
+            message: "no <END> line: the file is truncated or was still uploading; download it again".into(),
         });
     }
     Ok(finish(&t, rows, rejects, warnings, None))

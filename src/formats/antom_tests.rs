@@ -48,7 +48,7 @@ fn transactions_with_end_and_trailing_comma() {
             (TransType::Refund, Some("A-1"), Some("A-1-R1"), Some(9000)),
             (TransType::Payment, Some("A-2"), None, Some(120)),
             (TransType::Cancel, Some("A-2"), None, Some(120)),
-            (TransType::Other, Some("A-3"), None, Some(-50)),
+            (TransType::Other, Some("A-3"), None, Some(50)),
         ]
     );
     assert_eq!(r[1].original_alipay_id.as_deref(), Some("T1"));

@@ -85,7 +85,7 @@ pub fn parse(bytes: &[u8], ctx: &ParseContext) -> Result<ParsedFile, ParseError>
         warnings.push(Warning {
             line: None,
             code: WarningCode::Other,
-            message: format!("{} has no header line: its columns were read in the documented order", ctx.file_name),
+            message: "no header line: the columns were read in the documented order".into(),
         });
     }
     let mut declared = None;
@@ -102,7 +102,7 @@ pub fn parse(bytes: &[u8], ctx: &ParseContext) -> Result<ParsedFile, ParseError>
                     line: Some(line),
                     code: WarningCode::CountMismatch,
                     message: format!(
-                        "line {line}: Total_count says {n} rows but the file has {got}; ask Alipay whether \
+                        "Total_count says {n} rows but the file has {got}; ask Alipay whether \
                          rows are missing (fewer rows means the file may be truncated)"
                     ),
                 });
@@ -150,10 +150,18 @@ fn row(rec: &Record<'_>, ctx: &ParseContext, w: &mut Vec<Warning>) -> Result<Det
     }
     for (c, v) in [(pricing_col, amount), (Col::SettleAmount, gross), (Col::Fee, fee), (Col::NetSettle, net)] {
         if let Some(v) = v {
-            check_sign(v, rec.get(c).unwrap_or(""), t, SignRule::Unsigned, &rec.name(c), rec.line, w);
+            check_sign(v, rec.get(c).unwrap_or(""), t, SignRule::Unsigned, || rec.name(c), rec.line, w);
         }
     }
-    check_zero(amount, t, &rec.name(pricing_col), rec.line, w);
+    check_zero(amount, t, || rec.name(pricing_col), rec.line, w);
+    // Settlement = Amount − Fee (alipay-files.md); one minor unit of rounding is tolerated.
+    if let (Some(g), Some(f), Some(n)) = (gross, fee, net) {
+        if (g.abs() - f.abs() - n.abs()).abs() > 1 {
+            let (gn, fname, nn) = (rec.name(Col::SettleAmount), rec.name(Col::Fee), rec.name(Col::NetSettle));
+            let m = format!("{nn} is not {gn} − {fname}: the stored net is the file's {nn}; ask Alipay which is right");
+            w.push(other_warning(rec.line, m));
+        }
+    }
     // Net effect: the Settlement column when there is one (= Amount − Fee), else gross − fee.
     let net = net.or(match (gross, fee) {
         (Some(g), Some(f)) => Some(g.abs() - f.abs()),
@@ -173,7 +181,7 @@ fn row(rec: &Record<'_>, ctx: &ParseContext, w: &mut Vec<Warning>) -> Result<Det
         merchant_refund_id: if is_refund { id } else { None },
         alipay_id: rec.get(Col::AlipayId).map(str::to_string),
         original_alipay_id: None,
-        amount: if t == TransType::Other { amount } else { amount.map(i64::abs) },
+        amount: amount.map(i64::abs),
         currency,
         amount_raw: rec.get(pricing_col).unwrap_or_default().to_string(),
         settle_amount: net.map(signed),

@@ -6,8 +6,9 @@ use super::text::{CellError, Col, Record, Table};
 use super::{DetailRow, ParseContext, ParsedFile, Reject, Rows, SummaryRow, TransTypeOrDefault, Warning, WarningCode};
 use crate::domain::{FileKind, TransType};
 
-/// Non-order settlement lines (alipay-files.md, antom): expected, never matched, so not worth a warning.
-const NON_ORDER_PREFIXES: [&str; 4] = ["ADJUSTMENT_FEE", "SETTLEMENT_FEE", "RESERVE", "COLLATERAL_"];
+/// Expected rows that are not orders: antom's non-order settlement lines (alipay-files.md) and
+/// AUTHORIZATION (no money moves until its CAPTURE). Never matched, so not worth a warning.
+const NON_ORDER_PREFIXES: [&str; 5] = ["ADJUSTMENT_FEE", "SETTLEMENT_FEE", "RESERVE", "COLLATERAL_", "AUTHORIZATION"];
 
 /// Direction of a type column value, and a warning message for values no layout documents.
 /// `REVERSAL`, `PAYMENT_REVERSAL` and `VOID` void a payment (CANCEL); `CAPTURE` takes the money
@@ -57,7 +58,7 @@ pub fn check_sign(
     raw: &str,
     t: TransType,
     rule: SignRule,
-    field: &str,
+    field: impl FnOnce() -> String,
     line: u32,
     warnings: &mut Vec<Warning>,
 ) {
@@ -68,11 +69,12 @@ pub fn check_sign(
         (SignRule::Signed, Some(d)) => t != TransType::Cancel && value != 0 && value.signum() != d,
     };
     if bad {
+        let field = field();
         warnings.push(Warning {
             line: Some(line),
             code: WarningCode::SignContradictsType,
             message: format!(
-                "line {line}: {field} '{raw}' has a sign that contradicts the type {}: the direction was taken \
+                "{field} '{raw}' has a sign that contradicts the type {}: the direction was taken \
                  from the type; ask Alipay which is right if the amounts do not reconcile",
                 t.as_str()
             ),
@@ -89,18 +91,26 @@ pub fn settle_signed(value: i64, t: TransType) -> i64 {
 }
 
 /// Warns on a zero pricing amount of a payment, refund or cancel (a row that moves no money).
-pub fn check_zero(amount: Option<i64>, t: TransType, field: &str, line: u32, warnings: &mut Vec<Warning>) {
+pub fn check_zero(
+    amount: Option<i64>,
+    t: TransType,
+    field: impl FnOnce() -> String,
+    line: u32,
+    warnings: &mut Vec<Warning>,
+) {
     if amount == Some(0) && t != TransType::Other {
+        let field = field();
         warnings.push(Warning {
             line: Some(line),
             code: WarningCode::ZeroAmount,
-            message: format!("line {line}: {field} is zero on a {} row: check it with Alipay", t.as_str()),
+            message: format!("{field} is zero on a {} row: check it with Alipay", t.as_str()),
         });
     }
 }
 
+/// Warning messages never repeat the file name or line: `Warning::line` and the report carry them.
 pub fn other_warning(line: u32, message: String) -> Warning {
-    Warning { line: Some(line), code: WarningCode::Other, message: format!("line {line}: {message}") }
+    Warning { line: Some(line), code: WarningCode::Other, message }
 }
 
 /// Reads the columns intl and antom share into a `DetailRow` (everything but the merchant ids, which
@@ -134,20 +144,20 @@ pub fn signed_detail(
     let trans_time = rec.time(Col::TransTime, &ctx.zone)?;
     let settle_time = rec.time(Col::SettleTime, &ctx.zone)?;
     if let Some(v) = amount {
-        check_sign(v, rec.get(Col::Amount).unwrap_or(""), t, amount_rule, &rec.name(Col::Amount), rec.line, w);
+        check_sign(v, rec.get(Col::Amount).unwrap_or(""), t, amount_rule, || rec.name(Col::Amount), rec.line, w);
     }
     if let Some(v) = settle {
         let raw = rec.get(Col::SettleAmount).unwrap_or("");
-        check_sign(v, raw, t, SignRule::Signed, &rec.name(Col::SettleAmount), rec.line, w);
+        check_sign(v, raw, t, SignRule::Signed, || rec.name(Col::SettleAmount), rec.line, w);
     }
-    check_zero(amount, t, &rec.name(Col::Amount), rec.line, w);
+    check_zero(amount, t, || rec.name(Col::Amount), rec.line, w);
     Ok(DetailRow {
         line: rec.line,
         trans_type: TransTypeOrDefault(t),
         type_raw,
         alipay_id: rec.get(Col::AlipayId).map(str::to_string),
         original_alipay_id: rec.get(Col::OrigAlipayId).map(str::to_string),
-        amount: if t == TransType::Other { amount } else { amount.map(i64::abs) },
+        amount: amount.map(i64::abs),
         currency,
         amount_raw: rec.get(Col::Amount).unwrap_or_default().to_string(),
         settle_amount: settle.map(|v| settle_signed(v, t)),
@@ -258,6 +268,7 @@ mod tests {
             ("CANCEL", TransType::Cancel, false),
             ("SETTLEMENT_FEE", TransType::Other, false),
             ("RESERVE_RELEASE", TransType::Other, false),
+            ("AUTHORIZATION", TransType::Other, false),
             ("DISPUTE", TransType::Other, true),
             ("REFUND_REVERSAL", TransType::Other, true),
         ];
@@ -271,7 +282,7 @@ mod tests {
     fn sign_rules() {
         let run = |v: i64, t, rule| {
             let mut w = Vec::new();
-            check_sign(v, "x", t, rule, "f", 1, &mut w);
+            check_sign(v, "x", t, rule, || "f".into(), 1, &mut w);
             w.len()
         };
         assert_eq!(run(-1, TransType::Refund, SignRule::Unsigned), 1);

@@ -58,6 +58,14 @@ pub fn parse(bytes: &[u8], ctx: &ParseContext) -> Result<ParsedFile, ParseError>
     }
     let (rows, rejects, warnings) = collect(&t, |rec, w| {
         let mut r = signed_detail(rec, ctx, SignRule::PaymentsPositive, w)?;
+        // Only successful rows are documented; anything else would be matched as if it moved money.
+        if let Some(st) = rec.get(Col::Status).filter(|s| !s.eq_ignore_ascii_case("success")) {
+            let m = format!(
+                "{} is '{st}', not Success: matched like any other row; check it by hand",
+                rec.name(Col::Status)
+            );
+            w.push(super::common::other_warning(rec.line, m));
+        }
         let id = rec.get(Col::MerchantId).map(str::to_string);
         // A REFUND row's merchantTransId is the merchant's refund id; which payment it refunds is
         // only known through originalAcquirementId.

@@ -153,6 +153,16 @@ PAYMENT,-5.00,5.00,HKD,-0.05\nREFUND,5.00,-5.00,HKD,+0.05\nREFUND,5.00,5.00,HKD,
 }
 
 #[test]
+fn a_status_other_than_success_is_flagged() {
+    let f = "transType,transStatus,orderAmount,orderCurrency\nPAYMENT,Success,1.00,HKD\nPAYMENT,FAIL,2.00,HKD\nPAYMENT,,3.00,HKD\n";
+    let p = parse(f.as_bytes(), &ctx(FileKind::Transactions)).unwrap();
+    assert_eq!(p.rows.len(), 3);
+    let w: Vec<_> = p.warnings.iter().map(|w| (w.line, w.code)).collect();
+    assert_eq!(w, [(Some(3), WarningCode::Other)]);
+    assert!(p.warnings[0].message.contains("'FAIL'"));
+}
+
+#[test]
 fn no_header_is_an_error_naming_the_file() {
     for f in ["", "\n\n", "hello,world\n1,2\n", "PAYMENT,1.00,HKD\n"] {
         let e = parse(f.as_bytes(), &ctx(FileKind::Transactions)).unwrap_err();

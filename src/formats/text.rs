@@ -86,6 +86,7 @@ pub enum Delim {
 pub fn split(line: &str, delim: Delim) -> Vec<String> {
     match delim {
         Delim::Pipe => line.split('|').map(|f| f.trim().to_string()).collect(),
+        Delim::Comma if !line.contains('"') => line.split(',').map(|f| f.trim().to_string()).collect(),
         Delim::Comma => split_csv(line),
     }
 }
@@ -233,7 +234,8 @@ impl<'t> Record<'t> {
     }
 
     pub fn reject(&self, e: CellError) -> Reject {
-        reject(self.line, Some(e.field), e.reason, self.raw)
+        let reason = format!("{}: row not imported; check it in Alipay's portal or ask for a corrected file", e.reason);
+        reject(self.line, Some(e.field), reason, self.raw)
     }
 }
 

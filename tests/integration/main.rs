@@ -5,5 +5,7 @@ mod harness;
 
 mod cli_basics;
 mod email;
+mod formats;
 mod golden;
+mod schedule;
 mod spine;

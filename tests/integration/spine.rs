@@ -301,3 +301,33 @@ fn runs_lists_the_history() {
     assert_eq!(v[0]["exit_code"], 1);
     assert_eq!(v[1]["exit_code"], 3);
 }
+
+#[test]
+fn a_second_run_of_a_locked_date_exits_4_naming_the_holder() {
+    let w = spine_workspace();
+    gen_day(&w, 20);
+    let mut holder = w
+        .cmd(&["daemon", "with-lock", "--date", DAY, "--", "sleep", "5"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until the lock file names the holder.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let lock = w.file(&format!("data/locks/{DAY}.lock"));
+    while !std::fs::read_to_string(&lock).unwrap_or_default().contains(&holder.id().to_string()) {
+        assert!(std::time::Instant::now() < deadline, "the holder never took the lock");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let r = w.run(&["run", "--date", DAY, "--no-email"]).expect_code(4);
+    assert!(
+        r.stderr.contains(&format!("pid {}", holder.id())) || r.stderr.contains(&holder.id().to_string()),
+        "{}",
+        r.stderr
+    );
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    // The kernel released the killed holder's lock: the run goes ahead.
+    let r = w.run(&["run", "--date", DAY, "--no-email"]);
+    assert!(r.code == 0 || r.code == 1, "{}{}", r.stdout, r.stderr);
+}
