@@ -165,7 +165,9 @@ pub fn daily_message(r: &DailyReport) -> Result<Message> {
     if !absent.is_empty() {
         let _ = writeln!(t, "Not found in the report folder (rerun the report to regenerate): {}.", absent.join(", "));
     }
-    let _ = writeln!(t, "Report folder: {}", r.folder.display());
+    // Absolute, so the reader can find it whatever folder the job ran in.
+    let shown = r.folder.canonicalize().unwrap_or_else(|_| r.folder.to_path_buf());
+    let _ = writeln!(t, "Report folder: {}", shown.display());
 
     let html = Some(html.unwrap_or_else(|| text_as_html(&subject, &t)));
     Ok(Message {
