@@ -36,23 +36,6 @@ pub enum Action {
     },
 }
 
-/// Email switches of the commands that produce reports (`#[command(flatten)]` them).
-#[derive(Debug, Clone, Copy, Default, clap::Args)]
-pub struct EmailFlags {
-    /// Compose, queue and send no email in this run (for reruns); messages already waiting stay.
-    #[arg(long)]
-    pub no_email: bool,
-    /// Email the day's report again as a new version even though it was already sent.
-    #[arg(long, conflicts_with = "no_email")]
-    pub resend_email: bool,
-}
-
-impl EmailFlags {
-    pub fn options(&self) -> notify::EmailOptions {
-        notify::EmailOptions { no_email: self.no_email, resend: self.resend_email }
-    }
-}
-
 pub fn run(g: &super::Globals, a: Args) -> Result<Outcome> {
     let cfg = g.load_config()?;
     let conn = crate::store::open(&cfg.path(&cfg.store.database))?;
