@@ -540,3 +540,31 @@ fn hostile_sales_ids_and_merchant_name_stay_inert_through_the_real_report() {
     let html = daily.part("text/html").text();
     assert!(!html.contains("<script>") && html.contains("&lt;script&gt;"), "{html}");
 }
+
+#[test]
+fn a_day_still_missing_its_files_near_alipays_deletion_gets_a_warning() {
+    let server = SmtpServer::start(Mode::Plain);
+    let w = workspace(&smtp_email(server.port, "plain", ""));
+    // Five days ago in the business zone (UTC+8): deleted after day+7, so 2 days are left.
+    let today = (chrono::Utc::now() + chrono::Duration::hours(8)).date_naive();
+    let day = today - chrono::Days::new(5);
+    let sales = w.write(
+        "sales.csv",
+        format!(
+            "record_type,merchant_trans_id,merchant_refund_id,amount,currency,status,created_at,store_id,terminal_id,acquirement_id\n\
+             PAYMENT,P1,,10.00,HKD,SUCCESS,{day}T10:00:00+08:00,,,\n"
+        ),
+    );
+    w.run(&["import-sales", sales.to_str().unwrap()]).expect_code(0);
+    // Any later run notices it, e.g. the run of the day before today.
+    w.run(&["reconcile", "--date", &(today - chrono::Days::new(1)).to_string()]);
+    let mails = server.mails();
+    let warn = mails.iter().find(|m| m.subject.contains("will be deleted")).expect("a deletion warning");
+    assert_eq!(
+        warn.subject,
+        format!("[alipay-recon] ALERT {day} HK-Store: files of {day} will be deleted by Alipay in 2 days")
+    );
+    // Once per date.
+    w.run(&["reconcile", "--date", &(today - chrono::Days::new(1)).to_string()]);
+    assert_eq!(server.mails().iter().filter(|m| m.subject.contains("will be deleted")).count(), 1);
+}
