@@ -13,6 +13,10 @@ use std::path::Path;
 /// How many findings the plain-text body lists (the attachments have all of them).
 const LISTED_FINDINGS: usize = 20;
 
+/// Attachments above this total are left out (largest first) and named in the text instead: many
+/// mail servers refuse messages over 10–25 MB, and base64 adds a third.
+pub const MAX_ATTACHMENT_BYTES: usize = 10 * 1024 * 1024;
+
 /// Input of the daily email: the report folder written by the report module and its numbers.
 pub struct DailyReport<'a> {
     pub date: NaiveDate,
@@ -104,6 +108,8 @@ pub fn daily_message(r: &DailyReport) -> Result<Message> {
         }
     }
 
+    let too_large = fit_attachments(&mut parts, MAX_ATTACHMENT_BYTES);
+
     let merchant = header_safe(r.merchant);
     let version = if r.version > 1 { format!(" (v{}, resent)", r.version) } else { String::new() };
     let outcome = if discrepancies > 0 {
@@ -162,6 +168,14 @@ pub fn daily_message(r: &DailyReport) -> Result<Message> {
     }
     let attached: Vec<&str> = parts.iter().filter(|p| !p.inline).map(|p| p.name.as_str()).collect();
     let _ = writeln!(t, "\nAttached: {}.", if attached.is_empty() { "nothing".into() } else { attached.join(", ") });
+    if !too_large.is_empty() {
+        let _ = writeln!(
+            t,
+            "Too large to attach (over {} MB together), open from the report folder: {}.",
+            MAX_ATTACHMENT_BYTES / (1024 * 1024),
+            too_large.join(", ")
+        );
+    }
     if !absent.is_empty() {
         let _ = writeln!(t, "Not found in the report folder (rerun the report to regenerate): {}.", absent.join(", "));
     }
@@ -281,6 +295,21 @@ pub fn alert(merchant: &str, a: &Alert) -> Option<Message> {
         html,
         parts: vec![],
     })
+}
+
+/// Drops attachments, largest first, until the rest fit in `limit` bytes; returns the dropped names.
+/// Inline images stay (they are small and the HTML needs them).
+fn fit_attachments(parts: &mut Vec<Part>, limit: usize) -> Vec<String> {
+    let mut dropped = Vec::new();
+    while parts.iter().map(|p| p.bytes.len()).sum::<usize>() > limit {
+        let Some(i) =
+            parts.iter().enumerate().filter(|(_, p)| !p.inline).max_by_key(|(_, p)| p.bytes.len()).map(|(i, _)| i)
+        else {
+            break;
+        };
+        dropped.push(parts.remove(i).name);
+    }
+    dropped
 }
 
 /// One header-safe line: control characters (CR, LF, tab, …) become spaces, runs of spaces collapse,

@@ -256,3 +256,20 @@ fn alerts_only_when_warranted_and_keyed_stably() {
     assert_eq!(dr.key, "deletion_risk/2026-11-25");
     assert!(dr.subject.contains("in 2 days"), "{}", dr.subject);
 }
+
+#[test]
+fn oversized_attachments_are_left_out_largest_first() {
+    let part = |n: &str, len: usize, inline: bool| Part {
+        name: n.into(),
+        content_type: "x/y".into(),
+        bytes: vec![0; len],
+        inline,
+    };
+    let mut parts =
+        vec![part("discrepancies.csv", 40, false), part("report.xlsx", 70, false), part("trend.png", 10, true)];
+    assert_eq!(fit_attachments(&mut parts, 200), Vec::<String>::new());
+    assert_eq!(fit_attachments(&mut parts, 60), vec!["report.xlsx".to_string()]);
+    assert_eq!(parts.len(), 2);
+    assert_eq!(fit_attachments(&mut parts, 5), vec!["discrepancies.csv".to_string()]);
+    assert_eq!(parts.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(), vec!["trend.png"], "inline image stays");
+}
