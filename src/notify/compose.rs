@@ -1,12 +1,12 @@
-//! Composing messages: the daily report email (discrepancies or all-clear) from a report folder plus
-//! the day's [`DaySummary`], and the short alert emails. Only text is produced here; MIME structure
+//! Composing the daily report email (discrepancies or all-clear) from a report folder plus the day's
+//! [`DaySummary`], and the text helpers the alerts share. Only text is produced here; MIME structure
 //! and headers are built at delivery time. Everything that reaches a header goes through
 //! [`header_safe`]; everything that reaches HTML written here goes through [`html_escape`].
 
 use super::{Kind, Message, Part};
 use crate::domain::{format_minor, Currency, DaySummary, Finding};
 use anyhow::{Context, Result};
-use chrono::{DateTime, FixedOffset, NaiveDate};
+use chrono::NaiveDate;
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -28,47 +28,6 @@ pub struct DailyReport<'a> {
     pub folder: &'a Path,
     /// The day's findings in report order; the first few are listed in the text body (may be empty).
     pub findings: &'a [Finding],
-}
-
-/// A payment waiting in Alipay's manual review (risk control) for too long.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StuckPayment {
-    pub merchant_trans_id: String,
-    pub currency: Currency,
-    pub amount: i64,
-    pub since: DateTime<FixedOffset>,
-    /// Why it is stuck, e.g. "cancel returned UNKNOWN 5 times".
-    pub reason: String,
-}
-
-/// Events that deserve their own short email.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Alert {
-    /// The deadline passed and Alipay's files for `date` are still missing; `local_sales` counts the
-    /// day's local SUCCESS/UNKNOWN records (no sales, no alert).
-    FilesMissing {
-        date: NaiveDate,
-        deadline: DateTime<FixedOffset>,
-        missing: Vec<String>,
-        local_sales: i64,
-    },
-    /// A run failed; `error` is the user-facing message, `next_step` what to do.
-    RunFailed {
-        date: Option<NaiveDate>,
-        command: String,
-        error: String,
-        next_step: String,
-    },
-    ManualReview {
-        date: NaiveDate,
-        payments: Vec<StuckPayment>,
-    },
-    /// `missing_date`'s files are still not imported and Alipay deletes them after `deleted_after`.
-    DeletionRisk {
-        missing_date: NaiveDate,
-        deleted_after: NaiveDate,
-        today: NaiveDate,
-    },
 }
 
 /// Builds the daily email. Missing optional files (xlsx, chart, HTML) are named in the text instead
@@ -197,106 +156,6 @@ pub fn daily_message(r: &DailyReport) -> Result<Message> {
     })
 }
 
-/// Builds an alert email, or `None` when the event does not warrant one (files missing on a day
-/// without local sales; a manual-review alert without payments).
-pub fn alert(merchant: &str, a: &Alert) -> Option<Message> {
-    let m = header_safe(merchant);
-    let (kind, date, key, headline, body) = match a {
-        Alert::FilesMissing { date, deadline, missing, local_sales } => {
-            if *local_sales == 0 {
-                return None;
-            }
-            let list = if missing.is_empty() { "the transaction file".to_string() } else { missing.join(", ") };
-            (
-                Kind::FilesMissing,
-                Some(*date),
-                format!("files_missing/{date}"),
-                format!("Alipay files for {date} still missing"),
-                format!(
-                    "The deadline {deadline} has passed and Alipay's files for business day {date} are still missing: {list}.\n\
-                     There were {local_sales} local sales that day, so they cannot be reconciled.\n\n\
-                     What to do: check on the SFTP server whether the files exist (`alipay-recon fetch --date {date}`); \
-                     if they do not, ask Alipay support to regenerate them. Alipay deletes files after 7 days."
-                ),
-            )
-        }
-        Alert::RunFailed { date, command, error, next_step } => {
-            let d = date.map(|d| d.to_string()).unwrap_or_else(|| "no-date".into());
-            (
-                Kind::RunFailed,
-                *date,
-                // The same failure repeated by every cron retry alerts once.
-                format!("run_failed/{d}/{}", short_hash(&[command, error])),
-                format!("run failed: {}", one_line(command)),
-                format!(
-                    "The run `{command}`{} failed:\n\n  {error}\n\nWhat to do: {next_step}",
-                    date.map(|d| format!(" for {d}")).unwrap_or_default()
-                ),
-            )
-        }
-        Alert::ManualReview { date, payments } => {
-            if payments.is_empty() {
-                return None;
-            }
-            let mut ids: Vec<&str> = payments.iter().map(|p| p.merchant_trans_id.as_str()).collect();
-            ids.sort_unstable();
-            let mut b = format!("{} payments are stuck in manual review:\n\n", payments.len());
-            for p in payments {
-                let _ = writeln!(
-                    b,
-                    "  - {} {} since {}: {}",
-                    one_line(&p.merchant_trans_id),
-                    money(p.amount, p.currency),
-                    p.since,
-                    one_line(&p.reason)
-                );
-            }
-            b.push_str(
-                "\nTheir outcome at Alipay is unknown after the automatic retries. What to do: check each one with \
-                 Alipay support (overseas_support@service.alibaba.com) quoting the payment id, then record it as paid \
-                 or refunded; until then do not count it as revenue.",
-            );
-            (
-                Kind::ManualReview,
-                Some(*date),
-                format!("manual_review/{date}/{}", short_hash(&ids)),
-                format!("{} payments stuck in manual review", payments.len()),
-                b,
-            )
-        }
-        Alert::DeletionRisk { missing_date, deleted_after, today } => {
-            let left = (*deleted_after - *today).num_days().max(0);
-            (
-                Kind::DeletionRisk,
-                Some(*missing_date),
-                format!("deletion_risk/{missing_date}"),
-                format!("files of {missing_date} will be deleted by Alipay in {left} days"),
-                format!(
-                    "Alipay's files for business day {missing_date} have still not been imported, and Alipay deletes \
-                     them after {deleted_after} ({left} days left).\n\n\
-                     What to do: run `alipay-recon fetch --date {missing_date}` now and check the SFTP account; \
-                     if the files are not on the server, ask Alipay support before they are gone."
-                ),
-            )
-        }
-    };
-    let when = date.map(|d| format!("{d} ")).unwrap_or_default();
-    let subject = header_safe(&format!("[alipay-recon] ALERT {when}{m}: {headline}"));
-    let text = format!("Alert for {merchant}.\n\n{body}\n");
-    let html = Some(text_as_html(&subject, &text));
-    Some(Message {
-        key,
-        kind,
-        business_date: date,
-        version: 1,
-        merchant: merchant.into(),
-        subject,
-        text,
-        html,
-        parts: vec![],
-    })
-}
-
 /// Drops attachments, largest first, until the rest fit in `limit` bytes; returns the dropped names.
 /// Inline images stay (they are small and the HTML needs them).
 fn fit_attachments(parts: &mut Vec<Part>, limit: usize) -> Vec<String> {
@@ -415,26 +274,16 @@ fn or_none(s: &str) -> &str {
 }
 
 /// A value on one line of the text body (a remark with a newline must not fake a new row).
-fn one_line(s: &str) -> String {
+pub(super) fn one_line(s: &str) -> String {
     s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
 }
 
-fn text_as_html(title: &str, text: &str) -> String {
+pub(super) fn text_as_html(title: &str, text: &str) -> String {
     format!(
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{}</title></head>\n<body><pre style=\"font-family:monospace\">{}</pre></body></html>\n",
         html_escape(title),
         html_escape(text)
     )
-}
-
-fn short_hash(items: &[&str]) -> String {
-    use sha2::{Digest, Sha256};
-    let mut h = Sha256::new();
-    for i in items {
-        h.update((i.len() as u64).to_le_bytes());
-        h.update(i.as_bytes());
-    }
-    hex::encode(&h.finalize()[..6])
 }
 
 fn read_opt(p: &Path) -> Result<Option<Vec<u8>>> {

@@ -3,7 +3,7 @@
 //! the outbox. `--no-email` turns all three into no-ops, so a rerun neither sends nor queues anything
 //! (messages of earlier runs still waiting stay in the outbox for the next run without the flag).
 
-use super::{compose, deliver, outbox, DailyPlan, DailyReport, DeliveryReport, Enqueued};
+use super::{alert, compose, deliver, outbox, DailyPlan, DailyReport, DeliveryReport, Enqueued};
 use crate::config::Config;
 use anyhow::Result;
 use chrono::NaiveDate;
@@ -55,17 +55,17 @@ pub fn queue_daily(conn: &mut Connection, report: &DailyReport, opts: EmailOptio
 }
 
 /// Composes and queues an alert; `None` when options or the event say no email (see
-/// [`compose::alert`]), `Exists` when the same alert was queued before.
+/// [`alert::alert`]), `Exists` when the same alert was queued before.
 pub fn queue_alert(
     conn: &mut Connection,
     merchant: &str,
-    a: &compose::Alert,
+    a: &alert::Alert,
     opts: EmailOptions,
 ) -> Result<Option<Enqueued>> {
     if opts.no_email {
         return Ok(None);
     }
-    match compose::alert(merchant, a) {
+    match alert::alert(merchant, a) {
         Some(msg) => Ok(Some(outbox::enqueue(conn, &msg)?)),
         None => Ok(None),
     }
@@ -87,10 +87,10 @@ pub const DELETION_WARNING_DAYS: i64 = 3;
 
 /// The deletion-risk alert for a date whose files are still missing, when `today` is inside the
 /// warning window and the files are not gone yet; `None` otherwise.
-pub fn deletion_risk(missing_date: NaiveDate, today: NaiveDate) -> Option<compose::Alert> {
+pub fn deletion_risk(missing_date: NaiveDate, today: NaiveDate) -> Option<alert::Alert> {
     let deleted_after = missing_date + chrono::Days::new(RETENTION_DAYS as u64);
     let left = (deleted_after - today).num_days();
-    (0..=DELETION_WARNING_DAYS).contains(&left).then_some(compose::Alert::DeletionRisk {
+    (0..=DELETION_WARNING_DAYS).contains(&left).then_some(alert::Alert::DeletionRisk {
         missing_date,
         deleted_after,
         today,

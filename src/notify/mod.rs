@@ -1,8 +1,9 @@
 //! Email delivery of the daily report and of alerts (issue 5).
 //!
 //! The flow is compose → enqueue → deliver, and each step is its own file:
-//! - [`compose`]: builds a [`Message`] from a report folder plus the day's summary ([`daily_message`])
-//!   or from an [`Alert`] ([`alert`]). Pure apart from reading the report folder.
+//! - [`compose`]: builds the daily [`Message`] from a report folder plus the day's summary
+//!   ([`daily_message`]); pure apart from reading the report folder. [`alert`]: the short alert
+//!   messages ([`Alert`]).
 //! - [`outbox`]: the `outbox` table (sql/0004_outbox.sql). Every message is stored before any attempt
 //!   ([`enqueue`], idempotent by the message's stable key); [`plan_daily`] decides whether a day's
 //!   report email is due (once per date; a rerun only when asked).
@@ -13,12 +14,14 @@
 //! - [`flow`]: what the pipeline calls, with `--no-email` / `--resend-email` applied:
 //!   [`queue_daily`], [`queue_alert`], [`flush`], and [`deletion_risk`] to decide that alert.
 
+pub mod alert;
 pub mod compose;
 pub mod deliver;
 pub mod flow;
 pub mod outbox;
 
-pub use compose::{alert, daily_message, Alert, DailyReport, StuckPayment};
+pub use alert::{alert, Alert, StuckPayment};
+pub use compose::{daily_message, DailyReport};
 pub use deliver::{deliver_pending, DeliveryReport};
 pub use flow::{deletion_risk, flush, queue_alert, queue_daily, DailyEmail, EmailOptions};
 pub use outbox::{enqueue, list, plan_daily, DailyPlan, Enqueued, OutboxEntry};
