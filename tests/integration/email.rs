@@ -568,3 +568,15 @@ fn a_day_still_missing_its_files_near_alipays_deletion_gets_a_warning() {
     w.run(&["reconcile", "--date", &(today - chrono::Days::new(1)).to_string()]);
     assert_eq!(server.mails().iter().filter(|m| m.subject.contains("will be deleted")).count(), 1);
 }
+
+#[test]
+fn starttls_is_not_silently_skipped_when_the_server_does_not_offer_it() {
+    let server = SmtpServer::start(Mode::Plain);
+    let w = workspace(&smtp_email(server.port, "starttls", ""));
+    let a = Alert::RunFailed { date: None, command: "import".into(), error: "e".into(), next_step: "n".into() };
+    notify::enqueue(&mut db(&w), &notify::alert("HK-Store", &a).unwrap()).unwrap();
+    let r = w.run(&["outbox", "send"]).expect_code(2);
+    assert!(r.stderr.to_lowercase().contains("starttls") || r.stderr.contains("TLS"), "{}", r.stderr);
+    assert!(server.mails().is_empty(), "nothing may travel unencrypted when starttls is configured");
+    assert_eq!(notify::list(&db(&w), false).unwrap().len(), 1);
+}
