@@ -21,13 +21,16 @@ pub struct Workspace {
     pub cfg: Config,
     pub conn: Connection,
     pub archive: Archive,
+    /// Fetch files again even when one with the same name, size and remote mtime was imported
+    /// (`--refetch`).
+    pub refetch: bool,
 }
 
 impl Workspace {
     pub fn open(cfg: Config) -> Result<Workspace> {
         let conn = store::open(&cfg.path(&cfg.store.database))?;
         let archive = Archive::new(cfg.path(&cfg.store.archive_dir));
-        Ok(Workspace { cfg, conn, archive })
+        Ok(Workspace { cfg, conn, archive, refetch: false })
     }
 }
 
@@ -44,7 +47,7 @@ pub fn open_source(cfg: &Config) -> Result<Box<dyn FileSource>> {
             );
             Ok(Box::new(DirSource::new(dir, mid)))
         }
-        SourceKind::Sftp => anyhow::bail!("the SFTP source is not available in this build: use source.kind = \"dir\""),
+        SourceKind::Sftp => Ok(Box::new(crate::source::sftp::SftpSource::from_config(cfg)?)),
     }
 }
 
@@ -77,14 +80,17 @@ pub struct DayImport {
     pub files: Vec<(RemoteFile, FileOutcome)>,
     pub missing_dirs: Vec<String>,
     pub refused: Vec<(String, String)>,
+    /// Files skipped as still being written (fetched on a later run).
+    pub unstable: Vec<(String, String)>,
 }
 
 impl DayImport {
     pub fn has_transactions(&self) -> bool {
         self.files.iter().any(|(f, o)| f.kind == FileKind::Transactions && !matches!(o, FileOutcome::Deferred { .. }))
     }
+    /// Files to fetch again later: incomplete (no `<END>`) or still being written on the server.
     pub fn deferred(&self) -> usize {
-        self.files.iter().filter(|(_, o)| matches!(o, FileOutcome::Deferred { .. })).count()
+        self.files.iter().filter(|(_, o)| matches!(o, FileOutcome::Deferred { .. })).count() + self.unstable.len()
     }
 }
 
@@ -127,11 +133,19 @@ pub fn import_day_observed(
         date: Some(date),
         missing_dirs: listing.missing_dirs,
         refused: listing.refused,
+        unstable: listing.unstable,
         ..Default::default()
     };
     let total = listing.files.len();
     for (i, file) in listing.files.into_iter().enumerate() {
         on_file(i, total, &file);
+        // Already fetched with the same name, size and mtime: skip the download (unless --refetch).
+        if !ws.refetch {
+            if let Some(file_id) = store::files::find_fetched(&ws.conn, &file)? {
+                out.files.push((file, FileOutcome::Unchanged { file_id }));
+                continue;
+            }
+        }
         let dest = staging.join(file.name.as_str());
         source
             .fetch(&file, &dest)

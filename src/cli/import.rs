@@ -12,6 +12,9 @@ pub struct Args {
     /// Business date: YYYY-MM-DD, `today` or `yesterday` (in the business zone).
     #[arg(long)]
     pub date: String,
+    /// Download files again even when one with the same name, size and mtime was already imported.
+    #[arg(long)]
+    pub refetch: bool,
 }
 
 pub fn run(g: &super::Globals, a: Args) -> Result<Outcome> {
@@ -19,6 +22,7 @@ pub fn run(g: &super::Globals, a: Args) -> Result<Outcome> {
     let now = chrono::Utc::now();
     let date = parse_date(&a.date, &cfg.business.timezone, now)?;
     let mut ws = Workspace::open(cfg)?;
+    ws.refetch = a.refetch;
     let _lock = crate::lock::acquire(&crate::lock::lock_dir(&ws.cfg), date, None)?;
     let mut source = pipeline::open_source(&ws.cfg)?;
     let (outcome, _) = pipeline::recorded(&mut ws, "import", Some(date), |ws, run_id| {
@@ -52,6 +56,9 @@ pub fn print_day(day: &DayImport) {
     }
     for (name, why) in &day.refused {
         println!("refused   {name:?}: {why}");
+    }
+    for (name, why) in &day.unstable {
+        println!("{name:<48} {:<18} waiting   {why}", "");
     }
 }
 

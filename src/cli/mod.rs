@@ -10,15 +10,19 @@ use std::path::PathBuf;
 pub mod daemon;
 pub mod dates;
 pub mod demo;
+pub mod doctor;
 pub mod explain;
 pub mod gen;
 pub mod import;
 pub mod import_sales;
 pub mod init;
 pub mod outbox;
+pub mod pay;
+pub mod payments;
 pub mod progress;
 pub mod run;
 pub mod runs;
+pub mod sandbox;
 pub mod status;
 
 #[derive(Debug, Parser)]
@@ -56,6 +60,22 @@ pub enum Command {
     Init(init::Args),
     /// The email outbox: list what is waiting, send it now.
     Outbox(outbox::Args),
+    /// Take a barcode payment (amount in major units); prints the outcome for the cashier.
+    Pay(pay::PayArgs),
+    /// Ask Alipay for the current state of a payment.
+    Query(pay::IdArgs),
+    /// Void a payment (refunded in full when past the cancel window).
+    Cancel(pay::IdArgs),
+    /// Refund part or all of a paid payment.
+    Refund(pay::RefundArgs),
+    /// List the payment ledger, filtered by state and date.
+    Payments(payments::Args),
+    /// Resolve every payment and refund that is not final (queries, cancels, refunds with the same ids).
+    Sweep,
+    /// Run a local Alipay sandbox speaking the real protocol (magic codes: docs/payment.md).
+    Sandbox(sandbox::Args),
+    /// Check the setup: DNS, TCP, host key, login, remote folders, writable paths (exit 2 on failure).
+    Doctor(doctor::Args),
     /// Run the schedule (daily reconciliation, retries, housekeeping) until stopped.
     Daemon(daemon::Args),
     /// Fetch, archive and load the Alipay files of a business date.
@@ -110,6 +130,14 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Gen(a) => gen::run(&g, a),
         Command::Init(a) => init::run(&g, a),
         Command::Outbox(a) => outbox::run(&g, a),
+        Command::Pay(a) => pay::pay(&g, a),
+        Command::Query(a) => pay::query(&g, a),
+        Command::Cancel(a) => pay::cancel(&g, a),
+        Command::Refund(a) => pay::refund(&g, a),
+        Command::Payments(a) => payments::run(&g, a),
+        Command::Sweep => pay::sweep(&g),
+        Command::Sandbox(a) => sandbox::run(&g, a),
+        Command::Doctor(a) => doctor::run(&g, a),
         Command::Daemon(a) => daemon::run(&g, a),
         Command::Import(a) => import::run(&g, a),
         Command::ImportSales(a) => import_sales::run(&g, a),

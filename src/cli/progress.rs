@@ -5,7 +5,8 @@ use std::io::IsTerminal;
 
 /// A bar counting files, drawn on stderr when it is a terminal.
 pub fn files_bar() -> ProgressBar {
-    let bar = ProgressBar::with_draw_target(Some(0), draw_target());
+    // In the shared set, so the SFTP source's byte bars draw below it instead of over it.
+    let bar = crate::source::sftp::download::bars().add(ProgressBar::new(0));
     bar.set_style(
         ProgressStyle::with_template("{spinner} [{pos}/{len}] {msg}").unwrap_or_else(|_| ProgressStyle::default_bar()),
     );

@@ -24,6 +24,9 @@ pub struct Args {
     /// Do not fetch: reconcile from the stored and archived data only.
     #[arg(long)]
     pub offline: bool,
+    /// Download files again even when a file of the same name, size and time was already fetched.
+    #[arg(long, conflicts_with = "offline")]
+    pub refetch: bool,
     /// Do not send or queue email for this run.
     #[arg(long)]
     pub no_email: bool,
@@ -49,6 +52,7 @@ pub fn run(g: &super::Globals, a: Args, fetch: bool) -> Result<Outcome> {
     let now = Utc::now();
     let dates = dates(&a, &cfg.business.timezone, now)?;
     let mut ws = Workspace::open(cfg)?;
+    ws.refetch = a.refetch;
     let fetch = fetch && !a.offline;
     let mut source = if fetch { Some(pipeline::open_source(&ws.cfg)?) } else { None };
     let mut worst = Outcome::Clean;

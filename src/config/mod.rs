@@ -205,6 +205,7 @@ impl Config {
         }
         self.business.validate(o)?;
         self.email.validate(o)?;
+        self.payment.validate(o)?;
         crate::source::DayLayout::new(&self.active().merchant_id, &self.layouts_in_use()).with_context(|| o.clone())?;
         Ok(())
     }

@@ -1,4 +1,5 @@
-//! `[environments.<name>.sftp]`: Alipay's SFTP server for that environment.
+//! `[environments.<name>.sftp]`: Alipay's SFTP server for that environment — where it is, how we log
+//! in (secrets by reference only), which host key we trust, and how patient we are with the network.
 
 use super::SecretRef;
 use serde::{Deserialize, Serialize};
@@ -32,6 +33,12 @@ pub struct SftpConfig {
     /// Files modified within this many minutes are still being written: skipped this time.
     #[serde(default = "default_stable")]
     pub stable_minutes: u64,
+    /// How many times a dropped connection is retried (per listing or file) before giving up.
+    #[serde(default = "default_retries")]
+    pub retries: u32,
+    /// First wait before a retry; it doubles on each further retry (capped at one minute).
+    #[serde(default = "default_backoff")]
+    pub retry_backoff_ms: u64,
 }
 
 fn default_port() -> u16 {
@@ -45,4 +52,10 @@ fn default_io_timeout() -> u64 {
 }
 fn default_stable() -> u64 {
     2
+}
+fn default_retries() -> u32 {
+    5
+}
+fn default_backoff() -> u64 {
+    1000
 }

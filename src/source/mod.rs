@@ -11,6 +11,7 @@ use std::path::Path;
 pub mod dir;
 pub mod layout;
 pub mod safe_name;
+pub mod sftp;
 
 pub use layout::{DayLayout, ExpectedDir};
 pub use safe_name::{SafeName, UnsafeName};
@@ -41,6 +42,9 @@ pub struct Listing {
     pub missing_dirs: Vec<String>,
     /// Remote names refused as unsafe, with the reason (reported, never used as paths).
     pub refused: Vec<(String, String)>,
+    /// Names that match a pattern but were modified too recently (still being written), with the
+    /// reason: not fetched this time.
+    pub unstable: Vec<(String, String)>,
 }
 
 /// A source of Alipay files laid out like Alipay's SFTP server.

@@ -52,6 +52,20 @@ pub fn find_same(conn: &Connection, name: &str, date: chrono::NaiveDate, sha256:
         .optional()?)
 }
 
+/// The current version of a file recorded with the same name, date, size and remote mtime: it need
+/// not be downloaded again. `None` when the source gives no mtime.
+pub fn find_fetched(conn: &Connection, file: &crate::source::RemoteFile) -> Result<Option<i64>> {
+    let Some(mtime) = file.mtime else { return Ok(None) };
+    Ok(conn
+        .query_row(
+            "SELECT id FROM files WHERE name = ?1 AND business_date = ?2 AND size = ?3 AND remote_mtime = ?4
+             AND current = 1",
+            params![file.name.as_str(), file.date.to_string(), file.size as i64, mtime],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
+
 /// Imports one parsed file in one transaction.
 pub fn import(conn: &mut Connection, meta: &FileMeta, parsed: &ParsedFile, run_id: Option<i64>) -> Result<Imported> {
     let tx = conn.transaction()?;

@@ -7,5 +7,7 @@ mod cli_basics;
 mod email;
 mod formats;
 mod golden;
+mod payment;
 mod schedule;
+mod sftp;
 mod spine;

@@ -7,6 +7,9 @@ pub mod smtp;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+pub mod sandbox;
+pub mod sshd;
+
 /// Path of the binary under test (built by cargo for this test target).
 pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_alipay-recon"))

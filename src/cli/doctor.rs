@@ -1,0 +1,34 @@
+//! `alipay-recon doctor [--date YYYY-MM-DD]` — check that a daily run can work: DNS, TCP (is the IP
+//! whitelisted?), the server's host key (prints its fingerprint and the line to pin it),
+//! authentication, yesterday's remote folders, writable archive, database and report folders.
+//! Exit 0 when every check passes (warnings allowed), 2 when any fails.
+
+use crate::exit::Outcome;
+use anyhow::{bail, Result};
+use chrono::NaiveDate;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Business date whose remote folders to look for (default: yesterday in the business zone).
+    #[arg(long)]
+    pub date: Option<NaiveDate>,
+}
+
+pub fn run(g: &super::Globals, a: Args) -> Result<Outcome> {
+    let cfg = g.load_config()?;
+    let day = a.date.unwrap_or_else(|| {
+        let now = chrono::Utc::now().fixed_offset();
+        cfg.business.timezone.date_of(&now).pred_opt().expect("date in range")
+    });
+    let report = crate::doctor::run(&cfg, day);
+    print!("{report}");
+    let failed = report.failed();
+    if failed > 0 {
+        bail!(
+            "{failed} of {} checks failed: fix them as described above, then run `alipay-recon doctor` again",
+            report.checks.len()
+        );
+    }
+    println!("all checks passed");
+    Ok(Outcome::Clean)
+}
