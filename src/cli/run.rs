@@ -80,7 +80,7 @@ pub fn run(g: &super::Globals, a: Args, fetch: bool) -> Result<Outcome> {
             crate::store::runs::set_report_path(&ws.conn, run_id, &dir)?;
             print_result(date, &res);
             pipeline::email::after_day(ws, date, &res, now, email)?;
-            pipeline::email::missing_files(ws, date, now, email)?;
+            pipeline::email::alerts(ws, date, now, email)?;
             attention |= !res.is_clean();
             Ok((if attention { Outcome::Attention } else { Outcome::Clean }, ()))
         })

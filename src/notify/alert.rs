@@ -93,7 +93,9 @@ pub fn alert(merchant: &str, a: &Alert) -> Option<Message> {
             }
             let mut ids: Vec<&str> = payments.iter().map(|p| p.merchant_trans_id.as_str()).collect();
             ids.sort_unstable();
-            let mut b = format!("{} payments are stuck in manual review:\n\n", payments.len());
+            let n = payments.len();
+            let noun = if n == 1 { "payment is" } else { "payments are" };
+            let mut b = format!("{n} {noun} stuck in manual review:\n\n");
             for p in payments {
                 let _ = writeln!(
                     b,
@@ -113,7 +115,7 @@ pub fn alert(merchant: &str, a: &Alert) -> Option<Message> {
                 Kind::ManualReview,
                 Some(*date),
                 format!("manual_review/{date}/{}", short_hash(&ids)),
-                format!("{} payments stuck in manual review", payments.len()),
+                format!("{n} {} stuck in manual review", if n == 1 { "payment" } else { "payments" }),
                 b,
             )
         }

@@ -1,13 +1,14 @@
 //! The pipeline's email steps: after a day's report, queue its email (once per date); on a failed
-//! run, queue the failure alert; at the end of a command, alert on missing files (at the deadline,
-//! and before Alipay deletes them) and flush the outbox. Converts pipeline results into `notify`
-//! inputs; the rules (once per key, `--no-email`, retries) live in `notify`.
+//! run, queue the failure alert; alert on missing files (at the deadline, and before Alipay deletes
+//! them) and on payments stuck in manual review; at the end of a command, flush the outbox. Converts
+//! pipeline results into `notify` inputs; the rules (once per key, `--no-email`, retries) live in
+//! `notify`.
 //!
 //! Email problems never change a run's outcome: the report is written and the message waits in the
 //! outbox; the run prints a warning naming `alipay-recon outbox send`.
 
 use super::{day::DayResult, Workspace};
-use crate::notify::{self, Alert, DailyEmail, DailyReport, EmailOptions};
+use crate::notify::{self, Alert, DailyEmail, DailyReport, EmailOptions, StuckPayment};
 use anyhow::Result;
 use chrono::{DateTime, NaiveDate, Utc};
 
@@ -69,6 +70,13 @@ fn has_transactions(ws: &Workspace, date: NaiveDate) -> Result<bool> {
     Ok(crate::store::files::list(&ws.conn, date, date, true)?.iter().any(|f| f.kind == "transactions" && !f.truncated))
 }
 
+/// The alerts a run of `date` checks for: files missing at the deadline, days approaching Alipay's
+/// deletion, payments stuck in manual review. Each is queued once per key.
+pub fn alerts(ws: &mut Workspace, date: NaiveDate, now: DateTime<Utc>, opts: EmailOptions) -> Result<()> {
+    missing_files(ws, date, now, opts)?;
+    manual_review(ws, date, opts)
+}
+
 /// Queues "files missing at the deadline" for `date` when the deadline has passed, no complete
 /// transaction file is stored and there were local sales; and the deletion warning for earlier
 /// dates still missing their files.
@@ -91,6 +99,30 @@ pub fn missing_files(ws: &mut Workspace, date: NaiveDate, now: DateTime<Utc>, op
             }
         }
     }
+    Ok(())
+}
+
+/// Queues the manual-review alert listing every payment of the ledger in MANUAL_REVIEW (once per
+/// run date and set of payments: a daily reminder while any stays stuck).
+pub fn manual_review(ws: &mut Workspace, date: NaiveDate, opts: EmailOptions) -> Result<()> {
+    use crate::payment::{ledger, PayState};
+    let stuck = ledger::list_attempts(&ws.conn, &[PayState::ManualReview], None, None)?;
+    let payments = stuck
+        .into_iter()
+        .map(|a| StuckPayment {
+            reason: a
+                .last_error
+                .clone()
+                .or_else(|| a.result_code.clone())
+                .unwrap_or_else(|| "outcome unknown after the automatic retries".into()),
+            merchant_trans_id: a.merchant_trans_id,
+            currency: a.amount.currency,
+            amount: a.amount.minor,
+            since: a.created_at,
+        })
+        .collect();
+    let merchant = ws.cfg.merchant.name.clone();
+    notify::queue_alert(&mut ws.conn, &merchant, &Alert::ManualReview { date, payments }, opts)?;
     Ok(())
 }
 

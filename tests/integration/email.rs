@@ -580,3 +580,41 @@ fn starttls_is_not_silently_skipped_when_the_server_does_not_offer_it() {
     assert!(server.mails().is_empty(), "nothing may travel unencrypted when starttls is configured");
     assert_eq!(notify::list(&db(&w), false).unwrap().len(), 1);
 }
+
+#[test]
+fn payments_stuck_in_manual_review_are_reported_by_the_daily_run() {
+    use alipay_recon::payment::{ledger, Amount, Attempt, PayState};
+    let server = SmtpServer::start(Mode::Plain);
+    let w = workspace(&smtp_email(server.port, "plain", ""));
+    let created = DateTime::parse_from_rfc3339("2026-11-25T15:00:00+08:00").unwrap();
+    let attempt = Attempt {
+        merchant_trans_id: "POS-STUCK-1".into(),
+        protocol: "intl".into(),
+        environment: "sandbox".into(),
+        merchant_id: "2188000000000001".into(),
+        code_hint: "2800…".into(),
+        amount: Amount { minor: 123_456, currency: hkd() },
+        title: "coffee".into(),
+        state: PayState::ManualReview,
+        result_status: Some("U".into()),
+        result_code: Some("UNKNOWN_EXCEPTION".into()),
+        result_msg: None,
+        alipay_id: None,
+        paid_at: None,
+        queries: 15,
+        cancel_tries: 4,
+        void_refund_id: None,
+        last_error: Some("cancel answered U 4 times".into()),
+        created_at: created,
+    };
+    ledger::insert_attempt(&db(&w), &attempt).unwrap();
+    w.run(&["reconcile", "--date", DATE]);
+    let mails = server.mails();
+    let m = mails.iter().find(|m| m.subject.contains("manual review")).expect("a manual-review alert");
+    assert_eq!(m.subject, "[alipay-recon] ALERT 2026-11-25 HK-Store: 1 payment stuck in manual review");
+    let text = m.part("text/plain").text();
+    assert!(text.contains("POS-STUCK-1 HKD 1,234.56") && text.contains("cancel answered U 4 times"), "{text}");
+    // The same stuck set on the same date: no second alert.
+    w.run(&["reconcile", "--date", DATE]);
+    assert_eq!(server.mails().iter().filter(|m| m.subject.contains("manual review")).count(), 1);
+}
