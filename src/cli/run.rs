@@ -58,6 +58,22 @@ pub fn run(g: &super::Globals, a: Args, fetch: bool) -> Result<Outcome> {
     let mut worst = Outcome::Clean;
     let command = if fetch { "run" } else { "reconcile" };
     let email = crate::notify::EmailOptions { no_email: a.no_email, resend: a.resend_email };
+    if ws.cfg.payment.enabled {
+        // The payment ledger first: resolve what is not final (online only), then feed local records.
+        if fetch {
+            let (sweep, synced) = crate::payment::daily(&ws.cfg, &ws.conn).context("payment ledger sweep")?;
+            println!(
+                "payment ledger: {} looked at, {} resolved, {} still open{}; {synced} local records updated",
+                sweep.looked_at,
+                sweep.resolved,
+                sweep.still_open.len(),
+                if sweep.still_open.is_empty() { String::new() } else { format!(" ({})", sweep.still_open.join(", ")) }
+            );
+        } else {
+            let synced = crate::payment::sync_local_records(&ws.conn, &ws.cfg.business.timezone)?;
+            println!("payment ledger: {synced} local records updated (offline: no sweep)");
+        }
+    }
     let lock_dir = crate::lock::lock_dir(&ws.cfg);
     for date in dates {
         // One run per date at a time, shared with the daemon and other manual runs (exit 4 when held).
