@@ -68,7 +68,7 @@ pub fn alert(merchant: &str, a: &Alert) -> Option<Message> {
                 format!(
                     "The deadline {deadline} has passed and Alipay's files for business day {date} are still missing: {list}.\n\
                      There were {local_sales} local sales that day, so they cannot be reconciled.\n\n\
-                     What to do: check on the SFTP server whether the files exist (`alipay-recon fetch --date {date}`); \
+                     What to do: check on the SFTP server whether the files exist (`alipay-recon import --date {date}`); \
                      if they do not, ask Alipay support to regenerate them. Alipay deletes files after 7 days."
                 ),
             )
@@ -129,7 +129,7 @@ pub fn alert(merchant: &str, a: &Alert) -> Option<Message> {
                 format!(
                     "Alipay's files for business day {missing_date} have still not been imported, and Alipay deletes \
                      them after {deleted_after} ({left} days left).\n\n\
-                     What to do: run `alipay-recon fetch --date {missing_date}` now and check the SFTP account; \
+                     What to do: run `alipay-recon import --date {missing_date}` now and check the SFTP account; \
                      if the files are not on the server, ask Alipay support before they are gone."
                 ),
             )
