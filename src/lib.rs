@@ -19,6 +19,7 @@ pub mod formats;
 pub mod gen;
 pub mod lock;
 pub mod logging;
+pub mod notify;
 pub mod payment;
 pub mod pipeline;
 pub mod reconcile;

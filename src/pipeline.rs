@@ -14,6 +14,7 @@ use rusqlite::Connection;
 use std::path::Path;
 
 pub mod day;
+pub mod email;
 
 /// Everything a command needs: the config, the open database and the archive.
 pub struct Workspace {

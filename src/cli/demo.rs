@@ -55,11 +55,13 @@ pub fn run(_g: &super::Globals, a: Args) -> Result<Outcome> {
             super::import::print_day(&day);
             let res = pipeline::day::reconcile_day(ws, date, run_id)?;
             super::run::print_result(date, &res);
+            pipeline::email::after_day(ws, date, &res, now, Default::default())?;
             attention |= !res.is_clean();
             last_report = Some(res.report.dir.join("report.html"));
         }
         Ok((if attention { Outcome::Attention } else { Outcome::Clean }, ()))
     })?;
+    pipeline::email::finish(&ws, Default::default());
     println!("database: {}", ws.cfg.path(&ws.cfg.store.database).display());
     if let Some(r) = last_report {
         println!("open the latest report: {}", r.display());

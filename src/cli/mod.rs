@@ -16,6 +16,7 @@ pub mod gen;
 pub mod import;
 pub mod import_sales;
 pub mod init;
+pub mod outbox;
 pub mod pay;
 pub mod payments;
 pub mod progress;
@@ -57,6 +58,8 @@ pub enum Command {
     Gen(gen::Args),
     /// Write an annotated example configuration file.
     Init(init::Args),
+    /// The email outbox: list what is waiting, send it now.
+    Outbox(outbox::Args),
     /// Take a barcode payment (amount in major units); prints the outcome for the cashier.
     Pay(pay::PayArgs),
     /// Ask Alipay for the current state of a payment.
@@ -126,6 +129,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Explain(a) => explain::run(&g, a),
         Command::Gen(a) => gen::run(&g, a),
         Command::Init(a) => init::run(&g, a),
+        Command::Outbox(a) => outbox::run(&g, a),
         Command::Pay(a) => pay::pay(&g, a),
         Command::Query(a) => pay::query(&g, a),
         Command::Cancel(a) => pay::cancel(&g, a),

@@ -30,6 +30,9 @@ pub struct Args {
     /// Do not send or queue email for this run.
     #[arg(long)]
     pub no_email: bool,
+    /// Email the day's report again as a new version even though it was already sent.
+    #[arg(long, conflicts_with = "no_email")]
+    pub resend_email: bool,
     /// When another run holds the date's lock, wait up to this many seconds instead of exiting 4.
     #[arg(long, value_name = "SECONDS")]
     pub wait: Option<u64>,
@@ -54,6 +57,7 @@ pub fn run(g: &super::Globals, a: Args, fetch: bool) -> Result<Outcome> {
     let mut source = if fetch { Some(pipeline::open_source(&ws.cfg)?) } else { None };
     let mut worst = Outcome::Clean;
     let command = if fetch { "run" } else { "reconcile" };
+    let email = crate::notify::EmailOptions { no_email: a.no_email, resend: a.resend_email };
     if ws.cfg.payment.enabled {
         // The payment ledger first: resolve what is not final (online only), then feed local records.
         if fetch {
@@ -74,7 +78,7 @@ pub fn run(g: &super::Globals, a: Args, fetch: bool) -> Result<Outcome> {
     for date in dates {
         // One run per date at a time, shared with the daemon and other manual runs (exit 4 when held).
         let _lock = crate::lock::acquire(&lock_dir, date, a.wait.map(std::time::Duration::from_secs))?;
-        let (o, _) = pipeline::recorded(&mut ws, command, Some(date), |ws, run_id| {
+        let r = pipeline::recorded(&mut ws, command, Some(date), |ws, run_id| {
             let mut attention = false;
             if let Some(src) = source.as_mut() {
                 let imported = pipeline::import_day(ws, src.as_mut(), date, now, Some(run_id))?;
@@ -91,14 +95,27 @@ pub fn run(g: &super::Globals, a: Args, fetch: bool) -> Result<Outcome> {
             let dir = res.report.dir.display().to_string();
             crate::store::runs::set_report_path(&ws.conn, run_id, &dir)?;
             print_result(date, &res);
+            pipeline::email::after_day(ws, date, &res, now, email)?;
+            pipeline::email::alerts(ws, date, now, email)?;
             attention |= !res.is_clean();
             Ok((if attention { Outcome::Attention } else { Outcome::Clean }, ()))
         })
-        .with_context(|| format!("run for {date}"))?;
+        .with_context(|| format!("run for {date}"));
+        let (o, _) = match r {
+            Ok(v) => v,
+            Err(e) => {
+                if crate::exit::code_of_error(&e) == crate::exit::code::FAILED {
+                    pipeline::email::run_failed(&mut ws, Some(date), command, &e, email);
+                }
+                pipeline::email::finish(&ws, email);
+                return Err(e);
+            }
+        };
         if o == Outcome::Attention {
             worst = Outcome::Attention;
         }
     }
+    pipeline::email::finish(&ws, email);
     Ok(worst)
 }
 

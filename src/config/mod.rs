@@ -5,7 +5,7 @@
 //! Sections of later subsystems (SFTP, email, payment, schedule) live in their own files here.
 
 mod business;
-mod email;
+pub mod email;
 mod env_override;
 mod layouts;
 mod payment;
@@ -204,6 +204,7 @@ impl Config {
             bail!("{o}: key `source.formats` is empty: list at least one of intl, classic, antom");
         }
         self.business.validate(o)?;
+        self.email.validate(o)?;
         self.payment.validate(o)?;
         crate::source::DayLayout::new(&self.active().merchant_id, &self.layouts_in_use()).with_context(|| o.clone())?;
         Ok(())

@@ -4,6 +4,7 @@
 mod harness;
 
 mod cli_basics;
+mod email;
 mod formats;
 mod golden;
 mod payment;

@@ -1,0 +1,299 @@
+//! Composing the daily report email (discrepancies or all-clear) from a report folder plus the day's
+//! [`DaySummary`], and the text helpers the alerts share. Only text is produced here; MIME structure
+//! and headers are built at delivery time. Everything that reaches a header goes through
+//! [`header_safe`]; everything that reaches HTML written here goes through [`html_escape`].
+
+use super::{Kind, Message, Part};
+use crate::domain::{format_minor, Currency, DaySummary, Finding};
+use anyhow::{Context, Result};
+use chrono::NaiveDate;
+use std::fmt::Write as _;
+use std::path::Path;
+
+/// How many findings the plain-text body lists (the attachments have all of them).
+const LISTED_FINDINGS: usize = 20;
+
+/// Attachments above this total are left out (largest first) and named in the text instead: many
+/// mail servers refuse messages over 10–25 MB, and base64 adds a third.
+pub const MAX_ATTACHMENT_BYTES: usize = 10 * 1024 * 1024;
+
+/// Input of the daily email: the report folder written by the report module and its numbers.
+pub struct DailyReport<'a> {
+    pub date: NaiveDate,
+    pub merchant: &'a str,
+    /// 1 for the first email of the date; see [`super::plan_daily`].
+    pub version: u32,
+    pub summary: &'a DaySummary,
+    /// `reports/<YYYY-MM-DD>/` with `report.html`, `discrepancies.csv`, `report.xlsx`, `trend.png`.
+    pub folder: &'a Path,
+    /// The day's findings in report order; the first few are listed in the text body (may be empty).
+    pub findings: &'a [Finding],
+}
+
+/// Builds the daily email. Missing optional files (xlsx, chart, HTML) are named in the text instead
+/// of failing: a report email without its spreadsheet beats no email.
+pub fn daily_message(r: &DailyReport) -> Result<Message> {
+    anyhow::ensure!(
+        r.folder.is_dir(),
+        "report folder {} does not exist: write the report before composing its email",
+        r.folder.display()
+    );
+    let s = r.summary;
+    let discrepancies: i64 = s.counts.values().sum();
+    let mut parts = Vec::new();
+    let mut absent = Vec::new();
+    for (name, ct) in [
+        ("discrepancies.csv", "text/csv; charset=utf-8"),
+        ("report.xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+    ] {
+        match read_opt(&r.folder.join(name))? {
+            Some(bytes) => parts.push(Part { name: name.into(), content_type: ct.into(), bytes, inline: false }),
+            None => absent.push(name),
+        }
+    }
+    let html = match read_opt(&r.folder.join("report.html"))? {
+        Some(b) => Some(String::from_utf8_lossy(&b).into_owned()),
+        None => {
+            absent.push("report.html");
+            None
+        }
+    };
+    if html.as_deref().is_some_and(|h| h.contains("cid:trend.png")) {
+        match read_opt(&r.folder.join("trend.png"))? {
+            Some(bytes) => {
+                parts.push(Part { name: "trend.png".into(), content_type: "image/png".into(), bytes, inline: true })
+            }
+            None => absent.push("trend.png"),
+        }
+    }
+
+    let too_large = fit_attachments(&mut parts, MAX_ATTACHMENT_BYTES);
+
+    let merchant = header_safe(r.merchant);
+    let version = if r.version > 1 { format!(" (v{}, resent)", r.version) } else { String::new() };
+    let outcome = if discrepancies > 0 {
+        let stake = at_stake(s);
+        let noun = if discrepancies == 1 { "discrepancy" } else { "discrepancies" };
+        if stake.is_empty() {
+            format!("{discrepancies} {noun}")
+        } else {
+            format!("{discrepancies} {noun}, {stake}")
+        }
+    } else if s.pending + s.open_items > 0 {
+        format!("no new discrepancies, {} pending, {} open", s.pending, s.open_items)
+    } else {
+        let totals = payment_totals(s);
+        if totals.is_empty() {
+            "all clear".to_string()
+        } else {
+            format!("all clear, {totals}")
+        }
+    };
+    let subject = header_safe(&format!("[alipay-recon] {}{version} {merchant}: {outcome}", r.date));
+
+    let mut t = String::new();
+    let _ = writeln!(
+        t,
+        "Alipay reconciliation for {}, business day {} (report version {}).\n",
+        r.merchant, r.date, r.version
+    );
+    if discrepancies > 0 {
+        let _ =
+            writeln!(t, "{discrepancies} discrepancies need attention. Amount at stake: {}.\n", or_none(&at_stake(s)));
+        let _ = writeln!(t, "By category:");
+        for (c, n) in s.counts.iter().filter(|(_, n)| **n > 0) {
+            let _ = writeln!(t, "  {:<20} {n}", c.as_str());
+        }
+        t.push('\n');
+    } else {
+        let _ = writeln!(t, "All clear: no new discrepancies today.\n");
+    }
+    let _ = writeln!(
+        t,
+        "Matched: {}. Pending (may resolve with tomorrow's files): {}. Resolved today: {}. Still open from earlier days: {}.\n",
+        s.matched, s.pending, s.resolved, s.open_items
+    );
+    write_totals(&mut t, s);
+    if !r.findings.is_empty() {
+        let _ = writeln!(t, "\nFirst {} of {} rows:", r.findings.len().min(LISTED_FINDINGS), r.findings.len());
+        for f in r.findings.iter().take(LISTED_FINDINGS) {
+            let id = if f.merchant_refund_id.is_empty() {
+                f.merchant_trans_id.clone()
+            } else {
+                f.merchant_refund_id.clone()
+            };
+            let _ = writeln!(t, "  - {} {}: {}", f.category.as_str(), one_line(&id), one_line(&f.detail));
+        }
+    }
+    let attached: Vec<&str> = parts.iter().filter(|p| !p.inline).map(|p| p.name.as_str()).collect();
+    let _ = writeln!(t, "\nAttached: {}.", if attached.is_empty() { "nothing".into() } else { attached.join(", ") });
+    if !too_large.is_empty() {
+        let _ = writeln!(
+            t,
+            "Too large to attach (over {} MB together), open from the report folder: {}.",
+            MAX_ATTACHMENT_BYTES / (1024 * 1024),
+            too_large.join(", ")
+        );
+    }
+    if !absent.is_empty() {
+        let _ = writeln!(t, "Not found in the report folder (rerun the report to regenerate): {}.", absent.join(", "));
+    }
+    // Absolute, so the reader can find it whatever folder the job ran in.
+    let shown = r.folder.canonicalize().unwrap_or_else(|_| r.folder.to_path_buf());
+    let _ = writeln!(t, "Report folder: {}", shown.display());
+
+    let html = Some(html.unwrap_or_else(|| text_as_html(&subject, &t)));
+    Ok(Message {
+        key: format!("daily/{}/v{}", r.date, r.version),
+        kind: Kind::Daily,
+        business_date: Some(r.date),
+        version: r.version,
+        merchant: r.merchant.to_string(),
+        subject,
+        text: t,
+        html,
+        parts,
+    })
+}
+
+/// Drops attachments, largest first, until the rest fit in `limit` bytes; returns the dropped names.
+/// Inline images stay (they are small and the HTML needs them).
+fn fit_attachments(parts: &mut Vec<Part>, limit: usize) -> Vec<String> {
+    let mut dropped = Vec::new();
+    while parts.iter().map(|p| p.bytes.len()).sum::<usize>() > limit {
+        let Some(i) =
+            parts.iter().enumerate().filter(|(_, p)| !p.inline).max_by_key(|(_, p)| p.bytes.len()).map(|(i, _)| i)
+        else {
+            break;
+        };
+        dropped.push(parts.remove(i).name);
+    }
+    dropped
+}
+
+/// One header-safe line: control characters (CR, LF, tab, …) become spaces, runs of spaces collapse,
+/// and the result is capped, so no value from a file or a remark can add or split a header.
+pub fn header_safe(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        let c = if c.is_control() || c == '\u{2028}' || c == '\u{2029}' { ' ' } else { c };
+        if c == ' ' && (out.is_empty() || out.ends_with(' ')) {
+            continue;
+        }
+        out.push(c);
+    }
+    let trimmed = out.trim_end();
+    trimmed.chars().take(250).collect()
+}
+
+/// Escapes text for HTML element content and attribute values.
+pub fn html_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 16);
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// `HKD 1,234.00`: the currency's decimals, thousands grouped for reading (never for files).
+pub fn money(minor: i64, cur: Currency) -> String {
+    let plain = format_minor(minor, cur);
+    let (sign, rest) = plain.strip_prefix('-').map(|r| ("-", r)).unwrap_or(("", plain.as_str()));
+    let (int, frac) = rest.split_once('.').map(|(i, f)| (i, Some(f))).unwrap_or((rest, None));
+    let mut grouped = String::new();
+    for (i, ch) in int.chars().enumerate() {
+        if i > 0 && (int.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(ch);
+    }
+    match frac {
+        Some(f) => format!("{cur} {sign}{grouped}.{f}"),
+        None => format!("{cur} {sign}{grouped}"),
+    }
+}
+
+fn money_code(minor: i64, code: &str) -> String {
+    match Currency::parse(code) {
+        Ok(c) => money(minor, c),
+        Err(_) => format!("{} {minor} (minor units)", one_line(code)),
+    }
+}
+
+fn at_stake(s: &DaySummary) -> String {
+    s.at_stake.iter().filter(|(_, v)| **v != 0).map(|(c, v)| money_code(*v, c)).collect::<Vec<_>>().join(" + ")
+}
+
+fn payment_totals(s: &DaySummary) -> String {
+    s.currencies
+        .iter()
+        .filter(|(_, t)| t.alipay_payment_count > 0)
+        .map(|(c, t)| format!("{} in {} payments", money_code(t.alipay_payments, c), t.alipay_payment_count))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn write_totals(t: &mut String, s: &DaySummary) {
+    if s.currencies.is_empty() {
+        let _ = writeln!(t, "No payments on either side this day.");
+        return;
+    }
+    let _ = writeln!(t, "Totals per currency:");
+    for (c, x) in &s.currencies {
+        let _ = writeln!(
+            t,
+            "  {c}: Alipay {} payments {}, {} refunds {}, {} cancels; local {} payments {}, {} refunds {}; fees {}; settled net {}",
+            x.alipay_payment_count,
+            money_code(x.alipay_payments, c),
+            x.alipay_refund_count,
+            money_code(x.alipay_refunds, c),
+            x.alipay_cancel_count,
+            x.local_payment_count,
+            money_code(x.local_payments, c),
+            x.local_refund_count,
+            money_code(x.local_refunds, c),
+            money_code(x.fees, c),
+            money_code(x.settled_net, c),
+        );
+    }
+}
+
+fn or_none(s: &str) -> &str {
+    if s.is_empty() {
+        "none in money"
+    } else {
+        s
+    }
+}
+
+/// A value on one line of the text body (a remark with a newline must not fake a new row).
+pub(super) fn one_line(s: &str) -> String {
+    s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
+}
+
+pub(super) fn text_as_html(title: &str, text: &str) -> String {
+    format!(
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{}</title></head>\n<body><pre style=\"font-family:monospace\">{}</pre></body></html>\n",
+        html_escape(title),
+        html_escape(text)
+    )
+}
+
+fn read_opt(p: &Path) -> Result<Option<Vec<u8>>> {
+    match std::fs::read(p) {
+        Ok(b) => Ok(Some(b)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("cannot read {}: check its permissions", p.display())),
+    }
+}
+
+#[cfg(test)]
+#[path = "compose_tests.rs"]
+mod tests;

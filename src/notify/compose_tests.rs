@@ -1,0 +1,200 @@
+use super::*;
+use crate::domain::{Category, CurrencyTotals};
+
+fn cur(s: &str) -> Currency {
+    Currency::parse(s).unwrap()
+}
+
+fn summary(counts: &[(Category, i64)], stake: &[(&str, i64)]) -> DaySummary {
+    let mut s = DaySummary { business_date: Some("2026-11-25".parse().unwrap()), matched: 120, ..Default::default() };
+    for (c, n) in counts {
+        s.counts.insert(*c, *n);
+    }
+    for (c, v) in stake {
+        s.at_stake.insert(c.to_string(), *v);
+    }
+    s.currencies.insert(
+        "HKD".into(),
+        CurrencyTotals { alipay_payments: 1_234_567, alipay_payment_count: 120, ..Default::default() },
+    );
+    s
+}
+
+fn folder(files: &[(&str, &[u8])]) -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    for (n, b) in files {
+        std::fs::write(d.path().join(n), b).unwrap();
+    }
+    d
+}
+
+#[test]
+fn money_groups_thousands_with_the_currency_decimals() {
+    let cases = [
+        (123_400, "HKD", "HKD 1,234.00"),
+        (5, "HKD", "HKD 0.05"),
+        (-123_456_789, "USD", "USD -1,234,567.89"),
+        (1_000_000, "JPY", "JPY 1,000,000"),
+        (1234, "KWD", "KWD 1.234"),
+        (100, "JPY", "JPY 100"),
+    ];
+    for (v, c, want) in cases {
+        assert_eq!(money(v, cur(c)), want, "{v} {c}");
+    }
+}
+
+#[test]
+fn header_safe_removes_line_breaks_and_controls() {
+    assert_eq!(header_safe("a\r\nBcc: evil@x.y"), "a Bcc: evil@x.y");
+    assert_eq!(header_safe("  x \t\u{0}y\u{2028}z\n"), "x y z");
+    assert_eq!(header_safe(&"é".repeat(400)).chars().count(), 250);
+}
+
+#[test]
+fn html_escape_neutralises_markup() {
+    assert_eq!(
+        html_escape("<script>alert('x')</script> & \"q\""),
+        "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;q&quot;"
+    );
+}
+
+#[test]
+fn daily_subject_names_date_merchant_count_and_stake() {
+    let s = summary(&[(Category::MissingAtAlipay, 2), (Category::AmountMismatch, 1)], &[("HKD", 123_400)]);
+    let d = folder(&[
+        ("discrepancies.csv", b"a,b\n"),
+        ("report.xlsx", b"PK\x03\x04"),
+        ("report.html", b"<img src=\"cid:trend.png\">"),
+        ("trend.png", b"\x89PNG"),
+    ]);
+    let r = DailyReport {
+        date: "2026-11-25".parse().unwrap(),
+        merchant: "HK-Store",
+        version: 1,
+        summary: &s,
+        folder: d.path(),
+        findings: &[],
+    };
+    let m = daily_message(&r).unwrap();
+    assert_eq!(m.subject, "[alipay-recon] 2026-11-25 HK-Store: 3 discrepancies, HKD 1,234.00");
+    assert_eq!(m.key, "daily/2026-11-25/v1");
+    let names: Vec<(&str, bool)> = m.parts.iter().map(|p| (p.name.as_str(), p.inline)).collect();
+    assert_eq!(names, vec![("discrepancies.csv", false), ("report.xlsx", false), ("trend.png", true)]);
+    assert_eq!(m.parts[1].bytes, b"PK\x03\x04");
+    assert_eq!(m.html.as_deref(), Some("<img src=\"cid:trend.png\">"));
+    assert!(
+        m.text.contains("MISSING_AT_ALIPAY") && m.text.contains("Attached: discrepancies.csv, report.xlsx."),
+        "{}",
+        m.text
+    );
+}
+
+#[test]
+fn resend_and_multi_currency_subjects() {
+    let s = summary(&[(Category::Duplicate, 1)], &[("HKD", 100), ("JPY", 5000)]);
+    let d = folder(&[]);
+    let r = DailyReport {
+        date: "2026-11-25".parse().unwrap(),
+        merchant: "S",
+        version: 2,
+        summary: &s,
+        folder: d.path(),
+        findings: &[],
+    };
+    let m = daily_message(&r).unwrap();
+    assert_eq!(m.subject, "[alipay-recon] 2026-11-25 (v2, resent) S: 1 discrepancy, HKD 1.00 + JPY 5,000");
+    assert_eq!(m.key, "daily/2026-11-25/v2");
+    assert!(m.text.contains("Not found in the report folder") && m.text.contains("discrepancies.csv"), "{}", m.text);
+}
+
+#[test]
+fn clean_day_is_an_all_clear_with_totals() {
+    let s = summary(&[], &[]);
+    let d = folder(&[("discrepancies.csv", b"header\n")]);
+    let r = DailyReport {
+        date: "2026-11-25".parse().unwrap(),
+        merchant: "HK-Store",
+        version: 1,
+        summary: &s,
+        folder: d.path(),
+        findings: &[],
+    };
+    let m = daily_message(&r).unwrap();
+    assert_eq!(m.subject, "[alipay-recon] 2026-11-25 HK-Store: all clear, HKD 12,345.67 in 120 payments");
+    assert!(m.text.contains("All clear"), "{}", m.text);
+    let mut s2 = s.clone();
+    s2.pending = 2;
+    let r2 = DailyReport { summary: &s2, ..r };
+    assert_eq!(
+        daily_message(&r2).unwrap().subject,
+        "[alipay-recon] 2026-11-25 HK-Store: no new discrepancies, 2 pending, 0 open"
+    );
+}
+
+#[test]
+fn hostile_merchant_and_remarks_are_escaped_and_one_line() {
+    let s = summary(&[(Category::MissingLocally, 1)], &[("HKD", 1)]);
+    let f = Finding {
+        business_date: "2026-11-25".parse().unwrap(),
+        item_date: "2026-11-25".parse().unwrap(),
+        category: Category::MissingLocally,
+        merchant_trans_id: "P1\r\nBcc: x@y.z".into(),
+        merchant_refund_id: String::new(),
+        acquirement_id: String::new(),
+        currency: Some(cur("HKD")),
+        local_amount: None,
+        alipay_currency: Some(cur("HKD")),
+        alipay_amount: Some(1),
+        local_type: String::new(),
+        alipay_type: "PAYMENT".into(),
+        detail: "remark <script>alert(1)</script>\nFAKE ROW".into(),
+    };
+    let d = folder(&[]);
+    let findings = [f];
+    let r = DailyReport {
+        date: "2026-11-25".parse().unwrap(),
+        merchant: "Evil\r\nBcc: a@b.c <b>",
+        version: 1,
+        summary: &s,
+        folder: d.path(),
+        findings: &findings,
+    };
+    let m = daily_message(&r).unwrap();
+    assert!(!m.subject.contains('\n') && !m.subject.contains('\r'), "{:?}", m.subject);
+    let html = m.html.unwrap();
+    assert!(!html.contains("<script>") && html.contains("&lt;script&gt;") && !html.contains("<b>"), "{html}");
+    assert!(m.text.contains("P1  Bcc: x@y.z: remark <script>alert(1)</script> FAKE ROW"), "{}", m.text);
+}
+
+#[test]
+fn missing_report_folder_is_an_error_naming_it() {
+    let s = summary(&[], &[]);
+    let p = std::path::Path::new("/nonexistent/reports/2026-11-25");
+    let r = DailyReport {
+        date: "2026-11-25".parse().unwrap(),
+        merchant: "M",
+        version: 1,
+        summary: &s,
+        folder: p,
+        findings: &[],
+    };
+    let e = daily_message(&r).unwrap_err().to_string();
+    assert!(e.contains("/nonexistent/reports/2026-11-25"), "{e}");
+}
+
+#[test]
+fn oversized_attachments_are_left_out_largest_first() {
+    let part = |n: &str, len: usize, inline: bool| Part {
+        name: n.into(),
+        content_type: "x/y".into(),
+        bytes: vec![0; len],
+        inline,
+    };
+    let mut parts =
+        vec![part("discrepancies.csv", 40, false), part("report.xlsx", 70, false), part("trend.png", 10, true)];
+    assert_eq!(fit_attachments(&mut parts, 200), Vec::<String>::new());
+    assert_eq!(fit_attachments(&mut parts, 60), vec!["report.xlsx".to_string()]);
+    assert_eq!(parts.len(), 2);
+    assert_eq!(fit_attachments(&mut parts, 5), vec!["discrepancies.csv".to_string()]);
+    assert_eq!(parts.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(), vec!["trend.png"], "inline image stays");
+}
