@@ -295,10 +295,13 @@ fn fees(input: &Input, params: &Params, date: NaiveDate) -> Vec<Finding> {
     out
 }
 
-/// SUMMARY_MISMATCH: each summary row of `date` against the detail rows of the same day and currency.
+/// SUMMARY_MISMATCH: each summary row of `date` against the detail rows of the same day, file format
+/// and currency (an account may receive several formats; each format's summary covers its own detail).
 fn summaries(input: &Input, date: NaiveDate) -> Vec<Finding> {
-    // (type, settlement currency) → (count, net).
-    let mut detail: BTreeMap<(String, Option<Currency>), (i64, i64)> = BTreeMap::new();
+    let format_of = |file_id: i64| input.file(file_id).map(|f| f.format);
+    // (format, type, settlement currency) → (count, net).
+    type Key = (Option<crate::domain::FileFormat>, String, Option<Currency>);
+    let mut detail: BTreeMap<Key, (i64, i64)> = BTreeMap::new();
     for r in input.rows.iter().filter(|r| r.kind == FileKind::SettlementDetail && r.date == date) {
         let ty = if non_order(&r.type_raw) {
             r.type_raw.trim().to_ascii_uppercase()
@@ -306,7 +309,7 @@ fn summaries(input: &Input, date: NaiveDate) -> Vec<Finding> {
             r.trans_type.as_str().to_string()
         };
         for t in [ty, "TOTAL".to_string()] {
-            let e = detail.entry((t, r.settle_currency)).or_default();
+            let e = detail.entry((format_of(r.file_id), t, r.settle_currency)).or_default();
             e.0 += 1;
             e.1 += r.settle_amount.unwrap_or(0);
         }
@@ -314,10 +317,14 @@ fn summaries(input: &Input, date: NaiveDate) -> Vec<Finding> {
     let mut out = Vec::new();
     for s in input.summaries.iter().filter(|s| s.date == date) {
         let ty = s.summary_type.trim().to_ascii_uppercase();
-        // A summary row without a currency covers every currency of the detail.
+        let fmt = format_of(s.file_id);
+        // A summary row without a currency covers every currency of its format's detail.
         let (n, sum) = match s.settle_currency {
-            Some(_) => detail.get(&(ty.clone(), s.settle_currency)).copied().unwrap_or((0, 0)),
-            None => detail.iter().filter(|((t, _), _)| *t == ty).fold((0, 0), |a, (_, v)| (a.0 + v.0, a.1 + v.1)),
+            Some(_) => detail.get(&(fmt, ty.clone(), s.settle_currency)).copied().unwrap_or((0, 0)),
+            None => detail
+                .iter()
+                .filter(|((f, t, _), _)| *f == fmt && *t == ty)
+                .fold((0, 0), |a, (_, v)| (a.0 + v.0, a.1 + v.1)),
         };
         let count_bad = s.count.is_some_and(|c| c != n);
         // ½ minor unit per row: |Δ| × 2 ≤ rows.

@@ -4,6 +4,7 @@
 mod harness;
 
 mod cli_basics;
+mod demo;
 mod email;
 mod formats;
 mod golden;
