@@ -1,6 +1,7 @@
 //! `doctor`: a checklist that says, step by step, whether a daily run can work — configuration, DNS,
 //! TCP (with the whitelisting hint), the server's host key (fingerprint and the line to pin it),
-//! authentication, yesterday's remote directories, and writable archive, database and report folders.
+//! authentication, yesterday's remote directories, and writable archive, database and report folders;
+//! then email (SMTP login) and the payment module's RSA keys ([`checks`]).
 //! Each check after a failed one that it depends on is skipped, not failed twice.
 
 use crate::config::{Config, SourceKind};
@@ -10,6 +11,9 @@ use chrono::NaiveDate;
 use std::fmt;
 use std::path::Path;
 use std::time::Instant;
+
+#[path = "doctor_checks.rs"]
+pub mod checks;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
@@ -77,7 +81,8 @@ pub fn run(cfg: &Config, day: NaiveDate) -> Report {
         SourceKind::Dir => {
             let dir = cfg.path(cfg.source.dir.as_deref().unwrap_or(Path::new(".")));
             if dir.is_dir() {
-                r.push("source folder", Status::Ok, dir.display().to_string());
+                let what = format!("{} (info: source is a folder, no SFTP checks)", dir.display());
+                r.push("source folder", Status::Ok, what);
             } else {
                 r.push("source folder", Status::Fail, format!("{} is not a folder: check `source.dir`", dir.display()));
             }
@@ -99,6 +104,8 @@ pub fn run(cfg: &Config, day: NaiveDate) -> Report {
         };
     }
     writable(&mut r, "reports folder", &cfg.path(&cfg.store.reports_dir), "store.reports_dir");
+    checks::email(cfg, &mut r);
+    checks::rsa_keys(cfg, &mut r);
     r
 }
 

@@ -218,7 +218,7 @@ fn open_sink(cfg: &Config) -> Result<Sink> {
     }
 }
 
-fn smtp_url(s: &SmtpConfig) -> String {
+pub(crate) fn smtp_url(s: &SmtpConfig) -> String {
     let scheme = match s.security {
         Security::Starttls => "smtp+starttls",
         Security::Tls => "smtps",
@@ -227,7 +227,7 @@ fn smtp_url(s: &SmtpConfig) -> String {
     format!("{scheme}://{}:{}", s.host, s.effective_port())
 }
 
-fn smtp_transport(s: &SmtpConfig, cfg: &Config) -> Result<SmtpTransport> {
+pub(crate) fn smtp_transport(s: &SmtpConfig, cfg: &Config) -> Result<SmtpTransport> {
     let mut b = SmtpTransport::builder_dangerous(s.host.clone())
         .port(s.effective_port())
         .timeout(Some(Duration::from_secs(s.timeout_secs)));

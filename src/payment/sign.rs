@@ -75,6 +75,11 @@ impl PrivateKey {
         Ok(String::from_utf8(self.0.private_key_to_pem_pkcs8()?)?)
     }
 
+    /// Modulus size in bits (Alipay's RSA2 wants 2048 or more).
+    pub fn bits(&self) -> u32 {
+        self.0.bits()
+    }
+
     pub fn public(&self) -> Result<PublicKey> {
         let der = self.0.public_key_to_der()?;
         Ok(PublicKey(PKey::public_key_from_der(&der)?))
@@ -106,6 +111,18 @@ impl PublicKey {
 
     pub fn to_pem(&self) -> Result<String> {
         Ok(String::from_utf8(self.0.public_key_to_pem()?)?)
+    }
+
+    /// Modulus size in bits.
+    pub fn bits(&self) -> u32 {
+        self.0.bits()
+    }
+
+    /// SHA-256 of the SPKI DER, lowercase hex: the same value as
+    /// `openssl pkey -pubin -in key.pem -outform DER | sha256sum`, safe to print and compare.
+    pub fn sha256_fingerprint(&self) -> Result<String> {
+        use sha2::Digest;
+        Ok(hex::encode(sha2::Sha256::digest(self.0.public_key_to_der()?)))
     }
 
     /// Bare Base64 SPKI DER (the form Alipay's portal shows).
