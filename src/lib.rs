@@ -24,6 +24,7 @@ pub mod payment;
 pub mod pipeline;
 pub mod reconcile;
 pub mod report;
+pub mod retention;
 pub mod sales;
 pub mod schedule;
 pub mod source;

@@ -20,6 +20,7 @@ pub mod outbox;
 pub mod pay;
 pub mod payments;
 pub mod progress;
+pub mod retention;
 pub mod run;
 pub mod runs;
 pub mod sandbox;
@@ -74,8 +75,11 @@ pub enum Command {
     Sweep,
     /// Run a local Alipay sandbox speaking the real protocol (magic codes: docs/payment.md).
     Sandbox(sandbox::Args),
-    /// Check the setup: DNS, TCP, host key, login, remote folders, writable paths (exit 2 on failure).
+    /// Check the setup: DNS, TCP, host key, login, remote folders, writable paths, SMTP, RSA keys (exit 2 on failure).
     Doctor(doctor::Args),
+    /// Housekeeping: warn (and alert) before Alipay deletes missing files; prune old email attachments
+    /// and stale downloads. Exit 1 when a date is at risk.
+    Retention(retention::Args),
     /// Run the schedule (daily reconciliation, retries, housekeeping) until stopped.
     Daemon(daemon::Args),
     /// Fetch, archive and load the Alipay files of a business date.
@@ -138,6 +142,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Sweep => pay::sweep(&g),
         Command::Sandbox(a) => sandbox::run(&g, a),
         Command::Doctor(a) => doctor::run(&g, a),
+        Command::Retention(a) => retention::run(&g, a),
         Command::Daemon(a) => daemon::run(&g, a),
         Command::Import(a) => import::run(&g, a),
         Command::ImportSales(a) => import_sales::run(&g, a),

@@ -9,6 +9,7 @@ pub mod email;
 mod env_override;
 mod layouts;
 mod payment;
+mod retention;
 mod schedule;
 mod secret;
 mod sftp;
@@ -17,6 +18,7 @@ pub use business::{BusinessConfig, FeeRule};
 pub use email::EmailConfig;
 pub use layouts::FormatLayout;
 pub use payment::PaymentConfig;
+pub use retention::RetentionConfig;
 pub use schedule::ScheduleConfig;
 pub use secret::{Secret, SecretRef};
 pub use sftp::SftpConfig;
@@ -56,6 +58,8 @@ pub struct Config {
     pub payment: PaymentConfig,
     #[serde(default)]
     pub schedule: ScheduleConfig,
+    #[serde(default)]
+    pub retention: RetentionConfig,
     /// Where relative paths are resolved (the config file's folder). Not read from the file.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -206,6 +210,7 @@ impl Config {
         self.business.validate(o)?;
         self.email.validate(o)?;
         self.payment.validate(o)?;
+        self.retention.validate(o)?;
         crate::source::DayLayout::new(&self.active().merchant_id, &self.layouts_in_use()).with_context(|| o.clone())?;
         Ok(())
     }
