@@ -121,11 +121,25 @@ pub fn rsa_keys(cfg: &Config, r: &mut Report) {
             format!("{} not set: copy them from Alipay's developer portal into {}", missing.join(" and "), cfg.origin),
         );
     }
-    merchant_key(cfg, r);
-    alipay_key(cfg, r);
+    let ours = merchant_key(cfg, r);
+    let theirs = alipay_key(cfg, r);
+    if let (Some(a), Some(b)) = (ours, theirs) {
+        if a == b {
+            r.push(
+                "Alipay public key",
+                Status::Fail,
+                format!(
+                    "environments.{}.alipay_public_key_file holds YOUR public key, not Alipay's: download Alipay's \
+                     public key from the developer portal",
+                    cfg.environment
+                ),
+            );
+        }
+    }
 }
 
-fn merchant_key(cfg: &Config, r: &mut Report) {
+/// Returns the public key's fingerprint when the key is usable.
+fn merchant_key(cfg: &Config, r: &mut Report) -> Option<String> {
     let key_name = format!("environments.{}.private_key", cfg.environment);
     let name = "merchant private key";
     let secret = match cfg.active().private_key.resolve(&key_name, &cfg.base_dir) {
@@ -138,18 +152,18 @@ fn merchant_key(cfg: &Config, r: &mut Report) {
                     "`{key_name}` is not set: name an env variable or file holding the merchant's RSA2 private key"
                 ),
             );
-            return;
+            return None;
         }
         Err(e) => {
             r.push(name, Status::Fail, format!("{e:#}"));
-            return;
+            return None;
         }
     };
     let key = match PrivateKey::parse(secret.expose(), &key_name) {
         Ok(k) => k,
         Err(e) => {
             r.push(name, Status::Fail, format!("{e:#}"));
-            return;
+            return None;
         }
     };
     let fingerprint = key.public().and_then(|p| p.sha256_fingerprint());
@@ -157,7 +171,7 @@ fn merchant_key(cfg: &Config, r: &mut Report) {
         Ok(f) => f,
         Err(e) => {
             r.push(name, Status::Fail, format!("{key_name}: cannot derive the public key: {e:#}"));
-            return;
+            return None;
         }
     };
     let bits = key.bits();
@@ -168,21 +182,24 @@ fn merchant_key(cfg: &Config, r: &mut Report) {
             Status::Fail,
             format!("{key_name}: {shown}: Alipay's RSA2 needs at least {MIN_RSA_BITS} bits: generate a new key pair"),
         );
+        None
     } else {
         r.push(
             name,
             Status::Ok,
             format!("{shown} (compare with `openssl pkey -pubin -in <uploaded public key> -outform DER | sha256sum`)"),
         );
+        Some(fingerprint)
     }
 }
 
-fn alipay_key(cfg: &Config, r: &mut Report) {
+/// Returns the key's fingerprint when it is usable.
+fn alipay_key(cfg: &Config, r: &mut Report) -> Option<String> {
     let key_name = format!("environments.{}.alipay_public_key_file", cfg.environment);
     let name = "Alipay public key";
     let Some(file) = cfg.active().alipay_public_key_file.as_ref() else {
         r.push(name, Status::Fail, format!("`{key_name}` is not set: save Alipay's public key to a file and name it"));
-        return;
+        return None;
     };
     let path = cfg.path(file);
     let text = match std::fs::read_to_string(&path) {
@@ -196,31 +213,37 @@ fn alipay_key(cfg: &Config, r: &mut Report) {
                     path.display()
                 ),
             );
-            return;
+            return None;
         }
     };
-    match PublicKey::parse(&text, &format!("{key_name} ({})", path.display())) {
-        Ok(k) if k.bits() < MIN_RSA_BITS => r.push(
+    let key = match PublicKey::parse(&text, &format!("{key_name} ({})", path.display())) {
+        Ok(k) => k,
+        Err(e) => {
+            r.push(name, Status::Fail, format!("{e:#}"));
+            return None;
+        }
+    };
+    let fingerprint = match key.sha256_fingerprint() {
+        Ok(f) => f,
+        Err(e) => {
+            r.push(name, Status::Fail, format!("{key_name}: cannot encode the key: {e:#}"));
+            return None;
+        }
+    };
+    if key.bits() < MIN_RSA_BITS {
+        r.push(
             name,
             Status::Fail,
             format!(
                 "{key_name}: {} holds a {}-bit key: RSA2 needs {MIN_RSA_BITS}: fetch the key again",
                 path.display(),
-                k.bits()
+                key.bits()
             ),
-        ),
-        Ok(k) => r.push(
-            name,
-            Status::Ok,
-            format!(
-                "{}: RSA {} bits, SHA-256 {}",
-                path.display(),
-                k.bits(),
-                k.sha256_fingerprint().unwrap_or_else(|e| format!("unavailable ({e})"))
-            ),
-        ),
-        Err(e) => r.push(name, Status::Fail, format!("{e:#}")),
-    };
+        );
+        return None;
+    }
+    r.push(name, Status::Ok, format!("{}: RSA {} bits, SHA-256 {fingerprint}", path.display(), key.bits()));
+    Some(fingerprint)
 }
 
 #[cfg(test)]
@@ -290,6 +313,21 @@ mod tests {
         assert!(api.contains("environments.sandbox.client_id") && api.contains("api_base_url"), "{api}");
         assert!(line(&r, "merchant private key").detail.starts_with("environments.sandbox.private_key"), "{r}");
         assert!(line(&r, "Alipay public key").detail.contains("alipay_public_key_file"), "{r}");
+    }
+
+    #[test]
+    fn own_public_key_configured_as_alipays_fails() {
+        let d = tempfile::tempdir().unwrap();
+        let k = PrivateKey::generate().unwrap();
+        std::fs::write(d.path().join("m.pem"), k.to_pem().unwrap()).unwrap();
+        std::fs::write(d.path().join("a.pem"), k.public().unwrap().to_pem().unwrap()).unwrap();
+        let env = "client_id = \"C1\"\napi_base_url = \"https://x\"\nprivate_key = { file = \"m.pem\" }\n\
+                   alipay_public_key_file = \"a.pem\"";
+        let cfg = config(env, true, d.path());
+        let mut r = Report::default();
+        rsa_keys(&cfg, &mut r);
+        assert_eq!(r.failed(), 1, "{r}");
+        assert!(r.to_string().contains("holds YOUR public key"), "{r}");
     }
 
     #[test]

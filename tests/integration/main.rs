@@ -8,6 +8,7 @@ mod demo;
 mod email;
 mod formats;
 mod golden;
+mod ops;
 mod payment;
 mod schedule;
 mod sftp;
