@@ -72,6 +72,12 @@ fn smtp(cfg: &Config, r: &mut Report) {
     };
 }
 
+/// native-tls reports a refused certificate as a plain connection error; its text tells.
+fn looks_like_tls(text: &str) -> bool {
+    let t = text.to_ascii_lowercase();
+    ["ssl routines", "certificate", "tls", "handshake"].iter().any(|w| t.contains(w))
+}
+
 /// What to check for a failed SMTP test, by the kind of failure.
 fn smtp_hint(e: &lettre::transport::smtp::Error, has_user: bool) -> &'static str {
     let code = e.status().map(|c| c.to_string()).unwrap_or_default();
@@ -79,7 +85,7 @@ fn smtp_hint(e: &lettre::transport::smtp::Error, has_user: bool) -> &'static str
         "authentication failed: check email.smtp.user and the password named by email.smtp.password"
     } else if code == "530" {
         "the server requires authentication or STARTTLS: set email.smtp.user/password or security = \"starttls\""
-    } else if e.is_tls() {
+    } else if e.is_tls() || looks_like_tls(&e.to_string()) {
         "the TLS handshake failed: check email.smtp.security (starttls on 587, tls on 465) and, for a private \
          certificate, email.smtp.ca_file"
     } else if e.is_permanent() && has_user {
@@ -328,6 +334,12 @@ mod tests {
         rsa_keys(&cfg, &mut r);
         assert_eq!(r.failed(), 1, "{r}");
         assert!(r.to_string().contains("holds YOUR public key"), "{r}");
+    }
+
+    #[test]
+    fn tls_failures_are_recognised_in_connection_errors() {
+        assert!(looks_like_tls("Connection error: error:0A000086:SSL routines:…:certificate verify failed"));
+        assert!(!looks_like_tls("Connection error: Connection refused (os error 111)"));
     }
 
     #[test]

@@ -83,6 +83,24 @@ fn doctor_smtp_login_ok_then_wrong_password_then_server_down() {
 }
 
 #[test]
+fn doctor_smtp_starttls_needs_the_private_ca() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (cert, key) = crate::harness::smtp::self_signed_cert(tmp.path());
+    let server = SmtpServer::start(Mode::StartTls { cert: cert.clone(), key });
+    let section = smtp_section(server.port, "").replace("security = \"plain\"", "security = \"starttls\"");
+    let w = workspace("", &section);
+    let r = doctor(&w).expect_code(2);
+    let want = format!("[FAIL] SMTP: 127.0.0.1:{} (security = \"starttls\"): ", server.port);
+    assert!(r.stdout.contains(&want), "missing {want:?} in\n{}", r.stdout);
+    assert!(r.stdout.contains("the TLS handshake failed") && r.stdout.contains("email.smtp.ca_file"), "{}", r.stdout);
+
+    let trusted = workspace("", &format!("{section}ca_file = \"{}\"\n", cert.display()));
+    let r = doctor(&trusted).expect_code(0);
+    let want = format!("[ OK ] SMTP: 127.0.0.1:{} (security = \"starttls\"): connected, EHLO accepted\n", server.port);
+    assert!(r.stdout.contains(&want), "missing {want:?} in\n{}", r.stdout);
+}
+
+#[test]
 fn doctor_email_file_and_none_transports() {
     let w = workspace("", "[email]\ntransport = \"file\"\ndir = \"mail\"");
     let r = doctor(&w).expect_code(0);
