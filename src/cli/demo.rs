@@ -21,6 +21,9 @@ pub fn run(_g: &super::Globals, a: Args) -> Result<Outcome> {
     let fixtures = dir.join("fixtures");
     crate::demo::materialize(&fixtures)?;
     let cfg = Config::demo(&dir, &fixtures.join("sftp"));
+    let cfg_path = dir.join("alipay-recon.toml");
+    std::fs::write(&cfg_path, Config::demo_toml(&fixtures.join("sftp")))
+        .with_context(|| format!("cannot write {}", cfg_path.display()))?;
     println!(
         "demo: embedded defaults, files from {}, everything written under {}",
         fixtures.join("sftp").display(),
@@ -66,6 +69,7 @@ pub fn run(_g: &super::Globals, a: Args) -> Result<Outcome> {
     if let Some(r) = last_report {
         println!("open the latest report: {}", r.display());
     }
+    println!("explore: alipay-recon -c {} status | runs | explain <payment id>", cfg_path.display());
     Ok(outcome)
 }
 

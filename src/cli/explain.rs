@@ -26,11 +26,13 @@ fn money(v: Option<i64>, c: Option<&str>) -> String {
 pub fn run(g: &super::Globals, a: Args) -> Result<Outcome> {
     let ws = Workspace::open(g.load_config()?)?;
     let t = crate::store::explain::trace(&ws.conn, &a.id)?;
-    if t.is_empty() {
+    let reports = crate::store::results::history_of(&ws.conn, &a.id)?;
+    if t.is_empty() && reports.is_empty() {
         bail!("nothing is stored about '{}': check the id (merchant payment id, refund id or Alipay id) and that its day was imported (`alipay-recon status`)", a.id);
     }
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&t)?);
+        let v = serde_json::json!({ "alipay": t.alipay, "local": t.local, "history": t.history, "reports": reports });
+        println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(Outcome::Clean);
     }
     println!("Alipay files:");
@@ -88,6 +90,20 @@ pub fn run(g: &super::Globals, a: Args) -> Result<Outcome> {
                 if h.conflict { "CONFLICT" } else { "" }
             );
         }
+    }
+    println!("Reports (current result of each date):");
+    if reports.is_empty() {
+        println!("  (never reported: matched, or its days were not reconciled yet)");
+    }
+    for r in &reports {
+        let f = &r.finding;
+        let state = match (r.section.as_str(), &r.reason) {
+            ("finding", _) => "discrepancy".to_string(),
+            ("open", _) => format!("open item, {} days old", r.age_days.unwrap_or(0)),
+            (s, Some(reason)) => format!("{s}: {reason}"),
+            (s, None) => s.to_string(),
+        };
+        println!("  {} {} {} — {}: {}", f.business_date, f.category.as_str(), f.merchant_trans_id, state, f.detail);
     }
     Ok(Outcome::Clean)
 }

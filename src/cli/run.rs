@@ -148,4 +148,16 @@ pub fn print_result(date: NaiveDate, r: &day::DayResult) {
         );
     }
     println!("report: {}", r.report.dir.join("report.html").display());
+    if let Some(c) = day::change_since_previous(&r.report) {
+        if c.rows.is_empty() {
+            println!("rerun: same findings as the previous report (kept in {})", c.previous.display());
+        } else {
+            let what: Vec<String> = c.rows.iter().map(|(f, a, g)| format!("{f}: {a} new rows, {g} gone")).collect();
+            println!(
+                "rerun: changed since the previous report (kept in {}): {}",
+                c.previous.display(),
+                what.join("; ")
+            );
+        }
+    }
 }

@@ -248,7 +248,14 @@ impl Config {
     /// The embedded defaults of `alipay-recon demo`: bundled fixtures as the file source, everything
     /// written under `work_dir`, emails to a folder. Never used by any other command.
     pub fn demo(work_dir: &Path, fixtures_dir: &Path) -> Config {
-        let text = format!(
+        let text = Config::demo_toml(fixtures_dir);
+        Config::from_toml(&text, "embedded demo defaults", work_dir.to_path_buf(), &[]).expect("demo config is valid")
+    }
+
+    /// The TOML text of the demo defaults (written beside the demo's data so it can be explored with
+    /// `alipay-recon -c <dir>/alipay-recon.toml status|explain|runs`).
+    pub fn demo_toml(fixtures_dir: &Path) -> String {
+        format!(
             r#"
 environment = "sandbox"
 [merchant]
@@ -267,8 +274,7 @@ reports_dir = "reports"
 transport = "file"
 "#,
             fixtures = fixtures_dir.display().to_string()
-        );
-        Config::from_toml(&text, "embedded demo defaults", work_dir.to_path_buf(), &[]).expect("demo config is valid")
+        )
     }
 }
 

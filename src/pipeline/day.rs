@@ -80,3 +80,29 @@ fn trend(ws: &Workspace, date: NaiveDate, outcome: &reconcile::Outcome) -> Resul
     });
     Ok(points)
 }
+
+/// How a rewritten report differs from the one it replaced (moved to `history/<run>/`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportChange {
+    pub previous: std::path::PathBuf,
+    /// Rows of each CSV that are new / gone, by file name; empty when every file is unchanged.
+    pub rows: Vec<(&'static str, usize, usize)>,
+}
+
+/// Compares the new report's CSVs with the previous set's, row by row.
+pub fn change_since_previous(w: &report::WrittenReport) -> Option<ReportChange> {
+    let prev = w.previous.clone()?;
+    let mut rows = Vec::new();
+    for name in ["discrepancies.csv", "pending.csv", "open_items.csv"] {
+        let read = |p: std::path::PathBuf| std::fs::read_to_string(p).unwrap_or_default();
+        let (old, new) = (read(prev.join(name)), read(w.dir.join(name)));
+        let old_rows: std::collections::BTreeSet<&str> = old.lines().skip(1).collect();
+        let new_rows: std::collections::BTreeSet<&str> = new.lines().skip(1).collect();
+        let added = new_rows.difference(&old_rows).count();
+        let gone = old_rows.difference(&new_rows).count();
+        if added + gone > 0 {
+            rows.push((name, added, gone));
+        }
+    }
+    Some(ReportChange { previous: prev, rows })
+}

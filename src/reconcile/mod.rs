@@ -250,7 +250,7 @@ fn evaluate(cx: &Cut, only: Option<&[u32]>) -> Result<(Vec<Eval>, i64, Vec<u32>)
                 cx.cut,
                 day,
                 format!(
-                    "There is no Alipay transaction file for {day} although {n} local sale(s) are SUCCESS or UNKNOWN: fetch the day again (alipay-recon fetch --date {day}) or ask Alipay; the day's sales stay pending until the file is imported."
+                    "There is no Alipay transaction file for {day} although {n} local sale(s) are SUCCESS or UNKNOWN: fetch the day again (alipay-recon run --date {day}) or ask Alipay; the day's sales stay pending until the file is imported."
                 ),
             ),
         });

@@ -3,7 +3,7 @@
 
 use super::checks::non_order;
 use super::{category_counts, Input, Outcome, Params};
-use crate::domain::{CurrencyTotals, DaySummary, FileKind, LocalStatus, PendingState, RecordType, TransType};
+use crate::domain::{Category, CurrencyTotals, DaySummary, FileKind, LocalStatus, PendingState, RecordType, TransType};
 use chrono::NaiveDate;
 use std::collections::{BTreeMap, HashSet};
 
@@ -92,12 +92,19 @@ pub(super) fn summary(input: &Input, _params: &Params, date: NaiveDate, out: &Ou
             t.local_refund_count += 1;
         }
     }
+    // Amount at stake: the difference where both sides agree the money exists (amount, settlement, fee,
+    // summary mismatches); the whole amount where its fate is in question (missing on a side, wrong
+    // status, duplicated, unsettled) — Alipay's amount when it has one, else the local one.
     let mut at_stake: BTreeMap<String, i64> = BTreeMap::new();
     for f in &out.findings {
+        let by_difference = matches!(
+            f.category,
+            Category::AmountMismatch | Category::SettlementMismatch | Category::FeeMismatch | Category::SummaryMismatch
+        );
         let (c, v) = match (f.difference(), f.currency, f.local_amount, f.alipay_currency, f.alipay_amount) {
-            (Some(d), Some(c), ..) => (c, d.abs()),
-            (None, Some(c), Some(l), _, _) => (c, l),
-            (None, _, _, Some(c), Some(a)) => (c, a),
+            (Some(d), Some(c), ..) if by_difference => (c, d.abs()),
+            (_, _, _, Some(c), Some(a)) => (c, a),
+            (_, Some(c), Some(l), _, _) => (c, l),
             _ => continue,
         };
         *at_stake.entry(c.to_string()).or_default() += v;

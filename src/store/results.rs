@@ -155,7 +155,7 @@ fn ccy(s: Option<String>) -> rusqlite::Result<Option<Currency>> {
 }
 
 /// A stored row with its section and extra columns.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct StoredItem {
     pub result_id: i64,
     pub section: String,

@@ -57,6 +57,11 @@ dir = "mail"
 
 /// Runs one case; returns the list of mismatching files (empty when all match).
 pub fn run_case(name: &str) -> Vec<String> {
+    run_case_in(name).1
+}
+
+/// Runs one case; returns its workspace (to inspect other outputs) and the mismatching files.
+pub fn run_case_in(name: &str) -> (Workspace, Vec<String>) {
     let dir = fixtures().join("cases").join(name);
     let case: Case = toml::from_str(&std::fs::read_to_string(dir.join("case.toml")).unwrap()).unwrap();
     let w = Workspace::new();
@@ -89,7 +94,7 @@ pub fn run_case(name: &str) -> Vec<String> {
             }
         }
     }
-    bad
+    (w, bad)
 }
 
 fn check(name: &str) {
@@ -135,4 +140,32 @@ fn settlement_weekend() {
 #[test]
 fn tokyo_utc9() {
     check("tokyo-utc9");
+}
+
+/// Outside strings (ids, remarks) from the hostile case are inert in every output: escaped in HTML,
+/// plain strings (never formulas) in the workbook, unaltered ids in the CSV.
+#[test]
+fn hostile_strings_are_inert_in_html_and_xlsx() {
+    let (w, bad) = run_case_in("classic-hostile");
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+    let dir = w.file("reports/2026-11-25");
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(!html.contains("<script>alert(1)</script>"), "raw script tag in report.html");
+    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "the hostile id is shown escaped");
+    assert!(!html.contains("<img src=x"), "no image tag from outside text");
+    let csv = std::fs::read_to_string(dir.join("discrepancies.csv")).unwrap();
+    assert!(csv.contains(r#""=HYPERLINK(""http://evil.example"",""x"")""#), "ids are never altered: {csv}");
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(dir.join("report.xlsx")).unwrap()).unwrap();
+    let mut saw_hostile = false;
+    for i in 0..zip.len() {
+        let mut f = zip.by_index(i).unwrap();
+        if !f.name().starts_with("xl/worksheets/") && f.name() != "xl/sharedStrings.xml" {
+            continue;
+        }
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut f, &mut text).unwrap();
+        assert!(!text.contains("<f>") && !text.contains("<f "), "{} has a formula", f.name());
+        saw_hostile |= text.contains("HYPERLINK");
+    }
+    assert!(saw_hostile, "the hostile id is in the workbook as text");
 }

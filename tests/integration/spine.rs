@@ -331,3 +331,34 @@ fn a_second_run_of_a_locked_date_exits_4_naming_the_holder() {
     let r = w.run(&["run", "--date", DAY, "--no-email"]);
     assert!(r.code == 0 || r.code == 1, "{}{}", r.stdout, r.stderr);
 }
+
+#[test]
+fn rerunning_a_date_keeps_the_earlier_report_and_says_what_changed() {
+    let w = spine_workspace();
+    gen_day(&w, 2000);
+    let sales = w.file("sales/sales-2026-11-25.csv");
+    w.run(&["import-sales", sales.to_str().unwrap()]);
+    let first = w.run(&["run", "--date", DAY, "--no-email"]).expect_code(1);
+    assert!(!first.stdout.contains("rerun:"), "{}", first.stdout);
+    let again = w.run(&["reconcile", "--date", DAY]).expect_code(1);
+    assert!(again.stdout.contains("rerun: same findings as the previous report"), "{}", again.stdout);
+    // A later export fixes one UNKNOWN payment: the rerun says what changed.
+    let text = std::fs::read_to_string(&sales).unwrap();
+    let unknown = text.lines().find(|l| l.contains(",UNKNOWN,")).expect("the generator injects UNKNOWN").to_string();
+    let id = unknown.split(',').nth(1).unwrap().to_string();
+    w.write("fix.csv", format!("{}\n{}\n", text.lines().next().unwrap(), unknown.replace(",UNKNOWN,", ",SUCCESS,")));
+    w.run(&["import-sales", w.file("fix.csv").to_str().unwrap()]).expect_code(0);
+    let changed = w.run(&["reconcile", "--date", DAY]).expect_code(1);
+    assert!(
+        changed.stdout.contains("rerun: changed since the previous report")
+            && changed.stdout.contains("discrepancies.csv: 0 new rows, 1 gone"),
+        "{}",
+        changed.stdout
+    );
+    // Both earlier sets are kept under history/.
+    let hist: Vec<_> = std::fs::read_dir(w.file(&format!("reports/{DAY}/history"))).unwrap().collect();
+    assert_eq!(hist.len(), 2);
+    // explain shows the payment's report history.
+    let e = w.run(&["explain", &id]).expect_code(0);
+    assert!(e.stdout.contains("Reports (current result of each date):"), "{}", e.stdout);
+}
