@@ -1,6 +1,7 @@
 //! `alipay-recon doctor [--date YYYY-MM-DD]` — check that a daily run can work: DNS, TCP (is the IP
 //! whitelisted?), the server's host key (prints its fingerprint and the line to pin it),
-//! authentication, yesterday's remote folders, writable archive, database and report folders.
+//! authentication, yesterday's remote folders, writable archive, database and report folders, the
+//! email transport (SMTP connect + EHLO + login) and, with `[payment] enabled`, the RSA keys.
 //! Exit 0 when every check passes (warnings allowed), 2 when any fails.
 
 use crate::exit::Outcome;
