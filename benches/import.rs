@@ -53,7 +53,12 @@ fn bench(payments: usize) {
     };
 
     // Floor: pre-parsed rows, bare loop, same schema.
+    let t = Instant::now();
     let parsed = formats::parse(&bytes, &ctx).unwrap();
+    let parse_s = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let _ = alipay_recon::archive::sha256_hex(&bytes);
+    let sha_s = t.elapsed().as_secs_f64();
     let Rows::Detail(rows) = &parsed.rows else { panic!("detail rows") };
     let nrows = rows.len();
     let mut conn = alipay_recon::store::open(&dir.path().join("floor.db")).unwrap();
@@ -123,6 +128,7 @@ fn bench(payments: usize) {
     let mb = std::fs::metadata(&path).unwrap().len() as f64 / 1e6;
     let (f, i) = (nrows as f64 / floor, nrows as f64 / import);
     println!("{:>10} {:>12.1} {:>14.0} {:>14.0} {:>7.0}% {:>10}", nrows, mb, f, i, 100.0 * i / f, peak_rss_mb());
+    eprintln!("  breakdown: parse {parse_s:.2} s, sha256 {sha_s:.2} s, floor insert {floor:.2} s, whole import {import:.2} s");
 }
 
 fn peak_rss_mb() -> u64 {
