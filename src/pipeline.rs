@@ -5,13 +5,14 @@
 use crate::archive::{sha256_hex, Archive};
 use crate::config::{Config, SourceKind};
 use crate::domain::FileKind;
-use crate::formats::{self, ParseContext, ParsedFile, Reject, Rows};
+use crate::formats::{self, BatchError, ParseContext, ParsedFile, Reject, Rows};
 use crate::source::{dir::DirSource, FileSource, RemoteFile};
 use crate::store::{self, files::FileMeta, files::Imported};
 use anyhow::{Context, Result};
 use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::Connection;
 use std::path::Path;
+use std::sync::mpsc::{sync_channel, SendError};
 
 pub mod day;
 pub mod email;
@@ -159,7 +160,15 @@ pub fn import_day_observed(
     Ok(out)
 }
 
-/// Archives, parses and stores one file's bytes.
+/// Rows per batch handed from the parser thread to the store: big enough to amortise the channel,
+/// small enough that the batches in flight stay a few MB.
+const BATCH_ROWS: usize = 20_000;
+/// Batches the parser may run ahead of the store.
+const BATCHES_IN_FLIGHT: usize = 2;
+
+/// Archives, parses and stores one file's bytes. The parse runs on a second thread and streams its
+/// rows in batches into ONE transaction held here, so parsing and inserting overlap and the file's
+/// rows are never all in memory; any parse or SQL error rolls the whole file back.
 pub fn import_bytes(
     ws: &mut Workspace,
     file: &RemoteFile,
@@ -179,13 +188,6 @@ pub fn import_bytes(
         zone: ws.cfg.business.timezone,
         name_currency: file.currency.as_deref().and_then(|c| crate::domain::Currency::parse(c).ok()),
     };
-    let parsed = formats::parse(bytes, &ctx).unwrap_or_else(|e| unreadable(file.kind, e.message));
-    if parsed.has_end_marker == Some(false) && !past_deadline {
-        return Ok(FileOutcome::Deferred {
-            reason: format!("{} has no <END> line yet (still uploading or truncated)", file.name),
-        });
-    }
-    let (_, archive_path) = ws.archive.put(bytes)?;
     let meta = FileMeta {
         source: source.to_string(),
         source_path: file.remote_path.clone(),
@@ -196,21 +198,101 @@ pub fn import_bytes(
         currency: file.currency.clone(),
         size: bytes.len() as u64,
         sha256: sha,
-        archive_path,
+        // Set by `finish` once the file is archived (and only if it is imported at all).
+        archive_path: String::new(),
         remote_mtime: file.mtime,
     };
-    let imported = store::files::import(&mut ws.conn, &meta, &parsed, run_id)
-        .with_context(|| format!("cannot import {}", file.remote_path))?;
+    let archive = &ws.archive;
+    let streamed =
+        stream_into(&mut ws.conn, &meta, run_id, |emit| formats::parse_batched(bytes, &ctx, BATCH_ROWS, emit))
+            .with_context(|| format!("cannot import {}", file.remote_path))?;
+    let (imp, parsed, rows) = match streamed {
+        Streamed::Unchanged { file_id } => return Ok(FileOutcome::Unchanged { file_id }),
+        Streamed::Open { imp, parsed, rows } => (imp, parsed, rows),
+    };
+    // The end marker is known only at the end: an incomplete antom file before the deadline is
+    // rolled back (dropping `imp`) and fetched again later.
+    if parsed.has_end_marker == Some(false) && !past_deadline {
+        drop(imp);
+        return Ok(FileOutcome::Deferred {
+            reason: format!("{} has no <END> line yet (still uploading or truncated)", file.name),
+        });
+    }
+    let (_, archive_path) = archive.put(bytes)?;
+    let imported =
+        imp.finish(&parsed, rows, &archive_path).with_context(|| format!("cannot import {}", file.remote_path))?;
     Ok(match imported {
-        Imported::New { file_id } => FileOutcome::Imported {
-            file_id,
-            rows: parsed.rows.len(),
-            rejects: parsed.rejects.len(),
-            warnings: parsed.warnings.len(),
-        },
-        Imported::Restated { file_id, version } => FileOutcome::Restated { file_id, version, rows: parsed.rows.len() },
+        Imported::New { file_id } => {
+            FileOutcome::Imported { file_id, rows, rejects: parsed.rejects.len(), warnings: parsed.warnings.len() }
+        }
+        Imported::Restated { file_id, version } => FileOutcome::Restated { file_id, version, rows },
         Imported::Unchanged { file_id } => FileOutcome::Unchanged { file_id },
     })
+}
+
+/// The outcome of [`stream_into`].
+pub enum Streamed<'c> {
+    Unchanged {
+        file_id: i64,
+    },
+    /// Every row is stored in the still-open transaction; `parsed` has the file-level results.
+    Open {
+        imp: store::files::FileImport<'c>,
+        parsed: ParsedFile,
+        rows: usize,
+    },
+}
+
+/// Runs `parse` on a scoped thread, sending row batches over a bounded channel, and stores each batch
+/// as it arrives in the transaction opened by [`store::files::begin`]. A file no parser can read is
+/// recorded with one rejected "line 0" (as [`formats::parse`] callers always did). On any error the
+/// transaction is dropped: nothing of the file stays.
+pub fn stream_into<'c, P>(
+    conn: &'c mut Connection,
+    meta: &FileMeta,
+    run_id: Option<i64>,
+    parse: P,
+) -> Result<Streamed<'c>>
+where
+    P: FnOnce(
+            &mut dyn FnMut(Rows) -> std::result::Result<(), SendError<Rows>>,
+        ) -> std::result::Result<formats::Streamed, BatchError<SendError<Rows>>>
+        + Send,
+{
+    let mut imp = match store::files::begin(conn, meta, run_id)? {
+        store::files::Begun::Open(imp) => imp,
+        store::files::Begun::Unchanged { file_id } => return Ok(Streamed::Unchanged { file_id }),
+    };
+    let (parsed, stored) = std::thread::scope(|s| {
+        let (tx, rx) = sync_channel::<Rows>(BATCHES_IN_FLIGHT);
+        let parser = s.spawn(move || parse(&mut |rows| tx.send(rows)));
+        let mut stored = Ok(());
+        for batch in rx.iter() {
+            stored = imp.add(&batch);
+            if stored.is_err() {
+                break;
+            }
+        }
+        // Hanging up makes the parser's next send fail, so it stops instead of parsing on.
+        drop(rx);
+        let parsed = parser.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+        (parsed, stored)
+    });
+    stored?;
+    let (parsed, rows) = match parsed {
+        Ok(s) => (s.file, s.row_count),
+        Err(BatchError::Parse(e)) if imp.rows() == 0 => (unreadable(meta.kind, e.message), 0),
+        Err(BatchError::Parse(e)) => {
+            anyhow::bail!(
+                "{}: the parse failed after {} rows were read: {e}; nothing was imported",
+                meta.name,
+                imp.rows()
+            )
+        }
+        // Only a store failure hangs up the channel, and that error was returned above.
+        Err(BatchError::Emit(_)) => anyhow::bail!("{}: the rows could not be stored; nothing was imported", meta.name),
+    };
+    Ok(Streamed::Open { imp, parsed, rows })
 }
 
 /// A file no parser could read is still recorded (and archived) with one rejected "line 0".

@@ -3,8 +3,8 @@
 //! `transactionRequestId` is the payment's or the refund's request id depending on the type.
 
 use super::common::{collect, finish, signed_detail, summary_row, SignRule};
-use super::text::{decode, read_table, Aliases, Col, Delim, TableSpec};
-use super::{ParseContext, ParseError, ParsedFile, Rows, Warning, WarningCode};
+use super::text::{decode_cow, read_table, Aliases, Col, Delim, TableSpec};
+use super::{ParseContext, ParseError, ParsedFile, Rows, Sink, Warning, WarningCode};
 use crate::domain::{FileKind, TransType};
 
 /// transactionItems and settlementItems columns.
@@ -41,7 +41,12 @@ const SUMMARY: &Aliases = &[
 ];
 
 pub fn parse(bytes: &[u8], ctx: &ParseContext) -> Result<ParsedFile, ParseError> {
-    let (text, encoding) = decode(bytes);
+    super::collect_all(bytes, ctx, parse_into)
+}
+
+/// Streams the rows to `sink`; the returned file has no rows.
+pub(super) fn parse_into(bytes: &[u8], ctx: &ParseContext, sink: &mut Sink<'_>) -> Result<ParsedFile, ParseError> {
+    let (text, encoding) = decode_cow(bytes);
     let summary = ctx.kind == FileKind::SettlementSummary;
     let spec = TableSpec {
         delim: Delim::Comma,
@@ -53,10 +58,10 @@ pub fn parse(bytes: &[u8], ctx: &ParseContext) -> Result<ParsedFile, ParseError>
     };
     let t = read_table(&text, encoding, &spec, ctx)?;
     let (rows, rejects, mut warnings) = if summary {
-        let (r, rj, w) = collect(&t, |rec, _| summary_row(rec, ctx));
-        (Rows::Summary(r), rj, w)
+        let c = collect(&t, sink, Rows::Summary, |rec, _| summary_row(rec, ctx))?;
+        (Rows::Summary(Vec::new()), c.rejects, c.warnings)
     } else {
-        let (r, rj, w) = collect(&t, |rec, w| {
+        let c = collect(&t, sink, Rows::Detail, |rec, w| {
             let mut r = signed_detail(rec, ctx, SignRule::Signed, w)?;
             let id = rec.get(Col::MerchantId).map(str::to_string);
             let orig = rec.get(Col::OrigMerchantId).map(str::to_string);
@@ -70,8 +75,8 @@ pub fn parse(bytes: &[u8], ctx: &ParseContext) -> Result<ParsedFile, ParseError>
                 TransType::Payment | TransType::Other => r.merchant_trans_id = id,
             }
             Ok(r)
-        });
-        (Rows::Detail(r), rj, w)
+        })?;
+        (Rows::Detail(Vec::new()), c.rejects, c.warnings)
     };
     if t.has_end_marker == Some(false) {
         warnings.push(Warning {

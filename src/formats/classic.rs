@@ -4,8 +4,8 @@
 //! accounts add `Secondary_merchant_id` and `Issue` columns (17): read by header like everything else.
 
 use super::common::{check_sign, check_zero, collect, direction, finish, other_warning, trans_type, SignRule};
-use super::text::{decode, norm, read_table, Aliases, CellError, Col, Delim, Record, TableSpec};
-use super::{DetailRow, ParseContext, ParseError, ParsedFile, Rows, TransTypeOrDefault, Warning, WarningCode};
+use super::text::{decode_cow, norm, read_table, Aliases, CellError, Col, Delim, Record, TableSpec};
+use super::{DetailRow, ParseContext, ParseError, ParsedFile, Rows, Sink, TransTypeOrDefault, Warning, WarningCode};
 use crate::domain::{FileKind, TransType};
 
 /// Transaction and settlement columns. `Currency`/`Transaction_amount`/`Amount` are the settlement
@@ -63,6 +63,11 @@ const SETTLEMENT_HEADER: [&str; 21] = [
 ];
 
 pub fn parse(bytes: &[u8], ctx: &ParseContext) -> Result<ParsedFile, ParseError> {
+    super::collect_all(bytes, ctx, parse_into)
+}
+
+/// Streams the rows to `sink`; the returned file has no rows.
+pub(super) fn parse_into(bytes: &[u8], ctx: &ParseContext, sink: &mut Sink<'_>) -> Result<ParsedFile, ParseError> {
     if ctx.kind == FileKind::SettlementSummary {
         return Err(ParseError {
             file: ctx.file_name.clone(),
@@ -70,7 +75,7 @@ pub fn parse(bytes: &[u8], ctx: &ParseContext) -> Result<ParsedFile, ParseError>
                 .into(),
         });
     }
-    let (text, encoding) = decode(bytes);
+    let (text, encoding) = decode_cow(bytes);
     let spec = TableSpec {
         delim: Delim::Pipe,
         aliases: COLUMNS,
@@ -80,7 +85,8 @@ pub fn parse(bytes: &[u8], ctx: &ParseContext) -> Result<ParsedFile, ParseError>
         fallback: if ctx.kind == FileKind::SettlementDetail { &[&SETTLEMENT_HEADER] } else { &[] },
     };
     let t = read_table(&text, encoding, &spec, ctx)?;
-    let (rows, rejects, mut warnings) = collect(&t, |rec, w| row(rec, ctx, w));
+    let c = collect(&t, sink, Rows::Detail, |rec, w| row(rec, ctx, w))?;
+    let (rejects, mut warnings) = (c.rejects, c.warnings);
     if t.header_assumed {
         warnings.push(Warning {
             line: None,
@@ -96,7 +102,7 @@ pub fn parse(bytes: &[u8], ctx: &ParseContext) -> Result<ParsedFile, ParseError>
             None => {}
         }
         if let Some(n) = declared {
-            let got = rows.len() + rejects.len();
+            let got = c.rows + rejects.len();
             if got as u64 != n {
                 warnings.push(Warning {
                     line: Some(line),
@@ -110,7 +116,7 @@ pub fn parse(bytes: &[u8], ctx: &ParseContext) -> Result<ParsedFile, ParseError>
             break;
         }
     }
-    Ok(finish(&t, Rows::Detail(rows), rejects, warnings, declared))
+    Ok(finish(&t, Rows::Detail(Vec::new()), rejects, warnings, declared))
 }
 
 /// `Total_count` of a preamble line: `None` when the line has none, `Err(raw)` when it is not a number.

@@ -3,7 +3,10 @@
 //! magnitude, settlement signed by direction, fee as a cost to the merchant).
 
 use super::text::{CellError, Col, Record, Table};
-use super::{DetailRow, ParseContext, ParsedFile, Reject, Rows, SummaryRow, TransTypeOrDefault, Warning, WarningCode};
+use super::{
+    DetailRow, ParseContext, ParseError, ParsedFile, Reject, Rows, Sink, SummaryRow, TransTypeOrDefault, Warning,
+    WarningCode,
+};
 use crate::domain::{FileKind, TransType};
 
 /// Expected rows that are not orders: antom's non-order settlement lines (alipay-files.md) and
@@ -197,25 +200,56 @@ pub fn summary_row(rec: &Record<'_>, ctx: &ParseContext) -> Result<SummaryRow, C
     })
 }
 
+/// What [`collect`] kept besides the rows it emitted.
+pub struct Collected {
+    pub rows: usize,
+    pub rejects: Vec<Reject>,
+    pub warnings: Vec<Warning>,
+}
+
 /// Runs `row` over every record: a row either becomes a value (its warnings kept) or a reject
-/// (its warnings dropped with it).
+/// (its warnings dropped with it). Values go to the sink in batches (`wrap` makes them `Rows`);
+/// `Err` when the sink stopped the parse.
 pub fn collect<T>(
     t: &Table<'_>,
+    sink: &mut Sink<'_>,
+    wrap: fn(Vec<T>) -> Rows,
     mut row: impl FnMut(&Record<'_>, &mut Vec<Warning>) -> Result<T, CellError>,
-) -> (Vec<T>, Vec<Reject>, Vec<Warning>) {
-    let (mut out, mut rejects, mut warnings) = (Vec::new(), t.rejects.clone(), Vec::new());
-    for rec in t.records() {
-        let mut w = Vec::new();
-        match row(&rec, &mut w) {
+) -> Result<Collected, ParseError> {
+    let mut c = Collected { rows: 0, rejects: t.rejects.clone(), warnings: Vec::new() };
+    let mut out = Vec::with_capacity(sink.batch.min(1 << 16));
+    let mut w = Vec::new();
+    let mut open = t.scan(|rec| {
+        let rec = match rec {
+            Ok(rec) => rec,
+            Err(r) => {
+                c.rejects.push(r);
+                return true;
+            }
+        };
+        w.clear();
+        match row(rec, &mut w) {
             Ok(v) => {
                 out.push(v);
-                warnings.append(&mut w);
+                c.warnings.append(&mut w);
             }
-            Err(e) => rejects.push(rec.reject(e)),
+            Err(e) => c.rejects.push(rec.reject(e)),
         }
+        if out.len() < sink.batch {
+            return true;
+        }
+        c.rows += out.len();
+        (sink.emit)(wrap(std::mem::replace(&mut out, Vec::with_capacity(sink.batch.min(1 << 16)))))
+    });
+    if open && !out.is_empty() {
+        c.rows += out.len();
+        open = (sink.emit)(wrap(out));
     }
-    rejects.sort_by_key(|r| r.line);
-    (out, rejects, warnings)
+    if !open {
+        return Err(ParseError { file: String::new(), message: "stopped: the rows could not be stored".into() });
+    }
+    c.rejects.sort_by_key(|r| r.line);
+    Ok(c)
 }
 
 /// Assembles the result; warnings sorted file-level first, then by line.

@@ -3,8 +3,8 @@
 //! `merchantTransId`; charged commission is negative in the file.
 
 use super::common::{collect, finish, signed_detail, summary_row, SignRule};
-use super::text::{decode, read_table, Aliases, Col, Delim, TableSpec};
-use super::{ParseContext, ParseError, ParsedFile, Rows};
+use super::text::{decode_cow, read_table, Aliases, Col, Delim, TableSpec};
+use super::{ParseContext, ParseError, ParsedFile, Rows, Sink};
 use crate::domain::{FileKind, TransType};
 
 /// Transaction and settlement-detail columns. The settlement file's amount/fee names could not be
@@ -41,7 +41,12 @@ const SUMMARY: &Aliases = &[
 ];
 
 pub fn parse(bytes: &[u8], ctx: &ParseContext) -> Result<ParsedFile, ParseError> {
-    let (text, encoding) = decode(bytes);
+    super::collect_all(bytes, ctx, parse_into)
+}
+
+/// Streams the rows to `sink`; the returned file has no rows.
+pub(super) fn parse_into(bytes: &[u8], ctx: &ParseContext, sink: &mut Sink<'_>) -> Result<ParsedFile, ParseError> {
+    let (text, encoding) = decode_cow(bytes);
     let summary = ctx.kind == FileKind::SettlementSummary;
     let spec = TableSpec {
         delim: Delim::Comma,
@@ -53,10 +58,10 @@ pub fn parse(bytes: &[u8], ctx: &ParseContext) -> Result<ParsedFile, ParseError>
     };
     let t = read_table(&text, encoding, &spec, ctx)?;
     if summary {
-        let (rows, rejects, warnings) = collect(&t, |rec, _| summary_row(rec, ctx));
-        return Ok(finish(&t, Rows::Summary(rows), rejects, warnings, None));
+        let c = collect(&t, sink, Rows::Summary, |rec, _| summary_row(rec, ctx))?;
+        return Ok(finish(&t, Rows::Summary(Vec::new()), c.rejects, c.warnings, None));
     }
-    let (rows, rejects, warnings) = collect(&t, |rec, w| {
+    let c = collect(&t, sink, Rows::Detail, |rec, w| {
         let mut r = signed_detail(rec, ctx, SignRule::PaymentsPositive, w)?;
         // Only successful rows are documented; anything else would be matched as if it moved money.
         if let Some(st) = rec.get(Col::Status).filter(|s| !s.eq_ignore_ascii_case("success")) {
@@ -75,8 +80,8 @@ pub fn parse(bytes: &[u8], ctx: &ParseContext) -> Result<ParsedFile, ParseError>
             r.merchant_trans_id = id;
         }
         Ok(r)
-    });
-    Ok(finish(&t, Rows::Detail(rows), rejects, warnings, None))
+    })?;
+    Ok(finish(&t, Rows::Detail(Vec::new()), c.rejects, c.warnings, None))
 }
 
 #[cfg(test)]

@@ -149,6 +149,18 @@ pub enum Rows {
 }
 
 impl Rows {
+    /// Appends `more` (of the same kind) to these rows.
+    pub fn extend(&mut self, more: Rows) {
+        match (self, more) {
+            (Rows::Detail(a), Rows::Detail(b)) if a.is_empty() => *a = b,
+            (Rows::Detail(a), Rows::Detail(mut b)) => a.append(&mut b),
+            (Rows::Summary(a), Rows::Summary(b)) if a.is_empty() => *a = b,
+            (Rows::Summary(a), Rows::Summary(mut b)) => a.append(&mut b),
+            // A parser emits one kind per file; mixing them is a bug, not a file problem.
+            (a, b) => panic!("rows of different kinds: {} and {}", a.len(), b.len()),
+        }
+    }
+
     pub fn len(&self) -> usize {
         match self {
             Rows::Detail(r) => r.len(),
@@ -179,9 +191,42 @@ pub struct ParsedFile {
 impl ParsedFile {
     /// Incomplete: no `<END>` where the layout has one, or fewer rows than the preamble declares.
     pub fn is_truncated(&self) -> bool {
-        self.has_end_marker == Some(false)
-            || self.declared_count.is_some_and(|n| (self.rows.len() + self.rejects.len()) < n as usize)
+        self.truncated_with(self.rows.len())
     }
+
+    /// [`ParsedFile::is_truncated`] for a file whose `row_count` rows were streamed elsewhere.
+    pub fn truncated_with(&self, row_count: usize) -> bool {
+        self.has_end_marker == Some(false)
+            || self.declared_count.is_some_and(|n| (row_count + self.rejects.len()) < n as usize)
+    }
+}
+
+/// A file parsed by [`parse_batched`]: everything but the rows, which went to the callback.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Streamed {
+    /// `rows` is empty (of the file's kind); header, counts, rejects and warnings are complete.
+    pub file: ParsedFile,
+    /// How many rows were emitted.
+    pub row_count: usize,
+}
+
+impl Streamed {
+    pub fn is_truncated(&self) -> bool {
+        self.file.truncated_with(self.row_count)
+    }
+}
+
+/// Why [`parse_batched`] stopped: the file is unreadable, or the callback failed.
+#[derive(Debug)]
+pub enum BatchError<E> {
+    Parse(ParseError),
+    Emit(E),
+}
+
+/// Where a layout parser sends its rows: batches of `batch` rows; `emit` returns `false` to stop.
+pub(crate) struct Sink<'a> {
+    pub batch: usize,
+    pub emit: &'a mut dyn FnMut(Rows) -> bool,
 }
 
 /// A file the parser cannot read at all (no header, wrong layout). Rows are never half-imported.
@@ -192,11 +237,57 @@ pub struct ParseError {
     pub message: String,
 }
 
-/// Dispatches to the parser of `ctx.format`.
+/// Dispatches to the parser of `ctx.format` and returns the whole file, rows included.
 pub fn parse(bytes: &[u8], ctx: &ParseContext) -> Result<ParsedFile, ParseError> {
-    match ctx.format {
-        FileFormat::Intl => intl::parse(bytes, ctx),
-        FileFormat::Classic => classic::parse(bytes, ctx),
-        FileFormat::Antom => antom::parse(bytes, ctx),
+    collect_all(bytes, ctx, |b, c, s| match c.format {
+        FileFormat::Intl => intl::parse_into(b, c, s),
+        FileFormat::Classic => classic::parse_into(b, c, s),
+        FileFormat::Antom => antom::parse_into(b, c, s),
+    })
+}
+
+/// Parses like [`parse`] but hands the rows to `emit` in batches of `batch_rows` while it reads, so
+/// the caller can store them as they come (the whole file's rows are never held at once). Rejects,
+/// warnings and the file-level results are only known at the end and come back in [`Streamed`]. An
+/// error from `emit` stops the parse and is returned as [`BatchError::Emit`].
+pub fn parse_batched<E>(
+    bytes: &[u8],
+    ctx: &ParseContext,
+    batch_rows: usize,
+    emit: &mut dyn FnMut(Rows) -> Result<(), E>,
+) -> Result<Streamed, BatchError<E>> {
+    let mut failed = None;
+    let mut row_count = 0;
+    let mut f = |rows: Rows| {
+        row_count += rows.len();
+        emit(rows).map_err(|e| failed = Some(e)).is_ok()
+    };
+    let mut sink = Sink { batch: batch_rows.max(1), emit: &mut f };
+    let res = match ctx.format {
+        FileFormat::Intl => intl::parse_into(bytes, ctx, &mut sink),
+        FileFormat::Classic => classic::parse_into(bytes, ctx, &mut sink),
+        FileFormat::Antom => antom::parse_into(bytes, ctx, &mut sink),
+    };
+    if let Some(e) = failed {
+        return Err(BatchError::Emit(e));
     }
+    Ok(Streamed { file: res.map_err(BatchError::Parse)?, row_count })
+}
+
+/// Runs a layout's streaming parser with one batch for the whole file: the classic `parse` API.
+fn collect_all(
+    bytes: &[u8],
+    ctx: &ParseContext,
+    parse_into: impl FnOnce(&[u8], &ParseContext, &mut Sink<'_>) -> Result<ParsedFile, ParseError>,
+) -> Result<ParsedFile, ParseError> {
+    let mut batches = Vec::new();
+    let mut f = |rows: Rows| {
+        batches.push(rows);
+        true
+    };
+    let mut file = parse_into(bytes, ctx, &mut Sink { batch: usize::MAX, emit: &mut f })?;
+    for b in batches {
+        file.rows.extend(b);
+    }
+    Ok(file)
 }

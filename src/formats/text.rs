@@ -8,6 +8,7 @@
 use super::{ParseContext, ParseError, Reject};
 use crate::domain::{parse_major, parse_timestamp, BusinessZone, Currency};
 use chrono::{DateTime, FixedOffset};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 /// The canonical columns the parsers understand. Each layout maps its own header names to these
@@ -52,15 +53,21 @@ pub fn norm(h: &str) -> String {
 
 /// Decodes a file: UTF-8 BOM, then strict UTF-8, then GB18030 (classic files carry GBK remarks).
 pub fn decode(bytes: &[u8]) -> (String, &'static str) {
+    let (s, enc) = decode_cow(bytes);
+    (s.into_owned(), enc)
+}
+
+/// [`decode`] without copying a valid UTF-8 file (a day's file can be hundreds of MB).
+pub fn decode_cow(bytes: &[u8]) -> (Cow<'_, str>, &'static str) {
     if let Some(rest) = bytes.strip_prefix(b"\xEF\xBB\xBF") {
-        return (String::from_utf8_lossy(rest).into_owned(), "utf-8-bom");
+        return (String::from_utf8_lossy(rest), "utf-8-bom");
     }
     match std::str::from_utf8(bytes) {
-        Ok(s) => (s.to_string(), "utf-8"),
+        Ok(s) => (Cow::Borrowed(s), "utf-8"),
         Err(_) => {
             // GB18030 maps every byte sequence; malformed ones become U+FFFD and stay visible in `raw`.
             let (s, _) = encoding_rs::GB18030.decode_without_bom_handling(bytes);
-            (s.into_owned(), "gb18030")
+            (s, "gb18030")
         }
     }
 }
@@ -88,6 +95,17 @@ pub fn split(line: &str, delim: Delim) -> Vec<String> {
         Delim::Pipe => line.split('|').map(|f| f.trim().to_string()).collect(),
         Delim::Comma if !line.contains('"') => line.split(',').map(|f| f.trim().to_string()).collect(),
         Delim::Comma => split_csv(line),
+    }
+}
+
+/// [`split`] into a reused buffer, borrowing the fields from the line: the per-row path allocates
+/// nothing unless a field is quoted.
+pub fn split_into<'l>(line: &'l str, delim: Delim, out: &mut Vec<Cow<'l, str>>) {
+    out.clear();
+    match delim {
+        Delim::Pipe => out.extend(line.split('|').map(|f| Cow::Borrowed(f.trim()))),
+        Delim::Comma if !line.contains('"') => out.extend(line.split(',').map(|f| Cow::Borrowed(f.trim()))),
+        Delim::Comma => out.extend(split_csv(line).into_iter().map(Cow::Owned)),
     }
 }
 
@@ -150,13 +168,13 @@ impl Header {
     }
 }
 
-/// One data row bound to its header.
+/// One data row bound to its header. The fields live in a buffer reused from row to row.
 #[derive(Debug, Clone)]
 pub struct Record<'t> {
     pub line: u32,
     pub raw: &'t str,
     header: &'t Header,
-    fields: &'t [String],
+    fields: &'t [Cow<'t, str>],
 }
 
 /// A cell that cannot be read; becomes a [`Reject`] naming the column.
@@ -170,7 +188,7 @@ impl<'t> Record<'t> {
     /// The trimmed cell of column `c`; `None` when the column is absent or the cell empty.
     pub fn get(&self, c: Col) -> Option<&'t str> {
         let i = self.header.index(c)?;
-        self.fields.get(i).map(|s| s.as_str()).filter(|s| !s.is_empty())
+        self.fields.get(i).map(|s| s.as_ref()).filter(|s| !s.is_empty())
     }
 
     /// The header name of `c` as written in the file, for messages.
@@ -188,7 +206,7 @@ impl<'t> Record<'t> {
         for (i, name) in self.header.names.iter().enumerate() {
             if self.header.cols[i].is_none() {
                 if let Some(v) = self.fields.get(i).filter(|v| !v.is_empty()) {
-                    m.insert(name.clone(), v.clone());
+                    m.insert(name.clone(), v.to_string());
                 }
             }
         }
@@ -258,23 +276,48 @@ pub struct TableSpec<'a> {
     pub fallback: &'a [&'a [&'a str]],
 }
 
-/// A decoded file split into preamble, header and data rows of the right width.
+/// A decoded file split into preamble, header and data lines. The lines are split into fields only
+/// when [`Table::scan`] reaches them, so a large file is never held as fields all at once.
 pub struct Table<'t> {
     pub encoding: &'static str,
     pub preamble: Vec<(u32, &'t str)>,
     pub header: Header,
-    /// (line, raw text, fields) of rows whose field count fits the header.
-    pub rows: Vec<(u32, &'t str, Vec<String>)>,
+    /// (line, raw text) of the data lines before any `<END>`.
+    pub data: Vec<(u32, &'t str)>,
+    /// Lines rejected while finding the table (text after `<END>`); [`Table::scan`] adds the rows of
+    /// the wrong width.
     pub rejects: Vec<Reject>,
     /// `Some` only for layouts with an end marker.
     pub has_end_marker: Option<bool>,
     /// No header line was found: the columns were taken from `TableSpec::fallback`.
     pub header_assumed: bool,
+    delim: Delim,
 }
 
 impl<'t> Table<'t> {
-    pub fn records(&self) -> impl Iterator<Item = Record<'_>> {
-        self.rows.iter().map(|(line, raw, f)| Record { line: *line, raw, header: &self.header, fields: f })
+    /// Calls `f` with each data line in file order — a record, or the reject of a line whose width
+    /// is not the header's — stopping when it returns `false`. Returns `false` when `f` stopped it.
+    pub fn scan(&self, mut f: impl FnMut(Result<&Record<'_>, Reject>) -> bool) -> bool {
+        let width = self.header.names.len();
+        let mut buf: Vec<Cow<'t, str>> = Vec::with_capacity(width + 1);
+        for &(no, l) in &self.data {
+            split_into(l, self.delim, &mut buf);
+            // One trailing empty field beyond the header is a trailing delimiter, not data.
+            if buf.len() == width + 1 && buf.last().is_some_and(|x| x.is_empty()) {
+                buf.pop();
+            }
+            if buf.len() != width {
+                let reason = format!("has {} fields but the header has {width}: not imported", buf.len());
+                if !f(Err(reject(no, None, reason, l))) {
+                    return false;
+                }
+                continue;
+            }
+            if !f(Ok(&Record { line: no, raw: l, header: &self.header, fields: &buf })) {
+                return false;
+            }
+        }
+        true
     }
 }
 
@@ -302,38 +345,29 @@ pub fn read_table<'t>(
     };
     // With an assumed header every line is data; otherwise the data starts after the header line.
     let (preamble, data) = if assumed { (&ls[..0], &ls[..]) } else { (&ls[..data_from], &ls[data_from + 1..]) };
-    let width = header.names.len();
     let mut t = Table {
         encoding,
         preamble: preamble.to_vec(),
         header,
-        rows: Vec::new(),
+        data: Vec::new(),
         rejects: Vec::new(),
         has_end_marker: spec.end_marker.then_some(false),
         header_assumed: assumed,
+        delim: spec.delim,
     };
-    let mut end_line: Option<u32> = None;
-    for &(no, l) in data {
-        if spec.end_marker && l.trim() == "<END>" && end_line.is_none() {
-            end_line = Some(no);
+    // The end marker is found before any row is read, so a streaming caller knows up front whether
+    // the file is complete; everything after it is rejected.
+    let end = if spec.end_marker { data.iter().position(|(_, l)| l.trim() == "<END>") } else { None };
+    match end {
+        Some(e) => {
             t.has_end_marker = Some(true);
-            continue;
+            let end_line = data[e].0;
+            t.data = data[..e].to_vec();
+            for &(no, l) in &data[e + 1..] {
+                t.rejects.push(reject(no, None, format!("text after the <END> line {end_line}: not imported"), l));
+            }
         }
-        if let Some(e) = end_line {
-            t.rejects.push(reject(no, None, format!("text after the <END> line {e}: not imported"), l));
-            continue;
-        }
-        let mut f = split(l, spec.delim);
-        // One trailing empty field beyond the header is a trailing delimiter, not data.
-        if f.len() == width + 1 && f.last().is_some_and(|x| x.is_empty()) {
-            f.pop();
-        }
-        if f.len() != width {
-            let reason = format!("has {} fields but the header has {width}: not imported", f.len());
-            t.rejects.push(reject(no, None, reason, l));
-            continue;
-        }
-        t.rows.push((no, l, f));
+        None => t.data = data.to_vec(),
     }
     Ok(t)
 }

@@ -2,7 +2,7 @@
 //! import once; different bytes under the same name and date are a restatement — a new version that
 //! replaces the earlier version's rows (both versions stay recorded).
 
-use crate::domain::{FileFormat, FileKind};
+use crate::domain::{Currency, FileFormat, FileKind};
 use crate::formats::{ParsedFile, Rows};
 use anyhow::{Context, Result};
 use rusqlite::{params, Connection, OptionalExtension};
@@ -68,9 +68,42 @@ pub fn find_fetched(conn: &Connection, file: &crate::source::RemoteFile) -> Resu
 
 /// Imports one parsed file in one transaction.
 pub fn import(conn: &mut Connection, meta: &FileMeta, parsed: &ParsedFile, run_id: Option<i64>) -> Result<Imported> {
+    let mut imp = match begin(conn, meta, run_id)? {
+        Begun::Open(imp) => imp,
+        Begun::Unchanged { file_id } => return Ok(Imported::Unchanged { file_id }),
+    };
+    imp.add(&parsed.rows)?;
+    imp.finish(parsed, parsed.rows.len(), &meta.archive_path)
+}
+
+/// What [`begin`] found.
+pub enum Begun<'c> {
+    /// A new version is being imported: add its rows, then [`FileImport::finish`].
+    Open(FileImport<'c>),
+    /// The same bytes were already imported under this name and date.
+    Unchanged { file_id: i64 },
+}
+
+/// A file import in progress: ONE open transaction holding the `files` row (its counts still zero)
+/// and the rows added so far. Dropping it without [`FileImport::finish`] rolls everything back, so
+/// a file is never half-imported.
+pub struct FileImport<'c> {
+    tx: rusqlite::Transaction<'c>,
+    file_id: i64,
+    version: i64,
+    name: String,
+    date: String,
+    kind: &'static str,
+    rows: usize,
+}
+
+/// Opens the transaction of a file import: checks "same bytes already imported", marks earlier
+/// versions not current and inserts the `files` row. Counts, header and `archive_path` are set by
+/// [`FileImport::finish`] (they are known only once the whole file is read and archived).
+pub fn begin<'c>(conn: &'c mut Connection, meta: &FileMeta, run_id: Option<i64>) -> Result<Begun<'c>> {
     let tx = conn.transaction()?;
     if let Some(id) = find_same(&tx, &meta.name, meta.business_date, &meta.sha256)? {
-        return Ok(Imported::Unchanged { file_id: id });
+        return Ok(Begun::Unchanged { file_id: id });
     }
     let date = meta.business_date.to_string();
     let prev: i64 = tx.query_row(
@@ -82,9 +115,9 @@ pub fn import(conn: &mut Connection, meta: &FileMeta, parsed: &ParsedFile, run_i
     let version = prev + 1;
     tx.execute(
         "INSERT INTO files (source, source_path, name, format, kind, business_date, currency, size, sha256, encoding,
-            header, declared_count, has_end_marker, truncated, row_count, reject_count, warning_count, version,
-            current, archive_path, remote_mtime, imported_at, run_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, 1, ?19, ?20, ?21, ?22)",
+            header, row_count, reject_count, warning_count, version, current, archive_path, remote_mtime,
+            imported_at, run_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, '', '[]', 0, 0, 0, ?10, 1, ?11, ?12, ?13, ?14)",
         params![
             meta.source,
             meta.source_path,
@@ -95,14 +128,6 @@ pub fn import(conn: &mut Connection, meta: &FileMeta, parsed: &ParsedFile, run_i
             meta.currency,
             meta.size as i64,
             meta.sha256,
-            parsed.encoding,
-            serde_json::to_string(&parsed.header)?,
-            parsed.declared_count.map(|n| n as i64),
-            parsed.has_end_marker,
-            parsed.is_truncated(),
-            parsed.rows.len() as i64,
-            parsed.rejects.len() as i64,
-            parsed.warnings.len() as i64,
             version,
             meta.archive_path,
             meta.remote_mtime,
@@ -111,9 +136,66 @@ pub fn import(conn: &mut Connection, meta: &FileMeta, parsed: &ParsedFile, run_i
         ],
     )?;
     let file_id = tx.last_insert_rowid();
-    insert_rows(&tx, file_id, meta, parsed).with_context(|| format!("cannot store the rows of {}", meta.name))?;
-    tx.commit()?;
-    Ok(if version == 1 { Imported::New { file_id } } else { Imported::Restated { file_id, version } })
+    Ok(Begun::Open(FileImport {
+        tx,
+        file_id,
+        version,
+        name: meta.name.clone(),
+        date,
+        kind: meta.kind.as_str(),
+        rows: 0,
+    }))
+}
+
+impl FileImport<'_> {
+    /// Inserts a batch of rows.
+    pub fn add(&mut self, rows: &Rows) -> Result<()> {
+        insert_rows(&self.tx, self.file_id, self.kind, &self.date, rows)
+            .with_context(|| format!("cannot store the rows of {}", self.name))?;
+        self.rows += rows.len();
+        Ok(())
+    }
+
+    /// Rows added so far.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Records the file-level results (`parsed` without its rows is enough; `row_count` rows were
+    /// added), its rejects and warnings, and commits.
+    pub fn finish(self, parsed: &ParsedFile, row_count: usize, archive_path: &str) -> Result<Imported> {
+        anyhow::ensure!(
+            row_count == self.rows,
+            "{}: the parser reported {row_count} rows but {} were stored; nothing was imported",
+            self.name,
+            self.rows
+        );
+        self.tx.execute(
+            "UPDATE files SET encoding = ?2, header = ?3, declared_count = ?4, has_end_marker = ?5, truncated = ?6,
+                row_count = ?7, reject_count = ?8, warning_count = ?9, archive_path = ?10 WHERE id = ?1",
+            params![
+                self.file_id,
+                parsed.encoding,
+                serde_json::to_string(&parsed.header)?,
+                parsed.declared_count.map(|n| n as i64),
+                parsed.has_end_marker,
+                parsed.truncated_with(row_count),
+                row_count as i64,
+                parsed.rejects.len() as i64,
+                parsed.warnings.len() as i64,
+                archive_path,
+            ],
+        )?;
+        insert_issues(&self.tx, self.file_id, parsed)
+            .with_context(|| format!("cannot store the issues of {}", self.name))?;
+        self.tx.commit()?;
+        let file_id = self.file_id;
+        Ok(if self.version == 1 {
+            Imported::New { file_id }
+        } else {
+            Imported::Restated { file_id, version: self.version }
+        })
+    }
 }
 
 fn json_extra(extra: &std::collections::BTreeMap<String, String>) -> Option<String> {
@@ -124,10 +206,13 @@ fn json_extra(extra: &std::collections::BTreeMap<String, String>) -> Option<Stri
     }
 }
 
-fn insert_rows(tx: &rusqlite::Transaction<'_>, file_id: i64, meta: &FileMeta, parsed: &ParsedFile) -> Result<()> {
-    let date = meta.business_date.to_string();
-    let kind = meta.kind.as_str();
-    match &parsed.rows {
+/// Stored text of an optional currency, without allocating.
+fn ccy(c: &Option<Currency>) -> Option<&str> {
+    c.as_ref().map(|c| c.as_str())
+}
+
+fn insert_rows(tx: &rusqlite::Transaction<'_>, file_id: i64, kind: &str, date: &str, rows: &Rows) -> Result<()> {
+    match rows {
         Rows::Detail(rows) => {
             let mut st = tx.prepare_cached(
                 "INSERT INTO alipay_rows (file_id, line, kind, business_date, trans_type, type_raw, merchant_trans_id,
@@ -150,12 +235,12 @@ fn insert_rows(tx: &rusqlite::Transaction<'_>, file_id: i64, meta: &FileMeta, pa
                     r.alipay_id,
                     r.original_alipay_id,
                     r.amount,
-                    r.currency.map(|c| c.to_string()),
+                    ccy(&r.currency),
                     r.amount_raw,
                     r.settle_amount,
-                    r.settle_currency.map(|c| c.to_string()),
+                    ccy(&r.settle_currency),
                     r.fee,
-                    r.fee_currency.map(|c| c.to_string()),
+                    ccy(&r.fee_currency),
                     r.trans_time.map(|t| t.to_rfc3339()),
                     r.trans_time.map(|t| t.timestamp()),
                     r.settle_time.map(|t| t.to_rfc3339()),
@@ -182,7 +267,7 @@ fn insert_rows(tx: &rusqlite::Transaction<'_>, file_id: i64, meta: &FileMeta, pa
                     r.summary_type,
                     r.count,
                     r.settle_amount,
-                    r.settle_currency.map(|c| c.to_string()),
+                    ccy(&r.settle_currency),
                     r.fee,
                     r.settle_time.map(|t| t.to_rfc3339()),
                     r.batch_ref,
@@ -191,6 +276,10 @@ fn insert_rows(tx: &rusqlite::Transaction<'_>, file_id: i64, meta: &FileMeta, pa
             }
         }
     }
+    Ok(())
+}
+
+fn insert_issues(tx: &rusqlite::Transaction<'_>, file_id: i64, parsed: &ParsedFile) -> Result<()> {
     let mut st = tx.prepare_cached(
         "INSERT INTO file_issues (file_id, line, severity, code, field, message, raw) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?;
