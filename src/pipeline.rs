@@ -12,7 +12,7 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::Connection;
 use std::path::Path;
-use std::sync::mpsc::{sync_channel, SendError};
+use std::sync::mpsc::{channel, sync_channel, SendError};
 
 pub mod day;
 pub mod email;
@@ -203,22 +203,32 @@ pub fn import_bytes(
         remote_mtime: file.mtime,
     };
     let archive = &ws.archive;
-    let streamed =
-        stream_into(&mut ws.conn, &meta, run_id, |emit| formats::parse_batched(bytes, &ctx, BATCH_ROWS, emit))
-            .with_context(|| format!("cannot import {}", file.remote_path))?;
+    // The parser thread archives the file once it has read it (the end marker decides whether it is
+    // imported at all), while this thread is still inserting: the archive write costs no wall time.
+    let mut archived = None;
+    let streamed = stream_into(&mut ws.conn, &meta, run_id, |emit| {
+        let res = formats::parse_batched(bytes, &ctx, BATCH_ROWS, emit);
+        let deferred = matches!(&res, Ok(s) if s.file.has_end_marker == Some(false) && !past_deadline);
+        // Emit failed: the store failed and nothing will be imported.
+        if !deferred && !matches!(res, Err(BatchError::Emit(_))) {
+            archived = Some(archive.put(bytes));
+        }
+        res
+    })
+    .with_context(|| format!("cannot import {}", file.remote_path))?;
     let (imp, parsed, rows) = match streamed {
         Streamed::Unchanged { file_id } => return Ok(FileOutcome::Unchanged { file_id }),
         Streamed::Open { imp, parsed, rows } => (imp, parsed, rows),
     };
     // The end marker is known only at the end: an incomplete antom file before the deadline is
     // rolled back (dropping `imp`) and fetched again later.
-    if parsed.has_end_marker == Some(false) && !past_deadline {
+    let Some(archived) = archived else {
         drop(imp);
         return Ok(FileOutcome::Deferred {
             reason: format!("{} has no <END> line yet (still uploading or truncated)", file.name),
         });
-    }
-    let (_, archive_path) = archive.put(bytes)?;
+    };
+    let (_, archive_path) = archived?;
     let imported =
         imp.finish(&parsed, rows, &archive_path).with_context(|| format!("cannot import {}", file.remote_path))?;
     Ok(match imported {
@@ -265,13 +275,25 @@ where
     };
     let (parsed, stored) = std::thread::scope(|s| {
         let (tx, rx) = sync_channel::<Rows>(BATCHES_IN_FLIGHT);
-        let parser = s.spawn(move || parse(&mut |rows| tx.send(rows)));
+        // Stored batches go back to the parser thread to be freed: a million rows' strings take
+        // the inserting thread most of a second to free.
+        let (used_tx, used_rx) = channel::<Rows>();
+        let parser = s.spawn(move || {
+            parse(&mut |rows| {
+                while let Ok(used) = used_rx.try_recv() {
+                    drop(used);
+                }
+                tx.send(rows)
+            })
+        });
         let mut stored = Ok(());
         for batch in rx.iter() {
             stored = imp.add(&batch);
             if stored.is_err() {
                 break;
             }
+            // Once the parser is done the batch is freed here.
+            let _ = used_tx.send(batch);
         }
         // Hanging up makes the parser's next send fail, so it stops instead of parsing on.
         drop(rx);
@@ -362,3 +384,6 @@ pub fn recorded<T>(
     store::runs::finish(&ws.conn, run_id, outcome, exit, message.as_deref(), None)?;
     result
 }
+
+#[cfg(test)]
+mod stream_tests;
