@@ -108,13 +108,17 @@ fn parse_error_after_some_batches_leaves_nothing() {
     assert_eq!((count(&d.ws.conn, "alipay_rows"), count(&d.ws.conn, "files")), (0, 0));
 
     // A parse error before any row is the "unreadable file" case: recorded with one reject.
-    let res = stream_into(&mut d.ws.conn, &meta, None, |_| {
+    match stream_into(&mut d.ws.conn, &meta, None, |_| {
         Err(BatchError::Parse(formats::ParseError { file: "f".into(), message: "no header".into() }))
     })
-    .unwrap();
-    let Streamed::Open { imp, parsed, rows: 0 } = res else { panic!("expected an open import of no rows") };
-    assert!(parsed.rejects[0].reason.contains("no header"));
-    imp.finish(&parsed, 0, "sha256/ab/abc").unwrap();
+    .unwrap()
+    {
+        Streamed::Open { imp, parsed, rows: 0 } => {
+            assert!(parsed.rejects[0].reason.contains("no header"));
+            imp.finish(&parsed, 0, "sha256/ab/abc").unwrap();
+        }
+        _ => panic!("expected an open import of no rows"),
+    }
     assert_eq!((count(&d.ws.conn, "files"), count(&d.ws.conn, "file_issues")), (1, 1));
 }
 

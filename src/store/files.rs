@@ -76,6 +76,9 @@ pub fn import(conn: &mut Connection, meta: &FileMeta, parsed: &ParsedFile, run_i
     imp.finish(parsed, parsed.rows.len(), &meta.archive_path)
 }
 
+/// Page cache for file imports, in SQLite's negative-KiB convention (-65536 = 64 MiB).
+const IMPORT_CACHE_KIB: i64 = -65_536;
+
 /// What [`begin`] found.
 pub enum Begun<'c> {
     /// A new version is being imported: add its rows, then [`FileImport::finish`].
@@ -101,6 +104,13 @@ pub struct FileImport<'c> {
 /// versions not current and inserts the `files` row. Counts, header and `archive_path` are set by
 /// [`FileImport::finish`] (they are known only once the whole file is read and archived).
 pub fn begin<'c>(conn: &'c mut Connection, meta: &FileMeta, run_id: Option<i64>) -> Result<Begun<'c>> {
+    // A day's file is hundreds of MB of rows and index entries in random key order: with SQLite's
+    // default 2 MB page cache the transaction spills the same index pages to the WAL again and
+    // again. 64 MiB (allocated only as used) keeps them in memory until the commit.
+    let cache: i64 = conn.query_row("PRAGMA cache_size", [], |r| r.get(0))?;
+    if cache > IMPORT_CACHE_KIB {
+        conn.pragma_update(None, "cache_size", IMPORT_CACHE_KIB)?;
+    }
     let tx = conn.transaction()?;
     if let Some(id) = find_same(&tx, &meta.name, meta.business_date, &meta.sha256)? {
         return Ok(Begun::Unchanged { file_id: id });
