@@ -116,7 +116,7 @@ fn bench(payments: usize) {
 /// The bare loop: pre-parsed rows into a fresh database of the same schema, one transaction. With
 /// `same`, it also stores `extra` and uses the import's page cache.
 fn floor_insert(db: &std::path::Path, rows: &[formats::DetailRow], same: bool) -> f64 {
-    let mut conn = alipay_recon::store::open(&db).unwrap();
+    let mut conn = alipay_recon::store::open(db).unwrap();
     conn.execute("INSERT INTO files (source, source_path, name, format, kind, business_date, size, sha256, encoding, header, row_count, reject_count, warning_count, version, archive_path, imported_at) VALUES ('b','b','b','intl','transactions','2026-11-25',0,'x','utf-8','[]',0,0,0,1,'x','x')", []).unwrap();
     if same {
         conn.pragma_update(None, "cache_size", -65_536).unwrap();

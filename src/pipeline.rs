@@ -241,6 +241,7 @@ pub fn import_bytes(
 }
 
 /// The outcome of [`stream_into`].
+#[allow(clippy::large_enum_variant)] // one per file, moved once
 pub enum Streamed<'c> {
     Unchanged {
         file_id: i64,
@@ -274,26 +275,28 @@ where
         store::files::Begun::Unchanged { file_id } => return Ok(Streamed::Unchanged { file_id }),
     };
     let (parsed, stored) = std::thread::scope(|s| {
-        let (tx, rx) = sync_channel::<Rows>(BATCHES_IN_FLIGHT);
+        let (tx, rx) = sync_channel::<(Rows, Vec<store::files::RowText>)>(BATCHES_IN_FLIGHT);
         // Stored batches go back to the parser thread to be freed: a million rows' strings take
         // the inserting thread most of a second to free.
-        let (used_tx, used_rx) = channel::<Rows>();
+        let (used_tx, used_rx) = channel::<(Rows, Vec<store::files::RowText>)>();
         let parser = s.spawn(move || {
             parse(&mut |rows| {
                 while let Ok(used) = used_rx.try_recv() {
                     drop(used);
                 }
-                tx.send(rows)
+                // Formatting the stored text here keeps it off the inserting thread.
+                let text = store::files::row_text(&rows);
+                tx.send((rows, text)).map_err(|SendError((rows, _))| SendError(rows))
             })
         });
         let mut stored = Ok(());
-        for batch in rx.iter() {
-            stored = imp.add(&batch);
+        for (batch, text) in rx.iter() {
+            stored = imp.add_with_text(&batch, &text);
             if stored.is_err() {
                 break;
             }
             // Once the parser is done the batch is freed here.
-            let _ = used_tx.send(batch);
+            let _ = used_tx.send((batch, text));
         }
         // Hanging up makes the parser's next send fail, so it stops instead of parsing on.
         drop(rx);

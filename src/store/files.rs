@@ -160,7 +160,13 @@ pub fn begin<'c>(conn: &'c mut Connection, meta: &FileMeta, run_id: Option<i64>)
 impl FileImport<'_> {
     /// Inserts a batch of rows.
     pub fn add(&mut self, rows: &Rows) -> Result<()> {
-        insert_rows(&self.tx, self.file_id, self.kind, &self.date, rows)
+        self.add_with_text(rows, &row_text(rows))
+    }
+
+    /// [`FileImport::add`] with the rows' [`row_text`] already made (on another thread).
+    pub fn add_with_text(&mut self, rows: &Rows, text: &[RowText]) -> Result<()> {
+        anyhow::ensure!(text.len() == rows.len(), "{}: row text does not match the batch", self.name);
+        insert_rows(&self.tx, self.file_id, self.kind, &self.date, rows, text)
             .with_context(|| format!("cannot store the rows of {}", self.name))?;
         self.rows += rows.len();
         Ok(())
@@ -208,6 +214,37 @@ impl FileImport<'_> {
     }
 }
 
+/// The stored text of a row that costs formatting: the `extra` JSON and the RFC 3339 times. Made by
+/// [`row_text`] — on the parser thread in a streamed import, so the inserting thread only binds.
+#[derive(Debug, Clone, Default)]
+pub struct RowText {
+    extra: Option<String>,
+    trans_time: Option<String>,
+    settle_time: Option<String>,
+}
+
+/// The [`RowText`] of each row of a batch.
+pub fn row_text(rows: &Rows) -> Vec<RowText> {
+    match rows {
+        Rows::Detail(rows) => rows
+            .iter()
+            .map(|r| RowText {
+                extra: json_extra(&r.extra),
+                trans_time: r.trans_time.map(|t| t.to_rfc3339()),
+                settle_time: r.settle_time.map(|t| t.to_rfc3339()),
+            })
+            .collect(),
+        Rows::Summary(rows) => rows
+            .iter()
+            .map(|r| RowText {
+                extra: json_extra(&r.extra),
+                trans_time: None,
+                settle_time: r.settle_time.map(|t| t.to_rfc3339()),
+            })
+            .collect(),
+    }
+}
+
 fn json_extra(extra: &std::collections::BTreeMap<String, String>) -> Option<String> {
     if extra.is_empty() {
         None
@@ -221,7 +258,14 @@ fn ccy(c: &Option<Currency>) -> Option<&str> {
     c.as_ref().map(|c| c.as_str())
 }
 
-fn insert_rows(tx: &rusqlite::Transaction<'_>, file_id: i64, kind: &str, date: &str, rows: &Rows) -> Result<()> {
+fn insert_rows(
+    tx: &rusqlite::Transaction<'_>,
+    file_id: i64,
+    kind: &str,
+    date: &str,
+    rows: &Rows,
+    text: &[RowText],
+) -> Result<()> {
     match rows {
         Rows::Detail(rows) => {
             let mut st = tx.prepare_cached(
@@ -232,7 +276,7 @@ fn insert_rows(tx: &rusqlite::Transaction<'_>, file_id: i64, kind: &str, date: &
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,
                     ?21, ?22, ?23, ?24, ?25, ?26)",
             )?;
-            for r in rows {
+            for (r, x) in rows.iter().zip(text) {
                 st.execute(params![
                     file_id,
                     r.line,
@@ -251,15 +295,15 @@ fn insert_rows(tx: &rusqlite::Transaction<'_>, file_id: i64, kind: &str, date: &
                     ccy(&r.settle_currency),
                     r.fee,
                     ccy(&r.fee_currency),
-                    r.trans_time.map(|t| t.to_rfc3339()),
+                    x.trans_time,
                     r.trans_time.map(|t| t.timestamp()),
-                    r.settle_time.map(|t| t.to_rfc3339()),
+                    x.settle_time,
                     r.batch_ref,
                     r.status_raw,
                     r.remark,
                     r.store_id,
                     r.product_code,
-                    json_extra(&r.extra),
+                    x.extra,
                 ])?;
             }
         }
@@ -269,7 +313,7 @@ fn insert_rows(tx: &rusqlite::Transaction<'_>, file_id: i64, kind: &str, date: &
                     settle_currency, fee, settle_time, batch_ref, extra)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             )?;
-            for r in rows {
+            for (r, x) in rows.iter().zip(text) {
                 st.execute(params![
                     file_id,
                     r.line,
@@ -279,9 +323,9 @@ fn insert_rows(tx: &rusqlite::Transaction<'_>, file_id: i64, kind: &str, date: &
                     r.settle_amount,
                     ccy(&r.settle_currency),
                     r.fee,
-                    r.settle_time.map(|t| t.to_rfc3339()),
+                    x.settle_time,
                     r.batch_ref,
-                    json_extra(&r.extra),
+                    x.extra,
                 ])?;
             }
         }
