@@ -128,7 +128,9 @@ fn bench(payments: usize) {
     let mb = std::fs::metadata(&path).unwrap().len() as f64 / 1e6;
     let (f, i) = (nrows as f64 / floor, nrows as f64 / import);
     println!("{:>10} {:>12.1} {:>14.0} {:>14.0} {:>7.0}% {:>10}", nrows, mb, f, i, 100.0 * i / f, peak_rss_mb());
-    eprintln!("  breakdown: parse {parse_s:.2} s, sha256 {sha_s:.2} s, floor insert {floor:.2} s, whole import {import:.2} s");
+    eprintln!(
+        "  breakdown: parse {parse_s:.2} s, sha256 {sha_s:.2} s, floor insert {floor:.2} s, whole import {import:.2} s"
+    );
 }
 
 fn peak_rss_mb() -> u64 {
