@@ -186,21 +186,8 @@ pub fn header_safe(s: &str) -> String {
     trimmed.chars().take(250).collect()
 }
 
-/// Escapes text for HTML element content and attribute values.
-pub fn html_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 16);
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
+/// The report's escaping, shared so the email and the report can never disagree.
+pub use crate::report::html_escape;
 
 /// `HKD 1,234.00`: the currency's decimals, thousands grouped for reading (never for files).
 pub fn money(minor: i64, cur: Currency) -> String {

@@ -26,10 +26,18 @@ impl DayResult {
 /// Reconciles `date` from stored data and writes `reports/<date>/`.
 pub fn reconcile_day(ws: &mut Workspace, date: NaiveDate, run_id: i64) -> Result<DayResult> {
     let params = Params::from_config(&ws.cfg.business);
+    let t = std::time::Instant::now();
     let input =
         store::window::load(&ws.conn, date, &params).with_context(|| format!("cannot load the data of {date}"))?;
+    let (load_ms, rows, local) = (t.elapsed().as_millis() as u64, input.rows.len(), input.local.len());
+    let t = std::time::Instant::now();
     let outcome = reconcile::run(&input, &params).with_context(|| format!("cannot reconcile {date}"))?;
+    drop(input);
+    let engine_ms = t.elapsed().as_millis() as u64;
+    let t = std::time::Instant::now();
     store::results::save(&mut ws.conn, Some(run_id), date, &outcome)?;
+    let save_ms = t.elapsed().as_millis() as u64;
+    tracing::info!(%date, rows, local, load_ms, engine_ms, save_ms, findings = outcome.findings.len(), "reconciled");
 
     let mut ri = ReportInput::new(date, ws.cfg.merchant.name.clone());
     ri.findings = outcome.findings.clone();

@@ -93,11 +93,19 @@ pub fn upsert_records(
     origin: Origin,
     file_id: Option<i64>,
 ) -> Result<(usize, usize)> {
-    let mut owner = tx.prepare_cached("SELECT origin FROM local_records WHERE record_type = ?1 AND record_id = ?2")?;
+    // One statement per record: insert, or replace the earlier version — unless the ledger owns the key
+    // and this is a POS record (the WHERE makes the upsert a no-op, reported by changes() == 0).
     let mut up = tx.prepare_cached(
-        "INSERT OR REPLACE INTO local_records (record_type, record_id, merchant_trans_id, merchant_refund_id, amount, currency,
+        "INSERT INTO local_records (record_type, record_id, merchant_trans_id, merchant_refund_id, amount, currency,
             status, created_at, created_utc, business_date, store_id, terminal_id, acquirement_id, origin, sales_file_id, line, conflict)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
+         ON CONFLICT (record_type, record_id) DO UPDATE SET
+            merchant_trans_id = excluded.merchant_trans_id, merchant_refund_id = excluded.merchant_refund_id,
+            amount = excluded.amount, currency = excluded.currency, status = excluded.status,
+            created_at = excluded.created_at, created_utc = excluded.created_utc, business_date = excluded.business_date,
+            store_id = excluded.store_id, terminal_id = excluded.terminal_id, acquirement_id = excluded.acquirement_id,
+            origin = excluded.origin, sales_file_id = excluded.sales_file_id, line = excluded.line, conflict = excluded.conflict
+         WHERE local_records.origin != 'ledger' OR excluded.origin = 'ledger'",
     )?;
     let mut hist = tx.prepare_cached(
         "INSERT INTO local_record_history (record_type, record_id, sales_file_id, line, row_json, conflict, recorded_at)
@@ -108,11 +116,6 @@ pub fn upsert_records(
     for r in records {
         let (rt, id) = r.key();
         hist.execute(params![rt.as_str(), id, file_id, r.line, serde_json::to_string(r)?, r.conflict, now])?;
-        let existing: Option<String> = owner.query_row(params![rt.as_str(), id], |x| x.get(0)).optional()?;
-        if origin == Origin::Pos && existing.as_deref() == Some("ledger") {
-            kept += 1;
-            continue;
-        }
         up.execute(params![
             rt.as_str(),
             id,
@@ -132,7 +135,11 @@ pub fn upsert_records(
             r.line,
             r.conflict,
         ])?;
-        applied += 1;
+        if tx.changes() == 0 {
+            kept += 1;
+        } else {
+            applied += 1;
+        }
     }
     Ok((applied, kept))
 }

@@ -511,3 +511,64 @@ fn sandbox_payments_reconcile_with_zero_discrepancies() {
     let rows = world.discrepancies(&today);
     assert!(rows.len() == 1 && rows[0].contains("STATUS_MISMATCH") && rows[0].contains(&stuck), "{rows:?}");
 }
+
+/// The loop's other half: sandbox payments reconcile cleanly, then a sandbox transaction file altered
+/// "at Alipay" (one payment's amount) is reported as exactly that: an AMOUNT_MISMATCH against the local
+/// record, and a SETTLEMENT_MISMATCH because the day's settlement file still settles the old amount.
+#[test]
+fn an_altered_sandbox_file_is_reported_as_the_right_discrepancy() {
+    let world = PaymentWorld::fast();
+    let (_, a) = pay(&world, "000", "56.00");
+    let (_, b) = pay(&world, "000", "12.50");
+    let day = world.days().pop().unwrap();
+    let r = world.w.run(&["run", "--date", &day, "--no-email"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    // Alipay "restates" the day's transaction file with a different amount for payment `b`.
+    let mut altered = 0;
+    for entry in walk(&world.files_dir()) {
+        let name = entry.file_name().unwrap().to_string_lossy().to_string();
+        if !name.starts_with("ALIPAY_TRANSACTION_DETAIL_") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&entry).unwrap();
+        let changed: Vec<String> = text
+            .lines()
+            .map(|l| {
+                if l.contains(&b) && l.contains(",PAYMENT,") {
+                    l.replace(",12.50,", ",13.50,")
+                } else {
+                    l.to_string()
+                }
+            })
+            .collect();
+        let new = changed.join("\n") + "\n";
+        if new != text {
+            altered += 1;
+            std::fs::write(&entry, new).unwrap();
+        }
+    }
+    assert_eq!(altered, 1, "the payment's row was found in one transaction file");
+    let r = world.w.run(&["run", "--date", &day, "--no-email", "--refetch"]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("restated"), "{}", r.stdout);
+    let rows = world.discrepancies(&day);
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert!(
+        rows[0].contains(",AMOUNT_MISMATCH,") && rows[0].contains(&b) && rows[0].contains("HKD,12.50,HKD,13.50,1.00"),
+        "{rows:?}"
+    );
+    assert!(rows[1].contains(",SETTLEMENT_MISMATCH,") && rows[1].contains(&b), "{rows:?}");
+    assert!(rows.iter().all(|r| !r.contains(&a)), "the untouched payment stays matched");
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        if e.path().is_dir() {
+            out.extend(walk(&e.path()));
+        } else {
+            out.push(e.path());
+        }
+    }
+    out
+}
