@@ -328,7 +328,7 @@ pub fn read_table<'t>(
     spec: &TableSpec<'_>,
     ctx: &ParseContext,
 ) -> Result<Table<'t>, ParseError> {
-    let ls = lines(text);
+    let mut ls = lines(text);
     let found = ls.iter().take(spec.max_preamble + 1).position(|(_, l)| {
         let h = Header::new(split(l, spec.delim), spec.aliases);
         spec.required.iter().all(|c| h.has(*c))
@@ -344,10 +344,13 @@ pub fn read_table<'t>(
         }
     };
     // With an assumed header every line is data; otherwise the data starts after the header line.
-    let (preamble, data) = if assumed { (&ls[..0], &ls[..]) } else { (&ls[..data_from], &ls[data_from + 1..]) };
+    let (pre_end, data_start) = if assumed { (0, 0) } else { (data_from, data_from + 1) };
+    let preamble = ls[..pre_end].to_vec();
+    // The line index becomes the data index in place (no second copy of a million-line index).
+    ls.drain(..data_start);
     let mut t = Table {
         encoding,
-        preamble: preamble.to_vec(),
+        preamble,
         header,
         data: Vec::new(),
         rejects: Vec::new(),
@@ -357,18 +360,16 @@ pub fn read_table<'t>(
     };
     // The end marker is found before any row is read, so a streaming caller knows up front whether
     // the file is complete; everything after it is rejected.
-    let end = if spec.end_marker { data.iter().position(|(_, l)| l.trim() == "<END>") } else { None };
-    match end {
-        Some(e) => {
-            t.has_end_marker = Some(true);
-            let end_line = data[e].0;
-            t.data = data[..e].to_vec();
-            for &(no, l) in &data[e + 1..] {
-                t.rejects.push(reject(no, None, format!("text after the <END> line {end_line}: not imported"), l));
-            }
+    let end = if spec.end_marker { ls.iter().position(|(_, l)| l.trim() == "<END>") } else { None };
+    if let Some(e) = end {
+        t.has_end_marker = Some(true);
+        let end_line = ls[e].0;
+        for &(no, l) in &ls[e + 1..] {
+            t.rejects.push(reject(no, None, format!("text after the <END> line {end_line}: not imported"), l));
         }
-        None => t.data = data.to_vec(),
+        ls.truncate(e);
     }
+    t.data = ls;
     Ok(t)
 }
 
