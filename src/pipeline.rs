@@ -217,8 +217,8 @@ pub fn import_bytes(
     })
     .with_context(|| format!("cannot import {}", file.remote_path))?;
     let (imp, parsed, rows) = match streamed {
-        Streamed::Unchanged { file_id } => return Ok(FileOutcome::Unchanged { file_id }),
-        Streamed::Open { imp, parsed, rows } => (imp, parsed, rows),
+        StreamOutcome::Unchanged { file_id } => return Ok(FileOutcome::Unchanged { file_id }),
+        StreamOutcome::Open { imp, parsed, rows } => (imp, parsed, rows),
     };
     // The end marker is known only at the end: an incomplete antom file before the deadline is
     // rolled back (dropping `imp`) and fetched again later.
@@ -242,7 +242,7 @@ pub fn import_bytes(
 
 /// The outcome of [`stream_into`].
 #[allow(clippy::large_enum_variant)] // one per file, moved once
-pub enum Streamed<'c> {
+pub enum StreamOutcome<'c> {
     Unchanged {
         file_id: i64,
     },
@@ -263,7 +263,7 @@ pub fn stream_into<'c, P>(
     meta: &FileMeta,
     run_id: Option<i64>,
     parse: P,
-) -> Result<Streamed<'c>>
+) -> Result<StreamOutcome<'c>>
 where
     P: FnOnce(
             &mut dyn FnMut(Rows) -> std::result::Result<(), SendError<Rows>>,
@@ -272,7 +272,7 @@ where
 {
     let mut imp = match store::files::begin(conn, meta, run_id)? {
         store::files::Begun::Open(imp) => imp,
-        store::files::Begun::Unchanged { file_id } => return Ok(Streamed::Unchanged { file_id }),
+        store::files::Begun::Unchanged { file_id } => return Ok(StreamOutcome::Unchanged { file_id }),
     };
     let (parsed, stored) = std::thread::scope(|s| {
         let (tx, rx) = sync_channel::<(Rows, Vec<store::files::RowText>)>(BATCHES_IN_FLIGHT);
@@ -317,7 +317,7 @@ where
         // Only a store failure hangs up the channel, and that error was returned above.
         Err(BatchError::Emit(_)) => anyhow::bail!("{}: the rows could not be stored; nothing was imported", meta.name),
     };
-    Ok(Streamed::Open { imp, parsed, rows })
+    Ok(StreamOutcome::Open { imp, parsed, rows })
 }
 
 /// A file no parser could read is still recorded (and archived) with one rejected "line 0".

@@ -113,7 +113,7 @@ fn parse_error_after_some_batches_leaves_nothing() {
     })
     .unwrap()
     {
-        Streamed::Open { imp, parsed, rows: 0 } => {
+        StreamOutcome::Open { imp, parsed, rows: 0 } => {
             assert!(parsed.rejects[0].reason.contains("no header"));
             imp.finish(&parsed, 0, "sha256/ab/abc").unwrap();
         }
