@@ -94,6 +94,23 @@ pub fn run_case_in(name: &str) -> (Workspace, Vec<String>) {
             }
         }
     }
+    // Determinism: a date rerun later (e.g. T after T+1 was imported) must give the same bytes as its
+    // first run, which the rerun moved to `history/<run>/`.
+    for date in &case.reports {
+        let Ok(hist) = std::fs::read_dir(w.file(&format!("reports/{date}/history"))) else { continue };
+        for h in hist.flatten() {
+            for f in COMPARED.iter().chain(["report.html", "report.xlsx", "trend.png"].iter()) {
+                let old = std::fs::read(h.path().join(f)).unwrap();
+                let new = std::fs::read(w.file(&format!("reports/{date}/{f}"))).unwrap();
+                if old != new {
+                    bad.push(format!(
+                        "{name}: reports/{date}/{f} differs from its earlier run in {}",
+                        h.path().display()
+                    ));
+                }
+            }
+        }
+    }
     (w, bad)
 }
 
