@@ -5,7 +5,7 @@
 use crate::config::SalesConfig;
 use crate::domain::{parse_major, parse_timestamp, BusinessZone, Currency, LocalStatus, RecordType};
 use chrono::{DateTime, FixedOffset, NaiveDate};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 /// The sales-v1 columns, in contract order.
 pub const COLUMNS: [&str; 10] = [
@@ -153,7 +153,7 @@ pub fn parse(bytes: &[u8], file: &str, zone: &BusinessZone, cfg: &SalesConfig) -
     }
 
     let mut out = ParsedSales { mapping: if mapped { "mapped" } else { "sales-v1" }, ..Default::default() };
-    let mut by_key: BTreeMap<(RecordType, String), Vec<usize>> = BTreeMap::new();
+    let mut by_key: HashMap<(RecordType, String), Vec<usize>> = HashMap::new();
     for rec in rdr.records() {
         let rec = match rec {
             Ok(r) => r,
@@ -172,7 +172,6 @@ pub fn parse(bytes: &[u8], file: &str, zone: &BusinessZone, cfg: &SalesConfig) -
         if rec.iter().all(|f| f.trim().is_empty()) {
             continue;
         }
-        let raw: String = rec.iter().collect::<Vec<_>>().join(",").chars().take(1000).collect();
         match parse_row(&rec, &index, zone, cfg, mapped, line) {
             Ok(r) => {
                 let key = (r.record_type, r.key().1.to_string());
@@ -194,6 +193,8 @@ pub fn parse(bytes: &[u8], file: &str, zone: &BusinessZone, cfg: &SalesConfig) -
                 }
             }
             Err((field, reason)) => {
+                // The line's text, only for rejected lines (built here, not for every row).
+                let raw: String = rec.iter().collect::<Vec<_>>().join(",").chars().take(1000).collect();
                 out.rejects.push(SalesReject { line, field: field.map(str::to_string), reason, raw })
             }
         }
