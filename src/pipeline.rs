@@ -5,6 +5,7 @@
 use crate::archive::{sha256_hex, Archive};
 use crate::config::{Config, SourceKind};
 use crate::domain::FileKind;
+use crate::exit::NotReady;
 use crate::formats::{self, BatchError, ParseContext, ParsedFile, Reject, Rows};
 use crate::source::{dir::DirSource, FileSource, RemoteFile};
 use crate::store::{self, files::FileMeta, files::Imported};
@@ -93,6 +94,27 @@ impl DayImport {
     pub fn deferred(&self) -> usize {
         self.files.iter().filter(|(_, o)| matches!(o, FileOutcome::Deferred { .. })).count() + self.unstable.len()
     }
+}
+
+/// "Not ready" (exit 3): before the deadline, no complete transaction file of `date` was fetched now
+/// and none is stored from an earlier fetch (Alipay may already have deleted a file we imported).
+pub fn not_ready(ws: &Workspace, day: &DayImport, date: NaiveDate, now: DateTime<Utc>) -> Result<Option<NotReady>> {
+    let deadline = deadline(&ws.cfg, date);
+    if now >= deadline || (day.has_transactions() && day.deferred() == 0) {
+        return Ok(None);
+    }
+    let stored =
+        store::files::list(&ws.conn, date, date, true)?.iter().any(|f| f.kind == "transactions" && !f.truncated);
+    if stored {
+        return Ok(None);
+    }
+    let missing =
+        if day.deferred() > 0 { "incomplete (no <END> yet, or still being written)" } else { "not there yet" };
+    let local = deadline.with_timezone(&ws.cfg.business.timezone.offset_at(deadline));
+    Ok(Some(NotReady(format!(
+        "the transaction files of {date} are {missing}; retry later (deadline {})",
+        local.format("%Y-%m-%d %H:%M %:z")
+    ))))
 }
 
 /// The instant after which day `date`'s missing or incomplete files are final.

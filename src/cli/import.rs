@@ -3,7 +3,7 @@
 //! restatement. Before the file deadline, "not there yet" exits 3 so the scheduler retries.
 
 use super::dates::parse_date;
-use crate::exit::{NotReady, Outcome};
+use crate::exit::Outcome;
 use crate::pipeline::{self, DayImport, FileOutcome, Workspace};
 use anyhow::Result;
 
@@ -70,17 +70,10 @@ fn judge(
     date: chrono::NaiveDate,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<(Outcome, ())> {
-    let deadline = pipeline::deadline(&ws.cfg, date);
-    let complete = day.has_transactions() && day.deferred() == 0;
-    if !complete && now < deadline {
-        let missing = if day.deferred() > 0 { "incomplete (no <END> yet)" } else { "not there yet" };
-        return Err(NotReady(format!(
-            "the transaction files of {date} are {missing}; retry later (deadline {})",
-            deadline.with_timezone(&ws.cfg.business.timezone.offset_at(deadline)).format("%Y-%m-%d %H:%M %:z")
-        ))
-        .into());
+    if let Some(e) = pipeline::not_ready(ws, day, date, now)? {
+        return Err(e.into());
     }
-    if !complete {
+    if !(day.has_transactions() && day.deferred() == 0) {
         eprintln!("warning: no complete transaction file for {date} after the deadline: reconciliation will report it");
         return Ok((Outcome::Attention, ()));
     }

@@ -5,7 +5,7 @@
 //! `alipay-recon reconcile --date D` is the same without the fetch (always offline).
 
 use super::dates::{parse_date, range};
-use crate::exit::{NotReady, Outcome};
+use crate::exit::Outcome;
 use crate::pipeline::{self, day, Workspace};
 use anyhow::{bail, Context, Result};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -83,11 +83,8 @@ pub fn run(g: &super::Globals, a: Args, fetch: bool) -> Result<Outcome> {
             if let Some(src) = source.as_mut() {
                 let imported = pipeline::import_day(ws, src.as_mut(), date, now, Some(run_id))?;
                 super::import::print_day(&imported);
-                let complete = imported.has_transactions() && imported.deferred() == 0;
-                if !complete && now < pipeline::deadline(&ws.cfg, date) && !has_complete_file(ws, date)? {
-                    return Err(
-                        NotReady(format!("the transaction files of {date} are not there yet; retry later")).into()
-                    );
+                if let Some(e) = pipeline::not_ready(ws, &imported, date, now)? {
+                    return Err(e.into());
                 }
                 attention |= !imported.refused.is_empty();
             }
@@ -117,11 +114,6 @@ pub fn run(g: &super::Globals, a: Args, fetch: bool) -> Result<Outcome> {
     }
     pipeline::email::finish(&ws, email);
     Ok(worst)
-}
-
-/// Whether a complete transaction file of `date` is already stored (an earlier fetch got it).
-fn has_complete_file(ws: &Workspace, date: NaiveDate) -> Result<bool> {
-    Ok(crate::store::files::list(&ws.conn, date, date, true)?.iter().any(|f| f.kind == "transactions" && !f.truncated))
 }
 
 pub fn print_result(date: NaiveDate, r: &day::DayResult) {
