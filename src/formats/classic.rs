@@ -3,7 +3,7 @@
 //! may have up to two preamble lines. All amounts are positive: the type gives the direction. HK
 //! accounts add `Secondary_merchant_id` and `Issue` columns (17): read by header like everything else.
 
-use super::common::{check_sign, check_zero, collect, direction, finish, other_warning, trans_type, SignRule};
+use super::common::{check_sign, check_zero, collect, direction, finish, other_warning, read_type, SignRule};
 use super::text::{decode_cow, norm, read_table, Aliases, CellError, Col, Delim, Record, TableSpec};
 use super::{DetailRow, ParseContext, ParseError, ParsedFile, Rows, Sink, TransTypeOrDefault, Warning, WarningCode};
 use crate::domain::{FileKind, TransType};
@@ -128,14 +128,7 @@ fn total_count(line: &str) -> Option<Result<u64, String>> {
 }
 
 fn row(rec: &Record<'_>, ctx: &ParseContext, w: &mut Vec<Warning>) -> Result<DetailRow, CellError> {
-    let type_raw = rec.get(Col::Type).unwrap_or_default().to_string();
-    if type_raw.is_empty() {
-        return Err(CellError { field: rec.name(Col::Type), reason: "the type is empty".into() });
-    }
-    let (t, tw) = trans_type(&type_raw);
-    if let Some(m) = tw {
-        w.push(other_warning(rec.line, m));
-    }
+    let (type_raw, t) = read_type(rec, w)?;
     let settle_cur = rec.currency(Col::SettleCurrency)?.or(ctx.name_currency);
     let gross = rec.amount(Col::SettleAmount, settle_cur)?;
     let fee = rec.amount(Col::Fee, settle_cur)?;

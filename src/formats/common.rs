@@ -116,14 +116,8 @@ pub fn other_warning(line: u32, message: String) -> Warning {
     Warning { line: Some(line), code: WarningCode::Other, message }
 }
 
-/// Reads the columns intl and antom share into a `DetailRow` (everything but the merchant ids, which
-/// each layout maps its own way). Charged fees are negative in these files: `fee` flips the sign.
-pub fn signed_detail(
-    rec: &Record<'_>,
-    ctx: &ParseContext,
-    amount_rule: SignRule,
-    w: &mut Vec<Warning>,
-) -> Result<DetailRow, CellError> {
+/// The row's type column, raw and normalised; an empty type rejects the row, an unknown one warns.
+pub fn read_type(rec: &Record<'_>, w: &mut Vec<Warning>) -> Result<(String, TransType), CellError> {
     let type_raw = rec.get(Col::Type).unwrap_or_default().to_string();
     if type_raw.is_empty() {
         return Err(CellError { field: rec.name(Col::Type), reason: "the type is empty".into() });
@@ -132,6 +126,18 @@ pub fn signed_detail(
     if let Some(m) = tw {
         w.push(other_warning(rec.line, m));
     }
+    Ok((type_raw, t))
+}
+
+/// Reads the columns intl and antom share into a `DetailRow` (everything but the merchant ids, which
+/// each layout maps its own way). Charged fees are negative in these files: `fee` flips the sign.
+pub fn signed_detail(
+    rec: &Record<'_>,
+    ctx: &ParseContext,
+    amount_rule: SignRule,
+    w: &mut Vec<Warning>,
+) -> Result<DetailRow, CellError> {
+    let (type_raw, t) = read_type(rec, w)?;
     let currency = rec.currency(Col::Currency)?.or(ctx.name_currency);
     let amount = rec.amount(Col::Amount, currency)?;
     if amount.is_none() && t != TransType::Other && ctx.kind == FileKind::Transactions {
