@@ -6,27 +6,7 @@ use crate::harness::{copy_tree, fixtures, Workspace};
 
 fn workspace() -> Workspace {
     let w = Workspace::new();
-    w.write(
-        "alipay-recon.toml",
-        r#"
-environment = "production"
-[merchant]
-name = "Fixture Store"
-[environments.production]
-merchant_id = "2188000000000001"
-[source]
-kind = "dir"
-dir = "sftp"
-formats = ["intl", "classic", "antom"]
-[store]
-database = "data/recon.db"
-archive_dir = "data/archive"
-reports_dir = "reports"
-[email]
-transport = "file"
-dir = "mail"
-"#,
-    );
+    w.write("alipay-recon.toml", crate::harness::dir_config("Fixture Store", &["intl", "classic", "antom"]));
     copy_tree(&fixtures().join("sftp"), &w.file("sftp"));
     w
 }

@@ -10,27 +10,7 @@ const DAY_DIR: &str = "sftp/download/2188000000000001/20261125";
 /// A workspace with a config whose source is the folder `sftp/` inside it.
 pub fn spine_workspace() -> Workspace {
     let w = Workspace::new();
-    w.write(
-        "alipay-recon.toml",
-        r#"
-environment = "production"
-[merchant]
-name = "Test Store"
-[environments.production]
-merchant_id = "2188000000000001"
-[source]
-kind = "dir"
-dir = "sftp"
-formats = ["intl"]
-[store]
-database = "data/recon.db"
-archive_dir = "data/archive"
-reports_dir = "reports"
-[email]
-transport = "file"
-dir = "mail"
-"#,
-    );
+    w.write("alipay-recon.toml", crate::harness::dir_config("Test Store", &["intl"]));
     std::fs::create_dir_all(w.file("sftp")).unwrap();
     w
 }

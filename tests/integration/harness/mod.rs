@@ -99,6 +99,31 @@ impl Workspace {
     }
 }
 
+/// The tests' standard configuration: merchant `2188000000000001`, the folder `sftp/` of the workspace as
+/// the file source with `formats`, the database and archive under `data/`, emails as files in `mail/`.
+pub fn dir_config(merchant: &str, formats: &[&str]) -> String {
+    let formats = formats.iter().map(|f| format!("{f:?}")).collect::<Vec<_>>().join(", ");
+    format!(
+        r#"environment = "production"
+[merchant]
+name = "{merchant}"
+[environments.production]
+merchant_id = "2188000000000001"
+[source]
+kind = "dir"
+dir = "sftp"
+formats = [{formats}]
+[store]
+database = "data/recon.db"
+archive_dir = "data/archive"
+reports_dir = "reports"
+[email]
+transport = "file"
+dir = "mail"
+"#
+    )
+}
+
 /// Copies a folder tree.
 pub fn copy_tree(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
