@@ -150,7 +150,12 @@ pub fn import_day_observed(
         .list_day(date, &layouts)
         .with_context(|| format!("cannot list the files of {date} on {}", source.describe()))?;
     let staging = ws.archive.root().join("incoming");
-    std::fs::create_dir_all(&staging).with_context(|| format!("cannot create {}", staging.display()))?;
+    std::fs::create_dir_all(&staging).with_context(|| {
+        format!(
+            "cannot create the staging folder {}: check `store.archive_dir`, permissions and free disk space",
+            staging.display()
+        )
+    })?;
     let past_deadline = now >= deadline(&ws.cfg, date);
     let mut out = DayImport {
         date: Some(date),
@@ -237,7 +242,9 @@ pub fn import_bytes(
         }
         res
     })
-    .with_context(|| format!("cannot import {}", file.remote_path))?;
+    .with_context(|| {
+        format!("cannot import {}: nothing of it was stored; fix the cause and run again", file.remote_path)
+    })?;
     let (imp, parsed, rows) = match streamed {
         StreamOutcome::Unchanged { file_id } => return Ok(FileOutcome::Unchanged { file_id }),
         StreamOutcome::Open { imp, parsed, rows } => (imp, parsed, rows),
@@ -251,8 +258,9 @@ pub fn import_bytes(
         });
     };
     let (_, archive_path) = archived?;
-    let imported =
-        imp.finish(&parsed, rows, &archive_path).with_context(|| format!("cannot import {}", file.remote_path))?;
+    let imported = imp.finish(&parsed, rows, &archive_path).with_context(|| {
+        format!("cannot import {}: nothing of it was stored; fix the cause and run again", file.remote_path)
+    })?;
     Ok(match imported {
         Imported::New { file_id } => {
             FileOutcome::Imported { file_id, rows, rejects: parsed.rejects.len(), warnings: parsed.warnings.len() }
@@ -377,8 +385,12 @@ pub fn import_sales(
         size: bytes.len() as u64,
         archive_path,
     };
-    let res = store::sales::import(&mut ws.conn, &meta, &parsed, run_id)
-        .with_context(|| format!("cannot import sales file {}", path.display()))?;
+    let res = store::sales::import(&mut ws.conn, &meta, &parsed, run_id).with_context(|| {
+        format!(
+            "cannot import sales file {}: nothing of it was stored; fix the cause and import it again",
+            path.display()
+        )
+    })?;
     Ok((parsed, res))
 }
 

@@ -20,13 +20,22 @@ pub use migrate::{migrate, MIGRATIONS};
 pub fn open(path: &Path) -> Result<Connection> {
     if let Some(dir) = path.parent() {
         if !dir.as_os_str().is_empty() {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("cannot create the database folder {}", dir.display()))?;
+            std::fs::create_dir_all(dir).with_context(|| {
+                format!(
+                    "cannot create the database folder {}: check `store.database` and that this user may write there",
+                    dir.display()
+                )
+            })?;
         }
     }
-    let mut conn = Connection::open(path).with_context(|| format!("cannot open SQLite database {}", path.display()))?;
+    let mut conn = Connection::open(path).with_context(|| {
+        format!(
+            "cannot open SQLite database {}: check `store.database`, its permissions and free disk space",
+            path.display()
+        )
+    })?;
     configure(&conn).with_context(|| format!("cannot configure SQLite database {}", path.display()))?;
-    migrate(&mut conn).with_context(|| format!("cannot migrate SQLite database {}", path.display()))?;
+    migrate(&mut conn).with_context(|| format!("cannot migrate SQLite database {}: restore it from a backup if it is damaged, or check that no newer alipay-recon wrote it", path.display()))?;
     Ok(conn)
 }
 
