@@ -100,6 +100,15 @@ pub struct FileImport<'c> {
     rows: usize,
 }
 
+/// Raises the connection's page cache to the import size (negative = KiB; only grows).
+pub(crate) fn widen_cache(conn: &Connection) -> Result<()> {
+    let cache: i64 = conn.query_row("PRAGMA cache_size", [], |r| r.get(0))?;
+    if cache > IMPORT_CACHE_KIB {
+        conn.pragma_update(None, "cache_size", IMPORT_CACHE_KIB)?;
+    }
+    Ok(())
+}
+
 /// Opens the transaction of a file import: checks "same bytes already imported", marks earlier
 /// versions not current and inserts the `files` row. Counts, header and `archive_path` are set by
 /// [`FileImport::finish`] (they are known only once the whole file is read and archived).
@@ -107,10 +116,7 @@ pub fn begin<'c>(conn: &'c mut Connection, meta: &FileMeta, run_id: Option<i64>)
     // A day's file is hundreds of MB of rows and index entries in random key order: with SQLite's
     // default 2 MB page cache the transaction spills the same index pages to the WAL again and
     // again. 64 MiB (allocated only as used) keeps them in memory until the commit.
-    let cache: i64 = conn.query_row("PRAGMA cache_size", [], |r| r.get(0))?;
-    if cache > IMPORT_CACHE_KIB {
-        conn.pragma_update(None, "cache_size", IMPORT_CACHE_KIB)?;
-    }
+    widen_cache(conn)?;
     let tx = conn.transaction()?;
     if let Some(id) = find_same(&tx, &meta.name, meta.business_date, &meta.sha256)? {
         return Ok(Begun::Unchanged { file_id: id });

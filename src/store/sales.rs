@@ -48,6 +48,9 @@ pub fn import(
     parsed: &ParsedSales,
     run_id: Option<i64>,
 ) -> Result<SalesImport> {
+    // As for Alipay files (store::files::begin): a day's sales are a million index entries in
+    // random key order; a larger page cache keeps them from being spilled to the WAL repeatedly.
+    super::files::widen_cache(conn)?;
     let tx = conn.transaction()?;
     if let Some(id) = tx
         .query_row("SELECT id FROM sales_files WHERE sha256 = ?1", [&meta.sha256], |r| r.get::<_, i64>(0))
