@@ -3,11 +3,12 @@
 
 use super::frames::{payment_key, refund_key};
 use super::input::{AlipayRow, Input};
-use super::Params;
+use super::{HashMap, HashSet, Params};
 use crate::config::FeeRule;
 use crate::domain::{format_minor, Category, Currency, FileKind, Finding, TransType};
 use chrono::{Duration, NaiveDate};
-use std::collections::{BTreeMap, HashMap};
+use std::borrow::Cow;
+use std::collections::BTreeMap;
 
 fn blank(date: NaiveDate, item_date: NaiveDate, category: Category, detail: String) -> Finding {
     Finding {
@@ -31,19 +32,55 @@ pub(super) fn integrity_finding(date: NaiveDate, item_date: NaiveDate, detail: S
     blank(date, item_date, Category::FileIntegrity, detail)
 }
 
+/// The rows the day's checks read, split in one pass over the window (a pass over millions of wide
+/// rows costs more than the checks themselves).
+struct DayRows<'a> {
+    /// Transaction rows dated in the settlement look-back.
+    txns: Vec<&'a AlipayRow>,
+    /// Settlement-detail rows dated in the settlement look-back.
+    settled: Vec<&'a AlipayRow>,
+    /// Rows of any kind dated `date`.
+    today: Vec<&'a AlipayRow>,
+}
+
+impl<'a> DayRows<'a> {
+    fn new(input: &'a Input, params: &Params, date: NaiveDate) -> DayRows<'a> {
+        let from = date - Duration::days(params.settlement_lookback_days as i64);
+        let mut d = DayRows { txns: Vec::new(), settled: Vec::new(), today: Vec::new() };
+        for r in input.rows.iter().filter(|r| r.date >= from && r.date <= date) {
+            match r.kind {
+                FileKind::Transactions => d.txns.push(r),
+                FileKind::SettlementDetail => d.settled.push(r),
+                _ => {}
+            }
+            if r.date == date {
+                d.today.push(r);
+            }
+        }
+        d
+    }
+
+    /// Settlement-detail rows dated `date`.
+    fn settled_today(&self, date: NaiveDate) -> impl Iterator<Item = &'a AlipayRow> + '_ {
+        self.settled.iter().copied().filter(move |r| r.date == date)
+    }
+}
+
 /// Every check of the files dated `date`.
 pub(super) fn day_checks(input: &Input, params: &Params, date: NaiveDate) -> Vec<Finding> {
-    let mut out = integrity(input, date);
-    out.extend(settlement(input, params, date));
-    out.extend(fees(input, params, date));
-    out.extend(summaries(input, date));
+    let rows = DayRows::new(input, params, date);
+    let mut out = integrity(input, &rows, date);
+    out.extend(settlement(&rows, params, date));
+    out.extend(fees(&rows, params, date));
+    out.extend(summaries(input, &rows, date));
     out
 }
 
 /// One FILE_INTEGRITY row per stored issue of the day's files, and one per truncated file that has
 /// no issue saying so.
-fn integrity(input: &Input, date: NaiveDate) -> Vec<Finding> {
+fn integrity(input: &Input, rows: &DayRows, date: NaiveDate) -> Vec<Finding> {
     let mut out = Vec::new();
+    let zero: Vec<&AlipayRow> = rows.today.iter().copied().filter(|r| r.amount == Some(0)).collect();
     for f in input.files.iter().filter(|f| f.date == date) {
         let issues: Vec<_> = input.issues.iter().filter(|i| i.file_id == f.id).collect();
         for i in &issues {
@@ -66,7 +103,7 @@ fn integrity(input: &Input, date: NaiveDate) -> Vec<Finding> {
             ));
         }
         // A zero-amount row the parser did not flag is still one.
-        for r in input.rows.iter().filter(|r| r.file_id == f.id && r.amount == Some(0)) {
+        for r in zero.iter().filter(|r| r.file_id == f.id) {
             if !issues.iter().any(|i| i.code == "ZERO_AMOUNT" && i.line == Some(r.line)) {
                 let mut x = integrity_finding(
                     date,
@@ -104,8 +141,12 @@ fn one_line(s: &str) -> String {
 
 /// Lines that are not orders: counted in the summary, never matched.
 pub(super) fn non_order(type_raw: &str) -> bool {
-    let t = type_raw.trim().to_ascii_uppercase();
-    t == "ADJUSTMENT_FEE" || t == "SETTLEMENT_FEE" || t.starts_with("RESERVE") || t.starts_with("COLLATERAL_")
+    let t = type_raw.trim().as_bytes();
+    let starts = |p: &str| t.len() >= p.len() && t[..p.len()].eq_ignore_ascii_case(p.as_bytes());
+    t.eq_ignore_ascii_case(b"ADJUSTMENT_FEE")
+        || t.eq_ignore_ascii_case(b"SETTLEMENT_FEE")
+        || starts("RESERVE")
+        || starts("COLLATERAL_")
 }
 
 fn money(a: Option<i64>, c: Option<Currency>) -> String {
@@ -129,46 +170,69 @@ fn finding_for(date: NaiveDate, cat: Category, r: &AlipayRow, detail: String) ->
 }
 
 /// SETTLEMENT_MISMATCH for the settlement-detail rows of `date`.
-fn settlement(input: &Input, params: &Params, date: NaiveDate) -> Vec<Finding> {
-    if !input.rows.iter().any(|r| r.kind == FileKind::SettlementDetail && r.date == date) {
+fn settlement(rows: &DayRows, params: &Params, date: NaiveDate) -> Vec<Finding> {
+    if rows.settled_today(date).next().is_none() {
         return Vec::new();
     }
-    let from = date - Duration::days(params.settlement_lookback_days as i64);
-    let txns: Vec<&AlipayRow> =
-        input.rows.iter().filter(|r| r.kind == FileKind::Transactions && r.date >= from && r.date <= date).collect();
-    let mut by_alipay_id: HashMap<&str, &AlipayRow> = HashMap::new();
-    let mut by_key: HashMap<(TransType, String), &AlipayRow> = HashMap::new();
-    let mut cancelled: std::collections::HashSet<String> = Default::default();
-    for r in &txns {
+    let txns = rows.txns.as_slice();
+    let mut by_alipay_id: HashMap<&str, &AlipayRow> = HashMap::with_capacity_and_hasher(txns.len(), Default::default());
+    // Payments cancelled in the window: by Alipay's id, and by the merchant's id.
+    let mut cancelled: HashSet<&str> = HashSet::default();
+    let mut cancelled_keys: HashSet<&str> = HashSet::default();
+    for r in txns {
         match r.trans_type {
             TransType::Payment | TransType::Refund => {
                 if let Some(a) = r.alipay_id.as_deref().filter(|a| !a.is_empty()) {
                     by_alipay_id.entry(a).or_insert(r);
                 }
-                by_key.entry((r.trans_type, key_of(r))).or_insert(r);
             }
             TransType::Cancel => {
-                cancelled.extend(r.original_alipay_id.clone().filter(|s| !s.is_empty()));
-                cancelled.extend(r.merchant_trans_id.clone().filter(|s| !s.is_empty()).map(|m| format!("key:{m}")));
+                cancelled.extend(r.original_alipay_id.as_deref().filter(|s| !s.is_empty()));
+                cancelled_keys.extend(r.merchant_trans_id.as_deref().filter(|s| !s.is_empty()));
             }
             TransType::Other => {}
         }
     }
-    // Net of all settlement rows (window ≤ date) per payment, for "P and R net to zero".
-    let mut net: HashMap<String, i64> = HashMap::new();
-    for r in input.rows.iter().filter(|r| r.kind == FileKind::SettlementDetail && r.date >= from && r.date <= date) {
-        let amt = r.amount.unwrap_or(0);
-        let (id, signed) = match r.trans_type {
-            TransType::Payment => (r.alipay_id.clone(), amt),
-            TransType::Refund => (r.original_alipay_id.clone().or(r.alipay_id.clone()), -amt),
-            _ => continue,
-        };
-        if let Some(id) = id {
-            *net.entry(id).or_default() += signed;
+    // The fallback by merchant key, built only when some settlement row lacks a known Alipay id.
+    let by_key: std::cell::OnceCell<HashMap<(TransType, Cow<str>), &AlipayRow>> = std::cell::OnceCell::new();
+    let by_key = || {
+        by_key.get_or_init(|| {
+            let mut m: HashMap<(TransType, Cow<str>), &AlipayRow> = HashMap::default();
+            for r in txns.iter().filter(|r| matches!(r.trans_type, TransType::Payment | TransType::Refund)) {
+                m.entry((r.trans_type, key_of(r))).or_insert(r);
+            }
+            m
+        })
+    };
+    // Net of all settlement rows (window ≤ date) per cancelled payment, for "P and R net to zero".
+    let voided = |t: &AlipayRow| {
+        t.alipay_id.as_deref().is_some_and(|a| cancelled.contains(a)) || cancelled_keys.contains(key_of(t).as_ref())
+    };
+    let mut net: HashMap<&str, i64> = HashMap::default();
+    if !cancelled.is_empty() || !cancelled_keys.is_empty() {
+        // Alipay ids of the voided transactions (a small set: probing it is cheap).
+        let mut voided_ids = cancelled.clone();
+        for t in txns.iter().filter(|r| matches!(r.trans_type, TransType::Payment | TransType::Refund)) {
+            if let Some(a) = t.alipay_id.as_deref().filter(|a| !a.is_empty()) {
+                if voided(t) && by_alipay_id.get(a).is_some_and(|first| std::ptr::eq(*first, *t)) {
+                    voided_ids.insert(a);
+                }
+            }
+        }
+        for r in rows.settled.iter() {
+            let amt = r.amount.unwrap_or(0);
+            let (id, signed) = match r.trans_type {
+                TransType::Payment => (r.alipay_id.as_deref(), amt),
+                TransType::Refund => (r.original_alipay_id.as_deref().or(r.alipay_id.as_deref()), -amt),
+                _ => continue,
+            };
+            if let Some(id) = id.filter(|id| voided_ids.contains(*id)) {
+                *net.entry(id).or_default() += signed;
+            }
         }
     }
     let mut out = Vec::new();
-    for r in input.rows.iter().filter(|r| r.kind == FileKind::SettlementDetail && r.date == date) {
+    for r in rows.settled_today(date) {
         if non_order(&r.type_raw) {
             continue;
         }
@@ -193,7 +257,7 @@ fn settlement(input: &Input, params: &Params, date: NaiveDate) -> Vec<Finding> {
             .alipay_id
             .as_deref()
             .and_then(|a| by_alipay_id.get(a).copied())
-            .or_else(|| by_key.get(&(r.trans_type, key_of(r))).copied());
+            .or_else(|| by_key().get(&(r.trans_type, key_of(r))).copied());
         let Some(t) = txn else {
             out.push(finding_for(date, Category::SettlementMismatch, r, format!(
                 "Alipay settled {} ({}) but no transaction file of the last {} days has it: ask Alipay which transaction this is.",
@@ -201,41 +265,45 @@ fn settlement(input: &Input, params: &Params, date: NaiveDate) -> Vec<Finding> {
             )));
             continue;
         };
-        let mut f = finding_for(date, Category::SettlementMismatch, r, String::new());
+        let detail = if t.trans_type != r.trans_type {
+            format!(
+                "Alipay settled this as {} but the transaction file has it as {}: ask Alipay to correct the settlement.",
+                r.trans_type.as_str(), t.trans_type.as_str()
+            )
+        } else if r.currency.is_some() && t.currency.is_some() && (r.currency != t.currency || r.amount != t.amount) {
+            format!(
+                "Alipay settled {} but the transaction was {}: ask Alipay to correct the settlement.",
+                money(r.amount, r.currency),
+                money(t.amount, t.currency)
+            )
+        } else if r.trans_type == TransType::Payment
+            && voided(t)
+            && net.get(t.alipay_id.as_deref().unwrap_or("")).copied().unwrap_or(1) != 0
+        {
+            "Alipay settled a payment that was cancelled: ask Alipay to take it back out of the settlement.".into()
+        } else {
+            continue;
+        };
+        // Built only for a mismatch: a million matching rows must not each allocate a finding.
+        let mut f = finding_for(date, Category::SettlementMismatch, r, detail);
         f.currency = t.currency;
         f.local_amount = t.amount;
         f.alipay_currency = r.currency;
         f.alipay_amount = r.amount;
-        if t.trans_type != r.trans_type {
-            f.detail = format!(
-                "Alipay settled this as {} but the transaction file has it as {}: ask Alipay to correct the settlement.",
-                r.trans_type.as_str(), t.trans_type.as_str()
-            );
-        } else if r.currency.is_some() && t.currency.is_some() && (r.currency != t.currency || r.amount != t.amount) {
-            f.detail = format!(
-                "Alipay settled {} but the transaction was {}: ask Alipay to correct the settlement.",
-                money(r.amount, r.currency),
-                money(t.amount, t.currency)
-            );
-        } else if r.trans_type == TransType::Payment
-            && (t.alipay_id.as_ref().is_some_and(|a| cancelled.contains(a))
-                || cancelled.contains(&format!("key:{}", key_of(t))))
-            && net.get(t.alipay_id.as_deref().unwrap_or("")).copied().unwrap_or(1) != 0
-        {
-            f.detail =
-                "Alipay settled a payment that was cancelled: ask Alipay to take it back out of the settlement.".into();
-        } else {
-            continue;
-        }
         out.push(f);
     }
     out
 }
 
-fn key_of(r: &AlipayRow) -> String {
-    match r.trans_type {
-        TransType::Refund => refund_key(r.merchant_refund_id.as_ref(), r.alipay_id.as_ref()),
-        _ => payment_key(r.merchant_trans_id.as_ref(), r.alipay_id.as_ref()),
+fn key_of(r: &AlipayRow) -> Cow<'_, str> {
+    let (own, alipay) = match r.trans_type {
+        TransType::Refund => (r.merchant_refund_id.as_deref(), r.alipay_id.as_ref()),
+        _ => (r.merchant_trans_id.as_deref(), r.alipay_id.as_ref()),
+    };
+    match own.map(str::trim).filter(|s| !s.is_empty()) {
+        Some(k) => Cow::Borrowed(k),
+        None if r.trans_type == TransType::Refund => Cow::Owned(refund_key(None, alipay)),
+        None => Cow::Owned(payment_key(None, alipay)),
     }
 }
 
@@ -256,12 +324,12 @@ pub(super) fn fee_of(amount: i64, ppm: i64) -> i64 {
 }
 
 /// FEE_MISMATCH for rows of `date` that carry a fee and have a configured rate.
-fn fees(input: &Input, params: &Params, date: NaiveDate) -> Vec<Finding> {
+fn fees(rows: &DayRows, params: &Params, date: NaiveDate) -> Vec<Finding> {
     let mut out = Vec::new();
     if params.fees.is_empty() {
         return out;
     }
-    for r in input.rows.iter().filter(|r| r.date == date && !non_order(&r.type_raw)) {
+    for r in rows.today.iter().copied().filter(|r| !non_order(&r.type_raw)) {
         let (Some(fee), Some(c)) = (r.fee, r.fee_currency.or(r.settle_currency).or(r.currency)) else { continue };
         let Some(rule) = rule_for(&params.fees, c, r) else { continue };
         // The base is the gross amount in the fee's currency: the pricing amount when it is in that
@@ -297,21 +365,29 @@ fn fees(input: &Input, params: &Params, date: NaiveDate) -> Vec<Finding> {
 
 /// SUMMARY_MISMATCH: each summary row of `date` against the detail rows of the same day, file format
 /// and currency (an account may receive several formats; each format's summary covers its own detail).
-fn summaries(input: &Input, date: NaiveDate) -> Vec<Finding> {
-    let format_of = |file_id: i64| input.file(file_id).map(|f| f.format);
+fn summaries(input: &Input, rows: &DayRows, date: NaiveDate) -> Vec<Finding> {
+    let formats: HashMap<i64, crate::domain::FileFormat> = input.files.iter().map(|f| (f.id, f.format)).collect();
+    let format_of = |file_id: i64| formats.get(&file_id).copied();
     // (format, type, settlement currency) → (count, net).
     type Key = (Option<crate::domain::FileFormat>, String, Option<Currency>);
     let mut detail: BTreeMap<Key, (i64, i64)> = BTreeMap::new();
-    for r in input.rows.iter().filter(|r| r.kind == FileKind::SettlementDetail && r.date == date) {
-        let ty = if non_order(&r.type_raw) {
-            r.type_raw.trim().to_ascii_uppercase()
+    // Summed per (file, type, currency) first without allocating, then keyed by text.
+    let mut per: HashMap<(i64, Cow<str>, Option<Currency>), (i64, i64)> = HashMap::default();
+    for r in rows.settled_today(date) {
+        let ty: Cow<str> = if non_order(&r.type_raw) {
+            Cow::Owned(r.type_raw.trim().to_ascii_uppercase())
         } else {
-            r.trans_type.as_str().to_string()
+            Cow::Borrowed(r.trans_type.as_str())
         };
-        for t in [ty, "TOTAL".to_string()] {
-            let e = detail.entry((format_of(r.file_id), t, r.settle_currency)).or_default();
-            e.0 += 1;
-            e.1 += r.settle_amount.unwrap_or(0);
+        let e = per.entry((r.file_id, ty, r.settle_currency)).or_default();
+        e.0 += 1;
+        e.1 += r.settle_amount.unwrap_or(0);
+    }
+    for ((file, ty, c), (n, sum)) in per {
+        for t in [ty.into_owned(), "TOTAL".to_string()] {
+            let e = detail.entry((format_of(file), t, c)).or_default();
+            e.0 += n;
+            e.1 += sum;
         }
     }
     let mut out = Vec::new();

@@ -1,19 +1,24 @@
-//! The engine's polars stage: the window's transaction rows and local record versions as frames,
-//! and, per evaluated day ("cut"), one group-by per key joined across both sides. Rows are numbered
-//! in a stable order before they enter a frame, so `min(pos)` is a key's first row and `max(pos)` its
-//! latest local version; only keys, counts and positions come back out — polars types stay here.
+//! The engine's polars stage: the window's transaction rows and local record versions in one frame,
+//! and, per evaluated day ("cut"), one lazy filter + group-by per key over both sides. Key texts are
+//! interned to integer ids numbered in text order, and the frame is sorted by id, so polars groups by
+//! slicing (no hashing) and the groups come out in key order. Rows are numbered in a stable order
+//! before they enter the frame, so `min(pos)` is a key's first row and `max(pos)` its latest local
+//! version; only keys, counts and positions come back out — polars types stay here.
 
 use super::input::{Input, LocalVersion};
+use super::{HashMap, HashSet};
 use crate::domain::{FileKind, RecordType, TransType};
 use chrono::{Datelike, NaiveDate};
 use polars::prelude::*;
-use std::collections::HashMap;
+use std::borrow::Cow;
 use std::sync::Arc;
 
-/// Row kinds inside the transaction frame.
+/// Row kinds inside the frame: Alipay's rows, then local versions.
 const T_PAY: i32 = 0;
 const T_REFUND: i32 = 1;
 const T_CANCEL: i32 = 2;
+const L_PAY: i32 = 3;
+const L_REFUND: i32 = 4;
 
 /// One key's aggregate at a cut: Alipay's rows (positions into `Frames::txn_rows`) and the local
 /// version that is current at the cut (position into `Frames::local_rows`).
@@ -35,15 +40,21 @@ pub(super) struct KeyAgg {
 }
 
 pub(super) struct Frames {
-    txn: DataFrame,
-    local: DataFrame,
+    /// Alipay's transaction rows and the local versions in one frame sorted by key id (so a key's
+    /// rows are contiguous and polars groups them by slicing, without hashing): `key`, `t` (row
+    /// kind), `day` (Alipay row date / local business date), `as_of` (local: first day it is
+    /// visible; Alipay: its date) and `pos` (position in `txn_rows` / `local_rows`).
+    all: DataFrame,
     /// Frame position → index into `Input::rows`, in (date, time, file, line) order.
     pub txn_rows: Vec<usize>,
     /// Frame position → index into `Input::local`, in (ledger, seq) order: the last visible wins.
     pub local_rows: Vec<usize>,
+    /// Frame position → key id of that local version.
+    pub local_keys: Vec<u32>,
     /// Alipay payment id → merchant payment id, from every stored PAYMENT row of the window.
     pub payment_by_alipay_id: HashMap<String, String>,
-    /// Key id (the frames' integer key) → key text, and back. Grouping and joining on integers.
+    /// Key id (the frames' integer key) → key text, and back. Grouping and joining on integers; ids
+    /// are numbered in key-text order, so sorting by id sorts by key.
     names: Vec<Arc<str>>,
     ids: HashMap<Arc<str>, u32>,
 }
@@ -66,6 +77,21 @@ impl Interner {
         self.ids.insert(a, i);
         i
     }
+
+    /// Renumbers the ids in key-text order; returns old id → new id.
+    fn sort(&mut self) -> Vec<u32> {
+        let mut order: Vec<u32> = (0..self.names.len() as u32).collect();
+        order.sort_unstable_by(|&a, &b| self.names[a as usize].cmp(&self.names[b as usize]));
+        let mut rank = vec![0u32; order.len()];
+        for (new, &old) in order.iter().enumerate() {
+            rank[old as usize] = new as u32;
+        }
+        self.names = order.iter().map(|&old| self.names[old as usize].clone()).collect();
+        for v in self.ids.values_mut() {
+            *v = rank[*v as usize];
+        }
+        rank
+    }
 }
 
 pub(super) fn day(d: NaiveDate) -> i32 {
@@ -79,13 +105,13 @@ fn nonempty(s: &Option<String>) -> Option<&str> {
 impl Frames {
     pub fn new(input: &Input) -> PolarsResult<Frames> {
         // Only the Alipay ids that refunds and cancels point at: the index stays small at volume.
-        let wanted: std::collections::HashSet<&str> = input
+        let wanted: HashSet<&str> = input
             .rows
             .iter()
             .filter(|r| matches!(r.trans_type, TransType::Refund | TransType::Cancel))
             .filter_map(|r| nonempty(&r.original_alipay_id))
             .collect();
-        let mut payment_by_alipay_id = HashMap::new();
+        let mut payment_by_alipay_id = HashMap::default();
         for r in &input.rows {
             if r.kind == FileKind::Transactions && r.trans_type == TransType::Payment {
                 if let (Some(a), Some(m)) = (nonempty(&r.alipay_id), nonempty(&r.merchant_trans_id)) {
@@ -95,65 +121,93 @@ impl Frames {
                 }
             }
         }
-        let mut txn_rows: Vec<usize> = (0..input.rows.len())
+        let txn_rows: Vec<usize> = (0..input.rows.len())
             .filter(|&i| {
                 let r = &input.rows[i];
                 r.kind == FileKind::Transactions && r.trans_type != TransType::Other
             })
             .collect();
-        txn_rows.sort_by_key(|&i| {
-            let r = &input.rows[i];
-            (r.date, r.trans_time.map(|t| t.timestamp()), r.file_id, r.line)
-        });
+        // Sort keys computed once per row, not once per comparison.
+        let mut order: Vec<(NaiveDate, Option<i64>, i64, i64, usize)> = txn_rows
+            .iter()
+            .map(|&i| {
+                let r = &input.rows[i];
+                (r.date, r.trans_time.map(|t| t.timestamp()), r.file_id, r.line, i)
+            })
+            .collect();
+        order.sort_unstable();
+        let txn_rows: Vec<usize> = order.into_iter().map(|o| o.4).collect();
+        tracing::trace!("frames: rows ordered");
         let mut names = Interner::default();
+        names.ids.reserve(txn_rows.len().max(input.local.len()));
         let (mut t, mut key, mut dayc, mut pos) = (vec![], vec![], vec![], vec![]);
         for (p, &i) in txn_rows.iter().enumerate() {
             let r = &input.rows[i];
             let (kind, k) = match r.trans_type {
-                TransType::Payment => (T_PAY, payment_key(r.merchant_trans_id.as_ref(), r.alipay_id.as_ref())),
+                TransType::Payment => (T_PAY, key_text(r.merchant_trans_id.as_deref(), r.alipay_id.as_deref())),
                 TransType::Cancel => {
                     let via = nonempty(&r.original_alipay_id).and_then(|a| payment_by_alipay_id.get(a));
-                    let m = nonempty(&r.merchant_trans_id).map(str::to_string).or_else(|| via.cloned());
-                    (T_CANCEL, payment_key(m.as_ref(), r.original_alipay_id.as_ref()))
+                    let m = nonempty(&r.merchant_trans_id).or(via.map(String::as_str));
+                    (T_CANCEL, key_text(m, r.original_alipay_id.as_deref()))
                 }
-                _ => (T_REFUND, refund_key(r.merchant_refund_id.as_ref(), r.alipay_id.as_ref())),
+                _ => (T_REFUND, key_text(r.merchant_refund_id.as_deref(), r.alipay_id.as_deref())),
             };
             t.push(kind);
             key.push(names.id(&k));
             dayc.push(day(r.date));
             pos.push(p as i64);
         }
-        let txn = DataFrame::new(
-            t.len(),
-            vec![
-                Column::new("t".into(), t),
-                Column::new("key".into(), key),
-                Column::new("day".into(), dayc),
-                Column::new("pos".into(), pos),
-            ],
-        )?;
+        let txn_as_of = dayc.clone();
         let mut local_rows: Vec<usize> = (0..input.local.len()).collect();
         local_rows.sort_by_key(|&i| (input.local[i].ledger, input.local[i].seq));
-        let (mut t, mut key, mut as_of, mut bday, mut pos) = (vec![], vec![], vec![], vec![], vec![]);
         for (p, &i) in local_rows.iter().enumerate() {
             let v: &LocalVersion = &input.local[i];
-            t.push(if v.record_type == RecordType::Payment { T_PAY } else { T_REFUND });
+            t.push(if v.record_type == RecordType::Payment { L_PAY } else { L_REFUND });
             key.push(names.id(v.key()));
-            as_of.push(day(v.as_of));
-            bday.push(day(v.business_date));
+            dayc.push(day(v.business_date));
             pos.push(p as i64);
         }
-        let local = DataFrame::new(
-            t.len(),
+        let mut as_of = txn_as_of;
+        as_of.extend(local_rows.iter().map(|&i| day(input.local[i].as_of)));
+        tracing::trace!("frames: keys interned");
+        let rank = names.sort();
+        tracing::trace!("frames: keys sorted");
+        for k in key.iter_mut() {
+            *k = rank[*k as usize];
+        }
+        let local_keys = key[txn_rows.len()..].to_vec();
+        // Counting sort by key id (ids are dense), keeping row order within a key.
+        let mut start = vec![0usize; names.names.len() + 1];
+        for &k in &key {
+            start[k as usize + 1] += 1;
+        }
+        for i in 1..start.len() {
+            start[i] += start[i - 1];
+        }
+        let mut order = vec![0usize; key.len()];
+        for (row, &k) in key.iter().enumerate() {
+            order[start[k as usize]] = row;
+            start[k as usize] += 1;
+        }
+        let pick_i32 = |v: &[i32]| order.iter().map(|&r| v[r]).collect::<Vec<i32>>();
+        let mut key_col = Column::new("key".into(), order.iter().map(|&r| key[r]).collect::<Vec<u32>>());
+        key_col.set_sorted_flag(polars::series::IsSorted::Ascending);
+        let all = DataFrame::new(
+            key.len(),
             vec![
-                Column::new("t".into(), t),
-                Column::new("key".into(), key),
-                Column::new("as_of".into(), as_of),
-                Column::new("bday".into(), bday),
-                Column::new("pos".into(), pos),
+                key_col,
+                Column::new("t".into(), pick_i32(&t)),
+                Column::new("day".into(), pick_i32(&dayc)),
+                Column::new("as_of".into(), pick_i32(&as_of)),
+                Column::new("pos".into(), order.iter().map(|&r| pos[r]).collect::<Vec<i64>>()),
             ],
         )?;
-        Ok(Frames { txn, local, txn_rows, local_rows, payment_by_alipay_id, names: names.names, ids: names.ids })
+        Ok(Frames { all, txn_rows, local_rows, local_keys, payment_by_alipay_id, names: names.names, ids: names.ids })
+    }
+
+    /// How many key ids there are (ids are `0..key_count()`).
+    pub fn key_count(&self) -> usize {
+        self.names.len()
     }
 
     /// The integer id of a key text, when the window has it.
@@ -162,14 +216,12 @@ impl Frames {
     }
 
     /// Ids of the keys of local records dated on one of `days`.
-    pub fn local_keys_on(&self, input: &Input, days: &std::collections::HashSet<NaiveDate>) -> Vec<u32> {
-        let keys = self.local.column("key").and_then(|c| c.u32().map(|ca| ca.iter().collect::<Vec<_>>()));
-        let Ok(keys) = keys else { return Vec::new() };
+    pub fn local_keys_on(&self, input: &Input, days: &HashSet<NaiveDate>) -> Vec<u32> {
         self.local_rows
             .iter()
-            .zip(keys)
+            .zip(&self.local_keys)
             .filter(|(&i, _)| days.contains(&input.local[i].business_date))
-            .filter_map(|(_, k)| k)
+            .map(|(_, &k)| k)
             .collect()
     }
 
@@ -182,89 +234,150 @@ impl Frames {
         cut: NaiveDate,
         only: Option<&[u32]>,
     ) -> PolarsResult<Vec<KeyAgg>> {
-        let t = if record == RecordType::Payment { T_PAY } else { T_REFUND };
+        let (own, local_t) = if record == RecordType::Payment { (T_PAY, L_PAY) } else { (T_REFUND, L_REFUND) };
         let (lo, cut) = (day(lo), day(cut));
-        let subset = match only {
-            Some(ids) => Some(DataFrame::new(ids.len(), vec![Column::new("key".into(), ids.to_vec())])?.lazy()),
-            None => None,
+        let mut lf = self.all.clone().lazy();
+        if let Some(ids) = only {
+            let subset = DataFrame::new(ids.len(), vec![Column::new("key".into(), ids.to_vec())])?.lazy();
+            lf = lf.join(subset, [col("key")], [col("key")], JoinArgs::new(JoinType::Semi));
+        }
+        let t = || col("t");
+        let alipay_kind =
+            if record == RecordType::Payment { t().eq(lit(own)).or(t().eq(lit(T_CANCEL))) } else { t().eq(lit(own)) };
+        // Alipay's rows dated in the window; the local versions visible at the cut (a version's
+        // business date is checked against the window below, on the key's current version).
+        let visible = alipay_kind
+            .and(col("day").gt_eq(lit(lo)))
+            .and(col("day").lt_eq(lit(cut)))
+            .or(t().eq(lit(local_t)).and(col("as_of").lt_eq(lit(cut))));
+        // Masked columns carry a sentinel instead of null where the row is of another kind: without
+        // nulls, polars aggregates sorted slice groups with its vectorised kernels.
+        let (none_lo, none_hi) = (lit(i64::MAX), lit(-1i64));
+        let when_t = |kind: i32, c: &str, otherwise: Expr| {
+            when(t().eq(lit(kind))).then(col(c).cast(DataType::Int64)).otherwise(otherwise)
         };
-        let restrict = |lf: LazyFrame| match &subset {
-            Some(s) => lf.join(s.clone(), [col("key")], [col("key")], JoinArgs::new(JoinType::Semi)),
-            None => lf,
-        };
-        let window =
-            restrict(self.txn.clone().lazy()).filter(col("day").gt_eq(lit(lo)).and(col("day").lt_eq(lit(cut))));
-        let own = window.clone().filter(col("t").eq(lit(t)));
-        let per_day = own
-            .clone()
-            .group_by([col("key"), col("day")])
-            .agg([len().alias("nd")])
-            .group_by([col("key")])
-            .agg([col("nd").max().alias("max_per_day")]);
-        let mut alipay = own
+        // One group-by of simple aggregations (polars' fast path on sorted keys).
+        let grouped = lf
+            .filter(visible)
+            .select([
+                col("key"),
+                t().eq(lit(own)).cast(DataType::Int64).alias("is_own"),
+                t().eq(lit(T_CANCEL)).cast(DataType::Int64).alias("is_cancel"),
+                when_t(own, "pos", none_lo.clone()).alias("own_first"),
+                when_t(own, "pos", none_hi.clone()).alias("own_last"),
+                when_t(own, "day", none_lo.clone()).alias("own_d0"),
+                when_t(own, "day", none_hi.clone()).alias("own_d1"),
+                when_t(T_CANCEL, "pos", none_lo.clone()).alias("cancel_pos"),
+                when_t(local_t, "pos", none_hi.clone()).alias("local_pos"),
+                when_t(local_t, "day", none_hi.clone()).alias("local_day"),
+            ])
             .group_by([col("key")])
             .agg([
-                len().alias("n"),
-                col("day").n_unique().alias("days"),
-                col("pos").min().alias("first"),
-                col("pos").max().alias("last"),
+                col("is_own").sum().alias("n"),
+                col("is_cancel").sum().alias("n_cancel"),
+                col("own_first").min().alias("first"),
+                col("own_last").max().alias("last"),
+                col("own_d0").min().alias("d0"),
+                col("own_d1").max().alias("d1"),
+                col("cancel_pos").min().alias("cancel_first"),
+                col("local_pos").max().alias("lpos"),
+                col("local_day").max().alias("lbday"),
             ])
-            .join(per_day, [col("key")], [col("key")], JoinArgs::new(JoinType::Left));
-        if record == RecordType::Payment {
-            let cancels = window
-                .filter(col("t").eq(lit(T_CANCEL)))
-                .group_by([col("key")])
-                .agg([len().alias("n_cancel"), col("pos").min().alias("cancel_first")]);
-            alipay = alipay.join(cancels, [col("key")], [col("key")], full());
-        }
-        // The version current at the cut: the last one stated by a file visible at the cut.
-        let local = restrict(self.local.clone().lazy())
-            .filter(col("t").eq(lit(t)).and(col("as_of").lt_eq(lit(cut))))
-            .group_by([col("key")])
-            .agg([col("pos").max().alias("lpos"), col("bday").max().alias("lbday")]);
-        let joined = alipay.join(local, [col("key")], [col("key")], full()).collect()?;
-        let int = |name: &str| -> PolarsResult<Vec<Option<i64>>> {
-            match joined.column(name) {
-                Ok(c) => Ok(c.cast(&DataType::Int64)?.i64()?.iter().collect()),
-                Err(_) => Ok(vec![None; joined.height()]),
-            }
+            .collect()?;
+        // Borrowed as plain slices (no per-column copies at a million keys); sentinels become None.
+        let series = |name: &str| -> PolarsResult<Series> {
+            Ok(grouped.column(name)?.as_materialized_series().cast(&DataType::Int64)?.rechunk())
         };
-        let keys = int("key")?;
-        let (n, days, mpd, first, last) = (int("n")?, int("days")?, int("max_per_day")?, int("first")?, int("last")?);
-        let (nc, cf, lpos, lbday) = (int("n_cancel")?, int("cancel_first")?, int("lpos")?, int("lbday")?);
+        let cols = ["key", "n", "n_cancel", "first", "last", "d0", "d1", "cancel_first", "lpos", "lbday"]
+            .map(|name| series(name));
+        let mut held = Vec::with_capacity(cols.len());
+        for c in cols {
+            held.push(c?);
+        }
+        let mut slices = Vec::with_capacity(held.len());
+        for s in &held {
+            slices.push(s.i64()?.cont_slice()?);
+        }
+        let [keys, n, nc, first, last, d0, d1, cf, lpos, lbday] = slices[..] else { unreachable!("ten columns") };
+        let opt = |v: i64| (v != i64::MAX && v != -1).then_some(v);
         let mut out = Vec::with_capacity(keys.len());
-        for (i, key) in keys.into_iter().enumerate() {
-            let Some(kid) = key.map(|k| k as u32) else { continue };
-            let key = self.names[kid as usize].clone();
+        let mut repeated = Vec::new();
+        for (i, &key) in keys.iter().enumerate() {
+            let kid = key as u32;
             // A local record dated outside the window is not this window's business.
-            let local = match (lpos[i], lbday[i]) {
+            let local = match (opt(lpos[i]), opt(lbday[i])) {
                 (Some(p), Some(b)) if b >= lo as i64 && b <= cut as i64 => Some(p as usize),
                 _ => None,
             };
-            if n[i].is_none() && nc[i].is_none() && local.is_none() {
+            let (n, n_cancel) = (n[i], nc[i]);
+            if n == 0 && n_cancel == 0 && local.is_none() {
                 continue;
             }
+            // One row: one day. Two: one or two days. More (rare): counted exactly below.
+            let (days, max_per_day) = match n {
+                0 | 1 => (n, n),
+                2 if d0[i] == d1[i] => (1, 2),
+                2 => (2, 1),
+                _ => {
+                    repeated.push(kid);
+                    (0, 0)
+                }
+            };
             out.push(KeyAgg {
-                key,
+                key: self.names[kid as usize].clone(),
                 kid,
                 partner: None,
-                n: n[i].unwrap_or(0),
-                days: days[i].unwrap_or(0),
-                max_per_day: mpd[i].unwrap_or(0),
-                first: first[i].map(|p| p as usize),
-                last: last[i].map(|p| p as usize),
-                n_cancel: nc[i].unwrap_or(0),
-                cancel_first: cf[i].map(|p| p as usize),
+                n,
+                days,
+                max_per_day,
+                first: opt(first[i]).map(|p| p as usize),
+                last: opt(last[i]).map(|p| p as usize),
+                n_cancel,
+                cancel_first: opt(cf[i]).map(|p| p as usize),
                 local,
             });
         }
-        out.sort_by(|a, b| a.key.cmp(&b.key));
+        // Ids are numbered in key order (`Interner::sort`).
+        out.sort_unstable_by_key(|a| a.kid);
+        if !repeated.is_empty() {
+            let exact = self.days_per_key(own, lo, cut, &repeated)?;
+            for a in out.iter_mut() {
+                if let Some(&(days, max)) = exact.get(&a.kid) {
+                    (a.days, a.max_per_day) = (days, max);
+                }
+            }
+        }
         Ok(out)
+    }
+
+    /// Distinct days and the most rows on one day, of the keys in `ids` (rows of kind `own` in the window).
+    fn days_per_key(&self, own: i32, lo: i32, cut: i32, ids: &[u32]) -> PolarsResult<HashMap<u32, (i64, i64)>> {
+        let subset = DataFrame::new(ids.len(), vec![Column::new("key".into(), ids.to_vec())])?.lazy();
+        let per_day = self
+            .all
+            .clone()
+            .lazy()
+            .join(subset, [col("key")], [col("key")], JoinArgs::new(JoinType::Semi))
+            .filter(col("t").eq(lit(own)).and(col("day").gt_eq(lit(lo))).and(col("day").lt_eq(lit(cut))))
+            .group_by([col("key"), col("day")])
+            .agg([len().alias("nd")])
+            .group_by([col("key")])
+            .agg([len().alias("days"), col("nd").max().alias("max_per_day")])
+            .collect()?;
+        let int = |name: &str| -> PolarsResult<Vec<Option<i64>>> {
+            Ok(per_day.column(name)?.cast(&DataType::Int64)?.i64()?.iter().collect())
+        };
+        let (k, d, m) = (int("key")?, int("days")?, int("max_per_day")?);
+        Ok((0..k.len()).filter_map(|i| Some((k[i]? as u32, (d[i].unwrap_or(0), m[i].unwrap_or(0))))).collect())
     }
 }
 
-fn full() -> JoinArgs {
-    JoinArgs::new(JoinType::Full).with_coalesce(JoinCoalesce::CoalesceColumns)
+/// A row's key text without allocating in the usual case (the merchant's id is present).
+fn key_text<'a>(own: Option<&'a str>, alipay_id: Option<&str>) -> Cow<'a, str> {
+    match own.map(str::trim).filter(|s| !s.is_empty()) {
+        Some(m) => Cow::Borrowed(m),
+        None => Cow::Owned(format!("#{}", alipay_id.map(str::trim).unwrap_or(""))),
+    }
 }
 
 /// A payment's key: the merchant's id, or Alipay's id when the row has none (cannot match locally

@@ -6,9 +6,9 @@
 use super::frames::KeyAgg;
 use super::input::{AlipayRow, LocalVersion};
 use super::{Cut, Eval, State};
+use super::{HashMap, HashSet};
 use crate::domain::{format_minor, Category, Finding, LocalStatus, RecordType};
 use chrono::{DateTime, FixedOffset, NaiveDate};
-use std::collections::{HashMap, HashSet};
 
 pub(super) fn money(amount: Option<i64>, c: Option<crate::domain::Currency>) -> String {
     match (amount, c) {
@@ -136,10 +136,13 @@ pub(super) fn payment(cx: &Cut, agg: &KeyAgg, out: &mut Vec<Eval>) -> bool {
         state: State::Pending(why),
         finding: s.finding(cx.cut, cat, detail),
     };
-    let grace_why = format!(
-        "created within {} minutes of the end of {}: the other side may book it on the next day",
-        cx.params.grace_minutes, cx.cut
-    );
+    // Written only for the few keys that are pending (a format! per key costs at a million keys).
+    let grace_why = || {
+        format!(
+            "created within {} minutes of the end of {}: the other side may book it on the next day",
+            cx.params.grace_minutes, cx.cut
+        )
+    };
     // DUPLICATE first: it outranks every other item category.
     if agg.max_per_day > 1 || (agg.days > 1 && agg.n_cancel == 0) || local.is_some_and(|l| l.conflict) {
         let d = if agg.max_per_day > 1 {
@@ -171,7 +174,7 @@ pub(super) fn payment(cx: &Cut, agg: &KeyAgg, out: &mut Vec<Eval>) -> bool {
                 money(p.amount, p.currency), s.payment_id
             );
             out.push(if in_grace(cx, p.date, p.trans_time) {
-                pending(Category::MissingLocally, detail, grace_why)
+                pending(Category::MissingLocally, detail, grace_why())
             } else {
                 found(Category::MissingLocally, detail)
             });
@@ -183,7 +186,7 @@ pub(super) fn payment(cx: &Cut, agg: &KeyAgg, out: &mut Vec<Eval>) -> bool {
         if let Some(day) = waiting {
             pending(cat, detail, format!("waiting for a complete Alipay transaction file of {day}"))
         } else if in_grace(cx, l.business_date, Some(l.created_at)) {
-            pending(cat, detail, grace_why.clone())
+            pending(cat, detail, grace_why())
         } else {
             found(cat, detail)
         }
@@ -241,7 +244,7 @@ pub(super) fn payment(cx: &Cut, agg: &KeyAgg, out: &mut Vec<Eval>) -> bool {
                     ),
                 )
             } else if in_grace(cx, p.date, p.trans_time) || in_grace(cx, l.business_date, Some(l.created_at)) {
-                pending(Category::StatusMismatch, detail, grace_why)
+                pending(Category::StatusMismatch, detail, grace_why())
             } else {
                 found(Category::StatusMismatch, detail)
             });
@@ -303,8 +306,8 @@ pub(super) fn unsettled(cx: &Cut, s: &Sides, row: &AlipayRow, out: &mut Vec<Eval
     let settled = [row.alipay_id.as_deref(), Some(s.key)]
         .into_iter()
         .flatten()
-        .filter_map(|k| cx.settled.get(&(s.record, k.to_string())))
-        .any(|&d| d <= cx.cut);
+        .filter_map(|k| cx.settled_on(s.record, k))
+        .any(|d| d <= cx.cut);
     if settled {
         return;
     }
@@ -325,13 +328,13 @@ pub(super) fn unsettled(cx: &Cut, s: &Sides, row: &AlipayRow, out: &mut Vec<Eval
 /// Pairs Alipay-only keys with local-only keys by the secondary key: for payments Alipay's id =
 /// the local acquirement_id; for refunds the refunded payment's Alipay id + the same amount.
 pub(super) fn pair_secondary(cx: &Cut, record: RecordType, aggs: &mut Vec<KeyAgg>) {
-    let mut local_only: HashMap<(String, i64), usize> = HashMap::new();
+    let mut local_only: HashMap<(&str, i64), usize> = HashMap::default();
     for (i, a) in aggs.iter().enumerate() {
         if a.n == 0 && a.n_cancel == 0 {
             if let Some(l) = a.local.map(|p| cx.local(p)) {
                 if let Some(acq) = l.acquirement_id.as_deref().filter(|s| !s.is_empty()) {
                     let amt = if record == RecordType::Refund { l.amount } else { 0 };
-                    local_only.entry((acq.to_string(), amt)).or_insert(i);
+                    local_only.entry((acq, amt)).or_insert(i);
                 }
             }
         }
@@ -339,15 +342,15 @@ pub(super) fn pair_secondary(cx: &Cut, record: RecordType, aggs: &mut Vec<KeyAgg
     if local_only.is_empty() {
         return;
     }
-    let mut taken = HashSet::new();
+    let mut taken: HashSet<usize> = HashSet::default();
     for i in 0..aggs.len() {
         if aggs[i].local.is_some() || aggs[i].n == 0 {
             continue;
         }
         let r = cx.row(aggs[i].first.expect("n > 0"));
         let probe = match record {
-            RecordType::Payment => r.alipay_id.clone().map(|a| (a, 0)),
-            RecordType::Refund => r.original_alipay_id.clone().zip(r.amount),
+            RecordType::Payment => r.alipay_id.as_deref().map(|a| (a, 0)),
+            RecordType::Refund => r.original_alipay_id.as_deref().zip(r.amount),
         };
         if let Some(j) = probe.and_then(|p| local_only.get(&p).copied()) {
             if taken.insert(j) {

@@ -30,7 +30,12 @@ use crate::domain::{
 use anyhow::{Context, Result};
 use chrono::{DateTime, Duration, FixedOffset, NaiveDate};
 use frames::Frames;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
+
+/// The engine's hash maps: foldhash (several times SipHash's speed on short ids; still randomly
+/// seeded per process, and nothing in the engine depends on iteration order).
+pub(crate) type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+pub(crate) type HashSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
 
 /// The business rules' settings (contracts.md §0), from `[business]`.
 #[derive(Debug, Clone)]
@@ -124,16 +129,21 @@ struct Cut<'a> {
     pub first_day: NaiveDate,
     /// Days with at least one complete transaction file.
     pub complete_days: &'a HashSet<NaiveDate>,
-    /// Earliest settlement-detail date per (type, Alipay id or merchant id).
-    pub settled: &'a HashMap<(RecordType, String), NaiveDate>,
+    /// Earliest settlement-detail date per (type, Alipay id or merchant id); built on first use
+    /// (only items older than the UNSETTLED delay ask).
+    pub settled: &'a std::cell::OnceCell<HashMap<(RecordType, &'a str), NaiveDate>>,
 }
 
-impl Cut<'_> {
+impl<'a> Cut<'a> {
     pub fn row(&self, pos: usize) -> &AlipayRow {
         &self.input.rows[self.frames.txn_rows[pos]]
     }
     pub fn local(&self, pos: usize) -> &LocalVersion {
         &self.input.local[self.frames.local_rows[pos]]
+    }
+    /// The first settlement-detail date of a payment or refund by Alipay's id or the merchant's id.
+    pub fn settled_on(&self, record: RecordType, key: &str) -> Option<NaiveDate> {
+        self.settled.get_or_init(|| settled_index(self.input)).get(&(record, key)).copied()
     }
     /// The merchant payment id a refund row refunds: its own column, else through Alipay's id.
     pub fn payment_of_refund(&self, r: &AlipayRow) -> Option<String> {
@@ -152,10 +162,14 @@ pub fn run(input: &Input, params: &Params) -> Result<Outcome> {
 fn run_replaying(input: &Input, params: &Params, full: bool) -> Result<Outcome> {
     let date =
         input.date.context("the reconciliation input has no business date (a bug: load it with store::window)")?;
+    let clock = std::time::Instant::now();
+    let lap =
+        |what: &str| tracing::debug!(what, ms = clock.elapsed().as_millis() as u64, cpu_ms = cpu_ms(), "engine phase");
     let frames = Frames::new(input).context("cannot build the reconciliation frames")?;
+    lap("frames");
     let complete_days: HashSet<NaiveDate> =
         input.files.iter().filter(|f| f.kind == FileKind::Transactions && !f.truncated).map(|f| f.date).collect();
-    let settled = settled_index(input);
+    let settled = std::cell::OnceCell::new();
     let first_day = date - Duration::days(params.open_item_days as i64);
     let mut history: BTreeMap<NaiveDate, HashMap<String, Eval>> = BTreeMap::new();
     let cut = |d: NaiveDate| Cut {
@@ -173,6 +187,7 @@ fn run_replaying(input: &Input, params: &Params, full: bool) -> Result<Outcome> 
     // local keys of days without a transaction file (the FILE_INTEGRITY row's first day).
     let (evals, matched_at_t, mut keys) = evaluate(&cut(date), None)?;
     history.insert(date, evals.into_iter().map(|e| (e.ident.clone(), e)).collect());
+    lap("cut T");
     let yesterday = date - Duration::days(1);
     if yesterday >= first_day {
         let (evals, _, more) = evaluate(&cut(yesterday), None)?;
@@ -186,17 +201,32 @@ fn run_replaying(input: &Input, params: &Params, full: bool) -> Result<Outcome> 
     keys.extend(frames.local_keys_on(input, &no_file));
     keys.sort_unstable();
     keys.dedup();
+    lap("cut T-1");
     let mut d = first_day;
     while d < yesterday {
         let (evals, _, _) = evaluate(&cut(d), if full { None } else { Some(&keys) })?;
         history.insert(d, evals.into_iter().map(|e| (e.ident.clone(), e)).collect());
         d += Duration::days(1);
     }
+    lap("earlier cuts");
     let mut out = carry(&history, date);
+    lap("carry");
     out.findings.extend(checks::day_checks(input, params, date));
+    lap("day checks");
     sort_findings(&mut out.findings);
-    out.summary = totals::summary(input, params, date, &out, matched_at_t);
+    out.summary = totals::summary(input, &frames, date, &out, matched_at_t);
+    lap("summary");
     Ok(out)
+}
+
+/// The process's CPU time so far (all threads), for the phase log: steadier than wall time on a
+/// busy machine.
+fn cpu_ms() -> u64 {
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `ru` is a valid out-pointer for getrusage(2).
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+    let ms = |t: libc::timeval| t.tv_sec as u64 * 1000 + t.tv_usec as u64 / 1000;
+    ms(ru.ru_utime) + ms(ru.ru_stime)
 }
 
 /// Every verdict at one cut (of the keys in `only`, or all), how many keys both sides agree on, and
@@ -205,9 +235,11 @@ fn evaluate(cx: &Cut, only: Option<&[u32]>) -> Result<(Vec<Eval>, i64, Vec<u32>)
     let lo = cx.cut - Duration::days(cx.params.lookback_days());
     let mut payments = cx.frames.keys(RecordType::Payment, lo, cx.cut, only).context("payment group-by failed")?;
     let mut refunds = cx.frames.keys(RecordType::Refund, lo, cx.cut, only).context("refund group-by failed")?;
+    tracing::trace!(cut = %cx.cut, cpu_ms = cpu_ms(), "keys grouped");
     items::pair_secondary(cx, RecordType::Payment, &mut payments);
     items::pair_secondary(cx, RecordType::Refund, &mut refunds);
     let exceeding = refunds::exceeding_refunds(cx, &payments, &refunds);
+    tracing::trace!(cut = %cx.cut, cpu_ms = cpu_ms(), "secondary keys paired");
     let mut out = Vec::new();
     let mut matched = 0;
     let mut keys = Vec::new();
@@ -236,6 +268,7 @@ fn evaluate(cx: &Cut, only: Option<&[u32]>) -> Result<(Vec<Eval>, i64, Vec<u32>)
         note(&mut keys, r, n, out.len());
         note_local_day(cx, r, &mut local_days);
     }
+    tracing::trace!(cut = %cx.cut, cpu_ms = cpu_ms(), "keys classified");
     for (day, n) in local_days {
         if day < cx.first_day
             || day < lo
@@ -267,8 +300,8 @@ fn note_local_day(cx: &Cut, agg: &frames::KeyAgg, days: &mut BTreeMap<NaiveDate,
     }
 }
 
-fn settled_index(input: &Input) -> HashMap<(RecordType, String), NaiveDate> {
-    let mut m: HashMap<(RecordType, String), NaiveDate> = HashMap::new();
+fn settled_index(input: &Input) -> HashMap<(RecordType, &str), NaiveDate> {
+    let mut m: HashMap<(RecordType, &str), NaiveDate> = HashMap::default();
     for r in input.rows.iter().filter(|r| r.kind == FileKind::SettlementDetail) {
         let (rt, own) = match r.trans_type {
             TransType::Payment => (RecordType::Payment, &r.merchant_trans_id),
@@ -278,7 +311,7 @@ fn settled_index(input: &Input) -> HashMap<(RecordType, String), NaiveDate> {
         for k in [&r.alipay_id, own].into_iter().flatten() {
             let k = k.trim();
             if !k.is_empty() {
-                let e = m.entry((rt, k.to_string())).or_insert(r.date);
+                let e = m.entry((rt, k)).or_insert(r.date);
                 *e = (*e).min(r.date);
             }
         }

@@ -5,10 +5,10 @@
 use super::frames::KeyAgg;
 use super::input::LocalVersion;
 use super::items::{compare, ident, in_grace, money, unsettled, waiting_for, Sides};
+use super::HashMap;
 use super::{Cut, Eval, State};
 use crate::domain::{Category, LocalStatus, RecordType};
 use chrono::{DateTime, FixedOffset};
-use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Classifies one refund key. `exceeding` holds refund keys whose refunds exceed their payment, with
@@ -44,7 +44,7 @@ pub(super) fn refund(cx: &Cut, agg: &KeyAgg, exceeding: &HashMap<Arc<str>, Strin
         state: State::Found,
         finding: s.finding(cx.cut, cat, detail),
     };
-    let grace_why = format!("created within {} minutes of the end of {}", cx.params.grace_minutes, cx.cut);
+    let grace_why = || format!("created within {} minutes of the end of {}", cx.params.grace_minutes, cx.cut);
     if agg.max_per_day > 1 || agg.days > 1 || local.is_some_and(|l| l.conflict) {
         let d = if agg.n > 1 {
             let (a, b) = (cx.row(agg.first.unwrap_or(0)), cx.row(agg.last.unwrap_or(0)));
@@ -70,7 +70,7 @@ pub(super) fn refund(cx: &Cut, agg: &KeyAgg, exceeding: &HashMap<Arc<str>, Strin
         out.push(if in_grace(cx, r.date, r.trans_time) {
             Eval {
                 ident: id("MISSING_LOCALLY"),
-                state: State::Pending(grace_why),
+                state: State::Pending(grace_why()),
                 finding: s.finding(cx.cut, Category::MissingLocally, detail),
             }
         } else {
@@ -89,7 +89,7 @@ pub(super) fn refund(cx: &Cut, agg: &KeyAgg, exceeding: &HashMap<Arc<str>, Strin
         } else if in_grace(cx, l.business_date, Some(l.created_at)) {
             Eval {
                 ident: id(cat.as_str()),
-                state: State::Pending(grace_why.clone()),
+                state: State::Pending(grace_why()),
                 finding: s.finding(cx.cut, cat, detail),
             }
         } else {
@@ -143,17 +143,24 @@ type LocalRefund<'a> = (DateTime<FixedOffset>, &'a KeyAgg, &'a LocalVersion);
 
 /// Refund keys whose refunds, added in time order, exceed their payment's amount on either side.
 pub(super) fn exceeding_refunds(cx: &Cut, payments: &[KeyAgg], refunds: &[KeyAgg]) -> HashMap<Arc<str>, String> {
-    let mut out = HashMap::new();
+    let mut out = HashMap::default();
     if refunds.is_empty() {
         return out;
     }
-    // `payments` is sorted by key: find a refunded payment by binary search.
-    let payment = |pid: &str| payments.binary_search_by(|p| p.key.as_ref().cmp(pid)).ok().map(|i| &payments[i]);
+    // A refunded payment by its key id, through a dense index (a binary search over a million keys
+    // costs a cache miss per probe).
+    let mut at = vec![u32::MAX; cx.frames.key_count()];
+    for (i, p) in payments.iter().enumerate() {
+        at[p.kid as usize] = i as u32;
+    }
+    let payment = |pid: &str| {
+        cx.frames.id_of(pid).map(|k| at[k as usize]).filter(|&i| i != u32::MAX).map(|i| &payments[i as usize])
+    };
     let pay_alipay = |pid: &str| payment(pid).and_then(|p| p.first).map(|x| cx.row(x));
     let pay_local = |pid: &str| payment(pid).and_then(|p| p.local).map(|x| cx.local(x));
     // Alipay side: refund rows grouped by the payment they refund, in row order.
-    let mut by_pay: HashMap<String, Vec<(usize, &KeyAgg)>> = HashMap::new();
-    let mut local_by_pay: HashMap<&str, Vec<LocalRefund>> = HashMap::new();
+    let mut by_pay: HashMap<String, Vec<(usize, &KeyAgg)>> = HashMap::default();
+    let mut local_by_pay: HashMap<&str, Vec<LocalRefund>> = HashMap::default();
     for r in refunds {
         if let Some(p) = r.first {
             if let Some(pid) = cx.payment_of_refund(cx.row(p)) {

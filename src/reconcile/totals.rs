@@ -2,13 +2,17 @@
 //! matched keys, per-currency totals and the amount at stake.
 
 use super::checks::non_order;
-use super::{category_counts, Input, Outcome, Params};
-use crate::domain::{Category, CurrencyTotals, DaySummary, FileKind, LocalStatus, PendingState, RecordType, TransType};
+use super::frames::Frames;
+use super::{category_counts, HashSet, Input, Outcome};
+use crate::domain::{
+    Category, Currency, CurrencyTotals, DaySummary, FileKind, LocalStatus, PendingState, RecordType, TransType,
+};
 use chrono::NaiveDate;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
-pub(super) fn summary(input: &Input, _params: &Params, date: NaiveDate, out: &Outcome, matched: i64) -> DaySummary {
-    let mut cur: BTreeMap<String, CurrencyTotals> = BTreeMap::new();
+pub(super) fn summary(input: &Input, frames: &Frames, date: NaiveDate, out: &Outcome, matched: i64) -> DaySummary {
+    // Keyed by the currency while summing (no text per row); by its code in the summary.
+    let mut cur: BTreeMap<Currency, CurrencyTotals> = BTreeMap::new();
     // Payments cancelled anywhere in the window are not captured.
     let cancelled: HashSet<&str> = input
         .rows
@@ -20,7 +24,7 @@ pub(super) fn summary(input: &Input, _params: &Params, date: NaiveDate, out: &Ou
     for r in input.rows.iter().filter(|r| r.date == date) {
         if r.kind == FileKind::Transactions {
             let Some(c) = r.currency else { continue };
-            let t = cur.entry(c.to_string()).or_default();
+            let t = cur.entry(c).or_default();
             let a = r.amount.unwrap_or(0);
             match r.trans_type {
                 TransType::Payment => {
@@ -45,7 +49,7 @@ pub(super) fn summary(input: &Input, _params: &Params, date: NaiveDate, out: &Ou
             }
         } else if r.kind == FileKind::SettlementDetail {
             let Some(c) = r.settle_currency.or(r.currency) else { continue };
-            let t = cur.entry(c.to_string()).or_default();
+            let t = cur.entry(c).or_default();
             if r.fee_currency.is_none_or(|f| f == c) {
                 t.fees += r.fee.unwrap_or(0);
             }
@@ -56,10 +60,10 @@ pub(super) fn summary(input: &Input, _params: &Params, date: NaiveDate, out: &Ou
         }
     }
     // What the summary files say is settled: their TOTAL rows, else the sum of their type rows.
-    let mut said: BTreeMap<String, (i64, bool)> = BTreeMap::new();
+    let mut said: BTreeMap<Currency, (i64, bool)> = BTreeMap::new();
     for s in input.summaries.iter().filter(|s| s.date == date) {
         let Some(c) = s.settle_currency else { continue };
-        let e = said.entry(c.to_string()).or_default();
+        let e = said.entry(c).or_default();
         let total = s.summary_type.trim().eq_ignore_ascii_case("TOTAL");
         if total && !e.1 {
             *e = (0, true);
@@ -72,18 +76,19 @@ pub(super) fn summary(input: &Input, _params: &Params, date: NaiveDate, out: &Ou
         t.settled_net = said.get(c).map(|s| s.0).unwrap_or(t.expected_net);
     }
     for (c, (v, _)) in &said {
-        cur.entry(c.clone()).or_default().settled_net = *v;
+        cur.entry(*c).or_default().settled_net = *v;
     }
-    // Local latest versions of the day's records, as seen now.
-    let mut latest: BTreeMap<(RecordType, &str), &super::LocalVersion> = BTreeMap::new();
-    for v in input.local.iter().filter(|v| v.business_date == date) {
-        let k = (v.record_type, v.key());
-        if latest.get(&k).is_none_or(|o| (o.ledger, o.seq) <= (v.ledger, v.seq)) {
-            latest.insert(k, v);
+    // Local latest versions of the day's records, as seen now: per (key id, record type), the last
+    // in the frames' (ledger, seq) order.
+    let mut latest: Vec<Option<usize>> = vec![None; 2 * frames.key_count()];
+    for (p, &i) in frames.local_rows.iter().enumerate() {
+        let v = &input.local[i];
+        if v.business_date == date {
+            latest[frames.local_keys[p] as usize * 2 + (v.record_type == RecordType::Refund) as usize] = Some(i);
         }
     }
-    for v in latest.values().filter(|v| v.status == LocalStatus::Success) {
-        let t = cur.entry(v.currency.to_string()).or_default();
+    for v in latest.iter().flatten().map(|&i| &input.local[i]).filter(|v| v.status == LocalStatus::Success) {
+        let t = cur.entry(v.currency).or_default();
         if v.record_type == RecordType::Payment {
             t.local_payments += v.amount;
             t.local_payment_count += 1;
@@ -116,7 +121,7 @@ pub(super) fn summary(input: &Input, _params: &Params, date: NaiveDate, out: &Ou
         resolved: out.pending.iter().filter(|p| p.state == PendingState::Resolved).count() as i64,
         open_items: out.open_items.len() as i64,
         matched,
-        currencies: cur,
+        currencies: cur.into_iter().map(|(c, t)| (c.to_string(), t)).collect(),
         at_stake,
     }
 }

@@ -231,3 +231,32 @@ fn payment_again_after_capture_on_an_earlier_day_is_a_duplicate() {
     assert_eq!(cats(&o), vec![c(Duplicate, "P1", "")]);
     assert!(o.findings[0].detail.contains("again on 2026-11-20"), "{}", o.findings[0].detail);
 }
+
+/// Three PAYMENT rows for one key: the per-day counts come from the engine's exact count for keys
+/// with more than two rows (`days_per_key`), not from the first and last day.
+#[test]
+fn three_payment_rows_are_counted_per_day_exactly() {
+    let at = |day: &str| format!("{day}T10:00:00+08:00");
+    // The DUPLICATE item of T, whether first found on T or open since an earlier day.
+    let duplicate = |o: &Outcome| -> String {
+        let all: Vec<_> = o.findings.iter().chain(o.open_items.iter().map(|x| &x.finding)).collect();
+        assert_eq!(all.len(), 1, "{all:#?}");
+        assert_eq!(all[0].category, Duplicate);
+        all[0].detail.clone()
+    };
+    // Three days, one row each: booked again on later days.
+    let mut w = World::new();
+    for (i, day) in ["2026-11-18", "2026-11-19", "2026-11-20"].into_iter().enumerate() {
+        w.txns(day, vec![pay("P1", &format!("A{i}"), 5600, &at(day))]);
+    }
+    w.sales(&[&lp("P1", "56.00", "SUCCESS")]);
+    let detail = duplicate(&w.run(D));
+    assert!(detail.contains("again on 2026-11-20"), "{detail}");
+    // Two on one day and one on another: several rows on one day.
+    let mut w = World::new();
+    w.txns("2026-11-19", vec![pay("P1", "A1", 5600, &at("2026-11-19"))]);
+    w.txns(D, vec![pay("P1", "A2", 5600, AT), pay("P1", "A3", 5600, "2026-11-20T11:00:00+08:00")]);
+    w.sales(&[&lp("P1", "56.00", "SUCCESS")]);
+    let detail = duplicate(&w.run(D));
+    assert!(detail.contains("have 3 PAYMENT rows"), "{detail}");
+}
