@@ -6,6 +6,15 @@
 
 use std::time::Instant;
 
+/// Peak and current resident set (MB) from /proc/self/status.
+fn rss() -> String {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kb = |key: &str| {
+        status.lines().find(|l| l.starts_with(key)).and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+    };
+    format!("RSS {} MB, peak {} MB", kb("VmRSS:").unwrap_or(0) / 1024, kb("VmHWM:").unwrap_or(0) / 1024)
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
     let [config, date, rest @ ..] = args.as_slice() else {
@@ -13,6 +22,11 @@ fn main() {
         std::process::exit(2);
     };
     let runs: usize = rest.first().and_then(|r| r.parse().ok()).unwrap_or(3);
+    println!(
+        "row sizes: AlipayRow {} B, LocalVersion {} B (plus their strings)",
+        std::mem::size_of::<alipay_recon::reconcile::AlipayRow>(),
+        std::mem::size_of::<alipay_recon::reconcile::LocalVersion>()
+    );
     tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).init();
     let cfg = alipay_recon::config::Config::load(std::path::Path::new(config), &[]).expect("config");
     let conn = alipay_recon::store::open(&cfg.path(&cfg.store.database)).expect("database");
@@ -21,19 +35,21 @@ fn main() {
     let t = Instant::now();
     let input = alipay_recon::store::window::load(&conn, date, &params).expect("window");
     println!(
-        "load {:.2} s: {} Alipay rows, {} local versions",
+        "load {:.2} s: {} Alipay rows, {} local versions; {}",
         t.elapsed().as_secs_f64(),
         input.rows.len(),
-        input.local.len()
+        input.local.len(),
+        rss()
     );
     for _ in 0..runs {
         let t = Instant::now();
         let out = alipay_recon::reconcile::run(&input, &params).expect("engine");
         println!(
-            "engine {:.3} s: {} findings, {} pending",
+            "engine {:.3} s: {} findings, {} pending; {}",
             t.elapsed().as_secs_f64(),
             out.findings.len(),
-            out.pending.len()
+            out.pending.len(),
+            rss()
         );
     }
 }

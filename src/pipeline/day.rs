@@ -25,6 +25,10 @@ impl DayResult {
 
 /// Reconciles `date` from stored data and writes `reports/<date>/`.
 pub fn reconcile_day(ws: &mut Workspace, date: NaiveDate, run_id: i64) -> Result<DayResult> {
+    // The import's parser thread freed its batches into its own malloc arena; hand those pages back
+    // before the window load needs as much again (otherwise the day's peak is the sum of both).
+    store::shrink_cache(&ws.conn)?;
+    release_free_memory();
     let params = Params::from_config(&ws.cfg.business);
     let t = std::time::Instant::now();
     let input =
@@ -66,6 +70,15 @@ pub fn reconcile_day(ws: &mut Workspace, date: NaiveDate, run_id: i64) -> Result
     let written = report::write(&reports_dir, &ri, run_id)
         .with_context(|| format!("cannot write the report of {date} under {}", reports_dir.display()))?;
     Ok(DayResult { outcome, report: written, input: ri })
+}
+
+/// Returns freed heap pages of every malloc arena to the OS (glibc keeps them otherwise).
+fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases free memory; it has no preconditions.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 /// The last 14 days' discrepancy counts and amounts at stake: this day from its outcome, earlier days

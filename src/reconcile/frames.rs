@@ -155,7 +155,7 @@ impl Frames {
             t.push(kind);
             key.push(names.id(&k));
             dayc.push(day(r.date));
-            pos.push(p as i64);
+            pos.push(p as i32);
         }
         let txn_as_of = dayc.clone();
         let mut local_rows: Vec<usize> = (0..input.local.len()).collect();
@@ -165,7 +165,7 @@ impl Frames {
             t.push(if v.record_type == RecordType::Payment { L_PAY } else { L_REFUND });
             key.push(names.id(v.key()));
             dayc.push(day(v.business_date));
-            pos.push(p as i64);
+            pos.push(p as i32);
         }
         let mut as_of = txn_as_of;
         as_of.extend(local_rows.iter().map(|&i| day(input.local[i].as_of)));
@@ -199,7 +199,7 @@ impl Frames {
                 Column::new("t".into(), pick_i32(&t)),
                 Column::new("day".into(), pick_i32(&dayc)),
                 Column::new("as_of".into(), pick_i32(&as_of)),
-                Column::new("pos".into(), order.iter().map(|&r| pos[r]).collect::<Vec<i64>>()),
+                Column::new("pos".into(), pick_i32(&pos)),
             ],
         )?;
         Ok(Frames { all, txn_rows, local_rows, local_keys, payment_by_alipay_id, names: names.names, ids: names.ids })
@@ -252,17 +252,16 @@ impl Frames {
             .or(t().eq(lit(local_t)).and(col("as_of").lt_eq(lit(cut))));
         // Masked columns carry a sentinel instead of null where the row is of another kind: without
         // nulls, polars aggregates sorted slice groups with its vectorised kernels.
-        let (none_lo, none_hi) = (lit(i64::MAX), lit(-1i64));
-        let when_t = |kind: i32, c: &str, otherwise: Expr| {
-            when(t().eq(lit(kind))).then(col(c).cast(DataType::Int64)).otherwise(otherwise)
-        };
+        // 32-bit columns: positions and day numbers fit, and a million-key group-by moves half the bytes.
+        let (none_lo, none_hi) = (lit(i32::MAX), lit(-1i32));
+        let when_t = |kind: i32, c: &str, otherwise: Expr| when(t().eq(lit(kind))).then(col(c)).otherwise(otherwise);
         // One group-by of simple aggregations (polars' fast path on sorted keys).
         let grouped = lf
             .filter(visible)
             .select([
                 col("key"),
-                t().eq(lit(own)).cast(DataType::Int64).alias("is_own"),
-                t().eq(lit(T_CANCEL)).cast(DataType::Int64).alias("is_cancel"),
+                t().eq(lit(own)).cast(DataType::Int32).alias("is_own"),
+                t().eq(lit(T_CANCEL)).cast(DataType::Int32).alias("is_cancel"),
                 when_t(own, "pos", none_lo.clone()).alias("own_first"),
                 when_t(own, "pos", none_hi.clone()).alias("own_last"),
                 when_t(own, "day", none_lo.clone()).alias("own_d0"),
@@ -286,7 +285,7 @@ impl Frames {
             .collect()?;
         // Borrowed as plain slices (no per-column copies at a million keys); sentinels become None.
         let series = |name: &str| -> PolarsResult<Series> {
-            Ok(grouped.column(name)?.as_materialized_series().cast(&DataType::Int64)?.rechunk())
+            Ok(grouped.column(name)?.as_materialized_series().cast(&DataType::Int32)?.rechunk())
         };
         let cols = ["key", "n", "n_cancel", "first", "last", "d0", "d1", "cancel_first", "lpos", "lbday"]
             .map(|name| series(name));
@@ -296,20 +295,20 @@ impl Frames {
         }
         let mut slices = Vec::with_capacity(held.len());
         for s in &held {
-            slices.push(s.i64()?.cont_slice()?);
+            slices.push(s.i32()?.cont_slice()?);
         }
         let [keys, n, nc, first, last, d0, d1, cf, lpos, lbday] = slices[..] else { unreachable!("ten columns") };
-        let opt = |v: i64| (v != i64::MAX && v != -1).then_some(v);
+        let opt = |v: i32| (v != i32::MAX && v != -1).then_some(v);
         let mut out = Vec::with_capacity(keys.len());
         let mut repeated = Vec::new();
         for (i, &key) in keys.iter().enumerate() {
             let kid = key as u32;
             // A local record dated outside the window is not this window's business.
             let local = match (opt(lpos[i]), opt(lbday[i])) {
-                (Some(p), Some(b)) if b >= lo as i64 && b <= cut as i64 => Some(p as usize),
+                (Some(p), Some(b)) if b >= lo && b <= cut => Some(p as usize),
                 _ => None,
             };
-            let (n, n_cancel) = (n[i], nc[i]);
+            let (n, n_cancel) = (n[i] as i64, nc[i] as i64);
             if n == 0 && n_cancel == 0 && local.is_none() {
                 continue;
             }

@@ -57,6 +57,14 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// Returns the connection's page cache to SQLite's default size, freeing what an import grew it to
+/// (`files::widen_cache`): the reconciliation that follows needs the memory, not the cached pages.
+pub fn shrink_cache(conn: &Connection) -> Result<()> {
+    conn.pragma_update(None, "cache_size", -2000)?;
+    conn.execute_batch("PRAGMA shrink_memory")?;
+    Ok(())
+}
+
 /// Now, as RFC 3339 UTC text with seconds — the format of every `*_at` column.
 pub fn now_text() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
