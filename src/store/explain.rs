@@ -124,9 +124,17 @@ pub fn trace(conn: &Connection, id: &str) -> Result<Trace> {
         })?
         .collect::<rusqlite::Result<_>>()?;
     let mut st = conn.prepare(
-        "SELECT h.record_type, h.record_id, s.path, h.line, h.row_json, h.conflict, h.recorded_at
+        // The version as the import's JSON text (the record's fields in `sales::LocalRecord` order).
+        "SELECT h.record_type, h.record_id, s.path, h.line,
+                json_object('record_type', h.record_type, 'merchant_trans_id', h.merchant_trans_id,
+                    'merchant_refund_id', h.merchant_refund_id, 'amount', h.amount, 'currency', h.currency,
+                    'status', h.status, 'created_at', h.created_at, 'business_date', h.business_date,
+                    'store_id', h.store_id, 'terminal_id', h.terminal_id, 'acquirement_id', h.acquirement_id,
+                    'line', h.line, 'conflict', json(CASE WHEN h.conflict THEN 'true' ELSE 'false' END)),
+                h.conflict, h.recorded_at
          FROM local_record_history h LEFT JOIN sales_files s ON s.id = h.sales_file_id
-         WHERE h.record_id = ?1 OR h.record_id IN (SELECT record_id FROM local_records WHERE merchant_trans_id = ?1)
+         WHERE h.record_id = ?1
+            OR h.record_id IN (SELECT record_id FROM local_records WHERE record_type = 'REFUND' AND merchant_trans_id = ?1)
          ORDER BY h.id",
     )?;
     t.history = st

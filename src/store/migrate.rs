@@ -37,4 +37,161 @@ mod tests {
         let n: i64 = c.query_row("SELECT COUNT(*) FROM schema_migrations", [], |r| r.get(0)).unwrap();
         assert_eq!(n as usize, super::MIGRATIONS.len());
     }
+
+    /// A database written by the schema up to 0005 (history as JSON text, no version counts) migrates
+    /// to typed history and reads back the same window as one written by the current code.
+    #[test]
+    fn json_history_migrates_to_typed_columns_with_the_same_window() {
+        use crate::config::SalesConfig;
+        use crate::reconcile::Params;
+        use crate::store::sales::{self, Origin, SalesFileMeta};
+        use rusqlite::{params, Connection};
+
+        const H: &str = "record_type,merchant_trans_id,merchant_refund_id,amount,currency,status,created_at,store_id,terminal_id,acquirement_id\n";
+        let ledger = "PAYMENT,P9,,1.00,HKD,SUCCESS,2026-11-20T10:00:00+08:00,,,A9\n";
+        let files = [
+            (
+                "a.csv",
+                "PAYMENT,P1,,1.00,HKD,UNKNOWN,2026-11-20T10:00:00+08:00,S1,T1,\n\
+                 PAYMENT,P9,,1.00,HKD,FAILED,2026-11-20T11:00:00+08:00,,,\n\
+                 REFUND,P1,R1,0.50,HKD,SUCCESS,2026-11-20T12:00:00.250+08:00,S1,,\n",
+            ),
+            (
+                "b.csv",
+                "PAYMENT,P1,,1.00,HKD,SUCCESS,2026-11-20T10:00:00+08:00,S1,T1,A1\n\
+                 PAYMENT,P2,,2.00,USD,SUCCESS,2026-11-21T09:00:00Z,,,\n\
+                 PAYMENT,P3,,3.00,HKD,SUCCESS,2026-11-21T10:00:00+08:00,,,\n\
+                 PAYMENT,P3,,3.50,HKD,SUCCESS,2026-11-21T10:00:00+08:00,,,\n",
+            ),
+        ];
+        let parse = |body: &str| {
+            let text = format!("{H}{body}");
+            crate::sales::parse(text.as_bytes(), "s.csv", &Default::default(), &SalesConfig::default()).unwrap()
+        };
+
+        // The old schema, written the way the previous store::sales wrote it.
+        let mut old = Connection::open_in_memory().unwrap();
+        old.execute_batch("CREATE TABLE schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)").unwrap();
+        for (name, sql) in super::MIGRATIONS.iter().filter(|(n, _)| *n < "0006") {
+            old.execute_batch(sql).unwrap();
+            old.execute("INSERT INTO schema_migrations VALUES (?1, 'then')", [name]).unwrap();
+        }
+        let old_upsert = |c: &Connection, body: &str, file: Option<i64>| {
+            let origin = if file.is_some() { "pos" } else { "ledger" };
+            for r in &parse(body).records {
+                let (rt, id) = r.key();
+                c.execute(
+                    "INSERT INTO local_record_history (record_type, record_id, sales_file_id, line, row_json, conflict, recorded_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, '2026-11-26T00:00:00Z')",
+                    params![rt.as_str(), id, file, r.line, serde_json::to_string(r).unwrap(), r.conflict],
+                )
+                .unwrap();
+                c.execute(
+                    "INSERT INTO local_records (record_type, record_id, merchant_trans_id, merchant_refund_id, amount, currency,
+                        status, created_at, created_utc, business_date, store_id, terminal_id, acquirement_id, origin, sales_file_id, line, conflict)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
+                     ON CONFLICT (record_type, record_id) DO UPDATE SET
+                        merchant_trans_id = excluded.merchant_trans_id, merchant_refund_id = excluded.merchant_refund_id,
+                        amount = excluded.amount, currency = excluded.currency, status = excluded.status,
+                        created_at = excluded.created_at, created_utc = excluded.created_utc, business_date = excluded.business_date,
+                        store_id = excluded.store_id, terminal_id = excluded.terminal_id, acquirement_id = excluded.acquirement_id,
+                        origin = excluded.origin, sales_file_id = excluded.sales_file_id, line = excluded.line, conflict = excluded.conflict
+                     WHERE local_records.origin != 'ledger' OR excluded.origin = 'ledger'",
+                    params![
+                        rt.as_str(), id, r.merchant_trans_id, r.merchant_refund_id, r.amount, r.currency.as_str(),
+                        r.status.as_str(), r.created_at.to_rfc3339(), r.created_at.timestamp(), r.business_date.to_string(),
+                        r.store_id, r.terminal_id, r.acquirement_id, origin, file, r.line, r.conflict
+                    ],
+                )
+                .unwrap();
+            }
+        };
+        old_upsert(&old, ledger, None);
+        for (name, body) in files {
+            old.execute(
+                "INSERT INTO sales_files (path, name, sha256, size, mapping, row_count, reject_count, conflict_count, archive_path, imported_at)
+                 VALUES (?1, ?1, ?1, 1, 'sales-v1', 0, 0, 0, 'x', 'then')",
+                [name],
+            )
+            .unwrap();
+            old_upsert(&old, body, Some(old.last_insert_rowid()));
+        }
+
+        // The same data through the current code.
+        let mut new = crate::store::open_in_memory().unwrap();
+        let tx = new.transaction().unwrap();
+        sales::upsert_records(&tx, &parse(ledger).records, Origin::Ledger, None).unwrap();
+        tx.commit().unwrap();
+        for (name, body) in files {
+            let meta = SalesFileMeta {
+                path: name.into(),
+                name: name.into(),
+                sha256: name.into(),
+                size: 1,
+                archive_path: "x".into(),
+            };
+            sales::import(&mut new, &meta, &parse(body), None).unwrap();
+        }
+
+        super::migrate(&mut old).unwrap();
+        let n: i64 = old.query_row("SELECT COUNT(*) FROM schema_migrations", [], |r| r.get(0)).unwrap();
+        assert_eq!(n as usize, super::MIGRATIONS.len());
+        let counts = |c: &Connection| -> Vec<(String, String, i64)> {
+            let mut st = c.prepare("SELECT record_type, record_id, versions FROM local_records ORDER BY 1, 2").unwrap();
+            let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).unwrap();
+            rows.collect::<rusqlite::Result<_>>().unwrap()
+        };
+        let want: Vec<(String, String, i64)> = [
+            ("PAYMENT", "P1", 2),
+            ("PAYMENT", "P2", 1),
+            ("PAYMENT", "P3", 2),
+            ("PAYMENT", "P9", 2),
+            ("REFUND", "R1", 1),
+        ]
+        .iter()
+        .map(|(t, i, n)| (t.to_string(), i.to_string(), *n))
+        .collect();
+        assert_eq!(counts(&old), want);
+        assert_eq!(counts(&new), want);
+        let as_of = |c: &Connection| -> Vec<Option<String>> {
+            let mut st = c.prepare("SELECT as_of FROM sales_files ORDER BY id").unwrap();
+            let rows = st.query_map([], |r| r.get(0)).unwrap();
+            rows.collect::<rusqlite::Result<_>>().unwrap()
+        };
+        assert_eq!(as_of(&old), vec![Some("2026-11-20".to_string()), Some("2026-11-21".to_string())]);
+        assert_eq!(as_of(&new), as_of(&old));
+
+        let p = Params::default();
+        for day in ["2026-11-20", "2026-11-21", "2026-11-22"] {
+            let day = day.parse().unwrap();
+            let a = crate::store::window::load(&old, day, &p).unwrap().local;
+            let b = crate::store::window::load(&new, day, &p).unwrap().local;
+            assert_eq!(a, b, "{day}");
+        }
+        let w = crate::store::window::load(&old, "2026-11-21".parse().unwrap(), &p).unwrap();
+        assert_eq!(w.local.len(), 8, "{:#?}", w.local);
+        let multi: Vec<_> =
+            w.local.iter().filter(|v| v.seq > 0).map(|v| (v.key(), v.status, v.amount, v.as_of)).collect();
+        assert!(
+            multi.contains(&("P1", crate::domain::LocalStatus::Success, 100, "2026-11-21".parse().unwrap())),
+            "{multi:?}"
+        );
+
+        // explain shows each version as the JSON the import used to store, in both databases.
+        let mut all = parse(ledger).records;
+        for (_, body) in files {
+            all.extend(parse(body).records);
+        }
+        let want: Vec<String> = all.iter().map(|r| serde_json::to_string(r).unwrap()).collect();
+        for c in [&old, &new] {
+            let mut got = Vec::new();
+            for id in ["P1", "P2", "P3", "P9"] {
+                got.extend(crate::store::explain::trace(c, id).unwrap().history.into_iter().map(|h| h.row_json));
+            }
+            let mut w2 = want.clone();
+            w2.sort();
+            got.sort();
+            assert_eq!(got, w2);
+        }
+    }
 }

@@ -4,7 +4,9 @@
 
 use crate::sales::{LocalRecord, ParsedSales};
 use anyhow::Result;
+use chrono::{NaiveDate, SecondsFormat};
 use rusqlite::{params, Connection, OptionalExtension};
+use std::borrow::Cow;
 
 /// Where local records come from; a ledger record is never replaced by a POS record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,8 +61,8 @@ pub fn import(
         return Ok(SalesImport { sales_file_id: id, new: false, loaded: 0, ledger_kept: 0 });
     }
     tx.execute(
-        "INSERT INTO sales_files (path, name, sha256, size, mapping, row_count, reject_count, conflict_count, archive_path, imported_at, run_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        "INSERT INTO sales_files (path, name, sha256, size, mapping, row_count, reject_count, conflict_count, archive_path, imported_at, run_id, as_of)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
         params![
             meta.path,
             meta.name,
@@ -72,7 +74,9 @@ pub fn import(
             parsed.conflict_count() as i64,
             meta.archive_path,
             super::now_text(),
-            run_id
+            run_id,
+            // The file's "as of" date: a restatement it carries is visible from its newest business date.
+            parsed.records.iter().map(|r| r.business_date).max().map(|d| d.to_string()),
         ],
     )?;
     let file_id = tx.last_insert_rowid();
@@ -107,18 +111,50 @@ pub fn upsert_records(
             amount = excluded.amount, currency = excluded.currency, status = excluded.status,
             created_at = excluded.created_at, created_utc = excluded.created_utc, business_date = excluded.business_date,
             store_id = excluded.store_id, terminal_id = excluded.terminal_id, acquirement_id = excluded.acquirement_id,
-            origin = excluded.origin, sales_file_id = excluded.sales_file_id, line = excluded.line, conflict = excluded.conflict
+            origin = excluded.origin, sales_file_id = excluded.sales_file_id, line = excluded.line, conflict = excluded.conflict,
+            versions = local_records.versions + 1
          WHERE local_records.origin != 'ledger' OR excluded.origin = 'ledger'",
     )?;
     let mut hist = tx.prepare_cached(
-        "INSERT INTO local_record_history (record_type, record_id, sales_file_id, line, row_json, conflict, recorded_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO local_record_history (record_type, record_id, sales_file_id, line, merchant_trans_id, merchant_refund_id,
+            amount, currency, status, created_at, business_date, store_id, terminal_id, acquirement_id, conflict, recorded_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
     )?;
+    // The key's history grew although the ledger kept its snapshot: count the version all the same.
+    let mut count_kept = tx
+        .prepare_cached("UPDATE local_records SET versions = versions + 1 WHERE record_type = ?1 AND record_id = ?2")?;
     let now = super::now_text();
     let (mut applied, mut kept) = (0, 0);
+    let mut date_text = DateText::default();
     for r in records {
         let (rt, id) = r.key();
-        hist.execute(params![rt.as_str(), id, file_id, r.line, serde_json::to_string(r)?, r.conflict, now])?;
+        // The history keeps the record's own JSON form of the time ("Z" for UTC, as the import's JSON
+        // text had it); the snapshot keeps its "+00:00".
+        let created_at = r.created_at.to_rfc3339_opts(SecondsFormat::AutoSi, true);
+        let snapshot_created_at: Cow<str> = if r.created_at.offset().local_minus_utc() == 0 {
+            Cow::Owned(r.created_at.to_rfc3339())
+        } else {
+            Cow::Borrowed(&created_at)
+        };
+        let business_date = date_text.get(r.business_date);
+        hist.execute(params![
+            rt.as_str(),
+            id,
+            file_id,
+            r.line,
+            r.merchant_trans_id,
+            r.merchant_refund_id,
+            r.amount,
+            r.currency.as_str(),
+            r.status.as_str(),
+            created_at,
+            business_date,
+            r.store_id,
+            r.terminal_id,
+            r.acquirement_id,
+            r.conflict,
+            now
+        ])?;
         up.execute(params![
             rt.as_str(),
             id,
@@ -127,9 +163,9 @@ pub fn upsert_records(
             r.amount,
             r.currency.as_str(),
             r.status.as_str(),
-            r.created_at.to_rfc3339(),
+            snapshot_created_at,
             r.created_at.timestamp(),
-            r.business_date.to_string(),
+            business_date,
             r.store_id,
             r.terminal_id,
             r.acquirement_id,
@@ -139,12 +175,28 @@ pub fn upsert_records(
             r.conflict,
         ])?;
         if tx.changes() == 0 {
+            count_kept.execute(params![rt.as_str(), id])?;
             kept += 1;
         } else {
             applied += 1;
         }
     }
     Ok((applied, kept))
+}
+
+/// `YYYY-MM-DD` of the last date asked for, kept: a sales file's records share a handful of dates.
+#[derive(Default)]
+struct DateText {
+    last: Option<(NaiveDate, String)>,
+}
+
+impl DateText {
+    fn get(&mut self, d: NaiveDate) -> &str {
+        if self.last.as_ref().is_none_or(|(l, _)| *l != d) {
+            self.last = Some((d, d.to_string()));
+        }
+        &self.last.as_ref().expect("just set").1
+    }
 }
 
 #[cfg(test)]

@@ -6,11 +6,69 @@
 use crate::domain::{Currency, FileFormat, FileKind, LocalStatus, RecordType, TransType};
 use crate::reconcile::{AlipayRow, FileIn, Input, IssueIn, LocalVersion, Params, SummaryIn};
 use anyhow::{Context, Result};
-use chrono::{DateTime, FixedOffset, NaiveDate};
+use chrono::{DateTime, FixedOffset, NaiveDate, NaiveTime, TimeZone};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
+/// Reads a `YYYY-MM-DD` column value: the plain form by hand (chrono's format-string parser was a
+/// large part of loading millions of rows), anything else through chrono — same value, same error.
 fn date(s: &str, what: &str) -> rusqlite::Result<NaiveDate> {
+    if let Some(d) = fast_date(s.as_bytes()) {
+        return Ok(d);
+    }
     NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|e| bad(what, s, e))
+}
+
+/// The value of ASCII digits, `None` when one is not a digit (or there are none).
+fn digits(b: &[u8]) -> Option<u32> {
+    if b.is_empty() || b.len() > 9 {
+        return None;
+    }
+    b.iter().try_fold(0u32, |n, &c| c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0')))
+}
+
+fn fast_date(b: &[u8]) -> Option<NaiveDate> {
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    NaiveDate::from_ymd_opt(digits(&b[0..4])? as i32, digits(&b[5..7])?, digits(&b[8..10])?)
+}
+
+/// `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`, the form the store writes; `None` for anything else
+/// (lower-case separators, leap seconds, …), which chrono's RFC 3339 parser then reads or rejects.
+fn fast_rfc3339(b: &[u8]) -> Option<DateTime<FixedOffset>> {
+    if b.len() < 20 || b[10] != b'T' || b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let day = fast_date(&b[..10])?;
+    let (h, m, sec) = (digits(&b[11..13])?, digits(&b[14..16])?, digits(&b[17..19])?);
+    let mut rest = &b[19..];
+    let mut nano = 0;
+    if rest[0] == b'.' {
+        let n = rest[1..].iter().take_while(|c| c.is_ascii_digit()).count();
+        nano = digits(&rest[1..=n])? * 10u32.pow(9 - n as u32);
+        rest = &rest[1 + n..];
+    }
+    let offset = match rest {
+        b"Z" => 0,
+        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
+            let (oh, om) = (digits(&[*h1, *h2])?, digits(&[*m1, *m2])?);
+            if oh > 23 || om > 59 {
+                return None;
+            }
+            let v = (oh * 3600 + om * 60) as i32;
+            if *sign == b'-' {
+                -v
+            } else {
+                v
+            }
+        }
+        _ => return None,
+    };
+    if h > 23 || m > 59 || sec > 59 {
+        return None;
+    }
+    let t = NaiveTime::from_hms_nano_opt(h, m, sec, nano)?;
+    FixedOffset::east_opt(offset)?.from_local_datetime(&day.and_time(t)).single()
 }
 
 fn bad(what: &str, value: &str, e: impl std::fmt::Display) -> rusqlite::Error {
@@ -21,16 +79,52 @@ fn bad(what: &str, value: &str, e: impl std::fmt::Display) -> rusqlite::Error {
     )
 }
 
-fn ccy(s: Option<String>, what: &str) -> rusqlite::Result<Option<Currency>> {
-    s.filter(|s| !s.is_empty()).map(|s| Currency::parse(&s).map_err(|e| bad(what, &s, e))).transpose()
+/// A text column without allocating (NULL is `None`); a non-text value gives rusqlite's usual error.
+fn text<'r>(r: &'r Row, i: usize) -> rusqlite::Result<Option<&'r str>> {
+    match r.get_ref(i)?.as_str_or_null() {
+        Ok(v) => Ok(v),
+        Err(_) => r.get::<_, Option<String>>(i).map(|_| None),
+    }
 }
 
-fn time(s: Option<String>, what: &str) -> rusqlite::Result<Option<DateTime<FixedOffset>>> {
-    s.map(|s| DateTime::parse_from_rfc3339(&s).map_err(|e| bad(what, &s, e))).transpose()
+/// A required text column without allocating.
+fn text_req<'r>(r: &'r Row, i: usize) -> rusqlite::Result<&'r str> {
+    match r.get_ref(i)?.as_str() {
+        Ok(v) => Ok(v),
+        Err(_) => r.get::<_, String>(i).map(|_| ""),
+    }
+}
+
+/// Currency columns, parsed once per distinct text in a row (a window's rows share a few codes).
+#[derive(Default)]
+struct Currencies {
+    last: Option<(String, Currency)>,
+}
+
+impl Currencies {
+    fn get(&mut self, r: &Row, i: usize, what: &str) -> rusqlite::Result<Option<Currency>> {
+        let Some(s) = text(r, i)?.filter(|s| !s.is_empty()) else { return Ok(None) };
+        if let Some((last, c)) = &self.last {
+            if last == s {
+                return Ok(Some(*c));
+            }
+        }
+        let c = Currency::parse(s).map_err(|e| bad(what, s, e))?;
+        self.last = Some((s.to_string(), c));
+        Ok(Some(c))
+    }
+}
+
+fn time(s: &str, what: &str) -> rusqlite::Result<DateTime<FixedOffset>> {
+    if let Some(t) = fast_rfc3339(s.as_bytes()) {
+        return Ok(t);
+    }
+    DateTime::parse_from_rfc3339(s).map_err(|e| bad(what, s, e))
 }
 
 /// Loads day `day`'s window (`params.window_start(day)` ..= `day`).
 pub fn load(conn: &Connection, day: NaiveDate, params: &Params) -> Result<Input> {
+    let t = std::time::Instant::now();
     let from = params.window_start(day);
     let (a, b) = (from.to_string(), day.to_string());
     let mut input = Input { date: Some(day), from: Some(from), ..Default::default() };
@@ -48,7 +142,7 @@ pub fn load(conn: &Connection, day: NaiveDate, params: &Params) -> Result<Input>
                 name: r.get(1)?,
                 format: FileFormat::parse(&format).ok_or_else(|| bad("file format", &format, "unknown"))?,
                 kind: FileKind::parse(&kind).ok_or_else(|| bad("file kind", &kind, "unknown"))?,
-                date: date(&r.get::<_, String>(4)?, "file date")?,
+                date: date(text_req(r, 4)?, "file date")?,
                 truncated: r.get(5)?,
                 declared_count: r.get(6)?,
                 row_count: r.get(7)?,
@@ -57,34 +151,47 @@ pub fn load(conn: &Connection, day: NaiveDate, params: &Params) -> Result<Input>
         .collect::<rusqlite::Result<_>>()
         .context("cannot read the window's files from the database")?;
 
+    // The window's rows by (file, line), read file by file in id order: the by-file index gives that
+    // order without a sort (one query over all files made SQLite sort millions of whole rows in a
+    // temporary B-tree), and a file's rows were imported in line order (checked, sorted if not).
     let mut st = conn.prepare(
         "SELECT r.file_id, r.line, r.kind, r.business_date, r.trans_type, r.type_raw, r.merchant_trans_id,
                 r.merchant_refund_id, r.alipay_id, r.original_alipay_id, r.amount, r.currency, r.settle_amount,
-                r.settle_currency, r.fee, r.fee_currency, r.trans_time, r.product_code,
-                json_extract(r.extra, '$.userSite')
-         FROM alipay_rows r JOIN files f ON f.id = r.file_id
-         WHERE f.current = 1 AND f.business_date BETWEEN ?1 AND ?2 ORDER BY r.file_id, r.line",
+                r.settle_currency, r.fee, r.fee_currency, r.trans_time, r.product_code, r.extra
+         FROM alipay_rows r WHERE r.file_id = ?1 ORDER BY r.id",
     )?;
-    input.rows = st
-        .query_map(params![a, b], alipay_row)?
-        .collect::<rusqlite::Result<_>>()
-        .context("cannot read the window's Alipay rows from the database")?;
+    let mut ccys = [Currencies::default(), Currencies::default(), Currencies::default()];
+    let mut file_ids: Vec<i64> = input.files.iter().map(|f| f.id).collect();
+    file_ids.sort_unstable();
+    // The files' row counts size the vector once (millions of rows: no doubling and copying).
+    input.rows = Vec::with_capacity(input.files.iter().map(|f| f.row_count.max(0) as usize).sum());
+    for id in file_ids {
+        let start = input.rows.len();
+        for row in st.query_map([id], |r| alipay_row(r, &mut ccys))? {
+            input.rows.push(row.context("cannot read the window's Alipay rows from the database")?);
+        }
+        let file_rows = &mut input.rows[start..];
+        if !file_rows.is_sorted_by_key(|r| r.line) {
+            file_rows.sort_by_key(|r| r.line);
+        }
+    }
 
     let mut st = conn.prepare(
         "SELECT s.file_id, s.line, s.business_date, s.summary_type, s.count, s.settle_amount, s.settle_currency, s.fee
          FROM summary_rows s JOIN files f ON f.id = s.file_id
          WHERE f.current = 1 AND f.business_date BETWEEN ?1 AND ?2 ORDER BY s.file_id, s.line",
     )?;
+    let mut ccys = Currencies::default();
     input.summaries = st
         .query_map(params![a, b], |r| {
             Ok(SummaryIn {
                 file_id: r.get(0)?,
                 line: r.get(1)?,
-                date: date(&r.get::<_, String>(2)?, "summary date")?,
+                date: date(text_req(r, 2)?, "summary date")?,
                 summary_type: r.get(3)?,
                 count: r.get(4)?,
                 settle_amount: r.get(5)?,
-                settle_currency: ccy(r.get(6)?, "summary currency")?,
+                settle_currency: ccys.get(r, 6, "summary currency")?,
                 fee: r.get(7)?,
             })
         })?
@@ -110,8 +217,12 @@ pub fn load(conn: &Connection, day: NaiveDate, params: &Params) -> Result<Input>
         .collect::<rusqlite::Result<_>>()
         .context("cannot read the window's file issues from the database")?;
 
+    let rows_ms = t.elapsed().as_millis() as u64;
     input.local = local_versions(conn, &a, &b).context("cannot read the window's local sales records")?;
+    let local_ms = t.elapsed().as_millis() as u64 - rows_ms;
     fill_payment_ids(conn, &mut input, &b).context("cannot look up the payments of the window's refunds")?;
+    let ids_ms = t.elapsed().as_millis() as u64 - rows_ms - local_ms;
+    tracing::debug!(rows_ms, local_ms, ids_ms, "window loaded");
     Ok(input)
 }
 
@@ -142,44 +253,47 @@ fn fill_payment_ids(conn: &Connection, input: &mut Input, until: &str) -> Result
     Ok(())
 }
 
-fn alipay_row(r: &Row) -> rusqlite::Result<AlipayRow> {
-    let kind: String = r.get(2)?;
-    let tt: String = r.get(4)?;
+fn alipay_row(r: &Row, ccys: &mut [Currencies; 3]) -> rusqlite::Result<AlipayRow> {
+    let kind = text_req(r, 2)?;
+    let tt = text_req(r, 4)?;
     Ok(AlipayRow {
         file_id: r.get(0)?,
         line: r.get(1)?,
-        kind: FileKind::parse(&kind).ok_or_else(|| bad("row kind", &kind, "unknown"))?,
-        date: date(&r.get::<_, String>(3)?, "row date")?,
-        trans_type: TransType::parse(&tt).ok_or_else(|| bad("transaction type", &tt, "unknown"))?,
+        kind: FileKind::parse(kind).ok_or_else(|| bad("row kind", kind, "unknown"))?,
+        date: date(text_req(r, 3)?, "row date")?,
+        trans_type: TransType::parse(tt).ok_or_else(|| bad("transaction type", tt, "unknown"))?,
         type_raw: r.get(5)?,
         merchant_trans_id: r.get(6)?,
         merchant_refund_id: r.get(7)?,
         alipay_id: r.get(8)?,
         original_alipay_id: r.get(9)?,
         amount: r.get(10)?,
-        currency: ccy(r.get(11)?, "row currency")?,
+        currency: ccys[0].get(r, 11, "row currency")?,
         settle_amount: r.get(12)?,
-        settle_currency: ccy(r.get(13)?, "settlement currency")?,
+        settle_currency: ccys[1].get(r, 13, "settlement currency")?,
         fee: r.get(14)?,
-        fee_currency: ccy(r.get(15)?, "fee currency")?,
-        trans_time: time(r.get(16)?, "transaction time")?,
+        fee_currency: ccys[2].get(r, 15, "fee currency")?,
+        trans_time: text(r, 16)?.map(|s| time(s, "transaction time")).transpose()?,
         product_code: r.get(17)?,
-        wallet: r.get(18)?,
+        wallet: wallet(text(r, 18)?)?,
     })
 }
 
-/// The stored JSON of a local record version (`sales::LocalRecord`).
-#[derive(serde::Deserialize)]
-struct StoredRecord {
-    record_type: RecordType,
-    merchant_trans_id: String,
-    merchant_refund_id: Option<String>,
-    amount: i64,
-    currency: Currency,
-    status: LocalStatus,
-    created_at: DateTime<FixedOffset>,
-    business_date: NaiveDate,
-    acquirement_id: Option<String>,
+/// The wallet (`userSite`) in a row's `extra` JSON object. The store writes it compactly from a map of
+/// strings (`{"k":"v",…}`): a plain value is read in place; anything else (escapes, other spacing)
+/// goes through the JSON parser.
+fn wallet(extra: Option<&str>) -> rusqlite::Result<Option<String>> {
+    const KEY: &str = "\"userSite\":\"";
+    let Some(x) = extra.filter(|x| x.contains("userSite")) else { return Ok(None) };
+    if let Some(i) = x.find(KEY).filter(|&i| i > 0 && matches!(x.as_bytes()[i - 1], b'{' | b',')) {
+        let rest = &x[i + KEY.len()..];
+        if let Some(end) = rest.find(['"', '\\']).filter(|&e| rest.as_bytes()[e] == b'"') {
+            return Ok(Some(rest[..end].to_string()));
+        }
+    }
+    let map: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(x).map_err(|e| bad("row extra columns", x, e))?;
+    Ok(map.get("userSite").and_then(|v| v.as_str()).map(str::to_string))
 }
 
 /// Every version of the local records dated in `[a, b]` that is visible by `b`. A key's first
@@ -188,105 +302,97 @@ struct StoredRecord {
 /// the key (UNKNOWN → SUCCESS) is visible from that file's "as of" date — the newest business date
 /// among its records — so a rerun of day T does not see what a later export changed.
 ///
-/// Most keys have one version: those come from `local_records`' columns; only keys with several
-/// versions are read from their history's JSON.
+/// Most keys have one version: those come from `local_records`' columns (its `versions` count says
+/// which); only keys with several versions are read from their history.
 fn local_versions(conn: &Connection, a: &str, b: &str) -> Result<Vec<LocalVersion>> {
     let mut out = single_versions(conn, a, b)?;
     out.extend(multi_versions(conn, a, b)?);
     Ok(out)
 }
 
-const VERSIONS: &str = "(SELECT COUNT(*) FROM local_record_history h
-                          WHERE h.record_type = lr.record_type AND h.record_id = lr.record_id)";
-
 fn single_versions(conn: &Connection, a: &str, b: &str) -> Result<Vec<LocalVersion>> {
-    let mut st = conn.prepare(&format!(
+    let mut st = conn.prepare(
         "SELECT lr.record_type, lr.merchant_trans_id, lr.merchant_refund_id, lr.amount, lr.currency, lr.status,
                 lr.created_at, lr.business_date, lr.acquirement_id, lr.origin, lr.line, lr.conflict, sf.name
          FROM local_records lr LEFT JOIN sales_files sf ON sf.id = lr.sales_file_id
-         WHERE lr.business_date BETWEEN ?1 AND ?2 AND {VERSIONS} <= 1"
-    ))?;
+         WHERE lr.business_date BETWEEN ?1 AND ?2 AND lr.versions <= 1",
+    )?;
+    let mut ccys = Currencies::default();
     let rows = st.query_map(params![a, b], |r| {
-        let rt: String = r.get(0)?;
-        let status: String = r.get(5)?;
-        let created: String = r.get(6)?;
-        let bd = date(&r.get::<_, String>(7)?, "local record date")?;
-        let origin: String = r.get(9)?;
+        let rt = text_req(r, 0)?;
+        let status = text_req(r, 5)?;
+        let bd = date(text_req(r, 7)?, "local record date")?;
         let line: Option<i64> = r.get(10)?;
-        let name: Option<String> = r.get(12)?;
         Ok(LocalVersion {
-            record_type: RecordType::parse(&rt).ok_or_else(|| bad("record type", &rt, "unknown"))?,
+            record_type: RecordType::parse(rt).ok_or_else(|| bad("record type", rt, "unknown"))?,
             merchant_trans_id: r.get(1)?,
             merchant_refund_id: r.get(2)?,
             amount: r.get(3)?,
-            currency: ccy(r.get(4)?, "local currency")?.ok_or_else(|| bad("local currency", "", "empty"))?,
-            status: LocalStatus::parse(&status).ok_or_else(|| bad("local status", &status, "unknown"))?,
-            created_at: time(Some(created), "created_at")?.expect("present"),
+            currency: ccys.get(r, 4, "local currency")?.ok_or_else(|| bad("local currency", "", "empty"))?,
+            status: LocalStatus::parse(status).ok_or_else(|| bad("local status", status, "unknown"))?,
+            created_at: time(text_req(r, 6)?, "created_at")?,
             business_date: bd,
             acquirement_id: r.get(8)?,
             as_of: bd,
             seq: 0,
-            ledger: origin == "ledger",
+            ledger: text_req(r, 9)? == "ledger",
             conflict: r.get(11)?,
-            origin: origin_text(name, line),
+            origin: origin_text(text(r, 12)?, line),
         })
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-fn origin_text(name: Option<String>, line: Option<i64>) -> String {
+fn origin_text(name: Option<&str>, line: Option<i64>) -> String {
     match (name, line) {
         (Some(n), Some(l)) => format!("{n} line {l}"),
-        (Some(n), None) => n,
+        (Some(n), None) => n.to_string(),
         _ => "payment ledger".into(),
     }
 }
 
+/// The versions of the window's keys that have several. A version from the key's first file is
+/// visible from its own business date, one from a later file from that file's "as of" date.
 fn multi_versions(conn: &Connection, a: &str, b: &str) -> Result<Vec<LocalVersion>> {
-    let mut st = conn.prepare(&format!(
+    let mut st = conn.prepare(
         "WITH keys AS (
             SELECT lr.record_type, lr.record_id FROM local_records lr
-            WHERE lr.business_date BETWEEN ?1 AND ?2 AND {VERSIONS} > 1),
+            WHERE lr.business_date BETWEEN ?1 AND ?2 AND lr.versions > 1),
          v AS (
-            SELECT h.id, h.sales_file_id, h.line, h.row_json, h.conflict,
-                   json_extract(h.row_json, '$.business_date') AS bd,
+            SELECT h.*,
                    FIRST_VALUE(h.sales_file_id) OVER (PARTITION BY h.record_type, h.record_id ORDER BY h.id) AS first_file
             FROM keys JOIN local_record_history h ON h.record_type = keys.record_type AND h.record_id = keys.record_id),
-         asof AS (
-            SELECT h.sales_file_id, MAX(json_extract(h.row_json, '$.business_date')) AS as_of
-            FROM local_record_history h
-            WHERE h.sales_file_id IN (SELECT DISTINCT sales_file_id FROM v WHERE sales_file_id IS NOT first_file)
-            GROUP BY h.sales_file_id),
          w AS (
-            SELECT v.*, CASE WHEN v.sales_file_id IS v.first_file THEN v.bd ELSE COALESCE(asof.as_of, v.bd) END AS vis
-            FROM v LEFT JOIN asof ON asof.sales_file_id = v.sales_file_id)
-         SELECT w.id, w.sales_file_id, w.line, w.row_json, w.conflict, w.vis, sf.name
-         FROM w LEFT JOIN sales_files sf ON sf.id = w.sales_file_id
-         WHERE w.vis <= ?2 AND w.bd BETWEEN ?1 AND ?2
-         ORDER BY w.id"
-    ))?;
+            SELECT v.*, sf.name,
+                   CASE WHEN v.sales_file_id IS v.first_file THEN v.business_date
+                        ELSE COALESCE(sf.as_of, v.business_date) END AS vis
+            FROM v LEFT JOIN sales_files sf ON sf.id = v.sales_file_id)
+         SELECT w.id, w.sales_file_id, w.line, w.record_type, w.merchant_trans_id, w.merchant_refund_id, w.amount,
+                w.currency, w.status, w.created_at, w.business_date, w.acquirement_id, w.conflict, w.vis, w.name
+         FROM w
+         WHERE w.vis <= ?2 AND w.business_date BETWEEN ?1 AND ?2
+         ORDER BY w.id",
+    )?;
+    let mut ccys = Currencies::default();
     let rows = st.query_map(params![a, b], |r| {
-        let id: i64 = r.get(0)?;
         let file: Option<i64> = r.get(1)?;
-        let json: String = r.get(3)?;
-        let rec: StoredRecord =
-            serde_json::from_str(&json).map_err(|e| bad("local record version", &format!("history id {id}"), e))?;
-        let as_of: String = r.get(5)?;
+        let rt = text_req(r, 3)?;
+        let status = text_req(r, 8)?;
         Ok(LocalVersion {
-            record_type: rec.record_type,
-            merchant_trans_id: rec.merchant_trans_id,
-            merchant_refund_id: rec.merchant_refund_id,
-            amount: rec.amount,
-            currency: rec.currency,
-            status: rec.status,
-            created_at: rec.created_at,
-            business_date: rec.business_date,
-            acquirement_id: rec.acquirement_id,
-            as_of: date(&as_of, "sales file date")?,
-            seq: id,
+            record_type: RecordType::parse(rt).ok_or_else(|| bad("record type", rt, "unknown"))?,
+            merchant_trans_id: r.get(4)?,
+            merchant_refund_id: r.get(5)?,
+            amount: r.get(6)?,
+            currency: ccys.get(r, 7, "local currency")?.ok_or_else(|| bad("local currency", "", "empty"))?,
+            status: LocalStatus::parse(status).ok_or_else(|| bad("local status", status, "unknown"))?,
+            created_at: time(text_req(r, 9)?, "created_at")?,
+            business_date: date(text_req(r, 10)?, "local record date")?,
+            acquirement_id: r.get(11)?,
+            as_of: date(text_req(r, 13)?, "sales file date")?,
+            seq: r.get(0)?,
             ledger: file.is_none(),
-            conflict: r.get(4)?,
-            origin: origin_text(r.get(6)?, r.get(2)?),
+            conflict: r.get(12)?,
+            origin: origin_text(text(r, 14)?, r.get(2)?),
         })
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -295,6 +401,48 @@ fn multi_versions(conn: &Connection, a: &str, b: &str) -> Result<Vec<LocalVersio
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hand_parsers_agree_with_chrono() {
+        for s in ["2026-11-25", "2024-02-29", "0001-01-01", "9999-12-31"] {
+            assert_eq!(date(s, "d").unwrap(), NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap(), "{s}");
+        }
+        for s in ["2026-02-30", "2026-13-01", "2026-1-05", "", "2026/11/25", "2026-11-2x"] {
+            assert_eq!(fast_date(s.as_bytes()), None, "{s}");
+            assert_eq!(date(s, "d").is_ok(), NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok(), "{s}");
+        }
+        for s in [
+            "2026-11-25T10:00:00+08:00",
+            "2026-11-25T10:00:00Z",
+            "2026-11-25T23:59:59.5-05:30",
+            "2026-11-25T00:00:00.123456789+00:00",
+            "2026-11-25T00:00:00.250+14:00",
+        ] {
+            let want = DateTime::parse_from_rfc3339(s).unwrap();
+            let got = fast_rfc3339(s.as_bytes()).unwrap();
+            assert_eq!((got, got.offset()), (want, want.offset()), "{s}");
+        }
+        for s in [
+            "2026-11-25t10:00:00Z",
+            "2026-11-25 10:00:00Z",
+            "2026-11-25T10:00:60Z",
+            "2026-11-25T10:00:00.Z",
+            "2026-11-25T10:00:00+0800",
+            "2026-11-25T10:00:00",
+            "2026-11-25T10:00:00.1234567890Z",
+        ] {
+            assert_eq!(fast_rfc3339(s.as_bytes()), None, "{s}");
+            assert_eq!(time(s, "t").ok(), DateTime::parse_from_rfc3339(s).ok(), "{s}");
+        }
+        let w = |x: &str| wallet(Some(x)).unwrap();
+        assert_eq!(w(r#"{"merchantId":"2188","userSite":"ALIPAY_HK"}"#).as_deref(), Some("ALIPAY_HK"));
+        assert_eq!(w(r#"{"userSite":"A\"B"}"#).as_deref(), Some("A\"B"));
+        assert_eq!(w(r#"{"x":"\"userSite\":\"no"}"#), None);
+        assert_eq!(w(r#"{ "userSite" : "SPACED" }"#).as_deref(), Some("SPACED"));
+        assert_eq!(w(r#"{"sellerID":"S1"}"#), None);
+        assert_eq!(wallet(None).unwrap(), None);
+        assert!(wallet(Some("{userSite")).is_err());
+    }
     use crate::config::SalesConfig;
     use crate::formats::{DetailRow, ParsedFile, Rows, TransTypeOrDefault};
     use crate::store::{files::FileMeta, sales::SalesFileMeta};
@@ -368,6 +516,7 @@ mod tests {
         assert_eq!(w.files.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(), vec!["t_2026-11-20"]);
         assert_eq!(w.rows.len(), 1);
         assert_eq!(w.rows[0].wallet.as_deref(), Some("ALIPAY_HK"));
+        assert_eq!(w.rows.capacity(), 1);
         // P1's restatement came in a file holding the 21st: not visible on the 20th.
         assert_eq!(w.local.iter().map(|v| (v.key(), v.status)).collect::<Vec<_>>(), vec![("P1", LocalStatus::Unknown)]);
         let w = load(&c, d("2026-11-21"), &p).unwrap();
