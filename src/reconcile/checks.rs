@@ -312,8 +312,8 @@ fn rule_for<'a>(rules: &'a [FeeRule], c: Currency, r: &AlipayRow) -> Option<&'a 
     rules
         .iter()
         .filter(|f| f.currency == c)
-        .filter(|f| f.product_code.is_none() || f.product_code == r.product_code)
-        .filter(|f| f.wallet.is_none() || f.wallet == r.wallet)
+        .filter(|f| f.product_code.is_none() || f.product_code.as_deref() == r.product_code.as_deref())
+        .filter(|f| f.wallet.is_none() || f.wallet.as_deref() == r.wallet.as_deref())
         .max_by_key(|f| (f.product_code.is_some() as u8) * 2 + f.wallet.is_some() as u8)
 }
 

@@ -3,6 +3,7 @@
 
 use crate::domain::{Currency, FileFormat, FileKind, LocalStatus, RecordType, TransType};
 use chrono::{DateTime, FixedOffset, NaiveDate};
+use std::sync::Arc;
 
 /// Everything day `date`'s reconciliation may look at: rows dated in `[from, date]` only.
 #[derive(Debug, Clone, Default)]
@@ -46,7 +47,8 @@ pub struct AlipayRow {
     /// The file's business date.
     pub date: NaiveDate,
     pub trans_type: TransType,
-    pub type_raw: String,
+    /// The type as written (few distinct texts, shared between rows: a window holds millions).
+    pub type_raw: Arc<str>,
     pub merchant_trans_id: Option<String>,
     pub merchant_refund_id: Option<String>,
     pub alipay_id: Option<String>,
@@ -59,9 +61,9 @@ pub struct AlipayRow {
     pub fee: Option<i64>,
     pub fee_currency: Option<Currency>,
     pub trans_time: Option<DateTime<FixedOffset>>,
-    pub product_code: Option<String>,
+    pub product_code: Option<Arc<str>>,
     /// Wallet (`userSite`) when the file has one.
-    pub wallet: Option<String>,
+    pub wallet: Option<Arc<str>>,
 }
 
 /// A settlement-summary row.
@@ -112,11 +114,22 @@ pub struct LocalVersion {
     pub ledger: bool,
     /// Its file had other, disagreeing rows for the key.
     pub conflict: bool,
-    /// Where it came from, for details: `sales.csv line 4` or `ledger`.
-    pub origin: String,
+    /// Where it came from, for details (see [`LocalVersion::origin`]): its sales file (shared between
+    /// the file's records) and line; no file for the payment ledger.
+    pub origin_file: Option<Arc<str>>,
+    pub origin_line: Option<i64>,
 }
 
 impl LocalVersion {
+    /// Where it came from: `sales.csv line 4`, or `payment ledger`.
+    pub fn origin(&self) -> String {
+        match (&self.origin_file, self.origin_line) {
+            (Some(n), Some(l)) => format!("{n} line {l}"),
+            (Some(n), None) => n.to_string(),
+            _ => "payment ledger".into(),
+        }
+    }
+
     /// The record's key id: payment id for payments, refund id for refunds.
     pub fn key(&self) -> &str {
         match self.record_type {

@@ -160,7 +160,7 @@ pub(super) fn payment(cx: &Cut, agg: &KeyAgg, out: &mut Vec<Eval>) -> bool {
         } else {
             format!(
                 "The sales file ({}) has disagreeing rows for payment id {}: fix the export so the id appears once and import it again.",
-                local.map(|l| l.origin.as_str()).unwrap_or(""), agg.key
+                local.map(|l| l.origin()).unwrap_or_default(), agg.key
             )
         };
         out.push(found(Category::Duplicate, d));

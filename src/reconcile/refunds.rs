@@ -55,7 +55,7 @@ pub(super) fn refund(cx: &Cut, agg: &KeyAgg, exceeding: &HashMap<Arc<str>, Strin
         } else {
             format!(
                 "The sales file ({}) has disagreeing rows for refund id {}: fix the export so the id appears once and import it again.",
-                local.map(|l| l.origin.as_str()).unwrap_or(""), agg.key
+                local.map(|l| l.origin()).unwrap_or_default(), agg.key
             )
         };
         out.push(found(Category::Duplicate, d));

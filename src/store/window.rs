@@ -8,6 +8,7 @@ use crate::reconcile::{AlipayRow, FileIn, Input, IssueIn, LocalVersion, Params, 
 use anyhow::{Context, Result};
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveTime, TimeZone};
 use rusqlite::{params, Connection, OptionalExtension, Row};
+use std::sync::Arc;
 
 /// Reads a `YYYY-MM-DD` column value: the plain form by hand (chrono's format-string parser was a
 /// large part of loading millions of rows), anything else through chrono — same value, same error.
@@ -161,13 +162,14 @@ pub fn load(conn: &Connection, day: NaiveDate, params: &Params) -> Result<Input>
          FROM alipay_rows r WHERE r.file_id = ?1 ORDER BY r.id",
     )?;
     let mut ccys = [Currencies::default(), Currencies::default(), Currencies::default()];
+    let mut texts = [Texts::default(), Texts::default(), Texts::default()];
     let mut file_ids: Vec<i64> = input.files.iter().map(|f| f.id).collect();
     file_ids.sort_unstable();
     // The files' row counts size the vector once (millions of rows: no doubling and copying).
     input.rows = Vec::with_capacity(input.files.iter().map(|f| f.row_count.max(0) as usize).sum());
     for id in file_ids {
         let start = input.rows.len();
-        for row in st.query_map([id], |r| alipay_row(r, &mut ccys))? {
+        for row in st.query_map([id], |r| alipay_row(r, &mut ccys, &mut texts))? {
             input.rows.push(row.context("cannot read the window's Alipay rows from the database")?);
         }
         let file_rows = &mut input.rows[start..];
@@ -253,7 +255,29 @@ fn fill_payment_ids(conn: &Connection, input: &mut Input, until: &str) -> Result
     Ok(())
 }
 
-fn alipay_row(r: &Row, ccys: &mut [Currencies; 3]) -> rusqlite::Result<AlipayRow> {
+/// Shares the few distinct texts of a column (types, product codes, wallets, file names) between the
+/// window's rows instead of allocating one copy per row.
+#[derive(Default)]
+struct Texts(Vec<Arc<str>>);
+
+impl Texts {
+    fn get(&mut self, s: &str) -> Arc<str> {
+        if let Some(a) = self.0.iter().find(|a| a.as_ref() == s) {
+            return a.clone();
+        }
+        let a: Arc<str> = Arc::from(s);
+        if self.0.len() < 64 {
+            self.0.push(a.clone());
+        }
+        a
+    }
+
+    fn opt(&mut self, s: Option<&str>) -> Option<Arc<str>> {
+        s.map(|s| self.get(s))
+    }
+}
+
+fn alipay_row(r: &Row, ccys: &mut [Currencies; 3], texts: &mut [Texts; 3]) -> rusqlite::Result<AlipayRow> {
     let kind = text_req(r, 2)?;
     let tt = text_req(r, 4)?;
     Ok(AlipayRow {
@@ -262,7 +286,7 @@ fn alipay_row(r: &Row, ccys: &mut [Currencies; 3]) -> rusqlite::Result<AlipayRow
         kind: FileKind::parse(kind).ok_or_else(|| bad("row kind", kind, "unknown"))?,
         date: date(text_req(r, 3)?, "row date")?,
         trans_type: TransType::parse(tt).ok_or_else(|| bad("transaction type", tt, "unknown"))?,
-        type_raw: r.get(5)?,
+        type_raw: texts[0].get(text_req(r, 5)?),
         merchant_trans_id: r.get(6)?,
         merchant_refund_id: r.get(7)?,
         alipay_id: r.get(8)?,
@@ -274,26 +298,26 @@ fn alipay_row(r: &Row, ccys: &mut [Currencies; 3]) -> rusqlite::Result<AlipayRow
         fee: r.get(14)?,
         fee_currency: ccys[2].get(r, 15, "fee currency")?,
         trans_time: text(r, 16)?.map(|s| time(s, "transaction time")).transpose()?,
-        product_code: r.get(17)?,
-        wallet: wallet(text(r, 18)?)?,
+        product_code: texts[1].opt(text(r, 17)?),
+        wallet: wallet(text(r, 18)?)?.map(|w| texts[2].get(&w)),
     })
 }
 
 /// The wallet (`userSite`) in a row's `extra` JSON object. The store writes it compactly from a map of
 /// strings (`{"k":"v",…}`): a plain value is read in place; anything else (escapes, other spacing)
 /// goes through the JSON parser.
-fn wallet(extra: Option<&str>) -> rusqlite::Result<Option<String>> {
+fn wallet(extra: Option<&str>) -> rusqlite::Result<Option<std::borrow::Cow<'_, str>>> {
     const KEY: &str = "\"userSite\":\"";
     let Some(x) = extra.filter(|x| x.contains("userSite")) else { return Ok(None) };
     if let Some(i) = x.find(KEY).filter(|&i| i > 0 && matches!(x.as_bytes()[i - 1], b'{' | b',')) {
         let rest = &x[i + KEY.len()..];
         if let Some(end) = rest.find(['"', '\\']).filter(|&e| rest.as_bytes()[e] == b'"') {
-            return Ok(Some(rest[..end].to_string()));
+            return Ok(Some(std::borrow::Cow::Borrowed(&rest[..end])));
         }
     }
     let map: serde_json::Map<String, serde_json::Value> =
         serde_json::from_str(x).map_err(|e| bad("row extra columns", x, e))?;
-    Ok(map.get("userSite").and_then(|v| v.as_str()).map(str::to_string))
+    Ok(map.get("userSite").and_then(|v| v.as_str()).map(|w| std::borrow::Cow::Owned(w.to_string())))
 }
 
 /// Every version of the local records dated in `[a, b]` that is visible by `b`. A key's first
@@ -318,6 +342,7 @@ fn single_versions(conn: &Connection, a: &str, b: &str) -> Result<Vec<LocalVersi
          WHERE lr.business_date BETWEEN ?1 AND ?2 AND lr.versions <= 1",
     )?;
     let mut ccys = Currencies::default();
+    let mut files = Texts::default();
     let rows = st.query_map(params![a, b], |r| {
         let rt = text_req(r, 0)?;
         let status = text_req(r, 5)?;
@@ -337,18 +362,11 @@ fn single_versions(conn: &Connection, a: &str, b: &str) -> Result<Vec<LocalVersi
             seq: 0,
             ledger: text_req(r, 9)? == "ledger",
             conflict: r.get(11)?,
-            origin: origin_text(text(r, 12)?, line),
+            origin_file: files.opt(text(r, 12)?),
+            origin_line: line,
         })
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
-}
-
-fn origin_text(name: Option<&str>, line: Option<i64>) -> String {
-    match (name, line) {
-        (Some(n), Some(l)) => format!("{n} line {l}"),
-        (Some(n), None) => n.to_string(),
-        _ => "payment ledger".into(),
-    }
 }
 
 /// The versions of the window's keys that have several. A version from the key's first file is
@@ -374,6 +392,7 @@ fn multi_versions(conn: &Connection, a: &str, b: &str) -> Result<Vec<LocalVersio
          ORDER BY w.id",
     )?;
     let mut ccys = Currencies::default();
+    let mut files = Texts::default();
     let rows = st.query_map(params![a, b], |r| {
         let file: Option<i64> = r.get(1)?;
         let rt = text_req(r, 3)?;
@@ -392,7 +411,8 @@ fn multi_versions(conn: &Connection, a: &str, b: &str) -> Result<Vec<LocalVersio
             seq: r.get(0)?,
             ledger: file.is_none(),
             conflict: r.get(12)?,
-            origin: origin_text(text(r, 14)?, r.get(2)?),
+            origin_file: files.opt(text(r, 14)?),
+            origin_line: r.get(2)?,
         })
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -434,7 +454,7 @@ mod tests {
             assert_eq!(fast_rfc3339(s.as_bytes()), None, "{s}");
             assert_eq!(time(s, "t").ok(), DateTime::parse_from_rfc3339(s).ok(), "{s}");
         }
-        let w = |x: &str| wallet(Some(x)).unwrap();
+        let w = |x: &str| wallet(Some(x)).unwrap().map(|c| c.into_owned());
         assert_eq!(w(r#"{"merchantId":"2188","userSite":"ALIPAY_HK"}"#).as_deref(), Some("ALIPAY_HK"));
         assert_eq!(w(r#"{"userSite":"A\"B"}"#).as_deref(), Some("A\"B"));
         assert_eq!(w(r#"{"x":"\"userSite\":\"no"}"#), None);

@@ -328,7 +328,9 @@ fn daemon_runs_the_real_run_command_and_respects_manual_runs() {
     std::fs::create_dir_all(w.file("sftp")).unwrap();
     w.write(
         "schedules/daily.toml",
-        "timezone = \"UTC\"\n[[job]]\nname = \"daily\"\nkind = \"daily\"\ncron = \"30 10 * * *\"\ncatch_up_days = 2\n",
+        // Fires at 00:00 UTC: today's firing is always past, whatever time of day the test runs
+        // (at 10:30 it failed before 10:30 UTC, when the last firing was yesterday's).
+        "timezone = \"UTC\"\n[[job]]\nname = \"daily\"\nkind = \"daily\"\ncron = \"0 0 * * *\"\ncatch_up_days = 2\n",
     );
     let today = chrono::Utc::now().date_naive();
     let (d1, d2) = ((today - chrono::Days::new(2)).to_string(), (today - chrono::Days::new(1)).to_string());

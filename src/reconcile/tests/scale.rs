@@ -66,7 +66,8 @@ pub(super) fn synthetic(per_day: usize, days: i64, end: NaiveDate) -> Input {
                 seq,
                 ledger: false,
                 conflict: false,
-                origin: "synthetic".into(),
+                origin_file: Some("synthetic".into()),
+                origin_line: None,
             });
         }
     }
