@@ -56,26 +56,27 @@ pub(super) struct Frames {
     /// Key id (the frames' integer key) → key text, and back. Grouping and joining on integers; ids
     /// are numbered in key-text order, so sorting by id sorts by key.
     names: Vec<Arc<str>>,
-    ids: HashMap<Arc<str>, u32>,
+    ids: hashbrown::HashMap<Arc<str>, u32, foldhash::fast::RandomState>,
 }
 
 /// Gives each distinct key text one integer id.
 #[derive(Default)]
 struct Interner {
-    ids: HashMap<Arc<str>, u32>,
+    ids: hashbrown::HashMap<Arc<str>, u32, foldhash::fast::RandomState>,
     names: Vec<Arc<str>>,
 }
 
 impl Interner {
+    /// One hash per row (`entry_ref`): a million-row window interns two million texts.
     fn id(&mut self, k: &str) -> u32 {
-        if let Some(&i) = self.ids.get(k) {
-            return i;
+        let next = self.names.len() as u32;
+        match self.ids.entry_ref(k) {
+            hashbrown::hash_map::EntryRef::Occupied(e) => *e.get(),
+            hashbrown::hash_map::EntryRef::Vacant(e) => {
+                self.names.push(e.insert_entry(next).key().clone());
+                next
+            }
         }
-        let a: Arc<str> = Arc::from(k);
-        let i = self.names.len() as u32;
-        self.names.push(a.clone());
-        self.ids.insert(a, i);
-        i
     }
 
     /// Renumbers the ids in key-text order; returns old id → new id.

@@ -159,9 +159,27 @@ pub fn run(input: &Input, params: &Params) -> Result<Outcome> {
 }
 
 /// `run`, optionally replaying every earlier day in full (the slow reference the tests compare with).
+/// The file checks of T (`checks::day_checks`) read only the input: they run on a second thread
+/// while the frames are built and the cuts replayed.
 fn run_replaying(input: &Input, params: &Params, full: bool) -> Result<Outcome> {
     let date =
         input.date.context("the reconciliation input has no business date (a bug: load it with store::window)")?;
+    std::thread::scope(|scope| {
+        let checks = scope.spawn(|| checks::day_checks(input, params, date));
+        let out = replay(input, params, date, full);
+        let checks = checks.join().map_err(|_| anyhow::anyhow!("the file checks of {date} panicked (a bug)"))?;
+        let (mut out, frames, matched_at_t) = out?;
+        out.findings.extend(checks);
+        sort_findings(&mut out.findings);
+        out.summary = totals::summary(input, &frames, date, &out, matched_at_t);
+        tracing::debug!("engine phase: checks joined, summary");
+        Ok(out)
+    })
+}
+
+/// Replays the cuts of T's look-back; returns T's items (without the file checks), the frames and
+/// how many keys both sides agree on at T.
+fn replay(input: &Input, params: &Params, date: NaiveDate, full: bool) -> Result<(Outcome, Frames, i64)> {
     let clock = std::time::Instant::now();
     let lap =
         |what: &str| tracing::debug!(what, ms = clock.elapsed().as_millis() as u64, cpu_ms = cpu_ms(), "engine phase");
@@ -209,14 +227,9 @@ fn run_replaying(input: &Input, params: &Params, full: bool) -> Result<Outcome> 
         d += Duration::days(1);
     }
     lap("earlier cuts");
-    let mut out = carry(&history, date);
+    let out = carry(&history, date);
     lap("carry");
-    out.findings.extend(checks::day_checks(input, params, date));
-    lap("day checks");
-    sort_findings(&mut out.findings);
-    out.summary = totals::summary(input, &frames, date, &out, matched_at_t);
-    lap("summary");
-    Ok(out)
+    Ok((out, frames, matched_at_t))
 }
 
 /// The process's CPU time so far (all threads), for the phase log: steadier than wall time on a
