@@ -25,12 +25,7 @@ def cents(s: pd.Series) -> pd.Series:
     return whole * 100 + sign * frac
 
 
-def main(tx_path, sales_path, out_path):
-    t0 = time.perf_counter()
-    tx = pd.read_csv(tx_path, dtype=str, keep_default_na=False)
-    sales = pd.read_csv(sales_path, dtype=str, keep_default_na=False)
-    t1 = time.perf_counter()
-
+def compute(tx, sales):
     tx["amount"] = cents(tx["orderAmount"])
     sales["amount_c"] = cents(sales["amount"])
     pay = tx[tx["transType"] == "PAYMENT"]
@@ -75,12 +70,30 @@ def main(tx_path, sales_path, out_path):
         pays_out[["category", "merchantTransId", "merchant_trans_id", "amount_a", "amount_c"]],
         refs_out[["category", "merchantTransId", "merchant_refund_id", "amount_a", "amount_c"]],
     ]).sort_values(["category", "merchant_trans_id"], kind="stable")
+    return out
+
+
+def main(tx_path, sales_path, out_path):
+    t0 = time.perf_counter()
+    tx = pd.read_csv(tx_path, dtype=str, keep_default_na=False)
+    sales = pd.read_csv(sales_path, dtype=str, keep_default_na=False)
+    t1 = time.perf_counter()
+
+    # The compute step three times on the same in-memory tables; the median is reported (the Rust
+    # engine is measured the same way), the first run being the cold one.
+    times = []
+    for _ in range(3):
+        c0 = time.perf_counter()
+        out = compute(tx, sales)
+        times.append(time.perf_counter() - c0)
+    times.sort()
     t2 = time.perf_counter()
     out.to_csv(out_path, index=False)
     t3 = time.perf_counter()
     print(json.dumps({
         "read_s": round(t1 - t0, 3),
-        "compute_s": round(t2 - t1, 3),
+        "compute_s": round(times[1], 3),
+        "compute_runs_s": [round(t, 3) for t in times],
         "write_s": round(t3 - t2, 3),
         "counts": out["category"].value_counts().sort_index().to_dict(),
     }))

@@ -372,7 +372,8 @@ fn summaries(input: &Input, rows: &DayRows, date: NaiveDate) -> Vec<Finding> {
     type Key = (Option<crate::domain::FileFormat>, String, Option<Currency>);
     let mut detail: BTreeMap<Key, (i64, i64)> = BTreeMap::new();
     // Summed per (file, type, currency) first without allocating, then keyed by text.
-    let mut per: HashMap<(i64, Cow<str>, Option<Currency>), (i64, i64)> = HashMap::default();
+    type PerFile<'a> = HashMap<(i64, Cow<'a, str>, Option<Currency>), (i64, i64)>;
+    let mut per: PerFile = HashMap::default();
     for r in rows.settled_today(date) {
         let ty: Cow<str> = if non_order(&r.type_raw) {
             Cow::Owned(r.type_raw.trim().to_ascii_uppercase())

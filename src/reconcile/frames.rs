@@ -288,8 +288,7 @@ impl Frames {
         let series = |name: &str| -> PolarsResult<Series> {
             Ok(grouped.column(name)?.as_materialized_series().cast(&DataType::Int32)?.rechunk())
         };
-        let cols = ["key", "n", "n_cancel", "first", "last", "d0", "d1", "cancel_first", "lpos", "lbday"]
-            .map(|name| series(name));
+        let cols = ["key", "n", "n_cancel", "first", "last", "d0", "d1", "cancel_first", "lpos", "lbday"].map(series);
         let mut held = Vec::with_capacity(cols.len());
         for c in cols {
             held.push(c?);
