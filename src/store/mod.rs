@@ -61,6 +61,7 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
 /// (`files::widen_cache`): the reconciliation that follows needs the memory, not the cached pages.
 pub fn shrink_cache(conn: &Connection) -> Result<()> {
     conn.pragma_update(None, "cache_size", -2000)?;
+    conn.pragma_update(None, "temp_store", "DEFAULT")?;
     conn.execute_batch("PRAGMA shrink_memory")?;
     Ok(())
 }
