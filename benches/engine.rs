@@ -6,6 +6,10 @@
 
 use std::time::Instant;
 
+// The same allocator as the binary (src/main.rs), so the in-process engine timings match `run`.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Peak and current resident set (MB) from /proc/self/status.
 fn rss() -> String {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();

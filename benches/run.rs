@@ -15,6 +15,10 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
+// The same allocator as the binary (src/main.rs), so the in-process engine timings match `run`.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const DATE: &str = "2026-11-25";
 
 fn main() {

@@ -22,7 +22,13 @@ impl Archive {
 
     /// Stores `bytes` (idempotent) and returns its sha256 and the path relative to the archive root.
     pub fn put(&self, bytes: &[u8]) -> Result<(String, String)> {
-        let hash = sha256_hex(bytes);
+        self.put_hashed(bytes, sha256_hex(bytes))
+    }
+
+    /// [`Archive::put`] when the caller already has the bytes' sha256 (lowercase hex): a day file is
+    /// not hashed twice.
+    pub fn put_hashed(&self, bytes: &[u8], hash: String) -> Result<(String, String)> {
+        debug_assert_eq!(hash, sha256_hex(bytes));
         let rel = format!("sha256/{}/{}", &hash[..2], hash);
         let path = self.root.join(&rel);
         if path.exists() && fs::metadata(&path).map(|m| m.len() == bytes.len() as u64).unwrap_or(false) {

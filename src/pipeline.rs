@@ -238,7 +238,7 @@ pub fn import_bytes(
         let deferred = matches!(&res, Ok(s) if s.file.has_end_marker == Some(false) && !past_deadline);
         // Emit failed: the store failed and nothing will be imported.
         if !deferred && !matches!(res, Err(BatchError::Emit(_))) {
-            archived = Some(archive.put(bytes));
+            archived = Some(archive.put_hashed(bytes, meta.sha256.clone()));
         }
         res
     })

@@ -34,10 +34,16 @@ pub fn reconcile_day(ws: &mut Workspace, date: NaiveDate, run_id: i64) -> Result
     let input =
         store::window::load(&ws.conn, date, &params).with_context(|| format!("cannot load the data of {date}"))?;
     let (load_ms, rows, local) = (t.elapsed().as_millis() as u64, input.rows.len(), input.local.len());
+    let checkpoint = store::checkpoint_in_background(&ws.conn);
     let t = std::time::Instant::now();
     let outcome = reconcile::run(&input, &params).with_context(|| format!("cannot reconcile {date}"))?;
     drop(input);
     let engine_ms = t.elapsed().as_millis() as u64;
+    if let Some(Err(e) | Ok(Err(e))) = checkpoint.map(|h| h.join().map_err(|_| anyhow::anyhow!("the thread panicked")))
+    {
+        // Nothing is lost: the WAL holds every committed page until a later checkpoint copies it.
+        tracing::warn!(error = %format!("{e:#}"), "background WAL checkpoint failed; the next run retries it");
+    }
     let t = std::time::Instant::now();
     store::results::save(&mut ws.conn, Some(run_id), date, &outcome)?;
     let save_ms = t.elapsed().as_millis() as u64;
@@ -72,7 +78,8 @@ pub fn reconcile_day(ws: &mut Workspace, date: NaiveDate, run_id: i64) -> Result
     Ok(DayResult { outcome, report: written, input: ri })
 }
 
-/// Returns freed heap pages of every malloc arena to the OS (glibc keeps them otherwise).
+/// Returns freed heap pages of every malloc arena to the OS when glibc's malloc is the allocator
+/// (it keeps them otherwise; the binary uses mimalloc, which returns them itself and ignores this).
 fn release_free_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only releases free memory; it has no preconditions.

@@ -100,15 +100,21 @@ pub struct FileImport<'c> {
     rows: usize,
 }
 
-/// Raises the connection's page cache to the import size (negative = KiB; only grows), and keeps
-/// statement journals in memory: each sales upsert may need one (to undo itself alone), and in a
-/// temporary file that cost a write per touched page — a third of a million-record import.
+/// Raises the connection's page cache to the import size (negative = KiB; only grows), keeps
+/// statement journals in memory (each sales upsert may need one, to undo itself alone, and in a
+/// temporary file that cost a write per touched page — a third of a million-record import), and
+/// stops this connection from checkpointing the WAL on each commit: copying a day file's pages
+/// into the database is a second that the committing thread would wait for. The WAL is copied by
+/// [`super::checkpoint_in_background`] (`run`) or when the last connection closes; the connection
+/// goes back to normal in [`super::shrink_cache`]. Changing `temp_store` drops the connection's
+/// TEMP tables and triggers: the store keeps none.
 pub(crate) fn widen_cache(conn: &Connection) -> Result<()> {
     let cache: i64 = conn.query_row("PRAGMA cache_size", [], |r| r.get(0))?;
     if cache > IMPORT_CACHE_KIB {
         conn.pragma_update(None, "cache_size", IMPORT_CACHE_KIB)?;
     }
     conn.pragma_update(None, "temp_store", "MEMORY")?;
+    conn.pragma_update(None, "wal_autocheckpoint", 0)?;
     Ok(())
 }
 

@@ -29,6 +29,22 @@ pub fn migrate(conn: &mut Connection) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
+    /// A new database file gets 8 KiB pages; one created with SQLite's 4 KiB pages keeps them.
+    #[test]
+    fn new_databases_get_the_page_size_and_old_ones_keep_theirs() {
+        let dir = tempfile::tempdir().unwrap();
+        let page_size = |c: &rusqlite::Connection| c.query_row("PRAGMA page_size", [], |r| r.get::<_, i64>(0)).unwrap();
+        let new = crate::store::open(&dir.path().join("new.db")).unwrap();
+        assert_eq!(page_size(&new), crate::store::PAGE_SIZE);
+        let old_path = dir.path().join("old.db");
+        let old = rusqlite::Connection::open(&old_path).unwrap();
+        old.execute_batch("PRAGMA page_size = 4096; CREATE TABLE t (x); INSERT INTO t VALUES (1);").unwrap();
+        drop(old);
+        let old = crate::store::open(&old_path).unwrap();
+        assert_eq!(page_size(&old), 4096);
+        assert_eq!(old.query_row("SELECT x FROM t", [], |r| r.get::<_, i64>(0)).unwrap(), 1);
+    }
+
     #[test]
     fn migrations_apply_twice_without_change() {
         let mut c = rusqlite::Connection::open_in_memory().unwrap();

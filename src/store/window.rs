@@ -130,6 +130,42 @@ pub fn load(conn: &Connection, day: NaiveDate, params: &Params) -> Result<Input>
     let (a, b) = (from.to_string(), day.to_string());
     let mut input = Input { date: Some(day), from: Some(from), ..Default::default() };
 
+    // The local records are read on a second connection by a second thread while this one reads the
+    // Alipay rows (an in-memory database — tests — reads them after). As before, the window's
+    // queries are separate read transactions: a sales import committing meanwhile is seen whole or
+    // not at all, as if it had committed just before or after the load.
+    let reader = conn.path().filter(|p| !p.is_empty());
+    let (alipay, local) = std::thread::scope(|s| {
+        let local = reader.map(|path| {
+            s.spawn(|| {
+                let c = super::open_reader(std::path::Path::new(path))?;
+                let t = std::time::Instant::now();
+                let v = local_versions(&c, &a, &b)?;
+                Ok::<_, anyhow::Error>((v, t.elapsed().as_millis() as u64))
+            })
+        });
+        let alipay = alipay_part(conn, &mut input, &a, &b).map(|()| t.elapsed().as_millis() as u64);
+        let local = match local {
+            Some(h) => h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
+            None => {
+                let t = std::time::Instant::now();
+                local_versions(conn, &a, &b).map(|v| (v, t.elapsed().as_millis() as u64))
+            }
+        };
+        (alipay, local)
+    });
+    let rows_ms = alipay?;
+    let (local, local_ms) = local.context("cannot read the window's local sales records")?;
+    input.local = local;
+    let t = std::time::Instant::now();
+    fill_payment_ids(conn, &mut input, &b).context("cannot look up the payments of the window's refunds")?;
+    let ids_ms = t.elapsed().as_millis() as u64;
+    tracing::debug!(rows_ms, local_ms, ids_ms, "window loaded");
+    Ok(input)
+}
+
+/// The window's Alipay side: its current files, their rows, summary rows and issues.
+fn alipay_part(conn: &Connection, input: &mut Input, a: &str, b: &str) -> Result<()> {
     let mut st = conn.prepare(
         "SELECT id, name, format, kind, business_date, truncated, declared_count, row_count FROM files
          WHERE current = 1 AND business_date BETWEEN ?1 AND ?2 ORDER BY business_date, name, id",
@@ -219,13 +255,7 @@ pub fn load(conn: &Connection, day: NaiveDate, params: &Params) -> Result<Input>
         .collect::<rusqlite::Result<_>>()
         .context("cannot read the window's file issues from the database")?;
 
-    let rows_ms = t.elapsed().as_millis() as u64;
-    input.local = local_versions(conn, &a, &b).context("cannot read the window's local sales records")?;
-    let local_ms = t.elapsed().as_millis() as u64 - rows_ms;
-    fill_payment_ids(conn, &mut input, &b).context("cannot look up the payments of the window's refunds")?;
-    let ids_ms = t.elapsed().as_millis() as u64 - rows_ms - local_ms;
-    tracing::debug!(rows_ms, local_ms, ids_ms, "window loaded");
-    Ok(input)
+    Ok(())
 }
 
 /// A refund or cancel row that names only the payment's Alipay id gets the merchant's payment id from
@@ -520,6 +550,49 @@ mod tests {
             archive_path: "x".into(),
         };
         crate::store::sales::import(c, &meta, &parsed, None).unwrap();
+    }
+
+    /// A database file is read on two connections (local records on a second thread); the window is
+    /// the same as the one read on a single connection.
+    #[test]
+    fn a_file_database_loads_the_same_window_on_two_connections() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut files = crate::store::open(&dir.path().join("w.db")).unwrap();
+        let mut mem = crate::store::open_in_memory().unwrap();
+        for c in [&mut files, &mut mem] {
+            txn_file(c, "2026-11-20", "P1");
+            txn_file(c, "2026-11-21", "P2");
+            sales(c, "PAYMENT,P1,,1.00,HKD,UNKNOWN,2026-11-20T10:00:00+08:00\nPAYMENT,P3,,3.00,HKD,SUCCESS,2026-11-21T10:00:00+08:00\n");
+            sales(c, "PAYMENT,P1,,1.00,HKD,SUCCESS,2026-11-20T10:00:00+08:00\nPAYMENT,P2,,1.00,HKD,SUCCESS,2026-11-21T10:00:00+08:00\n");
+        }
+        let (a, b) = (
+            load(&files, d("2026-11-21"), &Params::default()).unwrap(),
+            load(&mem, d("2026-11-21"), &Params::default()).unwrap(),
+        );
+        assert_eq!(a.local.len(), 4);
+        assert_eq!(format!("{:?}", (&a.files, &a.rows, &a.local)), format!("{:?}", (&b.files, &b.rows, &b.local)));
+    }
+
+    /// An import leaves its pages in the WAL (no checkpoint on the committing thread); the background
+    /// checkpoint copies all of them, and the connection checkpoints by itself again afterwards.
+    #[test]
+    fn imports_leave_the_checkpoint_to_the_background_thread() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = crate::store::open(&dir.path().join("w.db")).unwrap();
+        let wal = |c: &Connection| {
+            c.query_row("PRAGMA wal_checkpoint(NOOP)", [], |r| Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))).unwrap()
+        };
+        let auto = |c: &Connection| c.query_row("PRAGMA wal_autocheckpoint", [], |r| r.get::<_, i64>(0)).unwrap();
+        txn_file(&mut c, "2026-11-20", "P1");
+        assert_eq!(auto(&c), 0);
+        let (log, done) = wal(&c);
+        assert!(log > 0 && done < log, "{log} {done}");
+        crate::store::shrink_cache(&c).unwrap();
+        assert_eq!(auto(&c), 1000);
+        crate::store::checkpoint_in_background(&c).unwrap().join().unwrap().unwrap();
+        let (log, done) = wal(&c);
+        assert_eq!(done, log);
+        assert!(crate::store::checkpoint_in_background(&crate::store::open_in_memory().unwrap()).is_none());
     }
 
     #[test]
