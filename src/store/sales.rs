@@ -53,7 +53,27 @@ pub fn import(
     // As for Alipay files (store::files::begin): a day's sales are a million index entries in
     // random key order; a larger page cache keeps them from being spilled to the WAL repeatedly.
     super::files::widen_cache(conn)?;
+    // Foreign keys are not checked per statement during the import: with them on, SQLite journals
+    // every upsert so it can undo that statement alone on a violation — a third of the import's time
+    // (7.3 -> 4.9 s at 1M records). The rows' only references are the sales file inserted in the same
+    // transaction and the run, checked once below. (The pragma cannot change inside a transaction.)
+    conn.pragma_update(None, "foreign_keys", "OFF")?;
+    let out = import_unchecked(conn, meta, parsed, run_id);
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    out
+}
+
+fn import_unchecked(
+    conn: &mut Connection,
+    meta: &SalesFileMeta,
+    parsed: &ParsedSales,
+    run_id: Option<i64>,
+) -> Result<SalesImport> {
     let tx = conn.transaction()?;
+    if let Some(run) = run_id {
+        let known: bool = tx.query_row("SELECT EXISTS (SELECT 1 FROM runs WHERE id = ?1)", [run], |r| r.get(0))?;
+        anyhow::ensure!(known, "run {run} is not recorded: the sales file was not imported");
+    }
     if let Some(id) = tx
         .query_row("SELECT id FROM sales_files WHERE sha256 = ?1", [&meta.sha256], |r| r.get::<_, i64>(0))
         .optional()?
@@ -240,6 +260,33 @@ mod tests {
         assert_eq!(status(&c, "P1"), "SUCCESS", "re-importing the older file changes nothing");
         let h: i64 = c.query_row("SELECT COUNT(*) FROM local_record_history", [], |r| r.get(0)).unwrap();
         assert_eq!(h, 2);
+    }
+
+    /// The import runs without per-statement foreign key checks and turns them back on, also when it
+    /// fails; a run id that is not recorded fails the import and stores nothing.
+    #[test]
+    fn foreign_keys_are_back_on_after_an_import_and_an_unknown_run_is_refused() {
+        let mut c = crate::store::open_in_memory().unwrap();
+        let fk = |c: &Connection| c.query_row("PRAGMA foreign_keys", [], |r| r.get::<_, i64>(0)).unwrap();
+        load(&mut c, "PAYMENT,P1,,1.00,HKD,SUCCESS,2026-11-25T10:00:00+08:00,,,\n");
+        assert_eq!(fk(&c), 1);
+        let text = format!("{H}PAYMENT,P2,,1.00,HKD,SUCCESS,2026-11-25T10:00:00+08:00,,,\n");
+        let parsed =
+            crate::sales::parse(text.as_bytes(), "t.csv", &BusinessZone::default(), &SalesConfig::default()).unwrap();
+        let meta = SalesFileMeta {
+            path: "t.csv".into(),
+            name: "t.csv".into(),
+            sha256: crate::archive::sha256_hex(text.as_bytes()),
+            size: text.len() as u64,
+            archive_path: "x".into(),
+        };
+        let err = import(&mut c, &meta, &parsed, Some(77)).unwrap_err();
+        assert!(format!("{err:#}").contains("run 77 is not recorded"), "{err:#}");
+        assert_eq!(fk(&c), 1);
+        let n: i64 = c.query_row("SELECT COUNT(*) FROM local_records", [], |r| r.get(0)).unwrap();
+        assert_eq!(n, 1);
+        let run = crate::store::runs::start(&c, "import-sales", &[], None).unwrap();
+        assert!(import(&mut c, &meta, &parsed, Some(run)).unwrap().new);
     }
 
     #[test]
