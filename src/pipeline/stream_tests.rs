@@ -73,6 +73,16 @@ fn sql_error_in_the_middle_leaves_nothing_and_a_retry_imports_everything() {
     assert_eq!(count(&d.ws.conn, "alipay_rows"), rows as i64);
     let stored: i64 = d.ws.conn.query_row("SELECT row_count FROM files", [], |r| r.get(0)).unwrap();
     assert_eq!(stored, rows as i64);
+    // The batches' rows are one id range, recorded for the window load.
+    let (first, last, lo, hi): (i64, i64, i64, i64) = d
+        .ws
+        .conn
+        .query_row("SELECT first_row, last_row, (SELECT MIN(id) FROM alipay_rows), (SELECT MAX(id) FROM alipay_rows) FROM files", [], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })
+        .unwrap();
+    assert_eq!((first, last), (lo, hi));
+    assert_eq!(last - first + 1, rows as i64);
 }
 
 #[test]

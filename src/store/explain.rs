@@ -64,19 +64,21 @@ impl Trace {
     }
 }
 
-/// Finds `id` as a merchant payment id, refund id or Alipay id, and follows one hop to related rows
-/// (a refund's payment, a payment's refunds and cancels).
-pub fn trace(conn: &Connection, id: &str) -> Result<Trace> {
-    let mut t = Trace::default();
-    let mut st = conn.prepare(
-        "SELECT f.name, f.business_date, f.version, f.current, r.line, r.kind, r.trans_type, r.type_raw, r.merchant_trans_id,
+/// The Alipay rows of an id and one hop around it. Every term is an index search (sql/0007: the
+/// refund and original-id columns have partial indexes), never a scan of the stored history.
+const ALIPAY_ROWS_OF_ID: &str = "SELECT f.name, f.business_date, f.version, f.current, r.line, r.kind, r.trans_type, r.type_raw, r.merchant_trans_id,
                 r.merchant_refund_id, r.alipay_id, r.original_alipay_id, r.amount, r.currency, r.settle_amount, r.fee, r.trans_time
          FROM alipay_rows r JOIN files f ON f.id = r.file_id
          WHERE r.merchant_trans_id = ?1 OR r.merchant_refund_id = ?1 OR r.alipay_id = ?1 OR r.original_alipay_id = ?1
             OR r.original_alipay_id IN (SELECT alipay_id FROM alipay_rows WHERE merchant_trans_id = ?1 AND alipay_id IS NOT NULL)
             OR r.alipay_id IN (SELECT original_alipay_id FROM alipay_rows WHERE (merchant_refund_id = ?1 OR alipay_id = ?1) AND original_alipay_id IS NOT NULL)
-         ORDER BY f.business_date, r.trans_time, f.name, f.version, r.line",
-    )?;
+         ORDER BY f.business_date, r.trans_time, f.name, f.version, r.line";
+
+/// Finds `id` as a merchant payment id, refund id or Alipay id, and follows one hop to related rows
+/// (a refund's payment, a payment's refunds and cancels).
+pub fn trace(conn: &Connection, id: &str) -> Result<Trace> {
+    let mut t = Trace::default();
+    let mut st = conn.prepare(ALIPAY_ROWS_OF_ID)?;
     t.alipay = st
         .query_map([id], |r| {
             Ok(AlipayTrace {
@@ -151,4 +153,22 @@ pub fn trace(conn: &Connection, id: &str) -> Result<Trace> {
         })?
         .collect::<rusqlite::Result<_>>()?;
     Ok(t)
+}
+
+#[cfg(test)]
+mod tests {
+    /// The id lookup reads indexes only: a full scan would grow with every day stored.
+    #[test]
+    fn the_id_lookup_never_scans_the_rows() {
+        let c = crate::store::open_in_memory().unwrap();
+        let plan: Vec<String> = c
+            .prepare(&format!("EXPLAIN QUERY PLAN {}", super::ALIPAY_ROWS_OF_ID))
+            .unwrap()
+            .query_map(["X"], |r| r.get::<_, String>(3))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert!(plan.iter().any(|l| l.contains("MULTI-INDEX OR")), "{plan:#?}");
+        assert!(!plan.iter().any(|l| l.starts_with("SCAN")), "{plan:#?}");
+    }
 }

@@ -98,6 +98,8 @@ pub struct FileImport<'c> {
     date: String,
     kind: &'static str,
     rows: usize,
+    /// Ids of the first and last detail row inserted (one transaction: a contiguous range).
+    row_ids: Option<(i64, i64)>,
 }
 
 /// Raises the connection's page cache to the import size (negative = KiB; only grows), keeps
@@ -169,6 +171,7 @@ pub fn begin<'c>(conn: &'c mut Connection, meta: &FileMeta, run_id: Option<i64>)
         date,
         kind: meta.kind.as_str(),
         rows: 0,
+        row_ids: None,
     }))
 }
 
@@ -181,8 +184,16 @@ impl FileImport<'_> {
     /// [`FileImport::add`] with the rows' [`row_text`] already made (on another thread).
     pub fn add_with_text(&mut self, rows: &Rows, text: &[RowText]) -> Result<()> {
         anyhow::ensure!(text.len() == rows.len(), "{}: row text does not match the batch", self.name);
-        insert_rows(&self.tx, self.file_id, self.kind, &self.date, rows, text)
+        let ids = insert_rows(&self.tx, self.file_id, self.kind, &self.date, rows, text)
             .with_context(|| format!("cannot store the rows of {}", self.name))?;
+        if let Some((first, last)) = ids {
+            anyhow::ensure!(
+                self.row_ids.is_none_or(|(_, prev)| first == prev + 1),
+                "{}: the rows' ids are not one range (another writer?); nothing was imported",
+                self.name
+            );
+            self.row_ids = Some((self.row_ids.map_or(first, |(f, _)| f), last));
+        }
         self.rows += rows.len();
         Ok(())
     }
@@ -203,7 +214,8 @@ impl FileImport<'_> {
         );
         self.tx.execute(
             "UPDATE files SET encoding = ?2, header = ?3, declared_count = ?4, has_end_marker = ?5, truncated = ?6,
-                row_count = ?7, reject_count = ?8, warning_count = ?9, archive_path = ?10 WHERE id = ?1",
+                row_count = ?7, reject_count = ?8, warning_count = ?9, archive_path = ?10, first_row = ?11,
+                last_row = ?12 WHERE id = ?1",
             params![
                 self.file_id,
                 parsed.encoding,
@@ -215,6 +227,8 @@ impl FileImport<'_> {
                 parsed.rejects.len() as i64,
                 parsed.warnings.len() as i64,
                 archive_path,
+                self.row_ids.map(|(f, _)| f),
+                self.row_ids.map(|(_, l)| l),
             ],
         )?;
         insert_issues(&self.tx, self.file_id, parsed)
@@ -280,7 +294,8 @@ fn insert_rows(
     date: &str,
     rows: &Rows,
     text: &[RowText],
-) -> Result<()> {
+) -> Result<Option<(i64, i64)>> {
+    let mut ids: Option<(i64, i64)> = None;
     match rows {
         Rows::Detail(rows) => {
             let mut st = tx.prepare_cached(
@@ -320,6 +335,9 @@ fn insert_rows(
                     r.product_code,
                     x.extra,
                 ])?;
+                let id = tx.last_insert_rowid();
+                anyhow::ensure!(ids.is_none_or(|(_, last)| id == last + 1), "row ids are not contiguous");
+                ids = Some((ids.map_or(id, |(first, _)| first), id));
             }
         }
         Rows::Summary(rows) => {
@@ -345,7 +363,7 @@ fn insert_rows(
             }
         }
     }
-    Ok(())
+    Ok(ids)
 }
 
 fn insert_issues(tx: &rusqlite::Transaction<'_>, file_id: i64, parsed: &ParsedFile) -> Result<()> {

@@ -167,14 +167,18 @@ pub fn load(conn: &Connection, day: NaiveDate, params: &Params) -> Result<Input>
 /// The window's Alipay side: its current files, their rows, summary rows and issues.
 fn alipay_part(conn: &Connection, input: &mut Input, a: &str, b: &str) -> Result<()> {
     let mut st = conn.prepare(
-        "SELECT id, name, format, kind, business_date, truncated, declared_count, row_count FROM files
-         WHERE current = 1 AND business_date BETWEEN ?1 AND ?2 ORDER BY business_date, name, id",
+        "SELECT id, name, format, kind, business_date, truncated, declared_count, row_count, first_row, last_row
+         FROM files WHERE current = 1 AND business_date BETWEEN ?1 AND ?2 ORDER BY business_date, name, id",
     )?;
-    input.files = st
+    let files: Vec<(FileIn, Option<(i64, i64)>)> = st
         .query_map(params![a, b], |r| {
             let format: String = r.get(2)?;
             let kind: String = r.get(3)?;
-            Ok(FileIn {
+            let range = match (r.get::<_, Option<i64>>(8)?, r.get::<_, Option<i64>>(9)?) {
+                (Some(first), Some(last)) => Some((first, last)),
+                _ => None,
+            };
+            let file = FileIn {
                 id: r.get(0)?,
                 name: r.get(1)?,
                 format: FileFormat::parse(&format).ok_or_else(|| bad("file format", &format, "unknown"))?,
@@ -183,29 +187,32 @@ fn alipay_part(conn: &Connection, input: &mut Input, a: &str, b: &str) -> Result
                 truncated: r.get(5)?,
                 declared_count: r.get(6)?,
                 row_count: r.get(7)?,
-            })
+            };
+            Ok((file, range))
         })?
         .collect::<rusqlite::Result<_>>()
         .context("cannot read the window's files from the database")?;
 
-    // The window's rows by (file, line), read file by file in id order: the by-file index gives that
-    // order without a sort (one query over all files made SQLite sort millions of whole rows in a
-    // temporary B-tree), and a file's rows were imported in line order (checked, sorted if not).
+    // The window's rows by (file, line), read file by file in id order: a file's rows are one range of
+    // the table's key (`files.first_row..=last_row`, sql/0007), read without an index or a sort (one
+    // query over all files made SQLite sort millions of whole rows in a temporary B-tree), and were
+    // imported in line order (checked, sorted if not). The file id is checked too.
     let mut st = conn.prepare(
         "SELECT r.file_id, r.line, r.kind, r.business_date, r.trans_type, r.type_raw, r.merchant_trans_id,
                 r.merchant_refund_id, r.alipay_id, r.original_alipay_id, r.amount, r.currency, r.settle_amount,
                 r.settle_currency, r.fee, r.fee_currency, r.trans_time, r.product_code, r.extra
-         FROM alipay_rows r WHERE r.file_id = ?1 ORDER BY r.id",
+         FROM alipay_rows r WHERE r.id BETWEEN ?2 AND ?3 AND r.file_id = ?1 ORDER BY r.id",
     )?;
     let mut ccys = [Currencies::default(), Currencies::default(), Currencies::default()];
     let mut texts = [Texts::default(), Texts::default(), Texts::default()];
-    let mut file_ids: Vec<i64> = input.files.iter().map(|f| f.id).collect();
-    file_ids.sort_unstable();
+    let mut ranges: Vec<(i64, (i64, i64))> = files.iter().filter_map(|(f, r)| Some((f.id, (*r)?))).collect();
+    ranges.sort_unstable();
+    input.files = files.into_iter().map(|(f, _)| f).collect();
     // The files' row counts size the vector once (millions of rows: no doubling and copying).
     input.rows = Vec::with_capacity(input.files.iter().map(|f| f.row_count.max(0) as usize).sum());
-    for id in file_ids {
+    for (id, (first, last)) in ranges {
         let start = input.rows.len();
-        for row in st.query_map([id], |r| alipay_row(r, &mut ccys, &mut texts))? {
+        for row in st.query_map(params![id, first, last], |r| alipay_row(r, &mut ccys, &mut texts))? {
             input.rows.push(row.context("cannot read the window's Alipay rows from the database")?);
         }
         let file_rows = &mut input.rows[start..];
