@@ -26,13 +26,15 @@ pub struct Workspace {
     /// Fetch files again even when one with the same name, size and remote mtime was imported
     /// (`--refetch`).
     pub refetch: bool,
+    /// Copies imported pages from the WAL into the database beside the next step.
+    pub checkpoint: store::Checkpointer,
 }
 
 impl Workspace {
     pub fn open(cfg: Config) -> Result<Workspace> {
         let conn = store::open(&cfg.path(&cfg.store.database))?;
         let archive = Archive::new(cfg.path(&cfg.store.archive_dir));
-        Ok(Workspace { cfg, conn, archive, refetch: false })
+        Ok(Workspace { cfg, conn, archive, refetch: false, checkpoint: Default::default() })
     }
 }
 
@@ -181,6 +183,11 @@ pub fn import_day_observed(
         let bytes = std::fs::read(&dest).with_context(|| format!("cannot read {}", dest.display()))?;
         let outcome = import_bytes(ws, &file, &source.describe(), &bytes, past_deadline, run_id)?;
         let _ = std::fs::remove_file(&dest);
+        // The file's pages go from the WAL into the database while the next file imports (after the
+        // last file the reconciliation starts one once its window is loaded).
+        if i + 1 < total {
+            ws.checkpoint.start(&ws.conn);
+        }
         tracing::info!(file = %file.name, date = %date, outcome = ?outcome, "file processed");
         out.files.push((file, outcome));
     }

@@ -34,16 +34,14 @@ pub fn reconcile_day(ws: &mut Workspace, date: NaiveDate, run_id: i64) -> Result
     let input =
         store::window::load(&ws.conn, date, &params).with_context(|| format!("cannot load the data of {date}"))?;
     let (load_ms, rows, local) = (t.elapsed().as_millis() as u64, input.rows.len(), input.local.len());
-    let checkpoint = store::checkpoint_in_background(&ws.conn);
+    // What the imports' checkpoints have not copied yet is copied while the engine runs.
+    ws.checkpoint.wait();
+    ws.checkpoint.start(&ws.conn);
     let t = std::time::Instant::now();
     let outcome = reconcile::run(&input, &params).with_context(|| format!("cannot reconcile {date}"))?;
     drop(input);
     let engine_ms = t.elapsed().as_millis() as u64;
-    if let Some(Err(e) | Ok(Err(e))) = checkpoint.map(|h| h.join().map_err(|_| anyhow::anyhow!("the thread panicked")))
-    {
-        // Nothing is lost: the WAL holds every committed page until a later checkpoint copies it.
-        tracing::warn!(error = %format!("{e:#}"), "background WAL checkpoint failed; the next run retries it");
-    }
+    ws.checkpoint.wait();
     let t = std::time::Instant::now();
     store::results::save(&mut ws.conn, Some(run_id), date, &outcome)?;
     let save_ms = t.elapsed().as_millis() as u64;

@@ -107,7 +107,7 @@ pub struct FileImport<'c> {
 /// temporary file that cost a write per touched page — a third of a million-record import), and
 /// stops this connection from checkpointing the WAL on each commit: copying a day file's pages
 /// into the database is a second that the committing thread would wait for. The WAL is copied by
-/// [`super::checkpoint_in_background`] (`run`) or when the last connection closes; the connection
+/// a [`super::Checkpointer`] (`import`, `run`) or when the last connection closes; the connection
 /// goes back to normal in [`super::shrink_cache`]. Changing `temp_store` drops the connection's
 /// TEMP tables and triggers: the store keeps none.
 pub(crate) fn widen_cache(conn: &Connection) -> Result<()> {

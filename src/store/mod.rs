@@ -94,10 +94,43 @@ pub const PAGE_SIZE: i64 = 8192;
 const WAL_AUTOCHECKPOINT_PAGES: i64 = 1000;
 
 /// Copies the WAL's committed pages into the database file on a thread of its own (its own
-/// connection; a passive checkpoint never blocks readers or writers), so the imports' second write
-/// of every page overlaps the reconciliation instead of delaying it. Join the handle before
-/// reporting the run done; a crash or kill meanwhile loses nothing (the WAL stays valid and the
-/// next connection checkpoints it). `None` for an in-memory database.
+/// connection; a passive checkpoint never blocks readers or the writer), so the imports' second write
+/// of every page overlaps the next file's import and the reconciliation instead of delaying them.
+/// A crash or kill meanwhile loses nothing: the WAL stays valid and the next connection checkpoints
+/// it. Dropping the checkpointer waits for the running copy.
+#[derive(Default)]
+pub struct Checkpointer {
+    running: Option<std::thread::JoinHandle<Result<()>>>,
+}
+
+impl Checkpointer {
+    /// Starts a checkpoint unless one is still running (that one is left alone: call again later).
+    pub fn start(&mut self, conn: &Connection) {
+        if self.running.as_ref().is_some_and(|h| !h.is_finished()) {
+            return;
+        }
+        self.wait();
+        self.running = checkpoint_in_background(conn);
+    }
+
+    /// Waits for the running checkpoint, if any; a failure is logged (the next one retries it).
+    pub fn wait(&mut self) {
+        if let Some(h) = self.running.take() {
+            if let Some(Err(e) | Ok(Err(e))) = Some(h.join().map_err(|_| anyhow::anyhow!("the thread panicked"))) {
+                tracing::warn!(error = %format!("{e:#}"), "background WAL checkpoint failed; a later one retries it");
+            }
+        }
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        self.wait();
+    }
+}
+
+/// One passive checkpoint of the database behind `conn` on a new thread with its own connection.
+/// `None` for an in-memory database.
 pub fn checkpoint_in_background(conn: &Connection) -> Option<std::thread::JoinHandle<Result<()>>> {
     let path = conn.path().filter(|p| !p.is_empty())?.to_string();
     Some(std::thread::spawn(move || {

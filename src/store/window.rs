@@ -596,7 +596,15 @@ mod tests {
         assert!(log > 0 && done < log, "{log} {done}");
         crate::store::shrink_cache(&c).unwrap();
         assert_eq!(auto(&c), 1000);
-        crate::store::checkpoint_in_background(&c).unwrap().join().unwrap().unwrap();
+        let mut ck = crate::store::Checkpointer::default();
+        ck.start(&c);
+        ck.wait();
+        let (log, done) = wal(&c);
+        assert_eq!(done, log);
+        // A second file's pages: the checkpointer started while nothing runs copies them too.
+        txn_file(&mut c, "2026-11-21", "P2");
+        ck.start(&c);
+        drop(ck); // waits
         let (log, done) = wal(&c);
         assert_eq!(done, log);
         assert!(crate::store::checkpoint_in_background(&crate::store::open_in_memory().unwrap()).is_none());
