@@ -115,8 +115,8 @@ fn integrity(input: &Input, rows: &DayRows, date: NaiveDate) -> Vec<Finding> {
                         r.trans_type.as_str()
                     ),
                 );
-                x.merchant_trans_id = r.merchant_trans_id.clone().unwrap_or_default();
-                x.acquirement_id = r.alipay_id.clone().unwrap_or_default();
+                x.merchant_trans_id = r.merchant_trans_id.as_deref().unwrap_or_default().to_string();
+                x.acquirement_id = r.alipay_id.as_deref().unwrap_or_default().to_string();
                 out.push(x);
             }
         }
@@ -158,13 +158,13 @@ fn money(a: Option<i64>, c: Option<Currency>) -> String {
 
 fn finding_for(date: NaiveDate, cat: Category, r: &AlipayRow, detail: String) -> Finding {
     let mut f = blank(date, r.date, cat, detail);
-    f.merchant_trans_id = r.merchant_trans_id.clone().unwrap_or_default();
+    f.merchant_trans_id = r.merchant_trans_id.as_deref().unwrap_or_default().to_string();
     f.merchant_refund_id = if r.trans_type == TransType::Refund {
-        r.merchant_refund_id.clone().unwrap_or_default()
+        r.merchant_refund_id.as_deref().unwrap_or_default().to_string()
     } else {
         String::new()
     };
-    f.acquirement_id = r.alipay_id.clone().unwrap_or_default();
+    f.acquirement_id = r.alipay_id.as_deref().unwrap_or_default().to_string();
     f.alipay_type = r.trans_type.as_str().to_string();
     f
 }
@@ -297,8 +297,8 @@ fn settlement(rows: &DayRows, params: &Params, date: NaiveDate) -> Vec<Finding> 
 
 fn key_of(r: &AlipayRow) -> Cow<'_, str> {
     let (own, alipay) = match r.trans_type {
-        TransType::Refund => (r.merchant_refund_id.as_deref(), r.alipay_id.as_ref()),
-        _ => (r.merchant_trans_id.as_deref(), r.alipay_id.as_ref()),
+        TransType::Refund => (r.merchant_refund_id.as_deref(), r.alipay_id.as_deref()),
+        _ => (r.merchant_trans_id.as_deref(), r.alipay_id.as_deref()),
     };
     match own.map(str::trim).filter(|s| !s.is_empty()) {
         Some(k) => Cow::Borrowed(k),

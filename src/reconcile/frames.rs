@@ -99,7 +99,7 @@ pub(super) fn day(d: NaiveDate) -> i32 {
     d.num_days_from_ce()
 }
 
-fn nonempty(s: &Option<String>) -> Option<&str> {
+fn nonempty(s: &Option<super::input::Id>) -> Option<&str> {
     s.as_deref().map(str::trim).filter(|s| !s.is_empty())
 }
 
@@ -381,7 +381,7 @@ fn key_text<'a>(own: Option<&'a str>, alipay_id: Option<&str>) -> Cow<'a, str> {
 
 /// A payment's key: the merchant's id, or Alipay's id when the row has none (cannot match locally
 /// by id, but can by the secondary Alipay-id key).
-pub(super) fn payment_key(mtid: Option<&String>, alipay_id: Option<&String>) -> String {
+pub(super) fn payment_key(mtid: Option<&str>, alipay_id: Option<&str>) -> String {
     match mtid.map(|s| s.trim()).filter(|s| !s.is_empty()) {
         Some(m) => m.to_string(),
         None => format!("#{}", alipay_id.map(|s| s.trim()).unwrap_or("")),
@@ -389,6 +389,6 @@ pub(super) fn payment_key(mtid: Option<&String>, alipay_id: Option<&String>) -> 
 }
 
 /// A refund's key: the merchant's refund id, or `#` + Alipay's id of the refund.
-pub(super) fn refund_key(mrid: Option<&String>, alipay_id: Option<&String>) -> String {
+pub(super) fn refund_key(mrid: Option<&str>, alipay_id: Option<&str>) -> String {
     payment_key(mrid, alipay_id)
 }

@@ -38,6 +38,10 @@ pub struct FileIn {
     pub row_count: i64,
 }
 
+/// An id (merchant, refund, Alipay): up to 24 bytes stored inline, without a heap allocation — a
+/// window holds millions (Alipay's ids are 16–28 characters, merchants' usually fewer than 24).
+pub type Id = compact_str::CompactString;
+
 /// A transaction or settlement-detail row (see `formats::DetailRow` for the sign conventions).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AlipayRow {
@@ -49,10 +53,10 @@ pub struct AlipayRow {
     pub trans_type: TransType,
     /// The type as written (few distinct texts, shared between rows: a window holds millions).
     pub type_raw: Arc<str>,
-    pub merchant_trans_id: Option<String>,
-    pub merchant_refund_id: Option<String>,
-    pub alipay_id: Option<String>,
-    pub original_alipay_id: Option<String>,
+    pub merchant_trans_id: Option<Id>,
+    pub merchant_refund_id: Option<Id>,
+    pub alipay_id: Option<Id>,
+    pub original_alipay_id: Option<Id>,
     /// Pricing amount, positive magnitude.
     pub amount: Option<i64>,
     pub currency: Option<Currency>,
@@ -96,14 +100,14 @@ pub struct IssueIn {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LocalVersion {
     pub record_type: RecordType,
-    pub merchant_trans_id: String,
-    pub merchant_refund_id: Option<String>,
+    pub merchant_trans_id: Id,
+    pub merchant_refund_id: Option<Id>,
     pub amount: i64,
     pub currency: Currency,
     pub status: LocalStatus,
     pub created_at: DateTime<FixedOffset>,
     pub business_date: NaiveDate,
-    pub acquirement_id: Option<String>,
+    pub acquirement_id: Option<Id>,
     /// The first day whose report may see this version: the record's own date for the key's first
     /// file; for a later restatement, the newest business date in the file that stated it (an export
     /// cannot predate its newest record).

@@ -35,7 +35,7 @@ impl Sides<'_> {
         let a = self.alipay;
         let refund_id = match self.record {
             RecordType::Payment => String::new(),
-            RecordType::Refund => l.and_then(|l| l.merchant_refund_id.clone()).unwrap_or_else(|| self.key.to_string()),
+            RecordType::Refund => l.and_then(|l| l.merchant_refund_id.as_deref()).unwrap_or(self.key).to_string(),
         };
         let acq = l
             .and_then(|l| l.acquirement_id.clone())
@@ -55,7 +55,7 @@ impl Sides<'_> {
             category,
             merchant_trans_id: self.payment_id.clone(),
             merchant_refund_id: refund_id,
-            acquirement_id: acq,
+            acquirement_id: acq.to_string(),
             currency: l.map(|l| l.currency).or_else(|| a.and_then(|a| a.currency)),
             local_amount: l.map(|l| l.amount),
             alipay_currency: a.and_then(|a| a.currency),
@@ -112,9 +112,9 @@ pub(super) fn payment(cx: &Cut, agg: &KeyAgg, out: &mut Vec<Eval>) -> bool {
         local,
         alipay: pay.or(cancel),
         alipay_type: alipay_type.into(),
-        payment_id: local
-            .map(|l| l.merchant_trans_id.clone())
-            .unwrap_or_else(|| pay.or(cancel).and_then(|r| r.merchant_trans_id.clone()).unwrap_or_default()),
+        payment_id: local.map(|l| l.merchant_trans_id.to_string()).unwrap_or_else(|| {
+            pay.or(cancel).and_then(|r| r.merchant_trans_id.as_deref()).unwrap_or_default().to_string()
+        }),
         item_date,
     };
     if captured {

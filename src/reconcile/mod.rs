@@ -147,7 +147,7 @@ impl<'a> Cut<'a> {
     }
     /// The merchant payment id a refund row refunds: its own column, else through Alipay's id.
     pub fn payment_of_refund(&self, r: &AlipayRow) -> Option<String> {
-        r.merchant_trans_id.clone().filter(|s| !s.trim().is_empty()).or_else(|| {
+        r.merchant_trans_id.as_deref().filter(|s| !s.trim().is_empty()).map(str::to_string).or_else(|| {
             r.original_alipay_id.as_deref().and_then(|a| self.frames.payment_by_alipay_id.get(a.trim()).cloned())
         })
     }
@@ -274,7 +274,7 @@ fn evaluate(cx: &Cut, only: Option<&[u32]>) -> Result<(Vec<Eval>, i64, Vec<u32>)
         matched += refunds::refund(cx, r, &exceeding, &mut out) as i64;
         if out.len() > n {
             // The refunded payment decides "refunds exceed the payment": replay it too.
-            let local = r.local.map(|p| cx.local(p).merchant_trans_id.clone());
+            let local = r.local.map(|p| cx.local(p).merchant_trans_id.to_string());
             let alipay = r.first.and_then(|p| cx.payment_of_refund(cx.row(p)));
             keys.extend([local, alipay].into_iter().flatten().filter_map(|id| cx.frames.id_of(&id)));
         }

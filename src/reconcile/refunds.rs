@@ -20,7 +20,7 @@ pub(super) fn refund(cx: &Cut, agg: &KeyAgg, exceeding: &HashMap<Arc<str>, Strin
         return false;
     };
     let payment_id = local
-        .map(|l| l.merchant_trans_id.clone())
+        .map(|l| l.merchant_trans_id.to_string())
         .or_else(|| ar.and_then(|r| cx.payment_of_refund(r)))
         .unwrap_or_default();
     let s = Sides {

@@ -4,7 +4,7 @@
 //! file was visible by T. Rerunning T after T+1 is imported therefore reads the same data.
 
 use crate::domain::{Currency, FileFormat, FileKind, LocalStatus, RecordType, TransType};
-use crate::reconcile::{AlipayRow, FileIn, Input, IssueIn, LocalVersion, Params, SummaryIn};
+use crate::reconcile::{input::Id, AlipayRow, FileIn, Input, IssueIn, LocalVersion, Params, SummaryIn};
 use anyhow::{Context, Result};
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveTime, TimeZone};
 use rusqlite::{params, Connection, OptionalExtension, Row};
@@ -86,6 +86,16 @@ fn text<'r>(r: &'r Row, i: usize) -> rusqlite::Result<Option<&'r str>> {
         Ok(v) => Ok(v),
         Err(_) => r.get::<_, Option<String>>(i).map(|_| None),
     }
+}
+
+/// An optional id column, inline up to 24 bytes (no allocation for most ids).
+fn id(r: &Row, i: usize) -> rusqlite::Result<Option<Id>> {
+    Ok(text(r, i)?.map(Id::from))
+}
+
+/// A required id column.
+fn id_req(r: &Row, i: usize) -> rusqlite::Result<Id> {
+    Ok(Id::from(text_req(r, i)?))
 }
 
 /// A required text column without allocating.
@@ -286,7 +296,7 @@ fn fill_payment_ids(conn: &Connection, input: &mut Input, until: &str) -> Result
             known.insert(orig.to_string(), found);
         }
         if let Some(m) = known.get(orig).cloned().flatten() {
-            r.merchant_trans_id = Some(m);
+            r.merchant_trans_id = Some(m.into());
         }
     }
     Ok(())
@@ -324,10 +334,10 @@ fn alipay_row(r: &Row, ccys: &mut [Currencies; 3], texts: &mut [Texts; 3]) -> ru
         date: date(text_req(r, 3)?, "row date")?,
         trans_type: TransType::parse(tt).ok_or_else(|| bad("transaction type", tt, "unknown"))?,
         type_raw: texts[0].get(text_req(r, 5)?),
-        merchant_trans_id: r.get(6)?,
-        merchant_refund_id: r.get(7)?,
-        alipay_id: r.get(8)?,
-        original_alipay_id: r.get(9)?,
+        merchant_trans_id: id(r, 6)?,
+        merchant_refund_id: id(r, 7)?,
+        alipay_id: id(r, 8)?,
+        original_alipay_id: id(r, 9)?,
         amount: r.get(10)?,
         currency: ccys[0].get(r, 11, "row currency")?,
         settle_amount: r.get(12)?,
@@ -387,14 +397,14 @@ fn single_versions(conn: &Connection, a: &str, b: &str) -> Result<Vec<LocalVersi
         let line: Option<i64> = r.get(10)?;
         Ok(LocalVersion {
             record_type: RecordType::parse(rt).ok_or_else(|| bad("record type", rt, "unknown"))?,
-            merchant_trans_id: r.get(1)?,
-            merchant_refund_id: r.get(2)?,
+            merchant_trans_id: id_req(r, 1)?,
+            merchant_refund_id: id(r, 2)?,
             amount: r.get(3)?,
             currency: ccys.get(r, 4, "local currency")?.ok_or_else(|| bad("local currency", "", "empty"))?,
             status: LocalStatus::parse(status).ok_or_else(|| bad("local status", status, "unknown"))?,
             created_at: time(text_req(r, 6)?, "created_at")?,
             business_date: bd,
-            acquirement_id: r.get(8)?,
+            acquirement_id: id(r, 8)?,
             as_of: bd,
             seq: 0,
             ledger: text_req(r, 9)? == "ledger",
@@ -436,14 +446,14 @@ fn multi_versions(conn: &Connection, a: &str, b: &str) -> Result<Vec<LocalVersio
         let status = text_req(r, 8)?;
         Ok(LocalVersion {
             record_type: RecordType::parse(rt).ok_or_else(|| bad("record type", rt, "unknown"))?,
-            merchant_trans_id: r.get(4)?,
-            merchant_refund_id: r.get(5)?,
+            merchant_trans_id: id_req(r, 4)?,
+            merchant_refund_id: id(r, 5)?,
             amount: r.get(6)?,
             currency: ccys.get(r, 7, "local currency")?.ok_or_else(|| bad("local currency", "", "empty"))?,
             status: LocalStatus::parse(status).ok_or_else(|| bad("local status", status, "unknown"))?,
             created_at: time(text_req(r, 9)?, "created_at")?,
             business_date: date(text_req(r, 10)?, "local record date")?,
-            acquirement_id: r.get(11)?,
+            acquirement_id: id(r, 11)?,
             as_of: date(text_req(r, 13)?, "sales file date")?,
             seq: r.get(0)?,
             ledger: file.is_none(),

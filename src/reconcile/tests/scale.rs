@@ -33,9 +33,9 @@ pub(super) fn synthetic(per_day: usize, days: i64, end: NaiveDate) -> Input {
                     date: day,
                     trans_type: TransType::Payment,
                     type_raw: "PAYMENT".into(),
-                    merchant_trans_id: Some(id.clone()),
+                    merchant_trans_id: Some(id.as_str().into()),
                     merchant_refund_id: None,
-                    alipay_id: Some(format!("A{k}-{i}")),
+                    alipay_id: Some(format!("A{k}-{i}").into()),
                     original_alipay_id: None,
                     amount: Some(5600 + (i % 7) as i64),
                     currency: Some(hkd()),
@@ -54,7 +54,7 @@ pub(super) fn synthetic(per_day: usize, days: i64, end: NaiveDate) -> Input {
             seq += 1;
             input.local.push(LocalVersion {
                 record_type: RecordType::Payment,
-                merchant_trans_id: id,
+                merchant_trans_id: id.into(),
                 merchant_refund_id: None,
                 amount: 5600 + (i % 7) as i64 + if i % 1000 == 3 { 1 } else { 0 },
                 currency: hkd(),
@@ -104,8 +104,8 @@ fn store_volume_counts_are_exact() {
             .iter()
             .filter(|r| r.file_id == f.id)
             .map(|r| DetailRow {
-                merchant_trans_id: r.merchant_trans_id.clone(),
-                alipay_id: r.alipay_id.clone(),
+                merchant_trans_id: r.merchant_trans_id.as_ref().map(|s| s.to_string()),
+                alipay_id: r.alipay_id.as_ref().map(|s| s.to_string()),
                 ..pay("", "", r.amount.unwrap(), &r.trans_time.unwrap().to_rfc3339())
             })
             .collect();
@@ -116,7 +116,7 @@ fn store_volume_counts_are_exact() {
         .iter()
         .map(|v| LocalRecord {
             record_type: v.record_type,
-            merchant_trans_id: v.merchant_trans_id.clone(),
+            merchant_trans_id: v.merchant_trans_id.to_string(),
             merchant_refund_id: None,
             amount: v.amount,
             currency: v.currency,
