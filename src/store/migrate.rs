@@ -92,6 +92,10 @@ mod tests {
         let got: Vec<(i64, i64, &str)> =
             w.rows.iter().map(|r| (r.file_id, r.line, r.merchant_trans_id.as_deref().unwrap())).collect();
         assert_eq!(got, vec![(1, 2, "A1"), (1, 3, "A2"), (2, 2, "B1"), (2, 3, "B2")]);
+        // A file written without a range (an older build after a downgrade) is still read whole.
+        c.execute("UPDATE files SET first_row = NULL, last_row = NULL WHERE id = 2", []).unwrap();
+        let w = crate::store::window::load(&c, day, &crate::reconcile::Params::default()).unwrap();
+        assert_eq!(w.rows.len(), 4);
     }
 
     #[test]

@@ -215,7 +215,14 @@ fn alipay_part(conn: &Connection, input: &mut Input, a: &str, b: &str) -> Result
     )?;
     let mut ccys = [Currencies::default(), Currencies::default(), Currencies::default()];
     let mut texts = [Texts::default(), Texts::default(), Texts::default()];
-    let mut ranges: Vec<(i64, (i64, i64))> = files.iter().filter_map(|(f, r)| Some((f.id, (*r)?))).collect();
+    // A detail file with rows but no recorded range was written by a build older than sql/0007 into
+    // this database (a downgrade and upgrade): its rows are read by the whole key range — slow, but
+    // nothing is missed.
+    let mut ranges: Vec<(i64, (i64, i64))> = files
+        .iter()
+        .filter(|(f, r)| r.is_some() || (f.kind != FileKind::SettlementSummary && f.row_count > 0))
+        .map(|(f, r)| (f.id, r.unwrap_or((i64::MIN, i64::MAX))))
+        .collect();
     ranges.sort_unstable();
     input.files = files.into_iter().map(|(f, _)| f).collect();
     // The files' row counts size the vector once (millions of rows: no doubling and copying).
