@@ -74,6 +74,29 @@ const ALIPAY_ROWS_OF_ID: &str = "SELECT f.name, f.business_date, f.version, f.cu
             OR r.alipay_id IN (SELECT original_alipay_id FROM alipay_rows WHERE (merchant_refund_id = ?1 OR alipay_id = ?1) AND original_alipay_id IS NOT NULL)
          ORDER BY f.business_date, r.trans_time, f.name, f.version, r.line";
 
+/// The local records of an id: by key (payments' key is their merchant id), refunds of a payment, or
+/// the Alipay id the record carries — each an index search (sql/0006, sql/0008).
+const LOCAL_RECORDS_OF_ID: &str = "SELECT l.record_type, l.record_id, l.status, l.amount, l.currency, l.created_at, l.business_date, l.origin, l.conflict, s.path, l.line
+         FROM local_records l LEFT JOIN sales_files s ON s.id = l.sales_file_id
+         WHERE (l.record_type IN ('PAYMENT', 'REFUND') AND l.record_id = ?1)
+            OR (l.record_type = 'REFUND' AND l.merchant_trans_id = ?1) OR l.acquirement_id = ?1
+         ORDER BY l.created_utc, l.record_type, l.record_id";
+
+/// Every stored version of the id's local records (each version as the import's JSON text: the
+/// record's fields in `sales::LocalRecord` order), found through the by-key index.
+const HISTORY_OF_ID: &str = "SELECT h.record_type, h.record_id, s.path, h.line,
+                json_object('record_type', h.record_type, 'merchant_trans_id', h.merchant_trans_id,
+                    'merchant_refund_id', h.merchant_refund_id, 'amount', h.amount, 'currency', h.currency,
+                    'status', h.status, 'created_at', h.created_at, 'business_date', h.business_date,
+                    'store_id', h.store_id, 'terminal_id', h.terminal_id, 'acquirement_id', h.acquirement_id,
+                    'line', h.line, 'conflict', json(CASE WHEN h.conflict THEN 'true' ELSE 'false' END)),
+                h.conflict, h.recorded_at
+         FROM local_record_history h LEFT JOIN sales_files s ON s.id = h.sales_file_id
+         WHERE (h.record_type IN ('PAYMENT', 'REFUND') AND h.record_id = ?1)
+            OR (h.record_type = 'REFUND'
+                AND h.record_id IN (SELECT record_id FROM local_records WHERE record_type = 'REFUND' AND merchant_trans_id = ?1))
+         ORDER BY h.id";
+
 /// Finds `id` as a merchant payment id, refund id or Alipay id, and follows one hop to related rows
 /// (a refund's payment, a payment's refunds and cancels).
 pub fn trace(conn: &Connection, id: &str) -> Result<Trace> {
@@ -102,12 +125,7 @@ pub fn trace(conn: &Connection, id: &str) -> Result<Trace> {
             })
         })?
         .collect::<rusqlite::Result<_>>()?;
-    let mut st = conn.prepare(
-        "SELECT l.record_type, l.record_id, l.status, l.amount, l.currency, l.created_at, l.business_date, l.origin, l.conflict, s.path, l.line
-         FROM local_records l LEFT JOIN sales_files s ON s.id = l.sales_file_id
-         WHERE l.record_id = ?1 OR l.merchant_trans_id = ?1 OR l.acquirement_id = ?1
-         ORDER BY l.created_utc, l.record_type, l.record_id",
-    )?;
+    let mut st = conn.prepare(LOCAL_RECORDS_OF_ID)?;
     t.local = st
         .query_map([id], |r| {
             Ok(LocalTrace {
@@ -125,20 +143,7 @@ pub fn trace(conn: &Connection, id: &str) -> Result<Trace> {
             })
         })?
         .collect::<rusqlite::Result<_>>()?;
-    let mut st = conn.prepare(
-        // The version as the import's JSON text (the record's fields in `sales::LocalRecord` order).
-        "SELECT h.record_type, h.record_id, s.path, h.line,
-                json_object('record_type', h.record_type, 'merchant_trans_id', h.merchant_trans_id,
-                    'merchant_refund_id', h.merchant_refund_id, 'amount', h.amount, 'currency', h.currency,
-                    'status', h.status, 'created_at', h.created_at, 'business_date', h.business_date,
-                    'store_id', h.store_id, 'terminal_id', h.terminal_id, 'acquirement_id', h.acquirement_id,
-                    'line', h.line, 'conflict', json(CASE WHEN h.conflict THEN 'true' ELSE 'false' END)),
-                h.conflict, h.recorded_at
-         FROM local_record_history h LEFT JOIN sales_files s ON s.id = h.sales_file_id
-         WHERE h.record_id = ?1
-            OR h.record_id IN (SELECT record_id FROM local_records WHERE record_type = 'REFUND' AND merchant_trans_id = ?1)
-         ORDER BY h.id",
-    )?;
+    let mut st = conn.prepare(HISTORY_OF_ID)?;
     t.history = st
         .query_map(params![id], |r| {
             Ok(HistoryTrace {
@@ -157,18 +162,20 @@ pub fn trace(conn: &Connection, id: &str) -> Result<Trace> {
 
 #[cfg(test)]
 mod tests {
-    /// The id lookup reads indexes only: a full scan would grow with every day stored.
+    /// The id lookups read indexes only: a full scan would grow with every day stored.
     #[test]
-    fn the_id_lookup_never_scans_the_rows() {
+    fn the_id_lookups_never_scan_the_stored_rows() {
         let c = crate::store::open_in_memory().unwrap();
-        let plan: Vec<String> = c
-            .prepare(&format!("EXPLAIN QUERY PLAN {}", super::ALIPAY_ROWS_OF_ID))
-            .unwrap()
-            .query_map(["X"], |r| r.get::<_, String>(3))
-            .unwrap()
-            .collect::<rusqlite::Result<_>>()
-            .unwrap();
-        assert!(plan.iter().any(|l| l.contains("MULTI-INDEX OR")), "{plan:#?}");
-        assert!(!plan.iter().any(|l| l.starts_with("SCAN")), "{plan:#?}");
+        for sql in [super::ALIPAY_ROWS_OF_ID, super::LOCAL_RECORDS_OF_ID, super::HISTORY_OF_ID] {
+            let plan: Vec<String> = c
+                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .unwrap()
+                .query_map(["X"], |r| r.get::<_, String>(3))
+                .unwrap()
+                .collect::<rusqlite::Result<_>>()
+                .unwrap();
+            assert!(plan.iter().any(|l| l.contains("MULTI-INDEX OR")), "{plan:#?}");
+            assert!(!plan.iter().any(|l| l.starts_with("SCAN")), "{sql}\n{plan:#?}");
+        }
     }
 }
