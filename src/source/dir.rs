@@ -88,8 +88,13 @@ impl FileSource for DirSource {
         let part = part_path(dest);
         // fs::copy copies inside the kernel (copy_file_range): a 200 MB day file never passes
         // through this process.
-        let copied =
-            fs::copy(&src, &part).with_context(|| format!("cannot copy {} to {}", src.display(), part.display()))?;
+        let copied = fs::copy(&src, &part).with_context(|| {
+            format!(
+                "cannot copy {} to {}: check that it is readable, and free space and permissions of the archive folder",
+                src.display(),
+                part.display()
+            )
+        })?;
         if copied != file.size {
             let _ = fs::remove_file(&part);
             bail!(
@@ -98,7 +103,9 @@ impl FileSource for DirSource {
                 file.size,
             );
         }
-        fs::File::open(&part).and_then(|f| f.sync_all()).with_context(|| format!("cannot sync {}", part.display()))?;
+        fs::File::open(&part)
+            .and_then(|f| f.sync_all())
+            .with_context(|| format!("cannot flush {} to disk: check the disk and free space", part.display()))?;
         rename_synced(&part, dest)
     }
 }

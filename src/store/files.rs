@@ -98,8 +98,11 @@ pub struct FileImport<'c> {
     date: String,
     kind: &'static str,
     rows: usize,
-    /// Ids of the first and last detail row inserted (one transaction: a contiguous range).
-    row_ids: Option<(i64, i64)>,
+    /// The largest Alipay row id before this import: the file's rows get the ids after it (SQLite
+    /// gives a new row the largest id + 1, and this transaction is the only writer).
+    id_base: i64,
+    /// Detail rows added (summary rows go to their own table).
+    detail_rows: i64,
 }
 
 /// Raises the connection's page cache to the import size (negative = KiB; only grows), keeps
@@ -163,6 +166,7 @@ pub fn begin<'c>(conn: &'c mut Connection, meta: &FileMeta, run_id: Option<i64>)
         ],
     )?;
     let file_id = tx.last_insert_rowid();
+    let id_base: i64 = tx.query_row("SELECT COALESCE(MAX(id), 0) FROM alipay_rows", [], |r| r.get(0))?;
     Ok(Begun::Open(FileImport {
         tx,
         file_id,
@@ -171,7 +175,8 @@ pub fn begin<'c>(conn: &'c mut Connection, meta: &FileMeta, run_id: Option<i64>)
         date,
         kind: meta.kind.as_str(),
         rows: 0,
-        row_ids: None,
+        id_base,
+        detail_rows: 0,
     }))
 }
 
@@ -184,15 +189,10 @@ impl FileImport<'_> {
     /// [`FileImport::add`] with the rows' [`row_text`] already made (on another thread).
     pub fn add_with_text(&mut self, rows: &Rows, text: &[RowText]) -> Result<()> {
         anyhow::ensure!(text.len() == rows.len(), "{}: row text does not match the batch", self.name);
-        let ids = insert_rows(&self.tx, self.file_id, self.kind, &self.date, rows, text)
+        insert_rows(&self.tx, self.file_id, self.kind, &self.date, rows, text)
             .with_context(|| format!("cannot store the rows of {}", self.name))?;
-        if let Some((first, last)) = ids {
-            anyhow::ensure!(
-                self.row_ids.is_none_or(|(_, prev)| first == prev + 1),
-                "{}: the rows' ids are not one range (another writer?); nothing was imported",
-                self.name
-            );
-            self.row_ids = Some((self.row_ids.map_or(first, |(f, _)| f), last));
+        if let Rows::Detail(d) = rows {
+            self.detail_rows += d.len() as i64;
         }
         self.rows += rows.len();
         Ok(())
@@ -212,6 +212,20 @@ impl FileImport<'_> {
             self.name,
             self.rows
         );
+        // The rows' id range (sql/0007): ids after the base, as many as were added — checked, so the
+        // window never reads a range that holds anything else.
+        let range = if self.detail_rows > 0 {
+            let last: i64 = self.tx.query_row("SELECT MAX(id) FROM alipay_rows", [], |r| r.get(0))?;
+            anyhow::ensure!(
+                last - self.id_base == self.detail_rows,
+                "{}: its {} rows did not get consecutive ids (another writer?); nothing was imported: run again",
+                self.name,
+                self.detail_rows
+            );
+            Some((self.id_base + 1, last))
+        } else {
+            None
+        };
         self.tx.execute(
             "UPDATE files SET encoding = ?2, header = ?3, declared_count = ?4, has_end_marker = ?5, truncated = ?6,
                 row_count = ?7, reject_count = ?8, warning_count = ?9, archive_path = ?10, first_row = ?11,
@@ -227,8 +241,8 @@ impl FileImport<'_> {
                 parsed.rejects.len() as i64,
                 parsed.warnings.len() as i64,
                 archive_path,
-                self.row_ids.map(|(f, _)| f),
-                self.row_ids.map(|(_, l)| l),
+                range.map(|(first, _)| first),
+                range.map(|(_, last)| last),
             ],
         )?;
         insert_issues(&self.tx, self.file_id, parsed)
@@ -294,8 +308,7 @@ fn insert_rows(
     date: &str,
     rows: &Rows,
     text: &[RowText],
-) -> Result<Option<(i64, i64)>> {
-    let mut ids: Option<(i64, i64)> = None;
+) -> Result<()> {
     match rows {
         Rows::Detail(rows) => {
             let mut st = tx.prepare_cached(
@@ -335,9 +348,6 @@ fn insert_rows(
                     r.product_code,
                     x.extra,
                 ])?;
-                let id = tx.last_insert_rowid();
-                anyhow::ensure!(ids.is_none_or(|(_, last)| id == last + 1), "row ids are not contiguous");
-                ids = Some((ids.map_or(id, |(first, _)| first), id));
             }
         }
         Rows::Summary(rows) => {
@@ -363,7 +373,7 @@ fn insert_rows(
             }
         }
     }
-    Ok(ids)
+    Ok(())
 }
 
 fn insert_issues(tx: &rusqlite::Transaction<'_>, file_id: i64, parsed: &ParsedFile) -> Result<()> {

@@ -46,7 +46,9 @@ pub(crate) fn open_reader(path: &Path) -> Result<Connection> {
         path,
         rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
-    .with_context(|| format!("cannot open SQLite database {} for reading", path.display()))?;
+    .with_context(|| {
+        format!("cannot open SQLite database {} a second time for reading: check its permissions", path.display())
+    })?;
     conn.busy_timeout(std::time::Duration::from_secs(30))?;
     Ok(conn)
 }
@@ -115,11 +117,13 @@ impl Checkpointer {
 
     /// Waits for the running checkpoint, if any; a failure is logged (the next one retries it).
     pub fn wait(&mut self) {
-        if let Some(h) = self.running.take() {
-            if let Some(Err(e) | Ok(Err(e))) = Some(h.join().map_err(|_| anyhow::anyhow!("the thread panicked"))) {
-                tracing::warn!(error = %format!("{e:#}"), "background WAL checkpoint failed; a later one retries it");
-            }
-        }
+        let failed = match self.running.take().map(|h| h.join()) {
+            Some(Ok(Err(e))) => format!("{e:#}"),
+            Some(Err(_)) => "the checkpoint thread panicked".to_string(),
+            _ => return,
+        };
+        // Nothing is lost: the WAL keeps the pages until a later checkpoint copies them.
+        tracing::warn!(error = %failed, "background WAL checkpoint failed; a later one retries it");
     }
 }
 
@@ -131,7 +135,7 @@ impl Drop for Checkpointer {
 
 /// One passive checkpoint of the database behind `conn` on a new thread with its own connection.
 /// `None` for an in-memory database.
-pub fn checkpoint_in_background(conn: &Connection) -> Option<std::thread::JoinHandle<Result<()>>> {
+fn checkpoint_in_background(conn: &Connection) -> Option<std::thread::JoinHandle<Result<()>>> {
     let path = conn.path().filter(|p| !p.is_empty())?.to_string();
     Some(std::thread::spawn(move || {
         // The copy only has to be done by the end of the run: it yields the CPU to the import and

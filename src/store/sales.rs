@@ -72,7 +72,10 @@ fn import_unchecked(
     let tx = conn.transaction()?;
     if let Some(run) = run_id {
         let known: bool = tx.query_row("SELECT EXISTS (SELECT 1 FROM runs WHERE id = ?1)", [run], |r| r.get(0))?;
-        anyhow::ensure!(known, "run {run} is not recorded: the sales file was not imported");
+        anyhow::ensure!(
+            known,
+            "run {run} is not recorded, so the sales file was not imported (a bug: the command must start its run first)"
+        );
     }
     if let Some(id) = tx
         .query_row("SELECT id FROM sales_files WHERE sha256 = ?1", [&meta.sha256], |r| r.get::<_, i64>(0))
@@ -227,17 +230,23 @@ mod tests {
 
     const H: &str = "record_type,merchant_trans_id,merchant_refund_id,amount,currency,status,created_at,store_id,terminal_id,acquirement_id\n";
 
-    fn load(c: &mut Connection, body: &str) -> SalesImport {
+    /// A sales file `name` with the header and `body`, parsed, and its metadata.
+    fn file(name: &str, body: &str) -> (ParsedSales, SalesFileMeta) {
         let text = format!("{H}{body}");
         let parsed =
-            crate::sales::parse(text.as_bytes(), "s.csv", &BusinessZone::default(), &SalesConfig::default()).unwrap();
+            crate::sales::parse(text.as_bytes(), name, &BusinessZone::default(), &SalesConfig::default()).unwrap();
         let meta = SalesFileMeta {
-            path: "s.csv".into(),
-            name: "s.csv".into(),
+            path: name.into(),
+            name: name.into(),
             sha256: crate::archive::sha256_hex(text.as_bytes()),
             size: text.len() as u64,
             archive_path: "x".into(),
         };
+        (parsed, meta)
+    }
+
+    fn load(c: &mut Connection, body: &str) -> SalesImport {
+        let (parsed, meta) = file("s.csv", body);
         import(c, &meta, &parsed, None).unwrap()
     }
 
@@ -270,16 +279,7 @@ mod tests {
         let fk = |c: &Connection| c.query_row("PRAGMA foreign_keys", [], |r| r.get::<_, i64>(0)).unwrap();
         load(&mut c, "PAYMENT,P1,,1.00,HKD,SUCCESS,2026-11-25T10:00:00+08:00,,,\n");
         assert_eq!(fk(&c), 1);
-        let text = format!("{H}PAYMENT,P2,,1.00,HKD,SUCCESS,2026-11-25T10:00:00+08:00,,,\n");
-        let parsed =
-            crate::sales::parse(text.as_bytes(), "t.csv", &BusinessZone::default(), &SalesConfig::default()).unwrap();
-        let meta = SalesFileMeta {
-            path: "t.csv".into(),
-            name: "t.csv".into(),
-            sha256: crate::archive::sha256_hex(text.as_bytes()),
-            size: text.len() as u64,
-            archive_path: "x".into(),
-        };
+        let (parsed, meta) = file("t.csv", "PAYMENT,P2,,1.00,HKD,SUCCESS,2026-11-25T10:00:00+08:00,,,\n");
         let err = import(&mut c, &meta, &parsed, Some(77)).unwrap_err();
         assert!(format!("{err:#}").contains("run 77 is not recorded"), "{err:#}");
         assert_eq!(fk(&c), 1);
