@@ -28,13 +28,16 @@ pub struct Workspace {
     pub refetch: bool,
     /// Copies imported pages from the WAL into the database beside the next step.
     pub checkpoint: store::Checkpointer,
+    /// Set by `run` for the date it imports and then reconciles: imports keep the rows they store
+    /// here, and the reconciliation's window load takes them instead of reading them back.
+    pub handoff: Option<store::handoff::Handoff>,
 }
 
 impl Workspace {
     pub fn open(cfg: Config) -> Result<Workspace> {
         let conn = store::open(&cfg.path(&cfg.store.database))?;
         let archive = Archive::new(cfg.path(&cfg.store.archive_dir));
-        Ok(Workspace { cfg, conn, archive, refetch: false, checkpoint: Default::default() })
+        Ok(Workspace { cfg, conn, archive, refetch: false, checkpoint: Default::default(), handoff: None })
     }
 }
 
@@ -166,6 +169,10 @@ pub fn import_day_observed(
         unstable: listing.unstable,
         ..Default::default()
     };
+    // Room for the rows a run keeps for its reconciliation, made once (they are not copied as they come).
+    if let Some(h) = ws.handoff.as_mut() {
+        h.reserve_for(listing.files.iter().filter(|f| f.kind != FileKind::SettlementSummary).map(|f| f.size).sum());
+    }
     let total = listing.files.len();
     for (i, file) in listing.files.into_iter().enumerate() {
         on_file(i, total, &file);
@@ -240,7 +247,9 @@ pub fn import_bytes(
     // The parser thread archives the file once it has read it (the end marker decides whether it is
     // imported at all), while this thread is still inserting: the archive write costs no wall time.
     let mut archived = None;
-    let streamed = stream_into(&mut ws.conn, &meta, run_id, |emit| {
+    let mark = ws.handoff.as_ref().map(|h| h.mark());
+    let keep = ws.handoff.as_mut().map(|h| h.rows_mut());
+    let streamed = stream_into(&mut ws.conn, &meta, run_id, keep, |emit| {
         let res = formats::parse_batched(bytes, &ctx, BATCH_ROWS, emit);
         let deferred = matches!(&res, Ok(s) if s.file.has_end_marker == Some(false) && !past_deadline);
         // Emit failed: the store failed and nothing will be imported.
@@ -251,23 +260,48 @@ pub fn import_bytes(
     })
     .with_context(|| {
         format!("cannot import {}: nothing of it was stored; fix the cause and run again", file.remote_path)
-    })?;
+    });
+    // Rows kept for the reconciliation go if the file is not stored after all.
+    let discard = |h: &mut Option<store::handoff::Handoff>| {
+        if let (Some(h), Some(mark)) = (h.as_mut(), mark) {
+            h.discard(mark)
+        }
+    };
+    let streamed = match streamed {
+        Ok(s) => s,
+        Err(e) => {
+            discard(&mut ws.handoff);
+            return Err(e);
+        }
+    };
     let (imp, parsed, rows) = match streamed {
-        StreamOutcome::Unchanged { file_id } => return Ok(FileOutcome::Unchanged { file_id }),
+        StreamOutcome::Unchanged { file_id } => {
+            discard(&mut ws.handoff);
+            return Ok(FileOutcome::Unchanged { file_id });
+        }
         StreamOutcome::Open { imp, parsed, rows } => (imp, parsed, rows),
     };
     // The end marker is known only at the end: an incomplete antom file before the deadline is
     // rolled back (dropping `imp`) and fetched again later.
     let Some(archived) = archived else {
         drop(imp);
+        discard(&mut ws.handoff);
         return Ok(FileOutcome::Deferred {
             reason: format!("{} has no <END> line yet (still uploading or truncated)", file.name),
         });
     };
-    let (_, archive_path) = archived?;
-    let imported = imp.finish(&parsed, rows, &archive_path).with_context(|| {
-        format!("cannot import {}: nothing of it was stored; fix the cause and run again", file.remote_path)
-    })?;
+    let imported = archived.and_then(|(_, archive_path)| {
+        imp.finish(&parsed, rows, &archive_path).with_context(|| {
+            format!("cannot import {}: nothing of it was stored; fix the cause and run again", file.remote_path)
+        })
+    });
+    match (&imported, ws.handoff.as_mut(), mark) {
+        (Ok(Imported::New { file_id } | Imported::Restated { file_id, .. }), Some(h), Some(mark)) => {
+            h.commit(*file_id, mark)
+        }
+        _ => discard(&mut ws.handoff),
+    }
+    let imported = imported?;
     Ok(match imported {
         Imported::New { file_id } => {
             FileOutcome::Imported { file_id, rows, rejects: parsed.rejects.len(), warnings: parsed.warnings.len() }
@@ -294,11 +328,14 @@ pub enum StreamOutcome<'c> {
 /// Runs `parse` on a scoped thread, sending row batches over a bounded channel, and stores each batch
 /// as it arrives in the transaction opened by [`store::files::begin`]. A file no parser can read is
 /// recorded with one rejected "line 0" (as [`formats::parse`] callers always did). On any error the
-/// transaction is dropped: nothing of the file stays.
+/// transaction is dropped: nothing of the file stays. With `keep`, the parser thread also appends each
+/// batch's detail rows to it as the window loader would read them back
+/// ([`store::handoff::stored_rows`]); the caller drops them if the file is not stored.
 pub fn stream_into<'c, P>(
     conn: &'c mut Connection,
     meta: &FileMeta,
     run_id: Option<i64>,
+    mut keep: Option<&mut Vec<crate::reconcile::AlipayRow>>,
     parse: P,
 ) -> Result<StreamOutcome<'c>>
 where
@@ -311,18 +348,23 @@ where
         store::files::Begun::Open(imp) => imp,
         store::files::Begun::Unchanged { file_id } => return Ok(StreamOutcome::Unchanged { file_id }),
     };
+    let (file_id, kind, date) = (imp.file_id(), meta.kind, meta.business_date);
     let (parsed, stored) = std::thread::scope(|s| {
         let (tx, rx) = sync_channel::<(Rows, Vec<store::files::RowText>)>(BATCHES_IN_FLIGHT);
         // Stored batches go back to the parser thread to be freed: a million rows' strings take
         // the inserting thread most of a second to free.
         let (used_tx, used_rx) = channel::<(Rows, Vec<store::files::RowText>)>();
         let parser = s.spawn(move || {
+            let mut texts = store::handoff::RowTexts::default();
             parse(&mut |rows| {
                 while let Ok(used) = used_rx.try_recv() {
                     drop(used);
                 }
                 // Formatting the stored text here keeps it off the inserting thread.
                 let text = store::files::row_text(&rows);
+                if let (Rows::Detail(d), Some(keep)) = (&rows, keep.as_deref_mut()) {
+                    store::handoff::stored_rows(keep, file_id, kind, date, d, &mut texts);
+                }
                 tx.send((rows, text)).map_err(|SendError((rows, _))| SendError(rows))
             })
         });
@@ -431,3 +473,5 @@ pub fn recorded<T>(
 
 #[cfg(test)]
 mod stream_tests;
+#[cfg(test)]
+mod handoff_tests;

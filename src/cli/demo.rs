@@ -53,6 +53,8 @@ pub fn run(_g: &super::Globals, a: Args) -> Result<Outcome> {
         for date in dates {
             let now = chrono::Utc::now().max(pipeline::deadline(&ws.cfg, date));
             let mut source = pipeline::open_source(&ws.cfg)?;
+            let params = crate::reconcile::Params::from_config(&ws.cfg.business);
+            ws.handoff = Some(crate::store::handoff::Handoff::start(&ws.conn, date, &params));
             let day = pipeline::import_day(ws, source.as_mut(), date, now, Some(run_id))?;
             println!("== {date}");
             super::import::print_day(&day);

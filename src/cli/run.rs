@@ -81,6 +81,10 @@ pub fn run(g: &super::Globals, a: Args, fetch: bool) -> Result<Outcome> {
         let r = pipeline::recorded(&mut ws, command, Some(date), |ws, run_id| {
             let mut attention = false;
             if let Some(src) = source.as_mut() {
+                // The day's local records are read while its files import; their rows are kept for
+                // the reconciliation (the window is the same as if it read them back).
+                let params = crate::reconcile::Params::from_config(&ws.cfg.business);
+                ws.handoff = Some(crate::store::handoff::Handoff::start(&ws.conn, date, &params));
                 let imported = pipeline::import_day(ws, src.as_mut(), date, now, Some(run_id))?;
                 super::import::print_day(&imported);
                 if let Some(e) = pipeline::not_ready(ws, &imported, date, now)? {

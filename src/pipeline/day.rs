@@ -31,8 +31,10 @@ pub fn reconcile_day(ws: &mut Workspace, date: NaiveDate, run_id: i64) -> Result
     release_free_memory();
     let params = Params::from_config(&ws.cfg.business);
     let t = std::time::Instant::now();
-    let input =
-        store::window::load(&ws.conn, date, &params).with_context(|| format!("cannot load the data of {date}"))?;
+    // A run hands over what it already holds (its files' rows, the local records read meanwhile).
+    let handoff = ws.handoff.take().unwrap_or_default();
+    let input = store::window::load_with(&ws.conn, date, &params, handoff)
+        .with_context(|| format!("cannot load the data of {date}"))?;
     let (load_ms, rows, local) = (t.elapsed().as_millis() as u64, input.rows.len(), input.local.len());
     // What the imports' checkpoints have not copied yet is copied while the engine runs.
     ws.checkpoint.wait();

@@ -60,7 +60,11 @@ fn sql_error_in_the_middle_leaves_nothing_and_a_retry_imports_everything() {
              BEGIN SELECT RAISE(ABORT, 'disk on fire'); END",
         )
         .unwrap();
+    // A run keeping the rows for its reconciliation keeps none of a file that was not stored.
+    d.ws.handoff = Some(store::handoff::Handoff::default());
     let err = import_bytes(&mut d.ws, &d.file, "test", &d.bytes, true, None).unwrap_err();
+    let held = d.ws.handoff.as_ref().unwrap();
+    assert_eq!((held.mark(), held.files()), (0, 0), "rows of a rolled-back file are not held");
     let msg = format!("{err:#}");
     assert!(msg.contains(d.file.name.as_str()) && msg.contains("disk on fire"), "{msg}");
     assert_eq!((count(&d.ws.conn, "alipay_rows"), count(&d.ws.conn, "files")), (0, 0));
@@ -71,6 +75,8 @@ fn sql_error_in_the_middle_leaves_nothing_and_a_retry_imports_everything() {
     let FileOutcome::Imported { rows, .. } = out else { panic!("{out:?}") };
     assert!(rows > 40_000, "{rows}");
     assert_eq!(count(&d.ws.conn, "alipay_rows"), rows as i64);
+    let held = d.ws.handoff.as_ref().unwrap();
+    assert_eq!((held.mark(), held.files()), (rows, 1), "the stored file's rows are held");
     let stored: i64 = d.ws.conn.query_row("SELECT row_count FROM files", [], |r| r.get(0)).unwrap();
     assert_eq!(stored, rows as i64);
     // The batches' rows are one id range, recorded for the window load.
@@ -110,7 +116,7 @@ fn parse_error_after_some_batches_leaves_nothing() {
         archive_path: String::new(),
         remote_mtime: None,
     };
-    let res = stream_into(&mut d.ws.conn, &meta, None, |emit| {
+    let res = stream_into(&mut d.ws.conn, &meta, None, None, |emit| {
         emit(rows.clone()).map_err(BatchError::Emit)?;
         Err(BatchError::Parse(formats::ParseError { file: "f".into(), message: "line 9: bad bytes".into() }))
     });
@@ -119,7 +125,7 @@ fn parse_error_after_some_batches_leaves_nothing() {
     assert_eq!((count(&d.ws.conn, "alipay_rows"), count(&d.ws.conn, "files")), (0, 0));
 
     // A parse error before any row is the "unreadable file" case: recorded with one reject.
-    match stream_into(&mut d.ws.conn, &meta, None, |_| {
+    match stream_into(&mut d.ws.conn, &meta, None, None, |_| {
         Err(BatchError::Parse(formats::ParseError { file: "f".into(), message: "no header".into() }))
     })
     .unwrap()
@@ -139,8 +145,10 @@ fn incomplete_antom_file_before_the_deadline_is_rolled_back_and_not_archived() {
     let text = "transactionType,transactionRequestId,transactionId,transactionAmountValue,transactionCurrency\n\
                 PAYMENT,m1,a1,10.00,JPY\nPAYMENT,m2,a2,11.00,JPY\n";
     d.file.format = FileFormat::Antom;
+    d.ws.handoff = Some(store::handoff::Handoff::default());
     let out = import_bytes(&mut d.ws, &d.file, "test", text.as_bytes(), false, None).unwrap();
     assert!(matches!(out, FileOutcome::Deferred { .. }), "{out:?}");
+    assert_eq!(d.ws.handoff.as_ref().unwrap().mark(), 0, "a deferred file's rows are not held");
     assert_eq!((count(&d.ws.conn, "alipay_rows"), count(&d.ws.conn, "files")), (0, 0));
     assert!(!d.ws.archive.root().join("sha256").exists(), "a deferred file is not archived");
     // After the deadline the same bytes import, flagged truncated.

@@ -198,6 +198,11 @@ impl FileImport<'_> {
         Ok(())
     }
 
+    /// The new file's id.
+    pub fn file_id(&self) -> i64 {
+        self.file_id
+    }
+
     /// Rows added so far.
     pub fn rows(&self) -> usize {
         self.rows

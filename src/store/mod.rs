@@ -4,6 +4,7 @@
 
 pub mod explain;
 pub mod files;
+pub mod handoff;
 mod migrate;
 pub mod results;
 pub mod runs;

@@ -7,6 +7,7 @@ use crate::domain::{Currency, FileFormat, FileKind, LocalStatus, RecordType, Tra
 use crate::reconcile::{input::Id, AlipayRow, FileIn, Input, IssueIn, LocalVersion, Params, SummaryIn};
 use anyhow::{Context, Result};
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveTime, TimeZone};
+use super::handoff::Handoff;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use std::sync::Arc;
 
@@ -135,16 +136,26 @@ fn time(s: &str, what: &str) -> rusqlite::Result<DateTime<FixedOffset>> {
 
 /// Loads day `day`'s window (`params.window_start(day)` ..= `day`).
 pub fn load(conn: &Connection, day: NaiveDate, params: &Params) -> Result<Input> {
+    load_with(conn, day, params, Handoff::default())
+}
+
+/// [`load`], taking from `handoff` what the run already holds: the rows of files it has just
+/// imported and the local records it read meanwhile. The input is the same as [`load`]'s.
+pub fn load_with(conn: &Connection, day: NaiveDate, params: &Params, handoff: Handoff) -> Result<Input> {
     let t = std::time::Instant::now();
     let from = params.window_start(day);
     let (a, b) = (from.to_string(), day.to_string());
     let mut input = Input { date: Some(day), from: Some(from), ..Default::default() };
+    let Handoff { rows: held, files: held_files, local: prefetched } = handoff;
+    let held = Held { files: held_files.len(), rows: held, ranges: held_files };
+    let held_files = held.files;
 
     // The local records are read on a second connection by a second thread while this one reads the
-    // Alipay rows (an in-memory database — tests — reads them after). As before, the window's
-    // queries are separate read transactions: a sales import committing meanwhile is seen whole or
-    // not at all, as if it had committed just before or after the load.
-    let reader = conn.path().filter(|p| !p.is_empty());
+    // Alipay rows (an in-memory database — tests — reads them after) — or were read so while the
+    // files imported. As before, the window's queries are separate read transactions: a sales import
+    // committing meanwhile is seen whole or not at all, as if it had committed just before or after.
+    let prefetched = prefetched.and_then(|p| p.take(from, day));
+    let reader = conn.path().filter(|p| !p.is_empty() && prefetched.is_none());
     let (alipay, local) = std::thread::scope(|s| {
         let local = reader.map(|path| {
             s.spawn(|| {
@@ -154,10 +165,11 @@ pub fn load(conn: &Connection, day: NaiveDate, params: &Params) -> Result<Input>
                 Ok::<_, anyhow::Error>((v, t.elapsed().as_millis() as u64))
             })
         });
-        let alipay = alipay_part(conn, &mut input, &a, &b).map(|()| t.elapsed().as_millis() as u64);
-        let local = match local {
-            Some(h) => h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
-            None => {
+        let alipay = alipay_part(conn, &mut input, &a, &b, held).map(|()| t.elapsed().as_millis() as u64);
+        let local = match (local, prefetched) {
+            (Some(h), _) => h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
+            (None, Some(done)) => done,
+            (None, None) => {
                 let t = std::time::Instant::now();
                 local_versions(conn, &a, &b).map(|v| (v, t.elapsed().as_millis() as u64))
             }
@@ -170,12 +182,25 @@ pub fn load(conn: &Connection, day: NaiveDate, params: &Params) -> Result<Input>
     let t = std::time::Instant::now();
     fill_payment_ids(conn, &mut input, &b).context("cannot look up the payments of the window's refunds")?;
     let ids_ms = t.elapsed().as_millis() as u64;
-    tracing::debug!(rows_ms, local_ms, ids_ms, "window loaded");
+    tracing::debug!(rows_ms, local_ms, ids_ms, held_files, "window loaded");
     Ok(input)
 }
 
+/// The rows a run hands over: its imported files' rows, file after file.
+struct Held {
+    files: usize,
+    rows: Vec<AlipayRow>,
+    ranges: Vec<(i64, usize)>,
+}
+
 /// The window's Alipay side: its current files, their rows, summary rows and issues.
-fn alipay_part(conn: &Connection, input: &mut Input, a: &str, b: &str) -> Result<()> {
+fn alipay_part(
+    conn: &Connection,
+    input: &mut Input,
+    a: &str,
+    b: &str,
+    held: Held,
+) -> Result<()> {
     let mut st = conn.prepare(
         "SELECT id, name, format, kind, business_date, truncated, declared_count, row_count, first_row, last_row
          FROM files WHERE current = 1 AND business_date BETWEEN ?1 AND ?2 ORDER BY business_date, name, id",
@@ -225,14 +250,38 @@ fn alipay_part(conn: &Connection, input: &mut Input, a: &str, b: &str) -> Result
         .collect();
     ranges.sort_unstable();
     input.files = files.into_iter().map(|(f, _)| f).collect();
-    // The files' row counts size the vector once (millions of rows: no doubling and copying).
-    input.rows = Vec::with_capacity(input.files.iter().map(|f| f.row_count.max(0) as usize).sum());
-    for (id, (first, last)) in ranges {
-        let start = input.rows.len();
-        for row in st.query_map(params![id, first, last], |r| alipay_row(r, &mut ccys, &mut texts))? {
-            input.rows.push(row.context("cannot read the window's Alipay rows from the database")?);
+    let span = |(first, last): (i64, i64)| usize::try_from(last.saturating_sub(first).saturating_add(1)).ok();
+    // The run's just-imported files are the whole window (a first day; a benchmark): their rows are it.
+    let whole = held.ranges.len() == ranges.len()
+        && held.ranges.iter().zip(&ranges).all(|(&(hid, n), &(id, r))| hid == id && span(r) == Some(n));
+    if whole {
+        input.rows = held.rows;
+    } else {
+        // The files' row counts size the vector once (millions of rows: no doubling and copying).
+        input.rows = Vec::with_capacity(input.files.iter().map(|f| f.row_count.max(0) as usize).sum());
+        // Held files are in id order, as `ranges`: one pass moves each held file's rows in its place
+        // and drops those of files the window does not read (not current any more).
+        let in_order = held.ranges.is_sorted_by_key(|&(id, _)| id);
+        let (mut hrows, mut hfiles) = (held.rows.into_iter(), held.ranges.into_iter().filter(|_| in_order).peekable());
+        for &(id, range) in &ranges {
+            while let Some((_, n)) = hfiles.next_if(|&(hid, _)| hid < id) {
+                hrows.by_ref().take(n).for_each(drop);
+            }
+            if let Some((_, n)) = hfiles.next_if(|&(hid, _)| hid == id) {
+                if span(range) == Some(n) {
+                    input.rows.extend(hrows.by_ref().take(n));
+                    continue;
+                }
+                hrows.by_ref().take(n).for_each(drop);
+            }
+            let (first, last) = range;
+            for row in st.query_map(params![id, first, last], |r| alipay_row(r, &mut ccys, &mut texts))? {
+                input.rows.push(row.context("cannot read the window's Alipay rows from the database")?);
+            }
         }
-        let file_rows = &mut input.rows[start..];
+    }
+    // Rows were imported in line order (checked, sorted if not).
+    for file_rows in input.rows.chunk_by_mut(|x, y| x.file_id == y.file_id) {
         if !file_rows.is_sorted_by_key(|r| r.line) {
             file_rows.sort_by_key(|r| r.line);
         }
@@ -312,10 +361,10 @@ fn fill_payment_ids(conn: &Connection, input: &mut Input, until: &str) -> Result
 /// Shares the few distinct texts of a column (types, product codes, wallets, file names) between the
 /// window's rows instead of allocating one copy per row.
 #[derive(Default)]
-struct Texts(Vec<Arc<str>>);
+pub(super) struct Texts(Vec<Arc<str>>);
 
 impl Texts {
-    fn get(&mut self, s: &str) -> Arc<str> {
+    pub(super) fn get(&mut self, s: &str) -> Arc<str> {
         if let Some(a) = self.0.iter().find(|a| a.as_ref() == s) {
             return a.clone();
         }
@@ -326,7 +375,7 @@ impl Texts {
         a
     }
 
-    fn opt(&mut self, s: Option<&str>) -> Option<Arc<str>> {
+    pub(super) fn opt(&mut self, s: Option<&str>) -> Option<Arc<str>> {
         s.map(|s| self.get(s))
     }
 }
@@ -382,7 +431,7 @@ fn wallet(extra: Option<&str>) -> rusqlite::Result<Option<std::borrow::Cow<'_, s
 ///
 /// Most keys have one version: those come from `local_records`' columns (its `versions` count says
 /// which); only keys with several versions are read from their history.
-fn local_versions(conn: &Connection, a: &str, b: &str) -> Result<Vec<LocalVersion>> {
+pub(super) fn local_versions(conn: &Connection, a: &str, b: &str) -> Result<Vec<LocalVersion>> {
     let mut out = single_versions(conn, a, b)?;
     out.extend(multi_versions(conn, a, b)?);
     Ok(out)

@@ -1,0 +1,148 @@
+//! What a `run` already holds for its day's window, so the window load does not read it back: the
+//! rows of the files the run has just imported (made from the parsed rows on the parser thread, as
+//! [`super::window`] would read them from the database) and the window's local records, read on a
+//! second connection while the Alipay files import (they do not depend on them).
+//!
+//! The window is the same either way — [`super::window::load`] and [`super::window::load_with`] give
+//! equal inputs (tested for every file format and every column): a run's report does not depend on
+//! whether its files were imported by the same process.
+
+use super::window::{local_versions, Texts};
+use crate::domain::FileKind;
+use crate::formats::DetailRow;
+use crate::reconcile::{AlipayRow, LocalVersion, Params};
+use anyhow::{Context, Result};
+use chrono::NaiveDate;
+use rusqlite::Connection;
+use std::thread::JoinHandle;
+
+/// The local records of one window, read by a background thread.
+pub struct LocalPrefetch {
+    from: NaiveDate,
+    to: NaiveDate,
+    handle: JoinHandle<Result<(Vec<LocalVersion>, u64)>>,
+}
+
+impl LocalPrefetch {
+    /// The records of `[from, to]` if that is what was read; `None` for another window.
+    pub(super) fn take(self, from: NaiveDate, to: NaiveDate) -> Option<Result<(Vec<LocalVersion>, u64)>> {
+        if (self.from, self.to) != (from, to) {
+            return None;
+        }
+        Some(self.handle.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+    }
+}
+
+/// What [`super::window::load_with`] takes instead of reading it.
+#[derive(Default)]
+pub struct Handoff {
+    /// Rows of the files imported by this process, file after file in import (= id) order.
+    pub(super) rows: Vec<AlipayRow>,
+    /// Those files: id and number of rows, in the order of `rows`.
+    pub(super) files: Vec<(i64, usize)>,
+    pub(super) local: Option<LocalPrefetch>,
+}
+
+/// A lower bound of a detail row's length in a file, in bytes: the capacity reserved for a day's rows
+/// is its files' size over this. Reserved but unused capacity is never touched, so it costs address
+/// space, not memory; a smaller guess would copy the rows once more as the vector grows.
+const MIN_ROW_BYTES: u64 = 48;
+
+impl Handoff {
+    /// Starts reading day `day`'s local records on a second connection (a file database only; an
+    /// in-memory one — tests — has no second connection, and the load reads them itself).
+    pub fn start(conn: &Connection, day: NaiveDate, params: &Params) -> Handoff {
+        let from = params.window_start(day);
+        let local = conn.path().filter(|p| !p.is_empty()).map(|path| {
+            let path = std::path::PathBuf::from(path);
+            let handle = std::thread::Builder::new()
+                .name("window-local".into())
+                .spawn(move || {
+                    let c = super::open_reader(&path)?;
+                    let t = std::time::Instant::now();
+                    let v = local_versions(&c, &from.to_string(), &day.to_string())
+                        .context("cannot read the window's local sales records")?;
+                    Ok((v, t.elapsed().as_millis() as u64))
+                })
+                .expect("spawning a thread");
+            LocalPrefetch { from, to: day, handle }
+        });
+        Handoff { rows: Vec::new(), files: Vec::new(), local }
+    }
+
+    /// Makes room for the rows of detail files of `bytes` bytes in all, so they are not copied as
+    /// they arrive.
+    pub fn reserve_for(&mut self, bytes: u64) {
+        let rows = usize::try_from(bytes / MIN_ROW_BYTES).unwrap_or(usize::MAX);
+        self.rows.reserve(rows.saturating_sub(self.rows.capacity() - self.rows.len()));
+    }
+
+    /// Where a file's rows are appended, as [`stored_rows`] makes them; then [`Handoff::commit`] or
+    /// [`Handoff::discard`] from `mark` on.
+    pub fn rows_mut(&mut self) -> &mut Vec<AlipayRow> {
+        &mut self.rows
+    }
+
+    /// The number of rows held: the mark a file's import starts at.
+    pub fn mark(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// The rows appended since `mark` are the committed file `file_id`'s (a file without detail rows
+    /// has nothing the window reads).
+    pub fn commit(&mut self, file_id: i64, mark: usize) {
+        if self.rows.len() > mark {
+            self.files.push((file_id, self.rows.len() - mark));
+        }
+    }
+
+    /// The rows appended since `mark` were not stored (rolled back, deferred, unchanged).
+    pub fn discard(&mut self, mark: usize) {
+        self.rows.truncate(mark);
+    }
+
+    /// Files whose rows are held.
+    pub fn files(&self) -> usize {
+        self.files.len()
+    }
+}
+
+/// Row texts shared within a file (the window loader shares them within a load; equal either way).
+#[derive(Default)]
+pub struct RowTexts([Texts; 3]);
+
+/// Appends a file's parsed detail rows as the window loader reads them back once the import has
+/// stored them (`files::insert_rows` writes the columns, `window::alipay_row` reads them): kind and
+/// date are the file's, the transaction time round-trips through RFC 3339 unchanged, and the wallet is
+/// the `userSite` extra column.
+pub fn stored_rows(
+    out: &mut Vec<AlipayRow>,
+    file_id: i64,
+    kind: FileKind,
+    date: NaiveDate,
+    rows: &[DetailRow],
+    t: &mut RowTexts,
+) {
+    let [types, products, wallets] = &mut t.0;
+    out.extend(rows.iter().map(|r| AlipayRow {
+        file_id,
+        line: i64::from(r.line),
+        kind,
+        date,
+        trans_type: r.trans_type.0,
+        type_raw: types.get(&r.type_raw),
+        merchant_trans_id: r.merchant_trans_id.as_deref().map(Into::into),
+        merchant_refund_id: r.merchant_refund_id.as_deref().map(Into::into),
+        alipay_id: r.alipay_id.as_deref().map(Into::into),
+        original_alipay_id: r.original_alipay_id.as_deref().map(Into::into),
+        amount: r.amount,
+        currency: r.currency,
+        settle_amount: r.settle_amount,
+        settle_currency: r.settle_currency,
+        fee: r.fee,
+        fee_currency: r.fee_currency,
+        trans_time: r.trans_time,
+        product_code: products.opt(r.product_code.as_deref()),
+        wallet: r.extra.get("userSite").map(|w| wallets.get(w)),
+    }));
+}
