@@ -11,6 +11,9 @@ use super::handoff::Handoff;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use std::sync::Arc;
 
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+type HashSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
+
 /// Reads a `YYYY-MM-DD` column value: the plain form by hand (chrono's format-string parser was a
 /// large part of loading millions of rows), anything else through chrono — same value, same error.
 fn date(s: &str, what: &str) -> rusqlite::Result<NaiveDate> {
@@ -331,28 +334,57 @@ fn alipay_part(
     Ok(())
 }
 
-/// A refund or cancel row that names only the payment's Alipay id gets the merchant's payment id from
-/// all stored history up to T (the payment may be older than the window).
+/// A refund or cancel row that names only the payment's Alipay id gets the merchant's payment id:
+/// from the window's own PAYMENT rows when it has one with that Alipay id (the earliest by date, file
+/// and line), else from all stored history up to T (the payment may be older than the window; the
+/// earliest by date and row). The window's rows answer nearly every refund without a query (on a
+/// 10M-payment day, 300k lookups took ~6 s); the rest are looked up once each, in sorted order, so
+/// neighbouring lookups read neighbouring index pages.
 fn fill_payment_ids(conn: &Connection, input: &mut Input, until: &str) -> Result<()> {
+    fn wanted(r: &AlipayRow) -> Option<&str> {
+        let wants = matches!(r.trans_type, TransType::Refund | TransType::Cancel)
+            && r.merchant_trans_id.as_deref().is_none_or(|m| m.trim().is_empty());
+        r.original_alipay_id.as_deref().map(str::trim).filter(|o| wants && !o.is_empty())
+    }
+    let wanted_ids: HashSet<&str> = input.rows.iter().filter_map(wanted).collect();
+    if wanted_ids.is_empty() {
+        return Ok(());
+    }
+    // The window's PAYMENT rows with a merchant id, earliest first.
+    let mut found: HashMap<&str, (NaiveDate, i64, i64, &Id)> = HashMap::default();
+    for r in &input.rows {
+        let (Some(a), Some(m)) = (r.alipay_id.as_deref(), r.merchant_trans_id.as_ref()) else { continue };
+        if r.trans_type != TransType::Payment || m.is_empty() || !wanted_ids.contains(a) {
+            continue;
+        }
+        let at = (r.date, r.file_id, r.line);
+        match found.get_mut(a) {
+            Some(f) if (f.0, f.1, f.2) <= at => {}
+            Some(f) => *f = (at.0, at.1, at.2, m),
+            None => {
+                found.insert(a, (at.0, at.1, at.2, m));
+            }
+        }
+    }
+    let mut known: HashMap<String, Id> = found.into_iter().map(|(a, f)| (a.to_string(), f.3.clone())).collect();
+    let mut rest: Vec<&str> = wanted_ids.into_iter().filter(|a| !known.contains_key(*a)).collect();
+    rest.sort_unstable();
     let mut st = conn.prepare_cached(
         "SELECT r.merchant_trans_id FROM alipay_rows r JOIN files f ON f.id = r.file_id
          WHERE r.alipay_id = ?1 AND r.trans_type = 'PAYMENT' AND f.current = 1 AND f.business_date <= ?2
            AND r.merchant_trans_id IS NOT NULL AND r.merchant_trans_id <> ''
          ORDER BY f.business_date, r.id LIMIT 1",
     )?;
-    let mut known: std::collections::HashMap<String, Option<String>> = Default::default();
-    for r in input.rows.iter_mut() {
-        let wants = matches!(r.trans_type, TransType::Refund | TransType::Cancel)
-            && r.merchant_trans_id.as_deref().is_none_or(|m| m.trim().is_empty());
-        let Some(orig) = r.original_alipay_id.as_deref().map(str::trim).filter(|o| wants && !o.is_empty()) else {
-            continue;
-        };
-        if !known.contains_key(orig) {
-            let found: Option<String> = st.query_row(params![orig, until], |x| x.get(0)).optional()?;
-            known.insert(orig.to_string(), found);
+    let mut looked_up = Vec::new();
+    for orig in rest {
+        if let Some(m) = st.query_row(params![orig, until], |x| id_req(x, 0)).optional()? {
+            looked_up.push((orig.to_string(), m));
         }
-        if let Some(m) = known.get(orig).cloned().flatten() {
-            r.merchant_trans_id = Some(m.into());
+    }
+    known.extend(looked_up);
+    for r in input.rows.iter_mut() {
+        if let Some(m) = wanted(r).and_then(|o| known.get(o)) {
+            r.merchant_trans_id = Some(m.clone());
         }
     }
     Ok(())
@@ -585,12 +617,32 @@ mod tests {
             extra: [("userSite".to_string(), "ALIPAY_HK".to_string())].into_iter().collect(),
             ..Default::default()
         };
+        detail_file(c, date, vec![row]);
+    }
+
+    /// A row of type `tt` with these ids (merchant payment id, Alipay id, original Alipay id).
+    fn id_row(line: u32, tt: TransType, mtid: Option<&str>, aid: &str, orig: Option<&str>) -> DetailRow {
+        DetailRow {
+            line,
+            trans_type: TransTypeOrDefault(tt),
+            type_raw: tt.as_str().into(),
+            merchant_trans_id: mtid.map(Into::into),
+            merchant_refund_id: (tt == TransType::Refund).then(|| format!("R{line}")),
+            alipay_id: Some(aid.into()),
+            original_alipay_id: orig.map(Into::into),
+            amount: Some(100),
+            currency: Some(Currency::parse("HKD").unwrap()),
+            ..Default::default()
+        }
+    }
+
+    fn detail_file(c: &mut Connection, date: &str, rows: Vec<DetailRow>) {
         let parsed = ParsedFile {
             encoding: "utf-8",
             header: vec![],
             declared_count: None,
             has_end_marker: None,
-            rows: Rows::Detail(vec![row]),
+            rows: Rows::Detail(rows),
             rejects: vec![],
             warnings: vec![],
         };
@@ -676,6 +728,41 @@ mod tests {
         let mut ck = crate::store::Checkpointer::default();
         ck.start(&crate::store::open_in_memory().unwrap());
         assert!(ck.running.is_none(), "an in-memory database has no WAL to copy");
+    }
+
+    /// Refunds and cancels that name only the payment's Alipay id get its merchant id: from the window's
+    /// own payment rows first (the earliest), else from older history; an unknown id stays empty.
+    #[test]
+    fn refunds_get_their_payment_id_from_the_window_first_then_history() {
+        use TransType::{Cancel, Payment, Refund};
+        let mut c = crate::store::open_in_memory().unwrap();
+        detail_file(&mut c, "2026-10-01", vec![id_row(2, Payment, Some("OLD"), "A1", None)]);
+        detail_file(&mut c, "2026-10-02", vec![id_row(2, Payment, Some("M3_OLD"), "A3", None)]);
+        detail_file(
+            &mut c,
+            "2026-11-24",
+            vec![id_row(2, Payment, Some("M2"), "A2", None), id_row(3, Payment, Some("M3"), "A3", None)],
+        );
+        detail_file(
+            &mut c,
+            "2026-11-25",
+            vec![
+                id_row(2, Refund, None, "B1", Some("A1")),
+                id_row(3, Refund, Some(" "), "B2", Some(" A2 ")),
+                id_row(4, Refund, None, "B3", Some("A3")),
+                id_row(5, Refund, None, "B9", Some("A9")),
+                id_row(6, Cancel, Some("KEEP"), "B4", Some("A2")),
+                id_row(7, Payment, Some("M3_LATER"), "A3", None),
+            ],
+        );
+        let w = load(&c, d("2026-11-25"), &Params::default()).unwrap();
+        let filled: Vec<_> = w
+            .rows
+            .iter()
+            .filter(|r| r.date == d("2026-11-25") && r.trans_type != Payment)
+            .map(|r| r.merchant_trans_id.as_deref().unwrap_or("-"))
+            .collect();
+        assert_eq!(filled, vec!["OLD", "M2", "M3", "-", "KEEP"]);
     }
 
     #[test]
