@@ -5,13 +5,13 @@
 //! before they enter the frame, so `min(pos)` is a key's first row and `max(pos)` its latest local
 //! version; only keys, counts and positions come back out — polars types stay here.
 
-use super::input::{Input, LocalVersion};
+use super::input::{Id, Input, LocalVersion};
 use super::{HashMap, HashSet};
 use crate::domain::{FileKind, RecordType, TransType};
 use chrono::{Datelike, NaiveDate};
 use polars::prelude::*;
 use std::borrow::Cow;
-use std::sync::Arc;
+use std::hash::BuildHasher;
 
 /// Row kinds inside the frame: Alipay's rows, then local versions.
 const T_PAY: i32 = 0;
@@ -21,22 +21,23 @@ const L_PAY: i32 = 3;
 const L_REFUND: i32 = 4;
 
 /// One key's aggregate at a cut: Alipay's rows (positions into `Frames::txn_rows`) and the local
-/// version that is current at the cut (position into `Frames::local_rows`).
+/// version that is current at the cut (position into `Frames::local_rows`). 32-bit counts and
+/// positions (a frame holds fewer than 2^31 rows): a cut holds one per key, millions at volume.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(super) struct KeyAgg {
-    pub key: Arc<str>,
-    /// The key's integer id, and that of a local-only key paired with it by a secondary key.
+    /// The key's integer id ([`Frames::name`] gives its text), and that of a local-only key paired
+    /// with it by a secondary key.
     pub kid: u32,
     pub partner: Option<u32>,
     /// PAYMENT (or REFUND) rows, the distinct days they are on, and the most on one day.
-    pub n: i64,
-    pub days: i64,
-    pub max_per_day: i64,
-    pub first: Option<usize>,
-    pub last: Option<usize>,
-    pub n_cancel: i64,
-    pub cancel_first: Option<usize>,
-    pub local: Option<usize>,
+    pub n: u32,
+    pub days: u32,
+    pub max_per_day: u32,
+    pub first: Option<u32>,
+    pub last: Option<u32>,
+    pub n_cancel: u32,
+    pub cancel_first: Option<u32>,
+    pub local: Option<u32>,
 }
 
 pub(super) struct Frames {
@@ -55,28 +56,45 @@ pub(super) struct Frames {
     pub payment_by_alipay_id: HashMap<String, String>,
     /// Key id (the frames' integer key) → key text, and back. Grouping and joining on integers; ids
     /// are numbered in key-text order, so sorting by id sorts by key.
-    names: Vec<Arc<str>>,
-    ids: hashbrown::HashMap<Arc<str>, u32, foldhash::fast::RandomState>,
+    keys: Interner,
 }
 
-/// Gives each distinct key text one integer id.
+/// Gives each distinct key text one integer id. Each text is held once, inline (ids are short: no
+/// allocation); the hash table holds only the ids, and hashes and compares through the texts — at
+/// ten million keys a table of texts was gigabytes, and an allocation per key seconds.
 #[derive(Default)]
 struct Interner {
-    ids: hashbrown::HashMap<Arc<str>, u32, foldhash::fast::RandomState>,
-    names: Vec<Arc<str>>,
+    table: hashbrown::HashTable<u32>,
+    names: Vec<Id>,
+    hasher: foldhash::fast::RandomState,
 }
 
 impl Interner {
-    /// One hash per row (`entry_ref`): a million-row window interns two million texts.
+    fn with_capacity(n: usize) -> Interner {
+        Interner { table: hashbrown::HashTable::with_capacity(n), names: Vec::with_capacity(n), ..Default::default() }
+    }
+
+    /// One hash per row: a million-row window interns two million texts.
     fn id(&mut self, k: &str) -> u32 {
-        let next = self.names.len() as u32;
-        match self.ids.entry_ref(k) {
-            hashbrown::hash_map::EntryRef::Occupied(e) => *e.get(),
-            hashbrown::hash_map::EntryRef::Vacant(e) => {
-                self.names.push(e.insert_entry(next).key().clone());
+        let (names, hasher) = (&self.names, &self.hasher);
+        let entry = self.table.entry(
+            hasher.hash_one(k),
+            |&i| names[i as usize] == k,
+            |&i| hasher.hash_one(names[i as usize].as_str()),
+        );
+        match entry {
+            hashbrown::hash_table::Entry::Occupied(e) => *e.get(),
+            hashbrown::hash_table::Entry::Vacant(e) => {
+                let next = self.names.len() as u32;
+                e.insert(next);
+                self.names.push(Id::from(k));
                 next
             }
         }
+    }
+
+    fn get(&self, k: &str) -> Option<u32> {
+        self.table.find(self.hasher.hash_one(k), |&i| self.names[i as usize] == k).copied()
     }
 
     /// Renumbers the ids in key-text order; returns old id → new id.
@@ -87,8 +105,9 @@ impl Interner {
         for (new, &old) in order.iter().enumerate() {
             rank[old as usize] = new as u32;
         }
-        self.names = order.iter().map(|&old| self.names[old as usize].clone()).collect();
-        for v in self.ids.values_mut() {
+        let mut old = std::mem::take(&mut self.names);
+        self.names = order.iter().map(|&o| std::mem::take(&mut old[o as usize])).collect();
+        for v in self.table.iter_mut() {
             *v = rank[*v as usize];
         }
         rank
@@ -139,8 +158,7 @@ impl Frames {
         order.sort_unstable();
         let txn_rows: Vec<usize> = order.into_iter().map(|o| o.4).collect();
         tracing::trace!("frames: rows ordered");
-        let mut names = Interner::default();
-        names.ids.reserve(txn_rows.len().max(input.local.len()));
+        let mut names = Interner::with_capacity(txn_rows.len().max(input.local.len()));
         let (mut t, mut key, mut dayc, mut pos) = (vec![], vec![], vec![], vec![]);
         for (p, &i) in txn_rows.iter().enumerate() {
             let r = &input.rows[i];
@@ -203,17 +221,22 @@ impl Frames {
                 Column::new("pos".into(), pick_i32(&pos)),
             ],
         )?;
-        Ok(Frames { all, txn_rows, local_rows, local_keys, payment_by_alipay_id, names: names.names, ids: names.ids })
+        Ok(Frames { all, txn_rows, local_rows, local_keys, payment_by_alipay_id, keys: names })
     }
 
     /// How many key ids there are (ids are `0..key_count()`).
     pub fn key_count(&self) -> usize {
-        self.names.len()
+        self.keys.names.len()
     }
 
     /// The integer id of a key text, when the window has it.
     pub fn id_of(&self, key: &str) -> Option<u32> {
-        self.ids.get(key).copied()
+        self.keys.get(key)
+    }
+
+    /// The text of key id `kid`.
+    pub fn name(&self, kid: u32) -> &str {
+        &self.keys.names[kid as usize]
     }
 
     /// Ids of the keys of local records dated on one of `days`.
@@ -305,10 +328,10 @@ impl Frames {
             let kid = key as u32;
             // A local record dated outside the window is not this window's business.
             let local = match (opt(lpos[i]), opt(lbday[i])) {
-                (Some(p), Some(b)) if b >= lo && b <= cut => Some(p as usize),
+                (Some(p), Some(b)) if b >= lo && b <= cut => Some(p as u32),
                 _ => None,
             };
-            let (n, n_cancel) = (n[i] as i64, nc[i] as i64);
+            let (n, n_cancel) = (n[i] as u32, nc[i] as u32);
             if n == 0 && n_cancel == 0 && local.is_none() {
                 continue;
             }
@@ -323,16 +346,15 @@ impl Frames {
                 }
             };
             out.push(KeyAgg {
-                key: self.names[kid as usize].clone(),
                 kid,
                 partner: None,
                 n,
                 days,
                 max_per_day,
-                first: opt(first[i]).map(|p| p as usize),
-                last: opt(last[i]).map(|p| p as usize),
+                first: opt(first[i]).map(|p| p as u32),
+                last: opt(last[i]).map(|p| p as u32),
                 n_cancel,
-                cancel_first: opt(cf[i]).map(|p| p as usize),
+                cancel_first: opt(cf[i]).map(|p| p as u32),
                 local,
             });
         }
@@ -342,7 +364,7 @@ impl Frames {
             let exact = self.days_per_key(own, lo, cut, &repeated)?;
             for a in out.iter_mut() {
                 if let Some(&(days, max)) = exact.get(&a.kid) {
-                    (a.days, a.max_per_day) = (days, max);
+                    (a.days, a.max_per_day) = (days as u32, max as u32);
                 }
             }
         }

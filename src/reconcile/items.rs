@@ -92,6 +92,7 @@ pub(super) fn ident(cat: &str, record: RecordType, key: &str) -> String {
 
 /// Classifies one payment key. `Ok(true)` from `matched` when both sides agree.
 pub(super) fn payment(cx: &Cut, agg: &KeyAgg, out: &mut Vec<Eval>) -> bool {
+    let key = cx.frames.name(agg.kid);
     let pay = agg.first.map(|p| cx.row(p));
     let cancel = agg.cancel_first.map(|p| cx.row(p));
     let local = agg.local.map(|p| cx.local(p));
@@ -108,7 +109,7 @@ pub(super) fn payment(cx: &Cut, agg: &KeyAgg, out: &mut Vec<Eval>) -> bool {
     };
     let s = Sides {
         record: RecordType::Payment,
-        key: &agg.key,
+        key: key,
         local,
         alipay: pay.or(cancel),
         alipay_type: alipay_type.into(),
@@ -125,7 +126,7 @@ pub(super) fn payment(cx: &Cut, agg: &KeyAgg, out: &mut Vec<Eval>) -> bool {
     if item_date < cx.first_day {
         return false;
     }
-    let id = |c: &str| ident(c, RecordType::Payment, &agg.key);
+    let id = |c: &str| ident(c, RecordType::Payment, key);
     let found = |cat: Category, detail: String| Eval {
         ident: id(cat.as_str()),
         state: State::Found,
@@ -149,18 +150,18 @@ pub(super) fn payment(cx: &Cut, agg: &KeyAgg, out: &mut Vec<Eval>) -> bool {
             let (lo, hi) = (cx.row(agg.first.unwrap_or(0)), cx.row(agg.last.unwrap_or(0)));
             format!(
                 "Alipay's transaction files have {} PAYMENT rows for payment id {} (first {} on {}, last {} on {}): ask Alipay which one is real before accepting the settlement.",
-                agg.n, agg.key, money(lo.amount, lo.currency), lo.date, money(hi.amount, hi.currency), hi.date
+                agg.n, key, money(lo.amount, lo.currency), lo.date, money(hi.amount, hi.currency), hi.date
             )
         } else if agg.days > 1 && agg.n_cancel == 0 {
             let (a, b) = (cx.row(agg.first.unwrap_or(0)), cx.row(agg.last.unwrap_or(0)));
             format!(
                 "Alipay booked payment id {} again on {} ({}) after capturing it on {} ({}): ask Alipay to reverse the second capture.",
-                agg.key, b.date, money(b.amount, b.currency), a.date, money(a.amount, a.currency)
+                key, b.date, money(b.amount, b.currency), a.date, money(a.amount, a.currency)
             )
         } else {
             format!(
                 "The sales file ({}) has disagreeing rows for payment id {}: fix the export so the id appears once and import it again.",
-                local.map(|l| l.origin()).unwrap_or_default(), agg.key
+                local.map(|l| l.origin()).unwrap_or_default(), key
             )
         };
         out.push(found(Category::Duplicate, d));

@@ -135,11 +135,11 @@ struct Cut<'a> {
 }
 
 impl<'a> Cut<'a> {
-    pub fn row(&self, pos: usize) -> &AlipayRow {
-        &self.input.rows[self.frames.txn_rows[pos]]
+    pub fn row(&self, pos: u32) -> &AlipayRow {
+        &self.input.rows[self.frames.txn_rows[pos as usize]]
     }
-    pub fn local(&self, pos: usize) -> &LocalVersion {
-        &self.input.local[self.frames.local_rows[pos]]
+    pub fn local(&self, pos: u32) -> &LocalVersion {
+        &self.input.local[self.frames.local_rows[pos as usize]]
     }
     /// The first settlement-detail date of a payment or refund by Alipay's id or the merchant's id.
     pub fn settled_on(&self, record: RecordType, key: &str) -> Option<NaiveDate> {

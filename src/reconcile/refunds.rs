@@ -9,11 +9,11 @@ use super::HashMap;
 use super::{Cut, Eval, State};
 use crate::domain::{Category, LocalStatus, RecordType};
 use chrono::{DateTime, FixedOffset};
-use std::sync::Arc;
 
 /// Classifies one refund key. `exceeding` holds refund keys whose refunds exceed their payment, with
 /// the sentence saying so.
-pub(super) fn refund(cx: &Cut, agg: &KeyAgg, exceeding: &HashMap<Arc<str>, String>, out: &mut Vec<Eval>) -> bool {
+pub(super) fn refund(cx: &Cut, agg: &KeyAgg, exceeding: &HashMap<u32, String>, out: &mut Vec<Eval>) -> bool {
+    let key = cx.frames.name(agg.kid);
     let ar = agg.first.map(|p| cx.row(p));
     let local = agg.local.map(|p| cx.local(p));
     let Some(item_date) = [local.map(|l| l.business_date), ar.map(|r| r.date)].into_iter().flatten().min() else {
@@ -25,7 +25,7 @@ pub(super) fn refund(cx: &Cut, agg: &KeyAgg, exceeding: &HashMap<Arc<str>, Strin
         .unwrap_or_default();
     let s = Sides {
         record: RecordType::Refund,
-        key: &agg.key,
+        key: key,
         local,
         alipay: ar,
         alipay_type: if agg.n > 0 { "REFUND".into() } else { String::new() },
@@ -38,7 +38,7 @@ pub(super) fn refund(cx: &Cut, agg: &KeyAgg, exceeding: &HashMap<Arc<str>, Strin
     if item_date < cx.first_day {
         return false;
     }
-    let id = |c: &str| ident(c, RecordType::Refund, &agg.key);
+    let id = |c: &str| ident(c, RecordType::Refund, key);
     let found = |cat: Category, detail: String| Eval {
         ident: id(cat.as_str()),
         state: State::Found,
@@ -50,12 +50,12 @@ pub(super) fn refund(cx: &Cut, agg: &KeyAgg, exceeding: &HashMap<Arc<str>, Strin
             let (a, b) = (cx.row(agg.first.unwrap_or(0)), cx.row(agg.last.unwrap_or(0)));
             format!(
                 "Alipay's transaction files have {} REFUND rows for refund id {} (first {} on {}, last {} on {}): ask Alipay to reverse the extra refund.",
-                agg.n, agg.key, money(a.amount, a.currency), a.date, money(b.amount, b.currency), b.date
+                agg.n, key, money(a.amount, a.currency), a.date, money(b.amount, b.currency), b.date
             )
         } else {
             format!(
                 "The sales file ({}) has disagreeing rows for refund id {}: fix the export so the id appears once and import it again.",
-                local.map(|l| l.origin()).unwrap_or_default(), agg.key
+                local.map(|l| l.origin()).unwrap_or_default(), key
             )
         };
         out.push(found(Category::Duplicate, d));
@@ -65,7 +65,7 @@ pub(super) fn refund(cx: &Cut, agg: &KeyAgg, exceeding: &HashMap<Arc<str>, Strin
         let r = ar.expect("a key has at least one side");
         let detail = format!(
             "Alipay refunded {} (refund id {}) but no local refund record has it: record the refund in the POS and export it, or ask Alipay.",
-            money(r.amount, r.currency), agg.key
+            money(r.amount, r.currency), key
         );
         out.push(if in_grace(cx, r.date, r.trans_time) {
             Eval {
@@ -100,14 +100,14 @@ pub(super) fn refund(cx: &Cut, agg: &KeyAgg, exceeding: &HashMap<Arc<str>, Strin
         (LocalStatus::Unknown, Some(_)) => {
             out.push(found(
                 Category::StatusMismatch,
-                format!("Refund {} is UNKNOWN locally; refunded at Alipay: mark SUCCESS in the POS.", agg.key),
+                format!("Refund {} is UNKNOWN locally; refunded at Alipay: mark SUCCESS in the POS.", key),
             ));
             false
         }
         (LocalStatus::Unknown, None) => {
             out.push(local_eval(
                 Category::StatusMismatch,
-                format!("Refund {} is UNKNOWN locally; not at Alipay: mark FAILED in the POS.", agg.key),
+                format!("Refund {} is UNKNOWN locally; not at Alipay: mark FAILED in the POS.", key),
             ));
             false
         }
@@ -116,7 +116,7 @@ pub(super) fn refund(cx: &Cut, agg: &KeyAgg, exceeding: &HashMap<Arc<str>, Strin
                 Category::MissingAtAlipay,
                 format!(
                     "Local refund {} of payment {} ({}) is not in Alipay's transaction files: check it with Alipay and refund again only if it failed.",
-                    agg.key, l.merchant_trans_id, money(Some(l.amount), Some(l.currency))
+                    key, l.merchant_trans_id, money(Some(l.amount), Some(l.currency))
                 ),
             ));
             false
@@ -126,7 +126,7 @@ pub(super) fn refund(cx: &Cut, agg: &KeyAgg, exceeding: &HashMap<Arc<str>, Strin
                 Category::StatusMismatch,
                 format!(
                     "Refund {} is {} locally but Alipay refunded {}: mark it SUCCESS in the POS.",
-                    agg.key,
+                    key,
                     l.status.as_str(),
                     money(r.amount, r.currency)
                 ),
@@ -134,7 +134,7 @@ pub(super) fn refund(cx: &Cut, agg: &KeyAgg, exceeding: &HashMap<Arc<str>, Strin
             false
         }
         (LocalStatus::Cancelled | LocalStatus::Failed, None) => false,
-        (LocalStatus::Success, Some(r)) => compare(cx, &s, l, r, exceeding.get(&agg.key).cloned(), out, &found),
+        (LocalStatus::Success, Some(r)) => compare(cx, &s, l, r, exceeding.get(&agg.kid).cloned(), out, &found),
     }
 }
 
@@ -142,7 +142,7 @@ pub(super) fn refund(cx: &Cut, agg: &KeyAgg, exceeding: &HashMap<Arc<str>, Strin
 type LocalRefund<'a> = (DateTime<FixedOffset>, &'a KeyAgg, &'a LocalVersion);
 
 /// Refund keys whose refunds, added in time order, exceed their payment's amount on either side.
-pub(super) fn exceeding_refunds(cx: &Cut, payments: &[KeyAgg], refunds: &[KeyAgg]) -> HashMap<Arc<str>, String> {
+pub(super) fn exceeding_refunds(cx: &Cut, payments: &[KeyAgg], refunds: &[KeyAgg]) -> HashMap<u32, String> {
     let mut out = HashMap::default();
     if refunds.is_empty() {
         return out;
@@ -159,7 +159,7 @@ pub(super) fn exceeding_refunds(cx: &Cut, payments: &[KeyAgg], refunds: &[KeyAgg
     let pay_alipay = |pid: &str| payment(pid).and_then(|p| p.first).map(|x| cx.row(x));
     let pay_local = |pid: &str| payment(pid).and_then(|p| p.local).map(|x| cx.local(x));
     // Alipay side: refund rows grouped by the payment they refund, in row order.
-    let mut by_pay: HashMap<String, Vec<(usize, &KeyAgg)>> = HashMap::default();
+    let mut by_pay: HashMap<String, Vec<(u32, &KeyAgg)>> = HashMap::default();
     let mut local_by_pay: HashMap<&str, Vec<LocalRefund>> = HashMap::default();
     for r in refunds {
         if let Some(p) = r.first {
@@ -180,10 +180,10 @@ pub(super) fn exceeding_refunds(cx: &Cut, payments: &[KeyAgg], refunds: &[KeyAgg
             sum += cx.row(p).amount.unwrap_or(0);
             if sum > limit {
                 out.insert(
-                    r.key.clone(),
+                    r.kid,
                     format!(
                         "Alipay's refunds of payment {pid} reach {} with refund {}, more than the payment ({}): ask Alipay to reverse the excess.",
-                        money(Some(sum), pay.currency), r.key, money(Some(limit), pay.currency)
+                        money(Some(sum), pay.currency), cx.frames.name(r.kid), money(Some(limit), pay.currency)
                     ),
                 );
             }
@@ -191,15 +191,16 @@ pub(super) fn exceeding_refunds(cx: &Cut, payments: &[KeyAgg], refunds: &[KeyAgg
     }
     for (pid, mut list) in local_by_pay {
         let Some(pay) = pay_local(pid) else { continue };
-        list.sort_by(|a, b| (a.0, &a.1.key).cmp(&(b.0, &b.1.key)));
+        // Key ids are numbered in key-text order: by time, then key.
+        list.sort_by_key(|a| (a.0, a.1.kid));
         let mut sum = 0;
         for (_, r, l) in list {
             sum += l.amount;
             if sum > pay.amount {
-                out.entry(r.key.clone()).or_insert_with(|| {
+                out.entry(r.kid).or_insert_with(|| {
                     format!(
                         "Local refunds of payment {pid} reach {} with refund {}, more than the payment ({}): correct the refund records.",
-                        money(Some(sum), Some(pay.currency)), r.key, money(Some(pay.amount), Some(pay.currency))
+                        money(Some(sum), Some(pay.currency)), cx.frames.name(r.kid), money(Some(pay.amount), Some(pay.currency))
                     )
                 });
             }
