@@ -109,7 +109,7 @@ pub(super) fn payment(cx: &Cut, agg: &KeyAgg, out: &mut Vec<Eval>) -> bool {
     };
     let s = Sides {
         record: RecordType::Payment,
-        key: key,
+        key,
         local,
         alipay: pay.or(cancel),
         alipay_type: alipay_type.into(),

@@ -25,7 +25,7 @@ pub(super) fn refund(cx: &Cut, agg: &KeyAgg, exceeding: &HashMap<u32, String>, o
         .unwrap_or_default();
     let s = Sides {
         record: RecordType::Refund,
-        key: key,
+        key,
         local,
         alipay: ar,
         alipay_type: if agg.n > 0 { "REFUND".into() } else { String::new() },
