@@ -5,6 +5,7 @@
 pub mod finding;
 mod kinds;
 mod money;
+pub mod rfc3339;
 mod zone;
 
 pub use finding::{sort_findings, Category, CurrencyTotals, DaySummary, Finding, OpenItem, PendingItem, PendingState};

@@ -5,7 +5,8 @@
 use crate::config::SalesConfig;
 use crate::domain::{parse_major, parse_timestamp, BusinessZone, Currency, LocalStatus, RecordType};
 use chrono::{DateTime, FixedOffset, NaiveDate};
-use std::collections::HashMap;
+/// foldhash: several times SipHash's speed on short keys (a column name per field, an id per row).
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 /// The sales-v1 columns, in contract order.
 pub const COLUMNS: [&str; 10] = [
@@ -123,7 +124,7 @@ pub fn parse(bytes: &[u8], file: &str, zone: &BusinessZone, cfg: &SalesConfig) -
         .map(|h| h.trim().to_string())
         .collect();
     // canonical column → index in this file
-    let mut index: HashMap<&str, usize> = HashMap::new();
+    let mut index: HashMap<&str, usize> = HashMap::default();
     for col in COLUMNS {
         let wanted = if mapped { cfg.mapping.get(col).map(String::as_str) } else { Some(col) };
         if let Some(w) = wanted {
@@ -153,7 +154,13 @@ pub fn parse(bytes: &[u8], file: &str, zone: &BusinessZone, cfg: &SalesConfig) -
     }
 
     let mut out = ParsedSales { mapping: if mapped { "mapped" } else { "sales-v1" }, ..Default::default() };
-    let mut by_key: HashMap<(RecordType, String), Vec<usize>> = HashMap::new();
+    // Room for the file's records at once (a record's line is longer than this): capacity that is
+    // never used is never touched, so it costs address space, not memory.
+    out.records.reserve(text.len() / 48);
+    // Each key's first record; the rare keys with several rows also list the others in `more`.
+    let mut by_key: HashMap<(RecordType, compact_str::CompactString), usize> = HashMap::default();
+    by_key.reserve(text.len() / 64);
+    let mut more: HashMap<usize, Vec<usize>> = HashMap::default();
     for rec in rdr.records() {
         let rec = match rec {
             Ok(r) => r,
@@ -173,24 +180,21 @@ pub fn parse(bytes: &[u8], file: &str, zone: &BusinessZone, cfg: &SalesConfig) -
             continue;
         }
         match parse_row(&rec, &index, zone, cfg, mapped, line) {
-            Ok(r) => {
-                let key = (r.record_type, r.key().1.to_string());
-                let same = by_key.entry(key).or_default();
-                if same.iter().any(|&i| out.records[i].content() == r.content()) {
-                    continue; // identical rows collapse
-                }
-                if !same.is_empty() {
+            Ok(mut r) => {
+                let next = out.records.len();
+                let first = *by_key.entry((r.record_type, r.key().1.into())).or_insert(next);
+                if first != next {
+                    let same = more.entry(first).or_insert_with(|| vec![first]);
+                    if same.iter().any(|&i| out.records[i].content() == r.content()) {
+                        continue; // identical rows collapse
+                    }
                     for &i in same.iter() {
                         out.records[i].conflict = true;
                     }
-                    let mut r = r;
                     r.conflict = true;
-                    same.push(out.records.len());
-                    out.records.push(r);
-                } else {
-                    same.push(out.records.len());
-                    out.records.push(r);
+                    same.push(next);
                 }
+                out.records.push(r);
             }
             Err((field, reason)) => {
                 // The line's text, only for rejected lines (built here, not for every row).
@@ -203,6 +207,15 @@ pub fn parse(bytes: &[u8], file: &str, zone: &BusinessZone, cfg: &SalesConfig) -
 }
 
 type RowError = (Option<&'static str>, String);
+
+/// Upper case, without a copy when it already is (as exports write it).
+fn upper(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.bytes().any(|b| b.is_ascii_lowercase()) {
+        std::borrow::Cow::Owned(s.to_ascii_uppercase())
+    } else {
+        std::borrow::Cow::Borrowed(s)
+    }
+}
 
 fn parse_row(
     rec: &csv::StringRecord,
@@ -217,7 +230,7 @@ fn parse_row(
 
     let rt_raw = need("record_type")?;
     let rt_text = if mapped { cfg.type_map.get(rt_raw).map(String::as_str).unwrap_or(rt_raw) } else { rt_raw };
-    let record_type = RecordType::parse(&rt_text.to_ascii_uppercase())
+    let record_type = RecordType::parse(&upper(rt_text))
         .ok_or((Some("record_type"), format!("record_type '{rt_raw}' is not PAYMENT or REFUND")))?;
     let merchant_trans_id = need("merchant_trans_id")?.to_string();
     let merchant_refund_id = get("merchant_refund_id").map(str::to_string);
@@ -232,7 +245,7 @@ fn parse_row(
     }
     let st_raw = need("status")?;
     let st_text = if mapped { cfg.status_map.get(st_raw).map(String::as_str).unwrap_or(st_raw) } else { st_raw };
-    let status = LocalStatus::parse(&st_text.to_ascii_uppercase())
+    let status = LocalStatus::parse(&upper(st_text))
         .ok_or((Some("status"), format!("status '{st_raw}' is not SUCCESS, CANCELLED, FAILED or UNKNOWN")))?;
     let currency = Currency::parse(need("currency")?).map_err(|e| (Some("currency"), e.to_string()))?;
     let amount_raw = need("amount")?;
@@ -247,7 +260,7 @@ fn parse_row(
     let created_at = if mapped {
         parse_timestamp(created_raw, zone).map_err(|e| (Some("created_at"), e.to_string()))?
     } else {
-        DateTime::parse_from_rfc3339(created_raw).map_err(|_| {
+        crate::domain::rfc3339::parse_rfc3339(created_raw).map_err(|_| {
             (
                 Some("created_at"),
                 format!("created_at '{created_raw}' is not RFC 3339 with an offset (2026-11-25T10:30:00+08:00)"),
