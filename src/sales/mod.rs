@@ -155,11 +155,12 @@ pub fn parse(bytes: &[u8], file: &str, zone: &BusinessZone, cfg: &SalesConfig) -
 
     let mut out = ParsedSales { mapping: if mapped { "mapped" } else { "sales-v1" }, ..Default::default() };
     // Room for the file's records at once (a record's line is longer than this): capacity that is
-    // never used is never touched, so it costs address space, not memory.
-    out.records.reserve(text.len() / 48);
+    // never used is never touched, so it costs address space, not memory — and only a hint: where
+    // the system refuses the address space (strict overcommit) they grow as they come.
+    let _ = out.records.try_reserve(text.len() / 48);
     // Each key's first record; the rare keys with several rows also list the others in `more`.
     let mut by_key: HashMap<(RecordType, compact_str::CompactString), usize> = HashMap::default();
-    by_key.reserve(text.len() / 64);
+    let _ = by_key.try_reserve(text.len() / 64);
     let mut more: HashMap<usize, Vec<usize>> = HashMap::default();
     for rec in rdr.records() {
         let rec = match rec {

@@ -71,10 +71,11 @@ impl Handoff {
     }
 
     /// Makes room for the rows of detail files of `bytes` bytes in all, so they are not copied as
-    /// they arrive.
+    /// they arrive. Only a hint: where the system refuses that much address space (strict
+    /// overcommit), the vector grows as rows come instead.
     pub fn reserve_for(&mut self, bytes: u64) {
         let rows = usize::try_from(bytes / MIN_ROW_BYTES).unwrap_or(usize::MAX);
-        self.rows.reserve(rows.saturating_sub(self.rows.capacity() - self.rows.len()));
+        let _ = self.rows.try_reserve(rows.saturating_sub(self.rows.capacity() - self.rows.len()));
     }
 
     /// Where a file's rows are appended, as [`stored_rows`] makes them; then [`Handoff::commit`] or
