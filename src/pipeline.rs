@@ -472,6 +472,6 @@ pub fn recorded<T>(
 }
 
 #[cfg(test)]
-mod stream_tests;
-#[cfg(test)]
 mod handoff_tests;
+#[cfg(test)]
+mod stream_tests;

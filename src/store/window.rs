@@ -3,12 +3,12 @@
 //! summary rows and issues, and every version of the local records dated in the window whose sales
 //! file was visible by T. Rerunning T after T+1 is imported therefore reads the same data.
 
+use super::handoff::Handoff;
 use crate::domain::rfc3339::{fast_date, fast_rfc3339};
 use crate::domain::{Currency, FileFormat, FileKind, LocalStatus, RecordType, TransType};
 use crate::reconcile::{input::Id, AlipayRow, FileIn, Input, IssueIn, LocalVersion, Params, SummaryIn};
 use anyhow::{Context, Result};
 use chrono::{DateTime, FixedOffset, NaiveDate};
-use super::handoff::Handoff;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use std::sync::Arc;
 
@@ -145,13 +145,7 @@ struct Held {
 }
 
 /// The window's Alipay side: its current files, their rows, summary rows and issues.
-fn alipay_part(
-    conn: &Connection,
-    input: &mut Input,
-    a: &str,
-    b: &str,
-    held: Held,
-) -> Result<()> {
+fn alipay_part(conn: &Connection, input: &mut Input, a: &str, b: &str, held: Held) -> Result<()> {
     let mut st = conn.prepare(
         "SELECT id, name, format, kind, business_date, truncated, declared_count, row_count, first_row, last_row
          FROM files WHERE current = 1 AND business_date BETWEEN ?1 AND ?2 ORDER BY business_date, name, id",
