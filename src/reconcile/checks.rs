@@ -160,7 +160,7 @@ fn finding_for(date: NaiveDate, cat: Category, r: &AlipayRow, detail: String) ->
     let mut f = blank(date, r.date, cat, detail);
     f.merchant_trans_id = r.merchant_trans_id.as_deref().unwrap_or_default().to_string();
     f.merchant_refund_id = if r.trans_type == TransType::Refund {
-        r.merchant_refund_id.as_deref().unwrap_or_default().to_string()
+        r.merchant_refund_id().as_deref().unwrap_or_default().to_string()
     } else {
         String::new()
     };
@@ -187,7 +187,7 @@ fn settlement(rows: &DayRows, params: &Params, date: NaiveDate) -> Vec<Finding> 
                 }
             }
             TransType::Cancel => {
-                cancelled.extend(r.original_alipay_id.as_deref().filter(|s| !s.is_empty()));
+                cancelled.extend(r.original_alipay_id().as_deref().filter(|s| !s.is_empty()));
                 cancelled_keys.extend(r.merchant_trans_id.as_deref().filter(|s| !s.is_empty()));
             }
             TransType::Other => {}
@@ -223,7 +223,7 @@ fn settlement(rows: &DayRows, params: &Params, date: NaiveDate) -> Vec<Finding> 
             let amt = r.amount.unwrap_or(0);
             let (id, signed) = match r.trans_type {
                 TransType::Payment => (r.alipay_id.as_deref(), amt),
-                TransType::Refund => (r.original_alipay_id.as_deref().or(r.alipay_id.as_deref()), -amt),
+                TransType::Refund => (r.original_alipay_id().as_deref().or(r.alipay_id.as_deref()), -amt),
                 _ => continue,
             };
             if let Some(id) = id.filter(|id| voided_ids.contains(*id)) {
@@ -249,7 +249,7 @@ fn settlement(rows: &DayRows, params: &Params, date: NaiveDate) -> Vec<Finding> 
             continue;
         }
         // The R half of a P/R pair that voids a cancelled payment: nothing to report.
-        let orig = r.original_alipay_id.as_deref().unwrap_or("");
+        let orig = r.original_alipay_id().as_deref().unwrap_or("");
         if r.trans_type == TransType::Refund && cancelled.contains(orig) && net.get(orig) == Some(&0) {
             continue;
         }
@@ -297,7 +297,7 @@ fn settlement(rows: &DayRows, params: &Params, date: NaiveDate) -> Vec<Finding> 
 
 fn key_of(r: &AlipayRow) -> Cow<'_, str> {
     let (own, alipay) = match r.trans_type {
-        TransType::Refund => (r.merchant_refund_id.as_deref(), r.alipay_id.as_deref()),
+        TransType::Refund => (r.merchant_refund_id().as_deref(), r.alipay_id.as_deref()),
         _ => (r.merchant_trans_id.as_deref(), r.alipay_id.as_deref()),
     };
     match own.map(str::trim).filter(|s| !s.is_empty()) {

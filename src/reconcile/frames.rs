@@ -129,7 +129,7 @@ impl Frames {
             .rows
             .iter()
             .filter(|r| matches!(r.trans_type, TransType::Refund | TransType::Cancel))
-            .filter_map(|r| nonempty(&r.original_alipay_id))
+            .filter_map(|r| nonempty(r.original_alipay_id()))
             .collect();
         let mut payment_by_alipay_id = HashMap::default();
         for r in &input.rows {
@@ -165,11 +165,11 @@ impl Frames {
             let (kind, k) = match r.trans_type {
                 TransType::Payment => (T_PAY, key_text(r.merchant_trans_id.as_deref(), r.alipay_id.as_deref())),
                 TransType::Cancel => {
-                    let via = nonempty(&r.original_alipay_id).and_then(|a| payment_by_alipay_id.get(a));
+                    let via = nonempty(r.original_alipay_id()).and_then(|a| payment_by_alipay_id.get(a));
                     let m = nonempty(&r.merchant_trans_id).or(via.map(String::as_str));
-                    (T_CANCEL, key_text(m, r.original_alipay_id.as_deref()))
+                    (T_CANCEL, key_text(m, r.original_alipay_id().as_deref()))
                 }
-                _ => (T_REFUND, key_text(r.merchant_refund_id.as_deref(), r.alipay_id.as_deref())),
+                _ => (T_REFUND, key_text(r.merchant_refund_id().as_deref(), r.alipay_id.as_deref())),
             };
             t.push(kind);
             key.push(names.id(&k));

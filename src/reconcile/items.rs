@@ -44,7 +44,7 @@ impl Sides<'_> {
                     if self.record == RecordType::Payment {
                         a.alipay_id.clone()
                     } else {
-                        a.original_alipay_id.clone()
+                        a.original_alipay_id().clone()
                     }
                 })
             })
@@ -351,7 +351,7 @@ pub(super) fn pair_secondary(cx: &Cut, record: RecordType, aggs: &mut Vec<KeyAgg
         let r = cx.row(aggs[i].first.expect("n > 0"));
         let probe = match record {
             RecordType::Payment => r.alipay_id.as_deref().map(|a| (a, 0)),
-            RecordType::Refund => r.original_alipay_id.as_deref().zip(r.amount),
+            RecordType::Refund => r.original_alipay_id().as_deref().zip(r.amount),
         };
         if let Some(j) = probe.and_then(|p| local_only.get(&p).copied()) {
             if taken.insert(j) {

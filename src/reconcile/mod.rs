@@ -148,7 +148,7 @@ impl<'a> Cut<'a> {
     /// The merchant payment id a refund row refunds: its own column, else through Alipay's id.
     pub fn payment_of_refund(&self, r: &AlipayRow) -> Option<String> {
         r.merchant_trans_id.as_deref().filter(|s| !s.trim().is_empty()).map(str::to_string).or_else(|| {
-            r.original_alipay_id.as_deref().and_then(|a| self.frames.payment_by_alipay_id.get(a.trim()).cloned())
+            r.original_alipay_id().as_deref().and_then(|a| self.frames.payment_by_alipay_id.get(a.trim()).cloned())
         })
     }
 }
@@ -321,7 +321,7 @@ fn settled_index(input: &Input) -> HashMap<(RecordType, &str), NaiveDate> {
     for r in input.rows.iter().filter(|r| r.kind == FileKind::SettlementDetail) {
         let (rt, own) = match r.trans_type {
             TransType::Payment => (RecordType::Payment, &r.merchant_trans_id),
-            TransType::Refund => (RecordType::Refund, &r.merchant_refund_id),
+            TransType::Refund => (RecordType::Refund, r.merchant_refund_id()),
             _ => continue,
         };
         for k in [&r.alipay_id, own].into_iter().flatten() {

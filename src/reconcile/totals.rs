@@ -18,7 +18,7 @@ pub(super) fn summary(input: &Input, frames: &Frames, date: NaiveDate, out: &Out
         .rows
         .iter()
         .filter(|r| r.kind == FileKind::Transactions && r.trans_type == TransType::Cancel)
-        .flat_map(|r| [r.merchant_trans_id.as_deref(), r.original_alipay_id.as_deref()])
+        .flat_map(|r| [r.merchant_trans_id.as_deref(), r.original_alipay_id().as_deref()])
         .flatten()
         .collect();
     for r in input.rows.iter().filter(|r| r.date == date) {

@@ -133,9 +133,11 @@ pub fn stored_rows(
         trans_type: r.trans_type.0,
         type_raw: types.get(&r.type_raw),
         merchant_trans_id: r.merchant_trans_id.as_deref().map(Into::into),
-        merchant_refund_id: r.merchant_refund_id.as_deref().map(Into::into),
+        refund_ids: AlipayRow::refund_ids(
+            r.merchant_refund_id.as_deref().map(Into::into),
+            r.original_alipay_id.as_deref().map(Into::into),
+        ),
         alipay_id: r.alipay_id.as_deref().map(Into::into),
-        original_alipay_id: r.original_alipay_id.as_deref().map(Into::into),
         amount: r.amount,
         currency: r.currency,
         settle_amount: r.settle_amount,

@@ -6,11 +6,10 @@
 use super::handoff::Handoff;
 use crate::domain::rfc3339::{fast_date, fast_rfc3339};
 use crate::domain::{Currency, FileFormat, FileKind, LocalStatus, RecordType, TransType};
-use crate::reconcile::{input::Id, AlipayRow, FileIn, Input, IssueIn, LocalVersion, Params, SummaryIn};
+use crate::reconcile::{input::Id, input::Text, AlipayRow, FileIn, Input, IssueIn, LocalVersion, Params, SummaryIn};
 use anyhow::{Context, Result};
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use rusqlite::{params, Connection, OptionalExtension, Row};
-use std::sync::Arc;
 
 type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 type HashSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
@@ -286,7 +285,7 @@ fn fill_payment_ids(conn: &Connection, input: &mut Input, until: &str) -> Result
     fn wanted(r: &AlipayRow) -> Option<&str> {
         let wants = matches!(r.trans_type, TransType::Refund | TransType::Cancel)
             && r.merchant_trans_id.as_deref().is_none_or(|m| m.trim().is_empty());
-        r.original_alipay_id.as_deref().map(str::trim).filter(|o| wants && !o.is_empty())
+        r.original_alipay_id().as_deref().map(str::trim).filter(|o| wants && !o.is_empty())
     }
     let wanted_ids: HashSet<&str> = input.rows.iter().filter_map(wanted).collect();
     if wanted_ids.is_empty() {
@@ -332,24 +331,24 @@ fn fill_payment_ids(conn: &Connection, input: &mut Input, until: &str) -> Result
     Ok(())
 }
 
-/// Shares the few distinct texts of a column (types, product codes, wallets, file names) between the
-/// window's rows instead of allocating one copy per row.
+/// The few distinct texts of a column (types, product codes, wallets, file names) as [`Text`]s: the
+/// last 64 seen are looked up here, without the process-wide table's lock.
 #[derive(Default)]
-pub(super) struct Texts(Vec<Arc<str>>);
+pub(super) struct Texts(Vec<Text>);
 
 impl Texts {
-    pub(super) fn get(&mut self, s: &str) -> Arc<str> {
-        if let Some(a) = self.0.iter().find(|a| a.as_ref() == s) {
-            return a.clone();
+    pub(super) fn get(&mut self, s: &str) -> Text {
+        if let Some(t) = self.0.iter().find(|t| t.as_str() == s) {
+            return *t;
         }
-        let a: Arc<str> = Arc::from(s);
+        let t = Text::new(s);
         if self.0.len() < 64 {
-            self.0.push(a.clone());
+            self.0.push(t);
         }
-        a
+        t
     }
 
-    pub(super) fn opt(&mut self, s: Option<&str>) -> Option<Arc<str>> {
+    pub(super) fn opt(&mut self, s: Option<&str>) -> Option<Text> {
         s.map(|s| self.get(s))
     }
 }
@@ -365,9 +364,8 @@ fn alipay_row(r: &Row, ccys: &mut [Currencies; 3], texts: &mut [Texts; 3]) -> ru
         trans_type: TransType::parse(tt).ok_or_else(|| bad("transaction type", tt, "unknown"))?,
         type_raw: texts[0].get(text_req(r, 5)?),
         merchant_trans_id: id(r, 6)?,
-        merchant_refund_id: id(r, 7)?,
+        refund_ids: AlipayRow::refund_ids(id(r, 7)?, id(r, 9)?),
         alipay_id: id(r, 8)?,
-        original_alipay_id: id(r, 9)?,
         amount: r.get(10)?,
         currency: ccys[0].get(r, 11, "row currency")?,
         settle_amount: r.get(12)?,
