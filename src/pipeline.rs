@@ -209,8 +209,32 @@ const BATCHES_IN_FLIGHT: usize = 2;
 
 /// Archives, parses and stores one file's bytes. The parse runs on a second thread and streams its
 /// rows in batches into ONE transaction held here, so parsing and inserting overlap and the file's
-/// rows are never all in memory; any parse or SQL error rolls the whole file back.
+/// rows are never all in memory; any parse or SQL error rolls the whole file back. With a
+/// `ws.handoff`, a stored file's rows are kept there for the reconciliation (others are dropped).
 pub fn import_bytes(
+    ws: &mut Workspace,
+    file: &RemoteFile,
+    source: &str,
+    bytes: &[u8],
+    past_deadline: bool,
+    run_id: Option<i64>,
+) -> Result<FileOutcome> {
+    // Rows kept for the reconciliation stay only with a stored file.
+    let mark = ws.handoff.as_ref().map(|h| h.mark());
+    let out = store_bytes(ws, file, source, bytes, past_deadline, run_id);
+    if let (Some(h), Some(mark)) = (ws.handoff.as_mut(), mark) {
+        match &out {
+            Ok(FileOutcome::Imported { file_id, .. } | FileOutcome::Restated { file_id, .. }) => {
+                h.commit(*file_id, mark)
+            }
+            _ => h.discard(mark),
+        }
+    }
+    out
+}
+
+/// [`import_bytes`] without the hand-over bookkeeping.
+fn store_bytes(
     ws: &mut Workspace,
     file: &RemoteFile,
     source: &str,
@@ -247,7 +271,6 @@ pub fn import_bytes(
     // The parser thread archives the file once it has read it (the end marker decides whether it is
     // imported at all), while this thread is still inserting: the archive write costs no wall time.
     let mut archived = None;
-    let mark = ws.handoff.as_ref().map(|h| h.mark());
     let keep = ws.handoff.as_mut().map(|h| h.rows_mut());
     let streamed = stream_into(&mut ws.conn, &meta, run_id, keep, |emit| {
         let res = formats::parse_batched(bytes, &ctx, BATCH_ROWS, emit);
@@ -260,48 +283,23 @@ pub fn import_bytes(
     })
     .with_context(|| {
         format!("cannot import {}: nothing of it was stored; fix the cause and run again", file.remote_path)
-    });
-    // Rows kept for the reconciliation go if the file is not stored after all.
-    let discard = |h: &mut Option<store::handoff::Handoff>| {
-        if let (Some(h), Some(mark)) = (h.as_mut(), mark) {
-            h.discard(mark)
-        }
-    };
-    let streamed = match streamed {
-        Ok(s) => s,
-        Err(e) => {
-            discard(&mut ws.handoff);
-            return Err(e);
-        }
-    };
+    })?;
     let (imp, parsed, rows) = match streamed {
-        StreamOutcome::Unchanged { file_id } => {
-            discard(&mut ws.handoff);
-            return Ok(FileOutcome::Unchanged { file_id });
-        }
+        StreamOutcome::Unchanged { file_id } => return Ok(FileOutcome::Unchanged { file_id }),
         StreamOutcome::Open { imp, parsed, rows } => (imp, parsed, rows),
     };
     // The end marker is known only at the end: an incomplete antom file before the deadline is
     // rolled back (dropping `imp`) and fetched again later.
     let Some(archived) = archived else {
         drop(imp);
-        discard(&mut ws.handoff);
         return Ok(FileOutcome::Deferred {
             reason: format!("{} has no <END> line yet (still uploading or truncated)", file.name),
         });
     };
-    let imported = archived.and_then(|(_, archive_path)| {
-        imp.finish(&parsed, rows, &archive_path).with_context(|| {
-            format!("cannot import {}: nothing of it was stored; fix the cause and run again", file.remote_path)
-        })
-    });
-    match (&imported, ws.handoff.as_mut(), mark) {
-        (Ok(Imported::New { file_id } | Imported::Restated { file_id, .. }), Some(h), Some(mark)) => {
-            h.commit(*file_id, mark)
-        }
-        _ => discard(&mut ws.handoff),
-    }
-    let imported = imported?;
+    let (_, archive_path) = archived?;
+    let imported = imp.finish(&parsed, rows, &archive_path).with_context(|| {
+        format!("cannot import {}: nothing of it was stored; fix the cause and run again", file.remote_path)
+    })?;
     Ok(match imported {
         Imported::New { file_id } => {
             FileOutcome::Imported { file_id, rows, rejects: parsed.rejects.len(), warnings: parsed.warnings.len() }
@@ -355,7 +353,7 @@ where
         // the inserting thread most of a second to free.
         let (used_tx, used_rx) = channel::<(Rows, Vec<store::files::RowText>)>();
         let parser = s.spawn(move || {
-            let mut texts = store::handoff::RowTexts::default();
+            let mut texts = store::window::RowTexts::default();
             parse(&mut |rows| {
                 while let Ok(used) = used_rx.try_recv() {
                     drop(used);

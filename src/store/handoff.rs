@@ -7,11 +7,11 @@
 //! equal inputs (tested for every file format and every column): a run's report does not depend on
 //! whether its files were imported by the same process.
 
-use super::window::{local_versions, Texts};
+use super::window::{local_on_reader, RowTexts};
 use crate::domain::FileKind;
 use crate::formats::DetailRow;
 use crate::reconcile::{AlipayRow, LocalVersion, Params};
-use anyhow::{Context, Result};
+use anyhow::Result;
 use chrono::NaiveDate;
 use rusqlite::Connection;
 use std::thread::JoinHandle;
@@ -50,22 +50,18 @@ const MIN_ROW_BYTES: u64 = 48;
 
 impl Handoff {
     /// Starts reading day `day`'s local records on a second connection (a file database only; an
-    /// in-memory one — tests — has no second connection, and the load reads them itself).
+    /// in-memory one — tests — has no second connection, and the load reads them itself, as it does
+    /// when no thread can be started).
     pub fn start(conn: &Connection, day: NaiveDate, params: &Params) -> Handoff {
         let from = params.window_start(day);
-        let local = conn.path().filter(|p| !p.is_empty()).map(|path| {
+        let local = conn.path().filter(|p| !p.is_empty()).and_then(|path| {
             let path = std::path::PathBuf::from(path);
+            let (a, b) = (from.to_string(), day.to_string());
             let handle = std::thread::Builder::new()
                 .name("window-local".into())
-                .spawn(move || {
-                    let c = super::open_reader(&path)?;
-                    let t = std::time::Instant::now();
-                    let v = local_versions(&c, &from.to_string(), &day.to_string())
-                        .context("cannot read the window's local sales records")?;
-                    Ok((v, t.elapsed().as_millis() as u64))
-                })
-                .expect("spawning a thread");
-            LocalPrefetch { from, to: day, handle }
+                .spawn(move || local_on_reader(&path, &a, &b))
+                .ok()?;
+            Some(LocalPrefetch { from, to: day, handle })
         });
         Handoff { rows: Vec::new(), files: Vec::new(), local }
     }
@@ -108,10 +104,6 @@ impl Handoff {
     }
 }
 
-/// Row texts shared within a file (the window loader shares them within a load; equal either way).
-#[derive(Default)]
-pub struct RowTexts([Texts; 3]);
-
 /// Appends a file's parsed detail rows as the window loader reads them back once the import has
 /// stored them (`files::insert_rows` writes the columns, `window::alipay_row` reads them): kind and
 /// date are the file's, the transaction time round-trips through RFC 3339 unchanged, and the wallet is
@@ -124,7 +116,7 @@ pub fn stored_rows(
     rows: &[DetailRow],
     t: &mut RowTexts,
 ) {
-    let [types, products, wallets] = &mut t.0;
+    let RowTexts([types, products, wallets]) = t;
     out.extend(rows.iter().map(|r| AlipayRow {
         file_id,
         line: i64::from(r.line),

@@ -96,9 +96,9 @@ pub fn load_with(conn: &Connection, day: NaiveDate, params: &Params, handoff: Ha
     let from = params.window_start(day);
     let (a, b) = (from.to_string(), day.to_string());
     let mut input = Input { date: Some(day), from: Some(from), ..Default::default() };
-    let Handoff { rows: held, files: held_files, local: prefetched } = handoff;
-    let held = Held { files: held_files.len(), rows: held, ranges: held_files };
-    let held_files = held.files;
+    let Handoff { rows, files, local: prefetched } = handoff;
+    let held_files = files.len();
+    let held = Held { rows, ranges: files };
 
     // The local records are read on a second connection by a second thread while this one reads the
     // Alipay rows (an in-memory database — tests — reads them after) — or were read so while the
@@ -107,14 +107,7 @@ pub fn load_with(conn: &Connection, day: NaiveDate, params: &Params, handoff: Ha
     let prefetched = prefetched.and_then(|p| p.take(from, day));
     let reader = conn.path().filter(|p| !p.is_empty() && prefetched.is_none());
     let (alipay, local) = std::thread::scope(|s| {
-        let local = reader.map(|path| {
-            s.spawn(|| {
-                let c = super::open_reader(std::path::Path::new(path))?;
-                let t = std::time::Instant::now();
-                let v = local_versions(&c, &a, &b)?;
-                Ok::<_, anyhow::Error>((v, t.elapsed().as_millis() as u64))
-            })
-        });
+        let local = reader.map(|path| s.spawn(|| local_on_reader(std::path::Path::new(path), &a, &b)));
         let alipay = alipay_part(conn, &mut input, &a, &b, held).map(|()| t.elapsed().as_millis() as u64);
         let local = match (local, prefetched) {
             (Some(h), _) => h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
@@ -138,7 +131,6 @@ pub fn load_with(conn: &Connection, day: NaiveDate, params: &Params, handoff: Ha
 
 /// The rows a run hands over: its imported files' rows, file after file.
 struct Held {
-    files: usize,
     rows: Vec<AlipayRow>,
     ranges: Vec<(i64, usize)>,
 }
@@ -183,7 +175,7 @@ fn alipay_part(conn: &Connection, input: &mut Input, a: &str, b: &str, held: Hel
          FROM alipay_rows r WHERE r.id BETWEEN ?2 AND ?3 AND r.file_id = ?1 ORDER BY r.id",
     )?;
     let mut ccys = [Currencies::default(), Currencies::default(), Currencies::default()];
-    let mut texts = [Texts::default(), Texts::default(), Texts::default()];
+    let mut texts = RowTexts::default();
     // A detail file with rows but no recorded range was written by a build older than sql/0007 into
     // this database (a downgrade and upgrade): its rows are read by the whole key range — slow, but
     // nothing is missed.
@@ -291,38 +283,32 @@ fn fill_payment_ids(conn: &Connection, input: &mut Input, until: &str) -> Result
     if wanted_ids.is_empty() {
         return Ok(());
     }
-    // The window's PAYMENT rows with a merchant id, earliest first.
-    let mut found: HashMap<&str, (NaiveDate, i64, i64, &Id)> = HashMap::default();
+    // The window's earliest PAYMENT row with a merchant id, per wanted Alipay id.
+    let mut found: HashMap<&str, ((NaiveDate, i64, i64), &Id)> = HashMap::default();
     for r in &input.rows {
         let (Some(a), Some(m)) = (r.alipay_id.as_deref(), r.merchant_trans_id.as_ref()) else { continue };
-        if r.trans_type != TransType::Payment || m.is_empty() || !wanted_ids.contains(a) {
-            continue;
-        }
-        let at = (r.date, r.file_id, r.line);
-        match found.get_mut(a) {
-            Some(f) if (f.0, f.1, f.2) <= at => {}
-            Some(f) => *f = (at.0, at.1, at.2, m),
-            None => {
-                found.insert(a, (at.0, at.1, at.2, m));
+        if r.trans_type == TransType::Payment && !m.is_empty() && wanted_ids.contains(a) {
+            let at = (r.date, r.file_id, r.line);
+            let f = found.entry(a).or_insert((at, m));
+            if at < f.0 {
+                *f = (at, m);
             }
         }
     }
-    let mut known: HashMap<String, Id> = found.into_iter().map(|(a, f)| (a.to_string(), f.3.clone())).collect();
-    let mut rest: Vec<&str> = wanted_ids.into_iter().filter(|a| !known.contains_key(*a)).collect();
+    let mut rest: Vec<&str> = wanted_ids.into_iter().filter(|a| !found.contains_key(a)).collect();
     rest.sort_unstable();
+    let mut known: HashMap<String, Id> = found.into_iter().map(|(a, (_, m))| (a.to_string(), m.clone())).collect();
     let mut st = conn.prepare_cached(
         "SELECT r.merchant_trans_id FROM alipay_rows r JOIN files f ON f.id = r.file_id
          WHERE r.alipay_id = ?1 AND r.trans_type = 'PAYMENT' AND f.current = 1 AND f.business_date <= ?2
            AND r.merchant_trans_id IS NOT NULL AND r.merchant_trans_id <> ''
          ORDER BY f.business_date, r.id LIMIT 1",
     )?;
-    let mut looked_up = Vec::new();
     for orig in rest {
         if let Some(m) = st.query_row(params![orig, until], |x| id_req(x, 0)).optional()? {
-            looked_up.push((orig.to_string(), m));
+            known.insert(orig.to_string(), m);
         }
     }
-    known.extend(looked_up);
     for r in input.rows.iter_mut() {
         if let Some(m) = wanted(r).and_then(|o| known.get(o)) {
             r.merchant_trans_id = Some(m.clone());
@@ -353,7 +339,13 @@ impl Texts {
     }
 }
 
-fn alipay_row(r: &Row, ccys: &mut [Currencies; 3], texts: &mut [Texts; 3]) -> rusqlite::Result<AlipayRow> {
+/// The shared texts of a detail row — type as written, product code, wallet — each column's own cache
+/// (the loader's, and the import's for the rows it hands over: the same [`Text`]s either way).
+#[derive(Default)]
+pub struct RowTexts(pub(super) [Texts; 3]);
+
+fn alipay_row(r: &Row, ccys: &mut [Currencies; 3], texts: &mut RowTexts) -> rusqlite::Result<AlipayRow> {
+    let RowTexts([types, products, wallets]) = texts;
     let kind = text_req(r, 2)?;
     let tt = text_req(r, 4)?;
     Ok(AlipayRow {
@@ -362,7 +354,7 @@ fn alipay_row(r: &Row, ccys: &mut [Currencies; 3], texts: &mut [Texts; 3]) -> ru
         kind: FileKind::parse(kind).ok_or_else(|| bad("row kind", kind, "unknown"))?,
         date: date(text_req(r, 3)?, "row date")?,
         trans_type: TransType::parse(tt).ok_or_else(|| bad("transaction type", tt, "unknown"))?,
-        type_raw: texts[0].get(text_req(r, 5)?),
+        type_raw: types.get(text_req(r, 5)?),
         merchant_trans_id: id(r, 6)?,
         refund_ids: AlipayRow::refund_ids(id(r, 7)?, id(r, 9)?),
         alipay_id: id(r, 8)?,
@@ -373,8 +365,8 @@ fn alipay_row(r: &Row, ccys: &mut [Currencies; 3], texts: &mut [Texts; 3]) -> ru
         fee: r.get(14)?,
         fee_currency: ccys[2].get(r, 15, "fee currency")?,
         trans_time: text(r, 16)?.map(|s| time(s, "transaction time")).transpose()?,
-        product_code: texts[1].opt(text(r, 17)?),
-        wallet: wallet(text(r, 18)?)?.map(|w| texts[2].get(&w)),
+        product_code: products.opt(text(r, 17)?),
+        wallet: wallet(text(r, 18)?)?.map(|w| wallets.get(&w)),
     })
 }
 
@@ -395,6 +387,15 @@ fn wallet(extra: Option<&str>) -> rusqlite::Result<Option<std::borrow::Cow<'_, s
     Ok(map.get("userSite").and_then(|v| v.as_str()).map(|w| std::borrow::Cow::Owned(w.to_string())))
 }
 
+/// [`local_versions`] on a second, read-only connection to the database file at `path` (for a thread
+/// of its own), with how long the read took in ms.
+pub(super) fn local_on_reader(path: &std::path::Path, a: &str, b: &str) -> Result<(Vec<LocalVersion>, u64)> {
+    let c = super::open_reader(path)?;
+    let t = std::time::Instant::now();
+    let v = local_versions(&c, a, b)?;
+    Ok((v, t.elapsed().as_millis() as u64))
+}
+
 /// Every version of the local records dated in `[a, b]` that is visible by `b`. A key's first
 /// version (and any other row of that same file) is visible from the record's own business date: a
 /// sale exists from the day it was made, however late it was exported. A later file's restatement of
@@ -403,7 +404,7 @@ fn wallet(extra: Option<&str>) -> rusqlite::Result<Option<std::borrow::Cow<'_, s
 ///
 /// Most keys have one version: those come from `local_records`' columns (its `versions` count says
 /// which); only keys with several versions are read from their history.
-pub(super) fn local_versions(conn: &Connection, a: &str, b: &str) -> Result<Vec<LocalVersion>> {
+fn local_versions(conn: &Connection, a: &str, b: &str) -> Result<Vec<LocalVersion>> {
     let mut out = single_versions(conn, a, b)?;
     out.extend(multi_versions(conn, a, b)?);
     Ok(out)
