@@ -5,7 +5,8 @@
 //! folder, archive, parse, store, reconcile, write every report format). Wall time and peak RSS come
 //! from wait4(2). In the same run:
 //!   (a) the matching and categories alone — `reconcile::run` on the in-memory window vs the pandas
-//!       script's compute step (both start from in-memory tables; median of three runs each);
+//!       script's compute step (payments, refunds, settlement detail and summary, grace, totals; both
+//!       start from in-memory tables; median of three runs each);
 //!   (b) our whole `run` (+ import-sales) vs the pandas script's read + compute on the same files.
 //! The pandas script is benches/pandas_recon.py (`pip install pandas`); skipped with a note if absent.
 
@@ -107,7 +108,8 @@ fn bench(payments: usize) {
     let engine_s = times[1];
     drop(input);
 
-    let (pc, prc) = pandas(&rep.files[0], &rep.sales_file, dir).unwrap_or((f64::NAN, f64::NAN));
+    let (pc, prc, pandas_counts) =
+        pandas(&rep.files, &rep.sales_file, dir).unwrap_or((f64::NAN, f64::NAN, serde_json::Value::Null));
     println!(
         "{:>10} {:>9} {:>10.2} {:>9} {:>9.2} {:>11.2} {:>10.2} {:>10.2} {:>8.1} {:>8.2}",
         payments,
@@ -130,12 +132,32 @@ fn bench(payments: usize) {
         rep.amount_mismatches,
         rep.local_unknown
     );
+    // Both tools must find the same things, or the comparison means nothing.
+    if let Some(theirs) = pandas_counts.as_object() {
+        let mut ours: std::collections::BTreeMap<String, u64> = Default::default();
+        for f in &out.findings {
+            *ours.entry(f.category.as_str().to_string()).or_default() += 1;
+        }
+        let theirs: std::collections::BTreeMap<String, u64> =
+            theirs.iter().filter(|(k, _)| *k != "PENDING").map(|(k, v)| (k.clone(), v.as_u64().unwrap_or(0))).collect();
+        let verdict = if ours == theirs { "agree" } else { "DISAGREE" };
+        eprintln!("  categories: ours {ours:?}, pandas {theirs:?}: {verdict}");
+    }
 }
 
-/// Runs the pandas baseline; returns (compute seconds, read + compute seconds).
-fn pandas(tx: &Path, sales: &Path, dir: &Path) -> Option<(f64, f64)> {
+/// Runs the pandas baseline on the generated files (transactions, settlement detail, settlement
+/// summary); returns (compute seconds, read + compute seconds, its counts per category).
+fn pandas(files: &[std::path::PathBuf], sales: &Path, dir: &Path) -> Option<(f64, f64, serde_json::Value)> {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/pandas_recon.py");
-    let out = Command::new("python3").arg(script).arg(tx).arg(sales).arg(dir.join("pandas.csv")).output().ok()?;
+    let [tx, detail, summary] = files else {
+        eprintln!("  pandas baseline skipped: expected 3 generated files, got {}", files.len());
+        return None;
+    };
+    let out = Command::new("python3")
+        .arg(script)
+        .args([tx.as_path(), sales, &dir.join("pandas.csv"), detail, summary])
+        .output()
+        .ok()?;
     if !out.status.success() {
         eprintln!(
             "  pandas baseline unavailable: {}",
@@ -145,6 +167,9 @@ fn pandas(tx: &Path, sales: &Path, dir: &Path) -> Option<(f64, f64)> {
     }
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
     let (r, c) = (v["read_s"].as_f64()?, v["compute_s"].as_f64()?);
-    eprintln!("  pandas: read {r:.2} s, compute runs {} s", v["compute_runs_s"]);
-    Some((c, r + c))
+    eprintln!(
+        "  pandas: read {r:.2} s, compute runs {} s (payment and refund matching alone: {} s), categories {}",
+        v["compute_runs_s"], v["match_s"], v["counts"]
+    );
+    Some((c, r + c, v["counts"].clone()))
 }
