@@ -1,6 +1,7 @@
 //! Local sales records in the store, with snapshot semantics (contracts.md §1): a later import of a key
-//! replaces the earlier one; the payment module's ledger wins over POS files for ids it issued; every
-//! version is kept in `local_record_history`; the same file twice changes nothing.
+//! replaces the earlier one; the payment module's ledger wins over POS files for ids it issued; a key
+//! with several versions keeps every one in `local_record_history` (a key seen once is its
+//! `local_records` row alone); the same file twice changes nothing.
 
 use crate::sales::{LocalRecord, ParsedSales};
 use anyhow::Result;
@@ -123,20 +124,32 @@ pub fn upsert_records(
     origin: Origin,
     file_id: Option<i64>,
 ) -> Result<(usize, usize)> {
-    // One statement per record: insert, or replace the earlier version — unless the ledger owns the key
-    // and this is a POS record (the WHERE makes the upsert a no-op, reported by changes() == 0).
-    let mut up = tx.prepare_cached(
+    // A new key is one insert (almost every record of a day's file); the history is only written for
+    // keys that get a second version (sql/0009): then the stored version is copied there first, once.
+    let mut insert = tx.prepare_cached(
         "INSERT INTO local_records (record_type, record_id, merchant_trans_id, merchant_refund_id, amount, currency,
-            status, created_at, created_utc, business_date, store_id, terminal_id, acquirement_id, origin, sales_file_id, line, conflict)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
-         ON CONFLICT (record_type, record_id) DO UPDATE SET
-            merchant_trans_id = excluded.merchant_trans_id, merchant_refund_id = excluded.merchant_refund_id,
-            amount = excluded.amount, currency = excluded.currency, status = excluded.status,
-            created_at = excluded.created_at, created_utc = excluded.created_utc, business_date = excluded.business_date,
-            store_id = excluded.store_id, terminal_id = excluded.terminal_id, acquirement_id = excluded.acquirement_id,
-            origin = excluded.origin, sales_file_id = excluded.sales_file_id, line = excluded.line, conflict = excluded.conflict,
-            versions = local_records.versions + 1
-         WHERE local_records.origin != 'ledger' OR excluded.origin = 'ledger'",
+            status, created_at, created_utc, business_date, store_id, terminal_id, acquirement_id, origin, sales_file_id, line,
+            conflict, recorded_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)
+         ON CONFLICT (record_type, record_id) DO NOTHING",
+    )?;
+    // Replaces the earlier version — unless the ledger owns the key and this is a POS record (the WHERE
+    // makes it a no-op, reported by changes() == 0).
+    let mut replace = tx.prepare_cached(
+        "UPDATE local_records SET merchant_trans_id = ?3, merchant_refund_id = ?4, amount = ?5, currency = ?6,
+            status = ?7, created_at = ?8, created_utc = ?9, business_date = ?10, store_id = ?11, terminal_id = ?12,
+            acquirement_id = ?13, origin = ?14, sales_file_id = ?15, line = ?16, conflict = ?17, recorded_at = ?18,
+            versions = versions + 1
+         WHERE record_type = ?1 AND record_id = ?2 AND (origin != 'ledger' OR ?14 = 'ledger')",
+    )?;
+    // The stored version as the history has it (its time with "Z" for UTC, as a version's JSON had it).
+    let mut first_version = tx.prepare_cached(
+        "INSERT INTO local_record_history (record_type, record_id, sales_file_id, line, merchant_trans_id, merchant_refund_id,
+            amount, currency, status, created_at, business_date, store_id, terminal_id, acquirement_id, conflict, recorded_at)
+         SELECT record_type, record_id, sales_file_id, line, merchant_trans_id, merchant_refund_id, amount, currency, status,
+            CASE WHEN created_at LIKE '%+00:00' THEN substr(created_at, 1, length(created_at) - 6) || 'Z' ELSE created_at END,
+            business_date, store_id, terminal_id, acquirement_id, conflict, COALESCE(recorded_at, '')
+         FROM local_records WHERE record_type = ?1 AND record_id = ?2 AND versions <= 1",
     )?;
     let mut hist = tx.prepare_cached(
         "INSERT INTO local_record_history (record_type, record_id, sales_file_id, line, merchant_trans_id, merchant_refund_id,
@@ -151,8 +164,8 @@ pub fn upsert_records(
     let mut date_text = DateText::default();
     for r in records {
         let (rt, id) = r.key();
-        // The history keeps the record's own JSON form of the time ("Z" for UTC, as the import's JSON
-        // text had it); the snapshot keeps its "+00:00".
+        // The snapshot writes UTC times with "+00:00", the history (the record's JSON form of the time,
+        // as the import's JSON text had it) with "Z".
         let created_at = r.created_at.to_rfc3339_opts(SecondsFormat::AutoSi, true);
         let snapshot_created_at: Cow<str> = if r.created_at.offset().local_minus_utc() == 0 {
             Cow::Owned(r.created_at.to_rfc3339())
@@ -160,6 +173,32 @@ pub fn upsert_records(
             Cow::Borrowed(&created_at)
         };
         let business_date = date_text.get(r.business_date);
+        let snapshot = params![
+            rt.as_str(),
+            id,
+            r.merchant_trans_id,
+            r.merchant_refund_id,
+            r.amount,
+            r.currency.as_str(),
+            r.status.as_str(),
+            snapshot_created_at,
+            r.created_at.timestamp(),
+            business_date,
+            r.store_id,
+            r.terminal_id,
+            r.acquirement_id,
+            origin.as_str(),
+            file_id,
+            r.line,
+            r.conflict,
+            now,
+        ];
+        if insert.execute(snapshot)? == 1 {
+            applied += 1;
+            continue;
+        }
+        // A key stored before: its history gets the stored version (if it was the only one) and this one.
+        first_version.execute(params![rt.as_str(), id])?;
         hist.execute(params![
             rt.as_str(),
             id,
@@ -178,30 +217,11 @@ pub fn upsert_records(
             r.conflict,
             now
         ])?;
-        up.execute(params![
-            rt.as_str(),
-            id,
-            r.merchant_trans_id,
-            r.merchant_refund_id,
-            r.amount,
-            r.currency.as_str(),
-            r.status.as_str(),
-            snapshot_created_at,
-            r.created_at.timestamp(),
-            business_date,
-            r.store_id,
-            r.terminal_id,
-            r.acquirement_id,
-            origin.as_str(),
-            file_id,
-            r.line,
-            r.conflict,
-        ])?;
-        if tx.changes() == 0 {
+        if replace.execute(snapshot)? == 1 {
+            applied += 1;
+        } else {
             count_kept.execute(params![rt.as_str(), id])?;
             kept += 1;
-        } else {
-            applied += 1;
         }
     }
     Ok((applied, kept))
@@ -269,6 +289,49 @@ mod tests {
         assert_eq!(status(&c, "P1"), "SUCCESS", "re-importing the older file changes nothing");
         let h: i64 = c.query_row("SELECT COUNT(*) FROM local_record_history", [], |r| r.get(0)).unwrap();
         assert_eq!(h, 2);
+    }
+
+    /// A key seen once is its snapshot alone; the second version copies the first into the history
+    /// (with its time in the history's form and when it was recorded), then adds itself; explain shows
+    /// every version either way, in import order.
+    #[test]
+    fn the_history_holds_the_keys_with_several_versions() {
+        let mut c = crate::store::open_in_memory().unwrap();
+        let hist = |c: &Connection| -> Vec<(String, String, String)> {
+            let mut st =
+                c.prepare("SELECT record_id, status, created_at FROM local_record_history ORDER BY id").unwrap();
+            let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).unwrap();
+            rows.collect::<rusqlite::Result<_>>().unwrap()
+        };
+        load(
+            &mut c,
+            "PAYMENT,P1,,1.00,HKD,UNKNOWN,2026-11-25T02:00:00Z,,,\nPAYMENT,P2,,2.00,HKD,SUCCESS,2026-11-25T10:00:00+08:00,,,\n",
+        );
+        assert!(hist(&c).is_empty(), "{:?}", hist(&c));
+        c.execute("UPDATE local_records SET recorded_at = 'first' WHERE record_id = 'P1'", []).unwrap();
+        load(&mut c, "PAYMENT,P1,,1.00,HKD,SUCCESS,2026-11-25T10:00:00+08:00,,,\n");
+        assert_eq!(
+            hist(&c),
+            [("P1", "UNKNOWN", "2026-11-25T02:00:00Z"), ("P1", "SUCCESS", "2026-11-25T10:00:00+08:00")]
+                .map(|(a, b, t)| (a.to_string(), b.to_string(), t.to_string()))
+        );
+        let v: (i64, String) = c
+            .query_row("SELECT versions, status FROM local_records WHERE record_id = 'P1'", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert_eq!(v, (2, "SUCCESS".to_string()));
+        // A third version does not copy the stored one again.
+        load(&mut c, "PAYMENT,P1,,1.00,HKD,FAILED,2026-11-25T10:00:00+08:00,,,\n");
+        assert_eq!(hist(&c).len(), 3);
+        let p1 = crate::store::explain::trace(&c, "P1").unwrap().history;
+        let got: Vec<(&str, bool)> =
+            p1.iter().map(|h| (h.recorded_at.as_str(), h.row_json.contains("UNKNOWN"))).collect();
+        assert_eq!(got.len(), 3);
+        assert_eq!(got[0], ("first", true), "{got:?}");
+        let p2 = crate::store::explain::trace(&c, "P2").unwrap().history;
+        assert_eq!(p2.len(), 1);
+        assert!(p2[0].row_json.contains(r#""status":"SUCCESS""#) && !p2[0].recorded_at.is_empty(), "{:?}", p2[0]);
     }
 
     /// The import runs without per-statement foreign key checks and turns them back on, also when it
