@@ -28,6 +28,17 @@ impl Archive {
     /// [`Archive::put`] when the caller already has the bytes' sha256 (lowercase hex): a day file is
     /// not hashed twice.
     pub fn put_hashed(&self, bytes: &[u8], hash: String) -> Result<(String, String)> {
+        self.put_from(bytes, hash, None)
+    }
+
+    /// [`Archive::put_hashed`] for bytes that are also the flushed file `staged` (a fetched download):
+    /// the entry is a hard link to it when both are on one filesystem, so a 200 MB day file is not
+    /// written and flushed a second time; otherwise (or if linking fails) the bytes are written.
+    pub fn put_linked(&self, bytes: &[u8], hash: String, staged: &Path) -> Result<(String, String)> {
+        self.put_from(bytes, hash, Some(staged))
+    }
+
+    fn put_from(&self, bytes: &[u8], hash: String, staged: Option<&Path>) -> Result<(String, String)> {
         debug_assert_eq!(hash, sha256_hex(bytes));
         let rel = format!("sha256/{}/{}", &hash[..2], hash);
         let path = self.root.join(&rel);
@@ -41,6 +52,19 @@ impl Archive {
                 dir.display()
             )
         })?;
+        if let Some(staged) = staged {
+            // Linked under a temporary name and renamed: the entry appears whole or not at all, also
+            // over a damaged entry of the wrong size.
+            let part = crate::source::dir::part_path(&path);
+            let _ = fs::remove_file(&part);
+            let linked = fs::hard_link(staged, &part).is_ok()
+                && fs::metadata(&part).map(|m| m.len() == bytes.len() as u64).unwrap_or(false);
+            if linked {
+                crate::source::dir::rename_synced(&part, &path)?;
+                return Ok((hash, rel));
+            }
+            let _ = fs::remove_file(&part);
+        }
         crate::source::dir::write_atomically(&path, bytes)?;
         Ok((hash, rel))
     }
@@ -80,5 +104,27 @@ mod tests {
         assert_eq!(a.get(&r1).unwrap(), b"hello");
         std::fs::write(d.path().join(&r1), b"hellO").unwrap();
         assert!(a.get(&r1).is_err());
+    }
+
+    /// A fetched file is linked into the archive (the same inode: no second copy); without a file to
+    /// link (or across filesystems) the bytes are written instead.
+    #[test]
+    fn a_staged_file_is_linked_and_a_missing_one_written() {
+        use std::os::unix::fs::MetadataExt;
+        let d = tempfile::tempdir().unwrap();
+        let a = Archive::new(d.path().join("archive"));
+        let staged = d.path().join("day.csv");
+        std::fs::write(&staged, b"day file").unwrap();
+        let (h, rel) = a.put_linked(b"day file", sha256_hex(b"day file"), &staged).unwrap();
+        let entry = d.path().join("archive").join(&rel);
+        assert_eq!(std::fs::metadata(&entry).unwrap().ino(), std::fs::metadata(&staged).unwrap().ino());
+        std::fs::remove_file(&staged).unwrap();
+        assert_eq!(a.get(&rel).unwrap(), b"day file", "the entry outlives the staged name");
+        assert!(rel.ends_with(&h));
+
+        let gone = d.path().join("gone.csv");
+        let (_, rel2) = a.put_linked(b"other", sha256_hex(b"other"), &gone).unwrap();
+        assert_eq!(a.get(&rel2).unwrap(), b"other");
+        assert!(!crate::source::dir::part_path(&d.path().join("archive").join(&rel2)).exists());
     }
 }

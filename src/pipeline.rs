@@ -188,7 +188,7 @@ pub fn import_day_observed(
             .fetch(&file, &dest)
             .with_context(|| format!("cannot fetch {} from {}", file.remote_path, source.describe()))?;
         let bytes = std::fs::read(&dest).with_context(|| format!("cannot read {}", dest.display()))?;
-        let outcome = import_bytes(ws, &file, &source.describe(), &bytes, past_deadline, run_id)?;
+        let outcome = import_content(ws, &file, &source.describe(), &bytes, Some(&dest), past_deadline, run_id)?;
         let _ = std::fs::remove_file(&dest);
         // The file's pages go from the WAL into the database while the next file imports (after the
         // last file the reconciliation starts one once its window is loaded).
@@ -219,9 +219,23 @@ pub fn import_bytes(
     past_deadline: bool,
     run_id: Option<i64>,
 ) -> Result<FileOutcome> {
+    import_content(ws, file, source, bytes, None, past_deadline, run_id)
+}
+
+/// [`import_bytes`]; with `staged`, the flushed file `bytes` were read from, which the archive links
+/// instead of writing a copy.
+fn import_content(
+    ws: &mut Workspace,
+    file: &RemoteFile,
+    source: &str,
+    bytes: &[u8],
+    staged: Option<&Path>,
+    past_deadline: bool,
+    run_id: Option<i64>,
+) -> Result<FileOutcome> {
     // Rows kept for the reconciliation stay only with a stored file.
     let mark = ws.handoff.as_ref().map(|h| h.mark());
-    let out = store_bytes(ws, file, source, bytes, past_deadline, run_id);
+    let out = store_bytes(ws, file, source, bytes, staged, past_deadline, run_id);
     if let (Some(h), Some(mark)) = (ws.handoff.as_mut(), mark) {
         match &out {
             Ok(FileOutcome::Imported { file_id, .. } | FileOutcome::Restated { file_id, .. }) => {
@@ -239,6 +253,7 @@ fn store_bytes(
     file: &RemoteFile,
     source: &str,
     bytes: &[u8],
+    staged: Option<&Path>,
     past_deadline: bool,
     run_id: Option<i64>,
 ) -> Result<FileOutcome> {
@@ -277,7 +292,10 @@ fn store_bytes(
         let deferred = matches!(&res, Ok(s) if s.file.has_end_marker == Some(false) && !past_deadline);
         // Emit failed: the store failed and nothing will be imported.
         if !deferred && !matches!(res, Err(BatchError::Emit(_))) {
-            archived = Some(archive.put_hashed(bytes, meta.sha256.clone()));
+            archived = Some(match staged {
+                Some(staged) => archive.put_linked(bytes, meta.sha256.clone(), staged),
+                None => archive.put_hashed(bytes, meta.sha256.clone()),
+            });
         }
         res
     })

@@ -122,7 +122,7 @@ pub fn write_atomically(dest: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 /// Renames `part` over `dest` and fsyncs the directory.
-fn rename_synced(part: &Path, dest: &Path) -> Result<()> {
+pub fn rename_synced(part: &Path, dest: &Path) -> Result<()> {
     fs::rename(part, dest).with_context(|| format!("cannot rename {} to {}", part.display(), dest.display()))?;
     if let Some(parent) = dest.parent() {
         if let Ok(d) = fs::File::open(parent) {
