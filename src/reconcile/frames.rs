@@ -13,6 +13,9 @@ use polars::prelude::*;
 use std::borrow::Cow;
 use std::hash::BuildHasher;
 
+/// Rows per slice of a cut's group-by ([`Frames::keys`]): a 1M-payment window is two slices.
+const SLICE_ROWS: usize = 2_000_000;
+
 /// Row kinds inside the frame: Alipay's rows, then local versions.
 const T_PAY: i32 = 0;
 const T_REFUND: i32 = 1;
@@ -251,6 +254,10 @@ impl Frames {
 
     /// Every payment (or refund) key seen in `[lo, cut]` on either side, with its aggregate.
     /// `only` restricts the result to these key ids (a semi-join), for replays that need a few keys.
+    ///
+    /// The frame is grouped in slices of whole keys (it is sorted by key): a cut's filtered and masked
+    /// columns exist for one slice at a time, not for the whole window (at ten million payments,
+    /// gigabytes), and the slices' groups come out in key order.
     pub fn keys(
         &self,
         record: RecordType,
@@ -258,9 +265,75 @@ impl Frames {
         cut: NaiveDate,
         only: Option<&[u32]>,
     ) -> PolarsResult<Vec<KeyAgg>> {
+        self.keys_sliced(record, lo, cut, only, SLICE_ROWS)
+    }
+
+    /// [`Frames::keys`] with slices of about `rows` rows.
+    pub(super) fn keys_sliced(
+        &self,
+        record: RecordType,
+        lo: NaiveDate,
+        cut: NaiveDate,
+        only: Option<&[u32]>,
+        rows: usize,
+    ) -> PolarsResult<Vec<KeyAgg>> {
+        let mut out = Vec::new();
+        let mut repeated = Vec::new();
+        let slices = if only.is_some() { vec![self.all.clone()] } else { self.key_slices(rows)? };
+        for frame in slices {
+            self.keys_in(frame, record, lo, cut, only, &mut out, &mut repeated)?;
+        }
+        // Ids are numbered in key order (`Interner::sort`).
+        out.sort_unstable_by_key(|a| a.kid);
+        if !repeated.is_empty() {
+            let own = if record == RecordType::Payment { T_PAY } else { T_REFUND };
+            let exact = self.days_per_key(own, day(lo), day(cut), &repeated)?;
+            for a in out.iter_mut() {
+                if let Some(&(days, max)) = exact.get(&a.kid) {
+                    (a.days, a.max_per_day) = (days as u32, max as u32);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The frame cut into slices of about `rows` rows that end at a change of key (zero-copy views).
+    fn key_slices(&self, rows: usize) -> PolarsResult<Vec<DataFrame>> {
+        let n = self.all.height();
+        if n <= rows {
+            return Ok(vec![self.all.clone()]);
+        }
+        let key = self.all.column("key")?.as_materialized_series().rechunk();
+        let key = key.u32()?.cont_slice()?;
+        let mut out = Vec::with_capacity(n / rows + 1);
+        let mut start = 0;
+        while start < n {
+            let mut end = (start + rows).min(n);
+            while end < n && key[end] == key[end - 1] {
+                end += 1;
+            }
+            out.push(self.all.slice(start as i64, end - start));
+            start = end;
+        }
+        Ok(out)
+    }
+
+    /// [`Frames::keys`] over one slice of whole keys: appends its aggregates to `out` and the keys
+    /// whose days need counting exactly to `repeated`.
+    #[allow(clippy::too_many_arguments)]
+    fn keys_in(
+        &self,
+        frame: DataFrame,
+        record: RecordType,
+        lo: NaiveDate,
+        cut: NaiveDate,
+        only: Option<&[u32]>,
+        out: &mut Vec<KeyAgg>,
+        repeated: &mut Vec<u32>,
+    ) -> PolarsResult<()> {
         let (own, local_t) = if record == RecordType::Payment { (T_PAY, L_PAY) } else { (T_REFUND, L_REFUND) };
         let (lo, cut) = (day(lo), day(cut));
-        let mut lf = self.all.clone().lazy();
+        let mut lf = frame.lazy();
         if let Some(ids) = only {
             let subset = DataFrame::new(ids.len(), vec![Column::new("key".into(), ids.to_vec())])?.lazy();
             lf = lf.join(subset, [col("key")], [col("key")], JoinArgs::new(JoinType::Semi));
@@ -322,8 +395,7 @@ impl Frames {
         }
         let [keys, n, nc, first, last, d0, d1, cf, lpos, lbday] = slices[..] else { unreachable!("ten columns") };
         let opt = |v: i32| (v != i32::MAX && v != -1).then_some(v);
-        let mut out = Vec::with_capacity(keys.len());
-        let mut repeated = Vec::new();
+        out.reserve(keys.len());
         for (i, &key) in keys.iter().enumerate() {
             let kid = key as u32;
             // A local record dated outside the window is not this window's business.
@@ -358,17 +430,7 @@ impl Frames {
                 local,
             });
         }
-        // Ids are numbered in key order (`Interner::sort`).
-        out.sort_unstable_by_key(|a| a.kid);
-        if !repeated.is_empty() {
-            let exact = self.days_per_key(own, lo, cut, &repeated)?;
-            for a in out.iter_mut() {
-                if let Some(&(days, max)) = exact.get(&a.kid) {
-                    (a.days, a.max_per_day) = (days as u32, max as u32);
-                }
-            }
-        }
-        Ok(out)
+        Ok(())
     }
 
     /// Distinct days and the most rows on one day, of the keys in `ids` (rows of kind `own` in the window).

@@ -89,6 +89,23 @@ fn volume_counts_are_exact() {
     assert_eq!(o.summary.matched, 3 * (per_day as i64 - 3 * per));
 }
 
+/// A cut grouped in slices of whole keys gives exactly the aggregates of one group-by over the frame
+/// (slices of 7 rows: most keys' rows straddle a nominal boundary).
+#[test]
+fn slices_of_whole_keys_group_like_the_whole_frame() {
+    let end = d("2026-11-20");
+    let input = synthetic(500, 3, end);
+    let frames = crate::reconcile::frames::Frames::new(&input).unwrap();
+    for record in [RecordType::Payment, RecordType::Refund] {
+        for lo in [end - chrono::Duration::days(2), end] {
+            let whole = frames.keys_sliced(record, lo, end, None, usize::MAX).unwrap();
+            let sliced = frames.keys_sliced(record, lo, end, None, 7).unwrap();
+            assert!(record == RecordType::Refund || whole.len() >= 500, "{}", whole.len());
+            assert_eq!(sliced, whole, "{record:?} from {lo}");
+        }
+    }
+}
+
 /// The same synthetic window through SQLite: import, `store::window::load`, reconcile.
 #[test]
 fn store_volume_counts_are_exact() {
