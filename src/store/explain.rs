@@ -82,38 +82,69 @@ const LOCAL_RECORDS_OF_ID: &str = "SELECT l.record_type, l.record_id, l.status, 
             OR (l.record_type = 'REFUND' AND l.merchant_trans_id = ?1) OR l.acquirement_id = ?1
          ORDER BY l.created_utc, l.record_type, l.record_id";
 
+/// SQL: one local version as the import's JSON text (the record's fields in `sales::LocalRecord`
+/// order), from the columns of table alias `$t`, its time given as `$created`.
+macro_rules! version_json {
+    ($t:literal, $created:expr) => {
+        concat!(
+            "json_object('record_type', ",
+            $t,
+            ".record_type, 'merchant_trans_id', ",
+            $t,
+            ".merchant_trans_id, ",
+            "'merchant_refund_id', ",
+            $t,
+            ".merchant_refund_id, 'amount', ",
+            $t,
+            ".amount, 'currency', ",
+            $t,
+            ".currency, ",
+            "'status', ",
+            $t,
+            ".status, 'created_at', ",
+            $created,
+            ", 'business_date', ",
+            $t,
+            ".business_date, ",
+            "'store_id', ",
+            $t,
+            ".store_id, 'terminal_id', ",
+            $t,
+            ".terminal_id, 'acquirement_id', ",
+            $t,
+            ".acquirement_id, ",
+            "'line', ",
+            $t,
+            ".line, 'conflict', json(CASE WHEN ",
+            $t,
+            ".conflict THEN 'true' ELSE 'false' END))"
+        )
+    };
+}
+
 /// Every stored version of the id's local records (each version as the import's JSON text: the
 /// record's fields in `sales::LocalRecord` order), found through the key indexes: a key with several
 /// versions has them in its history; a key seen once is its `local_records` row (sql/0009). Grouped
 /// by record, in import order.
-const HISTORY_OF_ID: &str = "WITH keys AS (
-            SELECT record_type, record_id, versions FROM local_records
-            WHERE (record_type IN ('PAYMENT', 'REFUND') AND record_id = ?1) OR (record_type = 'REFUND' AND merchant_trans_id = ?1))
-         SELECT h.record_type, h.record_id, s.path, h.line,
-                json_object('record_type', h.record_type, 'merchant_trans_id', h.merchant_trans_id,
-                    'merchant_refund_id', h.merchant_refund_id, 'amount', h.amount, 'currency', h.currency,
-                    'status', h.status, 'created_at', h.created_at, 'business_date', h.business_date,
-                    'store_id', h.store_id, 'terminal_id', h.terminal_id, 'acquirement_id', h.acquirement_id,
-                    'line', h.line, 'conflict', json(CASE WHEN h.conflict THEN 'true' ELSE 'false' END)),
-                h.conflict, h.recorded_at, h.id AS seq
-         FROM keys k JOIN local_record_history h ON h.record_type = k.record_type AND h.record_id = k.record_id
-              LEFT JOIN sales_files s ON s.id = h.sales_file_id
-         WHERE k.versions > 1
-         UNION ALL
-         SELECT l.record_type, l.record_id, s.path, l.line,
-                json_object('record_type', l.record_type, 'merchant_trans_id', l.merchant_trans_id,
-                    'merchant_refund_id', l.merchant_refund_id, 'amount', l.amount, 'currency', l.currency,
-                    'status', l.status,
-                    'created_at', CASE WHEN l.created_at LIKE '%+00:00'
-                                       THEN substr(l.created_at, 1, length(l.created_at) - 6) || 'Z' ELSE l.created_at END,
-                    'business_date', l.business_date,
-                    'store_id', l.store_id, 'terminal_id', l.terminal_id, 'acquirement_id', l.acquirement_id,
-                    'line', l.line, 'conflict', json(CASE WHEN l.conflict THEN 'true' ELSE 'false' END)),
-                l.conflict, COALESCE(l.recorded_at, ''), 0
-         FROM keys k JOIN local_records l ON l.record_type = k.record_type AND l.record_id = k.record_id
-              LEFT JOIN sales_files s ON s.id = l.sales_file_id
-         WHERE k.versions <= 1
-         ORDER BY 1, 2, 8";
+const HISTORY_OF_ID: &str = concat!(
+    "WITH keys AS (
+        SELECT record_type, record_id, versions FROM local_records
+        WHERE (record_type IN ('PAYMENT', 'REFUND') AND record_id = ?1) OR (record_type = 'REFUND' AND merchant_trans_id = ?1))
+     SELECT h.record_type, h.record_id, s.path, h.line, ",
+    version_json!("h", "h.created_at"),
+    ", h.conflict, h.recorded_at, h.id AS seq
+     FROM keys k JOIN local_record_history h ON h.record_type = k.record_type AND h.record_id = k.record_id
+          LEFT JOIN sales_files s ON s.id = h.sales_file_id
+     WHERE k.versions > 1
+     UNION ALL
+     SELECT l.record_type, l.record_id, s.path, l.line, ",
+    version_json!("l", history_created_at!("l.created_at")),
+    ", l.conflict, COALESCE(l.recorded_at, ''), 0
+     FROM keys k JOIN local_records l ON l.record_type = k.record_type AND l.record_id = k.record_id
+          LEFT JOIN sales_files s ON s.id = l.sales_file_id
+     WHERE k.versions <= 1
+     ORDER BY 1, 2, 8"
+);
 
 /// Finds `id` as a merchant payment id, refund id or Alipay id, and follows one hop to related rows
 /// (a refund's payment, a payment's refunds and cancels).

@@ -2,6 +2,25 @@
 //! migrations of `sql/`, and the tables' typed access. Nothing outside this module writes SQL for the
 //! import tables; other subsystems own their own tables through their own migration files.
 
+/// SQL: a local record's `created_at` column `$col` as its history version writes it — UTC as "Z",
+/// where the `local_records` snapshot writes "+00:00" (a version's JSON form of the time). A macro, so
+/// that SQL constants can `concat!` it; used where a stored snapshot becomes a version (sql/0009).
+macro_rules! history_created_at {
+    ($col:literal) => {
+        concat!(
+            "CASE WHEN ",
+            $col,
+            " LIKE '%+00:00' THEN substr(",
+            $col,
+            ", 1, length(",
+            $col,
+            ") - 6) || 'Z' ELSE ",
+            $col,
+            " END"
+        )
+    };
+}
+
 pub mod explain;
 pub mod files;
 pub mod handoff;

@@ -143,14 +143,14 @@ pub fn upsert_records(
          WHERE record_type = ?1 AND record_id = ?2 AND (origin != 'ledger' OR ?14 = 'ledger')",
     )?;
     // The stored version as the history has it (its time with "Z" for UTC, as a version's JSON had it).
-    let mut first_version = tx.prepare_cached(
+    let mut first_version = tx.prepare_cached(concat!(
         "INSERT INTO local_record_history (record_type, record_id, sales_file_id, line, merchant_trans_id, merchant_refund_id,
             amount, currency, status, created_at, business_date, store_id, terminal_id, acquirement_id, conflict, recorded_at)
-         SELECT record_type, record_id, sales_file_id, line, merchant_trans_id, merchant_refund_id, amount, currency, status,
-            CASE WHEN created_at LIKE '%+00:00' THEN substr(created_at, 1, length(created_at) - 6) || 'Z' ELSE created_at END,
-            business_date, store_id, terminal_id, acquirement_id, conflict, COALESCE(recorded_at, '')
-         FROM local_records WHERE record_type = ?1 AND record_id = ?2 AND versions <= 1",
-    )?;
+         SELECT record_type, record_id, sales_file_id, line, merchant_trans_id, merchant_refund_id, amount, currency, status, ",
+        history_created_at!("created_at"),
+        ", business_date, store_id, terminal_id, acquirement_id, conflict, COALESCE(recorded_at, '')
+         FROM local_records WHERE record_type = ?1 AND record_id = ?2 AND versions <= 1"
+    ))?;
     let mut hist = tx.prepare_cached(
         "INSERT INTO local_record_history (record_type, record_id, sales_file_id, line, merchant_trans_id, merchant_refund_id,
             amount, currency, status, created_at, business_date, store_id, terminal_id, acquirement_id, conflict, recorded_at)
