@@ -12,7 +12,7 @@ use alipay_recon::config::Config;
 use alipay_recon::domain::{Currency, FileFormat, FileKind};
 use alipay_recon::formats::{self, ParseContext, Rows};
 use alipay_recon::gen::{generate, GenSpec};
-use alipay_recon::pipeline::{import_bytes, Workspace};
+use alipay_recon::pipeline::{import_bytes, Fetched, Workspace};
 use alipay_recon::source::{RemoteFile, SafeName};
 use rusqlite::params;
 use std::time::Instant;
@@ -73,7 +73,8 @@ fn bench(payments: usize) {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
     let t = Instant::now();
     let data = std::fs::read(&path).unwrap();
-    let out = import_bytes(&mut ws, &file, "bench", &data, true, None).unwrap();
+    let out = import_bytes(&mut ws, Fetched { file: &file, source: "bench", bytes: &data, staged: None }, true, None)
+        .unwrap();
     let import = t.elapsed().as_secs_f64();
     assert!(matches!(out, alipay_recon::pipeline::FileOutcome::Imported { .. }), "{out:?}");
     let import_peak = peak_rss_mb();

@@ -188,7 +188,8 @@ pub fn import_day_observed(
             .fetch(&file, &dest)
             .with_context(|| format!("cannot fetch {} from {}", file.remote_path, source.describe()))?;
         let bytes = std::fs::read(&dest).with_context(|| format!("cannot read {}", dest.display()))?;
-        let outcome = import_content(ws, &file, &source.describe(), &bytes, Some(&dest), past_deadline, run_id)?;
+        let fetched = Fetched { file: &file, source: &source.describe(), bytes: &bytes, staged: Some(&dest) };
+        let outcome = import_bytes(ws, fetched, past_deadline, run_id)?;
         let _ = std::fs::remove_file(&dest);
         // The file's pages go from the WAL into the database while the next file imports (after the
         // last file the reconciliation starts one once its window is loaded).
@@ -207,35 +208,24 @@ const BATCH_ROWS: usize = 20_000;
 /// Batches the parser may run ahead of the store.
 const BATCHES_IN_FLIGHT: usize = 2;
 
+/// One file's bytes to import: what the file is, where it came from, and — for a fetched download —
+/// the flushed file the bytes were read from, which the archive links instead of writing a copy.
+#[derive(Clone, Copy)]
+pub struct Fetched<'a> {
+    pub file: &'a RemoteFile,
+    pub source: &'a str,
+    pub bytes: &'a [u8],
+    pub staged: Option<&'a Path>,
+}
+
 /// Archives, parses and stores one file's bytes. The parse runs on a second thread and streams its
 /// rows in batches into ONE transaction held here, so parsing and inserting overlap and the file's
 /// rows are never all in memory; any parse or SQL error rolls the whole file back. With a
 /// `ws.handoff`, a stored file's rows are kept there for the reconciliation (others are dropped).
-pub fn import_bytes(
-    ws: &mut Workspace,
-    file: &RemoteFile,
-    source: &str,
-    bytes: &[u8],
-    past_deadline: bool,
-    run_id: Option<i64>,
-) -> Result<FileOutcome> {
-    import_content(ws, file, source, bytes, None, past_deadline, run_id)
-}
-
-/// [`import_bytes`]; with `staged`, the flushed file `bytes` were read from, which the archive links
-/// instead of writing a copy.
-fn import_content(
-    ws: &mut Workspace,
-    file: &RemoteFile,
-    source: &str,
-    bytes: &[u8],
-    staged: Option<&Path>,
-    past_deadline: bool,
-    run_id: Option<i64>,
-) -> Result<FileOutcome> {
+pub fn import_bytes(ws: &mut Workspace, f: Fetched, past_deadline: bool, run_id: Option<i64>) -> Result<FileOutcome> {
     // Rows kept for the reconciliation stay only with a stored file.
     let mark = ws.handoff.as_ref().map(|h| h.mark());
-    let out = store_bytes(ws, file, source, bytes, staged, past_deadline, run_id);
+    let out = store_bytes(ws, f, past_deadline, run_id);
     if let (Some(h), Some(mark)) = (ws.handoff.as_mut(), mark) {
         match &out {
             Ok(FileOutcome::Imported { file_id, .. } | FileOutcome::Restated { file_id, .. }) => {
@@ -248,15 +238,8 @@ fn import_content(
 }
 
 /// [`import_bytes`] without the hand-over bookkeeping.
-fn store_bytes(
-    ws: &mut Workspace,
-    file: &RemoteFile,
-    source: &str,
-    bytes: &[u8],
-    staged: Option<&Path>,
-    past_deadline: bool,
-    run_id: Option<i64>,
-) -> Result<FileOutcome> {
+fn store_bytes(ws: &mut Workspace, f: Fetched, past_deadline: bool, run_id: Option<i64>) -> Result<FileOutcome> {
+    let Fetched { file, source, bytes, staged } = f;
     let sha = sha256_hex(bytes);
     if let Some(id) = store::files::find_same(&ws.conn, file.name.as_str(), file.date, &sha)? {
         return Ok(FileOutcome::Unchanged { file_id: id });

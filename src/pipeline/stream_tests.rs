@@ -62,7 +62,9 @@ fn sql_error_in_the_middle_leaves_nothing_and_a_retry_imports_everything() {
         .unwrap();
     // A run keeping the rows for its reconciliation keeps none of a file that was not stored.
     d.ws.handoff = Some(store::handoff::Handoff::default());
-    let err = import_bytes(&mut d.ws, &d.file, "test", &d.bytes, true, None).unwrap_err();
+    let err =
+        import_bytes(&mut d.ws, Fetched { file: &d.file, source: "test", bytes: &d.bytes, staged: None }, true, None)
+            .unwrap_err();
     let held = d.ws.handoff.as_ref().unwrap();
     assert_eq!((held.mark(), held.files()), (0, 0), "rows of a rolled-back file are not held");
     let msg = format!("{err:#}");
@@ -71,7 +73,9 @@ fn sql_error_in_the_middle_leaves_nothing_and_a_retry_imports_everything() {
     assert_eq!(count(&d.ws.conn, "file_issues"), 0);
 
     d.ws.conn.execute_batch("DROP TRIGGER boom").unwrap();
-    let out = import_bytes(&mut d.ws, &d.file, "test", &d.bytes, true, None).unwrap();
+    let out =
+        import_bytes(&mut d.ws, Fetched { file: &d.file, source: "test", bytes: &d.bytes, staged: None }, true, None)
+            .unwrap();
     let FileOutcome::Imported { rows, .. } = out else { panic!("{out:?}") };
     assert!(rows > 40_000, "{rows}");
     assert_eq!(count(&d.ws.conn, "alipay_rows"), rows as i64);
@@ -146,13 +150,25 @@ fn incomplete_antom_file_before_the_deadline_is_rolled_back_and_not_archived() {
                 PAYMENT,m1,a1,10.00,JPY\nPAYMENT,m2,a2,11.00,JPY\n";
     d.file.format = FileFormat::Antom;
     d.ws.handoff = Some(store::handoff::Handoff::default());
-    let out = import_bytes(&mut d.ws, &d.file, "test", text.as_bytes(), false, None).unwrap();
+    let out = import_bytes(
+        &mut d.ws,
+        Fetched { file: &d.file, source: "test", bytes: text.as_bytes(), staged: None },
+        false,
+        None,
+    )
+    .unwrap();
     assert!(matches!(out, FileOutcome::Deferred { .. }), "{out:?}");
     assert_eq!(d.ws.handoff.as_ref().unwrap().mark(), 0, "a deferred file's rows are not held");
     assert_eq!((count(&d.ws.conn, "alipay_rows"), count(&d.ws.conn, "files")), (0, 0));
     assert!(!d.ws.archive.root().join("sha256").exists(), "a deferred file is not archived");
     // After the deadline the same bytes import, flagged truncated.
-    let out = import_bytes(&mut d.ws, &d.file, "test", text.as_bytes(), true, None).unwrap();
+    let out = import_bytes(
+        &mut d.ws,
+        Fetched { file: &d.file, source: "test", bytes: text.as_bytes(), staged: None },
+        true,
+        None,
+    )
+    .unwrap();
     assert!(matches!(out, FileOutcome::Imported { rows: 2, .. }), "{out:?}");
     let truncated: bool = d.ws.conn.query_row("SELECT truncated FROM files", [], |r| r.get(0)).unwrap();
     assert!(truncated);
