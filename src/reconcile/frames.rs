@@ -43,6 +43,13 @@ pub(super) struct KeyAgg {
     pub local: Option<u32>,
 }
 
+/// The slices' aggregates so far, and the keys whose days need counting exactly (more than two rows).
+#[derive(Default)]
+struct Grouped {
+    aggs: Vec<KeyAgg>,
+    repeated: Vec<u32>,
+}
+
 pub(super) struct Frames {
     /// Alipay's transaction rows and the local versions in one frame sorted by key id (so a key's
     /// rows are contiguous and polars groups them by slicing, without hashing): `key`, `t` (row
@@ -277,12 +284,12 @@ impl Frames {
         only: Option<&[u32]>,
         rows: usize,
     ) -> PolarsResult<Vec<KeyAgg>> {
-        let mut out = Vec::new();
-        let mut repeated = Vec::new();
-        let slices = if only.is_some() { vec![self.all.clone()] } else { self.key_slices(rows)? };
-        for frame in slices {
-            self.keys_in(frame, record, lo, cut, only, &mut out, &mut repeated)?;
+        let mut acc = Grouped::default();
+        // A semi-join to a few keys is one small group-by: not sliced.
+        for frame in self.key_slices(if only.is_some() { usize::MAX } else { rows })? {
+            self.keys_in(frame, record, lo, cut, only, &mut acc)?;
         }
+        let Grouped { aggs: mut out, repeated } = acc;
         // Ids are numbered in key order (`Interner::sort`).
         out.sort_unstable_by_key(|a| a.kid);
         if !repeated.is_empty() {
@@ -318,9 +325,7 @@ impl Frames {
         Ok(out)
     }
 
-    /// [`Frames::keys`] over one slice of whole keys: appends its aggregates to `out` and the keys
-    /// whose days need counting exactly to `repeated`.
-    #[allow(clippy::too_many_arguments)]
+    /// [`Frames::keys`] over one slice of whole keys, added to `acc`.
     fn keys_in(
         &self,
         frame: DataFrame,
@@ -328,9 +333,9 @@ impl Frames {
         lo: NaiveDate,
         cut: NaiveDate,
         only: Option<&[u32]>,
-        out: &mut Vec<KeyAgg>,
-        repeated: &mut Vec<u32>,
+        acc: &mut Grouped,
     ) -> PolarsResult<()> {
+        let Grouped { aggs: out, repeated } = acc;
         let (own, local_t) = if record == RecordType::Payment { (T_PAY, L_PAY) } else { (T_REFUND, L_REFUND) };
         let (lo, cut) = (day(lo), day(cut));
         let mut lf = frame.lazy();
