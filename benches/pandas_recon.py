@@ -86,7 +86,7 @@ def match(tx, sales):
 
 def compute(tx, sales, sd, sm, day_end):
     """Everything the script does, from in-memory tables."""
-    out = pending(match(tx, sales), tx, sales, day_end)
+    out = pending(match(tx, sales), day_end)
     if sd is not None:
         s_out, m_out = settlement(tx, sd, sm)
         out = pd.concat([out, s_out.rename(columns={"amount": "amount_a", "amount_t": "amount_c"})[["category", "merchantTransId", "amount_a", "amount_c"]],
@@ -156,7 +156,7 @@ def settlement(tx, sd, sm):
     return s_out, m_out
 
 
-def pending(out, tx, sales, day_end):
+def pending(out, day_end):
     """Missing items created in the last 30 minutes of the day are PENDING (the other side may book
     them after midnight); only the unmatched rows' times are parsed."""
     miss = out["category"].isin(["MISSING_LOCALLY", "MISSING_AT_ALIPAY"])
@@ -167,16 +167,15 @@ def pending(out, tx, sales, day_end):
 
 
 def totals(tx, sales, sd):
-    """The summary's money per currency."""
-    cols = {}
-    for name, frame in (("alipay", tx), ("local", sales[sales["status"] == "SUCCESS"])):
-        ty = frame["transType"] if name == "alipay" else frame["record_type"]
-        cur = frame["orderCurrency"] if name == "alipay" else frame["currency"]
-        amt = frame["amount"] if name == "alipay" else frame["amount_c"]
-        cols[name] = amt.groupby([cur, ty]).agg(["count", "sum"])
+    """The summary's money per currency: count and sum per type on each side, fees and net settled."""
+    local = sales[sales["status"] == "SUCCESS"]
+    sums = {
+        "alipay": tx.groupby(["orderCurrency", "transType"])["amount"].agg(["count", "sum"]),
+        "local": local.groupby(["currency", "record_type"])["amount_c"].agg(["count", "sum"]),
+    }
     if sd is not None:
-        cols["settlement"] = sd.groupby("settlementCurrency").agg(fees=("fee_c", "sum"), net=("settle", "sum"))
-    return cols
+        sums["settlement"] = sd.groupby("settlementCurrency").agg(fees=("fee_c", "sum"), net=("settle", "sum"))
+    return sums
 
 
 def median_time(f):
