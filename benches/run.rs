@@ -140,8 +140,8 @@ fn bench(payments: usize) {
         }
         let theirs: std::collections::BTreeMap<String, u64> =
             theirs.iter().filter(|(k, _)| *k != "PENDING").map(|(k, v)| (k.clone(), v.as_u64().unwrap_or(0))).collect();
-        let verdict = if ours == theirs { "agree" } else { "DISAGREE" };
-        eprintln!("  categories: ours {ours:?}, pandas {theirs:?}: {verdict}");
+        eprintln!("  categories: ours {ours:?}, pandas {theirs:?}");
+        assert_eq!(ours, theirs, "the pandas baseline and the engine disagree: fix one before comparing their times");
     }
 }
 
