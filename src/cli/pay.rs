@@ -80,10 +80,21 @@ impl Ctx {
         f
     }
 
-    /// Keeps local records current after every command, so reconciliation sees the ledger.
-    fn sync(&self) -> Result<()> {
+    /// Keeps local records current after every command, so reconciliation sees the ledger; and
+    /// queues the alert for answers that failed verification (sent with the next delivery of the
+    /// outbox: the daily run, the daemon or `alipay-recon outbox send`).
+    fn sync(&mut self) -> Result<()> {
         payment::sync_local_records(&self.conn, &self.cfg.business.timezone)
             .context("cannot update local records from the ledger")?;
+        let opts = crate::notify::EmailOptions { no_email: false, resend: false };
+        let merchant = self.cfg.merchant.name.clone();
+        let n = crate::pipeline::email::unverified_replies(&mut self.conn, &merchant, opts)
+            .context("cannot queue the alert for unverified payment answers")?;
+        if n > 0 {
+            eprintln!(
+                "warning: {n} answer(s) of the payment API failed verification and were not used; an alert is queued"
+            );
+        }
         Ok(())
     }
 }
@@ -131,7 +142,7 @@ pub fn pay(g: &super::Globals, a: PayArgs) -> Result<Outcome> {
     if code.is_empty() || code.len() > 64 || code.contains(char::is_whitespace) {
         bail!("--code '{code}' is not a scanned payment code: scan the customer's code again");
     }
-    let ctx = open(g)?;
+    let mut ctx = open(g)?;
     let title = a.title.unwrap_or_else(|| ctx.cfg.payment.default_title.clone());
     let attempt = ctx.flow().pay(&NewPayment { identity_code: code.to_string(), amount, title });
     ctx.sync()?;
@@ -139,7 +150,7 @@ pub fn pay(g: &super::Globals, a: PayArgs) -> Result<Outcome> {
 }
 
 pub fn query(g: &super::Globals, a: IdArgs) -> Result<Outcome> {
-    let ctx = open(g)?;
+    let mut ctx = open(g)?;
     let (attempt, reply) = ctx.flow().query_once(&a.id)?;
     ctx.sync()?;
     match &reply {
@@ -160,7 +171,7 @@ pub fn query(g: &super::Globals, a: IdArgs) -> Result<Outcome> {
 }
 
 pub fn cancel(g: &super::Globals, a: IdArgs) -> Result<Outcome> {
-    let ctx = open(g)?;
+    let mut ctx = open(g)?;
     let attempt = ctx.flow().cancel(&a.id);
     ctx.sync()?;
     let attempt = attempt?;
@@ -182,7 +193,7 @@ pub fn cancel(g: &super::Globals, a: IdArgs) -> Result<Outcome> {
 }
 
 pub fn refund(g: &super::Globals, a: RefundArgs) -> Result<Outcome> {
-    let ctx = open(g)?;
+    let mut ctx = open(g)?;
     let p = payment::ledger::must_attempt(&ctx.conn, &a.id)?;
     let amount = parse_amount(&a.amount, p.amount.currency.as_str())?;
     let r = ctx.flow().refund(&a.id, amount, a.reason);
@@ -211,7 +222,7 @@ pub fn refund(g: &super::Globals, a: RefundArgs) -> Result<Outcome> {
 }
 
 pub fn sweep(g: &super::Globals) -> Result<Outcome> {
-    let ctx = open(g)?;
+    let mut ctx = open(g)?;
     let rep = ctx.flow().sweep();
     ctx.sync()?;
     let rep = rep?;

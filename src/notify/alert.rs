@@ -20,6 +20,19 @@ pub struct StuckPayment {
     pub reason: String,
 }
 
+/// A payment API answer that failed verification: its signature, or it was a signed success about
+/// another payment, refund or amount than the request's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnverifiedReply {
+    pub merchant_trans_id: String,
+    pub merchant_refund_id: Option<String>,
+    /// pay, query, cancel or refund.
+    pub action: String,
+    pub req_msg_id: String,
+    /// The user-facing error (what failed and what was done).
+    pub detail: String,
+}
+
 /// Events that deserve their own short email.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Alert {
@@ -47,6 +60,10 @@ pub enum Alert {
         missing_date: NaiveDate,
         deleted_after: NaiveDate,
         today: NaiveDate,
+    },
+    /// Answers of the payment API that failed verification (one alert per batch, keyed by reqMsgIds).
+    UnverifiedReplies {
+        replies: Vec<UnverifiedReply>,
     },
 }
 
@@ -132,6 +149,42 @@ pub fn alert(merchant: &str, a: &Alert) -> Option<Message> {
                      What to do: run `alipay-recon import --date {missing_date}` now and check the SFTP account; \
                      if the files are not on the server, ask Alipay support before they are gone."
                 ),
+            )
+        }
+        Alert::UnverifiedReplies { replies } => {
+            if replies.is_empty() {
+                return None;
+            }
+            let ids: Vec<&str> = replies.iter().map(|r| r.req_msg_id.as_str()).collect();
+            let n = replies.len();
+            let mut b = format!(
+                "{n} answer{} of the Alipay payment API failed verification:\n\n",
+                if n == 1 { "" } else { "s" }
+            );
+            for r in replies {
+                let _ = writeln!(
+                    b,
+                    "  - {} of payment {}{} (reqMsgId {}): {}",
+                    one_line(&r.action),
+                    one_line(&r.merchant_trans_id),
+                    r.merchant_refund_id.as_deref().map(|id| format!(", refund {}", one_line(id))).unwrap_or_default(),
+                    one_line(&r.req_msg_id),
+                    one_line(&r.detail)
+                );
+            }
+            b.push_str(
+                "\nNone of these answers was used: each payment was queried instead and keeps the state the \
+                 verified answers gave it (see `alipay-recon payments`). What to do: if it repeats, check \
+                 `alipay_public_key_file` and `api_base_url` of the active environment (a proxy or a wrong host \
+                 can answer for another merchant), and report the reqMsgIds to Alipay support \
+                 (overseas_support@service.alibaba.com).",
+            );
+            (
+                Kind::UnverifiedReply,
+                None,
+                format!("unverified_reply/{}", short_hash(&ids)),
+                format!("{n} unverified payment API answer{}", if n == 1 { "" } else { "s" }),
+                b,
             )
         }
     };

@@ -20,7 +20,7 @@ pub mod deliver;
 pub mod flow;
 pub mod outbox;
 
-pub use alert::{alert, Alert, StuckPayment};
+pub use alert::{alert, Alert, StuckPayment, UnverifiedReply};
 pub use compose::{daily_message, DailyReport};
 pub use deliver::{deliver_pending, DeliveryReport};
 pub use flow::{deletion_risk, flush, queue_alert, queue_daily, DailyEmail, EmailOptions};
@@ -43,11 +43,19 @@ pub enum Kind {
     ManualReview,
     /// A day's files are still missing and Alipay deletes them soon (7-day retention).
     DeletionRisk,
+    /// A payment API answer failed verification (bad signature, or a signed S not about its request).
+    UnverifiedReply,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 5] =
-        [Kind::Daily, Kind::FilesMissing, Kind::RunFailed, Kind::ManualReview, Kind::DeletionRisk];
+    pub const ALL: [Kind; 6] = [
+        Kind::Daily,
+        Kind::FilesMissing,
+        Kind::RunFailed,
+        Kind::ManualReview,
+        Kind::DeletionRisk,
+        Kind::UnverifiedReply,
+    ];
 
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -56,6 +64,7 @@ impl Kind {
             Kind::RunFailed => "run_failed",
             Kind::ManualReview => "manual_review",
             Kind::DeletionRisk => "deletion_risk",
+            Kind::UnverifiedReply => "unverified_reply",
         }
     }
 

@@ -3,7 +3,9 @@
 //! bytes, and turns it into a protocol-neutral [`Reply`]. A fresh reqMsgId per HTTP call; the
 //! merchant's ids (the idempotency keys) come from the caller unchanged.
 
-use super::core::{truncate, Amount, CallError, CallStatus, Gateway, PayOrder, RefundOrder, Reply, TradeState};
+use super::core::{
+    truncate, Amount, CallError, CallStatus, Echo, Gateway, Money, PayOrder, RefundOrder, Reply, TradeState,
+};
 use super::sign::{self, PrivateKey, PublicKey};
 use crate::config::Config;
 use anyhow::{anyhow, Context, Result};
@@ -212,7 +214,27 @@ pub fn parse_reply(body: &Value, req_msg_id: String) -> Result<Reply, String> {
         refunded_at: s(&body["refundTime"]).and_then(|t| DateTime::parse_from_rfc3339(&t).ok()),
         trade,
         req_msg_id,
+        echo: Echo {
+            merchant_trans_id: s(&body["merchantTransId"]).or_else(|| s(&body["paymentRequestId"])),
+            merchant_refund_id: s(&body["merchantRefundId"]).or_else(|| s(&body["refundRequestId"])),
+            order_amount: money_of(&body["orderAmount"]),
+            pay_amount: money_of(&body["payAmount"]).or_else(|| money_of(&body["paymentAmount"])),
+            refund_amount: money_of(&body["refundAmount"]),
+        },
     })
+}
+
+/// A money object as received; present but not `{currency, value}` strings keeps what is there.
+fn money_of(v: &Value) -> Option<Money> {
+    if v.is_null() {
+        return None;
+    }
+    let text = |f: &Value| match f {
+        Value::String(t) => t.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    };
+    Some(Money { currency: text(&v["currency"]), value: text(&v["value"]) })
 }
 
 impl Gateway for IntlClient {

@@ -111,6 +111,41 @@ pub struct Reply {
     pub trade: Option<TradeState>,
     /// The HTTP call's reqMsgId (unique per call), for support tickets.
     pub req_msg_id: String,
+    /// What the answer says it is about, to bind it to the request ([`super::bind`]): the echoed
+    /// merchantTransId (or AMS paymentRequestId), merchantRefundId (or refundRequestId), and the
+    /// money fields as sent (`orderAmount`, `payAmount`, `refundAmount`).
+    pub echo: Echo,
+}
+
+/// The identifying fields of an answer, as Alipay wrote them (not parsed into [`Amount`], so a
+/// malformed value is a mismatch rather than a silently dropped field).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Echo {
+    pub merchant_trans_id: Option<String>,
+    pub merchant_refund_id: Option<String>,
+    pub order_amount: Option<Money>,
+    pub pay_amount: Option<Money>,
+    pub refund_amount: Option<Money>,
+}
+
+/// `{"currency": …, "value": …}` as received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Money {
+    pub currency: String,
+    pub value: String,
+}
+
+impl Money {
+    /// Whether it is exactly `a` (same currency, same integer minor units).
+    pub fn is(&self, a: &Amount) -> bool {
+        self.currency == a.currency.as_str() && self.value.trim().parse::<i64>().ok() == Some(a.minor)
+    }
+}
+
+impl fmt::Display for Money {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} minor units {}", self.value, self.currency)
+    }
 }
 
 /// A call whose outcome is unknown: it may or may not have reached Alipay. The flow treats every
@@ -125,6 +160,10 @@ pub enum CallError {
     Http { url: String, req_msg_id: String, status: u16, body: String },
     #[error("{url} (reqMsgId {req_msg_id}): response signature check failed ({reason}); treated as unknown. If it repeats, check `alipay_public_key_file` of the active environment. Body: {body}")]
     BadSignature { url: String, req_msg_id: String, reason: String, body: String },
+    /// A correctly signed S that is not about this request (another id, amount or currency): treated
+    /// exactly like a bad signature — unknown, queried, never a state of its own.
+    #[error("{function} (reqMsgId {req_msg_id}): a signed success that does not match the request ({detail}); treated as unknown and queried. Report it to Alipay support with the reqMsgId")]
+    Mismatch { function: String, req_msg_id: String, detail: String },
     #[error("{url} (reqMsgId {req_msg_id}): unreadable answer ({reason}), body: {body}")]
     Malformed { url: String, req_msg_id: String, reason: String, body: String },
 }
@@ -132,6 +171,23 @@ pub enum CallError {
 impl CallError {
     pub fn is_timeout(&self) -> bool {
         matches!(self, CallError::Timeout { .. })
+    }
+
+    /// A failed verification (bad signature or an answer not bound to the request): it deserves an
+    /// alert, not only a retry.
+    pub fn is_unverified(&self) -> bool {
+        matches!(self, CallError::BadSignature { .. } | CallError::Mismatch { .. })
+    }
+
+    pub fn req_msg_id(&self) -> &str {
+        match self {
+            CallError::Timeout { req_msg_id, .. }
+            | CallError::Transport { req_msg_id, .. }
+            | CallError::Http { req_msg_id, .. }
+            | CallError::BadSignature { req_msg_id, .. }
+            | CallError::Mismatch { req_msg_id, .. }
+            | CallError::Malformed { req_msg_id, .. } => req_msg_id,
+        }
     }
 }
 

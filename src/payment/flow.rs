@@ -12,6 +12,7 @@
 //! Each step reads the attempt from the ledger and saves it before the next call, so `sweep` can
 //! resume any attempt a crash left behind. Intervals and counts come from `[payment]`.
 
+use super::bind;
 use super::codes;
 use super::core::{new_id, Amount, CallStatus, Gateway, PayOrder, RefundOrder, Reply, TradeState};
 use super::ledger::{self, Attempt, PayState, Refund, RefundState};
@@ -90,6 +91,9 @@ impl Flow<'_> {
             }
             Err(e) => {
                 tracing::warn!(merchant_trans_id = %a.merchant_trans_id, "{action}: {e}");
+                if e.is_unverified() {
+                    ledger::alarm(self.conn, &a.merchant_trans_id, None, action, e)?;
+                }
                 a.result_status = Some("U".into());
                 a.result_code = None;
                 a.last_error = Some(e.to_string());
@@ -139,7 +143,16 @@ impl Flow<'_> {
             amount: p.amount,
             title: p.title.clone(),
         };
-        let r = self.gateway.pay(&order);
+        let expected = bind::Expected {
+            function: "pay",
+            merchant_trans_id: &order.merchant_trans_id,
+            alipay_id: None,
+            amount: Some(order.amount),
+            merchant_refund_id: None,
+            refund_amount: None,
+            must_name: true,
+        };
+        let r = bind::check(&expected, self.gateway.pay(&order));
         self.record(&mut a, "pay", &r)?;
         let next = match &r {
             Ok(x) if x.status == CallStatus::Success => {
@@ -170,6 +183,20 @@ impl Flow<'_> {
         }
     }
 
+    /// One payQuery of the attempt, bound to it (an S about another payment or amount is unknown).
+    pub(super) fn query_call(&self, a: &Attempt) -> Result<Reply, super::core::CallError> {
+        let expected = bind::Expected {
+            function: "payQuery",
+            merchant_trans_id: &a.merchant_trans_id,
+            alipay_id: a.alipay_id.as_deref(),
+            amount: Some(a.amount),
+            merchant_refund_id: None,
+            refund_amount: None,
+            must_name: true,
+        };
+        bind::check(&expected, self.gateway.query(&a.merchant_trans_id))
+    }
+
     /// Applies one query answer; returns true when it decided the state.
     pub(super) fn apply_query(&self, a: &mut Attempt, r: &Result<Reply, super::core::CallError>) -> Result<bool> {
         a.queries += 1;
@@ -197,7 +224,7 @@ impl Flow<'_> {
         let deadline = Instant::now() + ms(self.cfg.query_deadline_ms);
         let mut not_exist = 0u32;
         loop {
-            let r = self.gateway.query(&a.merchant_trans_id);
+            let r = self.query_call(&a);
             if self.apply_query(&mut a, &r)? {
                 return Ok(());
             }
@@ -222,7 +249,16 @@ impl Flow<'_> {
             return self.past_window(a);
         }
         loop {
-            let r = self.gateway.cancel(&a.merchant_trans_id);
+            let expected = bind::Expected {
+                function: "payCancel",
+                merchant_trans_id: &a.merchant_trans_id,
+                alipay_id: a.alipay_id.as_deref(),
+                amount: Some(a.amount),
+                merchant_refund_id: None,
+                refund_amount: None,
+                must_name: false,
+            };
+            let r = bind::check(&expected, self.gateway.cancel(&a.merchant_trans_id));
             a.cancel_tries += 1;
             self.record(&mut a, "cancel", &r)?;
             match &r {
@@ -252,7 +288,7 @@ impl Flow<'_> {
 
     /// Past the cancel window a void is a refund: query once; refund only what was paid.
     fn past_window(&self, mut a: Attempt) -> Result<()> {
-        let r = self.gateway.query(&a.merchant_trans_id);
+        let r = self.query_call(&a);
         if self.apply_query(&mut a, &r)? {
             if a.state == PayState::Paid {
                 // Only what earlier refunds left is still to give back.
@@ -318,8 +354,17 @@ impl Flow<'_> {
             amount: rf.amount,
             reason: rf.reason.clone(),
         };
+        let expected = bind::Expected {
+            function: "refund",
+            merchant_trans_id: &order.merchant_trans_id,
+            alipay_id: Some(&order.alipay_id),
+            amount: None,
+            merchant_refund_id: Some(&order.merchant_refund_id),
+            refund_amount: Some(order.amount),
+            must_name: true,
+        };
         loop {
-            let r = self.gateway.refund(&order);
+            let r = bind::check(&expected, self.gateway.refund(&order));
             rf.tries += 1;
             let rid = Some(rf.merchant_refund_id.as_str());
             match &r {
@@ -330,6 +375,9 @@ impl Flow<'_> {
                     ledger::event(self.conn, &rf.merchant_trans_id, rid, "refund", Some(x), None)?;
                 }
                 Err(e) => {
+                    if e.is_unverified() {
+                        ledger::alarm(self.conn, &rf.merchant_trans_id, rid, "refund", e)?;
+                    }
                     rf.last_error = Some(e.to_string());
                     ledger::event(self.conn, &rf.merchant_trans_id, rid, "refund", None, Some(&e.to_string()))?;
                 }

@@ -32,6 +32,7 @@ fn reply(status: CallStatus, code: &str, trade: Option<TradeState>) -> Answer {
         refunded_at: None,
         trade,
         req_msg_id: "m".into(),
+        echo: Default::default(),
     })
 }
 fn s(code: &str) -> Answer {
@@ -51,9 +52,16 @@ fn timeout() -> Answer {
 }
 
 impl Script {
+    /// The next scripted answer; an answer naming nothing echoes the request's id (as Alipay does),
+    /// so the flow's binding of answers to requests accepts it.
     fn next(&self, q: &RefCell<VecDeque<Answer>>, what: &'static str, id: &str) -> Answer {
         self.log.borrow_mut().push((what, id.to_string()));
-        q.borrow_mut().pop_front().unwrap_or_else(|| panic!("unscripted {what} call"))
+        let mut a = q.borrow_mut().pop_front().unwrap_or_else(|| panic!("unscripted {what} call"));
+        if let Ok(r) = &mut a {
+            let echo = if what == "refund" { &mut r.echo.merchant_refund_id } else { &mut r.echo.merchant_trans_id };
+            echo.get_or_insert_with(|| id.to_string());
+        }
+        a
     }
     fn count(&self, what: &str) -> usize {
         self.log.borrow().iter().filter(|(w, _)| *w == what).count()

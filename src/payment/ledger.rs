@@ -312,3 +312,64 @@ pub fn events_of(conn: &Connection, trans_id: &str) -> Result<Vec<EventRow>> {
         st.query_map([trans_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(rows)
 }
+
+/// An answer that failed verification (bad signature or not bound to its request), waiting for its
+/// alert email (sql/0013_payment_alarms.sql).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Alarm {
+    pub id: i64,
+    pub at: String,
+    pub merchant_trans_id: String,
+    pub merchant_refund_id: Option<String>,
+    pub action: String,
+    pub req_msg_id: String,
+    pub detail: String,
+}
+
+/// Records a failed verification; the caller that runs the flow queues its alert.
+pub fn alarm(
+    conn: &Connection,
+    trans_id: &str,
+    refund_id: Option<&str>,
+    action: &str,
+    e: &super::core::CallError,
+) -> Result<()> {
+    tracing::error!(merchant_trans_id = %trans_id, "{action}: unverified answer: {e}");
+    conn.execute(
+        "INSERT INTO payment_alarms (at, merchant_trans_id, merchant_refund_id, action, req_msg_id, detail)
+         VALUES (?1,?2,?3,?4,?5,?6)",
+        params![crate::store::now_text(), trans_id, refund_id, action, e.req_msg_id(), e.to_string()],
+    )?;
+    Ok(())
+}
+
+/// Alarms whose alert is not queued yet, oldest first.
+pub fn unalerted_alarms(conn: &Connection) -> Result<Vec<Alarm>> {
+    let mut st = conn.prepare(
+        "SELECT id, at, merchant_trans_id, merchant_refund_id, action, req_msg_id, detail FROM payment_alarms
+         WHERE alerted_at IS NULL ORDER BY id",
+    )?;
+    let rows = st
+        .query_map([], |r| {
+            Ok(Alarm {
+                id: r.get(0)?,
+                at: r.get(1)?,
+                merchant_trans_id: r.get(2)?,
+                merchant_refund_id: r.get(3)?,
+                action: r.get(4)?,
+                req_msg_id: r.get(5)?,
+                detail: r.get(6)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+/// Marks alarms as alerted (their alert is in the outbox).
+pub fn mark_alerted(conn: &Connection, ids: &[i64]) -> Result<()> {
+    let now = crate::store::now_text();
+    for id in ids {
+        conn.execute("UPDATE payment_alarms SET alerted_at = ?2 WHERE id = ?1", params![id, now])?;
+    }
+    Ok(())
+}

@@ -7,6 +7,7 @@
 //! `operate` (query now, cancel, refund, sweep) ; `codes` (result code → cashier message and operator action) ; `local` (ledger → local records) ;
 //! `sandbox` (a local server speaking the same protocol, with its own reconciliation files).
 
+pub mod bind;
 pub mod client;
 pub mod codes;
 pub mod core;
@@ -17,7 +18,7 @@ mod operate;
 pub mod sandbox;
 pub mod sign;
 
-pub use self::core::{Amount, CallError, CallStatus, Gateway, PayOrder, RefundOrder, Reply, TradeState};
+pub use self::core::{Amount, CallError, CallStatus, Echo, Gateway, PayOrder, RefundOrder, Reply, TradeState};
 pub use client::IntlClient;
 pub use flow::{Flow, NewPayment, SweepReport};
 pub use ledger::{Attempt, PayState, Refund, RefundState};

@@ -2,7 +2,7 @@
 //! becomes a refund past the window), a partial or full refund, and the sweep that resumes everything
 //! not final with the ids already in the ledger.
 
-use super::core::{new_id, Amount, Reply};
+use super::core::{new_id, Amount, CallStatus, Reply, TradeState};
 use super::flow::{new_refund, Flow, SweepReport};
 use super::ledger::{self, Attempt, PayState, Refund, RefundState};
 use anyhow::{bail, Result};
@@ -11,7 +11,7 @@ impl Flow<'_> {
     /// One query now (the `query` command); decides the state if the answer does.
     pub fn query_once(&self, id: &str) -> Result<(Attempt, Result<Reply, super::core::CallError>)> {
         let mut a = ledger::must_attempt(self.conn, id)?;
-        let r = self.gateway.query(id);
+        let r = self.query_call(&a);
         if matches!(a.state, PayState::Paying | PayState::Unknown) {
             self.apply_query(&mut a, &r)?;
         } else {
@@ -64,6 +64,23 @@ impl Flow<'_> {
         self.drive_refund(rf, &a)
     }
 
+    /// One bound query of an attempt the sweep would cancel: the final state it shows (cancelled →
+    /// VOIDED, closed unpaid → FAILED), or `None` to go on (paid, processing, absent, unanswered).
+    fn settled_by_query(&self, a: &mut Attempt) -> Result<Option<PayState>> {
+        let r = self.query_call(a);
+        a.queries += 1;
+        self.record(a, "query", &r)?;
+        ledger::save_attempt(self.conn, a)?;
+        Ok(match &r {
+            Ok(x) if x.status == CallStatus::Success => match x.trade {
+                Some(TradeState::Cancelled) => Some(PayState::Voided),
+                Some(TradeState::Closed) => Some(PayState::Failed),
+                _ => None,
+            },
+            _ => None,
+        })
+    }
+
     /// Resolves everything not final: unknown and pending attempts, manual reviews (asked again),
     /// and refunds without an answer. Each keeps its ids.
     pub fn sweep(&self) -> Result<SweepReport> {
@@ -77,6 +94,15 @@ impl Flow<'_> {
         ];
         for mut a in ledger::list_attempts(self.conn, &open, None, None)? {
             rep.looked_at += 1;
+            // Query before any cancel: a payment waiting for a cancel (or in manual review after
+            // unanswered cancels) may be settled already — voided or closed — and is then left alone.
+            if matches!(a.state, PayState::CancelPending | PayState::ManualReview) && a.void_refund_id.is_none() {
+                if let Some(done) = self.settled_by_query(&mut a)? {
+                    self.set(&mut a, done)?;
+                    rep.resolved += 1;
+                    continue;
+                }
+            }
             if a.state == PayState::ManualReview {
                 a.cancel_tries = 0;
                 let next = if a.void_refund_id.is_some() { PayState::RefundPending } else { PayState::CancelPending };

@@ -74,7 +74,34 @@ fn has_transactions(ws: &Workspace, date: NaiveDate) -> Result<bool> {
 /// deletion, payments stuck in manual review. Each is queued once per key.
 pub fn alerts(ws: &mut Workspace, date: NaiveDate, now: DateTime<Utc>, opts: EmailOptions) -> Result<()> {
     missing_files(ws, date, now, opts)?;
-    manual_review(ws, date, opts)
+    manual_review(ws, date, opts)?;
+    let merchant = ws.cfg.merchant.name.clone();
+    unverified_replies(&mut ws.conn, &merchant, opts)?;
+    Ok(())
+}
+
+/// Queues one alert for the payment API answers that failed verification since the last one (bad
+/// signature, or a signed success not about its request) and marks them alerted. Returns how many
+/// it covered; with `--no-email` they stay for the next run that sends email.
+pub fn unverified_replies(conn: &mut rusqlite::Connection, merchant: &str, opts: EmailOptions) -> Result<usize> {
+    use crate::payment::ledger;
+    let alarms = ledger::unalerted_alarms(conn)?;
+    if alarms.is_empty() || opts.no_email {
+        return Ok(0);
+    }
+    let replies = alarms
+        .iter()
+        .map(|a| notify::UnverifiedReply {
+            merchant_trans_id: a.merchant_trans_id.clone(),
+            merchant_refund_id: a.merchant_refund_id.clone(),
+            action: a.action.clone(),
+            req_msg_id: a.req_msg_id.clone(),
+            detail: a.detail.clone(),
+        })
+        .collect();
+    notify::queue_alert(conn, merchant, &Alert::UnverifiedReplies { replies }, opts)?;
+    ledger::mark_alerted(conn, &alarms.iter().map(|a| a.id).collect::<Vec<_>>())?;
+    Ok(alarms.len())
 }
 
 /// Queues "files missing at the deadline" for `date` when the deadline has passed, no complete

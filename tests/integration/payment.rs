@@ -201,10 +201,39 @@ fn stuck_cancel_goes_to_manual_review_and_sweep_retries_the_same_id() {
     assert_eq!(world.state(&id), "MANUAL_REVIEW");
     assert_eq!(world.sandbox.calls("payCancel", &id), 3, "cancel_attempts = 3, all with the same merchantTransId");
     assert_eq!(world.local_records(&id)[0].2, "UNKNOWN");
+    let queries = world.sandbox.calls("payQuery", &id);
     let s = world.w.run(&["sweep"]).expect_code(2);
     assert!(s.stdout.contains(&format!("open: {id}")), "{}", s.stdout);
     assert_eq!(world.sandbox.calls("payCancel", &id), 6);
     assert_eq!(world.sandbox.calls("pay", &id), 1);
+    // The sweep asked Alipay first: its first call for the payment was a query, then the cancels.
+    assert_eq!(world.sandbox.calls("payQuery", &id), queries + 1);
+    let db = rusqlite::Connection::open(world.sandbox_db()).unwrap();
+    let order: Vec<String> = db
+        .prepare("SELECT function FROM calls WHERE merchant_trans_id = ?1 ORDER BY id")
+        .unwrap()
+        .query_map([&id], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let sweep = &order[order.len() - 4..];
+    assert!(sweep[0].ends_with("payQuery") && sweep[1..].iter().all(|f| f.ends_with("payCancel")), "{order:?}");
+}
+
+#[test]
+fn sweep_queries_a_payment_in_manual_review_and_leaves_a_cancelled_one_alone() {
+    let world = PaymentWorld::fast();
+    let (r, id) = pay(&world, "501", "30.00");
+    r.expect_code(2);
+    assert_eq!(world.state(&id), "MANUAL_REVIEW");
+    // Meanwhile the order was voided at Alipay (e.g. a cancel that did go through).
+    rusqlite::Connection::open(world.sandbox_db())
+        .unwrap()
+        .execute("UPDATE txns SET status = 'CANCELLED' WHERE merchant_trans_id = ?1", [&id])
+        .unwrap();
+    world.w.run(&["sweep"]).expect_code(0);
+    assert_eq!(world.state(&id), "VOIDED");
+    assert_eq!(world.sandbox.calls("payCancel", &id), 3, "no cancel after the query said it was cancelled");
 }
 
 #[test]
@@ -219,6 +248,72 @@ fn tampered_signature_is_unknown_plus_error_then_resolved() {
     assert!(detail.contains("signature check failed") && detail.contains(&world.sandbox.url()), "{detail}");
     assert!(!detail.contains("PRIVATE KEY"), "{detail}");
     assert_eq!(world.state(&id), "PAID", "the verified query decided it");
+}
+
+/// The unverified-answer alerts waiting in the outbox: (key, text).
+fn unverified_alerts(world: &PaymentWorld) -> Vec<String> {
+    let db = world.db();
+    let mut st = db.prepare("SELECT text FROM outbox WHERE kind = 'unverified_reply' ORDER BY id").unwrap();
+    st.query_map([], |r| r.get::<_, String>(0)).unwrap().map(Result::unwrap).collect()
+}
+
+#[test]
+fn a_bad_signature_queues_an_alert() {
+    let world = PaymentWorld::fast();
+    let (r, id) = pay(&world, "601", "45.00");
+    let r = r.expect_code(0);
+    assert!(r.stderr.contains("failed verification"), "{}", r.stderr);
+    let alerts = unverified_alerts(&world);
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert!(alerts[0].contains(&id) && alerts[0].contains("signature check failed"), "{}", alerts[0]);
+}
+
+#[test]
+fn a_signed_success_for_another_payment_is_unknown_then_queried() {
+    let world = PaymentWorld::fast();
+    let (r, id) = pay(&world, "602", "56.00");
+    let r = r.expect_code(0);
+    assert_eq!(world.state(&id), "PAID", "the verified query decided it");
+    assert!(world.sandbox.calls("payQuery", &id) >= 1, "the foreign answer was not trusted");
+    // The Alipay id is the payment's own (from the query), never the foreign answer's.
+    let real: String = rusqlite::Connection::open(world.sandbox_db())
+        .unwrap()
+        .query_row("SELECT acquirement_id FROM txns WHERE merchant_trans_id = ?1", [&id], |r| r.get(0))
+        .unwrap();
+    let stored: String = world
+        .db()
+        .query_row("SELECT alipay_id FROM payment_attempts WHERE merchant_trans_id = ?1", [&id], |r| r.get(0))
+        .unwrap();
+    assert_eq!(stored, real);
+    assert!(r.stdout.contains(&real), "{}", r.stdout);
+    let detail: String = world
+        .db()
+        .query_row("SELECT detail FROM payment_events WHERE merchant_trans_id=?1 AND action='pay'", [&id], |r| r.get(0))
+        .unwrap();
+    assert!(detail.contains("does not match the request") && detail.contains(&format!("{id}-OTHER")), "{detail}");
+    let alerts = unverified_alerts(&world);
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert!(alerts[0].contains(&id) && alerts[0].contains("-OTHER"), "{}", alerts[0]);
+}
+
+#[test]
+fn a_signed_success_with_the_wrong_pay_amount_is_unknown_then_queried() {
+    let world = PaymentWorld::fast();
+    let (r, id) = pay(&world, "603", "56.00");
+    r.expect_code(0);
+    assert_eq!(world.state(&id), "PAID");
+    assert!(world.sandbox.calls("payQuery", &id) >= 1, "the 0.01 answer was not trusted");
+    let detail: String = world
+        .db()
+        .query_row("SELECT detail FROM payment_events WHERE merchant_trans_id=?1 AND action='pay'", [&id], |r| r.get(0))
+        .unwrap();
+    assert!(detail.contains("payAmount is 1 minor units HKD") && detail.contains("56.00 HKD"), "{detail}");
+    let alerts = unverified_alerts(&world);
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert!(alerts[0].contains("payAmount"), "{}", alerts[0]);
+    // Alerted once: a later command does not queue it again.
+    world.w.run(&["sweep"]).expect_code(0);
+    assert_eq!(unverified_alerts(&world).len(), 1);
 }
 
 #[test]

@@ -194,6 +194,8 @@ pub fn pay(conn: &Connection, body: &Value, now: DateTime<FixedOffset>) -> Resul
             | Scenario::Slow
             | Scenario::Race
             | Scenario::Tampered
+            | Scenario::ForeignAnswer
+            | Scenario::WrongPayAmount
             | Scenario::RefundFlaky
     );
     let (status, fail_code, paid_at) = match sc {
@@ -235,6 +237,17 @@ pub fn pay(conn: &Connection, body: &Value, now: DateTime<FixedOffset>) -> Resul
             Answer { slow: true, ..with_info(pay_fields(&t), "S", "SUCCESS", "Success") }
         }
         Scenario::Tampered => Answer { tamper: true, ..with_info(pay_fields(&t), "S", "SUCCESS", "Success") },
+        Scenario::ForeignAnswer => {
+            let mut v = pay_fields(&t);
+            v["merchantTransId"] = json!(format!("{id}-OTHER"));
+            v["acquirementId"] = json!(new_acq_id(now));
+            with_info(v, "S", "SUCCESS", "Success")
+        }
+        Scenario::WrongPayAmount => {
+            let mut v = pay_fields(&t);
+            v["payAmount"] = money(1, cur);
+            with_info(v, "S", "SUCCESS", "Success")
+        }
         _ => with_info(pay_fields(&t), "S", "SUCCESS", "Success"),
     })
 }

@@ -26,6 +26,11 @@ pub enum Scenario {
     CancelStuck,
     /// `…601`: paid, but the pay answer's signature is broken (tampered).
     Tampered,
+    /// `…602`: paid, but the pay answer is a correctly signed S for another merchantTransId (with
+    /// another acquirementId): the client must not take it for this payment.
+    ForeignAnswer,
+    /// `…603`: paid in full, but the pay answer is a correctly signed S with `payAmount` 0.01.
+    WrongPayAmount,
     /// `…701`: UNKNOWN_EXCEPTION; paid two days ago (past the cancel window); hidden from the first 3 queries.
     PastWindow,
     /// `…801`: paid; each refund answers U twice before it succeeds.
@@ -72,6 +77,8 @@ pub fn of_suffix(suffix: &str) -> Scenario {
         "403" => Scenario::Lost,
         "501" => Scenario::CancelStuck,
         "601" => Scenario::Tampered,
+        "602" => Scenario::ForeignAnswer,
+        "603" => Scenario::WrongPayAmount,
         "701" => Scenario::PastWindow,
         "801" => Scenario::RefundFlaky,
         _ => Scenario::Success,

@@ -88,6 +88,11 @@ impl PaymentWorld {
         self.w.file("sandbox-files")
     }
 
+    /// The sandbox's own state (its `txns` and `calls` tables).
+    pub fn sandbox_db(&self) -> PathBuf {
+        self.w.file("sandbox-state/sandbox.db")
+    }
+
     pub fn db(&self) -> rusqlite::Connection {
         rusqlite::Connection::open(self.w.file("data/recon.db")).expect("ledger database")
     }
