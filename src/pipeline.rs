@@ -349,18 +349,20 @@ where
     };
     let (file_id, kind, date) = (imp.file_id(), meta.kind, meta.business_date);
     let (parsed, stored) = std::thread::scope(|s| {
-        let (tx, rx) = sync_channel::<(Rows, Vec<store::files::RowText>)>(BATCHES_IN_FLIGHT);
+        let (tx, rx) = sync_channel::<(Rows, store::files::BatchText)>(BATCHES_IN_FLIGHT);
         // Stored batches go back to the parser thread to be freed: a million rows' strings take
         // the inserting thread most of a second to free.
-        let (used_tx, used_rx) = channel::<(Rows, Vec<store::files::RowText>)>();
+        let (used_tx, used_rx) = channel::<(Rows, store::files::BatchText)>();
         let parser = s.spawn(move || {
             let mut texts = store::window::RowTexts::default();
+            // The file's extra column names, numbered batch after batch (stored once, at the end).
+            let mut columns = store::files::ExtraColumns::default();
             parse(&mut |rows| {
                 while let Ok(used) = used_rx.try_recv() {
                     drop(used);
                 }
                 // Formatting the stored text here keeps it off the inserting thread.
-                let text = store::files::row_text(&rows);
+                let text = store::files::row_text(&rows, &mut columns);
                 if let (Rows::Detail(d), Some(keep)) = (&rows, keep.as_deref_mut()) {
                     store::handoff::stored_rows(keep, file_id, kind, date, d, &mut texts);
                 }
