@@ -426,8 +426,14 @@ pub fn import_sales(
 ) -> Result<(crate::sales::ParsedSales, store::sales::SalesImport)> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read sales file {}", path.display()))?;
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let parsed = crate::sales::parse(&bytes, &path.display().to_string(), &ws.cfg.business.timezone, &ws.cfg.sales)?;
-    let (sha, archive_path) = ws.archive.put(&bytes)?;
+    // The archive copy (hash, write, flush) is made on a second thread while this one parses.
+    let (parsed, archived) = std::thread::scope(|s| {
+        let archived = s.spawn(|| ws.archive.put(&bytes));
+        let parsed = crate::sales::parse(&bytes, &path.display().to_string(), &ws.cfg.business.timezone, &ws.cfg.sales);
+        (parsed, archived.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+    });
+    let parsed = parsed?;
+    let (sha, archive_path) = archived?;
     let meta = store::sales::SalesFileMeta {
         path: path.display().to_string(),
         name,
