@@ -272,7 +272,9 @@ fn store_bytes(ws: &mut Workspace, f: Fetched, past_deadline: bool, run_id: Opti
     let keep = ws.handoff.as_mut().map(|h| h.rows_mut());
     let streamed = stream_into(&mut ws.conn, &meta, run_id, keep, |emit| {
         let res = formats::parse_batched(bytes, &ctx, BATCH_ROWS, emit);
-        let deferred = matches!(&res, Ok(s) if s.file.has_end_marker == Some(false) && !past_deadline);
+        // Incomplete (no `<END>`, or cut inside its last line) before the deadline: fetched again later.
+        let deferred =
+            matches!(&res, Ok(s) if (s.file.has_end_marker == Some(false) || s.file.is_cut()) && !past_deadline);
         // Emit failed: the store failed and nothing will be imported.
         if !deferred && !matches!(res, Err(BatchError::Emit(_))) {
             archived = Some(match staged {
@@ -289,13 +291,16 @@ fn store_bytes(ws: &mut Workspace, f: Fetched, past_deadline: bool, run_id: Opti
         StreamOutcome::Unchanged { file_id } => return Ok(FileOutcome::Unchanged { file_id }),
         StreamOutcome::Open { imp, parsed, rows } => (imp, parsed, rows),
     };
-    // The end marker is known only at the end: an incomplete antom file before the deadline is
-    // rolled back (dropping `imp`) and fetched again later.
+    // The end is known only at the end: an incomplete file before the deadline is rolled back
+    // (dropping `imp`) and fetched again later.
     let Some(archived) = archived else {
         drop(imp);
-        return Ok(FileOutcome::Deferred {
-            reason: format!("{} has no <END> line yet (still uploading or truncated)", file.name),
-        });
+        let reason = if parsed.is_cut() {
+            "it ends inside its last line (no line ending, fewer fields than the header): cut, or still being written"
+        } else {
+            "it has no <END> line yet (still uploading or truncated)"
+        };
+        return Ok(FileOutcome::Deferred { reason: reason.to_string() });
     };
     let (_, archive_path) = archived?;
     let imported = imp.finish(&parsed, rows, &archive_path).with_context(|| {
