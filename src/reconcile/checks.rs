@@ -94,6 +94,10 @@ fn integrity(input: &Input, rows: &DayRows, date: NaiveDate) -> Vec<Finding> {
                     "the file is incomplete: fetch it again, and ask Alipay if it stays so"
                 }
                 "ZERO_AMOUNT" => "a zero-amount row is not a real payment: ask Alipay what it is",
+                "SKIPPED" => {
+                    "the day is incomplete until it is read and its unexplained sales stay pending: fix the cause \
+                     and run the day again"
+                }
                 _ => "check the raw file",
             };
             out.push(integrity_finding(
