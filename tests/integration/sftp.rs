@@ -4,6 +4,7 @@
 //! the real binary. This file holds the shared setup; the cases are in `sftp/`.
 
 mod binary;
+mod complete;
 mod doctor;
 mod transfer;
 
