@@ -8,6 +8,7 @@
 //!     one-day job in DuckDB SQL; then, untimed, its `--check` against the project's
 //!     discrepancies.csv on every item row (the bench fails if they disagree);
 //!   - benches/pandas_recon.py (`pip install pandas`): one pass of read + compute in its own process.
+//!
 //! Wall time and peak RSS of each process come from wait4(2). In the same run, (a) the matching and
 //! categories alone: `reconcile::run` on the in-memory window (first run and median of three) vs the
 //! pandas script's one-pass compute step. A script whose module is missing is skipped with a note.

@@ -434,7 +434,7 @@ mod tests {
         assert_eq!(q("SELECT created_at FROM local_records WHERE record_id = 'P0'"), "2026-11-20T10:00:00+00:00");
         assert_eq!(
             q(&format!("SELECT created_at FROM local_records WHERE record_id = 'P{last}'")),
-            if last % 2 == 0 { "2026-11-20T10:00:00+00:00" } else { "2026-11-20T10:00:00.500+08:00" }
+            if last.is_multiple_of(2) { "2026-11-20T10:00:00+00:00" } else { "2026-11-20T10:00:00.500+08:00" }
         );
         assert_eq!(
             q("SELECT group_concat(DISTINCT created_at) FROM local_record_history WHERE record_id = 'P0'"),
