@@ -106,13 +106,7 @@ fn a_refused_name_is_file_integrity_and_never_all_clear() {
     let sshd = Sshd::start();
     let w = Workspace::new();
     // An unanchored pattern, as a merchant might configure: the hostile name matches it.
-    let layout = r#"
-[layouts.intl]
-transactions_dir = "/download/{merchant_id}/{yyyymmdd}"
-settlement_dir = "/download/{merchant_id}/{yyyymmdd}"
-transactions = 'TRANSACTION_DETAIL_(?P<ccy>[A-Z]{3})_(?P<date>\d{8})'
-settlement_detail = '^ALIPAY_SETTLEMENT_DETAIL_(?P<ccy>[A-Z]{3})_(?P<date>\d{8})\.csv$'
-"#;
+    let layout = layout_with_transactions(r"TRANSACTION_DETAIL_(?P<ccy>[A-Z]{3})_(?P<date>\d{8})");
     config(&w, &sshd, sshd.port, &Login::password(&sshd), &format!("{FILE_EMAIL}{layout}"));
     sales(&w);
     for (name, id, amount, ccy) in [

@@ -286,14 +286,8 @@ fn hostile_remote_names_are_refused_and_never_become_paths() {
     let sshd = Sshd::start();
     let w = Workspace::new();
     // A permissive pattern, as a merchant might configure: every name below matches it.
-    let layout = r#"
-[layouts.intl]
-transactions_dir = "/download/{merchant_id}/{yyyymmdd}"
-settlement_dir = "/download/{merchant_id}/{yyyymmdd}"
-transactions = 'TRANSACTION'
-settlement_detail = '^ALIPAY_SETTLEMENT_DETAIL_(?P<ccy>[A-Z]{3})_(?P<date>\d{8})\.csv$'
-"#;
-    let cfg = config(&w, &sshd, sshd.port, &Login::password(&sshd), layout);
+    let layout = layout_with_transactions(r"TRANSACTION");
+    let cfg = config(&w, &sshd, sshd.port, &Login::password(&sshd), &layout);
     let hostile = [
         "-TRANSACTION.csv",
         ".TRANSACTION.csv",
