@@ -250,10 +250,10 @@ fn tampered_signature_is_unknown_plus_error_then_resolved() {
     assert_eq!(world.state(&id), "PAID", "the verified query decided it");
 }
 
-/// The unverified-answer alerts waiting in the outbox: (key, text).
+/// The text bodies of the unverified-answer alerts in the outbox, oldest first.
 fn unverified_alerts(world: &PaymentWorld) -> Vec<String> {
     let db = world.db();
-    let mut st = db.prepare("SELECT text FROM outbox WHERE kind = 'unverified_reply' ORDER BY id").unwrap();
+    let mut st = db.prepare("SELECT text_body FROM outbox WHERE kind = 'unverified_reply' ORDER BY id").unwrap();
     st.query_map([], |r| r.get::<_, String>(0)).unwrap().map(Result::unwrap).collect()
 }
 
