@@ -82,7 +82,8 @@ pub struct Route {
 }
 
 /// Keys allowed under `[email.routes]`: `alert` covers every alert kind without its own entry.
-pub const ROUTE_KEYS: &[&str] = &["daily", "alert", "files_missing", "run_failed", "manual_review", "deletion_risk", "unverified_reply"];
+pub const ROUTE_KEYS: &[&str] =
+    &["daily", "alert", "files_missing", "run_failed", "manual_review", "deletion_risk", "unverified_reply"];
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]

@@ -252,3 +252,53 @@ fn branches_of_the_state_machine() {
         }
     }
 }
+
+/// The same answer, but about another payment and refund (a correctly signed S not bound to the
+/// request: issue 15).
+fn foreign(a: Answer) -> Answer {
+    a.map(|mut r| {
+        r.echo.merchant_trans_id = Some("OTHER".into());
+        r.echo.merchant_refund_id = Some("OTHER-R".into());
+        r
+    })
+}
+
+/// (action, refund id) of the alarms recorded for answers that failed verification.
+fn alarms(conn: &rusqlite::Connection) -> Vec<(String, Option<String>)> {
+    ledger::unalerted_alarms(conn).unwrap().into_iter().map(|a| (a.action, a.merchant_refund_id)).collect()
+}
+
+#[test]
+fn a_success_about_another_payment_or_refund_decides_nothing_and_raises_an_alarm() {
+    use PayState::*;
+    use TradeState as T;
+    // A paid answer of a query about another payment is not this payment's: keep querying, then cancel.
+    let (got, sc, conn) =
+        run(script(vec![u()], vec![foreign(trade(T::Paid)), trade(T::Cancelled)], vec![], vec![]), false);
+    assert_eq!((got, sc.count("query")), (Voided, 2));
+    assert_eq!(alarms(&conn), vec![("query".to_string(), None)]);
+    // A foreign pay S is unknown: the query decides.
+    let (got, sc, conn) = run(script(vec![foreign(s("SUCCESS"))], vec![trade(T::Closed)], vec![], vec![]), false);
+    assert_eq!((got, sc.count("query")), (Failed, 1));
+    assert_eq!(alarms(&conn), vec![("pay".to_string(), None)]);
+    // A cancel S about another payment is not a void of this one: the cancel is sent again.
+    let processing = (0..100).map(|_| trade(T::Processing)).collect();
+    let (got, sc, conn) = run(script(vec![u()], processing, vec![foreign(s("SUCCESS")), s("SUCCESS")], vec![]), false);
+    assert_eq!((got, sc.count("cancel")), (Voided, 2));
+    assert_eq!(alarms(&conn), vec![("cancel".to_string(), None)]);
+    // A refund S about another refund is not this refund's success: retried with the same id.
+    let (got, sc, conn) = run(
+        script(
+            vec![u()],
+            vec![f("ORDER_NOT_EXIST"), f("ORDER_NOT_EXIST"), f("ORDER_NOT_EXIST"), trade(T::Paid)],
+            vec![f("CANCEL_WINDOW_EXCEED")],
+            vec![foreign(s("SUCCESS")), s("SUCCESS")],
+        ),
+        false,
+    );
+    assert_eq!((got, sc.count("refund")), (VoidedByRefund, 2));
+    let a = ledger::list_attempts(&conn, &[], None, None).unwrap().remove(0);
+    let rf = ledger::get_refund(&conn, a.void_refund_id.as_deref().unwrap()).unwrap().unwrap();
+    assert_eq!((rf.state, rf.tries), (RefundState::Success, 2));
+    assert_eq!(alarms(&conn), vec![("refund".to_string(), Some(rf.merchant_refund_id.clone()))]);
+}
