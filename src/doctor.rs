@@ -1,7 +1,7 @@
 //! `doctor`: a checklist that says, step by step, whether a daily run can work — configuration, DNS,
 //! TCP (with the whitelisting hint), the server's host key (fingerprint and the line to pin it),
 //! authentication, yesterday's remote directories, and writable archive, database and report folders;
-//! then email (SMTP login) and the payment module's RSA keys ([`checks`]).
+//! then email (SMTP login) and the payment module: its RSA keys and one signed call to its API ([`checks`]).
 //! Each check after a failed one that it depends on is skipped, not failed twice.
 
 use crate::config::{Config, SourceKind};
@@ -105,7 +105,7 @@ pub fn run(cfg: &Config, day: NaiveDate) -> Report {
     }
     writable(&mut r, "reports folder", &cfg.path(&cfg.store.reports_dir), "store.reports_dir");
     checks::email(cfg, &mut r);
-    checks::rsa_keys(cfg, &mut r);
+    checks::payment(cfg, &mut r);
     r
 }
 

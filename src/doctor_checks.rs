@@ -1,6 +1,7 @@
 //! The `doctor` checks of the two outbound channels that do not depend on the SFTP source: email
-//! (the SMTP login, the `.eml` folder, or a warning that nothing is sent) and the payment module's
-//! RSA keys (the merchant's private key and Alipay's public key of the active environment).
+//! (the SMTP login, the `.eml` folder, or a warning that nothing is sent) and the payment module: its
+//! RSA keys (the merchant's private key and Alipay's public key of the active environment), then one
+//! signed payQuery of a made-up id to the configured API (ORDER_NOT_EXIST, correctly signed, = OK).
 //! Key material never appears in the output; the merchant's PUBLIC key is identified by its size and
 //! SHA-256 fingerprint so an operator can compare it with the key uploaded to Alipay.
 
@@ -8,6 +9,7 @@ use super::{writable, Report, Status};
 use crate::config::email::{Security, Transport};
 use crate::config::Config;
 use crate::notify::deliver;
+use crate::payment::core::{CallError, CallStatus, Reply};
 use crate::payment::sign::{PrivateKey, PublicKey};
 use std::path::Path;
 
@@ -98,8 +100,9 @@ fn smtp_hint(e: &lettre::transport::smtp::Error, has_user: bool) -> &'static str
     }
 }
 
-/// The payment module's keys and endpoint of the active environment (only with `[payment] enabled`).
-pub fn rsa_keys(cfg: &Config, r: &mut Report) {
+/// The payment module of the active environment (only with `[payment] enabled`): its settings, the
+/// merchant's and Alipay's RSA keys, then ONE signed call ([`api_call`]) when all of them are usable.
+pub fn payment(cfg: &Config, r: &mut Report) {
     if !cfg.payment.enabled {
         return;
     }
@@ -110,17 +113,7 @@ pub fn rsa_keys(cfg: &Config, r: &mut Report) {
         .filter(|(_, v)| v.as_deref().is_none_or(|s| s.trim().is_empty()))
         .map(|(k, _)| format!("`environments.{env_name}.{k}`"))
         .collect();
-    if missing.is_empty() {
-        r.push(
-            "payment API",
-            Status::Ok,
-            format!(
-                "client_id {} at {}",
-                env.client_id.as_deref().unwrap_or(""),
-                env.api_base_url.as_deref().unwrap_or("")
-            ),
-        );
-    } else {
+    if !missing.is_empty() {
         r.push(
             "payment API",
             Status::Fail,
@@ -129,8 +122,10 @@ pub fn rsa_keys(cfg: &Config, r: &mut Report) {
     }
     let ours = merchant_key(cfg, r);
     let theirs = alipay_key(cfg, r);
+    let mut keys_ok = ours.is_some() && theirs.is_some();
     if let (Some(a), Some(b)) = (ours, theirs) {
         if a == b {
+            keys_ok = false;
             r.push(
                 "Alipay public key",
                 Status::Fail,
@@ -141,6 +136,137 @@ pub fn rsa_keys(cfg: &Config, r: &mut Report) {
                 ),
             );
         }
+    }
+    if missing.is_empty() {
+        if keys_ok {
+            api_call(cfg, r);
+        } else {
+            r.push("payment API", Status::Skipped, "no call made: fix the payment key check(s) above first");
+        }
+    }
+}
+
+/// One signed payQuery of an id that cannot exist (`DOCTOR-<random>`, never used for a payment): an
+/// answer ORDER_NOT_EXIST whose signature verifies proves the URL, client id, merchant key and
+/// Alipay's public key together. Nothing is paid, cancelled or written to the ledger.
+pub fn api_call(cfg: &Config, r: &mut Report) {
+    use crate::payment::{Gateway, IntlClient};
+    let client = match IntlClient::from_config(cfg) {
+        Ok(c) => c,
+        Err(e) => {
+            r.push("payment API", Status::Fail, format!("{e:#}"));
+            return;
+        }
+    };
+    let id = format!("DOCTOR-{}", uuid::Uuid::new_v4().simple());
+    let started = std::time::Instant::now();
+    let answer = client.query(&id);
+    let (status, detail) = judge_api_answer(cfg, &id, &answer, started.elapsed().as_millis());
+    r.push("payment API", status, detail);
+}
+
+/// What the answer to the made-up payQuery says about the configuration; each failure names the key
+/// of `[environments.<active>]` to fix.
+pub fn judge_api_answer(cfg: &Config, id: &str, answer: &Result<Reply, CallError>, ms: u128) -> (Status, String) {
+    let k = format!("environments.{}", cfg.environment);
+    let env = cfg.active();
+    let url = env.api_base_url.as_deref().unwrap_or_default().trim_end_matches('/');
+    let client_id = env.client_id.as_deref().unwrap_or_default();
+    let call = format!("{url}: payQuery of the made-up id {id}");
+    match answer {
+        Ok(x) => {
+            let said = format!(
+                "{} {}{}",
+                x.status.letter(),
+                x.code,
+                if x.message.is_empty() { String::new() } else { format!(" \"{}\"", x.message) }
+            );
+            let said = format!("{said}, reqMsgId {}, {ms} ms", x.req_msg_id);
+            let fail = |what: String| (Status::Fail, format!("{call}: Alipay answered {said}: {what}"));
+            match (x.status, x.code.as_str()) {
+                (CallStatus::Failure, "ORDER_NOT_EXIST") => (
+                    Status::Ok,
+                    format!(
+                        "{call}: ORDER_NOT_EXIST, correctly signed ({ms} ms): the URL, client_id {client_id}, the \
+                         merchant key and Alipay's public key work"
+                    ),
+                ),
+                (_, "INVALID_SIGNATURE") => fail(format!(
+                    "Alipay could not verify this program's signature: `{k}.private_key` is not the key whose public \
+                     half is uploaded to Alipay for client_id {client_id} (compare the SHA-256 above with the \
+                     portal), or `{k}.client_id` names another application"
+                )),
+                (_, "KEY_NOT_FOUND") => fail(format!(
+                    "Alipay has no public key for client_id {client_id}: upload the merchant public key in the \
+                     developer portal, or correct `{k}.client_id`"
+                )),
+                (_, "INVALID_CLIENT") => {
+                    fail(format!("Alipay does not know client_id {client_id}: check `{k}.client_id`"))
+                }
+                (_, "ACCESS_DENIED") => fail(format!(
+                    "client_id {client_id} may not query for merchant {}: check `{k}.merchant_id` and `{k}.client_id` \
+                     (and that Alipay enabled this API for them)",
+                    env.merchant_id
+                )),
+                (_, "INVALID_API") => fail(format!("not the payQuery API: check `{k}.api_base_url`")),
+                (_, "PARAM_ILLEGAL") => fail(format!("the request was refused: check `{k}.merchant_id`")),
+                (CallStatus::Success, _) => (
+                    Status::Warn,
+                    format!(
+                        "{call}: answered {said}, correctly signed: the URL and keys work, but an id that cannot \
+                         exist was found: check `{k}.api_base_url` points at Alipay"
+                    ),
+                ),
+                _ => (
+                    Status::Warn,
+                    format!(
+                        "{call}: answered {said}, correctly signed (so `{k}.alipay_public_key_file` and \
+                         `{k}.api_base_url` are right), not ORDER_NOT_EXIST: run doctor again; if it repeats, ask \
+                         Alipay support with the reqMsgId"
+                    ),
+                ),
+            }
+        }
+        Err(CallError::Timeout { req_msg_id, detail, .. }) => (
+            Status::Fail,
+            format!(
+                "{call}: no answer in time ({detail}; reqMsgId {req_msg_id}, {ms} ms): check `{k}.api_base_url`, \
+                 that a firewall or proxy lets this host connect, and payment.connect_timeout_ms / read_timeout_ms"
+            ),
+        ),
+        Err(CallError::Transport { detail, .. }) => (
+            Status::Fail,
+            format!(
+                "{call}: the host could not be reached ({detail}): check `{k}.api_base_url` (scheme, host and port) \
+                 and that a firewall lets this host connect"
+            ),
+        ),
+        Err(CallError::Http { status, body, .. }) => (
+            Status::Fail,
+            format!(
+                "{call}: HTTP {status} (body: {}): not Alipay's API at this address: check `{k}.api_base_url` (only \
+                 scheme://host[:port]; the program adds /api/alipay/intl/…)",
+                crate::payment::core::truncate(body, 120)
+            ),
+        ),
+        Err(CallError::BadSignature { reason, req_msg_id, .. })
+            if *reason == crate::payment::sign::EnvelopeError::BadSignature.to_string() =>
+        {
+            let file = env.alipay_public_key_file.as_ref().map(|f| cfg.path(f).display().to_string());
+            (
+                Status::Fail,
+                format!(
+                    "{call}: the answer's signature does not verify with `{k}.alipay_public_key_file` ({}; reqMsgId \
+                     {req_msg_id}): it is not Alipay's public key of this environment (sandbox and production keys \
+                     differ): download it again from the developer portal",
+                    file.unwrap_or_default()
+                ),
+            )
+        }
+        Err(CallError::BadSignature { reason, .. }) | Err(CallError::Malformed { reason, .. }) => {
+            (Status::Fail, format!("{call}: not an Alipay answer ({reason}): check `{k}.api_base_url`"))
+        }
+        Err(e @ CallError::Mismatch { .. }) => (Status::Warn, format!("{call}: {e}")),
     }
 }
 
@@ -276,7 +402,7 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let cfg = config("", false, d.path());
         let mut r = Report::default();
-        rsa_keys(&cfg, &mut r);
+        payment(&cfg, &mut r);
         assert!(r.checks.is_empty());
         email(&cfg, &mut r);
         assert_eq!(r.checks[0].status, Status::Warn);
@@ -291,12 +417,20 @@ mod tests {
         std::fs::write(d.path().join("merchant.pem"), &pem).unwrap();
         let alipay = PrivateKey::generate().unwrap().public().unwrap();
         std::fs::write(d.path().join("alipay.pem"), alipay.to_pem().unwrap()).unwrap();
-        let env = "client_id = \"C1\"\napi_base_url = \"https://x\"\nprivate_key = { file = \"merchant.pem\" }\n\
+        // Port 1 of loopback is closed: the keys pass, the one API call fails naming api_base_url.
+        let env =
+            "client_id = \"C1\"\napi_base_url = \"http://127.0.0.1:1\"\nprivate_key = { file = \"merchant.pem\" }\n\
                    alipay_public_key_file = \"alipay.pem\"";
         let cfg = config(env, true, d.path());
         let mut r = Report::default();
-        rsa_keys(&cfg, &mut r);
-        assert_eq!(r.failed(), 0, "{r}");
+        payment(&cfg, &mut r);
+        assert_eq!(r.failed(), 1, "{r}");
+        let api = line(&r, "payment API");
+        assert_eq!(api.status, Status::Fail, "{r}");
+        assert!(
+            api.detail.contains("could not be reached") && api.detail.contains("`environments.sandbox.api_base_url`"),
+            "{r}"
+        );
         let fp = k.public().unwrap().sha256_fingerprint().unwrap();
         assert_eq!(fp.len(), 64);
         assert!(line(&r, "merchant private key").detail.contains(&format!("RSA 2048 bits, public key SHA-256 {fp}")));
@@ -313,7 +447,7 @@ mod tests {
             .unwrap();
         let cfg = config("private_key = { file = \"merchant.pem\" }", true, d.path());
         let mut r = Report::default();
-        rsa_keys(&cfg, &mut r);
+        payment(&cfg, &mut r);
         assert_eq!(r.failed(), 3, "{r}");
         let api = &line(&r, "payment API").detail;
         assert!(api.contains("environments.sandbox.client_id") && api.contains("api_base_url"), "{api}");
@@ -331,9 +465,100 @@ mod tests {
                    alipay_public_key_file = \"a.pem\"";
         let cfg = config(env, true, d.path());
         let mut r = Report::default();
-        rsa_keys(&cfg, &mut r);
+        payment(&cfg, &mut r);
         assert_eq!(r.failed(), 1, "{r}");
         assert!(r.to_string().contains("holds YOUR public key"), "{r}");
+    }
+
+    #[test]
+    fn each_answer_of_the_api_call_names_what_to_fix() {
+        let d = tempfile::tempdir().unwrap();
+        let env = "client_id = \"C1\"\napi_base_url = \"https://api.example/\"\nalipay_public_key_file = \"a.pem\"";
+        let cfg = config(env, true, d.path());
+        let reply = |status: CallStatus, code: &str| -> Result<Reply, CallError> {
+            Ok(Reply {
+                status,
+                code: code.into(),
+                message: "m".into(),
+                alipay_id: None,
+                refund_alipay_id: None,
+                paid_at: None,
+                refunded_at: None,
+                trade: None,
+                req_msg_id: "R1".into(),
+                echo: Default::default(),
+            })
+        };
+        let judge = |a: Result<Reply, CallError>| judge_api_answer(&cfg, "DOCTOR-1", &a, 7);
+        let (st, text) = judge(reply(CallStatus::Failure, "ORDER_NOT_EXIST"));
+        assert_eq!(st, Status::Ok, "{text}");
+        assert!(
+            text.starts_with("https://api.example: payQuery of the made-up id DOCTOR-1: ORDER_NOT_EXIST"),
+            "{text}"
+        );
+        let k = "`environments.sandbox.";
+        for (code, key) in [
+            ("INVALID_SIGNATURE", "private_key`"),
+            ("KEY_NOT_FOUND", "client_id`"),
+            ("INVALID_CLIENT", "client_id`"),
+            ("ACCESS_DENIED", "merchant_id`"),
+            ("INVALID_API", "api_base_url`"),
+            ("PARAM_ILLEGAL", "merchant_id`"),
+        ] {
+            let (st, text) = judge(reply(CallStatus::Failure, code));
+            assert_eq!(st, Status::Fail, "{code}: {text}");
+            assert!(
+                text.contains(code) && text.contains(&format!("{k}{key}")) && text.contains("R1"),
+                "{code}: {text}"
+            );
+        }
+        for (status, code) in [(CallStatus::Success, "SUCCESS"), (CallStatus::Unknown, "UNKNOWN_EXCEPTION")] {
+            let (st, text) = judge(reply(status, code));
+            assert_eq!(st, Status::Warn, "{code}: {text}");
+        }
+        let (u, m) = ("https://api.example/x".to_string(), "R2".to_string());
+        let errors = [
+            (
+                CallError::Timeout { url: u.clone(), req_msg_id: m.clone(), detail: "t".into() },
+                "no answer in time",
+                "api_base_url`",
+            ),
+            (
+                CallError::Transport { url: u.clone(), req_msg_id: m.clone(), detail: "refused".into() },
+                "could not be reached",
+                "api_base_url`",
+            ),
+            (
+                CallError::Http { url: u.clone(), req_msg_id: m.clone(), status: 404, body: "nope".into() },
+                "HTTP 404",
+                "api_base_url`",
+            ),
+            (
+                CallError::BadSignature {
+                    url: u.clone(),
+                    req_msg_id: m.clone(),
+                    reason: crate::payment::sign::EnvelopeError::BadSignature.to_string(),
+                    body: String::new(),
+                },
+                "does not verify",
+                "alipay_public_key_file`",
+            ),
+            (
+                CallError::BadSignature {
+                    url: u.clone(),
+                    req_msg_id: m.clone(),
+                    reason: crate::payment::sign::EnvelopeError::NoMember("response").to_string(),
+                    body: "<html>".into(),
+                },
+                "not an Alipay answer",
+                "api_base_url`",
+            ),
+        ];
+        for (e, what, key) in errors {
+            let (st, text) = judge(Err(e));
+            assert_eq!(st, Status::Fail, "{text}");
+            assert!(text.contains(what) && text.contains(&format!("{k}{key}")), "{text}");
+        }
     }
 
     #[test]

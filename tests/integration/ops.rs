@@ -1,6 +1,6 @@
 //! Operations commands through the real binary, with a folder source (no sshd needed):
 //! `doctor`'s SMTP check against a real SMTP server (aiosmtpd, with AUTH) and a closed port, its RSA
-//! key checks with real keys and broken ones; and `retention` (deletion-risk alert once per date,
+//! key checks with real keys and broken ones (and its one signed call to the sandbox API); and `retention` (deletion-risk alert once per date,
 //! pruning of old attachments and stale downloads, nothing else deleted).
 
 use crate::harness::smtp::{free_port, Mode, SmtpServer};
@@ -111,8 +111,12 @@ fn doctor_email_file_and_none_transports() {
 }
 
 fn payment_env(key: &str) -> String {
+    payment_env_at("https://open-sea.alipay.com", key)
+}
+
+fn payment_env_at(url: &str, key: &str) -> String {
     format!(
-        "client_id = \"385XXXXXXXXX0001\"\napi_base_url = \"https://open-sea.alipay.com\"\n{key}\n\
+        "client_id = \"385XXXXXXXXX0001\"\napi_base_url = \"{url}\"\n{key}\n\
          alipay_public_key_file = \"keys/alipay.pem\""
     )
 }
@@ -125,14 +129,29 @@ fn doctor_rsa_keys_valid_missing_and_garbage() {
     let spki = openssl::pkey::PKey::from_rsa(merchant.clone()).unwrap().public_key_to_der().unwrap();
     let fingerprint = hex::encode(Sha256::digest(&spki));
     let alipay = openssl::rsa::Rsa::generate(2048).unwrap();
-    let alipay_pem = openssl::pkey::PKey::from_rsa(alipay).unwrap().public_key_to_pem().unwrap();
+    let alipay_pem = openssl::pkey::PKey::from_rsa(alipay.clone()).unwrap().public_key_to_pem().unwrap();
+    // The project's sandbox API plays Alipay with these two keys: doctor's one signed call must pass.
+    let state = tempfile::tempdir().unwrap();
+    std::fs::write(state.path().join("sandbox-private.pem"), alipay.private_key_to_pem().unwrap()).unwrap();
+    let merchant_public = openssl::pkey::PKey::from_rsa(merchant.clone()).unwrap().public_key_to_pem().unwrap();
+    let sandbox = alipay_recon::payment::sandbox::Sandbox::start(alipay_recon::payment::sandbox::Options {
+        listen: "127.0.0.1:0".into(),
+        state_dir: state.path().to_path_buf(),
+        files_dir: None,
+        merchant_key: Some(
+            alipay_recon::payment::sign::PublicKey::parse(std::str::from_utf8(&merchant_public).unwrap(), "m").unwrap(),
+        ),
+        slow: std::time::Duration::from_secs(1),
+    })
+    .unwrap();
 
-    let mut w = workspace(&payment_env("private_key = { env = \"MERCHANT_KEY\" }"), "[payment]\nenabled = true");
+    let env = payment_env_at(&sandbox.url(), "private_key = { env = \"MERCHANT_KEY\" }");
+    let mut w = workspace(&env, "[payment]\nenabled = true");
     w.write("keys/alipay.pem", &alipay_pem);
     w.set_env("MERCHANT_KEY", &pkcs1);
     let r = doctor(&w).expect_code(0);
     for want in [
-        "[ OK ] payment API: client_id 385XXXXXXXXX0001 at https://open-sea.alipay.com".to_string(),
+        format!("[ OK ] payment API: {}: payQuery of the made-up id DOCTOR-", sandbox.url()),
         format!("[ OK ] merchant private key: RSA 2048 bits, public key SHA-256 {fingerprint}"),
         "[ OK ] Alipay public key:".to_string(),
         "all checks passed".to_string(),

@@ -667,3 +667,104 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// (merchant_trans_id, result_code) of every call the sandbox received, in order.
+fn sandbox_calls(world: &PaymentWorld) -> Vec<(String, String, String)> {
+    let db = rusqlite::Connection::open(world.sandbox_db()).unwrap();
+    let mut st =
+        db.prepare("SELECT function, COALESCE(merchant_trans_id, ''), result_code FROM calls ORDER BY id").unwrap();
+    st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).unwrap().map(Result::unwrap).collect()
+}
+
+/// The `payment API` line of a doctor run.
+fn doctor_api_line(r: &crate::harness::Run) -> String {
+    r.stdout
+        .lines()
+        .find(|l| l.contains("] payment API:"))
+        .unwrap_or_else(|| panic!("no payment API line:\n{}", r.stdout))
+        .to_string()
+}
+
+#[test]
+fn doctor_makes_one_signed_call_and_reports_order_not_exist_as_ok() {
+    let world = PaymentWorld::fast();
+    let r = world.w.run(&["doctor"]).expect_code(0);
+    let line = doctor_api_line(&r);
+    assert!(
+        line.starts_with(&format!("[ OK ] payment API: {}: payQuery of the made-up id DOCTOR-", world.sandbox.url())),
+        "{line}"
+    );
+    assert!(line.contains("ORDER_NOT_EXIST, correctly signed") && line.contains("SANDBOX-CLIENT-ID"), "{line}");
+    assert!(r.stdout.contains("all checks passed"), "{}", r.stdout);
+    // Exactly one call reached the server: a payQuery of an id no payment uses; the ledger is untouched.
+    let calls = sandbox_calls(&world);
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert!(
+        calls[0].0.ends_with("payQuery") && calls[0].1.starts_with("DOCTOR-") && calls[0].2 == "ORDER_NOT_EXIST",
+        "{calls:?}"
+    );
+    let n: i64 = world.db().query_row("SELECT COUNT(*) FROM payment_attempts", [], |r| r.get(0)).unwrap_or(0);
+    assert_eq!(n, 0);
+}
+
+#[test]
+fn doctor_names_the_config_key_for_a_wrong_merchant_key_alipay_key_host_or_path() {
+    let world = PaymentWorld::fast();
+    // The merchant key is not the one the sandbox (Alipay) has: the server answers INVALID_SIGNATURE.
+    let good = std::fs::read(world.w.file("keys/merchant-private.pem")).unwrap();
+    let other = alipay_recon::payment::sign::PrivateKey::generate().unwrap();
+    world.w.write("keys/merchant-private.pem", other.to_pem().unwrap());
+    let r = world.w.run(&["doctor"]).expect_code(2);
+    let line = doctor_api_line(&r);
+    assert!(
+        line.starts_with("[FAIL] payment API:")
+            && line.contains("INVALID_SIGNATURE")
+            && line.contains("`environments.sandbox.private_key` is not the key"),
+        "{line}"
+    );
+    assert!(r.stdout.contains("[ OK ] merchant private key:"), "the key itself is a valid RSA key:\n{}", r.stdout);
+    world.w.write("keys/merchant-private.pem", &good);
+
+    // Alipay's public key is another key: the answer's signature does not verify.
+    let good = std::fs::read(world.w.file("keys/alipay-sandbox-public.pem")).unwrap();
+    let stranger = alipay_recon::payment::sign::PrivateKey::generate().unwrap().public().unwrap();
+    world.w.write("keys/alipay-sandbox-public.pem", stranger.to_pem().unwrap());
+    let line = doctor_api_line(&world.w.run(&["doctor"]).expect_code(2));
+    assert!(
+        line.starts_with("[FAIL] payment API:")
+            && line.contains("does not verify with `environments.sandbox.alipay_public_key_file`"),
+        "{line}"
+    );
+    world.w.write("keys/alipay-sandbox-public.pem", &good);
+
+    // Nobody listens at the configured port.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    world
+        .w
+        .write("alipay-recon.toml", crate::harness::sandbox::config_text(&format!("http://127.0.0.1:{closed}"), FAST));
+    let line = doctor_api_line(&world.w.run(&["doctor"]).expect_code(2));
+    assert!(
+        line.starts_with("[FAIL] payment API:")
+            && line.contains("could not be reached")
+            && line.contains("`environments.sandbox.api_base_url`"),
+        "{line}"
+    );
+
+    // The right host with a path: the sandbox has no API there (HTTP 404).
+    world.w.write(
+        "alipay-recon.toml",
+        crate::harness::sandbox::config_text(&format!("{}/gateway", world.sandbox.url()), FAST),
+    );
+    let line = doctor_api_line(&world.w.run(&["doctor"]).expect_code(2));
+    assert!(
+        line.starts_with("[FAIL] payment API:") && line.contains("HTTP 404") && line.contains("api_base_url`"),
+        "{line}"
+    );
+
+    // Put right again, it passes.
+    world.write_config(FAST);
+    world.w.run(&["doctor"]).expect_code(0);
+}
