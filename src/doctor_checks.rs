@@ -234,13 +234,21 @@ pub fn judge_api_answer(cfg: &Config, id: &str, answer: &Result<Reply, CallError
                  that a firewall or proxy lets this host connect, and payment.connect_timeout_ms / read_timeout_ms"
             ),
         ),
-        Err(CallError::Transport { detail, .. }) => (
-            Status::Fail,
-            format!(
-                "{call}: the host could not be reached ({detail}): check `{k}.api_base_url` (scheme, host and port) \
-                 and that a firewall lets this host connect"
-            ),
-        ),
+        Err(CallError::Transport { detail, .. }) => {
+            let d = detail.to_ascii_lowercase();
+            let what = if ["lookup", "resolve", "name or service not known", "dns"].iter().any(|w| d.contains(w)) {
+                "the host name does not resolve"
+            } else {
+                "the host could not be reached"
+            };
+            (
+                Status::Fail,
+                format!(
+                    "{call}: {what} ({detail}): check `{k}.api_base_url` (scheme, host and port), DNS, and that a \
+                     firewall lets this host connect"
+                ),
+            )
+        }
         Err(CallError::Http { status, body, .. }) => (
             Status::Fail,
             format!(
@@ -526,6 +534,15 @@ mod tests {
             (
                 CallError::Transport { url: u.clone(), req_msg_id: m.clone(), detail: "refused".into() },
                 "could not be reached",
+                "api_base_url`",
+            ),
+            (
+                CallError::Transport {
+                    url: u.clone(),
+                    req_msg_id: m.clone(),
+                    detail: "io: failed to lookup address information: Name or service not known".into(),
+                },
+                "the host name does not resolve",
                 "api_base_url`",
             ),
             (
