@@ -317,6 +317,44 @@ fn a_signed_success_with_the_wrong_pay_amount_is_unknown_then_queried() {
 }
 
 #[test]
+fn a_signed_success_in_another_currency_is_unknown_then_queried() {
+    let world = PaymentWorld::fast();
+    let (r, id) = pay(&world, "605", "56.00");
+    r.expect_code(0);
+    assert_eq!(world.state(&id), "PAID", "the verified query decided it");
+    assert!(world.sandbox.calls("payQuery", &id) >= 1, "the USD answer was not trusted");
+    let detail: String = world
+        .db()
+        .query_row("SELECT detail FROM payment_events WHERE merchant_trans_id=?1 AND action='pay'", [&id], |r| r.get(0))
+        .unwrap();
+    assert!(detail.contains("orderAmount is 5600 minor units USD") && detail.contains("56.00 HKD"), "{detail}");
+    assert_eq!(unverified_alerts(&world).len(), 1);
+}
+
+#[test]
+fn a_signed_refund_success_for_another_refund_id_is_retried_with_the_same_id() {
+    let world = PaymentWorld::fast();
+    let (r, id) = pay(&world, "604", "80.00");
+    r.expect_code(0);
+    let r = world.w.run(&["refund", &id, "--amount", "30.00"]).expect_code(0);
+    assert!(r.stdout.contains("REFUNDED 30.00 HKD"), "{}", r.stdout);
+    assert!(r.stderr.contains("failed verification"), "{}", r.stderr);
+    let rid: String = world
+        .db()
+        .query_row("SELECT merchant_refund_id FROM payment_refunds WHERE merchant_trans_id=?1", [&id], |r| r.get(0))
+        .unwrap();
+    assert_eq!(world.sandbox.calls("refund", &rid), 2, "the foreign S, then the same merchantRefundId again");
+    assert_eq!(world.sandbox.refunds_done(&id), 1);
+    let alerts = unverified_alerts(&world);
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert!(
+        alerts[0].contains(&format!("{rid}-OTHER")) && alerts[0].contains(&format!("refund {rid}")),
+        "{}",
+        alerts[0]
+    );
+}
+
+#[test]
 fn wrong_merchant_key_is_refused_as_a_configuration_fault() {
     let world = PaymentWorld::fast();
     let other = alipay_recon::payment::sign::PrivateKey::generate().unwrap();

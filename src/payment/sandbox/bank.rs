@@ -196,6 +196,8 @@ pub fn pay(conn: &Connection, body: &Value, now: DateTime<FixedOffset>) -> Resul
             | Scenario::Tampered
             | Scenario::ForeignAnswer
             | Scenario::WrongPayAmount
+            | Scenario::ForeignRefund
+            | Scenario::WrongCurrency
             | Scenario::RefundFlaky
     );
     let (status, fail_code, paid_at) = match sc {
@@ -246,6 +248,11 @@ pub fn pay(conn: &Connection, body: &Value, now: DateTime<FixedOffset>) -> Resul
         Scenario::WrongPayAmount => {
             let mut v = pay_fields(&t);
             v["payAmount"] = money(1, cur);
+            with_info(v, "S", "SUCCESS", "Success")
+        }
+        Scenario::WrongCurrency => {
+            let mut v = pay_fields(&t);
+            v["orderAmount"] = money(minor, if cur == "USD" { "HKD" } else { "USD" });
             with_info(v, "S", "SUCCESS", "Success")
         }
         _ => with_info(pay_fields(&t), "S", "SUCCESS", "Success"),
@@ -399,7 +406,11 @@ pub fn refund(conn: &Connection, body: &Value, now: DateTime<FixedOffset>) -> Re
     if flaky {
         return Ok(answer("U", "UNKNOWN_EXCEPTION", "refund result unknown (sandbox magic code)"));
     }
-    Ok(ok(&refund_acq, &now.to_rfc3339()))
+    let mut a = ok(&refund_acq, &now.to_rfc3339());
+    if t.scenario == Scenario::ForeignRefund {
+        a.body["merchantRefundId"] = json!(format!("{rid}-OTHER"));
+    }
+    Ok(a)
 }
 
 /// Logs a call (tests count them: retries must reuse the merchant's ids).

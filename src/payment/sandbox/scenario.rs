@@ -31,6 +31,11 @@ pub enum Scenario {
     ForeignAnswer,
     /// `…603`: paid in full, but the pay answer is a correctly signed S with `payAmount` 0.01.
     WrongPayAmount,
+    /// `…604`: paid; the first answer to each refund is a correctly signed S for another
+    /// merchantRefundId (the refund is made): the client must not take it for its refund.
+    ForeignRefund,
+    /// `…605`: paid, but the pay answer is a correctly signed S whose orderAmount is in another currency.
+    WrongCurrency,
     /// `…701`: UNKNOWN_EXCEPTION; paid two days ago (past the cancel window); hidden from the first 3 queries.
     PastWindow,
     /// `…801`: paid; each refund answers U twice before it succeeds.
@@ -79,6 +84,8 @@ pub fn of_suffix(suffix: &str) -> Scenario {
         "601" => Scenario::Tampered,
         "602" => Scenario::ForeignAnswer,
         "603" => Scenario::WrongPayAmount,
+        "604" => Scenario::ForeignRefund,
+        "605" => Scenario::WrongCurrency,
         "701" => Scenario::PastWindow,
         "801" => Scenario::RefundFlaky,
         _ => Scenario::Success,
