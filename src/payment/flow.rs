@@ -81,10 +81,13 @@ impl Flow<'_> {
                 a.result_status = Some(reply.status.letter().into());
                 a.result_code = Some(reply.code.clone());
                 a.result_msg = Some(reply.message.clone());
-                if reply.alipay_id.is_some() {
+                // Ids and times only from an answer about this payment (an S is bound already; an F or
+                // U naming another merchantTransId must not plant a foreign Alipay id either).
+                let about_this = reply.echo.merchant_trans_id.as_deref().is_none_or(|m| m == a.merchant_trans_id);
+                if about_this && reply.alipay_id.is_some() {
                     a.alipay_id = reply.alipay_id.clone();
                 }
-                if reply.paid_at.is_some() {
+                if about_this && reply.paid_at.is_some() {
                     a.paid_at = reply.paid_at;
                 }
                 ledger::event(self.conn, &a.merchant_trans_id, None, action, Some(reply), None)?;

@@ -302,3 +302,16 @@ fn a_success_about_another_payment_or_refund_decides_nothing_and_raises_an_alarm
     assert_eq!((rf.state, rf.tries), (RefundState::Success, 2));
     assert_eq!(alarms(&conn), vec![("refund".to_string(), Some(rf.merchant_refund_id.clone()))]);
 }
+
+#[test]
+fn an_unknown_answer_about_another_payment_plants_no_alipay_id() {
+    // PAYMENT_IN_PROCESS naming another payment and Alipay id A9; then the real answer (A1) decides.
+    let foreign_u = foreign(u()).map(|mut r| {
+        r.alipay_id = Some("A9".into());
+        r
+    });
+    let (got, sc, conn) = run(script(vec![foreign_u], vec![trade(TradeState::Paid)], vec![], vec![]), false);
+    assert_eq!((got, sc.count("query")), (PayState::Paid, 1));
+    let a = ledger::list_attempts(&conn, &[], None, None).unwrap().remove(0);
+    assert_eq!(a.alipay_id.as_deref(), Some("A1"));
+}
