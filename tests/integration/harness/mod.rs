@@ -10,9 +10,13 @@ use std::process::{Command, Output};
 pub mod sandbox;
 pub mod sshd;
 
-/// Path of the binary under test (built by cargo for this test target).
+/// Path of the binary under test (built by cargo for this test target). nextest's runtime path wins,
+/// so a run from a `cargo nextest archive` uses the archived binary, not whatever another build of a
+/// shared target dir left at the compile-time path.
 pub fn bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_alipay-recon"))
+    std::env::var_os("NEXTEST_BIN_EXE_alipay-recon")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_alipay-recon").into())
 }
 
 /// The repository root (fixtures live there).
