@@ -33,8 +33,10 @@ pub fn reconcile_day(ws: &mut Workspace, date: NaiveDate, run_id: i64) -> Result
     let t = std::time::Instant::now();
     // A run hands over what it already holds (its files' rows, the local records read meanwhile).
     let handoff = ws.handoff.take().unwrap_or_default();
-    let input = store::window::load_with(&ws.conn, date, &params, handoff)
+    let mut input = store::window::load_with(&ws.conn, date, &params, handoff)
         .with_context(|| format!("cannot load the data of {date}"))?;
+    // Files seen but not read make their day incomplete (contracts.md §2).
+    store::skipped::add_to_input(&ws.conn, params.window_start(date), date, &mut input)?;
     let (load_ms, rows, local) = (t.elapsed().as_millis() as u64, input.rows.len(), input.local.len());
     // What the imports' checkpoints have not copied yet is copied while the engine runs.
     ws.checkpoint.wait();
