@@ -5,6 +5,7 @@
 # CI packages the debug build it has already made (`cargo deb --no-build --profile dev`, a few seconds)
 # instead of a second, release build of polars (cargo deb's default, 10+ minutes on 2 cores): the
 # package's layout and maintainer scripts are the same; the binary is the unoptimised one.
+# (cargo-deb 3.8 warns that --profile dev may become an error in a future version: both scripts install 3.x.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 profile=dev
@@ -14,7 +15,13 @@ fail() { printf 'package: FAILED: %s\n' "$*" >&2; exit 1; }
 export DEBIAN_FRONTEND=noninteractive
 
 bash debian/sync.sh --check
-command -v cargo-deb >/dev/null || cargo install --locked cargo-deb
+command -v cargo-deb >/dev/null || cargo install --locked cargo-deb --version '^3.8'
+# cargo-deb computes the package's library dependencies ($auto) with dpkg-shlibdeps.
+if ! command -v dpkg-shlibdeps >/dev/null; then
+  say "installing dpkg-dev (dpkg-shlibdeps, for the package's dependencies)"
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends dpkg-dev
+fi
 
 if dpkg-query -W -f='${Status}' alipay-recon 2>/dev/null | grep -q 'installed\|config-files'; then
   say "purging a leftover alipay-recon package first"

@@ -7,13 +7,14 @@
 # The tests start a real OpenSSH sshd (with a chrooted SFTP user: `useradd`, /run) and a real SMTP
 # server, so they run as root. What this installs, each only when missing:
 #   - Debian/Ubuntu packages (apt-get): openssh-server openssh-client python3-aiosmtpd (test servers),
-#     libssl-dev pkg-config zlib1g-dev (to build ssh2's libssh2 and native-tls), passwd (useradd);
+#     libssl-dev pkg-config zlib1g-dev (to build ssh2's libssh2 and native-tls), gcc libc6-dev (the C
+#     compiler the build scripts and the linker use), passwd (useradd);
 #   - the test runner cargo-nextest (`cargo install --locked cargo-nextest`, about 3 min to build).
 # A user who is not root is told the one command to run instead; nothing is installed behind their back.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(openssh-server openssh-client python3-aiosmtpd libssl-dev pkg-config zlib1g-dev passwd)
+APT_PACKAGES=(openssh-server openssh-client python3-aiosmtpd libssl-dev pkg-config zlib1g-dev gcc libc6-dev passwd)
 install_only=0
 if [[ "${1:-}" == "--install-only" ]]; then
   install_only=1
@@ -33,8 +34,10 @@ if [[ "$(id -u)" != 0 ]]; then
     say "missing Debian packages: ${missing[*]}"
   fi
   say "the tests start a private sshd with a chrooted user and must run as root. Run:"
-  say "    sudo bash tests/setup-and-run.sh $*"
-  say "(it installs, when missing: apt-get install ${APT_PACKAGES[*]}; cargo install --locked cargo-nextest)"
+  say "    sudo env \"PATH=\$PATH\" \"HOME=\$HOME\" bash tests/setup-and-run.sh $*"
+  say "(PATH and HOME so that root finds your Rust toolchain; it installs, when missing:"
+  say " apt-get install ${APT_PACKAGES[*]}; cargo install --locked cargo-nextest;"
+  say " afterwards it gives the build folder and your cargo home back to you)"
   exit 2
 fi
 
@@ -59,7 +62,23 @@ else
   cargo install --locked cargo-nextest
 fi
 
+# Run with sudo by a user: the build folder and the user's cargo home must stay theirs (a later
+# `cargo run` as that user would otherwise fail on root-owned files).
+# Only folders that are the user's: the build folder of a checkout they own, a cargo home they own.
+give_back() {
+  [[ -n "${SUDO_UID:-}" && "${SUDO_UID}" != 0 ]] || return 0
+  local target="${CARGO_TARGET_DIR:-target}" home="${CARGO_HOME:-$HOME/.cargo}"
+  if [[ -e "$target" && "$(stat -c %u .)" == "$SUDO_UID" ]]; then
+    chown -R "$SUDO_UID:${SUDO_GID:-$SUDO_UID}" "$target"
+  fi
+  if [[ -e "$home" && "$(stat -c %u "$home")" == "$SUDO_UID" ]]; then
+    chown -R "$SUDO_UID:${SUDO_GID:-$SUDO_UID}" "$home"
+  fi
+  return 0
+}
+trap give_back EXIT
+
 ((install_only)) && exit 0
 
 say "running: cargo nextest run --locked --no-fail-fast $*"
-exec cargo nextest run --locked --no-fail-fast "$@"
+cargo nextest run --locked --no-fail-fast "$@"
