@@ -34,7 +34,7 @@ if [[ "$(id -u)" != 0 ]]; then
     say "missing Debian packages: ${missing[*]}"
   fi
   say "the tests start a private sshd with a chrooted user and must run as root. Run:"
-  say "    sudo env \"PATH=\$PATH\" \"HOME=\$HOME\" bash tests/setup-and-run.sh $*"
+  say "    sudo env \"PATH=\$PATH\" \"HOME=\$HOME\" bash tests/setup-and-run.sh${*:+ $(printf '%q ' "$@")}"
   say "(PATH and HOME so that root finds your Rust toolchain; it installs, when missing:"
   say " apt-get install ${APT_PACKAGES[*]}; cargo install --locked cargo-nextest;"
   say " afterwards it gives the build folder and your cargo home back to you)"
