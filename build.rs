@@ -37,6 +37,39 @@ fn main() {
     }
     code.push_str("];\n");
     std::fs::write(out.join("demo_files.rs"), code).unwrap();
+
+    commit(&root);
+}
+
+/// `ALIPAY_RECON_COMMIT` for `--version`: the short commit hash, or "unknown commit" outside a git checkout. Rebuilt when HEAD or the branch it names moves.
+fn commit(root: &Path) {
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .current_dir(root)
+            .args(args)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    let commit = match git(&["rev-parse", "--short=12", "HEAD"]) {
+        Some(hash) => {
+            for p in ["HEAD", "packed-refs"] {
+                if let Some(path) = git(&["rev-parse", "--git-path", p]) {
+                    println!("cargo:rerun-if-changed={}", root.join(path).display());
+                }
+            }
+            if let Some(r) = git(&["symbolic-ref", "-q", "HEAD"]) {
+                if let Some(path) = git(&["rev-parse", "--git-path", &r]) {
+                    println!("cargo:rerun-if-changed={}", root.join(path).display());
+                }
+            }
+            // No "+dirty": the script does not rerun on every source edit, so it could be stale.
+            format!("commit {hash}")
+        }
+        None => "unknown commit".to_string(),
+    };
+    println!("cargo:rustc-env=ALIPAY_RECON_COMMIT={commit}");
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) {

@@ -14,6 +14,8 @@ use std::time::Instant;
 
 #[path = "doctor_checks.rs"]
 pub mod checks;
+#[path = "doctor_placeholders.rs"]
+pub mod placeholders;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
@@ -76,6 +78,7 @@ const SFTP_STEPS: [&str; 5] = ["DNS", "TCP connect", "host key", "authentication
 pub fn run(cfg: &Config, day: NaiveDate) -> Report {
     let mut r = Report::default();
     r.push("config", Status::Ok, format!("{} (environment '{}')", cfg.origin, cfg.environment));
+    placeholders::placeholders(cfg, &mut r);
     match cfg.source.kind {
         SourceKind::Sftp => sftp_checks(cfg, day, &mut r),
         SourceKind::Dir => {

@@ -1,8 +1,15 @@
-//! Logging: human-readable lines on a terminal, JSON lines otherwise (or as chosen). Logs go to
-//! stderr; stdout is for the command's own output. Secrets are never passed to the logger: config
-//! types print secrets as `[redacted]`.
+//! Logging: short human lines on a terminal, JSON lines otherwise (or as chosen). Logs go to stderr;
+//! stdout is for the command's own output. Secrets are never passed to the logger: config types print
+//! secrets as `[redacted]`.
+//!
+//! Text lines are `LEVEL message key=value…` with only short, plain values: a field whose value is a Rust
+//! debug structure (`Imported { file_id: 1, … }`) is left out on the terminal — JSON keeps every field
+//! for machines. Text lines are written through the progress bars' `suspend`, so they appear above
+//! the bars instead of through them.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
+use tracing_subscriber::fmt::format::{debug_fn, Writer};
+use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::{fmt, EnvFilter};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -29,6 +36,82 @@ pub fn init(format: LogFormat, verbosity: i8) {
         LogFormat::Text => false,
         LogFormat::Json => true,
     };
-    let builder = fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false);
-    let _ = if json { builder.json().flatten_event(true).try_init() } else { builder.compact().try_init() };
+    let _ = if json {
+        fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .with_target(false)
+            .json()
+            .flatten_event(true)
+            .try_init()
+    } else {
+        fmt()
+            .with_env_filter(filter)
+            .with_writer(AboveBars)
+            .with_target(false)
+            .without_time()
+            .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
+            .fmt_fields(debug_fn(|w: &mut Writer<'_>, field, value| {
+                let text = format!("{value:?}");
+                if field.name() == "message" {
+                    write!(w, "{text}")
+                } else if is_plain(&text) {
+                    write!(w, " {}={text}", field.name())
+                } else {
+                    Ok(())
+                }
+            }))
+            .try_init()
+    };
+}
+
+/// A value short and simple enough for a human line: no debug structures, lists or long dumps.
+pub fn is_plain(text: &str) -> bool {
+    text.len() <= 64 && !text.contains(['{', '}', '[', ']', '(', ')', '\n'])
+}
+
+/// Writes stderr through the progress bars' `suspend`, so a log line is printed above the bars.
+#[derive(Clone, Copy)]
+struct AboveBars;
+
+struct LineWriter(Vec<u8>);
+
+impl Write for LineWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for LineWriter {
+    fn drop(&mut self) {
+        let buf = std::mem::take(&mut self.0);
+        crate::source::sftp::download::bars().suspend(|| {
+            let _ = std::io::stderr().lock().write_all(&buf);
+        });
+    }
+}
+
+impl<'a> MakeWriter<'a> for AboveBars {
+    type Writer = LineWriter;
+    fn make_writer(&'a self) -> Self::Writer {
+        LineWriter(Vec::new())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_plain;
+
+    #[test]
+    fn terminal_lines_leave_out_debug_structures() {
+        assert!(is_plain("2026-11-24"));
+        assert!(is_plain("ALIPAY_TRANSACTION_DETAIL_HKD_20261124.csv"));
+        assert!(!is_plain("Imported { file_id: 1, rows: 4 }"));
+        assert!(!is_plain("Some(3)"));
+        assert!(!is_plain(&"x".repeat(65)));
+    }
 }

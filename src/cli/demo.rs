@@ -38,6 +38,7 @@ pub fn run(_g: &super::Globals, a: Args) -> Result<Outcome> {
         .unwrap_or_default();
     sales.sort();
     let mut last_report = None;
+    let mut example_id = None;
     let (outcome, _) = pipeline::recorded(&mut ws, "demo", None, |ws, run_id| {
         for s in &sales {
             let (parsed, res) = pipeline::import_sales(ws, s, Some(run_id))?;
@@ -63,6 +64,9 @@ pub fn run(_g: &super::Globals, a: Args) -> Result<Outcome> {
             pipeline::email::after_day(ws, date, &res, now, Default::default())?;
             attention |= !res.is_clean();
             last_report = Some(res.report.dir.join("report.html"));
+            if let Some(f) = res.outcome.findings.iter().find(|f| !f.merchant_trans_id.is_empty()) {
+                example_id.get_or_insert_with(|| f.merchant_trans_id.clone());
+            }
         }
         Ok((if attention { Outcome::Attention } else { Outcome::Clean }, ()))
     })?;
@@ -71,8 +75,53 @@ pub fn run(_g: &super::Globals, a: Args) -> Result<Outcome> {
     if let Some(r) = last_report {
         println!("open the latest report: {}", r.display());
     }
-    println!("explore: alipay-recon -c {} status | runs | explain <payment id>", cfg_path.display());
+    if let Some(d) = dates_seen(&ws)? {
+        // Each hint is a whole command line that runs as printed (tests/integration/demo.rs runs them).
+        let me = program_name();
+        let cfg = shell_word(&cfg_path.display().to_string());
+        println!("explore (each line runs as printed):");
+        println!("  {me} -c {cfg} status --from {} --to {}", d.0, d.1);
+        println!("  {me} -c {cfg} runs");
+        if let Some(id) = example_id {
+            println!("  {me} -c {cfg} explain {id}");
+        }
+    }
+    if outcome == Outcome::Attention {
+        println!(
+            "exit code 1 is expected here: it means \"done, items need attention\" — the fixtures hold deliberate faults \
+             (0 = nothing to look at, 2 = failed; README \"Exit codes\")."
+        );
+    }
     Ok(outcome)
+}
+
+/// The first and last business dates with local sales records.
+fn dates_seen(ws: &Workspace) -> Result<Option<(chrono::NaiveDate, chrono::NaiveDate)>> {
+    let d = local_dates(ws)?;
+    Ok(d.first().copied().zip(d.last().copied()))
+}
+
+/// How to call this program in a hint: `alipay-recon` when that is what PATH finds, else its full path
+/// (e.g. target/debug/alipay-recon after `cargo run`).
+fn program_name() -> String {
+    let Ok(exe) = std::env::current_exe() else { return "alipay-recon".into() };
+    let on_path = std::env::var_os("PATH").is_some_and(|p| {
+        std::env::split_paths(&p).any(|d| d.join("alipay-recon").canonicalize().ok().as_deref() == Some(exe.as_path()))
+    });
+    if on_path {
+        "alipay-recon".into()
+    } else {
+        shell_word(&exe.display().to_string())
+    }
+}
+
+/// A path as one shell word (quoted when it holds anything but plain path characters).
+fn shell_word(s: &str) -> String {
+    if s.chars().all(|c| c.is_ascii_alphanumeric() || "/._-+".contains(c)) {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
 }
 
 /// The business dates that have local sales records, in order.

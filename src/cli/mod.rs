@@ -26,24 +26,31 @@ pub mod runs;
 pub mod sandbox;
 pub mod status;
 
+/// The help heading of the options every command takes, listed apart from each command's own.
+pub const GLOBAL: &str = "Global options";
+
+/// `--version`: the package version and the commit it was built from (build.rs; "unknown commit" when
+/// built outside a git checkout, e.g. from a source tarball).
+pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("ALIPAY_RECON_COMMIT"), ")");
+
 #[derive(Debug, Parser)]
 #[command(
     name = "alipay-recon",
-    version,
+    version = VERSION,
     about = "Reconcile Alipay barcode payments: fetch the daily files, match them against local sales, report and email the discrepancies."
 )]
 pub struct Cli {
     /// Configuration file.
-    #[arg(long, short = 'c', global = true, env = "ALIPAY_RECON_CONFIG", default_value = "alipay-recon.toml")]
+    #[arg(long, short = 'c', global = true, env = "ALIPAY_RECON_CONFIG", default_value = "alipay-recon.toml", help_heading = GLOBAL)]
     pub config: PathBuf,
     /// Log format on stderr.
-    #[arg(long, global = true, value_enum, default_value = "auto")]
+    #[arg(long, global = true, value_enum, default_value = "auto", help_heading = GLOBAL)]
     pub log_format: LogFormat,
     /// More logging (-v debug, -vv trace).
-    #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count)]
+    #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count, help_heading = GLOBAL)]
     pub verbose: u8,
     /// Only warnings and errors on stderr.
-    #[arg(long, short = 'q', global = true)]
+    #[arg(long, short = 'q', global = true, help_heading = GLOBAL)]
     pub quiet: bool,
     #[command(subcommand)]
     pub command: Command,
@@ -89,7 +96,7 @@ pub enum Command {
     /// The daily job for a date or range: fetch, import, reconcile, report (and email).
     Run(run::Args),
     /// Reconcile a date or range from stored data only, and rewrite its report.
-    Reconcile(run::Args),
+    Reconcile(run::ReconcileArgs),
     /// The run history.
     Runs(runs::Args),
     /// Show what is loaded for which dates.
@@ -147,7 +154,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Import(a) => import::run(&g, a),
         Command::ImportSales(a) => import_sales::run(&g, a),
         Command::Run(a) => run::run(&g, a, true),
-        Command::Reconcile(a) => run::run(&g, a, false),
+        Command::Reconcile(a) => run::run(&g, a.into(), false),
         Command::Runs(a) => runs::run(&g, a),
         Command::Status(a) => status::run(&g, a),
     }

@@ -38,6 +38,45 @@ pub struct Args {
     pub wait: Option<u64>,
 }
 
+/// `reconcile`'s options: `run`'s without those that only concern fetching (`--offline` is implied,
+/// `--refetch` would be ignored), so passing them is an error rather than silently nothing.
+#[derive(Debug, clap::Args)]
+pub struct ReconcileArgs {
+    /// Business date: YYYY-MM-DD, `today` or `yesterday` (in the business zone).
+    #[arg(long, conflicts_with_all = ["from", "to"])]
+    pub date: Option<String>,
+    /// First date of a range (rerun in date order).
+    #[arg(long, requires = "to")]
+    pub from: Option<String>,
+    /// Last date of a range.
+    #[arg(long, requires = "from")]
+    pub to: Option<String>,
+    /// Do not send or queue email for this run.
+    #[arg(long)]
+    pub no_email: bool,
+    /// Email the day's report again as a new version even though it was already sent.
+    #[arg(long, conflicts_with = "no_email")]
+    pub resend_email: bool,
+    /// When another run holds the date's lock, wait up to this many seconds instead of exiting 4.
+    #[arg(long, value_name = "SECONDS")]
+    pub wait: Option<u64>,
+}
+
+impl From<ReconcileArgs> for Args {
+    fn from(a: ReconcileArgs) -> Args {
+        Args {
+            date: a.date,
+            from: a.from,
+            to: a.to,
+            offline: true,
+            refetch: false,
+            no_email: a.no_email,
+            resend_email: a.resend_email,
+            wait: a.wait,
+        }
+    }
+}
+
 /// The dates named by --date or --from/--to.
 pub fn dates(a: &Args, zone: &crate::domain::BusinessZone, now: DateTime<Utc>) -> Result<Vec<NaiveDate>> {
     match (&a.date, &a.from, &a.to) {

@@ -42,6 +42,7 @@ pub fn run(g: &super::Globals, a: Args) -> Result<Outcome> {
         .query_map(params![from.to_string(), to.to_string()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
         .collect::<rusqlite::Result<_>>()?;
     let mut warnings = 0;
+    let mut shown = 0;
     for d in from.iter_days().take_while(|d| *d <= to) {
         let ds = d.to_string();
         let day_files: Vec<_> = files.iter().filter(|f| f.business_date == ds).collect();
@@ -49,6 +50,7 @@ pub fn run(g: &super::Globals, a: Args) -> Result<Outcome> {
         if day_files.is_empty() && loc.is_none() {
             continue;
         }
+        shown += 1;
         println!("{ds}");
         match loc {
             Some((_, n, unknown, conflicts)) => {
@@ -88,5 +90,26 @@ pub fn run(g: &super::Globals, a: Args) -> Result<Outcome> {
             );
         }
     }
+    if shown == 0 {
+        // Nothing in range is a question, not an answer: say which range, and what is loaded instead.
+        let loaded = loaded_dates(&ws.conn)?;
+        println!("nothing loaded from {from} to {to}.");
+        match (loaded.first(), loaded.last()) {
+            (Some(first), Some(last)) => {
+                let list = if loaded.len() <= 10 { format!(": {}", loaded.join(", ")) } else { String::new() };
+                println!("loaded: {} dates from {first} to {last}{list}", loaded.len());
+                println!("show them: alipay-recon status --from {first} --to {last}");
+            }
+            _ => println!("loaded: nothing yet (alipay-recon import-sales FILE, alipay-recon run --date D)"),
+        }
+    }
     Ok(if warnings > 0 { Outcome::Attention } else { Outcome::Clean })
+}
+
+/// Every business date with an imported Alipay file or local sales records, in order.
+fn loaded_dates(conn: &rusqlite::Connection) -> Result<Vec<String>> {
+    let mut st =
+        conn.prepare("SELECT business_date FROM local_records UNION SELECT business_date FROM files ORDER BY 1")?;
+    let v = st.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+    Ok(v)
 }

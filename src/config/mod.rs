@@ -13,6 +13,7 @@ mod retention;
 mod schedule;
 mod secret;
 mod sftp;
+mod suggest;
 
 pub use business::{BusinessConfig, FeeRule};
 pub use email::EmailConfig;
@@ -169,12 +170,13 @@ impl Config {
             toml::from_str(text).map_err(|e| anyhow!("{origin}: {}", e.to_string().trim_end()))?;
         let applied = env_override::apply(&mut value, env).map_err(|e| anyhow!("{origin}: {e}"))?;
         let mut cfg: Config = Config::deserialize(value).map_err(|e| {
-            let keys = if applied.is_empty() {
-                String::new()
+            let message = e.to_string().trim_end().to_string();
+            if applied.is_empty() {
+                // Where in the file, and the nearest valid key for a typo.
+                anyhow!("{}", suggest::explain::<Config>(text, origin, &message))
             } else {
-                format!(" (after overrides from {})", applied.join(", "))
-            };
-            anyhow!("{origin}{keys}: {}", e.to_string().trim_end())
+                anyhow!("{origin} (after overrides from {}): {message}", applied.join(", "))
+            }
         })?;
         cfg.base_dir = base_dir;
         cfg.origin = origin.to_string();

@@ -36,6 +36,27 @@ fn typo_names_file_and_key() {
 }
 
 #[test]
+fn typo_gives_the_line_and_the_nearest_key() {
+    let text = EXAMPLE.replace("grace_minutes = 30", "grace_minuts = 30");
+    let line = text.lines().position(|l| l.starts_with("grace_minuts")).unwrap() + 1;
+    let m = format!("{:#}", Config::from_toml(&text, "/etc/ar/config.toml", PathBuf::from("."), &[]).unwrap_err());
+    assert!(m.starts_with(&format!("/etc/ar/config.toml:{line}:1: ")), "{m}");
+    assert!(m.contains(&format!("{line} | grace_minuts = 30")), "{m}");
+    assert!(m.contains("did you mean `grace_minutes`?"), "{m}");
+    // A key in a nested table, and a mistyped value of a closed set.
+    let text = EXAMPLE.replacen("host = ", "hots = ", 1);
+    let m = format!("{:#}", Config::from_toml(&text, "c.toml", PathBuf::from("."), &[]).unwrap_err());
+    assert!(m.contains("did you mean `host`?") && m.contains(" | hots = "), "{m}");
+    let text = EXAMPLE.replace("transport = \"file\"", "transport = \"fiel\"");
+    let m = format!("{:#}", Config::from_toml(&text, "c.toml", PathBuf::from("."), &[]).unwrap_err());
+    assert!(m.contains("did you mean `file`?") && m.contains(" | transport = \"fiel\""), "{m}");
+    // Far from every key: no guess, but still the line.
+    let text = EXAMPLE.replace("grace_minutes = 30", "grace_minutes = 30\ncolour = \"red\"");
+    let m = format!("{:#}", Config::from_toml(&text, "c.toml", PathBuf::from("."), &[]).unwrap_err());
+    assert!(m.contains("colour") && m.contains(" | colour = \"red\"") && !m.contains("did you mean"), "{m}");
+}
+
+#[test]
 fn wrong_type_names_key_and_expectation() {
     let text = EXAMPLE.replace("grace_minutes = 30", "grace_minutes = \"thirty\"");
     let m = format!("{:#}", Config::from_toml(&text, "c.toml", PathBuf::from("."), &[]).unwrap_err());

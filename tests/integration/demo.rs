@@ -58,3 +58,36 @@ fn demo_reports_exactly_the_deliberate_faults() {
     }
     assert!(!first.is_empty());
 }
+
+#[test]
+fn demo_says_exit_1_is_expected_and_its_hints_run_as_printed() {
+    let w = Workspace::new();
+    let r = w.run(&["--log-format", "text", "demo"]).expect_code(1);
+    assert!(r.stdout.contains("exit code 1 is expected"), "{}", r.stdout);
+    // Terminal logs: short sentences, no Rust debug structures (JSON keeps every field).
+    assert!(r.stderr.contains("INFO file processed"), "{}", r.stderr);
+    for s in ["Imported {", "Some(", " { "] {
+        assert!(!r.stderr.contains(s), "debug text {s:?} in the terminal log:\n{}", r.stderr);
+    }
+    let json = w.run(&["--log-format", "json", "demo", "--dir", "again"]).expect_code(1);
+    assert!(json.stderr.lines().any(|l| l.starts_with('{') && l.contains("\"outcome\"")), "{}", json.stderr);
+
+    let hints: Vec<&str> = r
+        .stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("explore"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .map(str::trim)
+        .collect();
+    assert_eq!(hints.len(), 3, "{}", r.stdout);
+    for h in hints {
+        let words: Vec<&str> = h.split_whitespace().collect();
+        let out = w.cmd(&[]).args(&words[1..]).output().unwrap();
+        // The program is printed as what PATH finds or its full path: here, the binary under test.
+        assert_eq!(std::path::Path::new(words[0]), crate::harness::bin().as_path(), "{h}");
+        let code = out.status.code().unwrap();
+        assert!(code == 0 || code == 1, "{h}: exit {code}\n{}", String::from_utf8_lossy(&out.stderr));
+        assert!(!out.stdout.is_empty(), "{h} printed nothing");
+    }
+}
