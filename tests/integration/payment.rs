@@ -732,7 +732,7 @@ fn doctor_makes_one_signed_call_and_reports_order_not_exist_as_ok() {
         line.starts_with(&format!("[ OK ] payment API: {}: payQuery of the made-up id DOCTOR-", world.sandbox.url())),
         "{line}"
     );
-    assert!(line.contains("ORDER_NOT_EXIST, correctly signed") && line.contains("SANDBOX-CLIENT-ID"), "{line}");
+    assert!(line.contains("ORDER_NOT_EXIST, correctly signed") && line.contains("385SANDBOX0000042"), "{line}");
     assert!(r.stdout.contains("all checks passed"), "{}", r.stdout);
     // Exactly one call reached the server: a payQuery of an id no payment uses; the ledger is untouched.
     let calls = sandbox_calls(&world);

@@ -9,7 +9,7 @@ use alipay_recon::payment::sign::PrivateKey;
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub const MERCHANT_ID: &str = "2188000000009999";
+pub const MERCHANT_ID: &str = "2188000000004242";
 
 /// Timings small enough for tests; the sandbox's slow answers take longer than `read_timeout_ms`.
 pub const FAST: &str = "
@@ -140,7 +140,7 @@ pub fn config_text(url: &str, payment: &str) -> String {
 name = "Sandbox Test Store"
 [environments.sandbox]
 merchant_id = "{MERCHANT_ID}"
-client_id = "SANDBOX-CLIENT-ID"
+client_id = "385SANDBOX0000042"
 api_base_url = "{url}"
 private_key = {{ file = "keys/merchant-private.pem" }}
 alipay_public_key_file = "keys/alipay-sandbox-public.pem"
