@@ -1,7 +1,8 @@
 //! `alipay-recon doctor [--date YYYY-MM-DD]` — check that a daily run can work: DNS, TCP (is the IP
 //! whitelisted?), the server's host key (prints its fingerprint and the line to pin it),
 //! authentication, yesterday's remote folders, writable archive, database and report folders, the
-//! email transport (SMTP connect + EHLO + login) and, with `[payment] enabled`, the RSA keys.
+//! email transport (SMTP connect + EHLO + login) and, with `[payment] enabled`, the RSA keys and one
+//! signed payQuery of a made-up id to the payment API (docs/payment.md).
 //! Exit 0 when every check passes (warnings allowed), 2 when any fails.
 
 use crate::exit::Outcome;
