@@ -35,7 +35,7 @@ pub fn after_day(
     };
     let r = notify::queue_daily(&mut ws.conn, &report, opts)?;
     if let DailyEmail::AlreadyQueued { version, changed: true, .. } = &r {
-        println!(
+        outln!(
             "{date}: the report changed since email version {version}; pass --resend-email to send version {}",
             version + 1
         );
@@ -159,19 +159,19 @@ pub fn finish(ws: &Workspace, opts: EmailOptions) {
         Ok(None) => {}
         Ok(Some(rep)) => {
             for k in &rep.sent {
-                println!("email sent: {k}");
+                outln!("email sent: {k}");
             }
             for (k, e) in &rep.failed {
-                eprintln!("warning: email {k} not sent: {e}");
+                errln!("warning: email {k} not sent: {e}");
             }
             if rep.deferred > 0 {
-                eprintln!(
+                errln!(
                     "warning: {} more emails wait in the outbox: run `alipay-recon outbox send` later",
                     rep.deferred
                 );
             }
         }
-        Err(e) => eprintln!(
+        Err(e) => errln!(
             "warning: emails not sent: {e:#}; they wait in the outbox: fix [email] and run `alipay-recon outbox send`"
         ),
     }

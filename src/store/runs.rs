@@ -79,7 +79,8 @@ fn interrupted_message(conn: &Connection, id: i64, command: &str, date: Option<&
     };
     let files = names("SELECT name FROM files WHERE run_id = ?1 ORDER BY id")?;
     let sales = names("SELECT name FROM sales_files WHERE run_id = ?1 ORDER BY id")?;
-    let reconciled = names("SELECT DISTINCT business_date FROM recon_results WHERE run_id = ?1 ORDER BY business_date")?;
+    let reconciled =
+        names("SELECT DISTINCT business_date FROM recon_results WHERE run_id = ?1 ORDER BY business_date")?;
     let mut done = Vec::new();
     if !files.is_empty() {
         done.push(format!("imported {} Alipay file(s) ({})", files.len(), shown(&files)));
@@ -105,7 +106,9 @@ fn interrupted_message(conn: &Connection, id: i64, command: &str, date: Option<&
         Some(d) if reconciles => m.push_str(&format!(
             "; the report or email of {d} may be missing: the next `alipay-recon run --date {d}` rewrites them"
         )),
-        _ => m.push_str("; only the step in progress was rolled back: run it again to finish (imported files are kept)"),
+        _ => {
+            m.push_str("; only the step in progress was rolled back: run it again to finish (imported files are kept)")
+        }
     }
     Ok(m)
 }

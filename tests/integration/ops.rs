@@ -321,3 +321,49 @@ fn count_files(dir: &std::path::Path) -> usize {
     }
     n
 }
+
+// ---------------------------------------------------------------------------------------------
+// a closed stdout (`… | head`)
+
+/// Runs the binary with its stdout a pipe whose reader is already closed, as `| head` leaves it.
+fn run_into_closed_pipe(w: &Workspace, args: &[&str]) -> crate::harness::Run {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let o = w.cmd(args).stdout(writer).stderr(std::process::Stdio::piped()).output().unwrap();
+    crate::harness::Run {
+        code: o.status.code().unwrap_or(-1),
+        stdout: String::new(),
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn import_sales_into_a_closed_pipe_finishes_its_work_and_its_run() {
+    let w = workspace("", "[email]\ntransport = \"file\"\ndir = \"mail\"");
+    let f = fixtures().join("sales/sales_2026-11-25.csv");
+    let r = run_into_closed_pipe(&w, &["import-sales", f.to_str().unwrap()]);
+    assert!(r.code == 0 || r.code == 1, "exit {}: {}", r.code, r.stderr);
+    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+    let c = db(&w);
+    let (outcome, code): (String, i64) = c
+        .query_row("SELECT outcome, exit_code FROM runs WHERE command = 'import-sales'", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    assert_eq!(code, r.code as i64, "{outcome}");
+    assert!(outcome == "ok" || outcome == "attention", "{outcome}");
+    let loaded: i64 = c.query_row("SELECT COUNT(*) FROM local_records", [], |r| r.get(0)).unwrap();
+    assert!(loaded > 0, "the sales were not loaded");
+    // The same file again: the same code as with an open stdout, and nothing on stderr about the pipe.
+    let again = w.run(&["import-sales", f.to_str().unwrap()]);
+    assert_eq!(run_into_closed_pipe(&w, &["import-sales", f.to_str().unwrap()]).code, again.code);
+}
+
+#[test]
+fn doctor_into_a_closed_pipe_exits_with_its_own_code() {
+    let w = workspace("", "[email]\ntransport = \"file\"\ndir = \"mail\"");
+    let open = doctor(&w);
+    let closed = run_into_closed_pipe(&w, &["doctor", "--date", "2026-11-25"]);
+    assert_eq!(closed.code, open.code, "{}\n--- open stdout:\n{}", closed.stderr, open.stdout);
+    assert!(!closed.stderr.contains("panicked"), "{}", closed.stderr);
+}
