@@ -74,12 +74,12 @@ impl SftpSource {
         loop {
             match op(self) {
                 Ok(v) => return Ok(v),
-                Err(e) if e.retryable() && attempt < self.settings.retries => {
+                Err(e) if e.retryable() && attempt < e.retry_limit(self.settings.retries) => {
                     // The session may be half-dead: never reuse it after a network error.
                     self.conn = None;
                     let wait = backoff(self.settings.retry_backoff, attempt);
                     attempt += 1;
-                    tracing::warn!(%what, error = %e, attempt, of = self.settings.retries, wait_ms = wait.as_millis() as u64, "retrying");
+                    tracing::warn!(%what, error = %e, attempt, of = e.retry_limit(self.settings.retries), wait_ms = wait.as_millis() as u64, "retrying");
                     std::thread::sleep(wait);
                 }
                 Err(e) if e.retryable() && attempt > 0 => return Err(e.after_retries(attempt)),
