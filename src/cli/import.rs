@@ -87,7 +87,12 @@ fn judge(
         return Ok((Outcome::Attention, ()));
     }
     if !(day.has_transactions() && day.deferred() == 0) {
-        errln!("warning: no complete transaction file for {date} after the deadline: reconciliation will report it");
+        errln!(
+            "warning: no complete transaction file for {date} after the deadline (searched {}): reconciliation will \
+             report it; {}",
+            day.searched.join("; "),
+            crate::source::where_to_look_hint(&ws.cfg)
+        );
         return Ok((Outcome::Attention, ()));
     }
     let problems = day.refused.len()

@@ -130,6 +130,9 @@ pub fn run(g: &super::Globals, a: Args, fetch: bool) -> Result<Outcome> {
                     return Err(e.into());
                 }
                 attention |= !imported.incomplete().is_empty();
+                if let Some(w) = pipeline::no_transactions_warning(ws, &imported, date)? {
+                    errln!("warning: {w}");
+                }
             }
             let res = day::reconcile_day(ws, date, run_id)?;
             let dir = res.report.dir.display().to_string();

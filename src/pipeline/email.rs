@@ -113,7 +113,9 @@ pub fn missing_files(ws: &mut Workspace, date: NaiveDate, now: DateTime<Utc>, op
     if now >= deadline && !has_transactions(ws, date)? {
         let local_sales = local_sales(ws, date)?;
         let deadline = deadline.with_timezone(&ws.cfg.business.timezone.offset_at(deadline));
-        let a = Alert::FilesMissing { date, deadline, missing: vec!["transaction file".into()], local_sales };
+        let searched = crate::source::searched(&ws.cfg, date, &[]).join("; ");
+        let missing = vec![format!("transaction file (searched {searched})")];
+        let a = Alert::FilesMissing { date, deadline, missing, local_sales };
         notify::queue_alert(&mut ws.conn, &merchant, &a, opts)?;
     }
     let zone = ws.cfg.business.timezone;

@@ -48,6 +48,11 @@ impl SftpSource {
         SftpSource { settings, merchant_id: merchant_id.to_string(), conn: None }
     }
 
+    /// Over a connection already open (`doctor` lists with the one it checked).
+    pub fn with_connection(settings: SftpSettings, merchant_id: &str, conn: Connection) -> SftpSource {
+        SftpSource { settings, merchant_id: merchant_id.to_string(), conn: Some(conn) }
+    }
+
     /// The active environment's SFTP server (secrets resolved now, so a missing one fails early).
     pub fn from_config(cfg: &Config) -> Result<SftpSource> {
         Ok(SftpSource::new(SftpSettings::from_config(cfg)?, &cfg.active().merchant_id))
