@@ -139,7 +139,7 @@ pub fn print_result(date: NaiveDate, r: &day::DayResult) {
 pub fn print_outcome(date: NaiveDate, r: &day::DayResult, email_waiting: bool) {
     let s = &r.outcome.summary;
     if r.is_clean() && email_waiting {
-        println!("{date}: no discrepancies — {} matched; but the email was not delivered:", s.matched);
+        println!("{date}: no discrepancies — {} matched, but its email is not delivered yet (below)", s.matched);
     } else if r.is_clean() {
         println!("{date}: all clear — {} matched, no discrepancies", s.matched);
     } else {

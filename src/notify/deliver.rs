@@ -309,9 +309,17 @@ pub(crate) fn looks_like_tls(text: &str) -> bool {
 /// A TLS failure caused by the server's certificate (OpenSSL's verify errors).
 pub(crate) fn looks_like_certificate(text: &str) -> bool {
     let t = text.to_ascii_lowercase();
-    ["certificate verify failed", "unknown ca", "self-signed certificate", "self signed certificate", "certificate has expired", "hostname mismatch", "ip address mismatch"]
-        .iter()
-        .any(|w| t.contains(w))
+    [
+        "certificate verify failed",
+        "unknown ca",
+        "self-signed certificate",
+        "self signed certificate",
+        "certificate has expired",
+        "hostname mismatch",
+        "ip address mismatch",
+    ]
+    .iter()
+    .any(|w| t.contains(w))
 }
 
 struct AttemptError {
@@ -349,7 +357,7 @@ fn send_once(sink: &Sink, m: &lettre::Message, key: &str) -> Result<String, Atte
                     "the server could not be reached: check email.smtp.host/port and that the server is running"
                 };
                 Err(AttemptError {
-                    message: format!("{url}: {e}: {what}; the message stays in the outbox and is retried by the next run or `alipay-recon outbox send`"),
+                    message: format!("{url}: {e}: {what}; the message stays in the outbox and is retried by the hourly outbox job, the next run or `alipay-recon outbox send`"),
                     permanent: e.is_permanent(),
                     unreachable: stops_pass,
                 })

@@ -158,7 +158,13 @@ fn a_message_that_cannot_be_built_does_not_block_the_others() {
 fn certificate_failures_are_told_apart_from_other_tls_and_network_errors() {
     // OpenSSL's texts as lettre (native-tls) reports them: a connection error, not `is_tls()`.
     let verify = "Connection error: error:0A000086:SSL routines:tls_post_process_server_certificate:certificate verify failed:../ssl/statem/statem_clnt.c:1889:";
-    for why in ["(self-signed certificate)", "(unable to get local issuer certificate)", "(IP address mismatch)", "(hostname mismatch)", "(certificate has expired)"] {
+    for why in [
+        "(self-signed certificate)",
+        "(unable to get local issuer certificate)",
+        "(IP address mismatch)",
+        "(hostname mismatch)",
+        "(certificate has expired)",
+    ] {
         let t = format!("{verify} {why}");
         assert!(looks_like_certificate(&t) && looks_like_tls(&t), "{t}");
     }

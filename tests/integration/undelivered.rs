@@ -88,7 +88,10 @@ fn run_systemd_outbox_unit(w: &Workspace) -> (i32, String) {
     let mut c = Command::new(argv[0]);
     clean_env(&mut c, w);
     let o = c.args(&argv[1..]).current_dir(PathBuf::from(value("WorkingDirectory="))).output().unwrap();
-    (o.status.code().unwrap_or(-1), format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr)))
+    (
+        o.status.code().unwrap_or(-1),
+        format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr)),
+    )
 }
 
 #[test]
@@ -105,7 +108,11 @@ fn smtp_down_on_a_clean_day_exits_1_says_what_waits_and_the_hourly_cron_line_del
     assert!(r.stdout.contains("alipay-recon outbox send") && r.stdout.contains("hourly"), "{}", r.stdout);
     assert!(r.stdout.contains("no discrepancies"), "the reconciliation itself is still reported: {}", r.stdout);
     // stderr: the warning with the cause, and the log line (JSON when not on a terminal).
-    assert!(r.stderr.contains(&format!("127.0.0.1:{port}")) && r.stderr.contains("could not be reached"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains(&format!("127.0.0.1:{port}")) && r.stderr.contains("could not be reached"),
+        "{}",
+        r.stderr
+    );
     let log = r.stderr.lines().find(|l| l.contains("\"level\":\"WARN\"") && l.contains("waiting in the outbox"));
     assert!(log.is_some_and(|l| l.contains(&waits)), "a WARN log line saying what waits:\n{}", r.stderr);
     let run = last_run(&w, "run");
@@ -120,7 +127,12 @@ fn smtp_down_on_a_clean_day_exits_1_says_what_waits_and_the_hourly_cron_line_del
 
     // The server is back: the shipped hourly cron line delivers the waiting email, once.
     let server = SmtpServer::start_on(port, &maildir, Mode::Plain);
-    assert_eq!(run_crontab_outbox_line(&w), 0, "{}", std::fs::read_to_string(w.file("log/cron.log")).unwrap_or_default());
+    assert_eq!(
+        run_crontab_outbox_line(&w),
+        0,
+        "{}",
+        std::fs::read_to_string(w.file("log/cron.log")).unwrap_or_default()
+    );
     let mails = server.mails();
     assert_eq!(mails.len(), 1);
     assert!(mails[0].subject.contains(&format!("{CLEAN_DAY} HK-Store: all clear")), "{}", mails[0].subject);
@@ -178,7 +190,9 @@ fn a_refused_alert_on_a_clean_day_exits_1_and_the_systemd_outbox_unit_delivers_i
     assert_eq!(outbox(&w).len(), 2);
 
     // Fixed (STARTTLS with the server's CA): the shipped systemd outbox unit delivers both.
-    let cfg = std::fs::read_to_string(w.file("alipay-recon.toml")).unwrap().replace("security = \"plain\"", "security = \"starttls\"");
+    let cfg = std::fs::read_to_string(w.file("alipay-recon.toml"))
+        .unwrap()
+        .replace("security = \"plain\"", "security = \"starttls\"");
     w.write("alipay-recon.toml", cfg);
     add_ca_file(&w, &cert);
     let (code, out) = run_systemd_outbox_unit(&w);
