@@ -315,3 +315,25 @@ fn shipped_schedules_retry_the_outbox_hourly() {
     // The daily service's comments point at the outbox timer.
     assert!(read("alipay-recon.service").contains("alipay-recon-outbox.timer"));
 }
+
+#[test]
+fn a_range_run_with_the_server_down_records_every_dates_waiting_email() {
+    let port = smtp::free_port();
+    let w = workspace(&smtp_email(port, "plain", ""));
+    let r = w.run(&["reconcile", "--from", "2020-01-02", "--to", "2020-01-03"]).expect_code(1);
+    assert!(!r.stdout.contains("all clear"), "{}", r.stdout);
+    for d in ["2020-01-02", "2020-01-03"] {
+        assert!(r.stdout.contains(&format!("the daily email for {d}")), "{d}: {}", r.stdout);
+    }
+    // The second date did not wait out the same connection failure again.
+    assert!(r.stderr.contains("not tried again after the earlier failure"), "{}", r.stderr);
+    let all = runs(&w);
+    let rows: Vec<_> = all.as_array().unwrap().iter().filter(|r| r["command"] == "reconcile").collect();
+    assert_eq!(rows.len(), 2);
+    for row in rows {
+        assert_eq!((row["outcome"].as_str(), row["exit_code"].as_i64()), (Some("attention"), Some(1)), "{row}");
+        let date = row["business_date"].as_str().unwrap();
+        assert!(row["message"].as_str().unwrap().contains(&format!("the daily email for {date}")), "{row}");
+    }
+    assert_eq!(outbox(&w).len(), 2);
+}
