@@ -1,13 +1,14 @@
 //! Rows tied to one day's files, reported on that file's date only (never carried): FILE_INTEGRITY
 //! from stored file issues, SETTLEMENT_MISMATCH, FEE_MISMATCH and SUMMARY_MISMATCH.
 
-use super::frames::{payment_key, refund_key};
-use super::input::{AlipayRow, Input};
+use super::frames::{alipay_ids_of_payments, payment_key, refund_key};
+use super::input::{AlipayRow, Id, Input, LocalVersion};
 use super::{HashMap, HashSet, Params};
 use crate::config::FeeRule;
-use crate::domain::{format_minor, Category, Currency, FileKind, Finding, TransType};
+use crate::domain::{format_minor, Category, Currency, FileKind, Finding, RecordType, TransType};
 use chrono::{Duration, NaiveDate};
 use std::borrow::Cow;
+use std::cell::OnceCell;
 use std::collections::BTreeMap;
 
 fn blank(date: NaiveDate, item_date: NaiveDate, category: Category, detail: String) -> Finding {
@@ -69,9 +70,10 @@ impl<'a> DayRows<'a> {
 /// Every check of the files dated `date`.
 pub(super) fn day_checks(input: &Input, params: &Params, date: NaiveDate) -> Vec<Finding> {
     let rows = DayRows::new(input, params, date);
+    let known = Known::new(input);
     let mut out = integrity(input, &rows, date);
-    out.extend(settlement(&rows, params, date));
-    out.extend(fees(&rows, params, date));
+    out.extend(settlement(&rows, &known, params, date));
+    out.extend(fees(&rows, &known, params, date));
     out.extend(summaries(input, &rows, date));
     out
 }
@@ -162,21 +164,101 @@ fn money(a: Option<i64>, c: Option<Currency>) -> String {
     }
 }
 
-fn finding_for(date: NaiveDate, cat: Category, r: &AlipayRow, detail: String) -> Finding {
-    let mut f = blank(date, r.date, cat, detail);
-    f.merchant_trans_id = r.merchant_trans_id.as_deref().unwrap_or_default().to_string();
-    f.merchant_refund_id = if r.trans_type == TransType::Refund {
-        r.merchant_refund_id().as_deref().unwrap_or_default().to_string()
-    } else {
-        String::new()
-    };
-    f.acquirement_id = r.alipay_id.as_deref().unwrap_or_default().to_string();
-    f.alipay_type = r.trans_type.as_str().to_string();
-    f
+/// What the window knows about payments and refunds, to name a settlement or fee row's payment as
+/// its item rows name it (contracts.md §3). Built on the first finding (a matching row needs none).
+struct Known<'a> {
+    input: &'a Input,
+    cell: OnceCell<KnownIds<'a>>,
+}
+
+struct KnownIds<'a> {
+    /// Alipay payment id → merchant payment id, from the window's transaction PAYMENT rows.
+    payment_of_alipay: HashMap<&'a str, &'a str>,
+    /// Merchant payment id → Alipay's id of the payment (`frames::alipay_ids_of_payments`).
+    alipay_of_payment: HashMap<Id, Id>,
+    /// Merchant refund id → the newest local version of the refund.
+    local_refund: HashMap<&'a str, &'a LocalVersion>,
+}
+
+fn nonempty(s: &Option<Id>) -> Option<&str> {
+    s.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+impl<'a> Known<'a> {
+    fn new(input: &'a Input) -> Known<'a> {
+        Known { input, cell: OnceCell::new() }
+    }
+
+    fn ids(&self) -> &KnownIds<'a> {
+        self.cell.get_or_init(|| {
+            let input = self.input;
+            let mut payment_of_alipay = HashMap::default();
+            for r in
+                input.rows.iter().filter(|r| r.kind == FileKind::Transactions && r.trans_type == TransType::Payment)
+            {
+                if let (Some(a), Some(m)) = (nonempty(&r.alipay_id), nonempty(&r.merchant_trans_id)) {
+                    payment_of_alipay.entry(a).or_insert(m);
+                }
+            }
+            let mut local_refund: HashMap<&str, &LocalVersion> = HashMap::default();
+            for l in input.local.iter().filter(|l| l.record_type == RecordType::Refund) {
+                let e = local_refund.entry(l.key().trim()).or_insert(l);
+                if (l.ledger, l.seq) > (e.ledger, e.seq) {
+                    *e = l;
+                }
+            }
+            KnownIds { payment_of_alipay, alipay_of_payment: alipay_ids_of_payments(input), local_refund }
+        })
+    }
+
+    /// A finding about settlement or transaction row `r`, which matched transaction row `t` (if any).
+    /// Its ids are the ones the item rows of the same payment or refund carry (`items::Sides`): the
+    /// payment's merchant id (a refund's from the transaction file, else the local refund record),
+    /// the refund id, and Alipay's id of the payment (never a refund's or a cancel's own id).
+    fn finding(&self, date: NaiveDate, cat: Category, r: &AlipayRow, t: Option<&AlipayRow>, detail: String) -> Finding {
+        let mut f = blank(date, r.date, cat, detail);
+        f.alipay_type = r.trans_type.as_str().to_string();
+        let x = t.unwrap_or(r);
+        let first = |get: &dyn Fn(&AlipayRow) -> Option<String>| get(x).or_else(|| get(r));
+        if r.trans_type == TransType::Refund {
+            let k = self.ids();
+            let refund_id = first(&|a| nonempty(a.merchant_refund_id()).map(str::to_string)).unwrap_or_default();
+            let local = k.local_refund.get(refund_id.as_str()).copied();
+            let payment = first(&|a| {
+                nonempty(&a.merchant_trans_id)
+                    .or_else(|| nonempty(a.original_alipay_id()).and_then(|o| k.payment_of_alipay.get(o).copied()))
+                    .map(str::to_string)
+            })
+            .or_else(|| local.map(|l| l.merchant_trans_id.to_string()))
+            .unwrap_or_default();
+            f.acquirement_id = local
+                .and_then(|l| nonempty(&l.acquirement_id))
+                .map(str::to_string)
+                .or_else(|| first(&|a| nonempty(a.original_alipay_id()).map(str::to_string)))
+                .or_else(|| k.alipay_of_payment.get(payment.trim()).map(|a| a.to_string()))
+                .unwrap_or_default();
+            f.merchant_trans_id = payment;
+            f.merchant_refund_id = refund_id;
+        } else {
+            // A classic settlement row of a cancelled payment has Alipay's id as the merchant's: the
+            // transaction row's id comes first.
+            let payment = first(&|a| nonempty(&a.merchant_trans_id).map(str::to_string)).unwrap_or_default();
+            fn own(a: &AlipayRow) -> Option<&str> {
+                match a.trans_type {
+                    TransType::Cancel => nonempty(a.original_alipay_id()).or(nonempty(&a.alipay_id)),
+                    _ => nonempty(&a.alipay_id),
+                }
+            }
+            let local = || self.ids().alipay_of_payment.get(payment.trim()).map(|a| a.to_string());
+            f.acquirement_id = local().or_else(|| own(x).or(own(r)).map(str::to_string)).unwrap_or_default();
+            f.merchant_trans_id = payment;
+        }
+        f
+    }
 }
 
 /// SETTLEMENT_MISMATCH for the settlement-detail rows of `date`.
-fn settlement(rows: &DayRows, params: &Params, date: NaiveDate) -> Vec<Finding> {
+fn settlement(rows: &DayRows, known: &Known, params: &Params, date: NaiveDate) -> Vec<Finding> {
     if rows.settled_today(date).next().is_none() {
         return Vec::new();
     }
@@ -243,10 +325,11 @@ fn settlement(rows: &DayRows, params: &Params, date: NaiveDate) -> Vec<Finding> 
             continue;
         }
         if !matches!(r.trans_type, TransType::Payment | TransType::Refund) {
-            out.push(finding_for(
+            out.push(known.finding(
                 date,
                 Category::SettlementMismatch,
                 r,
+                None,
                 format!(
                 "Settlement line {} has type '{}' that is neither a payment nor a refund: ask Alipay what it settles.",
                 r.line, r.type_raw
@@ -265,7 +348,7 @@ fn settlement(rows: &DayRows, params: &Params, date: NaiveDate) -> Vec<Finding> 
             .and_then(|a| by_alipay_id.get(a).copied())
             .or_else(|| by_key().get(&(r.trans_type, key_of(r))).copied());
         let Some(t) = txn else {
-            out.push(finding_for(date, Category::SettlementMismatch, r, format!(
+            out.push(known.finding(date, Category::SettlementMismatch, r, None, format!(
                 "Alipay settled {} ({}) but no transaction file of the last {} days has it: ask Alipay which transaction this is.",
                 money(r.amount, r.currency), r.type_raw, params.settlement_lookback_days
             )));
@@ -291,7 +374,7 @@ fn settlement(rows: &DayRows, params: &Params, date: NaiveDate) -> Vec<Finding> 
             continue;
         };
         // Built only for a mismatch: a million matching rows must not each allocate a finding.
-        let mut f = finding_for(date, Category::SettlementMismatch, r, detail);
+        let mut f = known.finding(date, Category::SettlementMismatch, r, Some(t), detail);
         f.currency = t.currency;
         f.local_amount = t.amount;
         f.alipay_currency = r.currency;
@@ -330,7 +413,7 @@ pub(super) fn fee_of(amount: i64, ppm: i64) -> i64 {
 }
 
 /// FEE_MISMATCH for rows of `date` that carry a fee and have a configured rate.
-fn fees(rows: &DayRows, params: &Params, date: NaiveDate) -> Vec<Finding> {
+fn fees(rows: &DayRows, known: &Known, params: &Params, date: NaiveDate) -> Vec<Finding> {
     let mut out = Vec::new();
     if params.fees.is_empty() {
         return out;
@@ -356,7 +439,7 @@ fn fees(rows: &DayRows, params: &Params, date: NaiveDate) -> Vec<Finding> {
         if (fee - expected).abs() <= params.fee_tolerance_minor {
             continue;
         }
-        let mut f = finding_for(date, Category::FeeMismatch, r, format!(
+        let mut f = known.finding(date, Category::FeeMismatch, r, None, format!(
             "Alipay charged a fee of {} on this {} but the contract rate gives {}: claim the difference from Alipay or correct the configured rate.",
             money(Some(fee), Some(c)), r.trans_type.as_str(), money(Some(expected), Some(c))
         ));

@@ -20,7 +20,8 @@ fn fee_params() -> Params {
 
 /// `(category, merchant_trans_id, merchant_refund_id, acquirement_id)` of every finding.
 fn ids(o: &Outcome) -> Vec<(Category, String, String, String)> {
-    let f = |f: &Finding| (f.category, f.merchant_trans_id.clone(), f.merchant_refund_id.clone(), f.acquirement_id.clone());
+    let f =
+        |f: &Finding| (f.category, f.merchant_trans_id.clone(), f.merchant_refund_id.clone(), f.acquirement_id.clone());
     o.findings.iter().map(f).collect()
 }
 
@@ -41,7 +42,10 @@ fn refund_settlement_and_fee_rows_carry_the_payments_alipay_id() {
     let mut w = World::with(fee_params());
     let (p1, r1) = (pay("P1", "A1", 5600, AT), refund("R1", "A1", 1000, LATER));
     w.txns(D, vec![p1.clone(), r1.clone()]);
-    w.sales(&[&format!("PAYMENT,P1,,56.00,HKD,SUCCESS,{AT},S1,T1,"), &format!("REFUND,P1,R1,9.00,HKD,SUCCESS,{LATER},,,")]);
+    w.sales(&[
+        &format!("PAYMENT,P1,,56.00,HKD,SUCCESS,{AT},S1,T1,"),
+        &format!("REFUND,P1,R1,9.00,HKD,SUCCESS,{LATER},,,"),
+    ]);
     // Settled the next day for 9.00 (the transaction says 10.00), with a fee of 0.50 returned
     // (the rate returns 0.18): a SETTLEMENT_MISMATCH and a FEE_MISMATCH row.
     w.txns("2026-11-21", vec![]);
@@ -64,7 +68,10 @@ fn classic_refund_rows_name_the_payment_from_the_local_refund_record() {
     let mut w = World::with(fee_params());
     let (p1, r1) = (pay("P1", "A1", 5600, AT), classic_refund("R1", "RA1", 1000, LATER));
     w.txns(D, vec![p1.clone(), r1.clone()]);
-    w.sales(&[&format!("PAYMENT,P1,,56.00,HKD,SUCCESS,{AT},S1,T1,"), &format!("REFUND,P1,R1,9.00,HKD,SUCCESS,{LATER},,,")]);
+    w.sales(&[
+        &format!("PAYMENT,P1,,56.00,HKD,SUCCESS,{AT},S1,T1,"),
+        &format!("REFUND,P1,R1,9.00,HKD,SUCCESS,{LATER},,,"),
+    ]);
     w.txns("2026-11-21", vec![]);
     w.settlement("2026-11-21", vec![settle(&p1, 101), settle(&DetailRow { amount: Some(900), ..r1 }, -50)]);
     let o = w.run("2026-11-21");
@@ -83,7 +90,10 @@ fn classic_refund_settled_without_a_transaction_row_is_named_by_the_local_refund
     // record links it to its payment.
     let mut w = World::new();
     w.txns(D, vec![pay("P1", "A1", 5600, AT)]);
-    w.sales(&[&format!("PAYMENT,P1,,56.00,HKD,SUCCESS,{AT},S1,T1,"), &format!("REFUND,P1,R1,10.00,HKD,SUCCESS,{LATER},,,A1")]);
+    w.sales(&[
+        &format!("PAYMENT,P1,,56.00,HKD,SUCCESS,{AT},S1,T1,"),
+        &format!("REFUND,P1,R1,10.00,HKD,SUCCESS,{LATER},,,A1"),
+    ]);
     w.txns("2026-11-21", vec![]);
     w.settlement("2026-11-21", vec![settle(&classic_refund("R1", "RA1", 1000, LATER), 0)]);
     let o = w.run("2026-11-21");
@@ -111,7 +121,10 @@ fn classic_refund_unsettled_row_has_the_payments_alipay_id() {
     let mut w = World::new();
     let (p1, r1) = (pay("P1", "A1", 5600, AT), classic_refund("R1", "RA1", 1000, LATER));
     w.txns(D, vec![p1.clone(), r1]);
-    w.sales(&[&format!("PAYMENT,P1,,56.00,HKD,SUCCESS,{AT},S1,T1,"), &format!("REFUND,P1,R1,10.00,HKD,SUCCESS,{LATER},,,")]);
+    w.sales(&[
+        &format!("PAYMENT,P1,,56.00,HKD,SUCCESS,{AT},S1,T1,"),
+        &format!("REFUND,P1,R1,10.00,HKD,SUCCESS,{LATER},,,"),
+    ]);
     w.settlement("2026-11-21", vec![settle(&p1, 0)]);
     for day in 21..=27 {
         w.txns(&format!("2026-11-{day}"), vec![]);
