@@ -240,17 +240,29 @@ impl<'a> Known<'a> {
             f.merchant_trans_id = payment;
             f.merchant_refund_id = refund_id;
         } else {
-            // A classic settlement row of a cancelled payment has Alipay's id as the merchant's: the
-            // transaction row's id comes first.
-            let payment = first(&|a| nonempty(&a.merchant_trans_id).map(str::to_string)).unwrap_or_default();
             fn own(a: &AlipayRow) -> Option<&str> {
                 match a.trans_type {
                     TransType::Cancel => nonempty(a.original_alipay_id()).or(nonempty(&a.alipay_id)),
                     _ => nonempty(&a.alipay_id),
                 }
             }
-            let local = || self.ids().alipay_of_payment.get(payment.trim()).map(|a| a.to_string());
-            f.acquirement_id = local().or_else(|| own(x).or(own(r)).map(str::to_string)).unwrap_or_default();
+            // The transaction file names the payment: a classic settlement row of a cancelled payment
+            // has Alipay's id where the merchant's belongs.
+            let k = self.ids();
+            let alipay = own(x).or(own(r));
+            let payment = t
+                .and_then(|t| nonempty(&t.merchant_trans_id))
+                .or_else(|| alipay.and_then(|a| k.payment_of_alipay.get(a).copied()))
+                .or_else(|| nonempty(&r.merchant_trans_id))
+                .unwrap_or_default()
+                .to_string();
+            f.acquirement_id = k
+                .alipay_of_payment
+                .get(payment.as_str())
+                .map(|a| a.as_str())
+                .or(alipay)
+                .unwrap_or_default()
+                .to_string();
             f.merchant_trans_id = payment;
         }
         f

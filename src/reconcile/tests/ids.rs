@@ -104,15 +104,21 @@ fn classic_refund_settled_without_a_transaction_row_is_named_by_the_local_refund
 fn classic_settled_but_voided_payment_is_named_by_the_merchants_id() {
     // classic settlement: for a cancelled transaction Partner_transaction_id equals Alipay's
     // Transaction_id (alipay-files.md); the row is still about payment P9.
-    let mut w = World::new();
+    let mut w = World::with(fee_params());
     let p9 = pay("P9", "A9", 3000, AT);
     let c9 = DetailRow { original_alipay_id: None, alipay_id: Some("A9".into()), ..cancel("P9", "A9", 3000, LATER) };
     w.txns(D, vec![p9.clone(), c9]);
     w.sales(&[&format!("PAYMENT,P9,,30.00,HKD,CANCELLED,{AT},S1,T1,")]);
     w.txns("2026-11-21", vec![]);
-    w.settlement("2026-11-21", vec![settle(&DetailRow { merchant_trans_id: Some("A9".into()), ..p9 }, 54)]);
+    // Settled with a fee of 1.00 where the rate gives 0.54: its FEE_MISMATCH row names P9 too.
+    w.settlement("2026-11-21", vec![settle(&DetailRow { merchant_trans_id: Some("A9".into()), ..p9 }, 100)]);
     let o = w.run("2026-11-21");
-    assert_eq!(ids(&o), vec![row(SettlementMismatch, "P9", "", "A9")], "{:#?}", o.findings);
+    assert_eq!(
+        ids(&o),
+        vec![row(SettlementMismatch, "P9", "", "A9"), row(FeeMismatch, "P9", "", "A9")],
+        "{:#?}",
+        o.findings
+    );
     assert!(o.findings[0].detail.contains("cancelled"), "{}", o.findings[0].detail);
 }
 
