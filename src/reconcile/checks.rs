@@ -211,7 +211,7 @@ fn name_ids(input: &Input, found: Vec<Unnamed>) -> Vec<Finding> {
     // Alipay payment id → merchant payment id, from the window's transaction PAYMENT rows.
     let mut wanted: HashSet<&str> = HashSet::default();
     for (_, r, t) in &found {
-        for x in both(*r, *t) {
+        for x in both(r, *t) {
             wanted.extend(if is_refund(r) { nonempty(x.original_alipay_id()) } else { payment_alipay_id(x) });
         }
     }
@@ -245,12 +245,12 @@ fn name_ids(input: &Input, found: Vec<Unnamed>) -> Vec<Finding> {
         .map(|((_, r, t), refund)| {
             let via = |a: Option<&str>| a.and_then(|a| payment_of_alipay.get(a).copied());
             let p = if is_refund(r) {
-                both(*r, *t)
+                both(r, *t)
                     .find_map(|x| nonempty(&x.merchant_trans_id).or_else(|| via(nonempty(x.original_alipay_id()))))
                     .or_else(|| refund.as_deref().and_then(|k| local_refund.get(k)).map(|l| l.merchant_trans_id.trim()))
             } else {
                 t.and_then(|t| nonempty(&t.merchant_trans_id))
-                    .or_else(|| via(both(*r, *t).find_map(payment_alipay_id)))
+                    .or_else(|| via(both(r, *t).find_map(payment_alipay_id)))
                     .or_else(|| nonempty(&r.merchant_trans_id))
             };
             p.unwrap_or_default().to_string()
