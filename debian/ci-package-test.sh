@@ -45,7 +45,8 @@ getent passwd alipay-recon >/dev/null || fail "no system user alipay-recon"
 [[ "$(stat -c %U:%a /var/lib/alipay-recon)" == alipay-recon:750 ]] || fail "/var/lib/alipay-recon: $(stat -c %U:%a /var/lib/alipay-recon)"
 dpkg-query -W -f='${Conffiles}\n' alipay-recon | grep -q ' /etc/alipay-recon/alipay-recon.toml ' \
   || fail "/etc/alipay-recon/alipay-recon.toml is not a conffile"
-for u in alipay-recon.service alipay-recon.timer alipay-recon-daemon.service; do
+for u in alipay-recon.service alipay-recon.timer alipay-recon-daemon.service alipay-recon-outbox.service \
+  alipay-recon-outbox.timer; do
   test -f "/usr/lib/systemd/system/$u" || fail "unit $u not installed"
 done
 if ls /etc/systemd/system/*.wants/alipay-recon* >/dev/null 2>&1; then fail "a unit was enabled by the package"; fi
@@ -65,7 +66,8 @@ if command -v systemd-analyze >/dev/null; then
   say "systemd-analyze verify"
   # Missing network-online.target etc. outside a booted system would be noise: only our units' own errors fail.
   systemd-analyze verify /usr/lib/systemd/system/alipay-recon.service /usr/lib/systemd/system/alipay-recon.timer \
-    /usr/lib/systemd/system/alipay-recon-daemon.service
+    /usr/lib/systemd/system/alipay-recon-daemon.service /usr/lib/systemd/system/alipay-recon-outbox.service \
+    /usr/lib/systemd/system/alipay-recon-outbox.timer
 else
   say "no systemd-analyze here: units not verified"
 fi
@@ -76,7 +78,8 @@ apt-get purge -y -qq alipay-recon
 left=()
 for p in /usr/bin/alipay-recon /var/lib/alipay-recon /etc/alipay-recon/alipay-recon.toml /etc/alipay-recon/schedules \
   /usr/lib/systemd/system/alipay-recon.service /usr/lib/systemd/system/alipay-recon.timer \
-  /usr/lib/systemd/system/alipay-recon-daemon.service /usr/share/doc/alipay-recon; do
+  /usr/lib/systemd/system/alipay-recon-daemon.service /usr/lib/systemd/system/alipay-recon-outbox.service \
+  /usr/lib/systemd/system/alipay-recon-outbox.timer /usr/share/doc/alipay-recon; do
   [[ -e $p ]] && left+=("$p")
 done
 getent passwd alipay-recon >/dev/null && left+=("user alipay-recon")

@@ -29,7 +29,7 @@ for k in '^database = "/var/lib/' '^archive_dir = "/var/lib/' '^reports_dir = "/
 done
 
 # The units: package paths and user; the "Install: copy … adjust …" comments become "enable with".
-for u in alipay-recon.service alipay-recon.timer alipay-recon-daemon.service; do
+for u in alipay-recon.service alipay-recon.timer alipay-recon-daemon.service alipay-recon-outbox.service alipay-recon-outbox.timer; do
   sed -e 's|^User=alipay$|User=alipay-recon|' \
       -e 's|^Group=alipay$|Group=alipay-recon|' \
       -e 's|^WorkingDirectory=/srv/alipay-recon$|WorkingDirectory=/var/lib/alipay-recon|' \

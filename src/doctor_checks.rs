@@ -8,7 +8,7 @@
 use super::{writable, Report, Status};
 use crate::config::email::{Security, Transport};
 use crate::config::Config;
-use crate::notify::deliver;
+use crate::notify::deliver::{self, looks_like_tls};
 use crate::payment::core::{CallError, CallStatus, Reply};
 use crate::payment::sign::{PrivateKey, PublicKey};
 use std::path::Path;
@@ -72,12 +72,6 @@ fn smtp(cfg: &Config, r: &mut Report) {
         ),
         Err(e) => r.push("SMTP", Status::Fail, format!("{target}: {e}: {}", smtp_hint(&e, s.user.is_some()))),
     };
-}
-
-/// native-tls reports a refused certificate as a plain connection error; its text tells.
-fn looks_like_tls(text: &str) -> bool {
-    let t = text.to_ascii_lowercase();
-    ["ssl routines", "certificate", "tls", "handshake"].iter().any(|w| t.contains(w))
 }
 
 /// What to check for a failed SMTP test, by the kind of failure.

@@ -103,7 +103,17 @@ pub fn run(g: &super::Globals, a: Args) -> Result<Outcome> {
             (s, Some(reason)) => format!("{s}: {reason}"),
             (s, None) => s.to_string(),
         };
-        outln!("  {} {} {} — {}: {}", f.business_date, f.category.as_str(), f.merchant_trans_id, state, f.detail);
+        // A refund's rows carry its payment's id (contracts.md §3): name the refund too.
+        let refund =
+            if f.merchant_refund_id.is_empty() { String::new() } else { format!(" refund {}", f.merchant_refund_id) };
+        outln!(
+            "  {} {} {}{refund} — {}: {}",
+            f.business_date,
+            f.category.as_str(),
+            f.merchant_trans_id,
+            state,
+            f.detail
+        );
     }
     Ok(Outcome::Clean)
 }

@@ -86,8 +86,8 @@ pub fn run(g: &super::Globals, a: Args) -> Result<Outcome> {
             for (k, e) in &rep.failed {
                 msg.push_str(&format!("\n  {k}: {e}"));
             }
-            if rep.deferred > 0 {
-                msg.push_str(&format!("\n  {} more not tried after that failure", rep.deferred));
+            if !rep.deferred.is_empty() {
+                msg.push_str(&format!("\n  not tried after that failure: {}", rep.deferred.join(", ")));
             }
             msg.push_str("\nThey stay in the outbox: fix the cause and run `alipay-recon outbox send` again.");
             bail!(msg)

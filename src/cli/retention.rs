@@ -69,8 +69,9 @@ pub fn run(g: &super::Globals, a: Args) -> Result<Outcome> {
     for p in &report.staging_removed {
         outln!("  {}", p.display());
     }
-    pipeline::email::finish(&ws, opts);
-    if report.needs_attention() {
+    // An alert left in the outbox is owed work: exit 1 (contracts.md v3 §5).
+    let mail_waiting = pipeline::email::finish(&ws, opts).is_some();
+    if report.needs_attention() || mail_waiting {
         Ok(Outcome::Attention)
     } else {
         outln!("nothing needs attention");

@@ -114,6 +114,8 @@ pub fn run(g: &super::Globals, a: Args, fetch: bool) -> Result<Outcome> {
         }
     }
     let lock_dir = crate::lock::lock_dir(&ws.cfg);
+    // Once a date's delivery left mail waiting, later dates of a range do not wait out the same failure.
+    let mut mail_down = false;
     for date in dates {
         // One run per date at a time, shared with the daemon and other manual runs (exit 4 when held).
         let _lock = crate::lock::acquire(&lock_dir, date, a.wait.map(std::time::Duration::from_secs))?;
@@ -137,10 +139,20 @@ pub fn run(g: &super::Globals, a: Args, fetch: bool) -> Result<Outcome> {
             let res = day::reconcile_day(ws, date, run_id)?;
             let dir = res.report.dir.display().to_string();
             crate::store::runs::set_report_path(&ws.conn, run_id, &dir)?;
-            print_result(date, &res);
             pipeline::email::after_day(ws, date, &res, now, email)?;
             pipeline::email::alerts(ws, date, now, email)?;
             attention |= !res.is_clean();
+            // The day's email and alerts are sent before its result is printed: a clean day whose
+            // email stays in the outbox is not "all clear" and not exit 0 (contracts.md v3 §5).
+            let delivery = pipeline::email::deliver(ws, email, !mail_down);
+            let waiting = delivery.run_message();
+            print_outcome(date, &res, waiting.is_some());
+            delivery.print();
+            if let Some(w) = waiting {
+                mail_down = true;
+                attention = true;
+                crate::store::runs::set_message(&ws.conn, run_id, &w)?;
+            }
             Ok((if attention { Outcome::Attention } else { Outcome::Clean }, ()))
         })
         .with_context(|| format!("run for {date}"));
@@ -158,13 +170,19 @@ pub fn run(g: &super::Globals, a: Args, fetch: bool) -> Result<Outcome> {
             worst = Outcome::Attention;
         }
     }
-    pipeline::email::finish(&ws, email);
     Ok(worst)
 }
 
 pub fn print_result(date: NaiveDate, r: &day::DayResult) {
+    print_outcome(date, r, false)
+}
+
+/// The day's result; `email_waiting`: its email or an alert was not delivered (the caller says which).
+pub fn print_outcome(date: NaiveDate, r: &day::DayResult, email_waiting: bool) {
     let s = &r.outcome.summary;
-    if r.is_clean() {
+    if r.is_clean() && email_waiting {
+        outln!("{date}: no discrepancies — {} matched, but its email is not delivered yet (below)", s.matched);
+    } else if r.is_clean() {
         outln!("{date}: all clear — {} matched, no discrepancies", s.matched);
     } else {
         let stake: Vec<String> = s

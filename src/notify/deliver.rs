@@ -26,8 +26,8 @@ pub struct DeliveryReport {
     pub sent: Vec<String>,
     /// (key, error after the last attempt): still pending.
     pub failed: Vec<(String, String)>,
-    /// Left pending without an attempt because the server was unreachable for an earlier message.
-    pub deferred: usize,
+    /// Keys left pending without an attempt because the server was unreachable for an earlier message.
+    pub deferred: Vec<String>,
     /// Marked suppressed because `email.transport = "none"`.
     pub suppressed: usize,
 }
@@ -35,7 +35,12 @@ pub struct DeliveryReport {
 impl DeliveryReport {
     /// Messages still waiting after this pass.
     pub fn waiting(&self) -> usize {
-        self.failed.len() + self.deferred
+        self.failed.len() + self.deferred.len()
+    }
+
+    /// Keys of the messages still waiting after this pass, in outbox order.
+    pub fn waiting_keys(&self) -> Vec<&str> {
+        self.failed.iter().map(|(k, _)| k.as_str()).chain(self.deferred.iter().map(String::as_str)).collect()
     }
 }
 
@@ -92,7 +97,7 @@ pub fn deliver_pending(conn: &Connection, cfg: &Config) -> Result<DeliveryReport
                 report.failed.push((msg.key, message));
                 if unreachable {
                     // The next messages would wait out the same backoff for nothing.
-                    report.deferred = ids.len() - i - 1;
+                    report.deferred = outbox::keys(conn, &ids[i + 1..])?;
                     break;
                 }
             }
@@ -289,6 +294,34 @@ fn send_with_retries(
     }
 }
 
+/// What to do when the server's certificate was refused (unknown CA, a name it does not cover, expired).
+pub(crate) const CERTIFICATE_HINT: &str = "the server's TLS certificate was not accepted (issued by an unknown CA, \
+     for another host name, or expired): for a private CA set email.smtp.ca_file to its PEM certificate, make \
+     email.smtp.host a name the certificate covers, and renew an expired certificate";
+
+/// native-tls reports a refused certificate or a failed handshake as a plain connection error; its text
+/// tells. Shared with `doctor`, so both name the same setting for the same failure.
+pub(crate) fn looks_like_tls(text: &str) -> bool {
+    let t = text.to_ascii_lowercase();
+    ["ssl routines", "certificate", "tls", "handshake"].iter().any(|w| t.contains(w))
+}
+
+/// A TLS failure caused by the server's certificate (OpenSSL's verify errors).
+pub(crate) fn looks_like_certificate(text: &str) -> bool {
+    let t = text.to_ascii_lowercase();
+    [
+        "certificate verify failed",
+        "unknown ca",
+        "self-signed certificate",
+        "self signed certificate",
+        "certificate has expired",
+        "hostname mismatch",
+        "ip address mismatch",
+    ]
+    .iter()
+    .any(|w| t.contains(w))
+}
+
 struct AttemptError {
     message: String,
     permanent: bool,
@@ -311,9 +344,12 @@ fn send_once(sink: &Sink, m: &lettre::Message, key: &str) -> Result<String, Atte
                     "the server requires authentication or STARTTLS first: set email.smtp.user/password or security = \"starttls\""
                 } else if e.is_permanent() {
                     "the server refused the message: check the addresses in [email] and the server's policy"
-                } else if e.is_tls() {
+                } else if looks_like_certificate(&e.to_string()) {
                     stops_pass = true;
-                    "the TLS handshake failed: check email.smtp.security and, for a private certificate, email.smtp.ca_file"
+                    CERTIFICATE_HINT
+                } else if e.is_tls() || looks_like_tls(&e.to_string()) {
+                    stops_pass = true;
+                    "the TLS handshake failed: check email.smtp.security (starttls on 587, tls on 465) and, for a private certificate, email.smtp.ca_file"
                 } else if e.is_transient() {
                     "the server asked to try later"
                 } else {
@@ -321,7 +357,7 @@ fn send_once(sink: &Sink, m: &lettre::Message, key: &str) -> Result<String, Atte
                     "the server could not be reached: check email.smtp.host/port and that the server is running"
                 };
                 Err(AttemptError {
-                    message: format!("{url}: {e}: {what}; the message stays in the outbox and is retried by the next run or `alipay-recon outbox send`"),
+                    message: format!("{url}: {e}: {what}; the message stays in the outbox and is retried by the hourly outbox job, the next run or `alipay-recon outbox send`"),
                     permanent: e.is_permanent(),
                     unreachable: stops_pass,
                 })

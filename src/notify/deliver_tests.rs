@@ -111,7 +111,8 @@ fn unreachable_server_keeps_messages_and_defers_the_rest() {
     enqueue(&mut conn, &msg("a", Kind::Daily)).unwrap();
     enqueue(&mut conn, &msg("b", Kind::Daily)).unwrap();
     let r = deliver_pending(&conn, &c).unwrap();
-    assert_eq!((r.sent.len(), r.failed.len(), r.deferred), (0, 1, 1));
+    assert_eq!((r.sent.len(), r.failed.len(), r.deferred.len()), (0, 1, 1));
+    assert_eq!((r.waiting_keys(), r.waiting()), (vec!["a", "b"], 2), "the deferred message is named");
     assert!(
         r.failed[0].1.contains(&format!("127.0.0.1:{port}")) && r.failed[0].1.contains("outbox send"),
         "{}",
@@ -151,4 +152,25 @@ fn a_message_that_cannot_be_built_does_not_block_the_others() {
     assert!(r.failed[0].1.contains("cannot build outbox message bad"), "{:?}", r.failed);
     let waiting = outbox::list(&conn, false).unwrap();
     assert_eq!((waiting.len(), waiting[0].key.as_str()), (1, "bad"));
+}
+
+#[test]
+fn certificate_failures_are_told_apart_from_other_tls_and_network_errors() {
+    // OpenSSL's texts as lettre (native-tls) reports them: a connection error, not `is_tls()`.
+    let verify = "Connection error: error:0A000086:SSL routines:tls_post_process_server_certificate:certificate verify failed:../ssl/statem/statem_clnt.c:1889:";
+    for why in [
+        "(self-signed certificate)",
+        "(unable to get local issuer certificate)",
+        "(IP address mismatch)",
+        "(hostname mismatch)",
+        "(certificate has expired)",
+    ] {
+        let t = format!("{verify} {why}");
+        assert!(looks_like_certificate(&t) && looks_like_tls(&t), "{t}");
+    }
+    let proto = "Connection error: error:0A00010B:SSL routines:ssl3_get_record:wrong version number";
+    assert!(!looks_like_certificate(proto) && looks_like_tls(proto));
+    let refused = "Connection error: Connection refused (os error 111)";
+    assert!(!looks_like_certificate(refused) && !looks_like_tls(refused));
+    assert!(CERTIFICATE_HINT.contains("email.smtp.ca_file"));
 }

@@ -170,6 +170,24 @@ pub(crate) fn pending_ids(conn: &Connection, now_unix: i64) -> Result<Vec<i64>> 
     Ok(ids)
 }
 
+/// The keys of outbox rows, in the order of `ids`.
+pub(crate) fn keys(conn: &Connection, ids: &[i64]) -> Result<Vec<String>> {
+    ids.iter().map(|id| Ok(conn.query_row("SELECT msg_key FROM outbox WHERE id = ?1", [id], |r| r.get(0))?)).collect()
+}
+
+/// What a message is, for a person: `the daily email for 2026-11-25 (daily/2026-11-25/v1)`,
+/// `the manual review alert for 2026-11-25 (manual_review/2026-11-25/3f9a…)`.
+pub fn describe(key: &str) -> String {
+    let mut parts = key.split('/');
+    let kind = parts.next().unwrap_or_default();
+    let date = parts.next().filter(|d| d.parse::<NaiveDate>().is_ok()).map(|d| format!(" for {d}")).unwrap_or_default();
+    match Kind::parse(kind) {
+        Some(Kind::Daily) => format!("the daily email{date} ({key})"),
+        Some(k) => format!("the {} alert{date} ({key})", k.as_str().replace('_', " ")),
+        None => format!("the message {key}"),
+    }
+}
+
 /// Claims a pending row until `until_unix` so a concurrent `outbox send` does not send it too.
 /// Returns false when another process got it first.
 pub(crate) fn claim(conn: &Connection, id: i64, now_unix: i64, until_unix: i64) -> Result<bool> {
@@ -245,6 +263,17 @@ mod tests {
                 inline: false,
             }],
         }
+    }
+
+    #[test]
+    fn describe_names_the_kind_and_date_for_people() {
+        assert_eq!(describe("daily/2026-11-25/v2"), "the daily email for 2026-11-25 (daily/2026-11-25/v2)");
+        assert_eq!(
+            describe("manual_review/2026-11-25/ab12"),
+            "the manual review alert for 2026-11-25 (manual_review/2026-11-25/ab12)"
+        );
+        assert_eq!(describe("run_failed/no-date/1"), "the run failed alert (run_failed/no-date/1)");
+        assert_eq!(describe("odd"), "the message odd");
     }
 
     #[test]

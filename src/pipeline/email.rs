@@ -4,8 +4,9 @@
 //! pipeline results into `notify` inputs; the rules (once per key, `--no-email`, retries) live in
 //! `notify`.
 //!
-//! Email problems never change a run's outcome: the report is written and the message waits in the
-//! outbox; the run prints a warning naming `alipay-recon outbox send`.
+//! Email problems never fail a run (exit 2): the report is written and the message waits in the
+//! outbox. But a run that leaves a message waiting is never a clean 0 either (contracts.md v3 §5): the
+//! command exits 1 and says what waits and how it will be sent ([`Delivery::waiting_sentence`]).
 
 use super::{day::DayResult, Workspace};
 use crate::notify::{self, Alert, DailyEmail, DailyReport, EmailOptions, StuckPayment};
@@ -155,26 +156,96 @@ pub fn manual_review(ws: &mut Workspace, date: NaiveDate, opts: EmailOptions) ->
     Ok(())
 }
 
-/// Sends what is waiting. Prints one line per message sent and a warning for what stays queued.
-pub fn finish(ws: &Workspace, opts: EmailOptions) {
+/// What one delivery pass of a command did, for its output.
+#[derive(Debug, Default)]
+pub struct Delivery {
+    pub sent: Vec<String>,
+    /// For stderr: why each waiting message was not sent.
+    pub warnings: Vec<String>,
+    /// Outbox keys still waiting after the pass.
+    pub waiting: Vec<String>,
+}
+
+impl Delivery {
+    /// One sentence: what waits in the outbox and how it will be sent; `None` when nothing waits.
+    pub fn waiting_sentence(&self) -> Option<String> {
+        let what: Vec<String> = self.waiting.iter().map(|k| notify::outbox::describe(k)).collect();
+        let (verb, it) = if what.len() == 1 { ("is", "it") } else { ("are", "them") };
+        let list = match what.as_slice() {
+            [] => return None,
+            [one] => one.clone(),
+            [init @ .., last] => format!("{} and {last}", init.join(", ")),
+        };
+        Some(format!(
+            "not delivered: {list} {verb} waiting in the outbox; `alipay-recon outbox send` or the hourly outbox \
+             retry (schedules/) will deliver {it}"
+        ))
+    }
+
+    /// For the `runs` table: what waits and why.
+    pub fn run_message(&self) -> Option<String> {
+        let s = self.waiting_sentence()?;
+        Some(if self.warnings.is_empty() { s } else { format!("{s}. Why: {}", self.warnings.join("; ")) })
+    }
+
+    /// `email sent:` lines on stdout, the causes on stderr, and what waits on stdout and in the log.
+    pub fn print(&self) {
+        for k in &self.sent {
+            outln!("email sent: {k}");
+        }
+        for w in &self.warnings {
+            errln!("warning: {w}");
+        }
+        if let Some(s) = self.waiting_sentence() {
+            tracing::warn!("{s}");
+            outln!("{s}");
+        }
+    }
+}
+
+/// Sends what is waiting (`try_send = false`: only lists it, e.g. after an earlier pass of the same
+/// command found the server down). Nothing with `--no-email`: the run owes no email.
+pub fn deliver(ws: &Workspace, opts: EmailOptions, try_send: bool) -> Delivery {
+    let pending = |d: &mut Delivery| match notify::list(&ws.conn, false) {
+        Ok(rows) => d.waiting = rows.into_iter().map(|r| r.key).collect(),
+        Err(e) => d.warnings.push(format!("cannot read the outbox: {e:#}")),
+    };
+    let mut d = Delivery::default();
+    if opts.no_email {
+        return d;
+    }
+    if !try_send {
+        pending(&mut d);
+        d.warnings.extend(
+            d.waiting.iter().map(|k| format!("email {k} not tried again after the earlier failure of this command")),
+        );
+        return d;
+    }
     match notify::flush(&ws.conn, &ws.cfg, opts) {
         Ok(None) => {}
         Ok(Some(rep)) => {
-            for k in &rep.sent {
-                outln!("email sent: {k}");
+            d.waiting = rep.waiting_keys().into_iter().map(String::from).collect();
+            d.warnings = rep.failed.iter().map(|(k, e)| format!("email {k} not sent: {e}")).collect();
+            if !rep.deferred.is_empty() {
+                d.warnings.push(format!(
+                    "{} more emails not tried after that failure: {}",
+                    rep.deferred.len(),
+                    rep.deferred.join(", ")
+                ));
             }
-            for (k, e) in &rep.failed {
-                errln!("warning: email {k} not sent: {e}");
-            }
-            if rep.deferred > 0 {
-                errln!(
-                    "warning: {} more emails wait in the outbox: run `alipay-recon outbox send` later",
-                    rep.deferred
-                );
-            }
+            d.sent = rep.sent;
         }
-        Err(e) => errln!(
-            "warning: emails not sent: {e:#}; they wait in the outbox: fix [email] and run `alipay-recon outbox send`"
-        ),
+        Err(e) => {
+            d.warnings.push(format!("emails not sent: {e:#}; fix [email] and run `alipay-recon outbox send`"));
+            pending(&mut d);
+        }
     }
+    d
+}
+
+/// Sends what is waiting and prints the result; returns the sentence saying what still waits.
+pub fn finish(ws: &Workspace, opts: EmailOptions) -> Option<String> {
+    let d = deliver(ws, opts, true);
+    d.print();
+    d.waiting_sentence()
 }

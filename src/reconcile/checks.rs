@@ -1,11 +1,11 @@
 //! Rows tied to one day's files, reported on that file's date only (never carried): FILE_INTEGRITY
 //! from stored file issues, SETTLEMENT_MISMATCH, FEE_MISMATCH and SUMMARY_MISMATCH.
 
-use super::frames::{payment_key, refund_key};
-use super::input::{AlipayRow, Input};
+use super::frames::{alipay_ids_of_payments, payment_key, refund_key};
+use super::input::{AlipayRow, Id, Input, LocalVersion};
 use super::{HashMap, HashSet, Params};
 use crate::config::FeeRule;
-use crate::domain::{format_minor, Category, Currency, FileKind, Finding, TransType};
+use crate::domain::{format_minor, Category, Currency, FileKind, Finding, RecordType, TransType};
 use chrono::{Duration, NaiveDate};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -70,8 +70,9 @@ impl<'a> DayRows<'a> {
 pub(super) fn day_checks(input: &Input, params: &Params, date: NaiveDate) -> Vec<Finding> {
     let rows = DayRows::new(input, params, date);
     let mut out = integrity(input, &rows, date);
-    out.extend(settlement(&rows, params, date));
-    out.extend(fees(&rows, params, date));
+    let mut found = settlement(&rows, params, date);
+    found.extend(fees(&rows, params, date));
+    out.extend(name_ids(input, found));
     out.extend(summaries(input, &rows, date));
     out
 }
@@ -162,21 +163,124 @@ fn money(a: Option<i64>, c: Option<Currency>) -> String {
     }
 }
 
-fn finding_for(date: NaiveDate, cat: Category, r: &AlipayRow, detail: String) -> Finding {
+/// A settlement or fee finding before its ids are filled: the row it is about and the transaction
+/// row that row matched, if any.
+type Unnamed<'a> = (Finding, &'a AlipayRow, Option<&'a AlipayRow>);
+
+fn unnamed<'a>(
+    date: NaiveDate,
+    cat: Category,
+    r: &'a AlipayRow,
+    t: Option<&'a AlipayRow>,
+    detail: String,
+) -> Unnamed<'a> {
     let mut f = blank(date, r.date, cat, detail);
-    f.merchant_trans_id = r.merchant_trans_id.as_deref().unwrap_or_default().to_string();
-    f.merchant_refund_id = if r.trans_type == TransType::Refund {
-        r.merchant_refund_id().as_deref().unwrap_or_default().to_string()
-    } else {
-        String::new()
-    };
-    f.acquirement_id = r.alipay_id.as_deref().unwrap_or_default().to_string();
     f.alipay_type = r.trans_type.as_str().to_string();
-    f
+    (f, r, t)
+}
+
+fn nonempty(s: &Option<Id>) -> Option<&str> {
+    s.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// Alipay's id of the payment a payment-side row is about (a cancel's original, not its own).
+fn payment_alipay_id(a: &AlipayRow) -> Option<&str> {
+    match a.trans_type {
+        TransType::Cancel => nonempty(a.original_alipay_id()).or(nonempty(&a.alipay_id)),
+        _ => nonempty(&a.alipay_id),
+    }
+}
+
+/// Fills the ids of settlement and fee findings as the item rows of the same payment or refund fill
+/// them (`items::Sides::finding`, contracts.md §3): merchant_trans_id the payment's id (for a refund
+/// from the transaction file, else the local refund record; a classic settlement row of a cancelled
+/// payment has Alipay's id where the merchant's belongs), merchant_refund_id the refund's, and
+/// acquirement_id Alipay's id of the *payment*, never a refund's or a cancel's own. The indexes cover
+/// only the findings' ids: a window holds millions of rows, a day few findings.
+fn name_ids(input: &Input, found: Vec<Unnamed>) -> Vec<Finding> {
+    if found.is_empty() {
+        return Vec::new();
+    }
+    fn is_refund(r: &AlipayRow) -> bool {
+        r.trans_type == TransType::Refund
+    }
+    /// The matched transaction row first, then the row itself.
+    fn both<'a>(r: &'a AlipayRow, t: Option<&'a AlipayRow>) -> impl Iterator<Item = &'a AlipayRow> {
+        t.into_iter().chain([r])
+    }
+    // Alipay payment id → merchant payment id, from the window's transaction PAYMENT rows.
+    let mut wanted: HashSet<&str> = HashSet::default();
+    for (_, r, t) in &found {
+        for x in both(r, *t) {
+            wanted.extend(if is_refund(r) { nonempty(x.original_alipay_id()) } else { payment_alipay_id(x) });
+        }
+    }
+    let mut payment_of_alipay: HashMap<&str, &str> = HashMap::default();
+    for r in input.rows.iter().filter(|r| r.kind == FileKind::Transactions && r.trans_type == TransType::Payment) {
+        if let (Some(a), Some(m)) = (nonempty(&r.alipay_id), nonempty(&r.merchant_trans_id)) {
+            if wanted.contains(a) {
+                payment_of_alipay.entry(a).or_insert(m);
+            }
+        }
+    }
+    // Merchant refund id → the newest local version of the refund.
+    let refund_ids: Vec<Option<String>> = found
+        .iter()
+        .map(|(_, r, t)| {
+            let id = both(r, *t).find_map(|x| nonempty(x.merchant_refund_id()));
+            id.filter(|_| is_refund(r)).map(str::to_string)
+        })
+        .collect();
+    let wanted: HashSet<&str> = refund_ids.iter().flatten().map(String::as_str).collect();
+    let mut local_refund: HashMap<&str, &LocalVersion> = HashMap::default();
+    for l in input.local.iter().filter(|l| l.record_type == RecordType::Refund && wanted.contains(l.key().trim())) {
+        let e = local_refund.entry(l.key().trim()).or_insert(l);
+        if (l.ledger, l.seq) > (e.ledger, e.seq) {
+            *e = l;
+        }
+    }
+    let payments: Vec<String> = found
+        .iter()
+        .zip(&refund_ids)
+        .map(|((_, r, t), refund)| {
+            let via = |a: Option<&str>| a.and_then(|a| payment_of_alipay.get(a).copied());
+            let p = if is_refund(r) {
+                both(r, *t)
+                    .find_map(|x| nonempty(&x.merchant_trans_id).or_else(|| via(nonempty(x.original_alipay_id()))))
+                    .or_else(|| refund.as_deref().and_then(|k| local_refund.get(k)).map(|l| l.merchant_trans_id.trim()))
+            } else {
+                t.and_then(|t| nonempty(&t.merchant_trans_id))
+                    .or_else(|| via(both(r, *t).find_map(payment_alipay_id)))
+                    .or_else(|| nonempty(&r.merchant_trans_id))
+            };
+            p.unwrap_or_default().to_string()
+        })
+        .collect();
+    let alipay_of_payment = alipay_ids_of_payments(input, &payments.iter().map(String::as_str).collect());
+    let mut out = Vec::with_capacity(found.len());
+    for (((mut f, r, t), refund), payment) in found.into_iter().zip(refund_ids).zip(payments) {
+        let of_payment = || alipay_of_payment.get(payment.as_str()).map(|a| a.to_string());
+        f.acquirement_id = if is_refund(r) {
+            refund
+                .as_deref()
+                .and_then(|k| local_refund.get(k))
+                .and_then(|l| nonempty(&l.acquirement_id))
+                .or_else(|| both(r, t).find_map(|x| nonempty(x.original_alipay_id())))
+                .map(str::to_string)
+                .or_else(of_payment)
+        } else {
+            of_payment().or_else(|| both(r, t).find_map(payment_alipay_id).map(str::to_string))
+        }
+        .unwrap_or_default();
+        f.merchant_trans_id = payment;
+        f.merchant_refund_id = refund.unwrap_or_default();
+        out.push(f);
+    }
+    out
 }
 
 /// SETTLEMENT_MISMATCH for the settlement-detail rows of `date`.
-fn settlement(rows: &DayRows, params: &Params, date: NaiveDate) -> Vec<Finding> {
+fn settlement<'a>(rows: &DayRows<'a>, params: &Params, date: NaiveDate) -> Vec<Unnamed<'a>> {
     if rows.settled_today(date).next().is_none() {
         return Vec::new();
     }
@@ -243,10 +347,11 @@ fn settlement(rows: &DayRows, params: &Params, date: NaiveDate) -> Vec<Finding> 
             continue;
         }
         if !matches!(r.trans_type, TransType::Payment | TransType::Refund) {
-            out.push(finding_for(
+            out.push(unnamed(
                 date,
                 Category::SettlementMismatch,
                 r,
+                None,
                 format!(
                 "Settlement line {} has type '{}' that is neither a payment nor a refund: ask Alipay what it settles.",
                 r.line, r.type_raw
@@ -265,7 +370,7 @@ fn settlement(rows: &DayRows, params: &Params, date: NaiveDate) -> Vec<Finding> 
             .and_then(|a| by_alipay_id.get(a).copied())
             .or_else(|| by_key().get(&(r.trans_type, key_of(r))).copied());
         let Some(t) = txn else {
-            out.push(finding_for(date, Category::SettlementMismatch, r, format!(
+            out.push(unnamed(date, Category::SettlementMismatch, r, None, format!(
                 "Alipay settled {} ({}) but no transaction file of the last {} days has it: ask Alipay which transaction this is.",
                 money(r.amount, r.currency), r.type_raw, params.settlement_lookback_days
             )));
@@ -291,12 +396,12 @@ fn settlement(rows: &DayRows, params: &Params, date: NaiveDate) -> Vec<Finding> 
             continue;
         };
         // Built only for a mismatch: a million matching rows must not each allocate a finding.
-        let mut f = finding_for(date, Category::SettlementMismatch, r, detail);
-        f.currency = t.currency;
-        f.local_amount = t.amount;
-        f.alipay_currency = r.currency;
-        f.alipay_amount = r.amount;
-        out.push(f);
+        let mut u = unnamed(date, Category::SettlementMismatch, r, Some(t), detail);
+        u.0.currency = t.currency;
+        u.0.local_amount = t.amount;
+        u.0.alipay_currency = r.currency;
+        u.0.alipay_amount = r.amount;
+        out.push(u);
     }
     out
 }
@@ -330,7 +435,7 @@ pub(super) fn fee_of(amount: i64, ppm: i64) -> i64 {
 }
 
 /// FEE_MISMATCH for rows of `date` that carry a fee and have a configured rate.
-fn fees(rows: &DayRows, params: &Params, date: NaiveDate) -> Vec<Finding> {
+fn fees<'a>(rows: &DayRows<'a>, params: &Params, date: NaiveDate) -> Vec<Unnamed<'a>> {
     let mut out = Vec::new();
     if params.fees.is_empty() {
         return out;
@@ -356,15 +461,15 @@ fn fees(rows: &DayRows, params: &Params, date: NaiveDate) -> Vec<Finding> {
         if (fee - expected).abs() <= params.fee_tolerance_minor {
             continue;
         }
-        let mut f = finding_for(date, Category::FeeMismatch, r, format!(
+        let mut u = unnamed(date, Category::FeeMismatch, r, None, format!(
             "Alipay charged a fee of {} on this {} but the contract rate gives {}: claim the difference from Alipay or correct the configured rate.",
             money(Some(fee), Some(c)), r.trans_type.as_str(), money(Some(expected), Some(c))
         ));
-        f.currency = Some(c);
-        f.alipay_currency = Some(c);
-        f.local_amount = Some(expected.abs());
-        f.alipay_amount = Some(fee.abs());
-        out.push(f);
+        u.0.currency = Some(c);
+        u.0.alipay_currency = Some(c);
+        u.0.local_amount = Some(expected.abs());
+        u.0.alipay_amount = Some(fee.abs());
+        out.push(u);
     }
     out
 }

@@ -64,6 +64,9 @@ pub(super) struct Frames {
     pub local_keys: Vec<u32>,
     /// Alipay payment id → merchant payment id, from every stored PAYMENT row of the window.
     pub payment_by_alipay_id: HashMap<String, String>,
+    /// Refunded merchant payment id → Alipay's id of the payment ([`alipay_ids_of_payments`]), built
+    /// on first use: only a refund row whose files do not name its payment's Alipay id (classic) asks.
+    alipay_by_payment: std::sync::OnceLock<HashMap<Id, Id>>,
     /// Key id (the frames' integer key) → key text, and back. Grouping and joining on integers; ids
     /// are numbered in key-text order, so sorting by id sorts by key.
     keys: Interner,
@@ -130,6 +133,30 @@ pub(super) fn day(d: NaiveDate) -> i32 {
 
 fn nonempty(s: &Option<super::input::Id>) -> Option<&str> {
     s.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// Merchant payment id → Alipay's id of the payment, for the payments in `wanted`, filled as the
+/// payment's own rows fill `acquirement_id` (contracts.md §3): the local record's (its newest version
+/// that has one), else the first transaction PAYMENT row's.
+pub(super) fn alipay_ids_of_payments(input: &Input, wanted: &HashSet<&str>) -> HashMap<Id, Id> {
+    let mut local: HashMap<&str, (bool, i64, &str)> = HashMap::default();
+    for l in input.local.iter().filter(|l| l.record_type == RecordType::Payment) {
+        if let Some(a) = nonempty(&l.acquirement_id).filter(|_| wanted.contains(l.merchant_trans_id.trim())) {
+            let e = local.entry(l.merchant_trans_id.as_str()).or_insert((l.ledger, l.seq, a));
+            if (l.ledger, l.seq) > (e.0, e.1) {
+                *e = (l.ledger, l.seq, a);
+            }
+        }
+    }
+    let mut m: HashMap<Id, Id> = local.into_iter().map(|(p, (_, _, a))| (p.into(), a.into())).collect();
+    for r in input.rows.iter().filter(|r| r.kind == FileKind::Transactions && r.trans_type == TransType::Payment) {
+        if let (Some(p), Some(a)) = (nonempty(&r.merchant_trans_id), nonempty(&r.alipay_id)) {
+            if wanted.contains(p) {
+                m.entry(p.into()).or_insert_with(|| a.into());
+            }
+        }
+    }
+    m
 }
 
 impl Frames {
@@ -231,7 +258,24 @@ impl Frames {
                 Column::new("pos".into(), pick_i32(&pos)),
             ],
         )?;
-        Ok(Frames { all, txn_rows, local_rows, local_keys, payment_by_alipay_id, keys: names })
+        Ok(Frames {
+            all,
+            txn_rows,
+            local_rows,
+            local_keys,
+            payment_by_alipay_id,
+            alipay_by_payment: Default::default(),
+            keys: names,
+        })
+    }
+
+    /// Alipay's id of merchant payment `pid`, as the payment's own rows name it.
+    pub fn alipay_id_of_payment(&self, input: &Input, pid: &str) -> Option<&str> {
+        let ids = self.alipay_by_payment.get_or_init(|| {
+            let refunded = input.local.iter().filter(|l| l.record_type == RecordType::Refund);
+            alipay_ids_of_payments(input, &refunded.map(|l| l.merchant_trans_id.trim()).collect())
+        });
+        ids.get(pid.trim()).map(|a| a.as_str())
     }
 
     /// How many key ids there are (ids are `0..key_count()`).

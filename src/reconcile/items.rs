@@ -7,7 +7,7 @@ use super::frames::KeyAgg;
 use super::input::{AlipayRow, LocalVersion};
 use super::{Cut, Eval, State};
 use super::{HashMap, HashSet};
-use crate::domain::{format_minor, Category, Finding, LocalStatus, RecordType};
+use crate::domain::{format_minor, Category, Finding, LocalStatus, RecordType, TransType};
 use chrono::{DateTime, FixedOffset, NaiveDate};
 
 pub(super) fn money(amount: Option<i64>, c: Option<crate::domain::Currency>) -> String {
@@ -30,7 +30,12 @@ pub(super) struct Sides<'a> {
 }
 
 impl Sides<'_> {
-    pub fn finding(&self, cut: NaiveDate, category: Category, detail: String) -> Finding {
+    /// A finding of this payment or refund. Its ids are filled the same way on every row about it
+    /// (contracts.md §3; `checks` names settlement and fee rows alike): acquirement_id is Alipay's id
+    /// of the *payment* — the local record's, else the Alipay row's (a cancel's or refund's original
+    /// id), else, for a refund whose file does not name it (classic), its payment's.
+    pub fn finding(&self, cx: &Cut, category: Category, detail: String) -> Finding {
+        let cut = cx.cut;
         let l = self.local;
         let a = self.alipay;
         let refund_id = match self.record {
@@ -40,13 +45,16 @@ impl Sides<'_> {
         let acq = l
             .and_then(|l| l.acquirement_id.clone())
             .or_else(|| {
-                a.and_then(|a| {
-                    if self.record == RecordType::Payment {
-                        a.alipay_id.clone()
-                    } else {
-                        a.original_alipay_id().clone()
-                    }
+                a.and_then(|a| match (self.record, a.trans_type) {
+                    (RecordType::Payment, TransType::Cancel) => a.original_alipay_id().clone().or(a.alipay_id.clone()),
+                    (RecordType::Payment, _) => a.alipay_id.clone(),
+                    (RecordType::Refund, _) => a.original_alipay_id().clone(),
                 })
+            })
+            .filter(|a| !a.trim().is_empty())
+            .or_else(|| match self.record {
+                RecordType::Refund => cx.frames.alipay_id_of_payment(cx.input, &self.payment_id).map(Into::into),
+                RecordType::Payment => None,
             })
             .unwrap_or_default();
         Finding {
@@ -130,12 +138,12 @@ pub(super) fn payment(cx: &Cut, agg: &KeyAgg, out: &mut Vec<Eval>) -> bool {
     let found = |cat: Category, detail: String| Eval {
         ident: id(cat.as_str()),
         state: State::Found,
-        finding: s.finding(cx.cut, cat, detail),
+        finding: s.finding(cx, cat, detail),
     };
     let pending = |cat: Category, detail: String, why: String| Eval {
         ident: id(cat.as_str()),
         state: State::Pending(why),
-        finding: s.finding(cx.cut, cat, detail),
+        finding: s.finding(cx, cat, detail),
     };
     // Written only for the few keys that are pending (a format! per key costs at a million keys).
     let grace_why = || {
@@ -313,7 +321,7 @@ pub(super) fn unsettled(cx: &Cut, s: &Sides, row: &AlipayRow, out: &mut Vec<Eval
         return;
     }
     let mut f = s.finding(
-        cx.cut,
+        cx,
         Category::Unsettled,
         format!(
             "Alipay captured this {} on {} but no settlement file up to {} includes it: ask Alipay when it will be settled.",

@@ -19,9 +19,10 @@ pub(super) fn refund(cx: &Cut, agg: &KeyAgg, exceeding: &HashMap<u32, String>, o
     let Some(item_date) = [local.map(|l| l.business_date), ar.map(|r| r.date)].into_iter().flatten().min() else {
         return false;
     };
-    let payment_id = local
-        .map(|l| l.merchant_trans_id.to_string())
-        .or_else(|| ar.and_then(|r| cx.payment_of_refund(r)))
+    // The refunded payment: from the transaction file, else from the local refund record (§3).
+    let payment_id = ar
+        .and_then(|r| cx.payment_of_refund(r))
+        .or_else(|| local.map(|l| l.merchant_trans_id.to_string()))
         .unwrap_or_default();
     let s = Sides {
         record: RecordType::Refund,
@@ -42,7 +43,7 @@ pub(super) fn refund(cx: &Cut, agg: &KeyAgg, exceeding: &HashMap<u32, String>, o
     let found = |cat: Category, detail: String| Eval {
         ident: id(cat.as_str()),
         state: State::Found,
-        finding: s.finding(cx.cut, cat, detail),
+        finding: s.finding(cx, cat, detail),
     };
     let grace_why = || format!("created within {} minutes of the end of {}", cx.params.grace_minutes, cx.cut);
     if agg.max_per_day > 1 || agg.days > 1 || local.is_some_and(|l| l.conflict) {
@@ -71,7 +72,7 @@ pub(super) fn refund(cx: &Cut, agg: &KeyAgg, exceeding: &HashMap<u32, String>, o
             Eval {
                 ident: id("MISSING_LOCALLY"),
                 state: State::Pending(grace_why()),
-                finding: s.finding(cx.cut, Category::MissingLocally, detail),
+                finding: s.finding(cx, Category::MissingLocally, detail),
             }
         } else {
             found(Category::MissingLocally, detail)
@@ -84,14 +85,10 @@ pub(super) fn refund(cx: &Cut, agg: &KeyAgg, exceeding: &HashMap<u32, String>, o
             Eval {
                 ident: id(cat.as_str()),
                 state: State::Pending(format!("waiting for a complete Alipay transaction file of {day}")),
-                finding: s.finding(cx.cut, cat, detail),
+                finding: s.finding(cx, cat, detail),
             }
         } else if in_grace(cx, l.business_date, Some(l.created_at)) {
-            Eval {
-                ident: id(cat.as_str()),
-                state: State::Pending(grace_why()),
-                finding: s.finding(cx.cut, cat, detail),
-            }
+            Eval { ident: id(cat.as_str()), state: State::Pending(grace_why()), finding: s.finding(cx, cat, detail) }
         } else {
             found(cat, detail)
         }

@@ -123,9 +123,16 @@ pub fn finish(
     report_path: Option<&str>,
 ) -> Result<()> {
     conn.execute(
-        "UPDATE runs SET ended_at = ?2, outcome = ?3, exit_code = ?4, message = ?5, report_path = COALESCE(?6, report_path) WHERE id = ?1",
+        "UPDATE runs SET ended_at = ?2, outcome = ?3, exit_code = ?4, message = COALESCE(?5, message), report_path = COALESCE(?6, report_path) WHERE id = ?1",
         params![id, super::now_text(), outcome, exit_code, message, report_path],
     )?;
+    Ok(())
+}
+
+/// Records what a run that did not fail left undone (e.g. an email waiting in the outbox); kept by
+/// [`finish`] unless the run fails with its own message.
+pub fn set_message(conn: &Connection, id: i64, message: &str) -> Result<()> {
+    conn.execute("UPDATE runs SET message = ?2 WHERE id = ?1", params![id, message])?;
     Ok(())
 }
 

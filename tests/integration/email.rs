@@ -18,7 +18,7 @@ fn date() -> NaiveDate {
 }
 
 /// A workspace with a config whose `[email]` section is `email` (the rest minimal and valid).
-fn workspace(email: &str) -> Workspace {
+pub(crate) fn workspace(email: &str) -> Workspace {
     let w = Workspace::new();
     std::fs::create_dir_all(w.file("sftp")).unwrap();
     w.write(
@@ -32,7 +32,7 @@ fn workspace(email: &str) -> Workspace {
     w
 }
 
-fn smtp_email(port: u16, security: &str, extra: &str) -> String {
+pub(crate) fn smtp_email(port: u16, security: &str, extra: &str) -> String {
     format!(
         "transport = \"smtp\"\nfrom = \"Recon <recon@shop.example>\"\nto = [\"fin@shop.example\"]\ncc = [\"boss@shop.example\"]\n\
          attempts = 2\nbackoff_ms = 50\n{extra}\n[email.smtp]\nhost = \"127.0.0.1\"\nport = {port}\nsecurity = \"{security}\"\ntimeout_secs = 5\n"

@@ -13,3 +13,4 @@ mod payment;
 mod schedule;
 mod sftp;
 mod spine;
+mod undelivered;

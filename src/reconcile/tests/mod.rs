@@ -3,6 +3,7 @@
 //! `store::window::load`, and reconciled.
 
 mod days;
+mod ids;
 mod items;
 mod random;
 mod scale;
