@@ -464,4 +464,20 @@ mod tests {
         assert!(!auth.retryable());
         assert!(format!("{tcp}").contains("whitelisted by Alipay"));
     }
+
+    #[test]
+    fn connect_timeouts_get_one_retry_other_network_errors_all() {
+        let hs = |timed_out| SftpError::Handshake { host: "h".into(), port: 22, detail: "d".into(), timed_out };
+        let tcp = |timed_out| SftpError::Tcp {
+            host: "h".into(),
+            port: 22,
+            addr: "a".into(),
+            detail: "d".into(),
+            key: "k".into(),
+            timed_out,
+        };
+        assert_eq!((hs(true).retry_limit(5), tcp(true).retry_limit(5)), (1, 1));
+        assert_eq!((hs(false).retry_limit(5), tcp(false).retry_limit(5)), (5, 5));
+        assert_eq!(hs(true).retry_limit(0), 0);
+    }
 }
