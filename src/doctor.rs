@@ -86,6 +86,8 @@ pub fn run(cfg: &Config, day: NaiveDate) -> Report {
             if dir.is_dir() {
                 let what = format!("{} (info: source is a folder, no SFTP checks)", dir.display());
                 r.push("source folder", Status::Ok, what);
+                let mut source = crate::source::dir::DirSource::new(dir, &cfg.active().merchant_id);
+                recent_files(cfg, &mut source, day, &mut r);
             } else {
                 r.push("source folder", Status::Fail, format!("{} is not a folder: check `source.dir`", dir.display()));
             }
@@ -176,6 +178,66 @@ fn sftp_checks(cfg: &Config, day: NaiveDate, r: &mut Report) {
     let seen = session::seen_key(&session);
     let conn = sftp::Connection { sftp, session, seen };
     remote_dirs(cfg, &s, &conn, day, r);
+    let mut source = sftp::SftpSource::with_connection(s, &cfg.active().merchant_id, conn);
+    recent_files(cfg, &mut source, day, r);
+}
+
+/// How many business dates, `day` and the ones before it, `recent files` lists.
+pub const RECENT_DAYS: u64 = 3;
+
+/// What the source holds for the last [`RECENT_DAYS`] dates up to `day`: the expected files found
+/// per date (a date without files is a warning: Alipay writes files only for days with
+/// transactions, and yesterday's come on T+1), and a failure when none of them has a transaction
+/// file, naming where they were looked for: a wrong folder, merchant id or format finds nothing.
+fn recent_files(cfg: &Config, source: &mut dyn crate::source::FileSource, day: NaiveDate, r: &mut Report) {
+    let name = "recent files";
+    let layouts = cfg.layouts_in_use();
+    let mut any_transactions = false;
+    let mut searched = Vec::new();
+    for back in 0..RECENT_DAYS {
+        let d = day - chrono::Days::new(back);
+        let listing = match source.list_day(d, &layouts) {
+            Ok(l) => l,
+            Err(e) => {
+                r.push(name, Status::Fail, format!("{d}: cannot list the files on {}: {e:#}", source.describe()));
+                return;
+            }
+        };
+        let mut names: Vec<String> = listing.files.iter().map(|f| format!("{} ({})", f.name, f.kind)).collect();
+        names.extend(listing.unstable.iter().chain(&listing.not_files).map(|(n, why)| format!("{n} ({why})")));
+        names.extend(listing.refused.iter().map(|(n, why)| format!("{:?} ({why})", n)));
+        // A transaction file still being written, or a link where it belongs, proves the place right too.
+        let dirs = crate::source::DayLayout::new(&cfg.active().merchant_id, &layouts)
+            .map(|l| l.dirs_for(d))
+            .unwrap_or_default();
+        let is_transactions = |n: &str| {
+            dirs.iter()
+                .any(|x| matches!(DayLayout::classify(x, n, d), Some((crate::domain::FileKind::Transactions, _, _))))
+        };
+        any_transactions |= listing.files.iter().any(|f| f.kind == crate::domain::FileKind::Transactions)
+            || listing.unstable.iter().chain(&listing.not_files).any(|(n, _)| is_transactions(n));
+        let here = crate::source::searched(cfg, d, &listing.missing_dirs);
+        if names.is_empty() {
+            r.push(name, Status::Warn, format!("{d}: no file found (searched {})", here.join("; ")));
+        } else {
+            r.push(name, Status::Ok, format!("{d}: {}", names.join(", ")));
+        }
+        if back == 0 {
+            searched = here;
+        }
+    }
+    if !any_transactions {
+        r.push(
+            name,
+            Status::Fail,
+            format!(
+                "none of the last {RECENT_DAYS} dates up to {day} has an Alipay transaction file (searched {}, and \
+                 the same for the dates before): {}",
+                searched.join("; "),
+                crate::source::where_to_look_hint(cfg)
+            ),
+        );
+    }
 }
 
 /// Yesterday's folders: present (with how many names match), not there yet (a warning: files come

@@ -8,6 +8,20 @@
 //! (the report folder) → `notify` (email). `pipeline` drives them; `cli` is a thin layer over it.
 //! `domain` holds the shared vocabulary (money, currencies, zones) and depends on nothing.
 
+/// `print!` for command output: a closed stdout (`| head`) ends the output, not the command ([`cli::out`]).
+macro_rules! out {
+    ($($t:tt)*) => { $crate::cli::out::stdout(format_args!($($t)*), false) };
+}
+/// `println!` for command output: a closed stdout (`| head`) ends the output, not the command ([`cli::out`]).
+macro_rules! outln {
+    () => { $crate::cli::out::stdout(format_args!(""), true) };
+    ($($t:tt)*) => { $crate::cli::out::stdout(format_args!($($t)*), true) };
+}
+/// `eprintln!` that never panics on a closed stderr ([`cli::out`]).
+macro_rules! errln {
+    ($($t:tt)*) => { $crate::cli::out::stderr(format_args!($($t)*), true) };
+}
+
 pub mod archive;
 pub mod cli;
 pub mod config;

@@ -17,7 +17,8 @@ fn main() -> ExitCode {
     let result = alipay_recon::cli::run(cli);
     if let Err(e) = &result {
         // One readable paragraph: the error and its causes, each saying what to do.
-        eprintln!("error: {e:#}");
+        // Never a panic on a closed stderr (cli::out).
+        alipay_recon::cli::out::stderr(format_args!("error: {e:#}"), true);
     }
     ExitCode::from(alipay_recon::exit::code_of(&result, attention_is_ok))
 }

@@ -92,6 +92,8 @@ pub struct DayImport {
     /// Matching names that could not be read: not a regular file, or the download failed for a
     /// reason of the file (permission denied, gone, changed while fetched), with the reason.
     pub skipped: Vec<(String, String)>,
+    /// Where the transaction files were looked for ([`crate::source::searched`]), for messages.
+    pub searched: Vec<String>,
 }
 
 impl DayImport {
@@ -151,9 +153,29 @@ pub fn not_ready(ws: &Workspace, day: &DayImport, date: NaiveDate, now: DateTime
     let missing =
         if day.deferred() > 0 { "incomplete (no <END> yet, or still being written)" } else { "not there yet" };
     Ok(Some(NotReady(format!(
-        "the transaction files of {date} are {missing}; retry later (deadline {})",
-        local.format("%Y-%m-%d %H:%M %:z")
+        "the transaction files of {date} are {missing} (searched {}); retry later (deadline {}); if they should be \
+         there, {}",
+        day.searched.join("; "),
+        local.format("%Y-%m-%d %H:%M %:z"),
+        crate::source::where_to_look_hint(&ws.cfg)
     ))))
+}
+
+/// After the deadline, when `date` has no complete transaction file (fetched now or stored before):
+/// the warning naming where it was looked for and what to check.
+pub fn no_transactions_warning(ws: &Workspace, day: &DayImport, date: NaiveDate) -> Result<Option<String>> {
+    if day.has_transactions() && day.deferred() == 0 {
+        return Ok(None);
+    }
+    if store::files::list(&ws.conn, date, date, true)?.iter().any(|f| f.kind == "transactions" && !f.truncated) {
+        return Ok(None);
+    }
+    Ok(Some(format!(
+        "no complete Alipay transaction file for {date} after the deadline (searched {}): the reconciliation reports \
+         it and keeps the day's sales pending; {}",
+        day.searched.join("; "),
+        crate::source::where_to_look_hint(&ws.cfg)
+    )))
 }
 
 /// The instant after which day `date`'s missing or incomplete files are final.
@@ -198,6 +220,7 @@ pub fn import_day_observed(
     let past_deadline = now >= deadline(&ws.cfg, date);
     let mut out = DayImport {
         date: Some(date),
+        searched: crate::source::searched(&ws.cfg, date, &listing.missing_dirs),
         missing_dirs: listing.missing_dirs,
         refused: listing.refused,
         unstable: listing.unstable,

@@ -100,9 +100,9 @@ fn run_daemon(g: &super::Globals, cfg: &crate::config::Config) -> Result<Outcome
 fn check(cfg: &crate::config::Config, count: usize) -> Result<Outcome> {
     let set = load_jobs(cfg)?;
     let now = chrono::Utc::now();
-    println!("schedule files: {}", set.files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(", "));
+    outln!("schedule files: {}", set.files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(", "));
     for j in &set.jobs {
-        println!("{} ({:?}): cron '{}' in {}: {}", j.name, j.kind, j.cron.text, j.cron.zone, j.command.join(" "));
+        outln!("{} ({:?}): cron '{}' in {}: {}", j.name, j.kind, j.cron.text, j.cron.zone, j.command.join(" "));
         let mut t = now;
         for _ in 0..count {
             let Some(n) = j.cron.next_after(t) else { break };
@@ -110,9 +110,9 @@ fn check(cfg: &crate::config::Config, count: usize) -> Result<Outcome> {
             match j.kind {
                 schedule::JobKind::Daily => {
                     let d = schedule::plan::date_for_fire(j, cfg.business.timezone, n);
-                    println!("  {}  for business date {d}", local.to_rfc3339());
+                    outln!("  {}  for business date {d}", local.to_rfc3339());
                 }
-                schedule::JobKind::Periodic => println!("  {}", local.to_rfc3339()),
+                schedule::JobKind::Periodic => outln!("  {}", local.to_rfc3339()),
             }
             t = n;
         }

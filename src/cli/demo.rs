@@ -24,7 +24,7 @@ pub fn run(_g: &super::Globals, a: Args) -> Result<Outcome> {
     let cfg_path = dir.join("alipay-recon.toml");
     std::fs::write(&cfg_path, Config::demo_toml(&fixtures.join("sftp")))
         .with_context(|| format!("cannot write {}", cfg_path.display()))?;
-    println!(
+    outln!(
         "demo: embedded defaults, files from {}, everything written under {}",
         fixtures.join("sftp").display(),
         dir.display()
@@ -42,7 +42,7 @@ pub fn run(_g: &super::Globals, a: Args) -> Result<Outcome> {
     let (outcome, _) = pipeline::recorded(&mut ws, "demo", None, |ws, run_id| {
         for s in &sales {
             let (parsed, res) = pipeline::import_sales(ws, s, Some(run_id))?;
-            println!(
+            outln!(
                 "sales {}: {} loaded, {} rejected",
                 s.file_name().unwrap_or_default().to_string_lossy(),
                 res.loaded,
@@ -57,7 +57,7 @@ pub fn run(_g: &super::Globals, a: Args) -> Result<Outcome> {
             let params = crate::reconcile::Params::from_config(&ws.cfg.business);
             ws.handoff = Some(crate::store::handoff::Handoff::start(&ws.conn, date, &params));
             let day = pipeline::import_day(ws, source.as_mut(), date, now, Some(run_id))?;
-            println!("== {date}");
+            outln!("== {date}");
             super::import::print_day(&day);
             let res = pipeline::day::reconcile_day(ws, date, run_id)?;
             super::run::print_result(date, &res);
@@ -71,23 +71,23 @@ pub fn run(_g: &super::Globals, a: Args) -> Result<Outcome> {
         Ok((if attention { Outcome::Attention } else { Outcome::Clean }, ()))
     })?;
     pipeline::email::finish(&ws, Default::default());
-    println!("database: {}", ws.cfg.path(&ws.cfg.store.database).display());
+    outln!("database: {}", ws.cfg.path(&ws.cfg.store.database).display());
     if let Some(r) = last_report {
-        println!("open the latest report: {}", r.display());
+        outln!("open the latest report: {}", r.display());
     }
     if let Some(d) = dates_seen(&ws)? {
         // Each hint is a whole command line that runs as printed (tests/integration/demo.rs runs them).
         let me = program_name();
         let cfg = shell_word(&cfg_path.display().to_string());
-        println!("explore (each line runs as printed):");
-        println!("  {me} -c {cfg} status --from {} --to {}", d.0, d.1);
-        println!("  {me} -c {cfg} runs");
+        outln!("explore (each line runs as printed):");
+        outln!("  {me} -c {cfg} status --from {} --to {}", d.0, d.1);
+        outln!("  {me} -c {cfg} runs");
         if let Some(id) = example_id {
-            println!("  {me} -c {cfg} explain {id}");
+            outln!("  {me} -c {cfg} explain {id}");
         }
     }
     if outcome == Outcome::Attention {
-        println!(
+        outln!(
             "exit code 1 is expected here: it means \"done, items need attention\" — the fixtures hold deliberate faults \
              (0 = nothing to look at, 2 = failed; README \"Exit codes\")."
         );

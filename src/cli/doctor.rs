@@ -23,7 +23,7 @@ pub fn run(g: &super::Globals, a: Args) -> Result<Outcome> {
         cfg.business.timezone.date_of(&now).pred_opt().expect("date in range")
     });
     let report = crate::doctor::run(&cfg, day);
-    print!("{report}");
+    out!("{report}");
     let failed = report.failed();
     if failed > 0 {
         bail!(
@@ -31,6 +31,6 @@ pub fn run(g: &super::Globals, a: Args) -> Result<Outcome> {
             report.checks.len()
         );
     }
-    println!("all checks passed");
+    outln!("all checks passed");
     Ok(Outcome::Clean)
 }

@@ -32,12 +32,12 @@ pub fn run(g: &super::Globals, a: Args) -> Result<Outcome> {
     }
     if a.json {
         let v = serde_json::json!({ "alipay": t.alipay, "local": t.local, "history": t.history, "reports": reports });
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        outln!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(Outcome::Clean);
     }
-    println!("Alipay files:");
+    outln!("Alipay files:");
     if t.alipay.is_empty() {
-        println!("  (none)");
+        outln!("  (none)");
     }
     for r in &t.alipay {
         let ids = [r.merchant_trans_id.as_deref(), r.merchant_refund_id.as_deref()]
@@ -45,7 +45,7 @@ pub fn run(g: &super::Globals, a: Args) -> Result<Outcome> {
             .flatten()
             .collect::<Vec<_>>()
             .join(" / ");
-        println!(
+        outln!(
             "  {} {:<8} {:<17} {} alipay {} {}  {}:{}{}{}",
             r.trans_time.as_deref().unwrap_or("-"),
             r.trans_type,
@@ -59,12 +59,12 @@ pub fn run(g: &super::Globals, a: Args) -> Result<Outcome> {
             if r.current { "" } else { " (superseded)" }
         );
     }
-    println!("Local records:");
+    outln!("Local records:");
     if t.local.is_empty() {
-        println!("  (none)");
+        outln!("  (none)");
     }
     for l in &t.local {
-        println!(
+        outln!(
             "  {} {} {} {} {} [{}]{} from {}:{}",
             l.created_at,
             l.record_type,
@@ -78,9 +78,9 @@ pub fn run(g: &super::Globals, a: Args) -> Result<Outcome> {
         );
     }
     if t.history.len() > t.local.len() {
-        println!("Local history (every version imported):");
+        outln!("Local history (every version imported):");
         for h in &t.history {
-            println!(
+            outln!(
                 "  {} {} {} from {}:{} {}",
                 h.recorded_at,
                 h.record_type,
@@ -91,9 +91,9 @@ pub fn run(g: &super::Globals, a: Args) -> Result<Outcome> {
             );
         }
     }
-    println!("Reports (current result of each date):");
+    outln!("Reports (current result of each date):");
     if reports.is_empty() {
-        println!("  (never reported: matched, or its days were not reconciled yet)");
+        outln!("  (never reported: matched, or its days were not reconciled yet)");
     }
     for r in &reports {
         let f = &r.finding;
@@ -106,7 +106,7 @@ pub fn run(g: &super::Globals, a: Args) -> Result<Outcome> {
         // A refund's rows carry its payment's id (contracts.md §3): name the refund too.
         let refund =
             if f.merchant_refund_id.is_empty() { String::new() } else { format!(" refund {}", f.merchant_refund_id) };
-        println!(
+        outln!(
             "  {} {} {}{refund} — {}: {}",
             f.business_date,
             f.category.as_str(),

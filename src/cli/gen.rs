@@ -50,10 +50,10 @@ pub fn run(_g: &super::Globals, a: Args) -> Result<Outcome> {
     };
     let r = generate(&spec, &a.out)?;
     for f in &r.files {
-        println!("{}", f.display());
+        outln!("{}", f.display());
     }
-    println!("{}", r.sales_file.display());
-    println!(
+    outln!("{}", r.sales_file.display());
+    outln!(
         "{} Alipay rows, {} local rows: {} refunds, {} cancels; faults: {} missing locally, {} missing at Alipay, {} amount mismatches, {} local UNKNOWN",
         r.alipay_rows, r.local_rows, r.refunds, r.cancels, r.missing_locally, r.missing_at_alipay, r.amount_mismatches, r.local_unknown
     );

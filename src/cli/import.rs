@@ -52,16 +52,16 @@ pub fn print_day(day: &DayImport) {
             FileOutcome::Unchanged { .. } => "unchanged (already imported)".to_string(),
             FileOutcome::Deferred { reason } => format!("deferred  {reason}"),
         };
-        println!("{:<48} {:<18} {what}", f.name.as_str(), f.kind.as_str());
+        outln!("{:<48} {:<18} {what}", f.name.as_str(), f.kind.as_str());
     }
     for (name, why) in &day.refused {
-        println!("refused   {name:?}: {why}");
+        outln!("refused   {name:?}: {why}");
     }
     for (name, why) in &day.unstable {
-        println!("{name:<48} {:<18} waiting   {why}", "");
+        outln!("{name:<48} {:<18} waiting   {why}", "");
     }
     for (name, why) in &day.skipped {
-        println!("{name:<48} {:<18} not read  {why}", "");
+        outln!("{name:<48} {:<18} not read  {why}", "");
     }
 }
 
@@ -78,7 +78,7 @@ fn judge(
     }
     let incomplete = day.incomplete();
     if !incomplete.is_empty() {
-        eprintln!(
+        errln!(
             "warning: {date} is incomplete after the deadline: {} matching file(s) not read ({}); the reconciliation \
              reports each as FILE_INTEGRITY and keeps the day's sales pending",
             incomplete.len(),
@@ -87,7 +87,12 @@ fn judge(
         return Ok((Outcome::Attention, ()));
     }
     if !(day.has_transactions() && day.deferred() == 0) {
-        eprintln!("warning: no complete transaction file for {date} after the deadline: reconciliation will report it");
+        errln!(
+            "warning: no complete transaction file for {date} after the deadline (searched {}): reconciliation will \
+             report it; {}",
+            day.searched.join("; "),
+            crate::source::where_to_look_hint(&ws.cfg)
+        );
         return Ok((Outcome::Attention, ()));
     }
     let problems = day.refused.len()

@@ -22,10 +22,10 @@ pub fn run(g: &super::Globals, a: Args) -> Result<Outcome> {
         for path in &a.files {
             let (parsed, res) = pipeline::import_sales(ws, path, Some(run_id))?;
             if !res.new {
-                println!("{}: unchanged (this file was imported before)", path.display());
+                outln!("{}: unchanged (this file was imported before)", path.display());
                 continue;
             }
-            println!(
+            outln!(
                 "{}: {} records loaded, {} rejected, {} conflicting{}",
                 path.display(),
                 res.loaded,
@@ -38,7 +38,7 @@ pub fn run(g: &super::Globals, a: Args) -> Result<Outcome> {
                 }
             );
             for r in &parsed.rejects {
-                println!(
+                outln!(
                     "  rejected line {}{}: {}",
                     r.line,
                     r.field.as_deref().map(|f| format!(" ({f})")).unwrap_or_default(),

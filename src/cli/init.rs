@@ -22,7 +22,7 @@ pub fn run(g: &super::Globals, a: Args) -> Result<Outcome> {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
     std::fs::write(&path, crate::config::EXAMPLE).with_context(|| format!("cannot write {}", path.display()))?;
-    println!(
+    outln!(
         "wrote {}: fill in the merchant id, SFTP account and host key, then run `alipay-recon doctor`",
         path.display()
     );

@@ -16,6 +16,7 @@ pub mod gen;
 pub mod import;
 pub mod import_sales;
 pub mod init;
+pub mod out;
 pub mod outbox;
 pub mod pay;
 pub mod payments;

@@ -43,37 +43,42 @@ pub fn run(g: &super::Globals, a: Args) -> Result<Outcome> {
         Action::List { all, json } => {
             let rows = notify::list(&conn, all)?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&rows)?);
+                outln!("{}", serde_json::to_string_pretty(&rows)?);
                 return Ok(Outcome::Clean);
             }
             if rows.is_empty() {
-                println!("{}", if all { "the outbox is empty" } else { "nothing waiting to be sent" });
+                outln!("{}", if all { "the outbox is empty" } else { "nothing waiting to be sent" });
             }
             for r in &rows {
                 let err = r.last_error.as_deref().map(|e| format!("\n    last error: {e}")).unwrap_or_default();
-                println!(
+                outln!(
                     "{:>4}  {:<9} {:<30} attempts {:<2} {:>9} bytes  {}{err}",
-                    r.id, r.status, r.key, r.attempts, r.bytes, r.subject
+                    r.id,
+                    r.status,
+                    r.key,
+                    r.attempts,
+                    r.bytes,
+                    r.subject
                 );
             }
             Ok(Outcome::Clean)
         }
         Action::Prune { days } => {
             let n = notify::outbox::prune_parts(&conn, days)?;
-            println!("dropped the attachments of {n} messages sent more than {days} days ago");
+            outln!("dropped the attachments of {n} messages sent more than {days} days ago");
             Ok(Outcome::Clean)
         }
         Action::Send => {
             let rep = notify::deliver_pending(&conn, &cfg)?;
             for k in &rep.sent {
-                println!("sent {k}");
+                outln!("sent {k}");
             }
             if rep.suppressed > 0 {
-                println!("{} messages not sent: email.transport = \"none\" (marked suppressed)", rep.suppressed);
+                outln!("{} messages not sent: email.transport = \"none\" (marked suppressed)", rep.suppressed);
             }
             if rep.waiting() == 0 {
                 if rep.sent.is_empty() && rep.suppressed == 0 {
-                    println!("nothing to send");
+                    outln!("nothing to send");
                 }
                 return Ok(Outcome::Clean);
             }

@@ -76,7 +76,7 @@ fn open(g: &super::Globals) -> Result<Ctx> {
 impl Ctx {
     fn flow(&self) -> payment::Flow<'_> {
         let mut f = payment::flow_for(&self.cfg, &self.conn, &self.client);
-        f.progress = Arc::new(|msg| println!("… {msg}"));
+        f.progress = Arc::new(|msg| outln!("… {msg}"));
         f
     }
 
@@ -91,7 +91,7 @@ impl Ctx {
         let n = crate::pipeline::email::unverified_replies(&mut self.conn, &merchant, opts)
             .context("cannot queue the alert for unverified payment answers")?;
         if n > 0 {
-            eprintln!(
+            errln!(
                 "warning: {n} answer(s) of the payment API failed verification and were not used; an alert is queued"
             );
         }
@@ -105,28 +105,28 @@ fn report(a: &Attempt, support: &str) -> Result<Outcome> {
     let id = &a.merchant_trans_id;
     match a.state {
         PayState::Paid => {
-            println!("PAID {} — payment {id}, Alipay {}", a.amount, a.alipay_id.as_deref().unwrap_or("-"));
-            println!("{}", codes::info("SUCCESS").cashier);
+            outln!("PAID {} — payment {id}, Alipay {}", a.amount, a.alipay_id.as_deref().unwrap_or("-"));
+            outln!("{}", codes::info("SUCCESS").cashier);
             Ok(Outcome::Clean)
         }
         PayState::Failed => {
             let i = codes::info(code);
-            println!("NOT PAID {} — payment {id}", a.amount);
-            println!("{}", i.cashier);
+            outln!("NOT PAID {} — payment {id}", a.amount);
+            outln!("{}", i.cashier);
             bail!("payment {id} failed ({code}): {} Operator: {}", i.cashier, i.operator)
         }
         PayState::Voided => {
-            println!("NOT PAID {} — payment {id} was cancelled; no money was taken", a.amount);
-            println!("Start a new payment or use another payment method.");
+            outln!("NOT PAID {} — payment {id} was cancelled; no money was taken", a.amount);
+            outln!("Start a new payment or use another payment method.");
             bail!("payment {id} did not go through and was cancelled: start a new payment (a new scan gets a new id)")
         }
         PayState::VoidedByRefund => {
-            println!("REFUNDED {} — payment {id} was taken and then refunded in full", a.amount);
+            outln!("REFUNDED {} — payment {id} was taken and then refunded in full", a.amount);
             bail!("payment {id} was voided by a full refund (past the cancel window): no money is kept")
         }
         _ => {
-            println!("UNRESOLVED {} — payment {id} is {}", a.amount, a.state);
-            println!("Do not hand over the goods yet. Ask the customer to show their Alipay payment record.");
+            outln!("UNRESOLVED {} — payment {id} is {}", a.amount, a.state);
+            outln!("Do not hand over the goods yet. Ask the customer to show their Alipay payment record.");
             bail!(
                 "payment {id} is {} ({}): run `alipay-recon sweep` later; if it stays unresolved, check it in the Alipay portal or ask {support}",
                 a.state,
@@ -154,16 +154,16 @@ pub fn query(g: &super::Globals, a: IdArgs) -> Result<Outcome> {
     let (attempt, reply) = ctx.flow().query_once(&a.id)?;
     ctx.sync()?;
     match &reply {
-        Ok(r) => println!("Alipay says: {} {} {}", r.status.letter(), r.code, r.message),
-        Err(e) => println!("Alipay did not answer: {e}"),
+        Ok(r) => outln!("Alipay says: {} {} {}", r.status.letter(), r.code, r.message),
+        Err(e) => outln!("Alipay did not answer: {e}"),
     }
     for r in payment::ledger::refunds_of(&ctx.conn, &a.id)? {
-        println!("refund {} {} {}", r.merchant_refund_id, r.amount, r.state);
+        outln!("refund {} {} {}", r.merchant_refund_id, r.amount, r.state);
     }
     match attempt.state {
         PayState::Paid => report(&attempt, &ctx.cfg.payment.support_contact),
         s if s.is_final() => {
-            println!("payment {} is {} ({})", attempt.merchant_trans_id, s, attempt.amount);
+            outln!("payment {} is {} ({})", attempt.merchant_trans_id, s, attempt.amount);
             Ok(Outcome::Clean)
         }
         _ => report(&attempt, &ctx.cfg.payment.support_contact),
@@ -177,15 +177,15 @@ pub fn cancel(g: &super::Globals, a: IdArgs) -> Result<Outcome> {
     let attempt = attempt?;
     match attempt.state {
         PayState::Voided => {
-            println!("CANCELLED — payment {} is void; no money is kept", attempt.merchant_trans_id);
+            outln!("CANCELLED — payment {} is void; no money is kept", attempt.merchant_trans_id);
             Ok(Outcome::Clean)
         }
         PayState::VoidedByRefund => {
-            println!("REFUNDED — past the cancel window, payment {} was refunded in full", attempt.merchant_trans_id);
+            outln!("REFUNDED — past the cancel window, payment {} was refunded in full", attempt.merchant_trans_id);
             Ok(Outcome::Clean)
         }
         PayState::Failed => {
-            println!("Nothing to cancel: payment {} was never taken", attempt.merchant_trans_id);
+            outln!("Nothing to cancel: payment {} was never taken", attempt.merchant_trans_id);
             Ok(Outcome::Clean)
         }
         _ => report(&attempt, &ctx.cfg.payment.support_contact),
@@ -202,16 +202,16 @@ pub fn refund(g: &super::Globals, a: RefundArgs) -> Result<Outcome> {
     let code = r.result_code.as_deref().unwrap_or("UNKNOWN_EXCEPTION");
     match r.state {
         RefundState::Success => {
-            println!("REFUNDED {} — refund {} of payment {}", r.amount, r.merchant_refund_id, r.merchant_trans_id);
+            outln!("REFUNDED {} — refund {} of payment {}", r.amount, r.merchant_refund_id, r.merchant_trans_id);
             Ok(Outcome::Clean)
         }
         RefundState::Failed => {
             let i = codes::info(code);
-            println!("REFUND REFUSED {} — {}", r.amount, i.cashier);
+            outln!("REFUND REFUSED {} — {}", r.amount, i.cashier);
             bail!("refund {} failed ({code}): {}", r.merchant_refund_id, i.operator)
         }
         _ => {
-            println!("REFUND UNRESOLVED {} — refund {}", r.amount, r.merchant_refund_id);
+            outln!("REFUND UNRESOLVED {} — refund {}", r.amount, r.merchant_refund_id);
             bail!(
                 "refund {} has no answer yet: `alipay-recon sweep` retries it with the same id; if it stays open ask {}",
                 r.merchant_refund_id,
@@ -226,12 +226,12 @@ pub fn sweep(g: &super::Globals) -> Result<Outcome> {
     let rep = ctx.flow().sweep();
     ctx.sync()?;
     let rep = rep?;
-    println!("sweep: looked at {}, resolved {}, still open {}", rep.looked_at, rep.resolved, rep.still_open.len());
+    outln!("sweep: looked at {}, resolved {}, still open {}", rep.looked_at, rep.resolved, rep.still_open.len());
     if rep.still_open.is_empty() {
         return Ok(Outcome::Clean);
     }
     for id in &rep.still_open {
-        println!("open: {id}");
+        outln!("open: {id}");
     }
     bail!(
         "{} payment(s) or refund(s) still unresolved ({}): check them in the Alipay portal or ask {}",

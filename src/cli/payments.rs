@@ -42,7 +42,7 @@ pub fn run(g: &super::Globals, a: Args) -> Result<Outcome> {
     let from = a.date.or(a.from).map(|d| d.to_string());
     let to = a.date.or(a.to).map(|d| d.to_string());
     let rows = ledger::list_attempts(&conn, &states, from.as_deref(), to.as_deref())?;
-    println!("merchant_trans_id,created_at,amount,currency,state,result_code,acquirement_id,refunds");
+    outln!("merchant_trans_id,created_at,amount,currency,state,result_code,acquirement_id,refunds");
     for p in &rows {
         let refunds: Vec<String> = ledger::refunds_of(&conn, &p.merchant_trans_id)?
             .iter()
@@ -55,7 +55,7 @@ pub fn run(g: &super::Globals, a: Args) -> Result<Outcome> {
                 )
             })
             .collect();
-        println!(
+        outln!(
             "{},{},{},{},{},{},{},{}",
             p.merchant_trans_id,
             p.created_at.to_rfc3339(),
@@ -67,6 +67,6 @@ pub fn run(g: &super::Globals, a: Args) -> Result<Outcome> {
             refunds.join("; ")
         );
     }
-    eprintln!("{} payment(s)", rows.len());
+    errln!("{} payment(s)", rows.len());
     Ok(Outcome::Clean)
 }

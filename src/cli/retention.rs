@@ -33,9 +33,11 @@ pub fn run(g: &super::Globals, a: Args) -> Result<Outcome> {
     let report = retention::run(&ws.cfg, &mut ws.conn, today, std::time::SystemTime::now(), opts)?;
     for m in &report.missing {
         if !m.at_risk {
-            println!(
+            outln!(
                 "{}: {} local sales, no Alipay transaction file stored yet (Alipay deletes it after {})",
-                m.date, m.local_sales, m.deleted_after
+                m.date,
+                m.local_sales,
+                m.deleted_after
             );
             continue;
         }
@@ -45,30 +47,34 @@ pub fn run(g: &super::Globals, a: Args) -> Result<Outcome> {
             AlertState::Disabled => "no alert (--no-email)",
             AlertState::NotDue => "",
         };
-        println!(
+        outln!(
             "warning: {}: {} local sales but no Alipay transaction file, and Alipay deletes it after {}: run \
              `alipay-recon import --date {}` now ({alert})",
-            m.date, m.local_sales, m.deleted_after, m.date
+            m.date,
+            m.local_sales,
+            m.deleted_after,
+            m.date
         );
     }
-    println!(
+    outln!(
         "pruned attachments of {} email(s) sent more than {} days ago",
-        report.attachments_pruned, ws.cfg.retention.outbox_attachments_days
+        report.attachments_pruned,
+        ws.cfg.retention.outbox_attachments_days
     );
-    println!(
+    outln!(
         "deleted {} interrupted download(s) older than {} days",
         report.staging_removed.len(),
         ws.cfg.retention.staging_days
     );
     for p in &report.staging_removed {
-        println!("  {}", p.display());
+        outln!("  {}", p.display());
     }
     // An alert left in the outbox is owed work: exit 1 (contracts.md v3 §5).
     let mail_waiting = pipeline::email::finish(&ws, opts).is_some();
     if report.needs_attention() || mail_waiting {
         Ok(Outcome::Attention)
     } else {
-        println!("nothing needs attention");
+        outln!("nothing needs attention");
         Ok(Outcome::Clean)
     }
 }

@@ -101,7 +101,7 @@ pub fn run(g: &super::Globals, a: Args, fetch: bool) -> Result<Outcome> {
         // The payment ledger first: resolve what is not final (online only), then feed local records.
         if fetch {
             let (sweep, synced) = crate::payment::daily(&ws.cfg, &ws.conn).context("payment ledger sweep")?;
-            println!(
+            outln!(
                 "payment ledger: {} looked at, {} resolved, {} still open{}; {synced} local records updated",
                 sweep.looked_at,
                 sweep.resolved,
@@ -110,7 +110,7 @@ pub fn run(g: &super::Globals, a: Args, fetch: bool) -> Result<Outcome> {
             );
         } else {
             let synced = crate::payment::sync_local_records(&ws.conn, &ws.cfg.business.timezone)?;
-            println!("payment ledger: {synced} local records updated (offline: no sweep)");
+            outln!("payment ledger: {synced} local records updated (offline: no sweep)");
         }
     }
     let lock_dir = crate::lock::lock_dir(&ws.cfg);
@@ -132,6 +132,9 @@ pub fn run(g: &super::Globals, a: Args, fetch: bool) -> Result<Outcome> {
                     return Err(e.into());
                 }
                 attention |= !imported.incomplete().is_empty();
+                if let Some(w) = pipeline::no_transactions_warning(ws, &imported, date)? {
+                    errln!("warning: {w}");
+                }
             }
             let res = day::reconcile_day(ws, date, run_id)?;
             let dir = res.report.dir.display().to_string();
@@ -178,9 +181,9 @@ pub fn print_result(date: NaiveDate, r: &day::DayResult) {
 pub fn print_outcome(date: NaiveDate, r: &day::DayResult, email_waiting: bool) {
     let s = &r.outcome.summary;
     if r.is_clean() && email_waiting {
-        println!("{date}: no discrepancies — {} matched, but its email is not delivered yet (below)", s.matched);
+        outln!("{date}: no discrepancies — {} matched, but its email is not delivered yet (below)", s.matched);
     } else if r.is_clean() {
-        println!("{date}: all clear — {} matched, no discrepancies", s.matched);
+        outln!("{date}: all clear — {} matched, no discrepancies", s.matched);
     } else {
         let stake: Vec<String> = s
             .at_stake
@@ -191,7 +194,7 @@ pub fn print_outcome(date: NaiveDate, r: &day::DayResult, email_waiting: bool) {
                     .map(|cur| format!("{c} {}", crate::domain::format_minor(*v, cur)))
             })
             .collect();
-        println!(
+        outln!(
             "{date}: {} discrepancies, {} pending, {} resolved, {} open items{}",
             r.outcome.findings.len(),
             s.pending,
@@ -200,17 +203,13 @@ pub fn print_outcome(date: NaiveDate, r: &day::DayResult, email_waiting: bool) {
             if stake.is_empty() { String::new() } else { format!(" — at stake {}", stake.join(", ")) }
         );
     }
-    println!("report: {}", r.report.dir.join("report.html").display());
+    outln!("report: {}", r.report.dir.join("report.html").display());
     if let Some(c) = day::change_since_previous(&r.report) {
         if c.rows.is_empty() {
-            println!("rerun: same findings as the previous report (kept in {})", c.previous.display());
+            outln!("rerun: same findings as the previous report (kept in {})", c.previous.display());
         } else {
             let what: Vec<String> = c.rows.iter().map(|(f, a, g)| format!("{f}: {a} new rows, {g} gone")).collect();
-            println!(
-                "rerun: changed since the previous report (kept in {}): {}",
-                c.previous.display(),
-                what.join("; ")
-            );
+            outln!("rerun: changed since the previous report (kept in {}): {}", c.previous.display(), what.join("; "));
         }
     }
 }

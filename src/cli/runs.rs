@@ -18,16 +18,22 @@ pub fn run(g: &super::Globals, a: Args) -> Result<Outcome> {
     let ws = Workspace::open(g.load_config()?)?;
     let runs = crate::store::runs::list(&ws.conn, a.limit)?;
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&runs)?);
+        outln!("{}", serde_json::to_string_pretty(&runs)?);
         return Ok(Outcome::Clean);
     }
-    println!(
+    outln!(
         "{:>5}  {:<20}  {:<12} {:<10} {:<10} {:>4}  {:<14} args / message",
-        "run", "started (UTC)", "command", "date", "outcome", "exit", "user@host"
+        "run",
+        "started (UTC)",
+        "command",
+        "date",
+        "outcome",
+        "exit",
+        "user@host"
     );
     for r in runs {
         let args: Vec<String> = serde_json::from_str(&r.args).unwrap_or_default();
-        println!(
+        outln!(
             "{:>5}  {:<20}  {:<12} {:<10} {:<10} {:>4}  {:<14} {}{}{}",
             r.id,
             r.started_at,

@@ -51,15 +51,15 @@ pub fn run(g: &super::Globals, a: Args) -> Result<Outcome> {
             continue;
         }
         shown += 1;
-        println!("{ds}");
+        outln!("{ds}");
         match loc {
             Some((_, n, unknown, conflicts)) => {
-                println!("  local sales: {n} records ({unknown} UNKNOWN, {conflicts} conflicting)")
+                outln!("  local sales: {n} records ({unknown} UNKNOWN, {conflicts} conflicting)")
             }
-            None => println!("  local sales: none"),
+            None => outln!("  local sales: none"),
         }
         if day_files.is_empty() {
-            println!("  alipay files: none imported");
+            outln!("  alipay files: none imported");
         }
         for f in day_files {
             let mut notes = Vec::new();
@@ -79,7 +79,7 @@ pub fn run(g: &super::Globals, a: Args) -> Result<Outcome> {
                 notes.push("superseded".into());
             }
             warnings += (f.reject_count + f.warning_count) as usize + f.truncated as usize;
-            println!(
+            outln!(
                 "  {:<46} {:<8} {:<18} {:>7} rows  {:<9} {}",
                 f.name,
                 f.format,
@@ -93,14 +93,14 @@ pub fn run(g: &super::Globals, a: Args) -> Result<Outcome> {
     if shown == 0 {
         // Nothing in range is a question, not an answer: say which range, and what is loaded instead.
         let loaded = loaded_dates(&ws.conn)?;
-        println!("nothing loaded from {from} to {to}.");
+        outln!("nothing loaded from {from} to {to}.");
         match (loaded.first(), loaded.last()) {
             (Some(first), Some(last)) => {
                 let list = if loaded.len() <= 10 { format!(": {}", loaded.join(", ")) } else { String::new() };
-                println!("loaded: {} dates from {first} to {last}{list}", loaded.len());
-                println!("show them: alipay-recon status --from {first} --to {last}");
+                outln!("loaded: {} dates from {first} to {last}{list}", loaded.len());
+                outln!("show them: alipay-recon status --from {first} --to {last}");
             }
-            _ => println!("loaded: nothing yet (alipay-recon import-sales FILE, alipay-recon run --date D)"),
+            _ => outln!("loaded: nothing yet (alipay-recon import-sales FILE, alipay-recon run --date D)"),
         }
     }
     Ok(if warnings > 0 { Outcome::Attention } else { Outcome::Clean })

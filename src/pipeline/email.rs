@@ -36,7 +36,7 @@ pub fn after_day(
     };
     let r = notify::queue_daily(&mut ws.conn, &report, opts)?;
     if let DailyEmail::AlreadyQueued { version, changed: true, .. } = &r {
-        println!(
+        outln!(
             "{date}: the report changed since email version {version}; pass --resend-email to send version {}",
             version + 1
         );
@@ -114,7 +114,9 @@ pub fn missing_files(ws: &mut Workspace, date: NaiveDate, now: DateTime<Utc>, op
     if now >= deadline && !has_transactions(ws, date)? {
         let local_sales = local_sales(ws, date)?;
         let deadline = deadline.with_timezone(&ws.cfg.business.timezone.offset_at(deadline));
-        let a = Alert::FilesMissing { date, deadline, missing: vec!["transaction file".into()], local_sales };
+        let searched = crate::source::searched(&ws.cfg, date, &[]).join("; ");
+        let missing = vec![format!("transaction file (searched {searched})")];
+        let a = Alert::FilesMissing { date, deadline, missing, local_sales };
         notify::queue_alert(&mut ws.conn, &merchant, &a, opts)?;
     }
     let zone = ws.cfg.business.timezone;
@@ -189,14 +191,14 @@ impl Delivery {
     /// `email sent:` lines on stdout, the causes on stderr, and what waits on stdout and in the log.
     pub fn print(&self) {
         for k in &self.sent {
-            println!("email sent: {k}");
+            outln!("email sent: {k}");
         }
         for w in &self.warnings {
-            eprintln!("warning: {w}");
+            errln!("warning: {w}");
         }
         if let Some(s) = self.waiting_sentence() {
             tracing::warn!("{s}");
-            println!("{s}");
+            outln!("{s}");
         }
     }
 }

@@ -50,6 +50,45 @@ pub struct Listing {
     pub not_files: Vec<(String, String)>,
 }
 
+/// Where the day's transaction files were looked for, one entry per folder: the source, the folder
+/// (marked when it does not exist, as listed in `missing_dirs`) and the name pattern, e.g.
+/// `dir:/srv/mirror/download/2188…/20261125 (no such folder), intl transaction files named like
+/// `^ALIPAY_TRANSACTION_DETAIL_…$``. For messages about a day without a transaction file.
+pub fn searched(cfg: &crate::config::Config, date: NaiveDate, missing_dirs: &[String]) -> Vec<String> {
+    let root = match cfg.source.kind {
+        crate::config::SourceKind::Dir => {
+            format!("dir:{}", cfg.path(cfg.source.dir.as_deref().unwrap_or(Path::new("."))).display())
+        }
+        crate::config::SourceKind::Sftp => {
+            cfg.active().sftp.as_ref().map(|s| format!("sftp://{}@{}:{}", s.user, s.host, s.port)).unwrap_or_default()
+        }
+    };
+    let Ok(layout) = DayLayout::new(&cfg.active().merchant_id, &cfg.layouts_in_use()) else { return Vec::new() };
+    let mut out = Vec::new();
+    for dir in layout.dirs_for(date) {
+        let missing = if missing_dirs.contains(&dir.path) { " (no such folder)" } else { "" };
+        for (kind, re) in &dir.patterns {
+            if *kind == FileKind::Transactions {
+                out.push(format!("{root}{}{missing}, {} transaction files named like `{}`", dir.path, dir.format, re));
+            }
+        }
+    }
+    out
+}
+
+/// What to check when a day has no transaction file: the settings that decide where to look.
+pub fn where_to_look_hint(cfg: &crate::config::Config) -> String {
+    let place = match cfg.source.kind {
+        crate::config::SourceKind::Dir => "`source.dir`".to_string(),
+        crate::config::SourceKind::Sftp => format!("`environments.{}.sftp`", cfg.environment),
+    };
+    format!(
+        "check {place}, `environments.{}.merchant_id` and `source.formats` (and any `[layouts]`) against where Alipay \
+         puts the files",
+        cfg.environment
+    )
+}
+
 /// Why a matching name that is not a regular file was skipped.
 pub const NOT_A_FILE: &str =
     "not a regular file (a folder, a link to one, or a broken link) where a file belongs: not fetched";

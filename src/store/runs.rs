@@ -31,16 +31,18 @@ pub fn start(
     business_date: Option<chrono::NaiveDate>,
 ) -> Result<i64> {
     let host = hostname();
-    let stale: Vec<(i64, i64)> = {
-        let mut st = conn.prepare("SELECT id, pid FROM runs WHERE outcome = 'running' AND host = ?1")?;
-        let rows = st.query_map([&host], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let stale: Vec<(i64, i64, String, Option<String>)> = {
+        let mut st =
+            conn.prepare("SELECT id, pid, command, business_date FROM runs WHERE outcome = 'running' AND host = ?1")?;
+        let rows = st.query_map([&host], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
         rows.collect::<rusqlite::Result<_>>()?
     };
-    for (id, pid) in stale {
+    for (id, pid, command, date) in stale {
         if !process_alive(pid) {
+            let message = interrupted_message(conn, id, &command, date.as_deref())?;
             conn.execute(
-                "UPDATE runs SET outcome = 'interrupted', ended_at = ?2, message = 'the process ended without recording an outcome (killed or crashed); its transactions were rolled back' WHERE id = ?1",
-                params![id, super::now_text()],
+                "UPDATE runs SET outcome = 'interrupted', ended_at = ?2, message = ?3 WHERE id = ?1",
+                params![id, super::now_text(), message],
             )?;
         }
     }
@@ -57,6 +59,58 @@ pub fn start(
         ],
     )?;
     Ok(conn.last_insert_rowid())
+}
+
+/// What a run that ended without an outcome left behind: each file import and each stored
+/// reconciliation commits on its own, so a run killed during reconcile has its files imported and
+/// lacks only the reconciliation and report. Says which is which and what repairs it.
+fn interrupted_message(conn: &Connection, id: i64, command: &str, date: Option<&str>) -> Result<String> {
+    let names = |sql: &str| -> Result<Vec<String>> {
+        let mut st = conn.prepare(sql)?;
+        let rows = st.query_map([id], |r| r.get(0))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    };
+    let shown = |v: &[String]| {
+        let mut s = v.iter().take(5).cloned().collect::<Vec<_>>().join(", ");
+        if v.len() > 5 {
+            s.push_str(&format!(" and {} more", v.len() - 5));
+        }
+        s
+    };
+    let files = names("SELECT name FROM files WHERE run_id = ?1 ORDER BY id")?;
+    let sales = names("SELECT name FROM sales_files WHERE run_id = ?1 ORDER BY id")?;
+    let reconciled =
+        names("SELECT DISTINCT business_date FROM recon_results WHERE run_id = ?1 ORDER BY business_date")?;
+    let mut done = Vec::new();
+    if !files.is_empty() {
+        done.push(format!("imported {} Alipay file(s) ({})", files.len(), shown(&files)));
+    }
+    if !sales.is_empty() {
+        done.push(format!("imported {} sales file(s) ({})", sales.len(), shown(&sales)));
+    }
+    if !reconciled.is_empty() {
+        done.push(format!("stored the reconciliation of {}", reconciled.join(", ")));
+    }
+    let mut m = String::from("the process ended without recording an outcome (killed or crashed)");
+    if done.is_empty() {
+        m.push_str("; nothing it did was committed (the step in progress was rolled back): run it again");
+        return Ok(m);
+    }
+    m.push_str(&format!(": committed before it ended: {}", done.join("; ")));
+    let reconciles = matches!(command, "run" | "reconcile" | "demo");
+    match date {
+        Some(d) if reconciles && !reconciled.iter().any(|r| r == d) => m.push_str(&format!(
+            "; NOT done: the reconciliation and report of {d} (the step in progress was rolled back). The next \
+             `alipay-recon run --date {d}` repairs it: the imported files are not imported again"
+        )),
+        Some(d) if reconciles => m.push_str(&format!(
+            "; the report or email of {d} may be missing: the next `alipay-recon run --date {d}` rewrites them"
+        )),
+        _ => {
+            m.push_str("; only the step in progress was rolled back: run it again to finish (imported files are kept)")
+        }
+    }
+    Ok(m)
 }
 
 /// Records how a run ended.
@@ -158,5 +212,33 @@ mod tests {
         let runs = list(&c, 10).unwrap();
         assert_eq!(runs[0].outcome, "ok");
         assert_eq!(runs[1].outcome, "interrupted");
+        assert!(runs[1].message.as_deref().unwrap().contains("nothing it did was committed"), "{:?}", runs[1].message);
+    }
+
+    #[test]
+    fn run_killed_during_reconcile_says_its_files_were_imported() {
+        let c = crate::store::open_in_memory().unwrap();
+        c.execute(
+            "INSERT INTO runs (id, command, args, user_name, host, pid, business_date, started_at) \
+             VALUES (7, 'run', '[]', 'u', ?1, 2147483000, '2026-11-25', 'x')",
+            [hostname()],
+        )
+        .unwrap();
+        c.execute(
+            "INSERT INTO files (source, source_path, name, format, kind, business_date, size, sha256, encoding, header, \
+             row_count, reject_count, warning_count, version, archive_path, imported_at, run_id) \
+             VALUES ('dir:x', '/download/m/20261125/T.csv', 'ALIPAY_TRANSACTION_DETAIL_HKD_20261125.csv', 'intl', \
+             'transactions', '2026-11-25', 10, 'abc', 'utf-8', '[]', 3, 0, 0, 1, 'a', 'x', 7)",
+            [],
+        )
+        .unwrap();
+        start(&c, "status", &[], None).unwrap();
+        let runs = list(&c, 10).unwrap();
+        let m = runs.iter().find(|r| r.id == 7).unwrap().message.clone().unwrap();
+        assert_eq!(runs.iter().find(|r| r.id == 7).unwrap().outcome, "interrupted");
+        assert!(!m.contains("its transactions were rolled back"), "{m}");
+        assert!(m.contains("imported 1 Alipay file(s) (ALIPAY_TRANSACTION_DETAIL_HKD_20261125.csv)"), "{m}");
+        assert!(m.contains("NOT done: the reconciliation and report of 2026-11-25"), "{m}");
+        assert!(m.contains("alipay-recon run --date 2026-11-25` repairs it"), "{m}");
     }
 }

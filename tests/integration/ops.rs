@@ -32,7 +32,11 @@ fn smtp_section(port: u16, auth: &str) -> String {
     )
 }
 
+/// `doctor` for 2026-11-25, with that day's fixture files in the source folder (doctor fails when
+/// none of the last days has a transaction file).
 fn doctor(w: &Workspace) -> crate::harness::Run {
+    let day = format!("download/{MID}/20261125");
+    copy_tree(&fixtures().join("sftp").join(&day), &w.file(&format!("sftp/{day}")));
     w.run(&["doctor", "--date", "2026-11-25"])
 }
 
@@ -320,4 +324,102 @@ fn count_files(dir: &std::path::Path) -> usize {
         }
     }
     n
+}
+
+// ---------------------------------------------------------------------------------------------
+// a closed stdout (`… | head`)
+
+/// Runs the binary with its stdout a pipe whose reader is already closed, as `| head` leaves it.
+fn run_into_closed_pipe(w: &Workspace, args: &[&str]) -> crate::harness::Run {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let o = w.cmd(args).stdout(writer).stderr(std::process::Stdio::piped()).output().unwrap();
+    crate::harness::Run {
+        code: o.status.code().unwrap_or(-1),
+        stdout: String::new(),
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn import_sales_into_a_closed_pipe_finishes_its_work_and_its_run() {
+    let w = workspace("", "[email]\ntransport = \"file\"\ndir = \"mail\"");
+    let f = fixtures().join("sales/sales_2026-11-25.csv");
+    let r = run_into_closed_pipe(&w, &["import-sales", f.to_str().unwrap()]);
+    assert!(r.code == 0 || r.code == 1, "exit {}: {}", r.code, r.stderr);
+    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+    let c = db(&w);
+    let (outcome, code): (String, i64) = c
+        .query_row("SELECT outcome, exit_code FROM runs WHERE command = 'import-sales'", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    assert_eq!(code, r.code as i64, "{outcome}");
+    assert!(outcome == "ok" || outcome == "attention", "{outcome}");
+    let loaded: i64 = c.query_row("SELECT COUNT(*) FROM local_records", [], |r| r.get(0)).unwrap();
+    assert!(loaded > 0, "the sales were not loaded");
+    // The same file again: the same code as with an open stdout, and nothing on stderr about the pipe.
+    let again = w.run(&["import-sales", f.to_str().unwrap()]);
+    assert_eq!(run_into_closed_pipe(&w, &["import-sales", f.to_str().unwrap()]).code, again.code);
+}
+
+#[test]
+fn doctor_into_a_closed_pipe_exits_with_its_own_code() {
+    let w = workspace("", "[email]\ntransport = \"file\"\ndir = \"mail\"");
+    let open = doctor(&w);
+    let closed = run_into_closed_pipe(&w, &["doctor", "--date", "2026-11-25"]);
+    assert_eq!(closed.code, open.code, "{}\n--- open stdout:\n{}", closed.stderr, open.stdout);
+    assert!(!closed.stderr.contains("panicked"), "{}", closed.stderr);
+}
+
+// ---------------------------------------------------------------------------------------------
+// a source that finds nothing (wrong folder, merchant id or format)
+
+#[test]
+fn a_wrong_merchant_id_names_the_folder_and_pattern_searched_and_fails_doctor() {
+    let w = workspace("", "[email]\ntransport = \"file\"\ndir = \"mail\"");
+    // The files are there, but under another merchant id than the configured one.
+    let wrong = "download/2188000000009999/20261125";
+    copy_tree(&fixtures().join(format!("sftp/download/{MID}/20261125")), &w.file(&format!("sftp/{wrong}")));
+    let folder = format!("/sftp/download/{MID}/20261125 (no such folder), intl transaction files named like `^ALIPAY_TRANSACTION_DETAIL_");
+    let r = w.run(&["doctor", "--date", "2026-11-25"]).expect_code(2);
+    let line =
+        r.stdout.lines().find(|l| l.starts_with("[FAIL] recent files: ")).unwrap_or_else(|| panic!("{}", r.stdout));
+    assert!(line.contains("none of the last 3 dates up to 2026-11-25 has an Alipay transaction file"), "{line}");
+    assert!(line.contains(&folder) && line.contains("`environments.sandbox.merchant_id`"), "{line}");
+    for d in ["2026-11-25", "2026-11-24", "2026-11-23"] {
+        assert!(
+            r.stdout.contains(&format!("[WARN] recent files: {d}: no file found (searched dir:")),
+            "{d}: {}",
+            r.stdout
+        );
+    }
+    // After the deadline `import` and `run` say where they looked.
+    let r = w.run(&["import", "--date", "2026-11-25"]).expect_code(1);
+    assert!(r.stderr.contains(&folder) && r.stderr.contains("`source.dir`"), "{}", r.stderr);
+    let r = w.run(&["run", "--date", "2026-11-25"]);
+    assert!(
+        r.stderr.contains("no complete Alipay transaction file for 2026-11-25") && r.stderr.contains(&folder),
+        "{}",
+        r.stderr
+    );
+    // Before it: not ready (3), also naming the folder and the pattern.
+    let today = chrono::Utc::now().date_naive();
+    let r = w.run(&["import", "--date", &today.to_string()]).expect_code(3);
+    let today_folder =
+        format!("/sftp/download/{MID}/{} (no such folder), intl transaction files named like", today.format("%Y%m%d"));
+    assert!(r.stderr.contains(&today_folder), "{}", r.stderr);
+    // The right merchant id: doctor lists what it finds per date and passes.
+    copy_tree(
+        &fixtures().join(format!("sftp/download/{MID}/20261125")),
+        &w.file(&format!("sftp/download/{MID}/20261125")),
+    );
+    let r = w.run(&["doctor", "--date", "2026-11-25"]).expect_code(0);
+    assert!(
+        r.stdout
+            .contains("[ OK ] recent files: 2026-11-25: ALIPAY_SETTLEMENT_DETAIL_HKD_20261125.csv (settlement_detail)")
+            && r.stdout.contains("ALIPAY_TRANSACTION_DETAIL_HKD_20261125.csv (transactions)"),
+        "{}",
+        r.stdout
+    );
 }

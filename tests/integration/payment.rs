@@ -723,9 +723,20 @@ fn doctor_api_line(r: &crate::harness::Run) -> String {
         .to_string()
 }
 
+/// A transaction file for yesterday (UTC) in the sandbox's files folder: `doctor` fails when none of
+/// the last days has one, and yesterday in UTC is inside its window whatever the business zone.
+fn recent_transaction_file(world: &PaymentWorld) {
+    let d = (chrono::Utc::now() - chrono::Duration::days(1)).format("%Y%m%d").to_string();
+    world.w.write(
+        &format!("sandbox-files/download/{MERCHANT_ID}/{d}/ALIPAY_TRANSACTION_DETAIL_HKD_{d}.csv"),
+        "merchantId,transType\n",
+    );
+}
+
 #[test]
 fn doctor_makes_one_signed_call_and_reports_order_not_exist_as_ok() {
     let world = PaymentWorld::fast();
+    recent_transaction_file(&world);
     let r = world.w.run(&["doctor"]).expect_code(0);
     let line = doctor_api_line(&r);
     assert!(
@@ -748,6 +759,7 @@ fn doctor_makes_one_signed_call_and_reports_order_not_exist_as_ok() {
 #[test]
 fn doctor_names_the_config_key_for_a_wrong_merchant_key_alipay_key_host_or_path() {
     let world = PaymentWorld::fast();
+    recent_transaction_file(&world);
     // The merchant key is not the one the sandbox (Alipay) has: the server answers INVALID_SIGNATURE.
     let good = std::fs::read(world.w.file("keys/merchant-private.pem")).unwrap();
     let other = alipay_recon::payment::sign::PrivateKey::generate().unwrap();

@@ -48,6 +48,11 @@ impl SftpSource {
         SftpSource { settings, merchant_id: merchant_id.to_string(), conn: None }
     }
 
+    /// Over a connection already open (`doctor` lists with the one it checked).
+    pub fn with_connection(settings: SftpSettings, merchant_id: &str, conn: Connection) -> SftpSource {
+        SftpSource { settings, merchant_id: merchant_id.to_string(), conn: Some(conn) }
+    }
+
     /// The active environment's SFTP server (secrets resolved now, so a missing one fails early).
     pub fn from_config(cfg: &Config) -> Result<SftpSource> {
         Ok(SftpSource::new(SftpSettings::from_config(cfg)?, &cfg.active().merchant_id))
@@ -74,12 +79,12 @@ impl SftpSource {
         loop {
             match op(self) {
                 Ok(v) => return Ok(v),
-                Err(e) if e.retryable() && attempt < self.settings.retries => {
+                Err(e) if e.retryable() && attempt < e.retry_limit(self.settings.retries) => {
                     // The session may be half-dead: never reuse it after a network error.
                     self.conn = None;
                     let wait = backoff(self.settings.retry_backoff, attempt);
                     attempt += 1;
-                    tracing::warn!(%what, error = %e, attempt, of = self.settings.retries, wait_ms = wait.as_millis() as u64, "retrying");
+                    tracing::warn!(%what, error = %e, attempt, of = e.retry_limit(self.settings.retries), wait_ms = wait.as_millis() as u64, "retrying");
                     std::thread::sleep(wait);
                 }
                 Err(e) if e.retryable() && attempt > 0 => return Err(e.after_retries(attempt)),

@@ -38,8 +38,10 @@ fn doctor_passes_every_check_against_a_working_server() {
 fn doctor_names_each_failure_and_exits_2() {
     let sshd = Sshd::start();
     let w = Workspace::new();
-    // Yesterday's folder is not there yet but its parent is: a warning, not a failure.
-    std::fs::create_dir_all(sshd.local("/download/2188000000000001")).unwrap();
+    // Yesterday's folder is not there yet but its parent is: a warning, not a failure (the day before
+    // has its file, so the place is right).
+    let before = "/download/2188000000000001/20261124/ALIPAY_TRANSACTION_DETAIL_HKD_20261124.csv";
+    sshd.put(before, b"x\n");
     config(&w, &sshd, sshd.port, &Login::password(&sshd), "");
     let r = doctor(&w).expect_code(0);
     assert!(
@@ -47,6 +49,28 @@ fn doctor_names_each_failure_and_exits_2() {
         "{}",
         r.stdout
     );
+    assert!(
+        r.stdout.contains("[ OK ] recent files: 2026-11-24: ALIPAY_TRANSACTION_DETAIL_HKD_20261124.csv"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains(&format!("[WARN] recent files: 2026-11-25: no file found (searched sftp://{USER}@127.0.0.1:{}{DAY_DIR} (no such folder), intl transaction files named like `^ALIPAY_TRANSACTION_DETAIL_", sshd.port)), "{}", r.stdout);
+
+    // Only an older day has files: none of the last 3 dates has a transaction file, and doctor says
+    // where it looked (a wrong merchant id or format looks the same).
+    std::fs::remove_dir_all(sshd.local("/download/2188000000000001/20261124")).unwrap();
+    sshd.put("/download/2188000000000001/20261101/ALIPAY_TRANSACTION_DETAIL_HKD_20261101.csv", b"x\n");
+    let r = doctor(&w).expect_code(2);
+    let line =
+        r.stdout.lines().find(|l| l.starts_with("[FAIL] recent files: ")).unwrap_or_else(|| panic!("{}", r.stdout));
+    assert!(line.contains("none of the last 3 dates up to 2026-11-25 has an Alipay transaction file"), "{line}");
+    assert!(
+        line.contains(&format!(
+            "{DAY_DIR} (no such folder), intl transaction files named like `^ALIPAY_TRANSACTION_DETAIL_"
+        )),
+        "{line}"
+    );
+    assert!(line.contains("`environments.test.merchant_id`"), "{line}");
 
     // Nobody listens: the whitelisting hint.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();

@@ -248,6 +248,27 @@ fn connect_and_io_timeouts_end_a_dead_connection_with_a_clear_error() {
 }
 
 #[test]
+fn a_server_that_never_speaks_ssh_names_the_timeout_key_and_is_not_retried_for_minutes() {
+    let sshd = Sshd::start();
+    let w = Workspace::new();
+    // Accepts TCP (the kernel completes it) and never sends an SSH banner.
+    let mute = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mute_port = mute.local_addr().unwrap().port();
+    let mut cfg = config(&w, &sshd, mute_port, &Login::password(&sshd), "");
+    let s = cfg.environments.get_mut("test").unwrap().sftp.as_mut().unwrap();
+    // The shipped retries and backoff; only the timeout is small. Before: 6 tries + 31 s of backoff.
+    (s.connect_timeout_secs, s.retries, s.retry_backoff_ms) = (1, 5, 1000);
+    let t = Instant::now();
+    let err = format!("{:#}", import(&cfg, false).unwrap_err());
+    assert!(t.elapsed() < Duration::from_secs(10), "took {:?}: {err}", t.elapsed());
+    assert!(err.contains(&format!("127.0.0.1:{mute_port}")), "{err}");
+    assert!(err.contains("`environments.test.sftp.connect_timeout_secs`"), "{err}");
+    assert!(err.contains("within 1 s"), "{err}");
+    assert!(err.contains("gave up after 1 retry"), "{err}");
+    drop(mute);
+}
+
+#[test]
 fn a_part_file_left_by_a_killed_process_is_resumed_and_a_foreign_one_discarded() {
     let sshd = Sshd::start();
     let w = Workspace::new();
