@@ -159,9 +159,13 @@ pub fn upsert_records(
     // The key's history grew although the ledger kept its snapshot: count the version all the same.
     let mut count_kept = tx
         .prepare_cached("UPDATE local_records SET versions = versions + 1 WHERE record_type = ?1 AND record_id = ?2")?;
+    let mut stored_date =
+        tx.prepare_cached("SELECT business_date FROM local_records WHERE record_type = ?1 AND record_id = ?2")?;
     let now = super::now_text();
     let (mut applied, mut kept) = (0, 0);
     let mut date_text = DateText::default();
+    // The earliest day whose answer these records can change (their dates; a replaced version's too).
+    let mut earliest = records.iter().map(|r| r.business_date).min();
     for r in records {
         let (rt, id) = r.key();
         // The snapshot writes UTC times with "+00:00", the history (the record's JSON form of the time,
@@ -198,6 +202,10 @@ pub fn upsert_records(
             continue;
         }
         // A key stored before: its history gets the stored version (if it was the only one) and this one.
+        let old: Option<String> = stored_date.query_row(params![rt.as_str(), id], |r| r.get(0)).optional()?;
+        if let Some(old) = old.and_then(|o| o.parse::<NaiveDate>().ok()) {
+            earliest = earliest.min(Some(old));
+        }
         first_version.execute(params![rt.as_str(), id])?;
         hist.execute(params![
             rt.as_str(),
@@ -223,6 +231,9 @@ pub fn upsert_records(
             count_kept.execute(params![rt.as_str(), id])?;
             kept += 1;
         }
+    }
+    if let Some(d) = earliest {
+        super::state::invalidate_from(tx, d)?;
     }
     Ok((applied, kept))
 }

@@ -181,10 +181,22 @@ impl World {
 
     /// Reconciles `date`, checking that replaying only the keys that matter gives the same result
     /// as replaying every earlier day in full.
+    ///
+    /// It also checks the incremental step (`store::state`): from the day before's state (its
+    /// verdict keys and matched count, from the whole window), the active keys' window gives the same
+    /// outcome and the same state.
     pub fn run(&self, date: &str) -> Outcome {
         let input = store::window::load(&self.conn, d(date), &self.params).unwrap();
-        let out = run(&input, &self.params).unwrap();
-        let reference = super::run_replaying(&input, &self.params, true).unwrap();
+        let (out, keys) = super::run_keeping(&input, &self.params, false).unwrap();
+        let reference = super::run_replaying(&input, &self.params, true).unwrap().0;
+        drop(input);
+        let prev = store::window::load(&self.conn, d(date) - chrono::Duration::days(1), &self.params).unwrap();
+        let (prev, prev_keys) = super::run_keeping(&prev, &self.params, false).unwrap();
+        let active = store::window::load_active(&self.conn, d(date), &self.params, &prev_keys.ids).unwrap();
+        let (mut inc, inc_keys) = super::run_keeping(&active, &self.params, true).unwrap();
+        inc.summary.matched += prev.summary.matched - inc_keys.matched_before;
+        assert_eq!(inc_keys.ids, keys.ids, "the incremental state of {date} differs from the whole window's");
+        check_same(date, "incremental", &inc, &out);
         if out != reference {
             let compact = |o: &Outcome| {
                 let mut v: Vec<String> = o
@@ -215,6 +227,26 @@ impl World {
         }
         out
     }
+}
+
+/// Panics with the differing rows when `a` (computed `how`) is not `reference`.
+pub(crate) fn check_same(date: &str, how: &str, a: &Outcome, reference: &Outcome) {
+    if a == reference {
+        return;
+    }
+    let rows = |o: &Outcome| {
+        let mut v: Vec<String> = o.findings.iter().map(|f| format!("F {f:?}")).collect();
+        v.extend(o.open_items.iter().map(|i| format!("O {i:?}")));
+        v.extend(o.pending.iter().map(|i| format!("P {i:?}")));
+        v.push(format!("S {:?}", o.summary));
+        v
+    };
+    let (x, y) = (rows(a), rows(reference));
+    let only_a: Vec<_> = x.iter().filter(|r| !y.contains(r)).collect();
+    let only_b: Vec<_> = y.iter().filter(|r| !x.contains(r)).collect();
+    panic!(
+        "{how} differs from the whole window on {date}:\n  {how} only: {only_a:#?}\n  whole window only: {only_b:#?}"
+    );
 }
 
 /// `(category, merchant_trans_id, merchant_refund_id)` of each finding, in report order.
