@@ -1,14 +1,18 @@
-//! End-to-end benchmark of the daily `run` (issue 3, point 6). Rerun with:
+//! End-to-end benchmark of the daily `run` (issue 3, point 6; issue 14, point 6). Rerun with:
 //!   cargo bench --bench run -- [PAYMENTS...]      (default: 100000 1000000)
 //! For each size: `gen` writes a seeded intl day (payments, refunds, cancels, faults); then, timed
-//! separately, the real release binary runs `import-sales` and `run --date D --no-email` (fetch from a
-//! folder, archive, parse, store, reconcile, write every report format). Wall time and peak RSS come
-//! from wait4(2). In the same run:
-//!   (a) the matching and categories alone — `reconcile::run` on the in-memory window vs the pandas
-//!       script's compute step (payments, refunds, settlement detail and summary, grace, totals; both
-//!       start from in-memory tables; median of three runs each);
-//!   (b) our whole `run` (+ import-sales) vs the pandas script's read + compute on the same files.
-//! The pandas script is benches/pandas_recon.py (`pip install pandas`); skipped with a note if absent.
+//! separately as whole processes, side by side on the same files:
+//!   - the project: the real release binary's `import-sales` and `run --date D --no-email` (fetch from
+//!     a folder, archive, parse, store, reconcile, write every report format);
+//!   - what a user would write instead: benches/duckdb_recon.py (`pip install duckdb`), the same
+//!     one-day job in DuckDB SQL; then, untimed, its `--check` against the project's
+//!     discrepancies.csv on every item row (the bench fails if they disagree);
+//!   - benches/pandas_recon.py (`pip install pandas`): one pass of read + compute in its own process.
+//!
+//! Wall time and peak RSS of each process come from wait4(2). In the same run, (a) the matching and
+//! categories alone: `reconcile::run` on the in-memory window (first run and median of three) vs the
+//! pandas script's one-pass compute step. A script whose module is missing is skipped with a note.
+//! `BENCH_BIN=/path/to/alipay-recon` times another build of the binary (e.g. a baseline).
 
 use alipay_recon::domain::{Currency, FileFormat};
 use alipay_recon::gen::{generate, GenSpec};
@@ -26,34 +30,54 @@ fn main() {
     let sizes: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
     let sizes = if sizes.is_empty() { vec![100_000, 1_000_000] } else { sizes };
     println!(
-        "{:>10} {:>9} {:>10} {:>9} {:>9} {:>11} {:>10} {:>10} {:>8} {:>8}",
-        "payments", "rows", "run s", "RSS MB", "sales s", "engine s", "pandas c", "pandas r+c", "(a) x", "(b) x"
+        "{:>10} {:>9} {:>7} {:>7} {:>8} {:>8} {:>7} {:>8} {:>8} {:>9} {:>7} {:>7} {:>7}",
+        "payments",
+        "rows",
+        "sales s",
+        "run s",
+        "ours s",
+        "RSS MB",
+        "duck s",
+        "duck MB",
+        "pandas s",
+        "pandas MB",
+        "x duck",
+        "x pand",
+        "(a) x"
     );
     for n in sizes {
         bench(n);
     }
 }
 
+fn binary() -> std::path::PathBuf {
+    std::env::var_os("BENCH_BIN").map(Into::into).unwrap_or_else(|| env!("CARGO_BIN_EXE_alipay-recon").into())
+}
+
 /// Runs the binary; returns (wall seconds, peak RSS MB).
+fn timed(dir: &Path, args: &[&str]) -> (f64, u64) {
+    let mut cmd = Command::new(binary());
+    cmd.args(args).env("RUST_LOG", "warn");
+    let (s, rss, code, _) = wait_timed(cmd, dir);
+    assert!(code == 0 || code == 1, "alipay-recon {args:?} exited {code}");
+    (s, rss)
+}
+
+/// Runs `cmd` in `dir` (stdout captured); returns (wall seconds, peak RSS MB, exit code, stdout).
 // The child is reaped by wait4(2), which also gives its peak RSS; clippy cannot see that.
 #[allow(clippy::zombie_processes)]
-fn timed(dir: &Path, args: &[&str]) -> (f64, u64) {
+fn wait_timed(mut cmd: Command, dir: &Path) -> (f64, u64, i32, Vec<u8>) {
+    use std::io::Read;
     let t = Instant::now();
-    let child = Command::new(env!("CARGO_BIN_EXE_alipay-recon"))
-        .args(args)
-        .current_dir(dir)
-        .env("RUST_LOG", "warn")
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn alipay-recon");
+    let mut child = cmd.current_dir(dir).stdout(std::process::Stdio::piped()).spawn().expect("spawn");
+    let mut out = Vec::new();
+    child.stdout.take().expect("piped").read_to_end(&mut out).expect("read the child's output");
     let pid = child.id() as libc::pid_t;
     let mut status = 0;
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
     // SAFETY: pid is our child; status and ru are valid out-pointers.
     unsafe { libc::wait4(pid, &mut status, 0, &mut ru) };
-    let code = libc::WEXITSTATUS(status);
-    assert!(code == 0 || code == 1, "alipay-recon {args:?} exited {code}");
-    (t.elapsed().as_secs_f64(), ru.ru_maxrss as u64 / 1024)
+    (t.elapsed().as_secs_f64(), ru.ru_maxrss as u64 / 1024, libc::WEXITSTATUS(status), out)
 }
 
 fn bench(payments: usize) {
@@ -88,6 +112,12 @@ fn bench(payments: usize) {
     // SAFETY: sync(2) has no preconditions.
     unsafe { libc::sync() };
     let (run_s, rss) = timed(dir, &["run", "--date", DATE, "--no-email"]);
+    let ours = run_s + sales_s;
+    unsafe { libc::sync() };
+    let duck = duckdb(&rep.files, &rep.sales_file, dir);
+    unsafe { libc::sync() };
+    let (pandas_s, pandas_rss, pc, pandas_counts) =
+        pandas(&rep.files, &rep.sales_file, dir).unwrap_or((f64::NAN, 0, f64::NAN, serde_json::Value::Null));
 
     // (a) the engine alone on the in-memory window.
     let cfg = alipay_recon::config::Config::load(&dir.join("alipay-recon.toml"), &[]).unwrap();
@@ -108,22 +138,26 @@ fn bench(payments: usize) {
     let engine_s = times[1];
     drop(input);
 
-    let (pc, prc, pandas_counts) =
-        pandas(&rep.files, &rep.sales_file, dir).unwrap_or((f64::NAN, f64::NAN, serde_json::Value::Null));
+    let (duck_s, duck_rss) = duck.unwrap_or((f64::NAN, 0));
     println!(
-        "{:>10} {:>9} {:>10.2} {:>9} {:>9.2} {:>11.2} {:>10.2} {:>10.2} {:>8.1} {:>8.2}",
+        "{:>10} {:>9} {:>7.2} {:>7.2} {:>8.2} {:>8} {:>7.2} {:>8} {:>8.2} {:>9} {:>7.2} {:>7.2} {:>7.1}",
         payments,
         rep.alipay_rows,
-        run_s,
-        rss,
         sales_s,
-        engine_s,
-        pc,
-        prc,
-        pc / engine_s,
-        (run_s + sales_s) / prc
+        run_s,
+        ours,
+        rss,
+        duck_s,
+        duck_rss,
+        pandas_s,
+        pandas_rss,
+        ours / duck_s,
+        ours / pandas_s,
+        pc / cold
     );
-    eprintln!("  engine runs: first (cold) {cold:.2} s, median {engine_s:.2} s");
+    eprintln!(
+        "  engine runs: first (cold) {cold:.2} s, median {engine_s:.2} s; pandas one-pass compute {pc:.2} s: (a) = pandas compute / engine's first run"
+    );
     eprintln!(
         "  findings: {} (generated faults: {} missing locally, {} missing at Alipay, {} amount, {} unknown)",
         out.findings.len(),
@@ -145,31 +179,60 @@ fn bench(payments: usize) {
     }
 }
 
-/// Runs the pandas baseline on the generated files (transactions, settlement detail, settlement
-/// summary); returns (compute seconds, read + compute seconds, its counts per category).
-fn pandas(files: &[std::path::PathBuf], sales: &Path, dir: &Path) -> Option<(f64, f64, serde_json::Value)> {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/pandas_recon.py");
-    let [tx, detail, summary] = files else {
-        eprintln!("  pandas baseline skipped: expected 3 generated files, got {}", files.len());
-        return None;
+/// The generated (transactions, settlement detail, settlement summary) files.
+fn day_files(files: &[std::path::PathBuf]) -> Option<[&Path; 3]> {
+    match files {
+        [tx, detail, summary] => Some([tx.as_path(), detail.as_path(), summary.as_path()]),
+        _ => {
+            eprintln!("  scripts skipped: expected 3 generated files, got {}", files.len());
+            None
+        }
+    }
+}
+
+/// Runs the DuckDB script on the day's files (timed, one process), then its `--check` against the
+/// project's discrepancies.csv (untimed); panics if they disagree. Returns (wall s, peak RSS MB).
+fn duckdb(files: &[std::path::PathBuf], sales: &Path, dir: &Path) -> Option<(f64, u64)> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/duckdb_recon.py");
+    let [tx, detail, summary] = day_files(files)?;
+    let args = |check: bool| {
+        let mut c = Command::new("python3");
+        c.arg(&script).args(["--date", DATE, "--sales"]).arg(sales).arg("--transactions").arg(tx);
+        c.arg("--settlement-detail").arg(detail).arg("--settlement-summary").arg(summary);
+        c.arg("--out").arg(dir.join("duckdb.csv"));
+        if check {
+            c.arg("--check").arg(dir.join("reports").join(DATE).join("discrepancies.csv"));
+        }
+        c
     };
-    let out = Command::new("python3")
-        .arg(script)
-        .args([tx.as_path(), sales, &dir.join("pandas.csv"), detail, summary])
-        .output()
-        .ok()?;
-    if !out.status.success() {
-        eprintln!(
-            "  pandas baseline unavailable: {}",
-            String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or("")
-        );
+    let (s, rss, code, out) = wait_timed(args(false), dir);
+    if code != 0 {
+        eprintln!("  DuckDB script unavailable (exit {code}; `pip install duckdb`?)");
         return None;
     }
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
-    let (r, c) = (v["read_s"].as_f64()?, v["compute_s"].as_f64()?);
-    eprintln!(
-        "  pandas: read {r:.2} s, compute runs {} s (payment and refund matching alone: {} s), categories {}",
-        v["compute_runs_s"], v["match_s"], v["counts"]
+    eprintln!("  duckdb: {}", String::from_utf8_lossy(&out).trim());
+    let (_, _, code, _) = wait_timed(args(true), dir);
+    assert_eq!(
+        code, 0,
+        "the DuckDB script and the project disagree on discrepancies.csv: fix one before comparing their times"
     );
-    Some((c, r + c, v["counts"].clone()))
+    Some((s, rss))
+}
+
+/// Runs the pandas baseline on the generated files (one pass, its own process); returns (wall s,
+/// peak RSS MB, its compute seconds, its counts per category).
+fn pandas(files: &[std::path::PathBuf], sales: &Path, dir: &Path) -> Option<(f64, u64, f64, serde_json::Value)> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/pandas_recon.py");
+    let [tx, detail, summary] = day_files(files)?;
+    let mut cmd = Command::new("python3");
+    cmd.arg(script).args([tx, sales, &dir.join("pandas.csv"), detail, summary]);
+    let (s, rss, code, out) = wait_timed(cmd, dir);
+    if code != 0 {
+        eprintln!("  pandas baseline unavailable (exit {code}; `pip install pandas`?)");
+        return None;
+    }
+    let v: serde_json::Value = serde_json::from_slice(&out).ok()?;
+    let (r, c) = (v["read_s"].as_f64()?, v["compute_s"].as_f64()?);
+    eprintln!("  pandas: read {r:.2} s, compute {c:.2} s (one pass), process {s:.2} s, categories {}", v["counts"]);
+    Some((s, rss, c, v["counts"].clone()))
 }

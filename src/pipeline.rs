@@ -89,9 +89,28 @@ pub struct DayImport {
     pub refused: Vec<(String, String)>,
     /// Files skipped as still being written (fetched on a later run).
     pub unstable: Vec<(String, String)>,
+    /// Matching names that could not be read: not a regular file, or the download failed for a
+    /// reason of the file (permission denied, gone, changed while fetched), with the reason.
+    pub skipped: Vec<(String, String)>,
 }
 
 impl DayImport {
+    /// Every matching file of the day that was seen but not read, with why (contracts.md §2): a
+    /// refused name, still being written, not a regular file, unreadable, incomplete before the
+    /// deadline. Any makes the day incomplete.
+    pub fn incomplete(&self) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = Vec::new();
+        out.extend(self.refused.iter().cloned());
+        out.extend(self.unstable.iter().cloned());
+        out.extend(self.skipped.iter().cloned());
+        for (f, o) in &self.files {
+            if let FileOutcome::Deferred { reason } = o {
+                out.push((f.name.to_string(), reason.clone()));
+            }
+        }
+        out
+    }
+
     pub fn has_transactions(&self) -> bool {
         self.files.iter().any(|(f, o)| f.kind == FileKind::Transactions && !matches!(o, FileOutcome::Deferred { .. }))
     }
@@ -105,7 +124,23 @@ impl DayImport {
 /// and none is stored from an earlier fetch (Alipay may already have deleted a file we imported).
 pub fn not_ready(ws: &Workspace, day: &DayImport, date: NaiveDate, now: DateTime<Utc>) -> Result<Option<NotReady>> {
     let deadline = deadline(&ws.cfg, date);
-    if now >= deadline || (day.has_transactions() && day.deferred() == 0) {
+    if now >= deadline {
+        return Ok(None);
+    }
+    let local = deadline.with_timezone(&ws.cfg.business.timezone.offset_at(deadline));
+    // A matching file seen but not read (now or by an earlier run) makes the day incomplete.
+    let skipped = store::skipped::list(&ws.conn, date, date)?;
+    if !skipped.is_empty() {
+        let what: Vec<String> = skipped.iter().map(|s| format!("{} ({})", s.name.escape_debug(), s.reason)).collect();
+        return Ok(Some(NotReady(format!(
+            "{} of {date} could not be read yet, so the day is incomplete: {}; retry later (deadline {}; after it \
+             the report names each such file as FILE_INTEGRITY and keeps the day's sales pending)",
+            if skipped.len() == 1 { "1 file".to_string() } else { format!("{} files", skipped.len()) },
+            what.join("; "),
+            local.format("%Y-%m-%d %H:%M %:z")
+        ))));
+    }
+    if day.has_transactions() && day.deferred() == 0 {
         return Ok(None);
     }
     let stored =
@@ -115,7 +150,6 @@ pub fn not_ready(ws: &Workspace, day: &DayImport, date: NaiveDate, now: DateTime
     }
     let missing =
         if day.deferred() > 0 { "incomplete (no <END> yet, or still being written)" } else { "not there yet" };
-    let local = deadline.with_timezone(&ws.cfg.business.timezone.offset_at(deadline));
     Ok(Some(NotReady(format!(
         "the transaction files of {date} are {missing}; retry later (deadline {})",
         local.format("%Y-%m-%d %H:%M %:z")
@@ -167,6 +201,7 @@ pub fn import_day_observed(
         missing_dirs: listing.missing_dirs,
         refused: listing.refused,
         unstable: listing.unstable,
+        skipped: listing.not_files,
         ..Default::default()
     };
     // Room for the rows a run keeps for its reconciliation, made once (they are not copied as they come).
@@ -179,14 +214,32 @@ pub fn import_day_observed(
         // Already fetched with the same name, size and mtime: skip the download (unless --refetch).
         if !ws.refetch {
             if let Some(file_id) = store::files::find_fetched(&ws.conn, &file)? {
+                store::skipped::clear(&ws.conn, file.date, file.name.as_str())?;
                 out.files.push((file, FileOutcome::Unchanged { file_id }));
                 continue;
             }
         }
         let dest = staging.join(file.name.as_str());
-        source
+        let fetched = source
             .fetch(&file, &dest)
-            .with_context(|| format!("cannot fetch {} from {}", file.remote_path, source.describe()))?;
+            .with_context(|| format!("cannot fetch {} from {}", file.remote_path, source.describe()));
+        if let Err(e) = fetched {
+            // A problem of this file (not of the connection or this machine): the day is incomplete.
+            if !is_file_problem(&e) {
+                return Err(e);
+            }
+            tracing::warn!(file = %file.name, error = %format!("{e:#}"), "file not read");
+            store::skipped::record(
+                &ws.conn,
+                file.date,
+                file.name.as_str(),
+                &file.remote_path,
+                &format!("{e:#}"),
+                run_id,
+            )?;
+            out.skipped.push((file.name.to_string(), format!("{e:#}")));
+            continue;
+        }
         let bytes = std::fs::read(&dest).with_context(|| format!("cannot read {}", dest.display()))?;
         let fetched = Fetched { file: &file, source: &source.describe(), bytes: &bytes, staged: Some(&dest) };
         let outcome = import_bytes(ws, fetched, past_deadline, run_id)?;
@@ -197,9 +250,31 @@ pub fn import_day_observed(
             ws.checkpoint.start(&ws.conn);
         }
         tracing::info!(file = %file.name, date = %date, outcome = ?outcome, "file processed");
+        match &outcome {
+            FileOutcome::Deferred { reason } => {
+                store::skipped::record(&ws.conn, file.date, file.name.as_str(), &file.remote_path, reason, run_id)?
+            }
+            _ => store::skipped::clear(&ws.conn, file.date, file.name.as_str())?,
+        }
         out.files.push((file, outcome));
     }
+    // What the listing saw but did not fetch stays recorded until the same name is imported.
+    for (name, why) in out.refused.iter().chain(&out.unstable).chain(&out.skipped) {
+        store::skipped::record(&ws.conn, date, name, name, why, run_id)?;
+    }
     Ok(out)
+}
+
+/// A fetch failure that belongs to the file, not to the connection or this machine: the server
+/// answered (no such file, permission denied, it changed while fetched), or a local copy of a
+/// source folder could not read it. The day is then incomplete instead of the run failing.
+fn is_file_problem(e: &anyhow::Error) -> bool {
+    use crate::source::sftp::SftpError;
+    if let Some(s) = e.downcast_ref::<SftpError>() {
+        return matches!(s, SftpError::Remote { retry: false, .. });
+    }
+    e.downcast_ref::<std::io::Error>()
+        .is_some_and(|io| matches!(io.kind(), std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::NotFound))
 }
 
 /// Rows per batch handed from the parser thread to the store: big enough to amortise the channel,
@@ -272,7 +347,9 @@ fn store_bytes(ws: &mut Workspace, f: Fetched, past_deadline: bool, run_id: Opti
     let keep = ws.handoff.as_mut().map(|h| h.rows_mut());
     let streamed = stream_into(&mut ws.conn, &meta, run_id, keep, |emit| {
         let res = formats::parse_batched(bytes, &ctx, BATCH_ROWS, emit);
-        let deferred = matches!(&res, Ok(s) if s.file.has_end_marker == Some(false) && !past_deadline);
+        // Incomplete (no `<END>`, or cut inside its last line) before the deadline: fetched again later.
+        let deferred =
+            matches!(&res, Ok(s) if (s.file.has_end_marker == Some(false) || s.file.is_cut()) && !past_deadline);
         // Emit failed: the store failed and nothing will be imported.
         if !deferred && !matches!(res, Err(BatchError::Emit(_))) {
             archived = Some(match staged {
@@ -289,13 +366,16 @@ fn store_bytes(ws: &mut Workspace, f: Fetched, past_deadline: bool, run_id: Opti
         StreamOutcome::Unchanged { file_id } => return Ok(FileOutcome::Unchanged { file_id }),
         StreamOutcome::Open { imp, parsed, rows } => (imp, parsed, rows),
     };
-    // The end marker is known only at the end: an incomplete antom file before the deadline is
-    // rolled back (dropping `imp`) and fetched again later.
+    // The end is known only at the end: an incomplete file before the deadline is rolled back
+    // (dropping `imp`) and fetched again later.
     let Some(archived) = archived else {
         drop(imp);
-        return Ok(FileOutcome::Deferred {
-            reason: format!("{} has no <END> line yet (still uploading or truncated)", file.name),
-        });
+        let reason = if parsed.is_cut() {
+            "it ends inside its last line (no line ending, fewer fields than the header): cut, or still being written"
+        } else {
+            "it has no <END> line yet (still uploading or truncated)"
+        };
+        return Ok(FileOutcome::Deferred { reason: reason.to_string() });
     };
     let (_, archive_path) = archived?;
     let imported = imp.finish(&parsed, rows, &archive_path).with_context(|| {
@@ -349,18 +429,20 @@ where
     };
     let (file_id, kind, date) = (imp.file_id(), meta.kind, meta.business_date);
     let (parsed, stored) = std::thread::scope(|s| {
-        let (tx, rx) = sync_channel::<(Rows, Vec<store::files::RowText>)>(BATCHES_IN_FLIGHT);
+        let (tx, rx) = sync_channel::<(Rows, store::files::BatchText)>(BATCHES_IN_FLIGHT);
         // Stored batches go back to the parser thread to be freed: a million rows' strings take
         // the inserting thread most of a second to free.
-        let (used_tx, used_rx) = channel::<(Rows, Vec<store::files::RowText>)>();
+        let (used_tx, used_rx) = channel::<(Rows, store::files::BatchText)>();
         let parser = s.spawn(move || {
             let mut texts = store::window::RowTexts::default();
+            // The file's extra column names, numbered batch after batch (stored once, at the end).
+            let mut columns = store::files::ExtraColumns::default();
             parse(&mut |rows| {
                 while let Ok(used) = used_rx.try_recv() {
                     drop(used);
                 }
                 // Formatting the stored text here keeps it off the inserting thread.
-                let text = store::files::row_text(&rows);
+                let text = store::files::row_text(&rows, &mut columns);
                 if let (Rows::Detail(d), Some(keep)) = (&rows, keep.as_deref_mut()) {
                     store::handoff::stored_rows(keep, file_id, kind, date, d, &mut texts);
                 }
@@ -424,8 +506,14 @@ pub fn import_sales(
 ) -> Result<(crate::sales::ParsedSales, store::sales::SalesImport)> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read sales file {}", path.display()))?;
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let parsed = crate::sales::parse(&bytes, &path.display().to_string(), &ws.cfg.business.timezone, &ws.cfg.sales)?;
-    let (sha, archive_path) = ws.archive.put(&bytes)?;
+    // The archive copy (hash, write, flush) is made on a second thread while this one parses.
+    let (parsed, archived) = std::thread::scope(|s| {
+        let archived = s.spawn(|| ws.archive.put(&bytes));
+        let parsed = crate::sales::parse(&bytes, &path.display().to_string(), &ws.cfg.business.timezone, &ws.cfg.sales);
+        (parsed, archived.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+    });
+    let parsed = parsed?;
+    let (sha, archive_path) = archived?;
     let meta = store::sales::SalesFileMeta {
         path: path.display().to_string(),
         name,

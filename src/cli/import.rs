@@ -60,6 +60,9 @@ pub fn print_day(day: &DayImport) {
     for (name, why) in &day.unstable {
         println!("{name:<48} {:<18} waiting   {why}", "");
     }
+    for (name, why) in &day.skipped {
+        println!("{name:<48} {:<18} not read  {why}", "");
+    }
 }
 
 /// Exit 3 before the deadline when the day's transaction file is missing or incomplete; after it, a
@@ -72,6 +75,16 @@ fn judge(
 ) -> Result<(Outcome, ())> {
     if let Some(e) = pipeline::not_ready(ws, day, date, now)? {
         return Err(e.into());
+    }
+    let incomplete = day.incomplete();
+    if !incomplete.is_empty() {
+        eprintln!(
+            "warning: {date} is incomplete after the deadline: {} matching file(s) not read ({}); the reconciliation \
+             reports each as FILE_INTEGRITY and keeps the day's sales pending",
+            incomplete.len(),
+            incomplete.iter().map(|(n, _)| n.escape_debug().to_string()).collect::<Vec<_>>().join(", ")
+        );
+        return Ok((Outcome::Attention, ()));
     }
     if !(day.has_transactions() && day.deferred() == 0) {
         eprintln!("warning: no complete transaction file for {date} after the deadline: reconciliation will report it");

@@ -90,7 +90,7 @@ pub fn run(g: &super::Globals, a: Args, fetch: bool) -> Result<Outcome> {
                 if let Some(e) = pipeline::not_ready(ws, &imported, date, now)? {
                     return Err(e.into());
                 }
-                attention |= !imported.refused.is_empty();
+                attention |= !imported.incomplete().is_empty();
             }
             let res = day::reconcile_day(ws, date, run_id)?;
             let dir = res.report.dir.display().to_string();

@@ -151,3 +151,13 @@ fn preamble_oddities_and_wrong_files() {
     assert!(parse(b"transType,orderAmount\nPAYMENT,1\n", &ctx(FileKind::Transactions)).is_err());
     assert!(parse(DOC_TX.as_bytes(), &ctx(FileKind::SettlementSummary)).is_err());
 }
+
+#[test]
+fn a_cut_last_line_makes_a_classic_file_truncated() {
+    let file = "Partner:208800000000|Payment_time: 2013-12-02|Total_count:2
+Partner_transaction_id|Transaction_id|Transaction_amount|Charge_amount|Currency|Payment_time|Transaction_type|Remark|Secondary_merchant_industry|Secondary_merchant_name|Operator_name|Order_scene|Trans_currency|Trans_amount|Trans_forex_rate
+0001|201312020445|100|3|HKD|2013-12-02 10:45:42|PAYMENT||5812|xxx|xxx|shopQrCode|TWD|100|0.031
+0002|201312020446|100|3|HKD|2013-12-02 10:4";
+    let p = parse(file.as_bytes(), &test_ctx(FileFormat::Classic, FileKind::Transactions, None)).unwrap();
+    assert!(p.is_cut() && p.is_truncated(), "{:?}", p.warnings);
+}

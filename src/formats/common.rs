@@ -266,6 +266,17 @@ pub fn finish(
     mut warnings: Vec<Warning>,
     declared_count: Option<u64>,
 ) -> ParsedFile {
+    if let Some((line, fields)) = t.cut_line {
+        warnings.push(Warning {
+            line: Some(line),
+            code: super::WarningCode::CutLastLine,
+            message: format!(
+                "the file ends inside line {line} (no line ending, {fields} of {} fields): it was cut or is still \
+                 being written; download it again",
+                t.header.names.len()
+            ),
+        });
+    }
     warnings.sort_by_key(|w| w.line);
     ParsedFile {
         encoding: t.encoding,

@@ -170,3 +170,69 @@ fn no_header_is_an_error_naming_the_file() {
         assert!(e.message.contains("transType"), "{}", e.message);
     }
 }
+
+/// A quoted field with a line break inside (RFC 4180) is one record, named by its first physical
+/// line; the break is the field's content, and the next record keeps its own physical line number.
+#[test]
+fn quoted_line_breaks_stay_inside_their_record() {
+    let file = format!(
+        "{TX_HEADER}\n\
+         2188,S1,ST1,OFFLINE_PAY,2026-11-25T10:00:00+08:00,\"Coffee\nand cake, \"\"large\"\"\",PAYMENT,Success,M1,A1,,12.50,HKD,\"line one\r\nline two\",ALIPAY_HK,U1\n\
+         2188,S1,ST1,OFFLINE_PAY,2026-11-25T10:01:00+08:00,Tea,PAYMENT,Success,M2,A2,,3.00,HKD,,ALIPAY_HK,U2\n"
+    );
+    let p = parse(file.as_bytes(), &ctx(FileKind::Transactions)).unwrap();
+    assert!(p.rejects.is_empty(), "{:?}", p.rejects);
+    assert!(p.warnings.is_empty(), "{:?}", p.warnings);
+    let rows = detail(&p);
+    assert_eq!(rows.len(), 2);
+    assert_eq!((rows[0].line, rows[0].merchant_trans_id.as_deref(), rows[0].amount), (2, Some("M1"), Some(1250)));
+    assert_eq!((rows[1].line, rows[1].merchant_trans_id.as_deref(), rows[1].amount), (5, Some("M2"), Some(300)));
+    assert_eq!(rows[0].extra.get("orderTitle").map(String::as_str), Some("Coffee\nand cake, \"large\""));
+    assert_eq!(rows[0].remark.as_deref(), Some("line one\r\nline two"));
+}
+
+/// A stray quote that never closes does not swallow the rest of the file: each line is read alone.
+#[test]
+fn an_unclosed_quote_does_not_swallow_the_file() {
+    let mut file = format!("{TX_HEADER}\n");
+    file.push_str(
+        "2188,S1,ST1,OFFLINE_PAY,2026-11-25T10:00:00+08:00,\"Coffee,PAYMENT,Success,M1,A1,,12.50,HKD,,ALIPAY_HK,U1\n",
+    );
+    for i in 0..100 {
+        file.push_str(&format!(
+            "2188,S1,ST1,OFFLINE_PAY,2026-11-25T10:01:00+08:00,Tea,PAYMENT,Success,N{i},B{i},,3.00,HKD,,ALIPAY_HK,U2\n"
+        ));
+    }
+    let p = parse(file.as_bytes(), &ctx(FileKind::Transactions)).unwrap();
+    assert_eq!(detail(&p).len(), 100);
+    assert_eq!(p.rejects.len(), 1);
+    assert_eq!(p.rejects[0].line, 2);
+}
+
+/// A last line without a line ending and with fewer fields than the header: the file was cut. It is
+/// truncated (contracts.md §2), with a CUT_LAST_LINE warning naming the line; the rows before it load.
+#[test]
+fn a_cut_last_line_makes_the_file_truncated() {
+    let row = |i: u32| {
+        format!(
+            "2188,S1,ST1,OFFLINE_PAY,2026-11-25T10:00:00+08:00,Tea,PAYMENT,Success,M{i},A{i},,3.00,HKD,,ALIPAY_HK,U1"
+        )
+    };
+    let cut = format!("{TX_HEADER}\n{}\n{}\n2188,S1,ST1,OFFLINE_PAY,2026-11-25T10:00:00+08:00,Tea,PAY", row(1), row(2));
+    let p = parse(cut.as_bytes(), &ctx(FileKind::Transactions)).unwrap();
+    assert_eq!(detail(&p).len(), 2);
+    assert!(p.is_truncated() && p.is_cut());
+    let w: Vec<_> = p.warnings.iter().filter(|w| w.code == WarningCode::CutLastLine).collect();
+    assert_eq!(w.len(), 1, "{:?}", p.warnings);
+    assert_eq!(w[0].line, Some(4));
+    assert!(w[0].message.contains("7 of 16 fields"), "{}", w[0].message);
+    // The same lines with a line ending: a rejected line, but the file is not cut.
+    let p = parse(format!("{cut}\n").as_bytes(), &ctx(FileKind::Transactions)).unwrap();
+    assert!(!p.is_truncated() && !p.is_cut());
+    assert_eq!(p.rejects.len(), 1);
+    // A complete last line without a line ending is a whole row.
+    let whole = format!("{TX_HEADER}\n{}\n{}", row(1), row(2));
+    let p = parse(whole.as_bytes(), &ctx(FileKind::Transactions)).unwrap();
+    assert_eq!(detail(&p).len(), 2);
+    assert!(!p.is_truncated() && p.warnings.is_empty());
+}

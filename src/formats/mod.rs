@@ -126,6 +126,8 @@ pub enum WarningCode {
     SignContradictsType,
     /// An Alipay row whose amount is zero.
     ZeroAmount,
+    /// The file ends inside its last line (no line ending, fewer fields than the header): cut.
+    CutLastLine,
     /// Anything else worth a line in the report.
     Other,
 }
@@ -137,6 +139,7 @@ impl WarningCode {
             WarningCode::MissingEnd => "MISSING_END",
             WarningCode::SignContradictsType => "SIGN_CONTRADICTS_TYPE",
             WarningCode::ZeroAmount => "ZERO_AMOUNT",
+            WarningCode::CutLastLine => "CUT_LAST_LINE",
             WarningCode::Other => "OTHER",
         }
     }
@@ -189,7 +192,8 @@ pub struct ParsedFile {
 }
 
 impl ParsedFile {
-    /// Incomplete: no `<END>` where the layout has one, or fewer rows than the preamble declares.
+    /// Incomplete: no `<END>` where the layout has one, fewer rows than the preamble declares, or
+    /// a cut last line.
     pub fn is_truncated(&self) -> bool {
         self.truncated_with(self.rows.len())
     }
@@ -197,7 +201,13 @@ impl ParsedFile {
     /// [`ParsedFile::is_truncated`] for a file whose `row_count` rows were streamed elsewhere.
     pub fn truncated_with(&self, row_count: usize) -> bool {
         self.has_end_marker == Some(false)
+            || self.is_cut()
             || self.declared_count.is_some_and(|n| (row_count + self.rejects.len()) < n as usize)
+    }
+
+    /// The file ends inside its last line (contracts.md §2): still being written, or cut in transit.
+    pub fn is_cut(&self) -> bool {
+        self.warnings.iter().any(|w| w.code == WarningCode::CutLastLine)
     }
 }
 

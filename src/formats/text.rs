@@ -81,6 +81,73 @@ pub fn lines(text: &str) -> Vec<(u32, &str)> {
         .collect()
 }
 
+/// A quoted field may hold at most this many line breaks; a quote still open after that is taken as
+/// a stray quote (each physical line is then read on its own) rather than swallowing the file.
+const MAX_QUOTED_BREAKS: usize = 64;
+
+/// The records of a file: like [`lines`], but for comma-separated files a line break inside a quoted
+/// field (RFC 4180) continues the record on the next physical line. A record is named by its first
+/// physical line; its text spans the lines it covers (the splitter reads the break as field content).
+pub fn records(text: &str, delim: Delim) -> Vec<(u32, &str)> {
+    if delim != Delim::Comma || !text.contains('"') {
+        return lines(text);
+    }
+    // (line number, byte start, byte end without the line ending) of every physical line.
+    let mut phys: Vec<(u32, usize, usize)> = Vec::new();
+    let mut start = 0;
+    for (i, l) in text.split('\n').enumerate() {
+        let end = start + l.strip_suffix('\r').unwrap_or(l).len();
+        phys.push(((i + 1) as u32, start, end));
+        start += l.len() + 1;
+    }
+    let mut out = Vec::with_capacity(phys.len());
+    let mut i = 0;
+    while i < phys.len() {
+        let (no, s, e) = phys[i];
+        let mut last = i;
+        if ends_in_quote(&text[s..e], false) {
+            // Find the physical line that closes the quote.
+            let mut open = true;
+            let mut j = i + 1;
+            while open && j < phys.len() && j - i <= MAX_QUOTED_BREAKS {
+                open = ends_in_quote(&text[phys[j].1..phys[j].2], true);
+                j += 1;
+            }
+            if !open {
+                last = j - 1;
+            }
+        }
+        let text_of = &text[s..phys[last].2];
+        if !text_of.trim().is_empty() {
+            out.push((no, text_of));
+        }
+        i = last + 1;
+    }
+    out
+}
+
+/// Whether a quoted field is still open at the end of `line`, read as [`split_csv`] reads it
+/// (`quoted`: the line starts inside a quoted field).
+fn ends_in_quote(line: &str, mut quoted: bool) -> bool {
+    // `blank`: the field read so far is blank (split_csv's `cur.trim().is_empty()`).
+    let mut blank = !quoted;
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' if quoted && chars.peek() == Some(&'"') => {
+                chars.next();
+                blank = false;
+            }
+            '"' if quoted => quoted = false,
+            '"' if blank => quoted = true,
+            ',' if !quoted => blank = true,
+            c if !c.is_whitespace() => blank = false,
+            _ => {}
+        }
+    }
+    quoted
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Delim {
     /// Comma-separated with optional RFC 4180 quotes inside one line.
@@ -291,6 +358,9 @@ pub struct Table<'t> {
     pub has_end_marker: Option<bool>,
     /// No header line was found: the columns were taken from `TableSpec::fallback`.
     pub header_assumed: bool,
+    /// The file ends inside its last data line: no line ending after it and fewer fields than the
+    /// header (line, fields). The file was cut (contracts.md §2); it is incomplete.
+    pub cut_line: Option<(u32, usize)>,
     delim: Delim,
 }
 
@@ -328,7 +398,7 @@ pub fn read_table<'t>(
     spec: &TableSpec<'_>,
     ctx: &ParseContext,
 ) -> Result<Table<'t>, ParseError> {
-    let mut ls = lines(text);
+    let mut ls = records(text, spec.delim);
     let found = ls.iter().take(spec.max_preamble + 1).position(|(_, l)| {
         let h = Header::new(split(l, spec.delim), spec.aliases);
         spec.required.iter().all(|c| h.has(*c))
@@ -356,6 +426,7 @@ pub fn read_table<'t>(
         rejects: Vec::new(),
         has_end_marker: spec.end_marker.then_some(false),
         header_assumed: assumed,
+        cut_line: None,
         delim: spec.delim,
     };
     // The end marker is found before any row is read, so a streaming caller knows up front whether
@@ -370,7 +441,23 @@ pub fn read_table<'t>(
         ls.truncate(e);
     }
     t.data = ls;
+    t.cut_line = cut_last_line(text, &t);
     Ok(t)
+}
+
+/// The last data line when the file ends inside it: no line ending after it, and fewer fields than
+/// the header.
+fn cut_last_line(text: &str, t: &Table<'_>) -> Option<(u32, usize)> {
+    if text.ends_with('\n') || text.ends_with('\r') {
+        return None;
+    }
+    let &(no, l) = t.data.last()?;
+    let end = l.as_ptr() as usize - text.as_ptr() as usize + l.len();
+    if end != text.len() {
+        return None;
+    }
+    let fields = split(l, t.delim).len();
+    (fields < t.header.names.len()).then_some((no, fields))
 }
 
 fn no_header(spec: &TableSpec<'_>, ctx: &ParseContext) -> ParseError {

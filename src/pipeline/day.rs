@@ -119,8 +119,10 @@ pub fn outcome(
     let mut how = How { base: base.as_ref().map(|b| b.date), ..Default::default() };
     let Some(mut st) = base else {
         let t = std::time::Instant::now();
-        let input = store::window::load_with(conn, date, params, handoff)
+        let mut input = store::window::load_with(conn, date, params, handoff)
             .with_context(|| format!("cannot load the data of {date}"))?;
+        // Files seen but not read make their day incomplete (contracts.md §2).
+        store::skipped::add_to_input(conn, params.window_start(date), date, &mut input)?;
         (how.load_ms, how.rows, how.local, how.days) =
             (t.elapsed().as_millis() as u64, input.rows.len(), input.local.len(), 1);
         let t = std::time::Instant::now();
@@ -136,8 +138,9 @@ pub fn outcome(
     loop {
         d += chrono::Duration::days(1);
         let t = std::time::Instant::now();
-        let input = store::window::load_active(conn, d, params, &st.ids)
+        let mut input = store::window::load_active(conn, d, params, &st.ids)
             .with_context(|| format!("cannot load the data of {d}"))?;
+        store::skipped::add_to_input(conn, params.window_start(d), d, &mut input)?;
         (how.load_ms, how.rows, how.local) = (t.elapsed().as_millis() as u64, input.rows.len(), input.local.len());
         let t = std::time::Instant::now();
         let (mut out, keys) =

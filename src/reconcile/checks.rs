@@ -90,10 +90,14 @@ fn integrity(input: &Input, rows: &DayRows, date: NaiveDate) -> Vec<Finding> {
                 "REJECTED" => {
                     "the line was not loaded: check it against the raw file and ask Alipay for a corrected file"
                 }
-                "COUNT_MISMATCH" | "MISSING_END" => {
+                "COUNT_MISMATCH" | "MISSING_END" | "CUT_LAST_LINE" => {
                     "the file is incomplete: fetch it again, and ask Alipay if it stays so"
                 }
                 "ZERO_AMOUNT" => "a zero-amount row is not a real payment: ask Alipay what it is",
+                "SKIPPED" => {
+                    "the day is incomplete until it is read and its unexplained sales stay pending: fix the cause \
+                     and run the day again"
+                }
                 _ => "check the raw file",
             };
             out.push(integrity_finding(
@@ -120,7 +124,9 @@ fn integrity(input: &Input, rows: &DayRows, date: NaiveDate) -> Vec<Finding> {
                 out.push(x);
             }
         }
-        let told = issues.iter().any(|i| matches!(i.code.as_str(), "COUNT_MISMATCH" | "MISSING_END"));
+        let told = issues
+            .iter()
+            .any(|i| matches!(i.code.as_str(), "COUNT_MISMATCH" | "MISSING_END" | "CUT_LAST_LINE" | "SKIPPED"));
         if f.truncated && !told {
             let declared =
                 f.declared_count.map(|n| format!(" ({} rows of {n} declared)", f.row_count)).unwrap_or_default();

@@ -229,8 +229,16 @@ fn replay(input: &Input, params: &Params, date: NaiveDate, full: bool) -> Result
         |what: &str| tracing::debug!(what, ms = clock.elapsed().as_millis() as u64, cpu_ms = cpu_ms(), "engine phase");
     let frames = Frames::new(input).context("cannot build the reconciliation frames")?;
     lap("frames");
-    let complete_days: HashSet<NaiveDate> =
-        input.files.iter().filter(|f| f.kind == FileKind::Transactions && !f.truncated).map(|f| f.date).collect();
+    // A day is complete when it has a transaction file and none of its transaction files (skipped ones
+    // included) is incomplete (contracts.md §2).
+    let incomplete: HashSet<NaiveDate> =
+        input.files.iter().filter(|f| f.kind == FileKind::Transactions && f.truncated).map(|f| f.date).collect();
+    let complete_days: HashSet<NaiveDate> = input
+        .files
+        .iter()
+        .filter(|f| f.kind == FileKind::Transactions && !incomplete.contains(&f.date))
+        .map(|f| f.date)
+        .collect();
     let settled = std::cell::OnceCell::new();
     let first_day = date - Duration::days(params.open_item_days as i64);
     let mut history: BTreeMap<NaiveDate, HashMap<String, Eval>> = BTreeMap::new();

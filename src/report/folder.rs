@@ -4,10 +4,15 @@
 //! 1. every new file is written and fsynced into `<date>/.tmp-<run>/` (stale `.tmp-*` folders of
 //!    crashed runs are deleted first: they never hold the only copy of anything);
 //! 2. if `<date>/manifest.json` exists, the set it describes is moved to `history/<its run id>/`,
-//!    manifest last — a crash mid-move leaves the manifest in place and the next run finishes the move;
-//! 3. the new files are renamed into `<date>/`, manifest last. `manifest.json` is therefore the
-//!    commit marker: files in `<date>/` without one are leftovers of a crashed step 3 (the earlier set
-//!    is already in history) and are simply replaced.
+//!    manifest last, then its `.run-id` — a crash mid-move leaves the manifest and `.run-id` in place
+//!    and the next run finishes the move;
+//! 3. the new files are renamed into `<date>/`, then `.run-id`, manifest last. `manifest.json` is
+//!    therefore the commit marker: files in `<date>/` without one are leftovers of a crashed step 3
+//!    (the earlier set is already in history) and are simply replaced.
+//!
+//! The run that wrote a set is named by the hidden `.run-id` beside it, not inside `manifest.json`:
+//! the report files themselves are byte-identical for identical inputs (contracts.md v3 §4). A set
+//! written before v3 has no `.run-id`; its manifest's `run_id` names it.
 //!
 //! One writer per date at a time: callers hold the run lock of the date (contracts.md §5, exit code 4).
 
@@ -26,6 +31,8 @@ pub const HTML: &str = "report.html";
 pub const XLSX: &str = "report.xlsx";
 pub const TREND: &str = "trend.png";
 pub const MANIFEST: &str = "manifest.json";
+/// The run that committed the set (decimal, no newline); not a report file.
+pub const RUN_ID: &str = ".run-id";
 
 /// Every file of a set, the commit marker last.
 pub const SET: [&str; 8] = [DISCREPANCIES, PENDING, OPEN_ITEMS, SUMMARY, HTML, XLSX, TREND, MANIFEST];
@@ -125,7 +132,8 @@ fn archive_previous(dir: &Path, run_id: i64) -> Result<Option<PathBuf>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e).with_context(|| format!("cannot read {}", manifest.display())),
     };
-    let name = match manifest_run_id(&bytes) {
+    let recorded = fs::read_to_string(dir.join(RUN_ID)).ok().and_then(|t| t.trim().parse::<i64>().ok());
+    let name = match recorded.or_else(|| manifest_run_id(&bytes)) {
         Some(prev) if prev == run_id => return Ok(None),
         Some(prev) => prev.to_string(),
         // A damaged manifest still marks a set worth keeping; name it by content so reruns agree.
@@ -138,6 +146,10 @@ fn archive_previous(dir: &Path, run_id: i64) -> Result<Option<PathBuf>> {
         if from.exists() {
             rename(&from, &target.join(file))?;
         }
+    }
+    // After the manifest: until the set has left, its run id stays readable for a resumed move.
+    if dir.join(RUN_ID).exists() {
+        rename(&dir.join(RUN_ID), &target.join(RUN_ID))?;
     }
     sync_dir(&target)?;
     sync_dir(dir)?;
@@ -163,10 +175,14 @@ pub fn install(
         write_synced(&tmp.join(name), bytes)?;
     }
     write_synced(&tmp.join(MANIFEST), &manifest)?;
+    write_synced(&tmp.join(RUN_ID), run_id.to_string().as_bytes())?;
     sync_dir(&tmp)?;
 
     let previous = archive_previous(&dir, run_id)?;
     for name in SET {
+        if name == MANIFEST {
+            rename(&tmp.join(RUN_ID), &dir.join(RUN_ID))?;
+        }
         rename(&tmp.join(name), &dir.join(name))?;
     }
     sync_dir(&dir)?;

@@ -5,8 +5,8 @@
 //! Owns: the file layouts (columns, ordering, number and text formats), formula neutralisation, HTML
 //! escaping, the trend chart, and the folder protocol (atomic writes, history of earlier runs).
 //! It reads nothing from the store and never looks at the wall clock: every output is a function of
-//! [`ReportInput`] (plus the run id, which only `manifest.json` records), so identical inputs give
-//! byte-identical files.
+//! [`ReportInput`], so identical inputs give byte-identical files, `manifest.json` included (the run
+//! id is kept beside the set in the hidden `.run-id`, for the history folder's name).
 //!
 //! Extra columns (contracts.md allows adding columns only at the end):
 //! - `pending.csv` = the `discrepancies.csv` columns, then `state` (`PENDING`/`RESOLVED`),
@@ -181,7 +181,8 @@ impl<'a> Prepared<'a> {
 }
 
 /// Writes the report folder `reports_dir/<YYYY-MM-DD>/` for `input`, moving an earlier set to
-/// `history/<its run id>/` first. `run_id` is the run producing this report (recorded in manifest.json).
+/// `history/<its run id>/` first. `run_id` is the run producing this report (recorded beside the set in
+/// `.run-id`, never inside a report file).
 pub fn write(reports_dir: &Path, input: &ReportInput, run_id: i64) -> Result<WrittenReport> {
     let p = Prepared::new(input)?;
     let date = input.business_date;
@@ -194,6 +195,6 @@ pub fn write(reports_dir: &Path, input: &ReportInput, run_id: i64) -> Result<Wri
         (folder::XLSX, xlsx::workbook(&p).context("cannot build report.xlsx")?),
         (folder::TREND, chart::trend_png(&p).context("cannot draw trend.png")?),
     ];
-    let manifest = summary::manifest_json(&p, run_id, &files).context("cannot build manifest.json")?;
+    let manifest = summary::manifest_json(&p, &files).context("cannot build manifest.json")?;
     folder::install(reports_dir, date, run_id, files, manifest)
 }

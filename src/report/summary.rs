@@ -119,9 +119,10 @@ pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-/// `manifest.json`: the run that wrote the set (so a rerun knows where to move it), the tool version,
-/// the config hash, the input files and a hash of every output file.
-pub fn manifest_json(p: &Prepared, run_id: i64, outputs: &[(&'static str, Vec<u8>)]) -> Result<Vec<u8>> {
+/// `manifest.json`: the tool version, the config hash, the input files and a hash of every output
+/// file. It names no run, time or path of its own (contracts.md v3 §4: a rerun of identical inputs is
+/// byte-identical); the run that wrote the set is kept beside it in [`super::folder::RUN_ID`].
+pub fn manifest_json(p: &Prepared, outputs: &[(&'static str, Vec<u8>)]) -> Result<Vec<u8>> {
     let mut inputs: Vec<_> = p.input.input_files.iter().collect();
     inputs.sort_by(|a, b| {
         (a.business_date, a.kind, &a.name, &a.sha256).cmp(&(b.business_date, b.kind, &b.name, &b.sha256))
@@ -147,7 +148,6 @@ pub fn manifest_json(p: &Prepared, run_id: i64, outputs: &[(&'static str, Vec<u8
     let (pending, resolved) = pending_counts(p);
     let j = obj(vec![
         ("business_date", s(p.input.business_date.to_string())),
-        ("run_id", J::Int(run_id)),
         ("tool", s("alipay-recon")),
         ("tool_version", s(p.input.tool_version.clone())),
         ("config_hash", s(p.input.config_hash.clone())),
@@ -167,7 +167,7 @@ pub fn manifest_json(p: &Prepared, run_id: i64, outputs: &[(&'static str, Vec<u8
     to_bytes(&j)
 }
 
-/// The run id recorded in an existing `manifest.json`, if it can be read.
+/// The run id recorded in a `manifest.json` written before contracts v3 (which carried one), if any.
 pub fn manifest_run_id(bytes: &[u8]) -> Option<i64> {
     let v: serde_json::Value = serde_json::from_slice(bytes).ok()?;
     v.get("run_id")?.as_i64()

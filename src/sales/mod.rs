@@ -162,11 +162,12 @@ pub fn parse(bytes: &[u8], file: &str, zone: &BusinessZone, cfg: &SalesConfig) -
     let mut by_key: HashMap<(RecordType, compact_str::CompactString), usize> = HashMap::default();
     let _ = by_key.try_reserve(text.len() / 64);
     let mut more: HashMap<usize, Vec<usize>> = HashMap::default();
+    let mut lines = PhysicalLines { text: text.as_bytes(), at: 0, line: 1 };
     for rec in rdr.records() {
         let rec = match rec {
             Ok(r) => r,
             Err(e) => {
-                let line = e.position().map(|p| p.line() as u32).unwrap_or(0);
+                let line = e.position().map(|p| lines.of(p)).unwrap_or(0);
                 out.rejects.push(SalesReject {
                     line,
                     field: None,
@@ -176,7 +177,7 @@ pub fn parse(bytes: &[u8], file: &str, zone: &BusinessZone, cfg: &SalesConfig) -
                 continue;
             }
         };
-        let line = rec.position().map(|p| p.line() as u32).unwrap_or(0);
+        let line = rec.position().map(|p| lines.of(p)).unwrap_or(0);
         if rec.iter().all(|f| f.trim().is_empty()) {
             continue;
         }
@@ -205,6 +206,35 @@ pub fn parse(bytes: &[u8], file: &str, zone: &BusinessZone, cfg: &SalesConfig) -
         }
     }
     Ok(out)
+}
+
+/// Physical line numbers as an editor shows them (contracts.md v3 §1: the header is line 1; a record
+/// with a quoted line break is named by its first line). The `csv` crate's own `Position::line` is
+/// one short after a CRLF line ending (a record's start is taken before the `\n` of the previous
+/// line's `\r\n`, and before blank lines), so the line is counted here from the record's byte offset. Positions only move
+/// forward, so the whole file is scanned once.
+struct PhysicalLines<'a> {
+    text: &'a [u8],
+    /// Byte offset counted up to, and the line it is on.
+    at: usize,
+    line: u32,
+}
+
+impl PhysicalLines<'_> {
+    fn of(&mut self, pos: &csv::Position) -> u32 {
+        let mut b = (pos.byte() as usize).min(self.text.len());
+        // A record after `\r\n` starts on that `\n`, which still ends the previous line; blank lines
+        // before it are skipped by the reader. A record never starts with a line ending.
+        while matches!(self.text.get(b), Some(b'\n' | b'\r')) {
+            b += 1;
+        }
+        if b < self.at {
+            (self.at, self.line) = (0, 1);
+        }
+        self.line += self.text[self.at..b].iter().filter(|&&c| c == b'\n').count() as u32;
+        self.at = b;
+        self.line
+    }
 }
 
 type RowError = (Option<&'static str>, String);

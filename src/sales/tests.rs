@@ -93,3 +93,19 @@ fn mapped_export_reads_through_mapping() {
     assert_eq!(s.records[0].created_at.to_rfc3339(), "2026-11-25T10:00:00+08:00");
     assert_eq!(s.mapping, "mapped");
 }
+
+#[test]
+fn reject_lines_are_physical_lines_with_any_line_ending() {
+    // Header line 1; a quoted line break keeps the record on its first line and moves the next one.
+    let body = "PAYMENT,P1,,1.00,HKD,SUCCESS,2026-11-25T10:00:00+08:00,,,\n\
+                PAYMENT,P2,,1.00,HK,SUCCESS,2026-11-25T10:00:00+08:00,,,\n\
+                PAYMENT,P3,,1.00,HKD,SUCCESS,2026-11-25T10:00:00+08:00,\"a\nb\",,\n\
+                \n\
+                PAYMENT,P4,,1.00,HK,SUCCESS,2026-11-25T10:00:00+08:00,,,\n";
+    for eol in ["\n", "\r\n"] {
+        let text = format!("{HEADER}{body}").replace('\n', eol);
+        let s = parse(text.as_bytes(), "s.csv", &BusinessZone::default(), &SalesConfig::default()).unwrap();
+        assert_eq!(s.records.iter().map(|r| r.line).collect::<Vec<_>>(), [2, 4], "{eol:?}");
+        assert_eq!(s.rejects.iter().map(|r| r.line).collect::<Vec<_>>(), [3, 7], "{eol:?}");
+    }
+}

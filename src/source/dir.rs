@@ -47,10 +47,8 @@ impl FileSource for DirSource {
             let mut names = Vec::new();
             for entry in entries {
                 let entry = entry.with_context(|| format!("cannot list {}", local.display()))?;
-                let meta = entry.metadata()?;
-                if !meta.is_file() {
-                    continue;
-                }
+                // Links are followed; a broken one has no metadata.
+                let meta = fs::metadata(entry.path()).ok();
                 names.push((entry.file_name().to_string_lossy().into_owned(), meta));
             }
             names.sort_by(|a, b| a.0.cmp(&b.0));
@@ -62,6 +60,10 @@ impl FileSource for DirSource {
                         listing.refused.push((name.clone(), e.to_string()));
                         continue;
                     }
+                };
+                let Some(meta) = meta.filter(|m| m.is_file()) else {
+                    listing.not_files.push((name.clone(), super::NOT_A_FILE.to_string()));
+                    continue;
                 };
                 let mtime = meta
                     .modified()

@@ -45,7 +45,14 @@ pub struct Listing {
     /// Names that match a pattern but were modified too recently (still being written), with the
     /// reason: not fetched this time.
     pub unstable: Vec<(String, String)>,
+    /// Names that match a pattern but are not regular files (a folder, a link to one, a broken
+    /// link), with the reason: they make the day incomplete (contracts.md §2).
+    pub not_files: Vec<(String, String)>,
 }
+
+/// Why a matching name that is not a regular file was skipped.
+pub const NOT_A_FILE: &str =
+    "not a regular file (a folder, a link to one, or a broken link) where a file belongs: not fetched";
 
 /// A source of Alipay files laid out like Alipay's SFTP server.
 pub trait FileSource {

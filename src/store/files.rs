@@ -103,6 +103,8 @@ pub struct FileImport<'c> {
     id_base: i64,
     /// Detail rows added (summary rows go to their own table).
     detail_rows: i64,
+    /// The file's extra column names so far, in position order (`files.extra_columns`, sql/0011).
+    extra_columns: Vec<String>,
 }
 
 /// Raises the connection's page cache to the import size (negative = KiB; only grows), keeps
@@ -179,20 +181,30 @@ pub fn begin<'c>(conn: &'c mut Connection, meta: &FileMeta, run_id: Option<i64>)
         rows: 0,
         id_base,
         detail_rows: 0,
+        extra_columns: Vec::new(),
     }))
 }
 
 impl FileImport<'_> {
     /// Inserts a batch of rows.
     pub fn add(&mut self, rows: &Rows) -> Result<()> {
-        self.add_with_text(rows, &row_text(rows))
+        let mut columns = ExtraColumns::continuing(&self.extra_columns);
+        let text = row_text(rows, &mut columns);
+        self.add_with_text(rows, &text)
     }
 
-    /// [`FileImport::add`] with the rows' [`row_text`] already made (on another thread).
-    pub fn add_with_text(&mut self, rows: &Rows, text: &[RowText]) -> Result<()> {
-        anyhow::ensure!(text.len() == rows.len(), "{}: row text does not match the batch", self.name);
-        insert_rows(&self.tx, self.file_id, self.kind, &self.date, rows, text)
+    /// [`FileImport::add`] with the rows' [`row_text`] already made (on another thread, by one
+    /// [`ExtraColumns`] for the whole file, batch after batch).
+    pub fn add_with_text(&mut self, rows: &Rows, text: &BatchText) -> Result<()> {
+        anyhow::ensure!(text.rows.len() == rows.len(), "{}: row text does not match the batch", self.name);
+        anyhow::ensure!(
+            text.first_new_column == self.extra_columns.len(),
+            "{}: the row text's extra columns are out of order (a bug)",
+            self.name
+        );
+        insert_rows(&self.tx, self.file_id, self.kind, &self.date, rows, &text.rows)
             .with_context(|| format!("cannot store the rows of {}", self.name))?;
+        self.extra_columns.extend(text.new_columns.iter().cloned());
         if let Rows::Detail(d) = rows {
             self.detail_rows += d.len() as i64;
         }
@@ -236,7 +248,7 @@ impl FileImport<'_> {
         self.tx.execute(
             "UPDATE files SET encoding = ?2, header = ?3, declared_count = ?4, has_end_marker = ?5, truncated = ?6,
                 row_count = ?7, reject_count = ?8, warning_count = ?9, archive_path = ?10, first_row = ?11,
-                last_row = ?12 WHERE id = ?1",
+                last_row = ?12, extra_columns = ?13 WHERE id = ?1",
             params![
                 self.file_id,
                 parsed.encoding,
@@ -250,6 +262,7 @@ impl FileImport<'_> {
                 archive_path,
                 range.map(|(first, _)| first),
                 range.map(|(_, last)| last),
+                (!self.extra_columns.is_empty()).then(|| serde_json::to_string(&self.extra_columns)).transpose()?,
             ],
         )?;
         insert_issues(&self.tx, self.file_id, parsed)
@@ -264,7 +277,7 @@ impl FileImport<'_> {
     }
 }
 
-/// The stored text of a row that costs formatting: the `extra` JSON and the RFC 3339 times. Made by
+/// The stored text of a row that costs formatting: its extra values and the RFC 3339 times. Made by
 /// [`row_text`] — on the parser thread in a streamed import, so the inserting thread only binds.
 #[derive(Debug, Clone, Default)]
 pub struct RowText {
@@ -273,13 +286,93 @@ pub struct RowText {
     settle_time: Option<String>,
 }
 
-/// The [`RowText`] of each row of a batch.
-pub fn row_text(rows: &Rows) -> Vec<RowText> {
-    match rows {
+/// The [`RowText`]s of a batch, and the extra columns its rows named first (appended to the file's
+/// list in this order).
+#[derive(Debug, Clone, Default)]
+pub struct BatchText {
+    rows: Vec<RowText>,
+    /// How many columns the file's list had before this batch (checked: batches are stored in order).
+    first_new_column: usize,
+    new_columns: Vec<String>,
+}
+
+/// A file's extra columns (those the parser does not know) by position: the names are stored once
+/// per file (`files.extra_columns`, a JSON array) and each row stores only its values, as a JSON array
+/// by the same positions (`null` where the row has no value; trailing `null`s left out) — sql/0011.
+/// Before, every row repeated the names (`{"name":"value",…}`, about 70 of a row's 300 bytes). A
+/// column gets its position the first time a row has a value for it; positions never change.
+#[derive(Debug, Clone, Default)]
+pub struct ExtraColumns {
+    names: Vec<String>,
+    /// `names.len()` when the current batch started.
+    batch_start: usize,
+}
+
+impl ExtraColumns {
+    /// Continues a file whose list already has `names`.
+    pub fn continuing(names: &[String]) -> ExtraColumns {
+        ExtraColumns { names: names.to_vec(), batch_start: names.len() }
+    }
+
+    /// The column names in position order.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// The stored values of one row's extra columns; `None` when it has none. Rows of one file name
+    /// the same columns in the same (sorted) order, so a name is almost always found where the
+    /// previous one ended.
+    pub fn encode(&mut self, extra: &std::collections::BTreeMap<String, String>) -> Option<String> {
+        if extra.is_empty() {
+            return None;
+        }
+        let mut at: Vec<Option<&str>> = vec![None; self.names.len()];
+        let mut next = 0;
+        for (name, value) in extra {
+            let i = if self.names.get(next) == Some(name) {
+                next
+            } else if let Some(i) = self.names.iter().position(|n| n == name) {
+                i
+            } else {
+                self.names.push(name.clone());
+                at.push(None);
+                self.names.len() - 1
+            };
+            at[i] = Some(value);
+            next = i + 1;
+        }
+        while at.last() == Some(&None) {
+            at.pop();
+        }
+        serde_json::to_string(&at).ok()
+    }
+
+    /// The stored values of a row back as the object of its extra columns (as `extra` was stored
+    /// before sql/0011, and as the parser gave it). A stored object (written by a build before
+    /// sql/0011) is read as it is.
+    pub fn decode(names: &[String], values: &str) -> Result<std::collections::BTreeMap<String, String>> {
+        if values.trim_start().starts_with('{') {
+            return Ok(serde_json::from_str(values)?);
+        }
+        let at: Vec<Option<String>> = serde_json::from_str(values)?;
+        anyhow::ensure!(
+            at.len() <= names.len(),
+            "a row has {} extra values for {} extra columns",
+            at.len(),
+            names.len()
+        );
+        Ok(names.iter().zip(at).filter_map(|(n, v)| Some((n.clone(), v?))).collect())
+    }
+}
+
+/// The [`RowText`] of each row of a batch; `columns` is the file's, kept across its batches.
+pub fn row_text(rows: &Rows, columns: &mut ExtraColumns) -> BatchText {
+    columns.batch_start = columns.names.len();
+    let rows = match rows {
         Rows::Detail(rows) => rows
             .iter()
             .map(|r| RowText {
-                extra: json_extra(&r.extra),
+                extra: columns.encode(&r.extra),
                 trans_time: r.trans_time.map(|t| t.to_rfc3339()),
                 settle_time: r.settle_time.map(|t| t.to_rfc3339()),
             })
@@ -287,19 +380,16 @@ pub fn row_text(rows: &Rows) -> Vec<RowText> {
         Rows::Summary(rows) => rows
             .iter()
             .map(|r| RowText {
-                extra: json_extra(&r.extra),
+                extra: columns.encode(&r.extra),
                 trans_time: None,
                 settle_time: r.settle_time.map(|t| t.to_rfc3339()),
             })
             .collect(),
-    }
-}
-
-fn json_extra(extra: &std::collections::BTreeMap<String, String>) -> Option<String> {
-    if extra.is_empty() {
-        None
-    } else {
-        serde_json::to_string(extra).ok()
+    };
+    BatchText {
+        rows,
+        first_new_column: columns.batch_start,
+        new_columns: columns.names[columns.batch_start..].to_vec(),
     }
 }
 
@@ -492,4 +582,127 @@ pub fn issues_for_date(conn: &Connection, date: chrono::NaiveDate) -> Result<Vec
         })
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::formats::{DetailRow, TransTypeOrDefault};
+    use std::collections::BTreeMap;
+
+    fn map(kv: &[(&str, &str)]) -> BTreeMap<String, String> {
+        kv.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    /// Names once, values by position: a column first named by a later row is appended, a missing
+    /// value is null, trailing nulls are left out, and every row decodes to the object it had.
+    #[test]
+    fn extra_values_are_stored_by_position_and_decode_to_the_same_object() {
+        let rows = [
+            map(&[("merchantId", "2188"), ("userSite", "ALIPAY_HK")]),
+            map(&[("merchantId", "2188")]),
+            map(&[]),
+            map(&[("aNew", "x,\"y\"\\z"), ("userSite", "茶")]),
+            map(&[("aNew", "")]),
+        ];
+        let mut cols = ExtraColumns::default();
+        let stored: Vec<Option<String>> = rows.iter().map(|r| cols.encode(r)).collect();
+        assert_eq!(cols.names(), ["merchantId", "userSite", "aNew"]);
+        assert_eq!(
+            stored,
+            [
+                Some(r#"["2188","ALIPAY_HK"]"#.to_string()),
+                Some(r#"["2188"]"#.to_string()),
+                None,
+                Some(r#"[null,"茶","x,\"y\"\\z"]"#.to_string()),
+                Some(r#"[null,null,""]"#.to_string()),
+            ]
+        );
+        for (row, s) in rows.iter().zip(&stored) {
+            let back = s.as_deref().map(|s| ExtraColumns::decode(cols.names(), s).unwrap()).unwrap_or_default();
+            assert_eq!(&back, row);
+        }
+        // The old form (an object per row) still reads; more values than names is an error.
+        assert_eq!(ExtraColumns::decode(&[], r#"{"k":"v"}"#).unwrap(), map(&[("k", "v")]));
+        assert!(ExtraColumns::decode(cols.names(), r#"["1","2","3","4"]"#).is_err());
+    }
+
+    fn row(line: u32, extra: &[(&str, &str)]) -> DetailRow {
+        DetailRow {
+            line,
+            trans_type: TransTypeOrDefault(crate::domain::TransType::Payment),
+            type_raw: "PAYMENT".into(),
+            merchant_trans_id: Some(format!("P{line}")),
+            amount: Some(100),
+            currency: Some(Currency::parse("HKD").unwrap()),
+            extra: map(extra),
+            ..Default::default()
+        }
+    }
+
+    /// A file imported in several batches keeps one list of names (batch by batch, in order) and the
+    /// `alipay_rows_extra` view gives back each row's object exactly as it was stored before sql/0011.
+    #[test]
+    fn a_files_extra_columns_are_listed_once_and_the_view_gives_the_old_objects() {
+        let mut c = crate::store::open_in_memory().unwrap();
+        let meta = FileMeta {
+            source: "t".into(),
+            source_path: "f.csv".into(),
+            name: "f.csv".into(),
+            format: FileFormat::Intl,
+            kind: FileKind::Transactions,
+            business_date: chrono::NaiveDate::from_ymd_opt(2026, 11, 20).unwrap(),
+            currency: None,
+            size: 1,
+            sha256: "x".into(),
+            archive_path: "a".into(),
+            remote_mtime: None,
+        };
+        let batches = [
+            vec![row(2, &[("userSite", "ALIPAY_HK"), ("merchantId", "2188")]), row(3, &[])],
+            vec![row(4, &[("aNew", "1"), ("userSite", "ALIPAY_CN")])],
+        ];
+        let Begun::Open(mut imp) = begin(&mut c, &meta, None).unwrap() else { panic!("new file") };
+        let mut cols = ExtraColumns::default();
+        for b in &batches {
+            let rows = Rows::Detail(b.clone());
+            let text = row_text(&rows, &mut cols);
+            imp.add_with_text(&rows, &text).unwrap();
+        }
+        // Texts made by another encoder (out of order) are refused.
+        let rows = Rows::Detail(vec![row(5, &[("zzz", "1")])]);
+        assert!(imp.add_with_text(&rows, &row_text(&rows, &mut ExtraColumns::default())).is_err());
+        imp.add(&Rows::Detail(vec![row(6, &[("merchantId", "7"), ("zLast", "z")])])).unwrap();
+        let parsed = ParsedFile {
+            encoding: "utf-8",
+            header: vec![],
+            declared_count: None,
+            has_end_marker: None,
+            rows: Rows::Detail(vec![]),
+            rejects: vec![],
+            warnings: vec![],
+        };
+        imp.finish(&parsed, 4, "a").unwrap();
+        let names: String = c.query_row("SELECT extra_columns FROM files", [], |r| r.get(0)).unwrap();
+        assert_eq!(names, r#"["merchantId","userSite","aNew","zLast"]"#);
+        let got: Vec<(i64, Option<String>, Option<String>)> = c
+            .prepare("SELECT r.line, r.extra, v.extra FROM alipay_rows r LEFT JOIN alipay_rows_extra v ON v.id = r.id ORDER BY r.line")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        let want = |line: i64, stored: Option<&str>, row: &[(&str, &str)]| {
+            (line, stored.map(String::from), (!row.is_empty()).then(|| serde_json::to_string(&map(row)).unwrap()))
+        };
+        assert_eq!(
+            got,
+            [
+                want(2, Some(r#"["2188","ALIPAY_HK"]"#), &[("userSite", "ALIPAY_HK"), ("merchantId", "2188")]),
+                want(3, None, &[]),
+                want(4, Some(r#"[null,"ALIPAY_CN","1"]"#), &[("aNew", "1"), ("userSite", "ALIPAY_CN")]),
+                want(6, Some(r#"["7",null,null,"z"]"#), &[("merchantId", "7"), ("zLast", "z")]),
+            ]
+        );
+    }
 }

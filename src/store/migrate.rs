@@ -268,4 +268,101 @@ mod tests {
             assert_eq!(got, w2);
         }
     }
+
+    /// A database written before 0011 (each row's extra columns as an object naming them) migrates in
+    /// place: the names go to the file once, the rows keep their values by position, and everything
+    /// that reads them sees the same: the `*_extra` views give the old texts byte for byte, the store's
+    /// decoder the same objects, the window the same wallets, and `explain` the same trace.
+    #[test]
+    fn extra_objects_migrate_to_values_by_position_with_the_same_reads() {
+        use rusqlite::{params, Connection};
+        let mut c = Connection::open_in_memory().unwrap();
+        c.execute_batch("CREATE TABLE schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)").unwrap();
+        for (name, sql) in super::MIGRATIONS.iter().filter(|(n, _)| *n < "0011") {
+            c.execute_batch(sql).unwrap();
+            c.execute("INSERT INTO schema_migrations VALUES (?1, 'then')", [name]).unwrap();
+        }
+        for (id, name, kind, first, last) in
+            [(1, "t.csv", "transactions", Some(1), Some(4)), (2, "s.csv", "settlement_summary", None, None)]
+        {
+            c.execute(
+                "INSERT INTO files (id, source, source_path, name, format, kind, business_date, size, sha256, encoding,
+                    header, row_count, reject_count, warning_count, version, archive_path, imported_at, first_row, last_row)
+                 VALUES (?1, 't', ?2, ?2, 'intl', ?3, '2026-11-20', 1, ?2, 'utf-8', '[]', 4, 0, 0, 1, 'x', 'then', ?4, ?5)",
+                params![id, name, kind, first, last],
+            )
+            .unwrap();
+        }
+        let extras = [
+            Some(r#"{"merchantId":"2188","userSite":"ALIPAY_HK"}"#),
+            None,
+            Some(r#"{"merchantId":"2188","orderTitle":"a \"quoted\", 茶 title"}"#),
+            Some(r#"{"userSite":"ALIPAY_CN"}"#),
+        ];
+        for (i, x) in extras.iter().enumerate() {
+            let line = i as i64 + 2;
+            c.execute(
+                "INSERT INTO alipay_rows (file_id, line, kind, business_date, trans_type, type_raw, merchant_trans_id,
+                    alipay_id, amount, currency, amount_raw, extra)
+                 VALUES (1, ?1, 'transactions', '2026-11-20', 'PAYMENT', 'PAYMENT', ?2, ?3, 100, 'HKD', '1.00', ?4)",
+                params![line, format!("P{line}"), format!("A{line}"), x],
+            )
+            .unwrap();
+        }
+        c.execute(
+            "INSERT INTO summary_rows (file_id, line, business_date, summary_type, extra)
+             VALUES (2, 2, '2026-11-20', 'TOTAL', '{\"merchantId\":\"2188\"}')",
+            [],
+        )
+        .unwrap();
+        let day = chrono::NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
+        let traces = |c: &Connection| {
+            (2..=5)
+                .map(|l| serde_json::to_string(&crate::store::explain::trace(c, &format!("P{l}")).unwrap()).unwrap())
+                .collect::<Vec<_>>()
+        };
+        let before = traces(&c);
+
+        super::migrate(&mut c).unwrap();
+        let names: Vec<Option<String>> = c
+            .prepare("SELECT extra_columns FROM files ORDER BY id")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(
+            names,
+            [Some(r#"["merchantId","orderTitle","userSite"]"#.to_string()), Some(r#"["merchantId"]"#.to_string())]
+        );
+        let rows: Vec<(Option<String>, Option<String>)> = c
+            .prepare(
+                "SELECT r.extra, v.extra FROM alipay_rows r LEFT JOIN alipay_rows_extra v ON v.id = r.id ORDER BY r.id",
+            )
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        let cols: Vec<String> = serde_json::from_str(names[0].as_deref().unwrap()).unwrap();
+        for ((stored, view), old) in rows.iter().zip(extras) {
+            assert_eq!(view.as_deref(), old, "the view gives the old text");
+            assert!(stored.as_deref().is_none_or(|s| s.starts_with('[')), "{stored:?}");
+            let decoded = stored.as_deref().map(|s| crate::store::files::ExtraColumns::decode(&cols, s).unwrap());
+            let old: Option<std::collections::BTreeMap<String, String>> = old.map(|o| serde_json::from_str(o).unwrap());
+            assert_eq!(decoded, old);
+        }
+        let summary: (String, String) = c
+            .query_row(
+                "SELECT s.extra, v.extra FROM summary_rows s JOIN summary_rows_extra v ON v.id = s.id",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!(summary, (r#"["2188"]"#.to_string(), r#"{"merchantId":"2188"}"#.to_string()));
+        let w = crate::store::window::load(&c, day, &crate::reconcile::Params::default()).unwrap();
+        let wallets: Vec<Option<String>> = w.rows.iter().map(|r| r.wallet.map(|t| t.as_str().to_string())).collect();
+        assert_eq!(wallets, [Some("ALIPAY_HK".to_string()), None, None, Some("ALIPAY_CN".to_string())]);
+        assert_eq!(traces(&c), before);
+    }
 }

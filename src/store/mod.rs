@@ -28,6 +28,7 @@ mod migrate;
 pub mod results;
 pub mod runs;
 pub mod sales;
+pub mod skipped;
 pub mod state;
 pub mod window;
 

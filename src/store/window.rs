@@ -224,7 +224,8 @@ fn read_rows(conn: &Connection, input: &mut Input, ranges: Vec<(i64, (i64, i64))
                 hrows.by_ref().take(n).for_each(drop);
             }
             let (first, last) = range;
-            for row in st.query_map(params![id, first, last], |r| alipay_row(r, &mut ccys, &mut texts))? {
+            let wallet_at = wallet_position(conn, id)?;
+            for row in st.query_map(params![id, first, last], |r| alipay_row(r, &mut ccys, &mut texts, wallet_at))? {
                 input.rows.push(row.context("cannot read the window's Alipay rows from the database")?);
             }
         }
@@ -361,7 +362,12 @@ impl Texts {
 #[derive(Default)]
 pub struct RowTexts(pub(super) [Texts; 3]);
 
-fn alipay_row(r: &Row, ccys: &mut [Currencies; 3], texts: &mut RowTexts) -> rusqlite::Result<AlipayRow> {
+fn alipay_row(
+    r: &Row,
+    ccys: &mut [Currencies; 3],
+    texts: &mut RowTexts,
+    wallet_at: WalletAt,
+) -> rusqlite::Result<AlipayRow> {
     let RowTexts([types, products, wallets]) = texts;
     let kind = text_req(r, 2)?;
     let tt = text_req(r, 4)?;
@@ -383,11 +389,82 @@ fn alipay_row(r: &Row, ccys: &mut [Currencies; 3], texts: &mut RowTexts) -> rusq
         fee_currency: ccys[2].get(r, 15, "fee currency")?,
         trans_time: text(r, 16)?.map(|s| time(s, "transaction time")).transpose()?,
         product_code: products.opt(text(r, 17)?),
-        wallet: wallet(text(r, 18)?)?.map(|w| wallets.get(&w)),
+        wallet: match wallet_at {
+            WalletAt::Object => wallet(text(r, 18)?)?,
+            WalletAt::Position(i) => text(r, 18)?.map(|x| nth_value(x, i)).transpose()?.flatten(),
+            WalletAt::Nowhere => None,
+        }
+        .map(|w| wallets.get(&w)),
     })
 }
 
-/// The wallet (`userSite`) in a row's `extra` JSON object. The store writes it compactly from a map of
+/// Where a file's rows keep the wallet (`userSite`) in their `extra` values (sql/0011).
+#[derive(Debug, Clone, Copy)]
+enum WalletAt {
+    /// The file has no column list: its rows' `extra` is an object (written before sql/0011), if any.
+    Object,
+    /// At this position of each row's array of values.
+    Position(usize),
+    /// The file has no such column.
+    Nowhere,
+}
+
+/// The position of a file's `userSite` column among its extra columns (`files.extra_columns`).
+fn wallet_position(conn: &Connection, file_id: i64) -> Result<WalletAt> {
+    let (listed, at): (bool, Option<i64>) = conn
+        .query_row(
+            "SELECT extra_columns IS NOT NULL, (SELECT j.key FROM json_each(extra_columns) j WHERE j.value = 'userSite')
+             FROM files WHERE id = ?1",
+            [file_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .with_context(|| format!("cannot read the extra columns of file {file_id}"))?;
+    Ok(match (listed, at) {
+        (false, _) => WalletAt::Object,
+        (true, Some(i)) => WalletAt::Position(i as usize),
+        (true, None) => WalletAt::Nowhere,
+    })
+}
+
+/// Value `n` of a row's `extra` array of values (`["v",null,…]`, store::files::ExtraColumns): read in
+/// place when the array is compact and has no escapes (as the store writes it), else through the
+/// JSON parser. `None` for a null or a position past the end.
+fn nth_value(x: &str, n: usize) -> rusqlite::Result<Option<std::borrow::Cow<'_, str>>> {
+    if !x.contains('\\') && x.starts_with('[') {
+        let b = x.as_bytes();
+        let (mut i, mut k) = (1, 0);
+        loop {
+            let value = match b.get(i) {
+                Some(b'"') => match x[i + 1..].find('"') {
+                    Some(len) => {
+                        let v = &x[i + 1..i + 1 + len];
+                        i += len + 2;
+                        Some(v)
+                    }
+                    None => break,
+                },
+                Some(b'n') if x[i..].starts_with("null") => {
+                    i += 4;
+                    None
+                }
+                Some(b']') if k == 0 => return Ok(None),
+                _ => break,
+            };
+            if k == n {
+                return Ok(value.map(std::borrow::Cow::Borrowed));
+            }
+            match b.get(i) {
+                Some(b',') => (i, k) = (i + 1, k + 1),
+                Some(b']') => return Ok(None),
+                _ => break,
+            }
+        }
+    }
+    let values: Vec<Option<String>> = serde_json::from_str(x).map_err(|e| bad("row extra values", x, e))?;
+    Ok(values.into_iter().nth(n).flatten().map(std::borrow::Cow::Owned))
+}
+
+/// The wallet (`userSite`) in a row's `extra` JSON object (rows written before sql/0011). The store writes it compactly from a map of
 /// strings (`{"k":"v",…}`): a plain value is read in place; anything else (escapes, other spacing)
 /// goes through the JSON parser.
 fn wallet(extra: Option<&str>) -> rusqlite::Result<Option<std::borrow::Cow<'_, str>>> {
@@ -534,6 +611,22 @@ mod tests {
         assert_eq!(w(r#"{"sellerID":"S1"}"#), None);
         assert_eq!(wallet(None).unwrap(), None);
         assert!(wallet(Some("{userSite")).is_err());
+    }
+
+    /// Values by position (sql/0011): read in place when compact and unescaped, else parsed.
+    #[test]
+    fn extra_values_are_read_by_position() {
+        let v = |x: &str, n: usize| nth_value(x, n).unwrap().map(|c| c.into_owned());
+        assert_eq!(v(r#"["2188","ALIPAY_HK"]"#, 1).as_deref(), Some("ALIPAY_HK"));
+        assert_eq!(v(r#"["2188","ALIPAY_HK"]"#, 0).as_deref(), Some("2188"));
+        assert_eq!(v(r#"["2188","ALIPAY_HK"]"#, 2), None);
+        assert_eq!(v(r#"[null,"a,b",null,"x"]"#, 1).as_deref(), Some("a,b"));
+        assert_eq!(v(r#"[null,"a,b",null,"x"]"#, 2), None);
+        assert_eq!(v(r#"[null,"a,b",null,"x"]"#, 3).as_deref(), Some("x"));
+        assert_eq!(v(r#"["a\"b","W"]"#, 0).as_deref(), Some("a\"b"));
+        assert_eq!(v(r#"[ "spaced" , "W" ]"#, 1).as_deref(), Some("W"));
+        assert_eq!(v("[]", 0), None);
+        assert!(nth_value("[\"open", 0).is_err());
     }
     use crate::config::SalesConfig;
     use crate::formats::{DetailRow, ParsedFile, Rows, TransTypeOrDefault};

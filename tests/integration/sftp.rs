@@ -4,6 +4,7 @@
 //! the real binary. This file holds the shared setup; the cases are in `sftp/`.
 
 mod binary;
+mod complete;
 mod doctor;
 mod transfer;
 
@@ -155,4 +156,18 @@ pub fn capture_logs<T>(f: impl FnOnce() -> T) -> (T, String) {
     let out = tracing::subscriber::with_default(sub, f);
     let text = String::from_utf8_lossy(&buf.0.lock().unwrap()).into_owned();
     (out, text)
+}
+
+/// An intl layout with the shipped folders and settlement pattern and the given transactions
+/// pattern: the permissive patterns a merchant might configure, which hostile names can match.
+fn layout_with_transactions(pattern: &str) -> String {
+    format!(
+        r#"
+[layouts.intl]
+transactions_dir = "/download/{{merchant_id}}/{{yyyymmdd}}"
+settlement_dir = "/download/{{merchant_id}}/{{yyyymmdd}}"
+transactions = '{pattern}'
+settlement_detail = '^ALIPAY_SETTLEMENT_DETAIL_(?P<ccy>[A-Z]{{3}})_(?P<date>\d{{8}})\.csv$'
+"#
+    )
 }

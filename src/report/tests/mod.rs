@@ -86,13 +86,16 @@ fn every_file_is_deterministic() {
     for (x, y) in wa.files().iter().zip(wb.files()) {
         assert!(read(x) == read(y), "{} differs between two writes", x.display());
     }
-    // A different run id changes only the manifest.
+    // A different run id changes no report file, manifest.json included (contracts v3 §4): the run
+    // is named only by the hidden `.run-id` beside the set.
     let c = tempfile::tempdir().unwrap();
     let wc = write(c.path(), &sample(), 6).unwrap();
     for (x, y) in wa.files().iter().zip(wc.files()) {
-        let same = read(x) == read(y);
-        assert_eq!(same, !x.ends_with("manifest.json"), "{}", x.display());
+        assert!(read(x) == read(y), "{} differs between runs 5 and 6", x.display());
     }
+    let manifest = String::from_utf8(read(&wc.manifest_json)).unwrap();
+    assert!(!manifest.contains("run_id"), "{manifest}");
+    assert_eq!(read(&wc.dir.join(folder::RUN_ID)), b"6");
     // Input order does not matter.
     let mut shuffled = sample();
     shuffled.findings.reverse();
@@ -120,8 +123,8 @@ fn rerun_moves_previous_set_to_history() {
         assert!(hist.join(name).is_file(), "history/11/{name} missing");
     }
     assert_eq!(read(&hist.join("report.html")), first_html);
-    assert_eq!(summary::manifest_run_id(&read(&hist.join("manifest.json"))), Some(11));
-    assert_eq!(summary::manifest_run_id(&read(&second.manifest_json)), Some(12));
+    assert_eq!(read(&hist.join(folder::RUN_ID)), b"11");
+    assert_eq!(read(&second.dir.join(folder::RUN_ID)), b"12");
     assert_ne!(read(&second.report_html), first_html);
     let third = write(tmp.path(), &sample(), 13).unwrap();
     assert!(tmp.path().join(DATE).join("history/12/manifest.json").is_file());
@@ -151,11 +154,11 @@ fn next_run_repairs_a_crashed_write() {
         assert!(dir.join(name).is_file(), "{name} in place");
     }
     assert!(!dir.join(".tmp-21").exists() && !dir.join(".tmp-22").exists(), "temp folders cleaned");
-    assert_eq!(summary::manifest_run_id(&read(&w.manifest_json)), Some(22));
+    assert_eq!(read(&w.dir.join(folder::RUN_ID)), b"22");
 
     // Crash B: run 23 moved run 22's set to history, then died after placing one new file.
     std::fs::create_dir_all(dir.join("history/22")).unwrap();
-    for name in folder::SET {
+    for name in folder::SET.iter().chain([&folder::RUN_ID]) {
         std::fs::rename(dir.join(name), dir.join("history/22").join(name)).unwrap();
     }
     std::fs::write(dir.join("discrepancies.csv"), "partial").unwrap();
@@ -296,4 +299,17 @@ fn big_day_html_stays_email_sized() {
     assert!(html.contains("Showing the first 150 of 1013 rows; all rows are in discrepancies.csv."));
     let csv_rows = read(&w.discrepancies_csv).iter().filter(|b| **b == b'\n').count();
     assert_eq!(csv_rows, 1014, "the CSV has every row");
+}
+
+#[test]
+fn a_set_written_before_v3_is_filed_under_its_manifests_run_id() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join(DATE);
+    write(tmp.path(), &sample(), 30).unwrap();
+    // What an older version left: the run id inside manifest.json and no `.run-id`.
+    std::fs::remove_file(dir.join(folder::RUN_ID)).unwrap();
+    std::fs::write(dir.join(folder::MANIFEST), br#"{"business_date":"x","run_id":29}"#).unwrap();
+    let w = write(tmp.path(), &sample(), 31).unwrap();
+    assert_eq!(w.previous.as_deref(), Some(dir.join("history/29").as_path()));
+    assert_eq!(read(&dir.join(folder::RUN_ID)), b"31");
 }

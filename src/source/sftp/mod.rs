@@ -38,6 +38,8 @@ pub enum EntryOutcome {
     /// Matches a pattern but was modified too recently: fetch it on a later run.
     Unstable(String, String),
     Refused(String, String),
+    /// Matches a pattern but is not a regular file (a folder, a broken link).
+    NotFile(String, String),
     Ignored,
 }
 
@@ -171,7 +173,7 @@ pub fn classify_entry(dir: &ExpectedDir, e: &RawEntry, date: NaiveDate, now: i64
         Err(err) => return refuse(err.to_string()),
     };
     if !e.is_file {
-        return EntryOutcome::Ignored;
+        return EntryOutcome::NotFile(name.to_string(), super::NOT_A_FILE.to_string());
     }
     if let Some(m) = e.mtime {
         let age = now - m;
@@ -225,6 +227,7 @@ impl FileSource for SftpSource {
                         tracing::warn!(dir = %dir.path, reason = %why, "remote file name refused");
                         listing.refused.push((n, why));
                     }
+                    EntryOutcome::NotFile(n, why) => listing.not_files.push((n, why)),
                     EntryOutcome::Ignored => {}
                 }
             }

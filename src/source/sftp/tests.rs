@@ -56,10 +56,14 @@ fn matching_stable_files_are_listed_with_their_metadata() {
     // Modified 30 s ago: still being written.
     let fresh = classify_entry(&strict, &entry(b"2088_transaction_20261125.txt", NOW - 30), date, NOW, stable);
     assert!(matches!(fresh, EntryOutcome::Unstable(..)), "{fresh:?}");
-    // A directory with a matching name is not a file.
+    // A directory with a matching name is not a file: skipped, and the day is incomplete.
     let mut d = entry(b"2088_transaction_20261125.txt", NOW - 999);
     d.is_file = false;
-    assert_eq!(classify_entry(&strict, &d, date, NOW, stable), EntryOutcome::Ignored);
+    let got = classify_entry(&strict, &d, date, NOW, stable);
+    assert!(
+        matches!(&got, EntryOutcome::NotFile(n, why) if n == "2088_transaction_20261125.txt" && why.contains("not a regular file")),
+        "{got:?}"
+    );
 }
 
 #[test]

@@ -80,14 +80,16 @@ pub fn load_active(conn: &Connection, day: NaiveDate, params: &Params, state_ids
     let mut seen_rows: HashSet<i64> = HashSet::default();
     let mut ccys = [Currencies::default(), Currencies::default(), Currencies::default()];
     let mut texts = RowTexts::default();
+    let mut wallets: HashMap<i64, WalletAt> = HashMap::default();
     {
         let mut ranges = conn.prepare_cached("SELECT first_row, last_row FROM files WHERE id = ?1")?;
         let mut st = conn.prepare_cached(&format!("{ROW_COLUMNS} WHERE r.id BETWEEN ?2 AND ?3 AND r.file_id = ?1"))?;
         for f in input.files.iter().filter(|f| seeds.contains(&f.date) && f.kind != FileKind::SettlementSummary) {
             let (first, last): (Option<i64>, Option<i64>) = ranges.query_row([f.id], |r| Ok((r.get(0)?, r.get(1)?)))?;
             let (first, last) = (first.unwrap_or(i64::MIN), last.unwrap_or(i64::MAX));
+            let wallet_at = wallet_position(conn, f.id)?;
             for row in st.query_map(params![f.id, first, last], |r| {
-                Ok((r.get::<_, i64>(19)?, alipay_row(r, &mut ccys, &mut texts)?))
+                Ok((r.get::<_, i64>(19)?, alipay_row(r, &mut ccys, &mut texts, wallet_at)?))
             })? {
                 let (rid, row) = row?;
                 if seen_rows.insert(rid) {
@@ -144,7 +146,7 @@ pub fn load_active(conn: &Connection, day: NaiveDate, params: &Params, state_ids
                 }
             }
             // Alipay rows naming one of the ids in any id column, of the window's current files.
-            let mut new_rows: Vec<i64> = Vec::new();
+            let mut new_rows: Vec<(i64, i64)> = Vec::new();
             {
                 let mut st = conn.prepare_cached(
                     "SELECT r.id, r.file_id FROM temp.active_ids k JOIN alipay_rows r ON r.merchant_trans_id = k.id
@@ -155,14 +157,22 @@ pub fn load_active(conn: &Connection, day: NaiveDate, params: &Params, state_ids
                 for x in st.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))? {
                     let (rid, fid) = x?;
                     if current.contains_key(&fid) && seen_rows.insert(rid) {
-                        new_rows.push(rid);
+                        new_rows.push((rid, fid));
                     }
                 }
             }
             new_rows.sort_unstable();
             let mut st = conn.prepare_cached(&format!("{ROW_COLUMNS} WHERE r.id = ?1"))?;
-            for rid in new_rows {
-                let row = st.query_row([rid], |r| alipay_row(r, &mut ccys, &mut texts))?;
+            for (rid, fid) in new_rows {
+                let wallet_at = match wallets.get(&fid) {
+                    Some(w) => *w,
+                    None => {
+                        let w = wallet_position(conn, fid)?;
+                        wallets.insert(fid, w);
+                        w
+                    }
+                };
+                let row = st.query_row([rid], |r| alipay_row(r, &mut ccys, &mut texts, wallet_at))?;
                 for id in row_ids(&row) {
                     add(&mut ids, &mut frontier, id);
                 }

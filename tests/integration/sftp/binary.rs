@@ -27,9 +27,11 @@ fn import_command_fetches_over_sftp_skips_unchanged_files_and_refetches_on_reque
     let r = w.run(&["import", "--date", "2026-11-25"]);
     assert!(r.code == 0 || r.code == 1, "exit {}\n{}\n{}", r.code, r.stdout, r.stderr);
     assert!(r.stdout.contains("unchanged"), "{}", r.stdout);
-    let r = w.run(&["import", "--date", "2026-11-25", "--refetch"]).expect_code(2);
-    assert!(r.stderr.contains(&remote) && r.stderr.contains("permission denied"), "{}", r.stderr);
-    assert!(r.stderr.contains("ask your Alipay contact"), "{}", r.stderr);
+    // Unreadable: not read, the day is incomplete (exit 1 after the deadline), the reason is shown.
+    let r = w.run(&["import", "--date", "2026-11-25", "--refetch"]).expect_code(1);
+    assert!(r.stdout.contains(&remote) && r.stdout.contains("permission denied"), "{}", r.stdout);
+    assert!(r.stdout.contains("ask your Alipay contact"), "{}", r.stdout);
+    assert!(r.stderr.contains("is incomplete after the deadline"), "{}", r.stderr);
     assert_eq!(file_rows(&cfg, NAME).len(), 1);
 }
 
