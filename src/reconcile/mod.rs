@@ -18,7 +18,7 @@ mod refunds;
 mod totals;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use input::{AlipayRow, FileIn, Input, IssueIn, LocalVersion, SummaryIn};
 

@@ -16,15 +16,15 @@ use crate::store::{self, files::FileMeta, sales::SalesFileMeta};
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use rusqlite::Connection;
 
-pub(super) fn d(s: &str) -> NaiveDate {
+pub(crate) fn d(s: &str) -> NaiveDate {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
 }
 
-pub(super) fn t(s: &str) -> DateTime<FixedOffset> {
+pub(crate) fn t(s: &str) -> DateTime<FixedOffset> {
     DateTime::parse_from_rfc3339(s).unwrap()
 }
 
-pub(super) fn hkd() -> Currency {
+pub(crate) fn hkd() -> Currency {
     Currency::parse("HKD").unwrap()
 }
 
@@ -41,7 +41,7 @@ fn row(tt: TransType, time: &str, amount: i64) -> DetailRow {
 }
 
 /// An Alipay PAYMENT row.
-pub(super) fn pay(mtid: &str, aid: &str, amount: i64, time: &str) -> DetailRow {
+pub(crate) fn pay(mtid: &str, aid: &str, amount: i64, time: &str) -> DetailRow {
     DetailRow {
         merchant_trans_id: Some(mtid.into()),
         alipay_id: Some(aid.into()),
@@ -50,7 +50,7 @@ pub(super) fn pay(mtid: &str, aid: &str, amount: i64, time: &str) -> DetailRow {
 }
 
 /// An Alipay CANCEL (or REVERSAL) row of payment `mtid`/`aid`.
-pub(super) fn cancel(mtid: &str, aid: &str, amount: i64, time: &str) -> DetailRow {
+pub(crate) fn cancel(mtid: &str, aid: &str, amount: i64, time: &str) -> DetailRow {
     DetailRow {
         merchant_trans_id: Some(mtid.into()),
         alipay_id: Some(format!("C{aid}")),
@@ -60,7 +60,7 @@ pub(super) fn cancel(mtid: &str, aid: &str, amount: i64, time: &str) -> DetailRo
 }
 
 /// An intl REFUND row: refund id, and the payment's Alipay id only.
-pub(super) fn refund(mrid: &str, orig_aid: &str, amount: i64, time: &str) -> DetailRow {
+pub(crate) fn refund(mrid: &str, orig_aid: &str, amount: i64, time: &str) -> DetailRow {
     DetailRow {
         merchant_refund_id: Some(mrid.into()),
         alipay_id: Some(format!("R{mrid}")),
@@ -70,7 +70,7 @@ pub(super) fn refund(mrid: &str, orig_aid: &str, amount: i64, time: &str) -> Det
 }
 
 /// A settlement-detail row for a transaction row: net = amount − fee, fee in HKD.
-pub(super) fn settle(r: &DetailRow, fee: i64) -> DetailRow {
+pub(crate) fn settle(r: &DetailRow, fee: i64) -> DetailRow {
     let sign = if r.trans_type.0 == TransType::Refund { -1 } else { 1 };
     DetailRow {
         settle_amount: r.amount.map(|a| sign * a - fee),
@@ -81,7 +81,7 @@ pub(super) fn settle(r: &DetailRow, fee: i64) -> DetailRow {
     }
 }
 
-pub(super) struct World {
+pub(crate) struct World {
     pub conn: Connection,
     pub params: Params,
     n: u32,
@@ -94,6 +94,11 @@ impl World {
 
     pub fn with(params: Params) -> World {
         World { conn: store::open_in_memory().unwrap(), params, n: 0 }
+    }
+
+    /// A world whose database is a SQLite file at `path`.
+    pub fn on_disk(path: &std::path::Path, params: Params) -> World {
+        World { conn: store::open(path).unwrap(), params, n: 0 }
     }
 
     /// Imports a file of `kind` dated `date` holding `rows`; `edit` may mark it truncated etc.
@@ -250,11 +255,11 @@ pub(crate) fn check_same(date: &str, how: &str, a: &Outcome, reference: &Outcome
 }
 
 /// `(category, merchant_trans_id, merchant_refund_id)` of each finding, in report order.
-pub(super) fn cats(o: &Outcome) -> Vec<(Category, String, String)> {
+pub(crate) fn cats(o: &Outcome) -> Vec<(Category, String, String)> {
     o.findings.iter().map(|f| (f.category, f.merchant_trans_id.clone(), f.merchant_refund_id.clone())).collect()
 }
 
-pub(super) fn pending(o: &Outcome, state: PendingState) -> Vec<(Category, String)> {
+pub(crate) fn pending(o: &Outcome, state: PendingState) -> Vec<(Category, String)> {
     o.pending
         .iter()
         .filter(|p| p.state == state)
@@ -262,6 +267,6 @@ pub(super) fn pending(o: &Outcome, state: PendingState) -> Vec<(Category, String
         .collect()
 }
 
-pub(super) fn c(cat: Category, mtid: &str, mrid: &str) -> (Category, String, String) {
+pub(crate) fn c(cat: Category, mtid: &str, mrid: &str) -> (Category, String, String) {
     (cat, mtid.into(), mrid.into())
 }
