@@ -2,12 +2,14 @@
 //! restricted to the keys that can have a verdict on T, each with every row and version the window
 //! has of it and of its family, so the unchanged engine gives the answer it gives on the whole window.
 //!
-//! A key can have a verdict on T only if it has a verdict on T−1 (the stored state), or rows or a
-//! version dated T or T−1 (or a version that becomes visible on T−1 or T), or a payment whose
-//! UNSETTLED deadline is T (rows dated T − unsettled_after), or rows on the day that leaves T's cut
-//! (T − lookback − 1) or the open-item look-back (T − open_item_days − 1): both also change T's
-//! matched count — or is a local sale of a day in the
-//! open-item look-back without a transaction file (the FILE_MISSING row counts them). From those
+//! A key can have a verdict on T only if it has a verdict on T−1 (the stored state, computed from
+//! every row dated up to T−1: a late write invalidates it), or rows or a version dated T (or a version
+//! that becomes visible on T), or is a payment or refund whose UNSETTLED deadline is T and that has
+//! no settlement-detail row in the window (rows dated T − unsettled_after), or has rows on the day
+//! that leaves T's cut (T − lookback − 1) or the open-item look-back (T − open_item_days − 1): both
+//! also change T's matched count — or is a local sale of a day in the open-item look-back without a
+//! transaction file (the FILE_MISSING row counts them). A key matched on T−1 with none of these is
+//! matched on T alike. From those
 //! seeds the family is closed over every id the rules pair by — the merchant's payment and refund
 //! ids, Alipay's id, the original Alipay id, the local acquirement id — until nothing new is found,
 //! then refunds get their payment ids exactly as in the full load (and the closure continues from
@@ -33,19 +35,22 @@ pub fn load_active(conn: &Connection, day: NaiveDate, params: &Params, state_ids
          DELETE FROM temp.active_ids; DELETE FROM temp.active_local;",
     )?;
     let lookback = chrono::Duration::days(params.lookback_days());
+    // Payments and refunds of this day reach the UNSETTLED delay on T: those not settled yet.
+    let unsettled_day = day - chrono::Duration::days(params.unsettled_after_days as i64);
     let mut seeds: Vec<NaiveDate> = vec![
         day,
-        day - chrono::Duration::days(1),
-        day - chrono::Duration::days(params.unsettled_after_days as i64),
+        unsettled_day,
         day - lookback - chrono::Duration::days(1),
         // Items of this day leave the open-item look-back (and T's matched count).
         day - chrono::Duration::days(params.open_item_days as i64 + 1),
     ];
+    // Days whose rows are all seeds (the UNSETTLED day only when it is one of the others too).
+    let whole_days: HashSet<NaiveDate> = seeds.iter().copied().filter(|d| *d != unsettled_day).collect();
     // Days of the open-item look-back without a transaction file: all their local sales.
     let first_day = day - chrono::Duration::days(params.open_item_days as i64);
     let file_days: HashSet<NaiveDate> =
         input.files.iter().filter(|f| f.kind == FileKind::Transactions).map(|f| f.date).collect();
-    let mut local_days = seeds.clone();
+    let mut local_days: Vec<NaiveDate> = whole_days.iter().copied().collect();
     let mut d = first_day;
     while d <= day {
         if !file_days.contains(&d) {
@@ -83,12 +88,32 @@ pub fn load_active(conn: &Connection, day: NaiveDate, params: &Params, state_ids
     let mut wallets: HashMap<i64, WalletAt> = HashMap::default();
     {
         let mut ranges = conn.prepare_cached("SELECT first_row, last_row FROM files WHERE id = ?1")?;
-        let mut st = conn.prepare_cached(&format!("{ROW_COLUMNS} WHERE r.id BETWEEN ?2 AND ?3 AND r.file_id = ?1"))?;
-        for f in input.files.iter().filter(|f| seeds.contains(&f.date) && f.kind != FileKind::SettlementSummary) {
+        let mut all = conn.prepare_cached(&format!(
+            "{ROW_COLUMNS} WHERE r.id BETWEEN ?2 AND ?3 AND r.file_id = ?1 AND ?4 = ?4 AND ?5 = ?5"
+        ))?;
+        // The UNSETTLED day's transaction rows without a settlement-detail row of the same type and
+        // Alipay id in the window (the others are settled at T as they were at T−1).
+        let mut unsettled = conn.prepare_cached(&format!(
+            "{ROW_COLUMNS} WHERE r.id BETWEEN ?2 AND ?3 AND r.file_id = ?1 AND NOT EXISTS (
+                SELECT 1 FROM alipay_rows s JOIN files sf ON sf.id = s.file_id
+                WHERE s.alipay_id = r.alipay_id AND s.trans_type = r.trans_type AND sf.kind = 'settlement_detail'
+                  AND sf.current = 1 AND sf.business_date BETWEEN ?4 AND ?5)"
+        ))?;
+        let seed_file = |f: &&FileIn| match f.kind {
+            FileKind::SettlementSummary => false,
+            FileKind::Transactions => seeds.contains(&f.date),
+            FileKind::SettlementDetail => whole_days.contains(&f.date),
+        };
+        for f in input.files.iter().filter(seed_file) {
             let (first, last): (Option<i64>, Option<i64>) = ranges.query_row([f.id], |r| Ok((r.get(0)?, r.get(1)?)))?;
             let (first, last) = (first.unwrap_or(i64::MIN), last.unwrap_or(i64::MAX));
             let wallet_at = wallet_position(conn, f.id)?;
-            for row in st.query_map(params![f.id, first, last], |r| {
+            let st = if f.kind == FileKind::Transactions && !whole_days.contains(&f.date) {
+                &mut unsettled
+            } else {
+                &mut all
+            };
+            for row in st.query_map(params![f.id, first, last, a, b], |r| {
                 Ok((r.get::<_, i64>(19)?, alipay_row(r, &mut ccys, &mut texts, wallet_at)?))
             })? {
                 let (rid, row) = row?;
