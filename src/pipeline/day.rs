@@ -133,12 +133,14 @@ pub fn outcome(
         state::save(conn, generation, date, &hash, out.summary.matched, &keys)?;
         return Ok((out, how));
     };
-    drop(handoff);
+    // The run's just-imported rows are the date's own files: used on the date itself.
+    let mut handoff = Some(handoff);
     let mut d = st.date;
     loop {
         d += chrono::Duration::days(1);
         let t = std::time::Instant::now();
-        let mut input = store::window::load_active(conn, d, params, &st.ids)
+        let held = if d >= date { handoff.take().unwrap_or_default() } else { Default::default() };
+        let mut input = store::window::load_active_with(conn, d, params, &st.ids, held)
             .with_context(|| format!("cannot load the data of {d}"))?;
         store::skipped::add_to_input(conn, params.window_start(d), d, &mut input)?;
         (how.load_ms, how.rows, how.local) = (t.elapsed().as_millis() as u64, input.rows.len(), input.local.len());

@@ -5,7 +5,7 @@
 
 mod active;
 
-pub use active::load_active;
+pub use active::{load_active, load_active_with};
 
 use super::handoff::Handoff;
 use crate::domain::rfc3339::{fast_date, fast_rfc3339};

@@ -20,7 +20,20 @@ use super::*;
 /// Loads day `day`'s window restricted to the keys that can have a verdict on `day`, given the ids of
 /// the keys with a verdict on the day before (`state_ids`).
 pub fn load_active(conn: &Connection, day: NaiveDate, params: &Params, state_ids: &[String]) -> Result<Input> {
+    load_active_with(conn, day, params, state_ids, Handoff::default())
+}
+
+/// [`load_active`], taking from `handoff` the rows of the files the run has just imported (the day's
+/// own files: read back from the database they would be the same rows, `store::handoff`).
+pub fn load_active_with(
+    conn: &Connection,
+    day: NaiveDate,
+    params: &Params,
+    state_ids: &[String],
+    handoff: Handoff,
+) -> Result<Input> {
     let t = std::time::Instant::now();
+    let lap = |what: &str| tracing::debug!(what, ms = t.elapsed().as_millis() as u64, "active load phase");
     let from = params.window_start(day);
     let (a, b) = (from.to_string(), day.to_string());
     let mut input = Input { date: Some(day), from: Some(from), ..Default::default() };
@@ -87,6 +100,13 @@ pub fn load_active(conn: &Connection, day: NaiveDate, params: &Params, state_ids
     let mut texts = RowTexts::default();
     let mut wallets: HashMap<i64, WalletAt> = HashMap::default();
     {
+        // The handoff's rows by file (they come file after file, in the order of its file list).
+        let Handoff { rows: held_rows, files: held_files, .. } = handoff;
+        let mut held: HashMap<i64, Vec<AlipayRow>> = HashMap::default();
+        let mut it = held_rows.into_iter();
+        for (id, n) in held_files {
+            held.insert(id, it.by_ref().take(n).collect());
+        }
         let mut ranges = conn.prepare_cached("SELECT first_row, last_row FROM files WHERE id = ?1")?;
         let mut all = conn.prepare_cached(&format!(
             "{ROW_COLUMNS} WHERE r.id BETWEEN ?2 AND ?3 AND r.file_id = ?1 AND ?4 = ?4 AND ?5 = ?5"
@@ -108,11 +128,19 @@ pub fn load_active(conn: &Connection, day: NaiveDate, params: &Params, state_ids
             let (first, last): (Option<i64>, Option<i64>) = ranges.query_row([f.id], |r| Ok((r.get(0)?, r.get(1)?)))?;
             let (first, last) = (first.unwrap_or(i64::MIN), last.unwrap_or(i64::MAX));
             let wallet_at = wallet_position(conn, f.id)?;
-            let st = if f.kind == FileKind::Transactions && !whole_days.contains(&f.date) {
-                &mut unsettled
-            } else {
-                &mut all
-            };
+            let whole = !(f.kind == FileKind::Transactions && !whole_days.contains(&f.date));
+            // A held file's rows have the ids first..=last in line order (one insert transaction).
+            if let Some(held_rows) = whole.then(|| held.remove(&f.id)).flatten() {
+                if usize::try_from(last - first + 1).ok() == Some(held_rows.len()) {
+                    for (rid, row) in (first..).zip(held_rows) {
+                        if seen_rows.insert(rid) {
+                            rows.push((rid, row));
+                        }
+                    }
+                    continue;
+                }
+            }
+            let st = if whole { &mut all } else { &mut unsettled };
             for row in st.query_map(params![f.id, first, last, a, b], |r| {
                 Ok((r.get::<_, i64>(19)?, alipay_row(r, &mut ccys, &mut texts, wallet_at)?))
             })? {
@@ -128,6 +156,7 @@ pub fn load_active(conn: &Connection, day: NaiveDate, params: &Params, state_ids
             add(&mut ids, &mut frontier, id);
         }
     }
+    lap("seed rows");
 
     // The seed days' local keys.
     let mut local: Vec<LocalVersion> = Vec::new();
@@ -157,12 +186,14 @@ pub fn load_active(conn: &Connection, day: NaiveDate, params: &Params, state_ids
         })?;
     }
 
+    lap("seed local");
     // The closure over the families' ids.
     let mut rounds = 0;
     loop {
         while !frontier.is_empty() {
             rounds += 1;
             let probe = std::mem::take(&mut frontier);
+            lap("round");
             {
                 let mut ins = conn.prepare_cached("INSERT OR IGNORE INTO temp.active_ids (id) VALUES (?1)")?;
                 conn.execute("DELETE FROM temp.active_ids", [])?;
@@ -174,10 +205,11 @@ pub fn load_active(conn: &Connection, day: NaiveDate, params: &Params, state_ids
             let mut new_rows: Vec<(i64, i64)> = Vec::new();
             {
                 let mut st = conn.prepare_cached(
+                    // UNION ALL: a row found twice is skipped here (`seen_rows`), without SQLite's sort.
                     "SELECT r.id, r.file_id FROM temp.active_ids k JOIN alipay_rows r ON r.merchant_trans_id = k.id
-                     UNION SELECT r.id, r.file_id FROM temp.active_ids k JOIN alipay_rows r ON r.alipay_id = k.id
-                     UNION SELECT r.id, r.file_id FROM temp.active_ids k JOIN alipay_rows r ON r.merchant_refund_id = k.id
-                     UNION SELECT r.id, r.file_id FROM temp.active_ids k JOIN alipay_rows r ON r.original_alipay_id = k.id",
+                     UNION ALL SELECT r.id, r.file_id FROM temp.active_ids k JOIN alipay_rows r ON r.alipay_id = k.id
+                     UNION ALL SELECT r.id, r.file_id FROM temp.active_ids k JOIN alipay_rows r ON r.merchant_refund_id = k.id
+                     UNION ALL SELECT r.id, r.file_id FROM temp.active_ids k JOIN alipay_rows r ON r.original_alipay_id = k.id",
                 )?;
                 for x in st.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))? {
                     let (rid, fid) = x?;
@@ -186,6 +218,7 @@ pub fn load_active(conn: &Connection, day: NaiveDate, params: &Params, state_ids
                     }
                 }
             }
+            lap("probe rows");
             new_rows.sort_unstable();
             let mut st = conn.prepare_cached(&format!("{ROW_COLUMNS} WHERE r.id = ?1"))?;
             for (rid, fid) in new_rows {
@@ -203,17 +236,22 @@ pub fn load_active(conn: &Connection, day: NaiveDate, params: &Params, state_ids
                 }
                 rows.push((rid, row));
             }
+            lap("read rows");
             // Local keys naming one of the ids (their own id, the payment id, the acquirement id).
             let mut keys: Vec<(String, String)> = Vec::new();
             {
                 let mut st = conn.prepare_cached(
+                    // UNION ALL: a key found twice is kept once by `load_local_keys`. A payment's
+                    // merchant id is its record id: only refunds are looked up by it (the partial index
+                    // local_records_refunds_by_trans_id; without `record_type = 'REFUND'` SQLite would
+                    // build a temporary index of every local record on each round).
                     "SELECT lr.record_type, lr.record_id FROM temp.active_ids k JOIN local_records lr
                          ON lr.record_type = 'PAYMENT' AND lr.record_id = k.id
-                     UNION SELECT lr.record_type, lr.record_id FROM temp.active_ids k JOIN local_records lr
+                     UNION ALL SELECT lr.record_type, lr.record_id FROM temp.active_ids k JOIN local_records lr
                          ON lr.record_type = 'REFUND' AND lr.record_id = k.id
-                     UNION SELECT lr.record_type, lr.record_id FROM temp.active_ids k JOIN local_records lr
-                         ON lr.merchant_trans_id = k.id
-                     UNION SELECT lr.record_type, lr.record_id FROM temp.active_ids k JOIN local_records lr
+                     UNION ALL SELECT lr.record_type, lr.record_id FROM temp.active_ids k JOIN local_records lr
+                         ON lr.record_type = 'REFUND' AND lr.merchant_trans_id = k.id
+                     UNION ALL SELECT lr.record_type, lr.record_id FROM temp.active_ids k JOIN local_records lr
                          ON lr.acquirement_id = k.id",
                 )?;
                 for k in st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))? {
@@ -229,11 +267,13 @@ pub fn load_active(conn: &Connection, day: NaiveDate, params: &Params, state_ids
                     keys.push(k?);
                 }
             }
+            lap("probe local");
             load_local_keys(conn, &a, &b, keys, &mut seen_local, &mut local, &mut |v: &LocalVersion| {
                 for id in version_ids(v) {
                     add(&mut ids, &mut frontier, id);
                 }
             })?;
+            lap("read local");
         }
         // Every family is complete: refunds get their payment ids as the full load gives them; a
         // filled id may bring more of the window (its local payment), so the closure goes on.
