@@ -1,8 +1,15 @@
 #!/usr/bin/env bash
 # Steady-state benchmark (BENCHMARKS.md, "Steady state"): DAYS consecutive generated days of N payments
-# each, imported and run in date order in one database, printing each day's run time, peak RSS and the
-# window's row counts — how a daily run grows until its look-back window is full.
+# each, imported and run in date order in one database, as a merchant's daily job would — each day's
+# run time, peak RSS, how the day was computed (from the day before's state, or bootstrapped from the
+# window) and the database size. Then, in the steady state:
+#   - a rerun of the day 10 days back (`run --date D`: starts from D−1's state);
+#   - a restatement of the transaction file dated T−5 (`import --date T−5 --refetch`), then the next
+#     day's normal run (recomputes T−5 … T, then T+1).
+# It ends with the ratios the issue asks for (day DAYS / day 1, rerun and post-restatement run over the
+# median normal day).
 #   cargo build --release && bash benches/steady_state.sh [N=100000] [DAYS=22] [LAST=2026-11-25]
+# BIN=/path/to/alipay-recon times another build.
 set -euo pipefail
 N=${1:-100000}
 DAYS=${2:-22}
@@ -27,19 +34,65 @@ reports_dir = "reports"
 [email]
 transport = "none"
 TOML
-printf '%-10s %8s %9s %s\n' date "run s" "RSS MB" "window (from the run's log)"
-for i in $(seq $((DAYS - 1)) -1 0); do
-  d=$(date -d "$LAST - $i days" +%F)
-  "$BIN" gen --date "$d" --payments "$N" --out g >/dev/null 2>&1
+
+day_of() { date -d "$LAST $1 days" +%F; }
+
+# Generates and imports the sales of day $1 and puts its Alipay files in the source folder.
+arrive() {
+  "$BIN" gen --date "$1" --payments "$N" --out g >/dev/null 2>&1
   mkdir -p sftp sales
   cp -r g/sftp/* sftp/
   cp g/sales/* sales/
   rm -rf g
-  "$BIN" --config alipay-recon.toml import-sales "sales/sales-$d.csv" >/dev/null 2>&1
+  "$BIN" --config alipay-recon.toml import-sales "sales/sales-$1.csv" >/dev/null 2>&1
   sync
-  log=$( { /usr/bin/time -f "TIME %e %M" "$BIN" --config alipay-recon.toml --log-format json run --date "$d" --no-email >/dev/null; } 2>&1 || true)
+}
+
+# Runs `$@` (an alipay-recon command) and prints "seconds peakRSS-MiB how-it-was-computed".
+timed() {
+  local log t rss how
+  log=$( { /usr/bin/time -f "TIME %e %M" "$BIN" --config alipay-recon.toml --log-format json "$@" >/dev/null; } 2>&1 || true)
   t=$(grep '^TIME' <<<"$log" | awk '{print $2}')
   rss=$(grep '^TIME' <<<"$log" | awk '{printf "%.0f", $3 / 1024}')
-  window=$(grep '"reconciled"' <<<"$log" | grep -o '"rows":[0-9]*,"local":[0-9]*,"load_ms":[0-9]*,"engine_ms":[0-9]*' || true)
-  printf '%-10s %8s %9s %s\n' "$d" "$t" "$rss" "$window"
+  how=$(grep '"reconciled"' <<<"$log" | tail -1 | grep -o '"rows":[0-9]*,"local":[0-9]*\|"incremental_from":"[0-9-]*"\|"days":[0-9]*' | tr '\n' ' ' || true)
+  echo "$t $rss ${how:-bootstrap}"
+}
+
+db_mb() { du -cm recon.db* | tail -1 | cut -f1; }
+
+printf '%-10s %8s %9s %8s  %s\n' date "run s" "RSS MiB" "DB MiB" "how (from the run's log)"
+declare -a TIMES RSS
+for i in $(seq $((DAYS - 1)) -1 0); do
+  d=$(day_of "-$i")
+  arrive "$d"
+  read -r t rss how < <(timed run --date "$d" --no-email)
+  TIMES+=("$t"); RSS+=("$rss")
+  printf '%-10s %8s %9s %8s  %s\n' "$d" "$t" "$rss" "$(db_mb)" "$how"
 done
+
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
+normal=$(median "${TIMES[@]:1}")
+
+echo
+d=$(day_of -10)
+read -r t_rerun rss_rerun how < <(timed run --date "$d" --no-email)
+printf '%-34s %8s s %6s MiB  %s\n' "rerun of $d (10 days back)" "$t_rerun" "$rss_rerun" "$how"
+
+d=$(day_of -5)
+f=$(ls sftp/download/*/"${d//-/}"/ALIPAY_TRANSACTION_DETAIL_*.csv | head -1)
+# One amount restated (the first row's orderAmount + 0.01), the file rewritten with a new time.
+awk -F, -v OFS=, 'NR == 2 { $12 = sprintf("%.2f", $12 + 0.01) } 1' "$f" > "$f.new" && mv "$f.new" "$f"
+read -r t_import rss_import _ < <(timed import --date "$d" --refetch)
+printf '%-34s %8s s %6s MiB\n' "restated $d imported" "$t_import" "$rss_import"
+d=$(day_of 1)
+arrive "$d"
+read -r t_next rss_next how < <(timed run --date "$d" --no-email)
+printf '%-34s %8s s %6s MiB  %s\n' "next day $d after it" "$t_next" "$rss_next" "$how"
+
+echo
+awk -v a="${TIMES[0]}" -v b="${TIMES[$((DAYS - 1))]}" -v ra="${RSS[0]}" -v rb="${RSS[$((DAYS - 1))]}" \
+  -v n="$normal" -v r="$t_rerun" -v x="$t_next" -v days="$DAYS" 'BEGIN {
+  printf "day %d / day 1: time x%.2f, peak RSS x%.2f (target <= 1.3)\n", days, b / a, rb / ra
+  printf "median normal day %.2f s; rerun 10 days back x%.2f (target <= 2); next run after a T-5 restatement x%.2f (target <= 6)\n", n, r / n, x / n
+}'
+echo "database: $(db_mb) MiB after $((DAYS + 1)) days of $N payments"

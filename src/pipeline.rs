@@ -584,4 +584,6 @@ pub fn recorded<T>(
 #[cfg(test)]
 mod handoff_tests;
 #[cfg(test)]
+mod state_tests;
+#[cfg(test)]
 mod stream_tests;

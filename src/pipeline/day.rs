@@ -30,26 +30,19 @@ pub fn reconcile_day(ws: &mut Workspace, date: NaiveDate, run_id: i64) -> Result
     store::shrink_cache(&ws.conn)?;
     release_free_memory();
     let params = Params::from_config(&ws.cfg.business);
-    let t = std::time::Instant::now();
     // A run hands over what it already holds (its files' rows, the local records read meanwhile).
     let handoff = ws.handoff.take().unwrap_or_default();
-    let mut input = store::window::load_with(&ws.conn, date, &params, handoff)
-        .with_context(|| format!("cannot load the data of {date}"))?;
-    // Files seen but not read make their day incomplete (contracts.md §2).
-    store::skipped::add_to_input(&ws.conn, params.window_start(date), date, &mut input)?;
-    let (load_ms, rows, local) = (t.elapsed().as_millis() as u64, input.rows.len(), input.local.len());
     // What the imports' checkpoints have not copied yet is copied while the engine runs.
     ws.checkpoint.wait();
     ws.checkpoint.start(&ws.conn);
-    let t = std::time::Instant::now();
-    let outcome = reconcile::run(&input, &params).with_context(|| format!("cannot reconcile {date}"))?;
-    drop(input);
-    let engine_ms = t.elapsed().as_millis() as u64;
+    let (outcome, how) = outcome(&ws.conn, date, &params, handoff)?;
+    let (load_ms, engine_ms, rows, local) = (how.load_ms, how.engine_ms, how.rows, how.local);
     ws.checkpoint.wait();
     let t = std::time::Instant::now();
     store::results::save(&mut ws.conn, Some(run_id), date, &outcome)?;
     let save_ms = t.elapsed().as_millis() as u64;
-    tracing::info!(%date, rows, local, load_ms, engine_ms, save_ms, findings = outcome.findings.len(), "reconciled");
+    tracing::info!(%date, rows, local, load_ms, engine_ms, save_ms, findings = outcome.findings.len(),
+        incremental_from = how.base.map(|d| d.to_string()), days = how.days, "reconciled");
 
     let mut ri = ReportInput::new(date, ws.cfg.merchant.name.clone());
     ri.findings = outcome.findings.clone();
@@ -78,6 +71,94 @@ pub fn reconcile_day(ws: &mut Workspace, date: NaiveDate, run_id: i64) -> Result
     let written = report::write(&reports_dir, &ri, run_id)
         .with_context(|| format!("cannot write the report of {date} under {}", reports_dir.display()))?;
     Ok(DayResult { outcome, report: written, input: ri })
+}
+
+/// How [`outcome`] computed a day (for the log and the tests).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct How {
+    /// The stored state it started from (`None`: the whole window, as on a first day).
+    pub base: Option<NaiveDate>,
+    /// Days computed (the state's later days up to the date; 1 when the day before had a state).
+    pub days: u32,
+    /// The last day's input rows and local versions, load and engine times.
+    pub rows: usize,
+    pub local: usize,
+    pub load_ms: u64,
+    pub engine_ms: u64,
+}
+
+/// Day `date`'s outcome from the stored data, and its state for the next day (`store::state`).
+///
+/// With a state of the day before (for these rules) only the keys that can have a verdict are
+/// loaded (`window::load_active`) and the engine runs on them. Without one, from the newest state in
+/// the open-item look-back the later days are computed forward (their states only), then the date.
+/// Without any, the whole window is loaded (a first run, a gap, a database from before sql/0010) and
+/// its state stored: the next day is incremental. The answer is the same either way (tested against
+/// the whole-window engine: `reconcile::tests`, `pipeline::state_tests`).
+pub fn outcome(
+    conn: &rusqlite::Connection,
+    date: NaiveDate,
+    params: &Params,
+    handoff: store::handoff::Handoff,
+) -> Result<(reconcile::Outcome, How)> {
+    use store::state;
+    let hash = state::rules_hash(params);
+    let generation = state::generation(conn)?;
+    let prev = date - chrono::Duration::days(1);
+    let base = if params.open_item_days == 0 {
+        None
+    } else if state::get(conn, prev, &hash)?.is_some() {
+        Some(prev)
+    } else {
+        state::newest_before(conn, date - chrono::Duration::days(params.open_item_days as i64), prev, &hash)?
+    };
+    let base = match base {
+        Some(b) => state::get(conn, b, &hash)?,
+        None => None,
+    };
+    let mut how = How { base: base.as_ref().map(|b| b.date), ..Default::default() };
+    let Some(mut st) = base else {
+        let t = std::time::Instant::now();
+        let mut input = store::window::load_with(conn, date, params, handoff)
+            .with_context(|| format!("cannot load the data of {date}"))?;
+        // Files seen but not read make their day incomplete (contracts.md §2).
+        store::skipped::add_to_input(conn, params.window_start(date), date, &mut input)?;
+        (how.load_ms, how.rows, how.local, how.days) =
+            (t.elapsed().as_millis() as u64, input.rows.len(), input.local.len(), 1);
+        let t = std::time::Instant::now();
+        let (out, keys) =
+            reconcile::run_keeping(&input, params, false).with_context(|| format!("cannot reconcile {date}"))?;
+        drop(input);
+        how.engine_ms = t.elapsed().as_millis() as u64;
+        state::save(conn, generation, date, &hash, out.summary.matched, &keys)?;
+        return Ok((out, how));
+    };
+    // The run's just-imported rows are the date's own files: used on the date itself.
+    let mut handoff = Some(handoff);
+    let mut d = st.date;
+    loop {
+        d += chrono::Duration::days(1);
+        let t = std::time::Instant::now();
+        let held = if d >= date { handoff.take().unwrap_or_default() } else { Default::default() };
+        let mut input = store::window::load_active_with(conn, d, params, &st.ids, held)
+            .with_context(|| format!("cannot load the data of {d}"))?;
+        store::skipped::add_to_input(conn, params.window_start(d), d, &mut input)?;
+        (how.load_ms, how.rows, how.local) = (t.elapsed().as_millis() as u64, input.rows.len(), input.local.len());
+        let t = std::time::Instant::now();
+        let (mut out, keys) =
+            reconcile::run_keeping(&input, params, true).with_context(|| format!("cannot reconcile {d}"))?;
+        drop(input);
+        how.engine_ms = t.elapsed().as_millis() as u64;
+        how.days += 1;
+        // Keys this run did not load agree at d exactly as they did at d − 1.
+        let matched = st.matched - keys.matched_before + out.summary.matched;
+        out.summary.matched = matched;
+        state::save(conn, generation, d, &hash, matched, &keys)?;
+        if d >= date {
+            return Ok((out, how));
+        }
+        st = store::state::DayState { date: d, matched, ids: keys.ids };
+    }
 }
 
 /// Returns freed heap pages of every malloc arena to the OS when glibc's malloc is the allocator

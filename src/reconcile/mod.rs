@@ -18,7 +18,7 @@ mod refunds;
 mod totals;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use input::{AlipayRow, FileIn, Input, IssueIn, LocalVersion, SummaryIn};
 
@@ -155,31 +155,75 @@ impl<'a> Cut<'a> {
 
 /// Reconciles day `input.date` (T) over the stored window in `input`.
 pub fn run(input: &Input, params: &Params) -> Result<Outcome> {
-    run_replaying(input, params, false)
+    Ok(run_replaying(input, params, false)?.0)
+}
+
+/// What the next day's incremental run needs of day T (`store::state`): the keys with a verdict at
+/// T (found or pending), as the ids the store knows them by, and how many keys of this input both
+/// sides agree on at T−1 (to carry the day's matched count over keys the next run does not load).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DayKeys {
+    /// Ids (merchant ids, Alipay ids) of the keys with a verdict at T, sorted, without duplicates.
+    pub ids: Vec<String>,
+    /// Keys of this input both sides agree on at T−1 as T−1's own run counts them (its open-item
+    /// look-back); counted only when asked (`run_keeping(.., true)`), else 0.
+    pub matched_before: i64,
+}
+
+/// [`run`], also returning what the next day's state keeps ([`DayKeys`]); with `count_before`, how
+/// many keys of the input agree at T−1 as T−1's run counted them (an incremental run carries the
+/// matched count of the keys it did not load from there).
+pub fn run_keeping(input: &Input, params: &Params, count_before: bool) -> Result<(Outcome, DayKeys)> {
+    let (out, mut keys) = run_replaying(input, params, false)?;
+    if count_before {
+        keys.matched_before = matched_before(input, params)?;
+    }
+    Ok((out, keys))
+}
+
+/// The keys of `input` both sides agree on at T−1 with T−1's first reported day.
+fn matched_before(input: &Input, params: &Params) -> Result<i64> {
+    let date = input.date.context("the reconciliation input has no business date (a bug)")?;
+    let yesterday = date - Duration::days(1);
+    let frames = Frames::new(input).context("cannot build the reconciliation frames")?;
+    let complete_days: HashSet<NaiveDate> =
+        input.files.iter().filter(|f| f.kind == FileKind::Transactions && !f.truncated).map(|f| f.date).collect();
+    let settled = std::cell::OnceCell::new();
+    let cx = Cut {
+        input,
+        params,
+        frames: &frames,
+        cut: yesterday,
+        end: params.zone.day_bounds(yesterday).1,
+        first_day: yesterday - Duration::days(params.open_item_days as i64),
+        complete_days: &complete_days,
+        settled: &settled,
+    };
+    Ok(evaluate(&cx, None)?.1)
 }
 
 /// `run`, optionally replaying every earlier day in full (the slow reference the tests compare with).
 /// The file checks of T (`checks::day_checks`) read only the input: they run on a second thread
 /// while the frames are built and the cuts replayed.
-fn run_replaying(input: &Input, params: &Params, full: bool) -> Result<Outcome> {
+fn run_replaying(input: &Input, params: &Params, full: bool) -> Result<(Outcome, DayKeys)> {
     let date =
         input.date.context("the reconciliation input has no business date (a bug: load it with store::window)")?;
     std::thread::scope(|scope| {
         let checks = scope.spawn(|| checks::day_checks(input, params, date));
         let out = replay(input, params, date, full);
         let checks = checks.join().map_err(|_| anyhow::anyhow!("the file checks of {date} panicked (a bug)"))?;
-        let (mut out, frames, matched_at_t) = out?;
+        let (mut out, frames, matched_at_t, keys) = out?;
         out.findings.extend(checks);
         sort_findings(&mut out.findings);
         out.summary = totals::summary(input, &frames, date, &out, matched_at_t);
         tracing::debug!("engine phase: checks joined, summary");
-        Ok(out)
+        Ok((out, keys))
     })
 }
 
 /// Replays the cuts of T's look-back; returns T's items (without the file checks), the frames and
-/// how many keys both sides agree on at T.
-fn replay(input: &Input, params: &Params, date: NaiveDate, full: bool) -> Result<(Outcome, Frames, i64)> {
+/// how many keys both sides agree on at T, and T's [`DayKeys`].
+fn replay(input: &Input, params: &Params, date: NaiveDate, full: bool) -> Result<(Outcome, Frames, i64, DayKeys)> {
     let clock = std::time::Instant::now();
     let lap =
         |what: &str| tracing::debug!(what, ms = clock.elapsed().as_millis() as u64, cpu_ms = cpu_ms(), "engine phase");
@@ -213,6 +257,7 @@ fn replay(input: &Input, params: &Params, date: NaiveDate, full: bool) -> Result
     // local keys of days without a transaction file (the FILE_INTEGRITY row's first day).
     let (evals, matched_at_t, mut keys) = evaluate(&cut(date), None)?;
     history.insert(date, evals.into_iter().map(|e| (e.ident.clone(), e)).collect());
+    let day_keys = DayKeys { ids: state_ids(&frames, &keys), matched_before: 0 };
     lap("cut T");
     let yesterday = date - Duration::days(1);
     if yesterday >= first_day {
@@ -237,7 +282,23 @@ fn replay(input: &Input, params: &Params, date: NaiveDate, full: bool) -> Result
     lap("earlier cuts");
     let out = carry(&history, date);
     lap("carry");
-    Ok((out, frames, matched_at_t))
+    Ok((out, frames, matched_at_t, day_keys))
+}
+
+/// The store's ids of keys (a key without its own id is `#` + Alipay's id: both forms are kept).
+fn state_ids(frames: &Frames, keys: &[u32]) -> Vec<String> {
+    let mut ids: Vec<String> = Vec::with_capacity(keys.len());
+    for &k in keys {
+        let name = frames.name(k);
+        ids.push(name.to_string());
+        if let Some(rest) = name.strip_prefix('#') {
+            ids.push(rest.to_string());
+        }
+    }
+    ids.retain(|s| !s.trim().is_empty());
+    ids.sort_unstable();
+    ids.dedup();
+    ids
 }
 
 /// The process's CPU time so far (all threads), for the phase log: steadier than wall time on a

@@ -180,6 +180,17 @@ impl<'a> Prepared<'a> {
     }
 }
 
+/// The three CSV files of `input` (`discrepancies.csv`, `pending.csv`, `open_items.csv`) as
+/// [`write`] writes them: what the incremental state's tests compare byte for byte.
+pub fn csv_files(input: &ReportInput) -> Result<Vec<(&'static str, Vec<u8>)>> {
+    let p = Prepared::new(input)?;
+    Ok(vec![
+        (folder::DISCREPANCIES, csv_out::discrepancies(&p).context("cannot build discrepancies.csv")?),
+        (folder::PENDING, csv_out::pending(&p).context("cannot build pending.csv")?),
+        (folder::OPEN_ITEMS, csv_out::open_items(&p).context("cannot build open_items.csv")?),
+    ])
+}
+
 /// Writes the report folder `reports_dir/<YYYY-MM-DD>/` for `input`, moving an earlier set to
 /// `history/<its run id>/` first. `run_id` is the run producing this report (recorded beside the set in
 /// `.run-id`, never inside a report file).

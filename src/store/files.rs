@@ -137,6 +137,8 @@ pub fn begin<'c>(conn: &'c mut Connection, meta: &FileMeta, run_id: Option<i64>)
     if let Some(id) = find_same(&tx, &meta.name, meta.business_date, &meta.sha256)? {
         return Ok(Begun::Unchanged { file_id: id });
     }
+    // A new version of a file dated D changes the answers of D and later days (store::state).
+    super::state::invalidate_from(&tx, meta.business_date)?;
     let date = meta.business_date.to_string();
     let prev: i64 = tx.query_row(
         "SELECT COALESCE(MAX(version), 0) FROM files WHERE name = ?1 AND business_date = ?2",

@@ -54,7 +54,12 @@ impl Handoff {
     /// when no thread can be started).
     pub fn start(conn: &Connection, day: NaiveDate, params: &Params) -> Handoff {
         let from = params.window_start(day);
-        let local = conn.path().filter(|p| !p.is_empty()).and_then(|path| {
+        // With the day before's state the run loads only its active keys (`window::load_active`):
+        // the whole window's local records are not read.
+        let incremental = day.pred_opt().is_some_and(|prev| {
+            super::state::get(conn, prev, &super::state::rules_hash(params)).ok().flatten().is_some()
+        });
+        let local = conn.path().filter(|p| !p.is_empty() && !incremental).and_then(|path| {
             let path = std::path::PathBuf::from(path);
             let (a, b) = (from.to_string(), day.to_string());
             let handle = std::thread::Builder::new()

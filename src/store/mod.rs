@@ -29,6 +29,7 @@ pub mod results;
 pub mod runs;
 pub mod sales;
 pub mod skipped;
+pub mod state;
 pub mod window;
 
 use anyhow::{Context, Result};

@@ -158,9 +158,13 @@ pub fn upsert_records(
     // The key's history grew although the ledger kept its snapshot: count the version all the same.
     let mut count_kept = tx
         .prepare_cached("UPDATE local_records SET versions = versions + 1 WHERE record_type = ?1 AND record_id = ?2")?;
+    let mut stored_date =
+        tx.prepare_cached("SELECT business_date FROM local_records WHERE record_type = ?1 AND record_id = ?2")?;
     let now = super::now_text();
     let (mut applied, mut kept) = (0, 0);
     let mut date_text = DateText::default();
+    // The earliest day whose answer these records can change (their dates; a replaced version's too).
+    let mut earliest = records.iter().map(|r| r.business_date).min();
     let mut apply = |r: &LocalRecord, times: &TimeText| -> Result<()> {
         let (rt, id) = r.key();
         let created_at = times.history.as_str();
@@ -191,6 +195,10 @@ pub fn upsert_records(
             return Ok(());
         }
         // A key stored before: its history gets the stored version (if it was the only one) and this one.
+        let old: Option<String> = stored_date.query_row(params![rt.as_str(), id], |r| r.get(0)).optional()?;
+        if let Some(old) = old.and_then(|o| o.parse::<NaiveDate>().ok()) {
+            earliest = earliest.min(Some(old));
+        }
         first_version.execute(params![rt.as_str(), id])?;
         hist.execute(params![
             rt.as_str(),
@@ -222,10 +230,18 @@ pub fn upsert_records(
         for r in records {
             apply(r, &TimeText::of(r))?;
         }
-        return Ok((applied, kept));
+    } else {
+        apply_ahead(records, &mut apply)?;
     }
-    // A file's worth of records: their time texts (two RFC 3339 formats per record, a sixth of the
-    // inserting thread's time) are made on a second thread, a chunk ahead of the inserts.
+    if let Some(d) = earliest {
+        super::state::invalidate_from(tx, d)?;
+    }
+    Ok((applied, kept))
+}
+
+/// Applies a file's worth of records: their time texts (two RFC 3339 formats per record, a sixth of the
+/// inserting thread's time) are made on a second thread, a chunk ahead of the inserts.
+fn apply_ahead(records: &[LocalRecord], apply: &mut impl FnMut(&LocalRecord, &TimeText) -> Result<()>) -> Result<()> {
     std::thread::scope(|s| {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<TimeText>>(2);
         s.spawn(move || {
@@ -244,8 +260,7 @@ pub fn upsert_records(
         }
         anyhow::ensure!(recs.next().is_none(), "the time texts of the local records stopped early (a bug)");
         Ok(())
-    })?;
-    Ok((applied, kept))
+    })
 }
 
 /// Records per chunk of [`TimeText`]s made ahead of the inserts.

@@ -5,7 +5,7 @@
 use crate::reconcile::{FileIn, IssueIn};
 use anyhow::{Context, Result};
 use chrono::NaiveDate;
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, OptionalExtension};
 
 /// One skipped file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +28,17 @@ pub fn record(
     run_id: Option<i64>,
 ) -> Result<()> {
     let now = super::now_text();
+    // A new skipped file, or a new reason, changes the answer of its day and of later days.
+    let stored: Option<String> = conn
+        .query_row(
+            "SELECT reason FROM skipped_files WHERE business_date = ?1 AND name = ?2",
+            params![date.to_string(), name],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if stored.as_deref() != Some(reason) {
+        super::state::invalidate_from(conn, date)?;
+    }
     conn.execute(
         "INSERT INTO skipped_files (business_date, name, remote_path, reason, first_seen, last_seen, run_id)
          VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)
@@ -42,8 +53,12 @@ pub fn record(
 
 /// The file `name` of `date` was read: it no longer makes the day incomplete.
 pub fn clear(conn: &Connection, date: NaiveDate, name: &str) -> Result<()> {
-    conn.execute("DELETE FROM skipped_files WHERE business_date = ?1 AND name = ?2", params![date.to_string(), name])
+    let n = conn
+        .execute("DELETE FROM skipped_files WHERE business_date = ?1 AND name = ?2", params![date.to_string(), name])
         .with_context(|| format!("cannot clear the skipped file {name} of {date}"))?;
+    if n > 0 {
+        super::state::invalidate_from(conn, date)?;
+    }
     Ok(())
 }
 

@@ -3,6 +3,10 @@
 //! summary rows and issues, and every version of the local records dated in the window whose sales
 //! file was visible by T. Rerunning T after T+1 is imported therefore reads the same data.
 
+mod active;
+
+pub use active::{load_active, load_active_with};
+
 use super::handoff::Handoff;
 use crate::domain::rfc3339::{fast_date, fast_rfc3339};
 use crate::domain::{Currency, FileFormat, FileKind, LocalStatus, RecordType, TransType};
@@ -108,7 +112,7 @@ pub fn load_with(conn: &Connection, day: NaiveDate, params: &Params, handoff: Ha
     let reader = conn.path().filter(|p| !p.is_empty() && prefetched.is_none());
     let (alipay, local) = std::thread::scope(|s| {
         let local = reader.map(|path| s.spawn(|| local_on_reader(std::path::Path::new(path), &a, &b)));
-        let alipay = alipay_part(conn, &mut input, &a, &b, held).map(|()| t.elapsed().as_millis() as u64);
+        let alipay = alipay_part(conn, &mut input, &a, &b, Some(held)).map(|()| t.elapsed().as_millis() as u64);
         let local = match (local, prefetched) {
             (Some(h), _) => h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
             (None, Some(done)) => done,
@@ -135,8 +139,9 @@ struct Held {
     ranges: Vec<(i64, usize)>,
 }
 
-/// The window's Alipay side: its current files, their rows, summary rows and issues.
-fn alipay_part(conn: &Connection, input: &mut Input, a: &str, b: &str, held: Held) -> Result<()> {
+/// The window's Alipay side: its current files, their rows (unless `held` is `None`: the incremental
+/// load reads its own), summary rows and issues.
+fn alipay_part(conn: &Connection, input: &mut Input, a: &str, b: &str, held: Option<Held>) -> Result<()> {
     let mut st = conn.prepare(
         "SELECT id, name, format, kind, business_date, truncated, declared_count, row_count, first_row, last_row
          FROM files WHERE current = 1 AND business_date BETWEEN ?1 AND ?2 ORDER BY business_date, name, id",
@@ -164,18 +169,6 @@ fn alipay_part(conn: &Connection, input: &mut Input, a: &str, b: &str, held: Hel
         .collect::<rusqlite::Result<_>>()
         .context("cannot read the window's files from the database")?;
 
-    // The window's rows by (file, line), read file by file in id order: a file's rows are one range of
-    // the table's key (`files.first_row..=last_row`, sql/0007), read without an index or a sort (one
-    // query over all files made SQLite sort millions of whole rows in a temporary B-tree), and were
-    // imported in line order (checked, sorted if not). The file id is checked too.
-    let mut st = conn.prepare(
-        "SELECT r.file_id, r.line, r.kind, r.business_date, r.trans_type, r.type_raw, r.merchant_trans_id,
-                r.merchant_refund_id, r.alipay_id, r.original_alipay_id, r.amount, r.currency, r.settle_amount,
-                r.settle_currency, r.fee, r.fee_currency, r.trans_time, r.product_code, r.extra
-         FROM alipay_rows r WHERE r.id BETWEEN ?2 AND ?3 AND r.file_id = ?1 ORDER BY r.id",
-    )?;
-    let mut ccys = [Currencies::default(), Currencies::default(), Currencies::default()];
-    let mut texts = RowTexts::default();
     // A detail file with rows but no recorded range was written by a build older than sql/0007 into
     // this database (a downgrade and upgrade): its rows are read by the whole key range — slow, but
     // nothing is missed.
@@ -186,6 +179,26 @@ fn alipay_part(conn: &Connection, input: &mut Input, a: &str, b: &str, held: Hel
         .collect();
     ranges.sort_unstable();
     input.files = files.into_iter().map(|(f, _)| f).collect();
+    if let Some(held) = held {
+        read_rows(conn, input, ranges, held)?;
+    }
+    summaries_and_issues(conn, input, a, b)
+}
+
+/// The rows of the window's files (`ranges`: file id and row id range), taking the held ones: read
+/// file by file in id order — a file's rows are one range of the table's key
+/// (`files.first_row..=last_row`, sql/0007), read without an index or a sort (one query over all
+/// files made SQLite sort millions of whole rows in a temporary B-tree) — and imported in line order
+/// (checked, sorted if not). The file id is checked too.
+fn read_rows(conn: &Connection, input: &mut Input, ranges: Vec<(i64, (i64, i64))>, held: Held) -> Result<()> {
+    let mut st = conn.prepare(
+        "SELECT r.file_id, r.line, r.kind, r.business_date, r.trans_type, r.type_raw, r.merchant_trans_id,
+                r.merchant_refund_id, r.alipay_id, r.original_alipay_id, r.amount, r.currency, r.settle_amount,
+                r.settle_currency, r.fee, r.fee_currency, r.trans_time, r.product_code, r.extra
+         FROM alipay_rows r WHERE r.id BETWEEN ?2 AND ?3 AND r.file_id = ?1 ORDER BY r.id",
+    )?;
+    let mut ccys = [Currencies::default(), Currencies::default(), Currencies::default()];
+    let mut texts = RowTexts::default();
     let span = |(first, last): (i64, i64)| usize::try_from(last.saturating_sub(first).saturating_add(1)).ok();
     // The run's just-imported files are the whole window (a first day; a benchmark): their rows are it.
     let whole = held.ranges.len() == ranges.len()
@@ -223,7 +236,11 @@ fn alipay_part(conn: &Connection, input: &mut Input, a: &str, b: &str, held: Hel
             file_rows.sort_by_key(|r| r.line);
         }
     }
+    Ok(())
+}
 
+/// The window's summary rows and file issues.
+fn summaries_and_issues(conn: &Connection, input: &mut Input, a: &str, b: &str) -> Result<()> {
     let mut st = conn.prepare(
         "SELECT s.file_id, s.line, s.business_date, s.summary_type, s.count, s.settle_amount, s.settle_currency, s.fee
          FROM summary_rows s JOIN files f ON f.id = s.file_id
@@ -482,18 +499,23 @@ pub(super) fn local_on_reader(path: &std::path::Path, a: &str, b: &str) -> Resul
 /// Most keys have one version: those come from `local_records`' columns (its `versions` count says
 /// which); only keys with several versions are read from their history.
 fn local_versions(conn: &Connection, a: &str, b: &str) -> Result<Vec<LocalVersion>> {
-    let mut out = single_versions(conn, a, b)?;
-    out.extend(multi_versions(conn, a, b)?);
+    let mut out = single_versions(conn, a, b, ALL_RECORDS)?;
+    out.extend(multi_versions(conn, a, b, ALL_RECORDS)?);
     Ok(out)
 }
 
-fn single_versions(conn: &Connection, a: &str, b: &str) -> Result<Vec<LocalVersion>> {
-    let mut st = conn.prepare(
+/// The local records the readers below read: all of them, or the keys in `temp.active_local`.
+const ALL_RECORDS: &str = "local_records lr";
+const ACTIVE_RECORDS: &str =
+    "temp.active_local k JOIN local_records lr ON lr.record_type = k.record_type AND lr.record_id = k.record_id";
+
+fn single_versions(conn: &Connection, a: &str, b: &str, records: &str) -> Result<Vec<LocalVersion>> {
+    let mut st = conn.prepare(&format!(
         "SELECT lr.record_type, lr.merchant_trans_id, lr.merchant_refund_id, lr.amount, lr.currency, lr.status,
                 lr.created_at, lr.business_date, lr.acquirement_id, lr.origin, lr.line, lr.conflict, sf.name
-         FROM local_records lr LEFT JOIN sales_files sf ON sf.id = lr.sales_file_id
-         WHERE lr.business_date BETWEEN ?1 AND ?2 AND lr.versions <= 1",
-    )?;
+         FROM {records} LEFT JOIN sales_files sf ON sf.id = lr.sales_file_id
+         WHERE lr.business_date BETWEEN ?1 AND ?2 AND lr.versions <= 1"
+    ))?;
     let mut ccys = Currencies::default();
     let mut files = Texts::default();
     let rows = st.query_map(params![a, b], |r| {
@@ -524,10 +546,10 @@ fn single_versions(conn: &Connection, a: &str, b: &str) -> Result<Vec<LocalVersi
 
 /// The versions of the window's keys that have several. A version from the key's first file is
 /// visible from its own business date, one from a later file from that file's "as of" date.
-fn multi_versions(conn: &Connection, a: &str, b: &str) -> Result<Vec<LocalVersion>> {
-    let mut st = conn.prepare(
+fn multi_versions(conn: &Connection, a: &str, b: &str, records: &str) -> Result<Vec<LocalVersion>> {
+    let mut st = conn.prepare(&format!(
         "WITH keys AS (
-            SELECT lr.record_type, lr.record_id FROM local_records lr
+            SELECT lr.record_type, lr.record_id FROM {records}
             WHERE lr.business_date BETWEEN ?1 AND ?2 AND lr.versions > 1),
          v AS (
             SELECT h.*,
@@ -542,8 +564,8 @@ fn multi_versions(conn: &Connection, a: &str, b: &str) -> Result<Vec<LocalVersio
                 w.currency, w.status, w.created_at, w.business_date, w.acquirement_id, w.conflict, w.vis, w.name
          FROM w
          WHERE w.vis <= ?2 AND w.business_date BETWEEN ?1 AND ?2
-         ORDER BY w.id",
-    )?;
+         ORDER BY w.id"
+    ))?;
     let mut ccys = Currencies::default();
     let mut files = Texts::default();
     let rows = st.query_map(params![a, b], |r| {

@@ -17,15 +17,15 @@ use crate::store::{self, files::FileMeta, sales::SalesFileMeta};
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use rusqlite::Connection;
 
-pub(super) fn d(s: &str) -> NaiveDate {
+pub(crate) fn d(s: &str) -> NaiveDate {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
 }
 
-pub(super) fn t(s: &str) -> DateTime<FixedOffset> {
+pub(crate) fn t(s: &str) -> DateTime<FixedOffset> {
     DateTime::parse_from_rfc3339(s).unwrap()
 }
 
-pub(super) fn hkd() -> Currency {
+pub(crate) fn hkd() -> Currency {
     Currency::parse("HKD").unwrap()
 }
 
@@ -42,7 +42,7 @@ fn row(tt: TransType, time: &str, amount: i64) -> DetailRow {
 }
 
 /// An Alipay PAYMENT row.
-pub(super) fn pay(mtid: &str, aid: &str, amount: i64, time: &str) -> DetailRow {
+pub(crate) fn pay(mtid: &str, aid: &str, amount: i64, time: &str) -> DetailRow {
     DetailRow {
         merchant_trans_id: Some(mtid.into()),
         alipay_id: Some(aid.into()),
@@ -51,7 +51,7 @@ pub(super) fn pay(mtid: &str, aid: &str, amount: i64, time: &str) -> DetailRow {
 }
 
 /// An Alipay CANCEL (or REVERSAL) row of payment `mtid`/`aid`.
-pub(super) fn cancel(mtid: &str, aid: &str, amount: i64, time: &str) -> DetailRow {
+pub(crate) fn cancel(mtid: &str, aid: &str, amount: i64, time: &str) -> DetailRow {
     DetailRow {
         merchant_trans_id: Some(mtid.into()),
         alipay_id: Some(format!("C{aid}")),
@@ -61,7 +61,7 @@ pub(super) fn cancel(mtid: &str, aid: &str, amount: i64, time: &str) -> DetailRo
 }
 
 /// An intl REFUND row: refund id, and the payment's Alipay id only.
-pub(super) fn refund(mrid: &str, orig_aid: &str, amount: i64, time: &str) -> DetailRow {
+pub(crate) fn refund(mrid: &str, orig_aid: &str, amount: i64, time: &str) -> DetailRow {
     DetailRow {
         merchant_refund_id: Some(mrid.into()),
         alipay_id: Some(format!("R{mrid}")),
@@ -71,7 +71,7 @@ pub(super) fn refund(mrid: &str, orig_aid: &str, amount: i64, time: &str) -> Det
 }
 
 /// A settlement-detail row for a transaction row: net = amount − fee, fee in HKD.
-pub(super) fn settle(r: &DetailRow, fee: i64) -> DetailRow {
+pub(crate) fn settle(r: &DetailRow, fee: i64) -> DetailRow {
     let sign = if r.trans_type.0 == TransType::Refund { -1 } else { 1 };
     DetailRow {
         settle_amount: r.amount.map(|a| sign * a - fee),
@@ -82,7 +82,7 @@ pub(super) fn settle(r: &DetailRow, fee: i64) -> DetailRow {
     }
 }
 
-pub(super) struct World {
+pub(crate) struct World {
     pub conn: Connection,
     pub params: Params,
     n: u32,
@@ -95,6 +95,11 @@ impl World {
 
     pub fn with(params: Params) -> World {
         World { conn: store::open_in_memory().unwrap(), params, n: 0 }
+    }
+
+    /// A world whose database is a SQLite file at `path`.
+    pub fn on_disk(path: &std::path::Path, params: Params) -> World {
+        World { conn: store::open(path).unwrap(), params, n: 0 }
     }
 
     /// Imports a file of `kind` dated `date` holding `rows`; `edit` may mark it truncated etc.
@@ -182,10 +187,22 @@ impl World {
 
     /// Reconciles `date`, checking that replaying only the keys that matter gives the same result
     /// as replaying every earlier day in full.
+    ///
+    /// It also checks the incremental step (`store::state`): from the day before's state (its
+    /// verdict keys and matched count, from the whole window), the active keys' window gives the same
+    /// outcome and the same state.
     pub fn run(&self, date: &str) -> Outcome {
         let input = store::window::load(&self.conn, d(date), &self.params).unwrap();
-        let out = run(&input, &self.params).unwrap();
-        let reference = super::run_replaying(&input, &self.params, true).unwrap();
+        let (out, keys) = super::run_keeping(&input, &self.params, false).unwrap();
+        let reference = super::run_replaying(&input, &self.params, true).unwrap().0;
+        drop(input);
+        let prev = store::window::load(&self.conn, d(date) - chrono::Duration::days(1), &self.params).unwrap();
+        let (prev, prev_keys) = super::run_keeping(&prev, &self.params, false).unwrap();
+        let active = store::window::load_active(&self.conn, d(date), &self.params, &prev_keys.ids).unwrap();
+        let (mut inc, inc_keys) = super::run_keeping(&active, &self.params, true).unwrap();
+        inc.summary.matched += prev.summary.matched - inc_keys.matched_before;
+        assert_eq!(inc_keys.ids, keys.ids, "the incremental state of {date} differs from the whole window's");
+        check_same(date, "incremental", &inc, &out);
         if out != reference {
             let compact = |o: &Outcome| {
                 let mut v: Vec<String> = o
@@ -218,12 +235,32 @@ impl World {
     }
 }
 
+/// Panics with the differing rows when `a` (computed `how`) is not `reference`.
+pub(crate) fn check_same(date: &str, how: &str, a: &Outcome, reference: &Outcome) {
+    if a == reference {
+        return;
+    }
+    let rows = |o: &Outcome| {
+        let mut v: Vec<String> = o.findings.iter().map(|f| format!("F {f:?}")).collect();
+        v.extend(o.open_items.iter().map(|i| format!("O {i:?}")));
+        v.extend(o.pending.iter().map(|i| format!("P {i:?}")));
+        v.push(format!("S {:?}", o.summary));
+        v
+    };
+    let (x, y) = (rows(a), rows(reference));
+    let only_a: Vec<_> = x.iter().filter(|r| !y.contains(r)).collect();
+    let only_b: Vec<_> = y.iter().filter(|r| !x.contains(r)).collect();
+    panic!(
+        "{how} differs from the whole window on {date}:\n  {how} only: {only_a:#?}\n  whole window only: {only_b:#?}"
+    );
+}
+
 /// `(category, merchant_trans_id, merchant_refund_id)` of each finding, in report order.
-pub(super) fn cats(o: &Outcome) -> Vec<(Category, String, String)> {
+pub(crate) fn cats(o: &Outcome) -> Vec<(Category, String, String)> {
     o.findings.iter().map(|f| (f.category, f.merchant_trans_id.clone(), f.merchant_refund_id.clone())).collect()
 }
 
-pub(super) fn pending(o: &Outcome, state: PendingState) -> Vec<(Category, String)> {
+pub(crate) fn pending(o: &Outcome, state: PendingState) -> Vec<(Category, String)> {
     o.pending
         .iter()
         .filter(|p| p.state == state)
@@ -231,6 +268,6 @@ pub(super) fn pending(o: &Outcome, state: PendingState) -> Vec<(Category, String
         .collect()
 }
 
-pub(super) fn c(cat: Category, mtid: &str, mrid: &str) -> (Category, String, String) {
+pub(crate) fn c(cat: Category, mtid: &str, mrid: &str) -> (Category, String, String) {
     (cat, mtid.into(), mrid.into())
 }

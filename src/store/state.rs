@@ -1,0 +1,95 @@
+//! Per-day reconciliation state (sql/0010, ARCHITECTURE.md "Incremental state"): after day T is
+//! reconciled, the ids of its keys with a verdict and its matched count, valid for the hash of the
+//! rules it was computed with. Day T+1's run reads T's state and loads only the keys that can have a
+//! verdict on T+1 (`window::load_active`).
+//!
+//! Invalidation: [`invalidate_from`] deletes the state of a date and of every later date. It is
+//! called in the transaction of every write that can change a day's answer — an Alipay file stored
+//! (`files::begin`: its business date), local records applied (`sales::upsert_records`, which the
+//! sales import and the payment ledger both use: the earliest business date among them) — so a state
+//! row exists only while the data it was derived from is unchanged.
+
+use crate::reconcile::{DayKeys, Params};
+use anyhow::{Context, Result};
+use chrono::NaiveDate;
+use rusqlite::{params, Connection, OptionalExtension};
+
+/// One day's stored state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DayState {
+    pub date: NaiveDate,
+    /// Keys both sides agree on at this day's cut (the day's summary "matched").
+    pub matched: i64,
+    /// Ids of the keys with a verdict on this day.
+    pub ids: Vec<String>,
+}
+
+/// The hash of the rules' settings a state was computed with: a state computed under other rules is
+/// not used.
+pub fn rules_hash(params: &Params) -> String {
+    crate::archive::sha256_hex(format!("{params:?}").as_bytes())
+}
+
+/// Deletes the state of `date` and of every later date (their answers may have changed).
+pub fn invalidate_from(conn: &Connection, date: NaiveDate) -> Result<()> {
+    conn.execute_batch("UPDATE recon_state_generation SET n = n + 1")
+        .and_then(|()| conn.execute("DELETE FROM recon_state WHERE business_date >= ?1", [date.to_string()]))
+        .with_context(|| format!("cannot invalidate the reconciliation state from {date}"))?;
+    Ok(())
+}
+
+/// The invalidation counter: read before a run reads its data, passed to [`save`].
+pub fn generation(conn: &Connection) -> Result<i64> {
+    conn.query_row("SELECT n FROM recon_state_generation", [], |r| r.get(0))
+        .context("cannot read the reconciliation state's generation")
+}
+
+/// The state of `date` if it is stored for these rules.
+pub fn get(conn: &Connection, date: NaiveDate, hash: &str) -> Result<Option<DayState>> {
+    let row = conn
+        .query_row(
+            "SELECT matched, keys FROM recon_state WHERE business_date = ?1 AND config_hash = ?2",
+            params![date.to_string(), hash],
+            |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)),
+        )
+        .optional()
+        .with_context(|| format!("cannot read the reconciliation state of {date}"))?;
+    Ok(row.map(|(matched, keys)| DayState {
+        date,
+        matched,
+        ids: keys.lines().filter(|l| !l.is_empty()).map(str::to_string).collect(),
+    }))
+}
+
+/// The newest date in `[from, before)` with a state for these rules.
+pub fn newest_before(conn: &Connection, from: NaiveDate, before: NaiveDate, hash: &str) -> Result<Option<NaiveDate>> {
+    let d: Option<String> = conn
+        .query_row(
+            "SELECT MAX(business_date) FROM recon_state WHERE business_date >= ?1 AND business_date < ?2 AND config_hash = ?3",
+            params![from.to_string(), before.to_string(), hash],
+            |r| r.get(0),
+        )
+        .context("cannot read the reconciliation states")?;
+    Ok(d.and_then(|d| d.parse().ok()))
+}
+
+/// Stores day `date`'s state (replacing an older one) unless an invalidation happened since
+/// `generation` was read (then the data it was computed from may have changed: it is not stored, and
+/// the next run recomputes it). Returns whether it was stored.
+pub fn save(
+    conn: &Connection,
+    generation: i64,
+    date: NaiveDate,
+    hash: &str,
+    matched: i64,
+    keys: &DayKeys,
+) -> Result<bool> {
+    let n = conn
+        .execute(
+            "INSERT OR REPLACE INTO recon_state (business_date, config_hash, matched, keys, created_at)
+             SELECT ?1, ?2, ?3, ?4, ?5 FROM recon_state_generation WHERE n = ?6",
+            params![date.to_string(), hash, matched, keys.ids.join("\n"), super::now_text(), generation],
+        )
+        .with_context(|| format!("cannot store the reconciliation state of {date}"))?;
+    Ok(n == 1)
+}

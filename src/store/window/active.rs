@@ -1,0 +1,359 @@
+//! The incremental run's input (`store::state`, ARCHITECTURE.md "Incremental state"): day T's window
+//! restricted to the keys that can have a verdict on T, each with every row and version the window
+//! has of it and of its family, so the unchanged engine gives the answer it gives on the whole window.
+//!
+//! A key can have a verdict on T only if it has a verdict on T−1 (the stored state, computed from
+//! every row dated up to T−1: a late write invalidates it), or rows or a version dated T (or a version
+//! that becomes visible on T), or is a payment or refund whose UNSETTLED deadline is T and that has
+//! no settlement-detail row in the window (rows dated T − unsettled_after), or has rows on the day
+//! that leaves T's cut (T − lookback − 1) or the open-item look-back (T − open_item_days − 1): both
+//! also change T's matched count — or is a local sale of a day in the open-item look-back without a
+//! transaction file (the FILE_MISSING row counts them). A key matched on T−1 with none of these is
+//! matched on T alike. From those
+//! seeds the family is closed over every id the rules pair by — the merchant's payment and refund
+//! ids, Alipay's id, the original Alipay id, the local acquirement id — until nothing new is found,
+//! then refunds get their payment ids exactly as in the full load (and the closure continues from
+//! them). Files, summary rows and issues are read in full: they are small.
+
+use super::*;
+
+/// Loads day `day`'s window restricted to the keys that can have a verdict on `day`, given the ids of
+/// the keys with a verdict on the day before (`state_ids`).
+pub fn load_active(conn: &Connection, day: NaiveDate, params: &Params, state_ids: &[String]) -> Result<Input> {
+    load_active_with(conn, day, params, state_ids, Handoff::default())
+}
+
+/// [`load_active`], taking from `handoff` the rows of the files the run has just imported (the day's
+/// own files: read back from the database they would be the same rows, `store::handoff`).
+pub fn load_active_with(
+    conn: &Connection,
+    day: NaiveDate,
+    params: &Params,
+    state_ids: &[String],
+    handoff: Handoff,
+) -> Result<Input> {
+    let t = std::time::Instant::now();
+    let lap = |what: &str| tracing::debug!(what, ms = t.elapsed().as_millis() as u64, "active load phase");
+    let from = params.window_start(day);
+    let (a, b) = (from.to_string(), day.to_string());
+    let mut input = Input { date: Some(day), from: Some(from), ..Default::default() };
+    // Files, summaries and issues in full (no rows: the held part is empty, so every file is read by
+    // its range — then the rows are replaced by the active ones).
+    alipay_part(conn, &mut input, &a, &b, None)?;
+
+    conn.execute_batch(
+        "CREATE TEMP TABLE IF NOT EXISTS active_ids (id TEXT PRIMARY KEY) WITHOUT ROWID;
+         CREATE TEMP TABLE IF NOT EXISTS active_local (record_type TEXT NOT NULL, record_id TEXT NOT NULL,
+             PRIMARY KEY (record_type, record_id)) WITHOUT ROWID;
+         DELETE FROM temp.active_ids; DELETE FROM temp.active_local;",
+    )?;
+    let lookback = chrono::Duration::days(params.lookback_days());
+    // Payments and refunds of this day reach the UNSETTLED delay on T: those not settled yet.
+    let unsettled_day = day - chrono::Duration::days(params.unsettled_after_days as i64);
+    let mut seeds: Vec<NaiveDate> = vec![
+        day,
+        unsettled_day,
+        day - lookback - chrono::Duration::days(1),
+        // Items of this day leave the open-item look-back (and T's matched count).
+        day - chrono::Duration::days(params.open_item_days as i64 + 1),
+    ];
+    // Days whose rows are all seeds (the UNSETTLED day only when it is one of the others too).
+    let whole_days: HashSet<NaiveDate> = seeds.iter().copied().filter(|d| *d != unsettled_day).collect();
+    // Days of the open-item look-back without a transaction file: all their local sales.
+    let first_day = day - chrono::Duration::days(params.open_item_days as i64);
+    let file_days: HashSet<NaiveDate> =
+        input.files.iter().filter(|f| f.kind == FileKind::Transactions).map(|f| f.date).collect();
+    let mut local_days: Vec<NaiveDate> = whole_days.iter().copied().collect();
+    let mut d = first_day;
+    while d <= day {
+        if !file_days.contains(&d) {
+            local_days.push(d);
+        }
+        d += chrono::Duration::days(1);
+    }
+    seeds.retain(|d| *d >= from && *d <= day);
+    seeds.sort_unstable();
+    seeds.dedup();
+    local_days.retain(|d| *d >= from && *d <= day);
+    local_days.sort_unstable();
+    local_days.dedup();
+
+    let mut ids: HashSet<String> = HashSet::default();
+    let mut frontier: Vec<String> = Vec::new();
+    fn add(ids: &mut HashSet<String>, frontier: &mut Vec<String>, id: Option<&str>) {
+        if let Some(id) = id.map(str::trim).filter(|s| !s.is_empty()) {
+            if !ids.contains(id) {
+                ids.insert(id.to_string());
+                frontier.push(id.to_string());
+            }
+        }
+    }
+    for id in state_ids {
+        add(&mut ids, &mut frontier, Some(id));
+    }
+
+    // The seed days' Alipay rows, file by file (each file's rows are one range of the table's key).
+    let current: HashMap<i64, usize> = input.files.iter().enumerate().map(|(i, f)| (f.id, i)).collect();
+    let mut rows: Vec<(i64, AlipayRow)> = Vec::new();
+    let mut seen_rows: HashSet<i64> = HashSet::default();
+    let mut ccys = [Currencies::default(), Currencies::default(), Currencies::default()];
+    let mut texts = RowTexts::default();
+    let mut wallets: HashMap<i64, WalletAt> = HashMap::default();
+    {
+        // The handoff's rows by file (they come file after file, in the order of its file list).
+        let Handoff { rows: held_rows, files: held_files, .. } = handoff;
+        let mut held: HashMap<i64, Vec<AlipayRow>> = HashMap::default();
+        let mut it = held_rows.into_iter();
+        for (id, n) in held_files {
+            held.insert(id, it.by_ref().take(n).collect());
+        }
+        let mut ranges = conn.prepare_cached("SELECT first_row, last_row FROM files WHERE id = ?1")?;
+        let mut all = conn.prepare_cached(&format!(
+            "{ROW_COLUMNS} WHERE r.id BETWEEN ?2 AND ?3 AND r.file_id = ?1 AND ?4 = ?4 AND ?5 = ?5"
+        ))?;
+        // The UNSETTLED day's transaction rows without a settlement-detail row of the same type and
+        // Alipay id in the window (the others are settled at T as they were at T−1).
+        let mut unsettled = conn.prepare_cached(&format!(
+            "{ROW_COLUMNS} WHERE r.id BETWEEN ?2 AND ?3 AND r.file_id = ?1 AND NOT EXISTS (
+                SELECT 1 FROM alipay_rows s JOIN files sf ON sf.id = s.file_id
+                WHERE s.alipay_id = r.alipay_id AND s.trans_type = r.trans_type AND sf.kind = 'settlement_detail'
+                  AND sf.current = 1 AND sf.business_date BETWEEN ?4 AND ?5)"
+        ))?;
+        let seed_file = |f: &&FileIn| match f.kind {
+            FileKind::SettlementSummary => false,
+            FileKind::Transactions => seeds.contains(&f.date),
+            FileKind::SettlementDetail => whole_days.contains(&f.date),
+        };
+        for f in input.files.iter().filter(seed_file) {
+            let (first, last): (Option<i64>, Option<i64>) = ranges.query_row([f.id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            let (first, last) = (first.unwrap_or(i64::MIN), last.unwrap_or(i64::MAX));
+            let wallet_at = wallet_position(conn, f.id)?;
+            let whole = !(f.kind == FileKind::Transactions && !whole_days.contains(&f.date));
+            // A held file's rows have the ids first..=last in line order (one insert transaction).
+            if let Some(held_rows) = whole.then(|| held.remove(&f.id)).flatten() {
+                if usize::try_from(last - first + 1).ok() == Some(held_rows.len()) {
+                    for (rid, row) in (first..).zip(held_rows) {
+                        if seen_rows.insert(rid) {
+                            rows.push((rid, row));
+                        }
+                    }
+                    continue;
+                }
+            }
+            let st = if whole { &mut all } else { &mut unsettled };
+            for row in st.query_map(params![f.id, first, last, a, b], |r| {
+                Ok((r.get::<_, i64>(19)?, alipay_row(r, &mut ccys, &mut texts, wallet_at)?))
+            })? {
+                let (rid, row) = row?;
+                if seen_rows.insert(rid) {
+                    rows.push((rid, row));
+                }
+            }
+        }
+    }
+    for (_, r) in &rows {
+        for id in row_ids(r) {
+            add(&mut ids, &mut frontier, id);
+        }
+    }
+    lap("seed rows");
+
+    // The seed days' local keys.
+    let mut local: Vec<LocalVersion> = Vec::new();
+    let mut seen_local: HashSet<(RecordType, String)> = HashSet::default();
+    {
+        let mut keys: Vec<(String, String)> = Vec::new();
+        let mut st =
+            conn.prepare_cached("SELECT record_type, record_id FROM local_records WHERE business_date = ?1")?;
+        for d in &local_days {
+            for k in st.query_map([d.to_string()], |r| Ok((r.get(0)?, r.get(1)?)))? {
+                keys.push(k?);
+            }
+        }
+        // Later versions that become visible on T−1 or T (a restating export): their keys.
+        let mut st = conn.prepare_cached(
+            "SELECT h.record_type, h.record_id FROM sales_files sf JOIN local_record_history h ON h.sales_file_id = sf.id
+             WHERE sf.as_of BETWEEN ?1 AND ?2",
+        )?;
+        let yesterday = (day - chrono::Duration::days(1)).to_string();
+        for k in st.query_map(params![yesterday, b], |r| Ok((r.get(0)?, r.get(1)?)))? {
+            keys.push(k?);
+        }
+        load_local_keys(conn, &a, &b, keys, &mut seen_local, &mut local, &mut |v: &LocalVersion| {
+            for id in version_ids(v) {
+                add(&mut ids, &mut frontier, id);
+            }
+        })?;
+    }
+
+    lap("seed local");
+    // The closure over the families' ids.
+    let mut rounds = 0;
+    loop {
+        while !frontier.is_empty() {
+            rounds += 1;
+            let probe = std::mem::take(&mut frontier);
+            lap("round");
+            {
+                let mut ins = conn.prepare_cached("INSERT OR IGNORE INTO temp.active_ids (id) VALUES (?1)")?;
+                conn.execute("DELETE FROM temp.active_ids", [])?;
+                for id in &probe {
+                    ins.execute([id])?;
+                }
+            }
+            // Alipay rows naming one of the ids in any id column, of the window's current files.
+            let mut new_rows: Vec<(i64, i64)> = Vec::new();
+            {
+                let mut st = conn.prepare_cached(
+                    // UNION ALL: a row found twice is skipped here (`seen_rows`), without SQLite's sort.
+                    "SELECT r.id, r.file_id FROM temp.active_ids k JOIN alipay_rows r ON r.merchant_trans_id = k.id
+                     UNION ALL SELECT r.id, r.file_id FROM temp.active_ids k JOIN alipay_rows r ON r.alipay_id = k.id
+                     UNION ALL SELECT r.id, r.file_id FROM temp.active_ids k JOIN alipay_rows r ON r.merchant_refund_id = k.id
+                     UNION ALL SELECT r.id, r.file_id FROM temp.active_ids k JOIN alipay_rows r ON r.original_alipay_id = k.id",
+                )?;
+                for x in st.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))? {
+                    let (rid, fid) = x?;
+                    if current.contains_key(&fid) && seen_rows.insert(rid) {
+                        new_rows.push((rid, fid));
+                    }
+                }
+            }
+            lap("probe rows");
+            new_rows.sort_unstable();
+            let mut st = conn.prepare_cached(&format!("{ROW_COLUMNS} WHERE r.id = ?1"))?;
+            for (rid, fid) in new_rows {
+                let wallet_at = match wallets.get(&fid) {
+                    Some(w) => *w,
+                    None => {
+                        let w = wallet_position(conn, fid)?;
+                        wallets.insert(fid, w);
+                        w
+                    }
+                };
+                let row = st.query_row([rid], |r| alipay_row(r, &mut ccys, &mut texts, wallet_at))?;
+                for id in row_ids(&row) {
+                    add(&mut ids, &mut frontier, id);
+                }
+                rows.push((rid, row));
+            }
+            lap("read rows");
+            // Local keys naming one of the ids (their own id, the payment id, the acquirement id).
+            let mut keys: Vec<(String, String)> = Vec::new();
+            {
+                let mut st = conn.prepare_cached(
+                    // UNION ALL: a key found twice is kept once by `load_local_keys`. A payment's
+                    // merchant id is its record id: only refunds are looked up by it (the partial index
+                    // local_records_refunds_by_trans_id; without `record_type = 'REFUND'` SQLite would
+                    // build a temporary index of every local record on each round).
+                    "SELECT lr.record_type, lr.record_id FROM temp.active_ids k JOIN local_records lr
+                         ON lr.record_type = 'PAYMENT' AND lr.record_id = k.id
+                     UNION ALL SELECT lr.record_type, lr.record_id FROM temp.active_ids k JOIN local_records lr
+                         ON lr.record_type = 'REFUND' AND lr.record_id = k.id
+                     UNION ALL SELECT lr.record_type, lr.record_id FROM temp.active_ids k JOIN local_records lr
+                         ON lr.record_type = 'REFUND' AND lr.merchant_trans_id = k.id
+                     UNION ALL SELECT lr.record_type, lr.record_id FROM temp.active_ids k JOIN local_records lr
+                         ON lr.acquirement_id = k.id",
+                )?;
+                for k in st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))? {
+                    keys.push(k?);
+                }
+                // Versions in the history may carry other ids than the snapshot (an acquirement id
+                // added later): their keys too.
+                let mut st = conn.prepare_cached(
+                    "SELECT DISTINCT h.record_type, h.record_id FROM temp.active_ids k JOIN local_record_history h
+                         ON h.record_type IN ('PAYMENT', 'REFUND') AND h.record_id = k.id",
+                )?;
+                for k in st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))? {
+                    keys.push(k?);
+                }
+            }
+            lap("probe local");
+            load_local_keys(conn, &a, &b, keys, &mut seen_local, &mut local, &mut |v: &LocalVersion| {
+                for id in version_ids(v) {
+                    add(&mut ids, &mut frontier, id);
+                }
+            })?;
+            lap("read local");
+        }
+        // Every family is complete: refunds get their payment ids as the full load gives them; a
+        // filled id may bring more of the window (its local payment), so the closure goes on.
+        rows.sort_unstable_by_key(|(_, r)| (current.get(&r.file_id).copied().unwrap_or(usize::MAX), r.line));
+        input.rows = rows.drain(..).map(|(_, r)| r).collect();
+        fill_payment_ids(conn, &mut input, &b).context("cannot look up the payments of the window's refunds")?;
+        for r in &input.rows {
+            add(&mut ids, &mut frontier, r.merchant_trans_id.as_deref());
+        }
+        if frontier.is_empty() {
+            break;
+        }
+        // Keep the rows (with their row ids lost: they are only needed to skip known rows, which
+        // `seen_rows` still does) and continue.
+        rows = std::mem::take(&mut input.rows).into_iter().map(|r| (0, r)).collect();
+    }
+    input.local = local;
+    conn.execute_batch("DELETE FROM temp.active_ids; DELETE FROM temp.active_local;")?;
+    tracing::debug!(
+        rows = input.rows.len(),
+        local = input.local.len(),
+        ids = ids.len(),
+        rounds,
+        ms = t.elapsed().as_millis() as u64,
+        "active window loaded"
+    );
+    Ok(input)
+}
+
+/// The columns `alipay_row` reads, then the row id.
+const ROW_COLUMNS: &str =
+    "SELECT r.file_id, r.line, r.kind, r.business_date, r.trans_type, r.type_raw, r.merchant_trans_id,
+        r.merchant_refund_id, r.alipay_id, r.original_alipay_id, r.amount, r.currency, r.settle_amount,
+        r.settle_currency, r.fee, r.fee_currency, r.trans_time, r.product_code, r.extra, r.id
+    FROM alipay_rows r";
+
+fn row_ids(r: &AlipayRow) -> [Option<&str>; 4] {
+    [
+        r.merchant_trans_id.as_deref(),
+        r.alipay_id.as_deref(),
+        r.merchant_refund_id().as_deref(),
+        r.original_alipay_id().as_deref(),
+    ]
+}
+
+fn version_ids(v: &LocalVersion) -> [Option<&str>; 3] {
+    [Some(&*v.merchant_trans_id), v.merchant_refund_id.as_deref(), v.acquirement_id.as_deref()]
+}
+
+/// Reads every visible version of the local keys not read yet, calling `each` on each version.
+fn load_local_keys(
+    conn: &Connection,
+    a: &str,
+    b: &str,
+    keys: Vec<(String, String)>,
+    seen: &mut HashSet<(RecordType, String)>,
+    out: &mut Vec<LocalVersion>,
+    each: &mut dyn FnMut(&LocalVersion),
+) -> Result<()> {
+    conn.execute("DELETE FROM temp.active_local", [])?;
+    let mut any = false;
+    {
+        let mut ins =
+            conn.prepare_cached("INSERT OR IGNORE INTO temp.active_local (record_type, record_id) VALUES (?1, ?2)")?;
+        for (rt, id) in keys {
+            let Some(t) = RecordType::parse(&rt) else { continue };
+            if seen.insert((t, id.clone())) {
+                ins.execute(params![rt, id])?;
+                any = true;
+            }
+        }
+    }
+    if !any {
+        return Ok(());
+    }
+    let mut v = single_versions(conn, a, b, ACTIVE_RECORDS)?;
+    v.extend(multi_versions(conn, a, b, ACTIVE_RECORDS)?);
+    for x in &v {
+        each(x);
+    }
+    out.extend(v);
+    Ok(())
+}
