@@ -128,7 +128,7 @@ pub fn load_active_with(
             let (first, last): (Option<i64>, Option<i64>) = ranges.query_row([f.id], |r| Ok((r.get(0)?, r.get(1)?)))?;
             let (first, last) = (first.unwrap_or(i64::MIN), last.unwrap_or(i64::MAX));
             let wallet_at = wallet_position(conn, f.id)?;
-            let whole = !(f.kind == FileKind::Transactions && !whole_days.contains(&f.date));
+            let whole = f.kind != FileKind::Transactions || whole_days.contains(&f.date);
             // A held file's rows have the ids first..=last in line order (one insert transaction).
             if let Some(held_rows) = whole.then(|| held.remove(&f.id)).flatten() {
                 if usize::try_from(last - first + 1).ok() == Some(held_rows.len()) {
