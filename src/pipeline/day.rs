@@ -130,7 +130,7 @@ pub fn outcome(
             reconcile::run_keeping(&input, params, false).with_context(|| format!("cannot reconcile {date}"))?;
         drop(input);
         how.engine_ms = t.elapsed().as_millis() as u64;
-        state::save(conn, generation, date, &hash, out.summary.matched, &keys)?;
+        state::save(conn, generation, date, &hash, &keys.matched_by_day, &keys)?;
         return Ok((out, how));
     };
     // The run's just-imported rows are the date's own files: used on the date itself.
@@ -150,14 +150,17 @@ pub fn outcome(
         drop(input);
         how.engine_ms = t.elapsed().as_millis() as u64;
         how.days += 1;
-        // Keys this run did not load agree at d exactly as they did at d − 1.
-        let matched = st.matched - keys.matched_before + out.summary.matched;
+        // Keys this run did not load agree at d exactly as they did at d − 1, unless their item date
+        // left the open-item look-back: they leave the count by their item date.
+        let first_day = d - chrono::Duration::days(params.open_item_days as i64);
+        let by_day = reconcile::carry_matched(&st.matched_by_day, &keys, first_day);
+        let matched: i64 = by_day.values().sum();
         out.summary.matched = matched;
-        state::save(conn, generation, d, &hash, matched, &keys)?;
+        state::save(conn, generation, d, &hash, &by_day, &keys)?;
         if d >= date {
             return Ok((out, how));
         }
-        st = store::state::DayState { date: d, matched, ids: keys.ids };
+        st = store::state::DayState { date: d, matched, ids: keys.ids, matched_by_day: by_day };
     }
 }
 

@@ -98,15 +98,20 @@ pub(super) fn ident(cat: &str, record: RecordType, key: &str) -> String {
     format!("{cat}|{}|{key}", record.as_str())
 }
 
+/// A payment key's item date: the earliest of its local record's date and its Alipay rows' dates.
+pub(super) fn payment_date(cx: &Cut, agg: &KeyAgg) -> Option<NaiveDate> {
+    let (pay, cancel) = (agg.first.map(|p| cx.row(p)), agg.cancel_first.map(|p| cx.row(p)));
+    let local = agg.local.map(|p| cx.local(p));
+    [local.map(|l| l.business_date), pay.map(|r| r.date), cancel.map(|r| r.date)].into_iter().flatten().min()
+}
+
 /// Classifies one payment key. `Ok(true)` from `matched` when both sides agree.
 pub(super) fn payment(cx: &Cut, agg: &KeyAgg, out: &mut Vec<Eval>) -> bool {
     let key = cx.frames.name(agg.kid);
     let pay = agg.first.map(|p| cx.row(p));
     let cancel = agg.cancel_first.map(|p| cx.row(p));
     let local = agg.local.map(|p| cx.local(p));
-    let item_date =
-        [local.map(|l| l.business_date), pay.map(|r| r.date), cancel.map(|r| r.date)].into_iter().flatten().min();
-    let Some(item_date) = item_date else { return false };
+    let Some(item_date) = payment_date(cx, agg) else { return false };
     let captured = agg.n > 0 && agg.n_cancel == 0;
     let voided = agg.n_cancel > 0;
     let alipay_type = match (agg.n > 0, voided) {

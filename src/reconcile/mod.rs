@@ -165,9 +165,33 @@ pub fn run(input: &Input, params: &Params) -> Result<Outcome> {
 pub struct DayKeys {
     /// Ids (merchant ids, Alipay ids) of the keys with a verdict at T, sorted, without duplicates.
     pub ids: Vec<String>,
+    /// The keys of this input both sides agree on at T, counted by item date (the earliest date of
+    /// the key's records): a key leaves the count when its item date leaves the open-item look-back.
+    pub matched_by_day: MatchedByDay,
+    /// [`DayKeys::matched_before`] by item date.
+    pub matched_before_by_day: MatchedByDay,
     /// Keys of this input both sides agree on at T−1 as T−1's own run counts them (its open-item
     /// look-back); counted only when asked (`run_keeping(.., true)`), else 0.
     pub matched_before: i64,
+}
+
+/// Keys both sides agree on, by item date.
+pub type MatchedByDay = BTreeMap<NaiveDate, i64>;
+
+/// Day T's matched count by item date, from T−1's (`prev`, over every key) and the keys an
+/// incremental run loaded (`keys`, from `run_keeping(.., true)`): the loaded keys' T−1 counts are
+/// replaced by their T counts; the other keys agree at T as at T−1, and leave the count when their
+/// item date leaves T's open-item look-back (before `first_day`).
+pub fn carry_matched(prev: &MatchedByDay, keys: &DayKeys, first_day: NaiveDate) -> MatchedByDay {
+    let mut by_day = prev.clone();
+    for (day, n) in &keys.matched_before_by_day {
+        *by_day.entry(*day).or_default() -= n;
+    }
+    for (day, n) in &keys.matched_by_day {
+        *by_day.entry(*day).or_default() += n;
+    }
+    by_day.retain(|day, n| *day >= first_day && *n != 0);
+    by_day
 }
 
 /// [`run`], also returning what the next day's state keeps ([`DayKeys`]); with `count_before`, how
@@ -176,13 +200,14 @@ pub struct DayKeys {
 pub fn run_keeping(input: &Input, params: &Params, count_before: bool) -> Result<(Outcome, DayKeys)> {
     let (out, mut keys) = run_replaying(input, params, false)?;
     if count_before {
-        keys.matched_before = matched_before(input, params)?;
+        keys.matched_before_by_day = matched_before(input, params)?;
+        keys.matched_before = keys.matched_before_by_day.values().sum();
     }
     Ok((out, keys))
 }
 
 /// The keys of `input` both sides agree on at T−1 with T−1's first reported day.
-fn matched_before(input: &Input, params: &Params) -> Result<i64> {
+fn matched_before(input: &Input, params: &Params) -> Result<MatchedByDay> {
     let date = input.date.context("the reconciliation input has no business date (a bug)")?;
     let yesterday = date - Duration::days(1);
     let frames = Frames::new(input).context("cannot build the reconciliation frames")?;
@@ -215,7 +240,7 @@ fn run_replaying(input: &Input, params: &Params, full: bool) -> Result<(Outcome,
         let (mut out, frames, matched_at_t, keys) = out?;
         out.findings.extend(checks);
         sort_findings(&mut out.findings);
-        out.summary = totals::summary(input, &frames, date, &out, matched_at_t);
+        out.summary = totals::summary(input, &frames, date, &out, matched_at_t.values().sum());
         tracing::debug!("engine phase: checks joined, summary");
         Ok((out, keys))
     })
@@ -223,7 +248,12 @@ fn run_replaying(input: &Input, params: &Params, full: bool) -> Result<(Outcome,
 
 /// Replays the cuts of T's look-back; returns T's items (without the file checks), the frames and
 /// how many keys both sides agree on at T, and T's [`DayKeys`].
-fn replay(input: &Input, params: &Params, date: NaiveDate, full: bool) -> Result<(Outcome, Frames, i64, DayKeys)> {
+fn replay(
+    input: &Input,
+    params: &Params,
+    date: NaiveDate,
+    full: bool,
+) -> Result<(Outcome, Frames, MatchedByDay, DayKeys)> {
     let clock = std::time::Instant::now();
     let lap =
         |what: &str| tracing::debug!(what, ms = clock.elapsed().as_millis() as u64, cpu_ms = cpu_ms(), "engine phase");
@@ -257,7 +287,8 @@ fn replay(input: &Input, params: &Params, date: NaiveDate, full: bool) -> Result
     // local keys of days without a transaction file (the FILE_INTEGRITY row's first day).
     let (evals, matched_at_t, mut keys) = evaluate(&cut(date), None)?;
     history.insert(date, evals.into_iter().map(|e| (e.ident.clone(), e)).collect());
-    let day_keys = DayKeys { ids: state_ids(&frames, &keys), matched_before: 0 };
+    let day_keys =
+        DayKeys { ids: state_ids(&frames, &keys), matched_by_day: matched_at_t.clone(), ..Default::default() };
     lap("cut T");
     let yesterday = date - Duration::days(1);
     if yesterday >= first_day {
@@ -313,7 +344,7 @@ fn cpu_ms() -> u64 {
 
 /// Every verdict at one cut (of the keys in `only`, or all), how many keys both sides agree on, and
 /// the ids of the keys that have a verdict.
-fn evaluate(cx: &Cut, only: Option<&[u32]>) -> Result<(Vec<Eval>, i64, Vec<u32>)> {
+fn evaluate(cx: &Cut, only: Option<&[u32]>) -> Result<(Vec<Eval>, MatchedByDay, Vec<u32>)> {
     let lo = cx.cut - Duration::days(cx.params.lookback_days());
     let mut payments = cx.frames.keys(RecordType::Payment, lo, cx.cut, only).context("payment group-by failed")?;
     let mut refunds = cx.frames.keys(RecordType::Refund, lo, cx.cut, only).context("refund group-by failed")?;
@@ -323,7 +354,7 @@ fn evaluate(cx: &Cut, only: Option<&[u32]>) -> Result<(Vec<Eval>, i64, Vec<u32>)
     let exceeding = refunds::exceeding_refunds(cx, &payments, &refunds);
     tracing::trace!(cut = %cx.cut, cpu_ms = cpu_ms(), "secondary keys paired");
     let mut out = Vec::new();
-    let mut matched = 0;
+    let mut matched = MatchedByDay::new();
     let mut keys = Vec::new();
     let mut local_days: BTreeMap<NaiveDate, i64> = BTreeMap::new();
     let note = |keys: &mut Vec<u32>, agg: &frames::KeyAgg, before: usize, after: usize| {
@@ -334,13 +365,21 @@ fn evaluate(cx: &Cut, only: Option<&[u32]>) -> Result<(Vec<Eval>, i64, Vec<u32>)
     };
     for p in &payments {
         let n = out.len();
-        matched += items::payment(cx, p, &mut out) as i64;
+        if items::payment(cx, p, &mut out) {
+            *matched
+                .entry(items::payment_date(cx, p).context("a matched payment without a date (a bug)")?)
+                .or_default() += 1;
+        }
         note(&mut keys, p, n, out.len());
         note_local_day(cx, p, &mut local_days);
     }
     for r in &refunds {
         let n = out.len();
-        matched += refunds::refund(cx, r, &exceeding, &mut out) as i64;
+        if refunds::refund(cx, r, &exceeding, &mut out) {
+            *matched
+                .entry(refunds::refund_date(cx, r).context("a matched refund without a date (a bug)")?)
+                .or_default() += 1;
+        }
         if out.len() > n {
             // The refunded payment decides "refunds exceed the payment": replay it too.
             let local = r.local.map(|p| cx.local(p).merchant_trans_id.to_string());

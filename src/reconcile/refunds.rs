@@ -8,17 +8,22 @@ use super::items::{compare, ident, in_grace, money, unsettled, waiting_for, Side
 use super::HashMap;
 use super::{Cut, Eval, State};
 use crate::domain::{Category, LocalStatus, RecordType};
-use chrono::{DateTime, FixedOffset};
+use chrono::{DateTime, FixedOffset, NaiveDate};
 
 /// Classifies one refund key. `exceeding` holds refund keys whose refunds exceed their payment, with
 /// the sentence saying so.
+/// A refund key's item date: the earliest of its local record's date and its Alipay row's date.
+pub(super) fn refund_date(cx: &Cut, agg: &KeyAgg) -> Option<NaiveDate> {
+    let ar = agg.first.map(|p| cx.row(p));
+    let local = agg.local.map(|p| cx.local(p));
+    [local.map(|l| l.business_date), ar.map(|r| r.date)].into_iter().flatten().min()
+}
+
 pub(super) fn refund(cx: &Cut, agg: &KeyAgg, exceeding: &HashMap<u32, String>, out: &mut Vec<Eval>) -> bool {
     let key = cx.frames.name(agg.kid);
     let ar = agg.first.map(|p| cx.row(p));
     let local = agg.local.map(|p| cx.local(p));
-    let Some(item_date) = [local.map(|l| l.business_date), ar.map(|r| r.date)].into_iter().flatten().min() else {
-        return false;
-    };
+    let Some(item_date) = refund_date(cx, agg) else { return false };
     // The refunded payment: from the transaction file, else from the local refund record (§3).
     let payment_id = ar
         .and_then(|r| cx.payment_of_refund(r))

@@ -9,7 +9,7 @@
 //! sales import and the payment ledger both use: the earliest business date among them) — so a state
 //! row exists only while the data it was derived from is unchanged.
 
-use crate::reconcile::{DayKeys, Params};
+use crate::reconcile::{DayKeys, MatchedByDay, Params};
 use anyhow::{Context, Result};
 use chrono::NaiveDate;
 use rusqlite::{params, Connection, OptionalExtension};
@@ -22,6 +22,8 @@ pub struct DayState {
     pub matched: i64,
     /// Ids of the keys with a verdict on this day.
     pub ids: Vec<String>,
+    /// `matched` by the keys' item dates (sql/0014).
+    pub matched_by_day: MatchedByDay,
 }
 
 /// The hash of the rules' settings a state was computed with: a state computed under other rules is
@@ -48,16 +50,26 @@ pub fn generation(conn: &Connection) -> Result<i64> {
 pub fn get(conn: &Connection, date: NaiveDate, hash: &str) -> Result<Option<DayState>> {
     let row = conn
         .query_row(
-            "SELECT matched, keys FROM recon_state WHERE business_date = ?1 AND config_hash = ?2",
+            "SELECT matched, keys, matched_by_day FROM recon_state WHERE business_date = ?1 AND config_hash = ?2",
             params![date.to_string(), hash],
-            |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)),
+            |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)),
         )
         .optional()
         .with_context(|| format!("cannot read the reconciliation state of {date}"))?;
-    Ok(row.map(|(matched, keys)| DayState {
+    let Some((matched, keys, by_day)) = row else { return Ok(None) };
+    let mut matched_by_day = MatchedByDay::new();
+    for line in by_day.lines() {
+        let parsed = line.split_once(' ').and_then(|(d, n)| Some((d.parse().ok()?, n.parse().ok()?)));
+        let (d, n): (NaiveDate, i64) = parsed.with_context(|| {
+            format!("the reconciliation state of {date} has a bad matched_by_day line {line:?}: it is recomputed if you delete it (DELETE FROM recon_state)")
+        })?;
+        matched_by_day.insert(d, n);
+    }
+    Ok(Some(DayState {
         date,
         matched,
         ids: keys.lines().filter(|l| !l.is_empty()).map(str::to_string).collect(),
+        matched_by_day,
     }))
 }
 
@@ -81,14 +93,16 @@ pub fn save(
     generation: i64,
     date: NaiveDate,
     hash: &str,
-    matched: i64,
+    matched_by_day: &MatchedByDay,
     keys: &DayKeys,
 ) -> Result<bool> {
+    let matched: i64 = matched_by_day.values().sum();
+    let by_day: String = matched_by_day.iter().map(|(d, n)| format!("{d} {n}\n")).collect();
     let n = conn
         .execute(
-            "INSERT OR REPLACE INTO recon_state (business_date, config_hash, matched, keys, created_at)
-             SELECT ?1, ?2, ?3, ?4, ?5 FROM recon_state_generation WHERE n = ?6",
-            params![date.to_string(), hash, matched, keys.ids.join("\n"), super::now_text(), generation],
+            "INSERT OR REPLACE INTO recon_state (business_date, config_hash, matched, keys, created_at, matched_by_day)
+             SELECT ?1, ?2, ?3, ?4, ?5, ?7 FROM recon_state_generation WHERE n = ?6",
+            params![date.to_string(), hash, matched, keys.ids.join("\n"), super::now_text(), generation, by_day],
         )
         .with_context(|| format!("cannot store the reconciliation state of {date}"))?;
     Ok(n == 1)

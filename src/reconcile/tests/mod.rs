@@ -200,7 +200,10 @@ impl World {
         let (prev, prev_keys) = super::run_keeping(&prev, &self.params, false).unwrap();
         let active = store::window::load_active(&self.conn, d(date), &self.params, &prev_keys.ids).unwrap();
         let (mut inc, inc_keys) = super::run_keeping(&active, &self.params, true).unwrap();
-        inc.summary.matched += prev.summary.matched - inc_keys.matched_before;
+        let first_day = d(date) - chrono::Duration::days(self.params.open_item_days as i64);
+        let carried = super::carry_matched(&prev_keys.matched_by_day, &inc_keys, first_day);
+        inc.summary.matched = carried.values().sum();
+        assert_eq!(prev.summary.matched, prev_keys.matched_by_day.values().sum::<i64>());
         assert_eq!(inc_keys.ids, keys.ids, "the incremental state of {date} differs from the whole window's");
         check_same(date, "incremental", &inc, &out);
         if out != reference {

@@ -6,10 +6,11 @@
 //! every row dated up to T−1: a late write invalidates it), or rows or a version dated T (or a version
 //! that becomes visible on T), or is a payment or refund whose UNSETTLED deadline is T and that has
 //! no settlement-detail row in the window (rows dated T − unsettled_after), or has rows on the day
-//! that leaves T's cut (T − lookback − 1) or the open-item look-back (T − open_item_days − 1): both
-//! also change T's matched count — or is a local sale of a day in the open-item look-back without a
-//! transaction file (the FILE_MISSING row counts them). A key matched on T−1 with none of these is
-//! matched on T alike. From those
+//! that leaves T's cut (T − lookback − 1: a refund's payment may leave it) — or is a local sale of a
+//! day in the open-item look-back without a transaction file (the FILE_MISSING row counts them). A
+//! key matched on T−1 with none of these is matched on T alike, unless its item date leaves the
+//! open-item look-back: the state counts matched keys by item date (`reconcile::carry_matched`), so
+//! that day's keys leave the count without being loaded. From those
 //! seeds the family is closed over every id the rules pair by — the merchant's payment and refund
 //! ids, Alipay's id, the original Alipay id, the local acquirement id — until nothing new is found,
 //! then refunds get their payment ids exactly as in the full load (and the closure continues from
@@ -50,13 +51,7 @@ pub fn load_active_with(
     let lookback = chrono::Duration::days(params.lookback_days());
     // Payments and refunds of this day reach the UNSETTLED delay on T: those not settled yet.
     let unsettled_day = day - chrono::Duration::days(params.unsettled_after_days as i64);
-    let mut seeds: Vec<NaiveDate> = vec![
-        day,
-        unsettled_day,
-        day - lookback - chrono::Duration::days(1),
-        // Items of this day leave the open-item look-back (and T's matched count).
-        day - chrono::Duration::days(params.open_item_days as i64 + 1),
-    ];
+    let mut seeds: Vec<NaiveDate> = vec![day, unsettled_day, day - lookback - chrono::Duration::days(1)];
     // Days whose rows are all seeds (the UNSETTLED day only when it is one of the others too).
     let whole_days: HashSet<NaiveDate> = seeds.iter().copied().filter(|d| *d != unsettled_day).collect();
     // Days of the open-item look-back without a transaction file: all their local sales.
