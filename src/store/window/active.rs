@@ -51,9 +51,12 @@ pub fn load_active_with(
     let lookback = chrono::Duration::days(params.lookback_days());
     // Payments and refunds of this day reach the UNSETTLED delay on T: those not settled yet.
     let unsettled_day = day - chrono::Duration::days(params.unsettled_after_days as i64);
-    let mut seeds: Vec<NaiveDate> = vec![day, unsettled_day, day - lookback - chrono::Duration::days(1)];
-    // Days whose rows are all seeds (the UNSETTLED day only when it is one of the others too).
-    let whole_days: HashSet<NaiveDate> = seeds.iter().copied().filter(|d| *d != unsettled_day).collect();
+    // The day leaving T's cut: its payments that a refund or cancel refers to (that refund's answer may
+    // change when its payment leaves the look-back); its other keys are past the open-item look-back.
+    let leaving = day - lookback - chrono::Duration::days(1);
+    let mut seeds: Vec<NaiveDate> = vec![day, unsettled_day, leaving];
+    // Days whose rows are all seeds: T (and a look-back of 0 days).
+    let whole_days: HashSet<NaiveDate> = HashSet::from_iter([day]);
     // Days of the open-item look-back without a transaction file: all their local sales.
     let first_day = day - chrono::Duration::days(params.open_item_days as i64);
     let file_days: HashSet<NaiveDate> =
@@ -114,6 +117,15 @@ pub fn load_active_with(
                 WHERE s.alipay_id = r.alipay_id AND s.trans_type = r.trans_type AND sf.kind = 'settlement_detail'
                   AND sf.current = 1 AND sf.business_date BETWEEN ?4 AND ?5)"
         ))?;
+        // The leaving day's rows that a refund or cancel refers to (by Alipay id or merchant id).
+        let mut referred = conn.prepare_cached(&format!(
+            "{ROW_COLUMNS} WHERE r.id BETWEEN ?2 AND ?3 AND r.file_id = ?1 AND ?4 = ?4 AND ?5 = ?5 AND (
+                EXISTS (SELECT 1 FROM alipay_rows o WHERE o.original_alipay_id = r.alipay_id)
+                OR EXISTS (SELECT 1 FROM alipay_rows o WHERE o.merchant_trans_id = r.merchant_trans_id
+                    AND o.trans_type IN ('REFUND', 'CANCEL') AND o.id NOT BETWEEN ?2 AND ?3)
+                OR EXISTS (SELECT 1 FROM local_records l WHERE l.record_type = 'REFUND'
+                    AND l.merchant_trans_id = r.merchant_trans_id))"
+        ))?;
         let seed_file = |f: &&FileIn| match f.kind {
             FileKind::SettlementSummary => false,
             FileKind::Transactions => seeds.contains(&f.date),
@@ -135,7 +147,13 @@ pub fn load_active_with(
                     continue;
                 }
             }
-            let st = if whole { &mut all } else { &mut unsettled };
+            let st = if whole {
+                &mut all
+            } else if f.date == unsettled_day {
+                &mut unsettled
+            } else {
+                &mut referred
+            };
             for row in st.query_map(params![f.id, first, last, a, b], |r| {
                 Ok((r.get::<_, i64>(19)?, alipay_row(r, &mut ccys, &mut texts, wallet_at)?))
             })? {
@@ -162,6 +180,20 @@ pub fn load_active_with(
             conn.prepare_cached("SELECT record_type, record_id FROM local_records WHERE business_date = ?1")?;
         for d in &local_days {
             for k in st.query_map([d.to_string()], |r| Ok((r.get(0)?, r.get(1)?)))? {
+                keys.push(k?);
+            }
+        }
+        // The leaving day's local payments that a refund or cancel refers to.
+        if leaving >= from && !local_days.contains(&leaving) {
+            let mut st = conn.prepare_cached(
+                "SELECT p.record_type, p.record_id FROM local_records p WHERE p.business_date = ?1
+                     AND p.record_type = 'PAYMENT' AND (
+                     EXISTS (SELECT 1 FROM local_records l WHERE l.record_type = 'REFUND'
+                         AND l.merchant_trans_id = p.record_id)
+                     OR EXISTS (SELECT 1 FROM alipay_rows o WHERE o.merchant_trans_id = p.record_id
+                         AND o.trans_type IN ('REFUND', 'CANCEL')))",
+            )?;
+            for k in st.query_map([leaving.to_string()], |r| Ok((r.get(0)?, r.get(1)?)))? {
                 keys.push(k?);
             }
         }
