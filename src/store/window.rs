@@ -504,10 +504,11 @@ fn local_versions(conn: &Connection, a: &str, b: &str) -> Result<Vec<LocalVersio
     Ok(out)
 }
 
-/// The local records the readers below read: all of them, or the keys in `temp.active_local`.
+/// The local records the readers below read: all of them, or the keys in `temp.active_local` (CROSS
+/// JOIN: the key list is the outer loop, one probe per key, never a scan of every record).
 const ALL_RECORDS: &str = "local_records lr";
 const ACTIVE_RECORDS: &str =
-    "temp.active_local k JOIN local_records lr ON lr.record_type = k.record_type AND lr.record_id = k.record_id";
+    "temp.active_local k CROSS JOIN local_records lr ON lr.record_type = k.record_type AND lr.record_id = k.record_id";
 
 fn single_versions(conn: &Connection, a: &str, b: &str, records: &str) -> Result<Vec<LocalVersion>> {
     let mut st = conn.prepare(&format!(
