@@ -52,7 +52,8 @@ pub fn daily_message(r: &DailyReport) -> Result<Message> {
         }
     }
     let html = match read_opt(&r.folder.join("report.html"))? {
-        Some(b) => Some(String::from_utf8_lossy(&b).into_owned()),
+        // The page refers to the chart as the file beside it; the email, as its inline part.
+        Some(b) => Some(crate::report::email_html(&String::from_utf8_lossy(&b))),
         None => {
             absent.push("report.html");
             None

@@ -64,6 +64,7 @@ fn daily_subject_names_date_merchant_count_and_stake() {
     let d = folder(&[
         ("discrepancies.csv", b"a,b\n"),
         ("report.xlsx", b"PK\x03\x04"),
+        // A page written before it referred to the chart by file name: already cid:, kept as is.
         ("report.html", b"<img src=\"cid:trend.png\">"),
         ("trend.png", b"\x89PNG"),
     ]);
@@ -87,6 +88,41 @@ fn daily_subject_names_date_merchant_count_and_stake() {
         "{}",
         m.text
     );
+}
+
+/// The folder's report.html shows the chart as the file beside it; the email's HTML part refers to it
+/// as `cid:trend.png` and carries trend.png as that inline part. The page's bytes are otherwise the email's.
+#[test]
+fn email_of_a_written_report_uses_cid_and_carries_the_chart_inline() {
+    let s = summary(&[(Category::MissingAtAlipay, 1)], &[("HKD", 100)]);
+    let tmp = tempfile::tempdir().unwrap();
+    let input = crate::report::ReportInput::new("2026-11-25".parse().unwrap(), "HK-Store");
+    let w = crate::report::write(tmp.path(), &input, 1).unwrap();
+    let page = std::fs::read_to_string(&w.report_html).unwrap();
+    assert!(page.contains("<img src=\"trend.png\"") && !page.contains("cid:"), "the folder's page uses the file");
+    let r = DailyReport {
+        date: "2026-11-25".parse().unwrap(),
+        merchant: "HK-Store",
+        version: 1,
+        summary: &s,
+        folder: &w.dir,
+        findings: &[],
+    };
+    let m = daily_message(&r).unwrap();
+    let html = m.html.as_deref().unwrap();
+    assert!(html.contains("<img src=\"cid:trend.png\"") && !html.contains("src=\"trend.png\""), "{html}");
+    assert_eq!(html.replace("cid:trend.png", "trend.png"), page, "only the image reference differs");
+    let inline: Vec<&Part> = m.parts.iter().filter(|p| p.inline).collect();
+    assert_eq!(inline.len(), 1);
+    assert_eq!((inline[0].name.as_str(), inline[0].content_type.as_str()), ("trend.png", "image/png"));
+    assert_eq!(inline[0].bytes, std::fs::read(&w.trend_png).unwrap());
+
+    // Without the chart file the email still uses cid: (nothing else could resolve) and says it is missing.
+    std::fs::remove_file(&w.trend_png).unwrap();
+    let m = daily_message(&r).unwrap();
+    assert!(m.html.as_deref().unwrap().contains("<img src=\"cid:trend.png\""));
+    assert!(m.parts.iter().all(|p| !p.inline));
+    assert!(m.text.contains("Not found in the report folder") && m.text.contains("trend.png"), "{}", m.text);
 }
 
 #[test]

@@ -50,7 +50,8 @@ pub struct WrittenReport {
     pub summary_json: PathBuf,
     pub report_html: PathBuf,
     pub report_xlsx: PathBuf,
-    /// Referenced by the HTML as `cid:trend.png`: attach it inline with that content id.
+    /// Referenced by `report.html` as `trend.png` (beside it); the email's copy of the page refers to
+    /// it as `cid:trend.png`, so attach it inline with that content id.
     pub trend_png: PathBuf,
     pub manifest_json: PathBuf,
     /// `history/<run id>/` when an earlier set was moved there by this write.

@@ -1,7 +1,9 @@
 //! `report.html`: what a finance person reads first, usually inside an email client. Inline CSS only,
-//! no scripts, no external resources; the trend chart is `cid:trend.png` (the email embeds it with that
-//! content id). Every string from outside (ids, details, file names, merchant name) passes through
-//! [`html_escape`] — there is no other path into the page.
+//! no scripts, no external resources. The trend chart is the file `trend.png` beside the page, so the
+//! page shows it when opened from the report folder; the email's copy refers to it as `cid:trend.png`
+//! instead ([`email_html`]) and embeds the image with that content id. Every string from outside (ids,
+//! details, file names, merchant name) passes through [`html_escape`] — there is no other path into
+//! the page.
 
 use super::chart::{CURRENCY_COLOURS, HEIGHT, WIDTH};
 use super::csv_out::state_text;
@@ -33,6 +35,18 @@ const TABLE: &str = "border=\"1\" cellpadding=\"4\" cellspacing=\"0\" style=\"bo
 const TH: &str = "align=\"left\" bgcolor=\"#eeeeee\"";
 const OK_BOX: &str = "background:#e8f6ec;border:2px solid #2e8b57;padding:12px;font-size:16px;margin:8px 0 16px 0;";
 const ALERT_BOX: &str = "background:#fdf0e6;border:2px solid #c0392b;padding:12px;font-size:16px;margin:8px 0 16px 0;";
+
+/// How the page refers to the chart in the report folder: the relative name of the file beside it.
+const TREND_IMG_FILE: &str = "<img src=\"trend.png\"";
+/// How the email's HTML part refers to it: the content id of the inline image part.
+const TREND_IMG_CID: &str = "<img src=\"cid:trend.png\"";
+
+/// `report.html` as the email's HTML part: the chart's file reference becomes `cid:trend.png`. Only
+/// the page's own tag can match: outside text is escaped, so it never holds a raw `<` or `"`. A page
+/// written before the chart was a file (already `cid:`) is returned unchanged.
+pub fn email_html(html: &str) -> String {
+    html.replace(TREND_IMG_FILE, TREND_IMG_CID)
+}
 
 /// Money for reading: `format_minor` with thousands separators (`12,345.00`, JPY `56,000`).
 pub fn money(minor: i64, cur: Currency) -> String {
@@ -276,7 +290,7 @@ fn warnings(out: &mut String, p: &Prepared, budget: &mut usize) {
 fn trend(out: &mut String, p: &Prepared) {
     let _ = writeln!(
         out,
-        "<h2 style=\"font-size:17px;\">Last 14 days</h2>\n<img src=\"cid:trend.png\" width=\"{WIDTH}\" height=\"{HEIGHT}\" alt=\"Bar chart: discrepancies per day (top) and amount at stake per currency (bottom); numbers in the table below\" style=\"display:block;border:1px solid #ddd;\">"
+        "<h2 style=\"font-size:17px;\">Last 14 days</h2>\n{TREND_IMG_FILE} width=\"{WIDTH}\" height=\"{HEIGHT}\" alt=\"Bar chart: discrepancies per day (top) and amount at stake per currency (bottom); numbers in the table below\" style=\"display:block;border:1px solid #ddd;\">"
     );
     let _ = writeln!(out, "<table {TABLE}>");
     out.push_str("<tr>");

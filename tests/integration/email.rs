@@ -457,7 +457,12 @@ fn run_emails_the_real_report_once_and_resends_only_when_asked() {
     let file = |n: &str| std::fs::read(dir.join(n)).unwrap();
     assert_eq!(m.attachment("discrepancies.csv").bytes, file("discrepancies.csv"));
     assert_eq!(m.attachment("report.xlsx").bytes, file("report.xlsx"));
-    assert_eq!(lf(&m.part("text/html").text()), lf(&String::from_utf8(file("report.html")).unwrap()));
+    // The folder's page shows the chart as the file beside it; the email's copy, as the inline part.
+    let page = String::from_utf8(file("report.html")).unwrap();
+    assert!(page.contains("<img src=\"trend.png\"") && !page.contains("cid:"), "report.html opened from disk");
+    let html = lf(&m.part("text/html").text());
+    assert!(html.contains("<img src=\"cid:trend.png\""), "{html}");
+    assert_eq!(html, lf(&page.replace("<img src=\"trend.png\"", "<img src=\"cid:trend.png\"")));
     let chart = m.parts.iter().find(|p| p.content_type == "image/png").expect("inline chart");
     assert_eq!((chart.content_id.as_deref(), &chart.bytes), (Some("<trend.png>"), &file("trend.png")));
 

@@ -178,7 +178,7 @@ fn html_escapes_outside_text_and_has_no_active_content() {
     assert!(html.contains("Harbour Tea &lt;House&gt; &amp; &quot;Co&quot;"));
     assert!(html.contains("&quot;quoted, with comma&quot;"));
     assert!(html.contains("amount &#39;1,2&#39; is not a decimal &lt;b&gt;"));
-    assert!(html.contains("src=\"cid:trend.png\""));
+    assert!(html.contains("src=\"trend.png\"") && !html.contains("cid:"), "the chart is the file beside the page");
     for bad in ["http://", "https://", "<link", "<style", "javascript:", "onerror", "onload"] {
         let outside = html.replace("http://evil.example", ""); // escaped user text, not a resource
         assert!(!outside.contains(bad), "report.html contains {bad}");
@@ -234,6 +234,42 @@ fn workbook_has_frozen_filtered_sheets_and_no_formulas() {
     assert!(strings.contains("&lt;script&gt;"));
     let core = zip_entry(&bytes, "docProps/core.xml");
     assert!(core.contains("2026-11-25T00:00:00Z"), "creation time from business date: {core}");
+}
+
+/// The `src` of every `<img>` of a page (double-quoted, as the report writes them).
+fn img_sources(html: &str) -> Vec<String> {
+    let lower = html.to_ascii_lowercase();
+    let mut out = Vec::new();
+    for (at, _) in lower.match_indices("<img") {
+        let tag = &html[at..at + lower[at..].find('>').expect("img tag is closed")];
+        let src = tag.split_once(" src=\"").and_then(|(_, rest)| rest.split_once('"')).map(|(v, _)| v);
+        out.push(src.unwrap_or_else(|| panic!("img without a src: {tag}")).to_string());
+    }
+    out
+}
+
+/// Opened from disk (file://), the page finds its chart: every image is a relative name of a file in
+/// the report folder (not `cid:`, which only the email resolves).
+#[test]
+fn report_html_opened_from_the_folder_finds_its_chart() {
+    // Outside text that imitates the chart's tag stays escaped text: no image, no rewrite for the email.
+    let fake = "<img src=\"trend.png\" onerror=\"alert(1)\">";
+    let mut hostile = ReportInput::new(d(DATE), fake);
+    hostile.warnings = vec![FileWarning { file: fake.into(), line: Some(1), code: "X".into(), message: fake.into() }];
+    for input in [sample(), ReportInput::new(d(DATE), "M"), hostile] {
+        let tmp = tempfile::tempdir().unwrap();
+        let w = write(tmp.path(), &input, 1).unwrap();
+        let html = String::from_utf8(read(&w.report_html)).unwrap();
+        let srcs = img_sources(&html);
+        for src in &srcs {
+            assert!(w.dir.join(src).is_file(), "report.html shows {src}, which is not in {}", w.dir.display());
+            assert!(!src.contains([':', '/', '\\']), "{src} is not a plain file name in the folder");
+        }
+        assert_eq!(srcs, ["trend.png"], "the page shows the trend chart");
+        let email = email_html(&html);
+        assert_eq!(img_sources(&email), ["cid:trend.png"], "the email's copy uses the inline part");
+        assert_eq!(email.replace("cid:trend.png", "trend.png"), html, "nothing else of the page changes");
+    }
 }
 
 #[test]
