@@ -176,9 +176,27 @@ pub fn load_active_with(
     let mut seen_local: HashSet<(RecordType, String)> = HashSet::default();
     {
         let mut keys: Vec<(String, String)> = Vec::new();
+        // T's records with one version are read by date, straight from the snapshot (no key list);
+        // keys with several versions go through the key list like the others (a later version may
+        // carry another date).
+        if local_days.contains(&day) {
+            for v in single_versions(conn, &b, &b, ALL_RECORDS)? {
+                seen_local.insert((v.record_type, v.key().to_string()));
+                for id in version_ids(&v) {
+                    add(&mut ids, &mut frontier, id);
+                }
+                local.push(v);
+            }
+            let mut st = conn.prepare_cached(
+                "SELECT record_type, record_id FROM local_records WHERE business_date = ?1 AND versions > 1",
+            )?;
+            for k in st.query_map([&b], |r| Ok((r.get(0)?, r.get(1)?)))? {
+                keys.push(k?);
+            }
+        }
         let mut st =
             conn.prepare_cached("SELECT record_type, record_id FROM local_records WHERE business_date = ?1")?;
-        for d in &local_days {
+        for d in local_days.iter().filter(|d| **d != day) {
             for k in st.query_map([d.to_string()], |r| Ok((r.get(0)?, r.get(1)?)))? {
                 keys.push(k?);
             }
