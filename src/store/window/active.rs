@@ -44,9 +44,10 @@ pub fn load_active_with(
 
     conn.execute_batch(
         "CREATE TEMP TABLE IF NOT EXISTS active_ids (id TEXT PRIMARY KEY) WITHOUT ROWID;
+         CREATE TEMP TABLE IF NOT EXISTS active_aids (id TEXT PRIMARY KEY) WITHOUT ROWID;
          CREATE TEMP TABLE IF NOT EXISTS active_local (record_type TEXT NOT NULL, record_id TEXT NOT NULL,
              PRIMARY KEY (record_type, record_id)) WITHOUT ROWID;
-         DELETE FROM temp.active_ids; DELETE FROM temp.active_local;",
+         DELETE FROM temp.active_ids; DELETE FROM temp.active_aids; DELETE FROM temp.active_local;",
     )?;
     let lookback = chrono::Duration::days(params.lookback_days());
     // Payments and refunds of this day reach the UNSETTLED delay on T: those not settled yet.
@@ -76,18 +77,11 @@ pub fn load_active_with(
     local_days.sort_unstable();
     local_days.dedup();
 
-    let mut ids: HashSet<String> = HashSet::default();
-    let mut frontier: Vec<String> = Vec::new();
-    fn add(ids: &mut HashSet<String>, frontier: &mut Vec<String>, id: Option<&str>) {
-        if let Some(id) = id.map(str::trim).filter(|s| !s.is_empty()) {
-            if !ids.contains(id) {
-                ids.insert(id.to_string());
-                frontier.push(id.to_string());
-            }
-        }
-    }
+    let mut ids = Ids::default();
+    // A state id is a key's name: a merchant id, or Alipay's for a key without one (both kinds).
     for id in state_ids {
-        add(&mut ids, &mut frontier, Some(id));
+        ids.add(Kind::Merchant, Some(id));
+        ids.add(Kind::Alipay, Some(id));
     }
 
     // The seed days' Alipay rows, file by file (each file's rows are one range of the table's key).
@@ -165,8 +159,8 @@ pub fn load_active_with(
         }
     }
     for (_, r) in &rows {
-        for id in row_ids(r) {
-            add(&mut ids, &mut frontier, id);
+        for (kind, id) in row_ids(r) {
+            ids.add(kind, id);
         }
     }
     lap("seed rows");
@@ -182,8 +176,8 @@ pub fn load_active_with(
         if local_days.contains(&day) {
             for v in single_versions(conn, &b, &b, ALL_RECORDS)? {
                 seen_local.insert((v.record_type, v.key().to_string()));
-                for id in version_ids(&v) {
-                    add(&mut ids, &mut frontier, id);
+                for (kind, id) in version_ids(&v) {
+                    ids.add(kind, id);
                 }
                 local.push(v);
             }
@@ -225,8 +219,8 @@ pub fn load_active_with(
             keys.push(k?);
         }
         load_local_keys(conn, &a, &b, keys, &mut seen_local, &mut local, &mut |v: &LocalVersion| {
-            for id in version_ids(v) {
-                add(&mut ids, &mut frontier, id);
+            for (kind, id) in version_ids(v) {
+                ids.add(kind, id);
             }
         })?;
     }
@@ -235,14 +229,14 @@ pub fn load_active_with(
     // The closure over the families' ids.
     let mut rounds = 0;
     loop {
-        while !frontier.is_empty() {
+        while !ids.is_done() {
             rounds += 1;
-            let probe = std::mem::take(&mut frontier);
-            tracing::debug!(ids = probe.len(), "active load round");
+            let [merchant, alipay] = ids.take();
+            tracing::debug!(merchant_ids = merchant.len(), alipay_ids = alipay.len(), "active load round");
             lap("round");
-            {
-                let mut ins = conn.prepare_cached("INSERT OR IGNORE INTO temp.active_ids (id) VALUES (?1)")?;
-                conn.execute("DELETE FROM temp.active_ids", [])?;
+            for (table, probe) in [("temp.active_ids", merchant), ("temp.active_aids", alipay)] {
+                conn.execute(&format!("DELETE FROM {table}"), [])?;
+                let mut ins = conn.prepare_cached(&format!("INSERT OR IGNORE INTO {table} (id) VALUES (?1)"))?;
                 for id in &probe {
                     ins.execute([id])?;
                 }
@@ -255,15 +249,25 @@ pub fn load_active_with(
                     // CROSS JOIN keeps the id list as the outer loop: without statistics SQLite chose
                     // to scan every stored row against it (1.8 s per round at 22 days of 100k, growing
                     // with the history) instead of one index probe per id.
-                    "SELECT r.id, r.file_id FROM temp.active_ids k CROSS JOIN alipay_rows r ON r.merchant_trans_id = k.id
-                     UNION ALL SELECT r.id, r.file_id FROM temp.active_ids k CROSS JOIN alipay_rows r ON r.alipay_id = k.id
-                     UNION ALL SELECT r.id, r.file_id FROM temp.active_ids k CROSS JOIN alipay_rows r ON r.merchant_refund_id = k.id
-                     UNION ALL SELECT r.id, r.file_id FROM temp.active_ids k CROSS JOIN alipay_rows r ON r.original_alipay_id = k.id",
+                    // Merchant ids in the merchant id columns, Alipay ids in Alipay's (the rules never pair
+                    // one kind with the other): half the probes of looking every id up everywhere.
+                    // Only the row id: it is in each index, so a match costs no read of the table's row
+                    // (most matches are rows already held); new rows are read below.
+                    "SELECT r.id FROM temp.active_ids k CROSS JOIN alipay_rows r ON r.merchant_trans_id = k.id
+                     UNION ALL SELECT r.id FROM temp.active_aids k CROSS JOIN alipay_rows r ON r.alipay_id = k.id
+                     UNION ALL SELECT r.id FROM temp.active_ids k CROSS JOIN alipay_rows r ON r.merchant_refund_id = k.id
+                     UNION ALL SELECT r.id FROM temp.active_aids k CROSS JOIN alipay_rows r ON r.original_alipay_id = k.id",
                 )?;
-                for x in st.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))? {
-                    let (rid, fid) = x?;
-                    if current.contains_key(&fid) && seen_rows.insert(rid) {
-                        new_rows.push((rid, fid));
+                let mut file_of = conn.prepare_cached("SELECT file_id FROM alipay_rows WHERE id = ?1")?;
+                for x in st.query_map([], |r| r.get::<_, i64>(0))? {
+                    let rid = x?;
+                    if seen_rows.insert(rid) {
+                        // Rows of files the window does not read (not current, out of the window) are
+                        // skipped (and stay in `seen_rows`).
+                        let fid: i64 = file_of.query_row([rid], |r| r.get(0))?;
+                        if current.contains_key(&fid) {
+                            new_rows.push((rid, fid));
+                        }
                     }
                 }
             }
@@ -280,8 +284,8 @@ pub fn load_active_with(
                     }
                 };
                 let row = st.query_row([rid], |r| alipay_row(r, &mut ccys, &mut texts, wallet_at))?;
-                for id in row_ids(&row) {
-                    add(&mut ids, &mut frontier, id);
+                for (kind, id) in row_ids(&row) {
+                    ids.add(kind, id);
                 }
                 rows.push((rid, row));
             }
@@ -300,7 +304,7 @@ pub fn load_active_with(
                          ON lr.record_type = 'REFUND' AND lr.record_id = k.id
                      UNION ALL SELECT lr.record_type, lr.record_id FROM temp.active_ids k CROSS JOIN local_records lr
                          ON lr.record_type = 'REFUND' AND lr.merchant_trans_id = k.id
-                     UNION ALL SELECT lr.record_type, lr.record_id FROM temp.active_ids k CROSS JOIN local_records lr
+                     UNION ALL SELECT lr.record_type, lr.record_id FROM temp.active_aids k CROSS JOIN local_records lr
                          ON lr.acquirement_id = k.id",
                 )?;
                 for k in st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))? {
@@ -318,8 +322,8 @@ pub fn load_active_with(
             }
             lap("probe local");
             load_local_keys(conn, &a, &b, keys, &mut seen_local, &mut local, &mut |v: &LocalVersion| {
-                for id in version_ids(v) {
-                    add(&mut ids, &mut frontier, id);
+                for (kind, id) in version_ids(v) {
+                    ids.add(kind, id);
                 }
             })?;
             lap("read local");
@@ -330,9 +334,9 @@ pub fn load_active_with(
         input.rows = rows.drain(..).map(|(_, r)| r).collect();
         fill_payment_ids(conn, &mut input, &b).context("cannot look up the payments of the window's refunds")?;
         for r in &input.rows {
-            add(&mut ids, &mut frontier, r.merchant_trans_id.as_deref());
+            ids.add(Kind::Merchant, r.merchant_trans_id.as_deref());
         }
-        if frontier.is_empty() {
+        if ids.is_done() {
             break;
         }
         // Keep the rows (with their row ids lost: they are only needed to skip known rows, which
@@ -340,7 +344,7 @@ pub fn load_active_with(
         rows = std::mem::take(&mut input.rows).into_iter().map(|r| (0, r)).collect();
     }
     input.local = local;
-    conn.execute_batch("DELETE FROM temp.active_ids; DELETE FROM temp.active_local;")?;
+    conn.execute_batch("DELETE FROM temp.active_ids; DELETE FROM temp.active_aids; DELETE FROM temp.active_local;")?;
     tracing::debug!(
         rows = input.rows.len(),
         local = input.local.len(),
@@ -359,17 +363,62 @@ const ROW_COLUMNS: &str =
         r.settle_currency, r.fee, r.fee_currency, r.trans_time, r.product_code, r.extra, r.id
     FROM alipay_rows r";
 
-fn row_ids(r: &AlipayRow) -> [Option<&str>; 4] {
+/// Which id columns an id is looked up in: merchant ids (payment and refund ids) or Alipay's ids
+/// (Alipay's id, the original Alipay id, the local acquirement id).
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    Merchant,
+    Alipay,
+}
+
+/// The ids found so far, by kind, and those not looked up yet.
+#[derive(Default)]
+struct Ids {
+    seen: [HashSet<String>; 2],
+    frontier: [Vec<String>; 2],
+}
+
+impl Ids {
+    fn add(&mut self, kind: Kind, id: Option<&str>) {
+        let k = kind as usize;
+        if let Some(id) = id.map(str::trim).filter(|s| !s.is_empty()) {
+            if !self.seen[k].contains(id) {
+                self.seen[k].insert(id.to_string());
+                self.frontier[k].push(id.to_string());
+            }
+        }
+    }
+
+    /// Nothing left to look up.
+    fn is_done(&self) -> bool {
+        self.frontier.iter().all(Vec::is_empty)
+    }
+
+    /// The ids to look up now: merchant ids, Alipay ids.
+    fn take(&mut self) -> [Vec<String>; 2] {
+        std::mem::take(&mut self.frontier)
+    }
+
+    fn len(&self) -> usize {
+        self.seen.iter().map(HashSet::len).sum()
+    }
+}
+
+fn row_ids(r: &AlipayRow) -> [(Kind, Option<&str>); 4] {
     [
-        r.merchant_trans_id.as_deref(),
-        r.alipay_id.as_deref(),
-        r.merchant_refund_id().as_deref(),
-        r.original_alipay_id().as_deref(),
+        (Kind::Merchant, r.merchant_trans_id.as_deref()),
+        (Kind::Alipay, r.alipay_id.as_deref()),
+        (Kind::Merchant, r.merchant_refund_id().as_deref()),
+        (Kind::Alipay, r.original_alipay_id().as_deref()),
     ]
 }
 
-fn version_ids(v: &LocalVersion) -> [Option<&str>; 3] {
-    [Some(&*v.merchant_trans_id), v.merchant_refund_id.as_deref(), v.acquirement_id.as_deref()]
+fn version_ids(v: &LocalVersion) -> [(Kind, Option<&str>); 3] {
+    [
+        (Kind::Merchant, Some(&*v.merchant_trans_id)),
+        (Kind::Merchant, v.merchant_refund_id.as_deref()),
+        (Kind::Alipay, v.acquirement_id.as_deref()),
+    ]
 }
 
 /// Reads every visible version of the local keys not read yet, calling `each` on each version.
