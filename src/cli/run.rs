@@ -10,8 +10,9 @@ use crate::pipeline::{self, day, Workspace};
 use anyhow::{bail, Context, Result};
 use chrono::{DateTime, NaiveDate, Utc};
 
+/// The options `run` and `reconcile` share: which days, email, waiting for the date's lock.
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub struct DayArgs {
     /// Business date: YYYY-MM-DD, `today` or `yesterday` (in the business zone).
     #[arg(long, conflicts_with_all = ["from", "to"])]
     pub date: Option<String>,
@@ -21,65 +22,46 @@ pub struct Args {
     /// Last date of a range.
     #[arg(long, requires = "from")]
     pub to: Option<String>,
+    /// Do not send or queue email for this run.
+    #[arg(long)]
+    pub no_email: bool,
+    /// Email the day's report again as a new version even though it was already sent.
+    #[arg(long, conflicts_with = "no_email")]
+    pub resend_email: bool,
+    /// When another run holds the date's lock, wait up to this many seconds instead of exiting 4.
+    #[arg(long, value_name = "SECONDS")]
+    pub wait: Option<u64>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub day: DayArgs,
     /// Do not fetch: reconcile from the stored and archived data only.
     #[arg(long)]
     pub offline: bool,
     /// Download files again even when a file of the same name, size and time was already fetched.
     #[arg(long, conflicts_with = "offline")]
     pub refetch: bool,
-    /// Do not send or queue email for this run.
-    #[arg(long)]
-    pub no_email: bool,
-    /// Email the day's report again as a new version even though it was already sent.
-    #[arg(long, conflicts_with = "no_email")]
-    pub resend_email: bool,
-    /// When another run holds the date's lock, wait up to this many seconds instead of exiting 4.
-    #[arg(long, value_name = "SECONDS")]
-    pub wait: Option<u64>,
 }
 
 /// `reconcile`'s options: `run`'s without those that only concern fetching (`--offline` is implied,
 /// `--refetch` would be ignored), so passing them is an error rather than silently nothing.
 #[derive(Debug, clap::Args)]
 pub struct ReconcileArgs {
-    /// Business date: YYYY-MM-DD, `today` or `yesterday` (in the business zone).
-    #[arg(long, conflicts_with_all = ["from", "to"])]
-    pub date: Option<String>,
-    /// First date of a range (rerun in date order).
-    #[arg(long, requires = "to")]
-    pub from: Option<String>,
-    /// Last date of a range.
-    #[arg(long, requires = "from")]
-    pub to: Option<String>,
-    /// Do not send or queue email for this run.
-    #[arg(long)]
-    pub no_email: bool,
-    /// Email the day's report again as a new version even though it was already sent.
-    #[arg(long, conflicts_with = "no_email")]
-    pub resend_email: bool,
-    /// When another run holds the date's lock, wait up to this many seconds instead of exiting 4.
-    #[arg(long, value_name = "SECONDS")]
-    pub wait: Option<u64>,
+    #[command(flatten)]
+    pub day: DayArgs,
 }
 
 impl From<ReconcileArgs> for Args {
     fn from(a: ReconcileArgs) -> Args {
-        Args {
-            date: a.date,
-            from: a.from,
-            to: a.to,
-            offline: true,
-            refetch: false,
-            no_email: a.no_email,
-            resend_email: a.resend_email,
-            wait: a.wait,
-        }
+        Args { day: a.day, offline: true, refetch: false }
     }
 }
 
 /// The dates named by --date or --from/--to.
 pub fn dates(a: &Args, zone: &crate::domain::BusinessZone, now: DateTime<Utc>) -> Result<Vec<NaiveDate>> {
-    match (&a.date, &a.from, &a.to) {
+    match (&a.day.date, &a.day.from, &a.day.to) {
         (Some(d), _, _) => Ok(vec![parse_date(d, zone, now)?]),
         (None, Some(f), Some(t)) => range(parse_date(f, zone, now)?, parse_date(t, zone, now)?),
         _ => bail!("say which day: --date YYYY-MM-DD (or today/yesterday), or --from … --to … for a range"),
@@ -96,7 +78,7 @@ pub fn run(g: &super::Globals, a: Args, fetch: bool) -> Result<Outcome> {
     let mut source = if fetch { Some(pipeline::open_source(&ws.cfg)?) } else { None };
     let mut worst = Outcome::Clean;
     let command = if fetch { "run" } else { "reconcile" };
-    let email = crate::notify::EmailOptions { no_email: a.no_email, resend: a.resend_email };
+    let email = crate::notify::EmailOptions { no_email: a.day.no_email, resend: a.day.resend_email };
     if ws.cfg.payment.enabled {
         // The payment ledger first: resolve what is not final (online only), then feed local records.
         if fetch {
@@ -118,7 +100,7 @@ pub fn run(g: &super::Globals, a: Args, fetch: bool) -> Result<Outcome> {
     let mut mail_down = false;
     for date in dates {
         // One run per date at a time, shared with the daemon and other manual runs (exit 4 when held).
-        let _lock = crate::lock::acquire(&lock_dir, date, a.wait.map(std::time::Duration::from_secs))?;
+        let _lock = crate::lock::acquire(&lock_dir, date, a.day.wait.map(std::time::Duration::from_secs))?;
         let r = pipeline::recorded(&mut ws, command, Some(date), |ws, run_id| {
             let mut attention = false;
             if let Some(src) = source.as_mut() {
