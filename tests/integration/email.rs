@@ -51,6 +51,36 @@ fn hkd() -> Currency {
     Currency::parse("HKD").unwrap()
 }
 
+/// A payment attempt left in manual review after four unanswered cancels (HKD `minor`, made at `created`).
+pub(crate) fn stuck_attempt(
+    id: &str,
+    minor: i64,
+    title: &str,
+    created: DateTime<chrono::FixedOffset>,
+) -> alipay_recon::payment::Attempt {
+    use alipay_recon::payment::{Amount, Attempt, PayState};
+    Attempt {
+        merchant_trans_id: id.into(),
+        protocol: "intl".into(),
+        environment: "sandbox".into(),
+        merchant_id: "2188000000000001".into(),
+        code_hint: "2800…".into(),
+        amount: Amount { minor, currency: hkd() },
+        title: title.into(),
+        state: PayState::ManualReview,
+        result_status: Some("U".into()),
+        result_code: Some("UNKNOWN_EXCEPTION".into()),
+        result_msg: None,
+        alipay_id: None,
+        paid_at: None,
+        queries: 15,
+        cancel_tries: 4,
+        void_refund_id: None,
+        last_error: Some("cancel answered U 4 times".into()),
+        created_at: created,
+    }
+}
+
 /// Bytes that survive only a binary-safe transfer: every byte value, NULs, bare CR and LF.
 fn binary(seed: u8, len: usize) -> Vec<u8> {
     (0..len).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed) ^ (i >> 8) as u8).collect()
@@ -588,30 +618,11 @@ fn starttls_is_not_silently_skipped_when_the_server_does_not_offer_it() {
 
 #[test]
 fn payments_stuck_in_manual_review_are_reported_by_the_daily_run() {
-    use alipay_recon::payment::{ledger, Amount, Attempt, PayState};
+    use alipay_recon::payment::ledger;
     let server = SmtpServer::start(Mode::Plain);
     let w = workspace(&smtp_email(server.port, "plain", ""));
     let created = DateTime::parse_from_rfc3339("2026-11-25T15:00:00+08:00").unwrap();
-    let attempt = Attempt {
-        merchant_trans_id: "POS-STUCK-1".into(),
-        protocol: "intl".into(),
-        environment: "sandbox".into(),
-        merchant_id: "2188000000000001".into(),
-        code_hint: "2800…".into(),
-        amount: Amount { minor: 123_456, currency: hkd() },
-        title: "coffee".into(),
-        state: PayState::ManualReview,
-        result_status: Some("U".into()),
-        result_code: Some("UNKNOWN_EXCEPTION".into()),
-        result_msg: None,
-        alipay_id: None,
-        paid_at: None,
-        queries: 15,
-        cancel_tries: 4,
-        void_refund_id: None,
-        last_error: Some("cancel answered U 4 times".into()),
-        created_at: created,
-    };
+    let attempt = stuck_attempt("POS-STUCK-1", 123_456, "coffee", created);
     ledger::insert_attempt(&db(&w), &attempt).unwrap();
     w.run(&["reconcile", "--date", DATE]);
     let mails = server.mails();

@@ -147,33 +147,14 @@ fn smtp_down_on_a_clean_day_exits_1_says_what_waits_and_the_hourly_cron_line_del
 
 #[test]
 fn a_refused_alert_on_a_clean_day_exits_1_and_the_systemd_outbox_unit_delivers_it() {
-    use alipay_recon::payment::{ledger, Amount, Attempt, PayState};
+    use alipay_recon::payment::ledger;
     let tmp = tempfile::tempdir().unwrap();
     let (cert, key) = smtp::self_signed_cert(tmp.path());
     let server = SmtpServer::start(Mode::StartTls { cert: cert.clone(), key });
     // A plain client: the server refuses MAIL FROM before STARTTLS (530).
     let w = workspace(&smtp_email(server.port, "plain", ""));
     let created = chrono::DateTime::parse_from_rfc3339("2026-11-25T15:00:00+08:00").unwrap();
-    let attempt = Attempt {
-        merchant_trans_id: "POS-STUCK-9".into(),
-        protocol: "intl".into(),
-        environment: "sandbox".into(),
-        merchant_id: "2188000000000001".into(),
-        code_hint: "2800…".into(),
-        amount: Amount { minor: 5_600, currency: alipay_recon::domain::Currency::parse("HKD").unwrap() },
-        title: "tea".into(),
-        state: PayState::ManualReview,
-        result_status: Some("U".into()),
-        result_code: Some("UNKNOWN_EXCEPTION".into()),
-        result_msg: None,
-        alipay_id: None,
-        paid_at: None,
-        queries: 15,
-        cancel_tries: 4,
-        void_refund_id: None,
-        last_error: Some("cancel answered U 4 times".into()),
-        created_at: created,
-    };
+    let attempt = crate::email::stuck_attempt("POS-STUCK-9", 5_600, "tea", created);
     ledger::insert_attempt(&alipay_recon::store::open(&w.file("alipay-recon.db")).unwrap(), &attempt).unwrap();
 
     // The day itself is clean; the manual-review alert and the daily email are refused: exit 1.
