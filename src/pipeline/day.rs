@@ -154,13 +154,12 @@ pub fn outcome(
         // left the open-item look-back: they leave the count by their item date.
         let first_day = d - chrono::Duration::days(params.open_item_days as i64);
         let by_day = reconcile::carry_matched(&st.matched_by_day, &keys, first_day);
-        let matched: i64 = by_day.values().sum();
-        out.summary.matched = matched;
+        out.summary.matched = by_day.values().sum();
         state::save(conn, generation, d, &hash, &by_day, &keys)?;
         if d >= date {
             return Ok((out, how));
         }
-        st = store::state::DayState { date: d, matched, ids: keys.ids, matched_by_day: by_day };
+        st = store::state::DayState { date: d, ids: keys.ids, matched_by_day: by_day };
     }
 }
 

@@ -18,11 +18,10 @@ use rusqlite::{params, Connection, OptionalExtension};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DayState {
     pub date: NaiveDate,
-    /// Keys both sides agree on at this day's cut (the day's summary "matched").
-    pub matched: i64,
     /// Ids of the keys with a verdict on this day.
     pub ids: Vec<String>,
-    /// `matched` by the keys' item dates (sql/0014).
+    /// The day's matched count (summary.json's "matched") by the keys' item dates (sql/0014); the
+    /// `matched` column is its sum, kept for people reading the table.
     pub matched_by_day: MatchedByDay,
 }
 
@@ -50,13 +49,13 @@ pub fn generation(conn: &Connection) -> Result<i64> {
 pub fn get(conn: &Connection, date: NaiveDate, hash: &str) -> Result<Option<DayState>> {
     let row = conn
         .query_row(
-            "SELECT matched, keys, matched_by_day FROM recon_state WHERE business_date = ?1 AND config_hash = ?2",
+            "SELECT keys, matched_by_day FROM recon_state WHERE business_date = ?1 AND config_hash = ?2",
             params![date.to_string(), hash],
-            |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)),
+            |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
         )
         .optional()
         .with_context(|| format!("cannot read the reconciliation state of {date}"))?;
-    let Some((matched, keys, by_day)) = row else { return Ok(None) };
+    let Some((keys, by_day)) = row else { return Ok(None) };
     let mut matched_by_day = MatchedByDay::new();
     for line in by_day.lines() {
         let parsed = line.split_once(' ').and_then(|(d, n)| Some((d.parse().ok()?, n.parse().ok()?)));
@@ -67,7 +66,6 @@ pub fn get(conn: &Connection, date: NaiveDate, hash: &str) -> Result<Option<DayS
     }
     Ok(Some(DayState {
         date,
-        matched,
         ids: keys.lines().filter(|l| !l.is_empty()).map(str::to_string).collect(),
         matched_by_day,
     }))
