@@ -100,9 +100,7 @@ pub fn load_active_with(
             held.insert(id, it.by_ref().take(n).collect());
         }
         let mut ranges = conn.prepare_cached("SELECT first_row, last_row FROM files WHERE id = ?1")?;
-        let mut all = conn.prepare_cached(&format!(
-            "{ROW_COLUMNS} WHERE r.id BETWEEN ?2 AND ?3 AND r.file_id = ?1 AND ?4 = ?4 AND ?5 = ?5"
-        ))?;
+        let mut all = conn.prepare_cached(&format!("{ROW_COLUMNS} WHERE r.id BETWEEN ?2 AND ?3 AND r.file_id = ?1"))?;
         // The UNSETTLED day's transaction rows without a settlement-detail row of the same type and
         // Alipay id in the window (the others are settled at T as they were at T−1).
         let mut unsettled = conn.prepare_cached(&format!(
@@ -113,7 +111,7 @@ pub fn load_active_with(
         ))?;
         // The leaving day's rows that a refund or cancel refers to (by Alipay id or merchant id).
         let mut referred = conn.prepare_cached(&format!(
-            "{ROW_COLUMNS} WHERE r.id BETWEEN ?2 AND ?3 AND r.file_id = ?1 AND ?4 = ?4 AND ?5 = ?5 AND (
+            "{ROW_COLUMNS} WHERE r.id BETWEEN ?2 AND ?3 AND r.file_id = ?1 AND (
                 EXISTS (SELECT 1 FROM alipay_rows o WHERE o.original_alipay_id = r.alipay_id)
                 OR EXISTS (SELECT 1 FROM alipay_rows o WHERE o.merchant_trans_id = r.merchant_trans_id
                     AND o.trans_type IN ('REFUND', 'CANCEL') AND o.id NOT BETWEEN ?2 AND ?3)
@@ -141,16 +139,16 @@ pub fn load_active_with(
                     continue;
                 }
             }
-            let st = if whole {
-                &mut all
+            let mut read =
+                |r: &rusqlite::Row| Ok((r.get::<_, i64>(19)?, alipay_row(r, &mut ccys, &mut texts, wallet_at)?));
+            let found = if whole {
+                all.query_map(params![f.id, first, last], &mut read)?
             } else if f.date == unsettled_day {
-                &mut unsettled
+                unsettled.query_map(params![f.id, first, last, a, b], &mut read)?
             } else {
-                &mut referred
+                referred.query_map(params![f.id, first, last], &mut read)?
             };
-            for row in st.query_map(params![f.id, first, last, a, b], |r| {
-                Ok((r.get::<_, i64>(19)?, alipay_row(r, &mut ccys, &mut texts, wallet_at)?))
-            })? {
+            for row in found {
                 let (rid, row) = row?;
                 if seen_rows.insert(rid) {
                     rows.push((rid, row));
