@@ -4,10 +4,12 @@
 //!
 //! Text lines are `LEVEL message key=value…` with only short, plain values: a field whose value is a Rust
 //! debug structure (`Imported { file_id: 1, … }`) is left out on the terminal — JSON keeps every field
-//! for machines. Text lines are written through the progress bars' `suspend`, so they appear above
-//! the bars instead of through them.
+//! for machines. Log lines (text or JSON) and the command's output lines are written through the
+//! progress bars' `suspend` ([`above_bars`]), so they appear above the bars instead of through them.
 
+use indicatif::MultiProgress;
 use std::io::{IsTerminal, Write};
+use std::sync::Arc;
 use tracing_subscriber::fmt::format::{debug_fn, Writer};
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::{fmt, EnvFilter};
@@ -39,7 +41,7 @@ pub fn init(format: LogFormat, verbosity: i8) {
     let _ = if json {
         fmt()
             .with_env_filter(filter)
-            .with_writer(std::io::stderr)
+            .with_writer(AboveBars::stderr())
             .with_target(false)
             .json()
             .flatten_event(true)
@@ -47,7 +49,7 @@ pub fn init(format: LogFormat, verbosity: i8) {
     } else {
         fmt()
             .with_env_filter(filter)
-            .with_writer(AboveBars)
+            .with_writer(AboveBars::stderr())
             .with_target(false)
             .without_time()
             .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
@@ -70,15 +72,43 @@ pub fn is_plain(text: &str) -> bool {
     text.len() <= 64 && !text.contains(['{', '}', '[', ']', '(', ')', '\n'])
 }
 
-/// Writes stderr through the progress bars' `suspend`, so a log line is printed above the bars.
-#[derive(Clone, Copy)]
-struct AboveBars;
+/// Runs `write` with the process's progress bars cleared and draws them again after it: what it
+/// writes to the terminal appears above the bars, never through them (the command's output lines use
+/// it, `cli::out`). Without bars (not a terminal) it only runs `write`.
+pub fn above_bars<R>(write: impl FnOnce() -> R) -> R {
+    crate::source::sftp::download::bars().suspend(write)
+}
 
-struct LineWriter(Vec<u8>);
+/// Writes each log line whole, through a bar set's `suspend`, so it is printed above the bars.
+#[derive(Clone)]
+pub struct AboveBars {
+    set: MultiProgress,
+    out: Arc<dyn Fn(&[u8]) + Send + Sync>,
+}
 
-impl Write for LineWriter {
+impl AboveBars {
+    /// Lines to stderr, above the process's progress bars.
+    pub fn stderr() -> AboveBars {
+        AboveBars::new(crate::source::sftp::download::bars().clone(), |line| {
+            let _ = std::io::stderr().lock().write_all(line);
+        })
+    }
+
+    /// Lines to `out`, above the bars of `set`.
+    pub fn new(set: MultiProgress, out: impl Fn(&[u8]) + Send + Sync + 'static) -> AboveBars {
+        AboveBars { set, out: Arc::new(out) }
+    }
+}
+
+/// One event's text, collected and written at once when the event is done (on drop).
+pub struct LineWriter<'a> {
+    buf: Vec<u8>,
+    to: &'a AboveBars,
+}
+
+impl Write for LineWriter<'_> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.extend_from_slice(buf);
+        self.buf.extend_from_slice(buf);
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -86,19 +116,17 @@ impl Write for LineWriter {
     }
 }
 
-impl Drop for LineWriter {
+impl Drop for LineWriter<'_> {
     fn drop(&mut self) {
-        let buf = std::mem::take(&mut self.0);
-        crate::source::sftp::download::bars().suspend(|| {
-            let _ = std::io::stderr().lock().write_all(&buf);
-        });
+        let buf = std::mem::take(&mut self.buf);
+        self.to.set.suspend(|| (self.to.out)(&buf));
     }
 }
 
 impl<'a> MakeWriter<'a> for AboveBars {
-    type Writer = LineWriter;
+    type Writer = LineWriter<'a>;
     fn make_writer(&'a self) -> Self::Writer {
-        LineWriter(Vec::new())
+        LineWriter { buf: Vec::new(), to: self }
     }
 }
 
