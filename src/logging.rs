@@ -132,7 +132,11 @@ impl<'a> MakeWriter<'a> for AboveBars {
 
 #[cfg(test)]
 mod tests {
-    use super::is_plain;
+    use super::*;
+    use crate::cli::progress::PhaseBars;
+    use crate::pipeline::Phase;
+    use indicatif::{ProgressDrawTarget, TermLike};
+    use std::sync::Mutex;
 
     #[test]
     fn terminal_lines_leave_out_debug_structures() {
@@ -141,5 +145,139 @@ mod tests {
         assert!(!is_plain("Imported { file_id: 1, rows: 4 }"));
         assert!(!is_plain("Some(3)"));
         assert!(!is_plain(&"x".repeat(65)));
+    }
+
+    /// A terminal's screen: rows of text and a cursor, changed as a terminal would by what indicatif
+    /// draws and by the log lines written beside it.
+    #[derive(Debug, Default)]
+    struct Screen {
+        rows: Vec<String>,
+        row: usize,
+        col: usize,
+    }
+
+    impl Screen {
+        fn put(&mut self, text: &str) {
+            for c in text.chars() {
+                if self.rows.len() <= self.row {
+                    self.rows.resize(self.row + 1, String::new());
+                }
+                match c {
+                    '\n' => (self.row, self.col) = (self.row + 1, 0),
+                    '\r' => self.col = 0,
+                    c => {
+                        let mut line: Vec<char> = self.rows[self.row].chars().collect();
+                        line.resize(line.len().max(self.col), ' ');
+                        if self.col < line.len() {
+                            line[self.col] = c;
+                        } else {
+                            line.push(c);
+                        }
+                        self.rows[self.row] = line.into_iter().collect();
+                        self.col += 1;
+                    }
+                }
+            }
+        }
+    }
+
+    #[derive(Debug, Clone, Default)]
+    struct Term(Arc<Mutex<Screen>>);
+
+    impl Term {
+        fn with<R>(&self, f: impl FnOnce(&mut Screen) -> R) -> std::io::Result<R> {
+            Ok(f(&mut self.0.lock().unwrap()))
+        }
+        /// The screen's rows, trailing blanks trimmed, empty rows at the end dropped.
+        fn rows(&self) -> Vec<String> {
+            let mut rows: Vec<String> = self.0.lock().unwrap().rows.iter().map(|r| r.trim_end().to_string()).collect();
+            while rows.last().is_some_and(String::is_empty) {
+                rows.pop();
+            }
+            rows
+        }
+    }
+
+    impl TermLike for Term {
+        fn width(&self) -> u16 {
+            80
+        }
+        fn move_cursor_up(&self, n: usize) -> std::io::Result<()> {
+            self.with(|s| s.row = s.row.saturating_sub(n))
+        }
+        fn move_cursor_down(&self, n: usize) -> std::io::Result<()> {
+            self.with(|s| s.row += n)
+        }
+        fn move_cursor_right(&self, n: usize) -> std::io::Result<()> {
+            self.with(|s| s.col += n)
+        }
+        fn move_cursor_left(&self, n: usize) -> std::io::Result<()> {
+            self.with(|s| s.col = s.col.saturating_sub(n))
+        }
+        fn write_line(&self, line: &str) -> std::io::Result<()> {
+            self.with(|s| s.put(&format!("{line}\n")))
+        }
+        fn write_str(&self, text: &str) -> std::io::Result<()> {
+            self.with(|s| s.put(text))
+        }
+        fn clear_line(&self) -> std::io::Result<()> {
+            self.with(|s| {
+                if let Some(r) = s.rows.get_mut(s.row) {
+                    r.clear();
+                }
+                s.col = 0;
+            })
+        }
+        fn flush(&self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Phase bars drawn on `term`, and a log writer to the same terminal.
+    fn bars_and_log(term: &Term) -> (PhaseBars, AboveBars) {
+        let set = MultiProgress::with_draw_target(ProgressDrawTarget::term_like(Box::new(term.clone())));
+        let screen = term.clone();
+        let log = AboveBars::new(set.clone(), move |line| {
+            let _ = screen.write_str(&String::from_utf8_lossy(line));
+        });
+        (PhaseBars::in_set(set), log)
+    }
+
+    fn log_line(log: &AboveBars, text: &str) {
+        let mut w = log.make_writer();
+        writeln!(w, "{text}").unwrap();
+    }
+
+    #[test]
+    fn log_lines_are_written_above_the_phase_bars_not_through_them() {
+        let term = Term::default();
+        let (mut bars, log) = bars_and_log(&term);
+        let date = chrono::NaiveDate::from_ymd_opt(2026, 11, 24).unwrap();
+        bars.phase(date, Phase::Fetch);
+        bars.phase(date, Phase::Import);
+        let file = "ALIPAY_TRANSACTION_DETAIL_HKD_20261124.csv";
+        bars.file(Phase::Fetch, 1, 4, file);
+        assert_eq!(bars.shown(), [Phase::Fetch, Phase::Import]);
+        log_line(&log, " INFO file processed file=a.csv");
+        log_line(&log, " WARN file not read file=b.csv");
+        // Through a subscriber, as `init` installs it.
+        let subscriber = fmt().with_writer(log.clone()).without_time().with_target(false).with_ansi(false).finish();
+        tracing::subscriber::with_default(subscriber, || tracing::info!(rows = 4, "reconciled"));
+        let rows = term.rows();
+        assert_eq!(
+            rows[..3],
+            [" INFO file processed file=a.csv", " WARN file not read file=b.csv", " INFO reconciled rows=4"],
+            "{rows:#?}"
+        );
+        // Below them, the bars whole: one line per phase, nothing written into them.
+        assert_eq!(rows.len(), 5, "{rows:#?}");
+        assert!(rows[3].contains("2026-11-24 fetch") && rows[3].contains(&format!("[1/4] {file}")), "{rows:#?}");
+        assert!(rows[4].contains("2026-11-24 import") && rows[4].ends_with("[0/4]"), "{rows:#?}");
+        // A later phase replaces the file lines; clearing leaves only the log lines.
+        bars.phase(date, Phase::Reconcile);
+        assert_eq!(bars.shown(), [Phase::Reconcile]);
+        assert!(term.rows()[3].contains("2026-11-24 reconcile"), "{:#?}", term.rows());
+        bars.clear();
+        assert_eq!(term.rows().len(), 3, "{:#?}", term.rows());
     }
 }

@@ -32,9 +32,11 @@ pub struct PhaseBars {
 impl PhaseBars {
     /// Bars in the process's set when stderr is a terminal; `None` otherwise (cron, CI, pipes).
     pub fn on_terminal() -> Option<PhaseBars> {
-        std::io::stderr()
-            .is_terminal()
-            .then(|| PhaseBars { set: crate::source::sftp::download::bars().clone(), bars: Vec::new(), tick: true })
+        std::io::stderr().is_terminal().then(|| PhaseBars {
+            set: crate::source::sftp::download::bars().clone(),
+            bars: Vec::new(),
+            tick: true,
+        })
     }
 
     /// Bars in `set`, not ticking on their own.
@@ -63,10 +65,13 @@ impl PhaseBars {
 
     /// File `done` of `total` starts its fetch or import.
     pub fn file(&mut self, phase: Phase, done: usize, total: usize, name: &str) {
-        if let Some((_, bar)) = self.bars.iter().rev().find(|(p, _)| *p == phase) {
+        for (p, bar) in &self.bars {
+            // Both file lines count the same files.
             bar.set_length(total as u64);
-            bar.set_position(done as u64);
-            bar.set_message(name.to_string());
+            if *p == phase {
+                bar.set_position(done as u64);
+                bar.set_message(name.to_string());
+            }
         }
     }
 

@@ -3,6 +3,9 @@
 //! archived. Before the file deadline, files that are not there yet exit 3 so the scheduler retries.
 //!
 //! `alipay-recon reconcile --date D` is the same without the fetch (always offline).
+//!
+//! The day itself is `pipeline::run_days`; this file parses the options, prints what the run tells its
+//! observer ([`Printer`]) and returns the outcome for the exit code.
 
 use super::dates::{parse_date, range};
 use crate::exit::Outcome;

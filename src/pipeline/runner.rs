@@ -224,4 +224,121 @@ fn steps(
 }
 
 #[cfg(test)]
-mod tests {}
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use std::path::Path;
+
+    fn date(d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 11, d).unwrap()
+    }
+
+    /// The bundled fixtures as the demo runs them: files of 2026-11-24 and -25 in a folder source,
+    /// their sales records loaded; emails written as files.
+    fn workspace() -> (tempfile::TempDir, Workspace) {
+        let dir = tempfile::tempdir().unwrap();
+        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+        let mut ws = Workspace::open(Config::demo(&dir.path().join("work"), &fixtures.join("sftp"))).unwrap();
+        for s in ["sales_2026-11-24.csv", "sales_2026-11-25.csv"] {
+            super::super::import_sales(&mut ws, &fixtures.join("sales").join(s), None).unwrap();
+        }
+        (dir, ws)
+    }
+
+    fn options(fetch: bool, now: DateTime<Utc>, files_final: bool) -> DayOptions {
+        DayOptions { command: "run", fetch, email: EmailOptions::default(), wait: None, now, files_final }
+    }
+
+    /// Everything a run tells its observer, one line an event.
+    #[derive(Default)]
+    struct Recorder(Vec<String>);
+
+    impl DayObserver for Recorder {
+        fn phase(&mut self, date: NaiveDate, phase: Phase) {
+            self.0.push(format!("{date} {}", phase.as_str()));
+        }
+        fn file(&mut self, phase: Phase, done: usize, total: usize, _file: &RemoteFile) {
+            self.0.push(format!("  {} {done}/{total}", phase.as_str()));
+        }
+        fn imported(&mut self, date: NaiveDate, import: &DayImport) {
+            self.0.push(format!("{date} imported {} files", import.files.len()));
+        }
+        fn day(&mut self, run: &DayRun) {
+            self.0.push(format!("{} done {:?}", run.date, run.outcome));
+        }
+        fn delivered_after_failure(&mut self, _delivery: &email::Delivery) {
+            self.0.push("delivered after failure".into());
+        }
+    }
+
+    impl Recorder {
+        /// The phase and day lines, without the per-file ones.
+        fn phases(&self) -> Vec<&str> {
+            self.0.iter().filter(|l| !l.starts_with("  ")).map(String::as_str).collect()
+        }
+    }
+
+    #[test]
+    fn the_observer_gets_a_days_phases_in_order() {
+        let (_dir, mut ws) = workspace();
+        let mut seen = Recorder::default();
+        let o = run_days(&mut ws, &[date(24), date(25)], &options(true, Utc::now(), true), &mut seen).unwrap();
+        assert_eq!(o, Outcome::Attention, "the fixtures' deliberate faults");
+        let day = |d: &str, files: usize| {
+            vec![
+                format!("{d} fetch"),
+                format!("{d} import"),
+                format!("{d} imported {files} files"),
+                format!("{d} reconcile"),
+                format!("{d} report"),
+                format!("{d} email"),
+                format!("{d} done Attention"),
+            ]
+        };
+        let want = [day("2026-11-24", 4), day("2026-11-25", 9)].concat();
+        assert_eq!(seen.phases(), want, "{:#?}", seen.0);
+        // Each file is fetched, then imported, before the next one.
+        let first: Vec<&str> = seen.0.iter().skip(2).take(8).map(|l| l.trim()).collect();
+        let files = ["fetch 0/4", "import 0/4", "fetch 1/4", "import 1/4", "fetch 2/4", "import 2/4", "fetch 3/4"];
+        assert_eq!(first[..7], files, "{:#?}", seen.0);
+    }
+
+    #[test]
+    fn reconcile_has_no_fetch_and_a_rerun_compares_its_report() {
+        let (_dir, mut ws) = workspace();
+        let opts = options(true, Utc::now(), true);
+        run_days(&mut ws, &[date(24)], &opts, &mut Unobserved).unwrap();
+        struct Last(Recorder, Option<bool>);
+        impl DayObserver for Last {
+            fn phase(&mut self, date: NaiveDate, phase: Phase) {
+                self.0.phase(date, phase)
+            }
+            fn day(&mut self, run: &DayRun) {
+                self.1 = Some(run.change.as_ref().is_some_and(|c| c.rows.is_empty()));
+                self.0.day(run)
+            }
+        }
+        let mut seen = Last(Recorder::default(), None);
+        let offline = DayOptions { command: "reconcile", ..options(false, Utc::now(), true) };
+        run_days(&mut ws, &[date(24)], &offline, &mut seen).unwrap();
+        let want = ["2026-11-24 reconcile", "2026-11-24 report", "2026-11-24 email", "2026-11-24 done Attention"];
+        assert_eq!(seen.0.phases(), want);
+        assert_eq!(seen.1, Some(true), "the same findings as the report it replaced");
+    }
+
+    #[test]
+    fn a_day_not_ready_stops_after_its_import_and_flushes_the_outbox() {
+        let (_dir, mut ws) = workspace();
+        // The 26th has no files; an hour before its deadline it is not ready (exit 3), and not reconciled.
+        let now = crate::pipeline::deadline(&ws.cfg, date(26)) - chrono::Duration::hours(1);
+        let mut seen = Recorder::default();
+        let e = run_days(&mut ws, &[date(26)], &options(true, now, false), &mut seen).unwrap_err();
+        assert_eq!(crate::exit::code_of_error(&e), crate::exit::code::NOT_READY, "{e:#}");
+        let want = ["2026-11-26 fetch", "2026-11-26 import", "2026-11-26 imported 0 files", "delivered after failure"];
+        assert_eq!(seen.phases(), want);
+        // The same day with its files final is reconciled (a missing file is reported, not waited for).
+        let mut seen = Recorder::default();
+        run_days(&mut ws, &[date(26)], &options(true, now, true), &mut seen).unwrap();
+        assert_eq!(seen.phases().last().copied(), Some("2026-11-26 done Attention"));
+    }
+}
