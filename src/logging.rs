@@ -79,11 +79,14 @@ pub fn above_bars<R>(write: impl FnOnce() -> R) -> R {
     crate::source::sftp::download::bars().suspend(write)
 }
 
+/// Where a finished log line goes (stderr; a test's screen).
+type LineSink = Arc<dyn Fn(&[u8]) + Send + Sync>;
+
 /// Writes each log line whole, through a bar set's `suspend`, so it is printed above the bars.
 #[derive(Clone)]
 pub struct AboveBars {
     set: MultiProgress,
-    out: Arc<dyn Fn(&[u8]) + Send + Sync>,
+    out: LineSink,
 }
 
 impl AboveBars {

@@ -65,13 +65,21 @@ impl PhaseBars {
 
     /// File `done` of `total` starts its fetch or import.
     pub fn file(&mut self, phase: Phase, done: usize, total: usize, name: &str) {
-        for (p, bar) in &self.bars {
+        for (p, bar) in self.bars.iter().filter(|(p, _)| matches!(p, Phase::Fetch | Phase::Import)) {
             // Both file lines count the same files.
             bar.set_length(total as u64);
             if *p == phase {
                 bar.set_position(done as u64);
                 bar.set_message(name.to_string());
             }
+        }
+    }
+
+    /// Every file is fetched and imported: the file lines show all of them.
+    pub fn files_done(&mut self) {
+        for (_, bar) in self.bars.iter().filter(|(p, _)| matches!(p, Phase::Fetch | Phase::Import)) {
+            bar.set_position(bar.length().unwrap_or(0));
+            bar.set_message("");
         }
     }
 

@@ -136,6 +136,9 @@ impl DayObserver for Printer {
     }
 
     fn imported(&mut self, date: NaiveDate, import: &pipeline::DayImport) {
+        if let Some(b) = self.bars.as_mut() {
+            b.files_done();
+        }
         if self.headers {
             outln!("== {date}");
         }
