@@ -225,25 +225,8 @@ fn steps(
 
 #[cfg(test)]
 mod tests {
+    use super::super::handoff_tests::{date, workspace};
     use super::*;
-    use crate::config::Config;
-    use std::path::Path;
-
-    fn date(d: u32) -> NaiveDate {
-        NaiveDate::from_ymd_opt(2026, 11, d).unwrap()
-    }
-
-    /// The bundled fixtures as the demo runs them: files of 2026-11-24 and -25 in a folder source,
-    /// their sales records loaded; emails written as files.
-    fn workspace() -> (tempfile::TempDir, Workspace) {
-        let dir = tempfile::tempdir().unwrap();
-        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
-        let mut ws = Workspace::open(Config::demo(&dir.path().join("work"), &fixtures.join("sftp"))).unwrap();
-        for s in ["sales_2026-11-24.csv", "sales_2026-11-25.csv"] {
-            super::super::import_sales(&mut ws, &fixtures.join("sales").join(s), None).unwrap();
-        }
-        (dir, ws)
-    }
 
     fn options(fetch: bool, now: DateTime<Utc>, files_final: bool) -> DayOptions {
         DayOptions { command: "run", fetch, email: EmailOptions::default(), wait: None, now, files_final }
