@@ -151,6 +151,13 @@ impl DayObserver for Printer {
 
     fn day(&mut self, run: &DayRun) {
         self.clear_bars();
+        if let Some(crate::notify::DailyEmail::AlreadyQueued { version, changed: true, .. }) = &run.daily_email {
+            outln!(
+                "{}: the report changed since email version {version}; pass --resend-email to send version {}",
+                run.date,
+                version + 1
+            );
+        }
         let waiting = run.delivery.waiting_sentence().is_some();
         print_outcome(run.date, &run.result, run.change.as_ref(), waiting);
         run.delivery.print();

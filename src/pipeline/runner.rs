@@ -95,6 +95,9 @@ pub struct DayRun {
     pub result: day::DayResult,
     /// How the report differs from the one it replaced, when it replaced one.
     pub change: Option<day::ReportChange>,
+    /// The day's email: queued, already queued (and whether the report changed since), or not yet
+    /// (`None`: the day is not final).
+    pub daily_email: Option<crate::notify::DailyEmail>,
     /// What the delivery at the end of the day sent and left waiting.
     pub delivery: email::Delivery,
 }
@@ -209,7 +212,7 @@ fn steps(
     crate::store::runs::set_report_path(&ws.conn, run_id, &result.report.dir.display().to_string())?;
     let change = day::change_since_previous(&result.report);
     obs.phase(date, Phase::Email);
-    email::after_day(ws, date, &result, now, mail)?;
+    let daily_email = email::after_day(ws, date, &result, now, mail)?;
     email::alerts(ws, date, now, mail)?;
     attention |= !result.is_clean();
     // The day's email and alerts are sent before its result is told: a clean day whose email stays
@@ -220,7 +223,7 @@ fn steps(
         crate::store::runs::set_message(&ws.conn, run_id, &w)?;
     }
     let outcome = if attention { Outcome::Attention } else { Outcome::Clean };
-    Ok(DayRun { date, run_id, outcome, import, result, change, delivery })
+    Ok(DayRun { date, run_id, outcome, import, result, change, daily_email, delivery })
 }
 
 #[cfg(test)]
@@ -307,6 +310,28 @@ mod tests {
         let want = ["2026-11-24 reconcile", "2026-11-24 report", "2026-11-24 email", "2026-11-24 done Attention"];
         assert_eq!(seen.0.phases(), want);
         assert_eq!(seen.1, Some(true), "the same findings as the report it replaced");
+    }
+
+    #[test]
+    fn a_rerun_tells_whether_the_report_changed_since_its_email() {
+        use crate::notify::DailyEmail;
+        let (_dir, mut ws) = workspace();
+        let opts = options(true, Utc::now(), true);
+        struct Email(Option<DailyEmail>);
+        impl DayObserver for Email {
+            fn day(&mut self, run: &DayRun) {
+                self.0 = run.daily_email.clone();
+            }
+        }
+        let mut seen = Email(None);
+        run_days(&mut ws, &[date(24)], &opts, &mut seen).unwrap();
+        assert_eq!(seen.0, Some(DailyEmail::Queued { version: 1 }));
+        run_days(&mut ws, &[date(24)], &opts, &mut seen).unwrap();
+        assert!(matches!(seen.0, Some(DailyEmail::AlreadyQueued { version: 1, changed: false, .. })), "{:?}", seen.0);
+        // What the reader sees changes: the CLI says that --resend-email sends version 2.
+        ws.cfg.merchant.name = "Demo HK Store (renamed)".into();
+        run_days(&mut ws, &[date(24)], &opts, &mut seen).unwrap();
+        assert!(matches!(seen.0, Some(DailyEmail::AlreadyQueued { version: 1, changed: true, .. })), "{:?}", seen.0);
     }
 
     #[test]
