@@ -1,6 +1,6 @@
-//! The driver: runs the data path for a date — source → archive → parse → store (→ reconcile →
-//! report → notify as they join). It owns the order of steps and the run records; each step's logic
-//! lives in its own module.
+//! The driver: runs the data path for a date — source → archive → parse → store → reconcile → report
+//! → notify. [`run_days`] (`runner`) owns the order of a day's steps; this file holds the import
+//! steps and the run records; each step's logic lives in its own module.
 
 use crate::archive::{sha256_hex, Archive};
 use crate::config::{Config, SourceKind};
@@ -17,6 +17,9 @@ use std::sync::mpsc::{channel, sync_channel, SendError};
 
 pub mod day;
 pub mod email;
+pub mod runner;
+
+pub use runner::{run_days, DayObserver, DayOptions, DayRun, Phase};
 
 /// Everything a command needs: the config, the open database and the archive.
 pub struct Workspace {
@@ -194,10 +197,10 @@ pub fn import_day(
     now: DateTime<Utc>,
     run_id: Option<i64>,
 ) -> Result<DayImport> {
-    import_day_observed(ws, source, date, now, run_id, &mut |_, _, _| {})
+    import_day_with(ws, source, date, now, run_id, &mut runner::Unobserved)
 }
 
-/// [`import_day`] with a callback before each file (index, total, file) — the CLI draws progress with it.
+/// [`import_day`] with a callback before each file (index, total, file) — `import` draws its bar with it.
 pub fn import_day_observed(
     ws: &mut Workspace,
     source: &mut dyn FileSource,
@@ -206,6 +209,29 @@ pub fn import_day_observed(
     run_id: Option<i64>,
     on_file: &mut dyn FnMut(usize, usize, &RemoteFile),
 ) -> Result<DayImport> {
+    /// Passes the files' fetch steps to the callback.
+    struct OnFile<'a>(&'a mut dyn FnMut(usize, usize, &RemoteFile));
+    impl DayObserver for OnFile<'_> {
+        fn file(&mut self, phase: Phase, done: usize, total: usize, file: &RemoteFile) {
+            if phase == Phase::Fetch {
+                (self.0)(done, total, file)
+            }
+        }
+    }
+    import_day_with(ws, source, date, now, run_id, &mut OnFile(on_file))
+}
+
+/// [`import_day`] reporting to `obs`: [`Phase::Fetch`] before the listing, [`Phase::Import`] after it,
+/// then each file's fetch and import as it starts (a file is fetched, then imported, before the next).
+pub fn import_day_with(
+    ws: &mut Workspace,
+    source: &mut dyn FileSource,
+    date: NaiveDate,
+    now: DateTime<Utc>,
+    run_id: Option<i64>,
+    obs: &mut dyn DayObserver,
+) -> Result<DayImport> {
+    obs.phase(date, Phase::Fetch);
     let layouts = ws.cfg.layouts_in_use();
     let listing = source
         .list_day(date, &layouts)
@@ -232,8 +258,9 @@ pub fn import_day_observed(
         h.reserve_for(listing.files.iter().filter(|f| f.kind != FileKind::SettlementSummary).map(|f| f.size).sum());
     }
     let total = listing.files.len();
+    obs.phase(date, Phase::Import);
     for (i, file) in listing.files.into_iter().enumerate() {
-        on_file(i, total, &file);
+        obs.file(Phase::Fetch, i, total, &file);
         // Already fetched with the same name, size and mtime: skip the download (unless --refetch).
         if !ws.refetch {
             if let Some(file_id) = store::files::find_fetched(&ws.conn, &file)? {
@@ -263,6 +290,7 @@ pub fn import_day_observed(
             out.skipped.push((file.name.to_string(), format!("{e:#}")));
             continue;
         }
+        obs.file(Phase::Import, i, total, &file);
         let bytes = std::fs::read(&dest).with_context(|| format!("cannot read {}", dest.display()))?;
         let fetched = Fetched { file: &file, source: &source.describe(), bytes: &bytes, staged: Some(&dest) };
         let outcome = import_bytes(ws, fetched, past_deadline, run_id)?;

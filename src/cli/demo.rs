@@ -4,7 +4,7 @@
 
 use crate::config::Config;
 use crate::exit::Outcome;
-use crate::pipeline::{self, Workspace};
+use crate::pipeline::{self, DayObserver, DayOptions, DayRun, Phase, Workspace};
 use anyhow::{Context, Result};
 use std::path::PathBuf;
 
@@ -37,9 +37,7 @@ pub fn run(_g: &super::Globals, a: Args) -> Result<Outcome> {
         })
         .unwrap_or_default();
     sales.sort();
-    let mut last_report = None;
-    let mut example_id = None;
-    let (outcome, _) = pipeline::recorded(&mut ws, "demo", None, |ws, run_id| {
+    pipeline::recorded(&mut ws, "demo", None, |ws, run_id| {
         for s in &sales {
             let (parsed, res) = pipeline::import_sales(ws, s, Some(run_id))?;
             outln!(
@@ -49,28 +47,22 @@ pub fn run(_g: &super::Globals, a: Args) -> Result<Outcome> {
                 parsed.rejects.len()
             );
         }
-        let dates = local_dates(ws)?;
-        let mut attention = false;
-        for date in dates {
-            let now = chrono::Utc::now().max(pipeline::deadline(&ws.cfg, date));
-            let mut source = pipeline::open_source(&ws.cfg)?;
-            let params = crate::reconcile::Params::from_config(&ws.cfg.business);
-            ws.handoff = Some(crate::store::handoff::Handoff::start(&ws.conn, date, &params));
-            let day = pipeline::import_day(ws, source.as_mut(), date, now, Some(run_id))?;
-            outln!("== {date}");
-            super::import::print_day(&day);
-            let res = pipeline::day::reconcile_day(ws, date, run_id)?;
-            super::run::print_result(date, &res);
-            pipeline::email::after_day(ws, date, &res, now, Default::default())?;
-            attention |= !res.is_clean();
-            last_report = Some(res.report.dir.join("report.html"));
-            if let Some(f) = res.outcome.findings.iter().find(|f| !f.merchant_trans_id.is_empty()) {
-                example_id.get_or_insert_with(|| f.merchant_trans_id.clone());
-            }
-        }
-        Ok((if attention { Outcome::Attention } else { Outcome::Clean }, ()))
+        Ok((Outcome::Clean, ()))
     })?;
-    pipeline::email::finish(&ws, Default::default());
+    // Each date as `run` does it (lock, import, reconcile, report, email, alerts), with the fixtures'
+    // files final: as if run after each date's deadline.
+    let opts = DayOptions {
+        command: "demo",
+        fetch: true,
+        email: Default::default(),
+        wait: None,
+        now: chrono::Utc::now(),
+        files_final: true,
+    };
+    let mut seen = Seen { printer: super::run::Printer::new(true), last_report: None, example_id: None };
+    let dates = local_dates(&ws)?;
+    let outcome = pipeline::run_days(&mut ws, &dates, &opts, &mut seen)?;
+    let Seen { last_report, example_id, .. } = seen;
     outln!("database: {}", ws.cfg.path(&ws.cfg.store.database).display());
     if let Some(r) = last_report {
         outln!("open the latest report: {}", r.display());
@@ -93,6 +85,41 @@ pub fn run(_g: &super::Globals, a: Args) -> Result<Outcome> {
         );
     }
     Ok(outcome)
+}
+
+/// Prints as `run` does, and keeps what the closing lines name: the last report and an id to explain.
+struct Seen {
+    printer: super::run::Printer,
+    last_report: Option<PathBuf>,
+    example_id: Option<String>,
+}
+
+impl DayObserver for Seen {
+    fn ledger(&mut self, l: &pipeline::runner::Ledger) {
+        self.printer.ledger(l)
+    }
+    fn phase(&mut self, date: chrono::NaiveDate, phase: Phase) {
+        self.printer.phase(date, phase)
+    }
+    fn file(&mut self, phase: Phase, done: usize, total: usize, file: &crate::source::RemoteFile) {
+        self.printer.file(phase, done, total, file)
+    }
+    fn imported(&mut self, date: chrono::NaiveDate, import: &pipeline::DayImport) {
+        self.printer.imported(date, import)
+    }
+    fn warning(&mut self, text: &str) {
+        self.printer.warning(text)
+    }
+    fn day(&mut self, run: &DayRun) {
+        self.printer.day(run);
+        self.last_report = Some(run.result.report.dir.join("report.html"));
+        if let Some(f) = run.result.outcome.findings.iter().find(|f| !f.merchant_trans_id.is_empty()) {
+            self.example_id.get_or_insert_with(|| f.merchant_trans_id.clone());
+        }
+    }
+    fn delivered_after_failure(&mut self, delivery: &pipeline::email::Delivery) {
+        self.printer.delivered_after_failure(delivery)
+    }
 }
 
 /// The first and last business dates with local sales records.

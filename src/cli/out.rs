@@ -17,8 +17,9 @@ pub fn stdout(args: fmt::Arguments<'_>, line: bool) {
     if STDOUT_GONE.load(Ordering::Relaxed) {
         return;
     }
-    let mut o = std::io::stdout().lock();
-    if let Err(e) = write(&mut o, args, line) {
+    // Above the progress bars (on a terminal), not through them.
+    let written = crate::logging::above_bars(|| write(&mut std::io::stdout().lock(), args, line));
+    if let Err(e) = written {
         STDOUT_GONE.store(true, Ordering::Relaxed);
         if e.kind() != ErrorKind::BrokenPipe {
             stderr(format_args!("warning: cannot write to stdout ({e}): the rest of the output is dropped"), true);
@@ -31,7 +32,7 @@ pub fn stderr(args: fmt::Arguments<'_>, line: bool) {
     if STDERR_GONE.load(Ordering::Relaxed) {
         return;
     }
-    if write(&mut std::io::stderr().lock(), args, line).is_err() {
+    if crate::logging::above_bars(|| write(&mut std::io::stderr().lock(), args, line)).is_err() {
         STDERR_GONE.store(true, Ordering::Relaxed);
     }
 }

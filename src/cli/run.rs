@@ -3,11 +3,15 @@
 //! archived. Before the file deadline, files that are not there yet exit 3 so the scheduler retries.
 //!
 //! `alipay-recon reconcile --date D` is the same without the fetch (always offline).
+//!
+//! The day itself is `pipeline::run_days`; this file parses the options, prints what the run tells its
+//! observer ([`Printer`]) and returns the outcome for the exit code.
 
 use super::dates::{parse_date, range};
 use crate::exit::Outcome;
-use crate::pipeline::{self, day, Workspace};
-use anyhow::{bail, Context, Result};
+use crate::pipeline::runner::Ledger;
+use crate::pipeline::{self, day, DayObserver, DayOptions, DayRun, Phase, Workspace};
+use anyhow::{bail, Result};
 use chrono::{DateTime, NaiveDate, Utc};
 
 /// The options `run` and `reconcile` share: which days, email, waiting for the date's lock.
@@ -75,92 +79,99 @@ pub fn run(g: &super::Globals, a: Args, fetch: bool) -> Result<Outcome> {
     let mut ws = Workspace::open(cfg)?;
     ws.refetch = a.refetch;
     let fetch = fetch && !a.offline;
-    let mut source = if fetch { Some(pipeline::open_source(&ws.cfg)?) } else { None };
-    let mut worst = Outcome::Clean;
-    let command = if fetch { "run" } else { "reconcile" };
-    let email = crate::notify::EmailOptions { no_email: a.day.no_email, resend: a.day.resend_email };
-    if ws.cfg.payment.enabled {
-        // The payment ledger first: resolve what is not final (online only), then feed local records.
-        if fetch {
-            let (sweep, synced) = crate::payment::daily(&ws.cfg, &ws.conn).context("payment ledger sweep")?;
-            outln!(
+    let opts = DayOptions {
+        command: if fetch { "run" } else { "reconcile" },
+        fetch,
+        email: crate::notify::EmailOptions { no_email: a.day.no_email, resend: a.day.resend_email },
+        wait: a.day.wait.map(std::time::Duration::from_secs),
+        now,
+        files_final: false,
+    };
+    pipeline::run_days(&mut ws, &dates, &opts, &mut Printer::new(false))
+}
+
+/// Prints a run as it goes: the ledger line, each date's files, warnings, its result and emails; draws
+/// the phases' progress on a terminal (super::progress). `headers`: a `== DATE` line before each date.
+pub struct Printer {
+    bars: Option<super::progress::PhaseBars>,
+    headers: bool,
+}
+
+impl Printer {
+    pub fn new(headers: bool) -> Printer {
+        Printer { bars: super::progress::PhaseBars::on_terminal(), headers }
+    }
+
+    fn clear_bars(&mut self) {
+        if let Some(b) = self.bars.as_mut() {
+            b.clear();
+        }
+    }
+}
+
+impl DayObserver for Printer {
+    fn ledger(&mut self, l: &Ledger) {
+        match l {
+            Ledger::Swept { sweep, synced } => outln!(
                 "payment ledger: {} looked at, {} resolved, {} still open{}; {synced} local records updated",
                 sweep.looked_at,
                 sweep.resolved,
                 sweep.still_open.len(),
                 if sweep.still_open.is_empty() { String::new() } else { format!(" ({})", sweep.still_open.join(", ")) }
+            ),
+            Ledger::Synced { synced } => outln!("payment ledger: {synced} local records updated (offline: no sweep)"),
+        }
+    }
+
+    fn phase(&mut self, date: NaiveDate, phase: Phase) {
+        if let Some(b) = self.bars.as_mut() {
+            b.phase(date, phase);
+        }
+    }
+
+    fn file(&mut self, phase: Phase, done: usize, total: usize, file: &crate::source::RemoteFile) {
+        if let Some(b) = self.bars.as_mut() {
+            b.file(phase, done, total, file.name.as_str());
+        }
+    }
+
+    fn imported(&mut self, date: NaiveDate, import: &pipeline::DayImport) {
+        if let Some(b) = self.bars.as_mut() {
+            b.files_done();
+        }
+        if self.headers {
+            outln!("== {date}");
+        }
+        super::import::print_day(import);
+    }
+
+    fn warning(&mut self, text: &str) {
+        errln!("warning: {text}");
+    }
+
+    fn day(&mut self, run: &DayRun) {
+        self.clear_bars();
+        if let Some(crate::notify::DailyEmail::AlreadyQueued { version, changed: true, .. }) = &run.daily_email {
+            outln!(
+                "{}: the report changed since email version {version}; pass --resend-email to send version {}",
+                run.date,
+                version + 1
             );
-        } else {
-            let synced = crate::payment::sync_local_records(&ws.conn, &ws.cfg.business.timezone)?;
-            outln!("payment ledger: {synced} local records updated (offline: no sweep)");
         }
+        let waiting = run.delivery.waiting_sentence().is_some();
+        print_outcome(run.date, &run.result, run.change.as_ref(), waiting);
+        run.delivery.print();
     }
-    let lock_dir = crate::lock::lock_dir(&ws.cfg);
-    // Once a date's delivery left mail waiting, later dates of a range do not wait out the same failure.
-    let mut mail_down = false;
-    for date in dates {
-        // One run per date at a time, shared with the daemon and other manual runs (exit 4 when held).
-        let _lock = crate::lock::acquire(&lock_dir, date, a.day.wait.map(std::time::Duration::from_secs))?;
-        let r = pipeline::recorded(&mut ws, command, Some(date), |ws, run_id| {
-            let mut attention = false;
-            if let Some(src) = source.as_mut() {
-                // The day's local records are read while its files import; their rows are kept for
-                // the reconciliation (the window is the same as if it read them back).
-                let params = crate::reconcile::Params::from_config(&ws.cfg.business);
-                ws.handoff = Some(crate::store::handoff::Handoff::start(&ws.conn, date, &params));
-                let imported = pipeline::import_day(ws, src.as_mut(), date, now, Some(run_id))?;
-                super::import::print_day(&imported);
-                if let Some(e) = pipeline::not_ready(ws, &imported, date, now)? {
-                    return Err(e.into());
-                }
-                attention |= !imported.incomplete().is_empty();
-                if let Some(w) = pipeline::no_transactions_warning(ws, &imported, date)? {
-                    errln!("warning: {w}");
-                }
-            }
-            let res = day::reconcile_day(ws, date, run_id)?;
-            let dir = res.report.dir.display().to_string();
-            crate::store::runs::set_report_path(&ws.conn, run_id, &dir)?;
-            pipeline::email::after_day(ws, date, &res, now, email)?;
-            pipeline::email::alerts(ws, date, now, email)?;
-            attention |= !res.is_clean();
-            // The day's email and alerts are sent before its result is printed: a clean day whose
-            // email stays in the outbox is not "all clear" and not exit 0 (contracts.md v3 §5).
-            let delivery = pipeline::email::deliver(ws, email, !mail_down);
-            let waiting = delivery.run_message();
-            print_outcome(date, &res, waiting.is_some());
-            delivery.print();
-            if let Some(w) = waiting {
-                mail_down = true;
-                attention = true;
-                crate::store::runs::set_message(&ws.conn, run_id, &w)?;
-            }
-            Ok((if attention { Outcome::Attention } else { Outcome::Clean }, ()))
-        })
-        .with_context(|| format!("run for {date}"));
-        let (o, _) = match r {
-            Ok(v) => v,
-            Err(e) => {
-                if crate::exit::code_of_error(&e) == crate::exit::code::FAILED {
-                    pipeline::email::run_failed(&mut ws, Some(date), command, &e, email);
-                }
-                pipeline::email::finish(&ws, email);
-                return Err(e);
-            }
-        };
-        if o == Outcome::Attention {
-            worst = Outcome::Attention;
-        }
+
+    fn delivered_after_failure(&mut self, delivery: &pipeline::email::Delivery) {
+        self.clear_bars();
+        delivery.print();
     }
-    Ok(worst)
 }
 
-pub fn print_result(date: NaiveDate, r: &day::DayResult) {
-    print_outcome(date, r, false)
-}
-
-/// The day's result; `email_waiting`: its email or an alert was not delivered (the caller says which).
-pub fn print_outcome(date: NaiveDate, r: &day::DayResult, email_waiting: bool) {
+/// The day's result; `change`: how its report differs from the one it replaced; `email_waiting`: its
+/// email or an alert was not delivered (the delivery's lines say which).
+pub fn print_outcome(date: NaiveDate, r: &day::DayResult, change: Option<&day::ReportChange>, email_waiting: bool) {
     let s = &r.outcome.summary;
     if r.is_clean() && email_waiting {
         outln!("{date}: no discrepancies — {} matched, but its email is not delivered yet (below)", s.matched);
@@ -186,7 +197,7 @@ pub fn print_outcome(date: NaiveDate, r: &day::DayResult, email_waiting: bool) {
         );
     }
     outln!("report: {}", r.report.dir.join("report.html").display());
-    if let Some(c) = day::change_since_previous(&r.report) {
+    if let Some(c) = change {
         if c.rows.is_empty() {
             outln!("rerun: same findings as the previous report (kept in {})", c.previous.display());
         } else {

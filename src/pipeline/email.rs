@@ -14,7 +14,8 @@ use anyhow::Result;
 use chrono::{DateTime, NaiveDate, Utc};
 
 /// Queues the daily email of a day once it is final (a complete transaction file is stored, or its
-/// deadline passed); `None` before. Prints a hint when the report changed since the email already sent.
+/// deadline passed); `None` before. `AlreadyQueued { changed: true }`: the report changed since the
+/// email already sent (the caller says that `--resend-email` sends the new version).
 pub fn after_day(
     ws: &mut Workspace,
     date: NaiveDate,
@@ -34,14 +35,7 @@ pub fn after_day(
         folder: &res.report.dir,
         findings: &res.outcome.findings,
     };
-    let r = notify::queue_daily(&mut ws.conn, &report, opts)?;
-    if let DailyEmail::AlreadyQueued { version, changed: true, .. } = &r {
-        outln!(
-            "{date}: the report changed since email version {version}; pass --resend-email to send version {}",
-            version + 1
-        );
-    }
-    Ok(Some(r))
+    Ok(Some(notify::queue_daily(&mut ws.conn, &report, opts)?))
 }
 
 /// Queues the alert for a failed run. Errors while queueing are logged, never hide the run's error.

@@ -8,13 +8,14 @@ use crate::reconcile::{Input, Params};
 use crate::store::handoff::Handoff;
 use crate::store::window;
 
-fn date(d: u32) -> NaiveDate {
+pub(super) fn date(d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 11, d).unwrap()
 }
 
 /// A workspace on a database file (the local records are read on a second connection) with the
-/// bundled fixtures' sales records: intl, classic and antom files for 2026-11-24 and -25.
-fn workspace() -> (tempfile::TempDir, Workspace) {
+/// bundled fixtures' sales records: intl, classic and antom files for 2026-11-24 and -25 (also the
+/// day runner's tests).
+pub(super) fn workspace() -> (tempfile::TempDir, Workspace) {
     let dir = tempfile::tempdir().unwrap();
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
     let mut ws = Workspace::open(Config::demo(&dir.path().join("work"), &fixtures.join("sftp"))).unwrap();
