@@ -4,7 +4,7 @@
 //! [`header_safe`]; everything that reaches HTML written here goes through [`html_escape`].
 
 use super::{Kind, Message, Part};
-use crate::domain::{format_minor, Currency, DaySummary, Finding};
+use crate::domain::{display_money, Currency, DaySummary, Finding};
 use anyhow::{Context, Result};
 use chrono::NaiveDate;
 use std::fmt::Write as _;
@@ -190,22 +190,9 @@ pub fn header_safe(s: &str) -> String {
 /// The report's escaping, shared so the email and the report can never disagree.
 pub use crate::report::html_escape;
 
-/// `HKD 1,234.00`: the currency's decimals, thousands grouped for reading (never for files).
+/// `HKD 1,234.00`: the tool's one display format ([`display_money`]), never for files.
 pub fn money(minor: i64, cur: Currency) -> String {
-    let plain = format_minor(minor, cur);
-    let (sign, rest) = plain.strip_prefix('-').map(|r| ("-", r)).unwrap_or(("", plain.as_str()));
-    let (int, frac) = rest.split_once('.').map(|(i, f)| (i, Some(f))).unwrap_or((rest, None));
-    let mut grouped = String::new();
-    for (i, ch) in int.chars().enumerate() {
-        if i > 0 && (int.len() - i) % 3 == 0 {
-            grouped.push(',');
-        }
-        grouped.push(ch);
-    }
-    match frac {
-        Some(f) => format!("{cur} {sign}{grouped}.{f}"),
-        None => format!("{cur} {sign}{grouped}"),
-    }
+    display_money(minor, cur)
 }
 
 fn money_code(minor: i64, code: &str) -> String {
