@@ -324,6 +324,7 @@ pub fn report_html(p: &Prepared) -> Result<Vec<u8>> {
     let _ = writeln!(out, "<h1 style=\"font-size:20px;\">Alipay reconciliation for {date}</h1>\n<p>{merchant}</p>");
     headline(&mut out, p);
     totals(&mut out, p);
+    out.push_str(&super::bridge::html(&p.bridge));
     let mut budget = ROW_BUDGET;
     discrepancies(&mut out, p, &mut budget)?;
     pending(&mut out, p, &mut budget)?;

@@ -16,6 +16,7 @@
 //!
 //! In all three CSVs `business_date` is the report's date and `item_date` the item's own date.
 
+pub mod bridge;
 mod chart;
 mod csv_out;
 mod folder;
@@ -127,6 +128,8 @@ pub(crate) struct Prepared<'a> {
     pub trend: Vec<(NaiveDate, Option<&'a TrendPoint>)>,
     /// Every currency of the summary, at-stake and trend maps.
     pub currencies: BTreeMap<String, Currency>,
+    /// The cash bridge per currency of the summary ([`bridge`]).
+    pub bridge: Vec<bridge::CurrencyBridge>,
 }
 
 pub(crate) const TREND_DAYS: i64 = 14;
@@ -172,7 +175,8 @@ impl<'a> Prepared<'a> {
             })?;
             currencies.insert(code.clone(), cur);
         }
-        Ok(Prepared { input, findings, pending, open, warnings, trend, currencies })
+        let bridge = bridge::bridge(&input.summary, &findings, &pending);
+        Ok(Prepared { input, findings, pending, open, warnings, trend, currencies, bridge })
     }
 
     /// The currency of a totals key (checked in [`Prepared::new`]).

@@ -1,0 +1,421 @@
+//! The cash bridge per currency (issue 17 §1): what the day's settlement files say Alipay pays and
+//! what its summaries say it paid, with the difference broken into named parts that add up exactly.
+//!
+//! Two views of a currency, told apart:
+//! - **Captured** (transaction files, *pricing* currency): gross payments − refunds − cancels = net
+//!   captured. A pricing currency whose money settles in another one says so, and gets no 0.00
+//!   settlement lines of its own.
+//! - **Settlement** (settlement-detail rows dated on the day, *settlement* currency): gross payments −
+//!   refunds − cancels − fees ± other lines (settlement fees, adjustments, reserves) = expected net;
+//!   settled net is what the settlement summaries state. `settled − expected` = the sum of the parts:
+//!   summaries that disagree with their detail rows, detail files no summary covers, and — only if the
+//!   data leaves one — an explicit unexplained remainder.
+//!
+//! A day's payout settles earlier days' captures, so pending items, UNSETTLED payments and settlement
+//! mismatches are not parts of that difference: they are listed beside it ("follow-up"), each count
+//! with its rows. Pure: a function of the report input's totals and rows.
+
+use super::text::html_escape as esc;
+use crate::domain::{
+    display_money, Category, Currency, CurrencyTotals, DaySummary, Finding, PendingItem, PendingState,
+};
+use std::fmt::Write;
+
+/// One named amount of the bridge, with the rows (or files) it stands for.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Part {
+    /// Stable machine name (`summary_mismatch`, `no_summary`, `unexplained`, `pending`, …); also the
+    /// HTML anchor `bridge-<currency>-<key>` of the list of its rows.
+    pub key: &'static str,
+    #[serde(skip)]
+    pub label: String,
+    /// Signed, minor units of the bridge's currency.
+    pub amount: i64,
+    /// How many rows (or files) make it up.
+    pub count: i64,
+    /// What the count links to: one line per row or file.
+    #[serde(skip)]
+    pub rows: Vec<String>,
+    /// Where all its rows are, when the page lists only the first [`LISTED_ROWS`].
+    #[serde(skip)]
+    pub file: &'static str,
+}
+
+/// Rows listed under a part on the page (the email's HTML must stay small; the files have them all).
+pub const LISTED_ROWS: usize = 10;
+
+/// The settlement view of one settlement currency.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Settlement {
+    pub payments: i64,
+    pub payment_count: i64,
+    pub refunds: i64,
+    pub refund_count: i64,
+    pub cancels: i64,
+    pub cancel_count: i64,
+    pub fees: i64,
+    pub other: i64,
+    pub other_count: i64,
+    pub expected_net: i64,
+    pub settled_net: i64,
+    /// Whether any settlement summary stated the payout (else settled net is the detail rows' sum).
+    pub has_summary: bool,
+    /// The parts of `settled_net − expected_net`, in report order; they sum to it exactly.
+    pub parts: Vec<Part>,
+}
+
+impl Settlement {
+    pub fn difference(&self) -> i64 {
+        self.settled_net - self.expected_net
+    }
+}
+
+/// The captured view of one pricing currency.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Captured {
+    pub payments: i64,
+    pub payment_count: i64,
+    pub refunds: i64,
+    pub refund_count: i64,
+    pub cancels: i64,
+    pub cancel_count: i64,
+}
+
+impl Captured {
+    pub fn net(&self) -> i64 {
+        self.payments - self.refunds - self.cancels
+    }
+}
+
+/// The bridge of one currency code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CurrencyBridge {
+    pub currency: Currency,
+    pub captured: Option<Captured>,
+    /// Settlement currencies this pricing currency's money settles in (other than itself).
+    pub settles_in: Vec<String>,
+    pub settlement: Option<Settlement>,
+    /// Money to follow up that is not in the day's payout: pending items, UNSETTLED and
+    /// SETTLEMENT_MISMATCH rows in this currency. Not parts of the difference.
+    pub follow_up: Vec<Part>,
+}
+
+/// The bridge of every currency of `summary` (sorted by code); `findings` and `pending` give the rows
+/// the parts link to. Currency codes that do not parse are skipped (the report checks them first).
+pub fn bridge(summary: &DaySummary, findings: &[&Finding], pending: &[&PendingItem]) -> Vec<CurrencyBridge> {
+    summary
+        .currencies
+        .iter()
+        .filter_map(|(code, t)| Currency::parse(code).ok().map(|c| (c, t)))
+        .map(|(c, t)| CurrencyBridge {
+            currency: c,
+            captured: captured(t),
+            settles_in: t.settles_in.clone(),
+            settlement: settlement(c, t, findings),
+            follow_up: follow_up(c, findings, pending),
+        })
+        .collect()
+}
+
+fn captured(t: &CurrencyTotals) -> Option<Captured> {
+    let c = Captured {
+        payments: t.alipay_payments,
+        payment_count: t.alipay_payment_count,
+        refunds: t.alipay_refunds,
+        refund_count: t.alipay_refund_count,
+        cancels: t.alipay_cancels,
+        cancel_count: t.alipay_cancel_count,
+    };
+    (c.payment_count + c.refund_count + c.cancel_count > 0).then_some(c)
+}
+
+fn settlement(c: Currency, t: &CurrencyTotals, findings: &[&Finding]) -> Option<Settlement> {
+    let counts = t.settled_payment_count + t.settled_refund_count + t.settled_cancel_count + t.settled_other_count;
+    if counts == 0 && t.settlement_sources.is_empty() && t.expected_net == 0 && t.settled_net == 0 && t.fees == 0 {
+        return None;
+    }
+    let has_summary = t.settlement_sources.iter().any(|s| s.summary_net.is_some());
+    let mut parts = Vec::new();
+    if has_summary {
+        let disagree: Vec<_> =
+            t.settlement_sources.iter().filter(|s| s.summary_net.is_some_and(|v| v != s.detail_net)).collect();
+        if !disagree.is_empty() {
+            let rows: Vec<String> = findings
+                .iter()
+                .filter(|f| f.category == Category::SummaryMismatch && in_currency(f, c))
+                .map(|f| f.detail.clone())
+                .collect();
+            let files: Vec<String> = disagree.iter().flat_map(|s| s.files.iter().cloned()).collect();
+            parts.push(Part {
+                key: "summary_mismatch",
+                label: format!("Settlement summaries that disagree with their detail rows ({})", files.join(", ")),
+                amount: disagree.iter().map(|s| s.summary_net.unwrap_or(0) - s.detail_net).sum(),
+                count: rows.len() as i64,
+                rows,
+                file: "discrepancies.csv",
+            });
+        }
+        let unstated: Vec<_> = t.settlement_sources.iter().filter(|s| s.summary_net.is_none()).collect();
+        if unstated.iter().any(|s| s.detail_net != 0) {
+            let rows: Vec<String> = unstated.iter().flat_map(|s| s.files.iter().cloned()).collect();
+            parts.push(Part {
+                key: "no_summary",
+                label: "Settlement detail that no settlement summary states (its payout is not confirmed)".into(),
+                amount: -unstated.iter().map(|s| s.detail_net).sum::<i64>(),
+                count: rows.len() as i64,
+                rows,
+                file: "the report folder",
+            });
+        }
+    }
+    let explained: i64 = parts.iter().map(|p| p.amount).sum();
+    let rest = (t.settled_net - t.expected_net) - explained;
+    if rest != 0 {
+        parts.push(Part {
+            key: "unexplained",
+            label: "Unexplained (the data attributes it to nothing above)".into(),
+            amount: rest,
+            count: 0,
+            rows: Vec::new(),
+            file: "",
+        });
+    }
+    Some(Settlement {
+        payments: t.settled_payments,
+        payment_count: t.settled_payment_count,
+        refunds: t.settled_refunds,
+        refund_count: t.settled_refund_count,
+        cancels: t.settled_cancels,
+        cancel_count: t.settled_cancel_count,
+        fees: t.fees,
+        other: t.settled_other,
+        other_count: t.settled_other_count,
+        expected_net: t.expected_net,
+        settled_net: t.settled_net,
+        has_summary,
+        parts,
+    })
+}
+
+/// Whether a row's money is in `c` (Alipay's currency when it has one, else the local one).
+fn in_currency(f: &Finding, c: Currency) -> bool {
+    f.alipay_currency.or(f.currency) == Some(c)
+}
+
+/// The row's amount in its currency: Alipay's when it has one, else the local one.
+fn amount_of(f: &Finding) -> i64 {
+    f.alipay_amount.or(f.local_amount).unwrap_or(0).abs()
+}
+
+/// One line of a part's row list: the ids and the amount, as the tables show them.
+fn row_line(f: &Finding) -> String {
+    let ids: Vec<&str> = [&f.merchant_trans_id, &f.merchant_refund_id]
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .map(String::as_str)
+        .collect();
+    let money = f.alipay_currency.or(f.currency).map(|c| display_money(amount_of(f), c)).unwrap_or_default();
+    format!("{} {} {money} (item of {})", f.category.as_str(), ids.join(" / "), f.item_date)
+}
+
+fn follow_up(c: Currency, findings: &[&Finding], pending: &[&PendingItem]) -> Vec<Part> {
+    let mut out = Vec::new();
+    let mut add = |key: &'static str, label: &str, rows: Vec<&Finding>, file: &'static str| {
+        if !rows.is_empty() {
+            out.push(Part {
+                key,
+                label: label.into(),
+                amount: rows.iter().map(|f| amount_of(f)).sum(),
+                count: rows.len() as i64,
+                rows: rows.iter().map(|f| row_line(f)).collect(),
+                file,
+            });
+        }
+    };
+    let pend: Vec<&Finding> = pending
+        .iter()
+        .filter(|p| p.state == PendingState::Pending && in_currency(&p.finding, c))
+        .map(|p| &p.finding)
+        .collect();
+    add("pending", "Pending: may settle or resolve with the next files", pend, "pending.csv");
+    let of = |cat: Category| findings.iter().copied().filter(|f| f.category == cat && in_currency(f, c)).collect();
+    add(
+        "unsettled",
+        "Unsettled: captured, past the settlement delay, in no settlement file",
+        of(Category::Unsettled),
+        "discrepancies.csv",
+    );
+    add(
+        "settlement_mismatch",
+        "Settlement mismatches: settlement lines that disagree with the transactions",
+        of(Category::SettlementMismatch),
+        "discrepancies.csv",
+    );
+    out
+}
+
+fn anchor(c: Currency, key: &str) -> String {
+    format!("bridge-{c}-{key}")
+}
+
+const TABLE: &str = "border=\"1\" cellpadding=\"4\" cellspacing=\"0\" style=\"border-collapse:collapse;border-color:#cccccc;margin:8px 0 12px 0;font-size:13px;\"";
+
+fn line(out: &mut String, label: &str, count: Option<String>, amount: String, strong: bool) {
+    let (b, eb) = if strong { ("<b>", "</b>") } else { ("", "") };
+    let _ = writeln!(
+        out,
+        "<tr><td>{b}{}{eb}</td><td align=\"right\" nowrap>{}</td><td align=\"right\" nowrap>{b}{}{eb}</td></tr>",
+        esc(label),
+        count.unwrap_or_default(),
+        esc(&amount)
+    );
+}
+
+/// A count that links to the list of its rows below the table.
+fn count_link(c: Currency, p: &Part) -> Option<String> {
+    (!p.rows.is_empty()).then(|| format!("<a href=\"#{}\">{}</a>", anchor(c, p.key), p.count))
+}
+
+fn row_lists(out: &mut String, c: Currency, parts: &[Part]) {
+    for p in parts.iter().filter(|p| !p.rows.is_empty()) {
+        let _ =
+            writeln!(out, "<div id=\"{}\" style=\"font-size:13px;\"><b>{}</b><ul>", anchor(c, p.key), esc(&p.label));
+        for r in p.rows.iter().take(LISTED_ROWS) {
+            let _ = writeln!(out, "<li>{}</li>", esc(r));
+        }
+        if p.rows.len() > LISTED_ROWS {
+            let more = p.rows.len() - LISTED_ROWS;
+            let _ = writeln!(out, "<li>… and {more} more: all are in {}.</li>", esc(p.file));
+        }
+        out.push_str("</ul></div>\n");
+    }
+}
+
+/// The `<section id="bridge">` of `report.html`.
+pub fn html(bridges: &[CurrencyBridge]) -> String {
+    let mut out = String::new();
+    if bridges.is_empty() {
+        return out;
+    }
+    out.push_str("<section id=\"bridge\">\n<h2 style=\"font-size:17px;\">Cash bridge</h2>\n");
+    for b in bridges {
+        let c = b.currency;
+        let m = |v: i64| display_money(v, c);
+        let n = |v: i64| Some(v.to_string());
+        let _ = writeln!(out, "<h3 style=\"font-size:15px;\" id=\"bridge-{c}\">{c}</h3>");
+        if let Some(k) = &b.captured {
+            let _ = writeln!(out, "<table {TABLE}>");
+            let _ = writeln!(out, "<tr><th align=\"left\" bgcolor=\"#eeeeee\">Captured today (transaction files, priced in {c})</th><th align=\"right\" bgcolor=\"#eeeeee\">Count</th><th align=\"right\" bgcolor=\"#eeeeee\">Amount</th></tr>");
+            line(&mut out, "Gross payments", n(k.payment_count), m(k.payments), false);
+            line(&mut out, "− Refunds", n(k.refund_count), m(k.refunds), false);
+            line(&mut out, "− Cancels", n(k.cancel_count), m(k.cancels), false);
+            line(&mut out, "= Net captured", None, m(k.net()), true);
+            out.push_str("</table>\n");
+        }
+        if !b.settles_in.is_empty() {
+            let _ = writeln!(
+                out,
+                "<p>Payments priced in {c} settle in {}: their fees and net are in that currency's bridge.</p>",
+                esc(&b.settles_in.join(", "))
+            );
+        }
+        if let Some(s) = &b.settlement {
+            let _ = writeln!(out, "<table {TABLE}>");
+            let _ = writeln!(out, "<tr><th align=\"left\" bgcolor=\"#eeeeee\">Settled today (settlement files, in {c})</th><th align=\"right\" bgcolor=\"#eeeeee\">Count</th><th align=\"right\" bgcolor=\"#eeeeee\">Amount</th></tr>");
+            line(&mut out, "Gross payments", n(s.payment_count), m(s.payments), false);
+            line(&mut out, "− Refunds", n(s.refund_count), m(s.refunds), false);
+            line(&mut out, "− Cancels", n(s.cancel_count), m(s.cancels), false);
+            line(&mut out, "− Fees", None, m(s.fees), false);
+            if s.other_count > 0 || s.other != 0 {
+                line(
+                    &mut out,
+                    "± Other lines (settlement fees, adjustments, reserves)",
+                    n(s.other_count),
+                    m(s.other),
+                    false,
+                );
+            }
+            line(&mut out, "= Expected net (settlement detail)", None, m(s.expected_net), true);
+            let settled = if s.has_summary {
+                "Settled net (settlement summaries)"
+            } else {
+                "Settled net (no summary file: taken from the detail rows)"
+            };
+            line(&mut out, settled, None, m(s.settled_net), true);
+            line(&mut out, "Difference (settled − expected)", None, m(s.difference()), true);
+            for p in &s.parts {
+                line(&mut out, &format!("  {}", p.label), count_link(c, p), m(p.amount), false);
+            }
+            out.push_str("</table>\n");
+            row_lists(&mut out, c, &s.parts);
+        }
+        if !b.follow_up.is_empty() {
+            let _ = writeln!(out, "<table {TABLE}>");
+            let _ = writeln!(out, "<tr><th align=\"left\" bgcolor=\"#eeeeee\">To follow up (not in today's payout)</th><th align=\"right\" bgcolor=\"#eeeeee\">Count</th><th align=\"right\" bgcolor=\"#eeeeee\">Amount</th></tr>");
+            for p in &b.follow_up {
+                line(&mut out, &p.label, count_link(c, p), m(p.amount), false);
+            }
+            out.push_str("</table>\n");
+            row_lists(&mut out, c, &b.follow_up);
+        }
+    }
+    out.push_str("</section>\n");
+    out
+}
+
+/// The bridge for the email's text part: the same lines as the HTML, one per row.
+pub fn text(bridges: &[CurrencyBridge]) -> String {
+    let mut t = String::new();
+    for b in bridges {
+        let c = b.currency;
+        let m = |v: i64| display_money(v, c);
+        if let Some(k) = &b.captured {
+            let _ = writeln!(
+                t,
+                "  {c} captured today: gross payments {} ({}) - refunds {} ({}) - cancels {} ({}) = net {}",
+                m(k.payments),
+                k.payment_count,
+                m(k.refunds),
+                k.refund_count,
+                m(k.cancels),
+                k.cancel_count,
+                m(k.net())
+            );
+        }
+        if !b.settles_in.is_empty() {
+            let _ = writeln!(t, "  {c} payments settle in {}.", b.settles_in.join(", "));
+        }
+        if let Some(s) = &b.settlement {
+            let other = if s.other_count > 0 || s.other != 0 {
+                format!(" + other lines {} ({})", m(s.other), s.other_count)
+            } else {
+                String::new()
+            };
+            let _ = writeln!(
+                t,
+                "  {c} settled today: gross payments {} ({}) - refunds {} ({}) - cancels {} ({}) - fees {}{other} = expected net {}",
+                m(s.payments),
+                s.payment_count,
+                m(s.refunds),
+                s.refund_count,
+                m(s.cancels),
+                s.cancel_count,
+                m(s.fees),
+                m(s.expected_net)
+            );
+            let how = if s.has_summary { "per settlement summaries" } else { "no summary file: from the detail rows" };
+            let _ = writeln!(t, "  {c} settled net {} ({how}); difference {}", m(s.settled_net), m(s.difference()));
+            for p in &s.parts {
+                let _ = writeln!(t, "    {}: {} ({} rows)", p.label, m(p.amount), p.count);
+            }
+        }
+        for p in &b.follow_up {
+            let _ = writeln!(t, "  {c} to follow up, {}: {} ({} rows)", p.label, m(p.amount), p.count);
+        }
+    }
+    t
+}
+
+#[cfg(test)]
+#[path = "bridge_tests.rs"]
+mod tests;
