@@ -1,4 +1,5 @@
-//! `report.xlsx`: Summary, Discrepancies, Pending and Open items sheets for people who filter and sort.
+//! `report.xlsx`: Summary, Cash bridge, Discrepancies, Pending and Open items sheets for people who
+//! filter and sort.
 //! Amounts are numeric cells with the currency's decimals as number format, dates are date cells,
 //! every header row is frozen and filterable. All text goes through `write_string` (never a formula),
 //! and free text is neutralised like the CSV so both show the same thing. The workbook's creation time
@@ -16,6 +17,8 @@ use rust_xlsxwriter::{DocProperties, ExcelDateTime, Format, FormatAlign, Workboo
 struct Formats {
     header: Format,
     date: Format,
+    /// Free text (detail, reason, bridge labels): wrapped in its column, top-aligned.
+    wrap: Format,
     /// Indexed by the currency exponent (0..=4).
     money: Vec<Format>,
 }
@@ -31,6 +34,7 @@ impl Formats {
         Formats {
             header: Format::new().set_bold().set_background_color("#EEEEEE").set_align(FormatAlign::Left),
             date: Format::new().set_num_format("yyyy-mm-dd"),
+            wrap: Format::new().set_text_wrap().set_align(FormatAlign::Top),
             money,
         }
     }
@@ -79,7 +83,7 @@ fn finding_row(ws: &mut Worksheet, fm: &Formats, row: u32, date: NaiveDate, f: &
     money(ws, fm, row, 10, difference(f), f.currency)?;
     ws.write_string(row, 11, &f.local_type)?;
     ws.write_string(row, 12, &f.alipay_type)?;
-    ws.write_string(row, 13, neutralise(&f.detail))?;
+    ws.write_string_with_format(row, 13, neutralise(&f.detail), &fm.wrap)?;
     Ok(14)
 }
 
@@ -118,7 +122,7 @@ fn summary_sheet(ws: &mut Worksheet, fm: &Formats, p: &Prepared) -> Result<()> {
     let cols = [
         "Currency",
         "Gross payments",
-        "Payments",
+        "Payment count",
         "Refunds",
         "Refund count",
         "Cancels",
@@ -151,7 +155,75 @@ fn summary_sheet(ws: &mut Worksheet, fm: &Formats, p: &Prepared) -> Result<()> {
         money(ws, fm, row, 10, Some(t.settled_net - t.expected_net), cur)?;
         money(ws, fm, row, 11, Some(at_stake), cur)?;
     }
+    // One filter per sheet: the currency table, the one with more than a few rows on a busy account.
+    ws.autofilter(row - p.currencies.len() as u32, 0, row, cols.len() as u16 - 1)?;
     Ok(())
+}
+
+/// One line of the Cash bridge sheet: currency, section, label, count, amount.
+type BridgeLine = (Currency, String, String, Option<i64>, Option<i64>);
+
+/// The lines of the cash bridge (`report::bridge`) in page order.
+fn bridge_lines(p: &Prepared) -> Vec<BridgeLine> {
+    let mut out: Vec<BridgeLine> = Vec::new();
+    for b in &p.bridge {
+        let c = b.currency;
+        let mut put = |sec: &str, label: &str, n: Option<i64>, v: Option<i64>| {
+            out.push((c, sec.to_string(), label.to_string(), n, v));
+        };
+        if let Some(k) = &b.captured {
+            let sec = format!("Captured today (priced in {c})");
+            put(&sec, "Gross payments", Some(k.payment_count), Some(k.payments));
+            put(&sec, "- Refunds", Some(k.refund_count), Some(k.refunds));
+            put(&sec, "- Cancels", Some(k.cancel_count), Some(k.cancels));
+            put(&sec, "= Net captured", None, Some(k.net()));
+        }
+        if !b.settles_in.is_empty() {
+            let label = format!("Payments priced in {c} settle in {}", b.settles_in.join(", "));
+            put("Settlement currency", &label, None, None);
+        }
+        if let Some(s) = &b.settlement {
+            let sec = format!("Settled today (in {c})");
+            put(&sec, "Gross payments", Some(s.payment_count), Some(s.payments));
+            put(&sec, "- Refunds", Some(s.refund_count), Some(s.refunds));
+            put(&sec, "- Cancels", Some(s.cancel_count), Some(s.cancels));
+            put(&sec, "- Fees", None, Some(s.fees));
+            put(&sec, "+ Other lines (settlement fees, adjustments, reserves)", Some(s.other_count), Some(s.other));
+            put(&sec, "= Expected net (settlement detail)", None, Some(s.expected_net));
+            let settled = if s.has_summary {
+                "Settled net (settlement summaries)"
+            } else {
+                "Settled net (no summary: detail rows)"
+            };
+            put(&sec, settled, None, Some(s.settled_net));
+            put(&sec, "Difference (settled - expected)", None, Some(s.difference()));
+            for part in &s.parts {
+                put("Difference, by part", &part.label, Some(part.count), Some(part.amount));
+            }
+        }
+        for part in &b.follow_up {
+            put("To follow up (not in today's payout)", &part.label, Some(part.count), Some(part.amount));
+        }
+    }
+    out
+}
+
+/// The Cash bridge sheet: one line per row, to filter by currency or section.
+fn bridge_sheet(ws: &mut Worksheet, fm: &Formats, p: &Prepared) -> Result<()> {
+    ws.set_name("Cash bridge")?;
+    header(ws, fm, &["Currency", "Section", "Line", "Count", "Amount"], &[10.0, 34.0, 60.0, 9.0, 16.0])?;
+    let lines = bridge_lines(p);
+    for (i, (c, sec, label, n, v)) in lines.iter().enumerate() {
+        let row = i as u32 + 1;
+        ws.write_string(row, 0, c.as_str())?;
+        ws.write_string(row, 1, sec)?;
+        ws.write_string_with_format(row, 2, neutralise(label), &fm.wrap)?;
+        if let Some(n) = n {
+            ws.write_number(row, 3, *n as f64)?;
+        }
+        money(ws, fm, row, 4, *v, Some(*c))?;
+    }
+    finish_table(ws, lines.len(), 5)
 }
 
 pub fn workbook(p: &Prepared) -> Result<Vec<u8>> {
@@ -164,6 +236,7 @@ pub fn workbook(p: &Prepared) -> Result<Vec<u8>> {
     wb.set_properties(&props);
 
     summary_sheet(wb.add_worksheet(), &fm, p)?;
+    bridge_sheet(wb.add_worksheet(), &fm, p)?;
 
     let ws = wb.add_worksheet();
     ws.set_name("Discrepancies")?;
@@ -186,7 +259,7 @@ pub fn workbook(p: &Prepared) -> Result<Vec<u8>> {
         if let Some(d) = item.first_reported {
             ws.write_date_with_format(row, c + 1, excel_date(d)?, &fm.date)?;
         }
-        ws.write_string(row, c + 2, neutralise(&item.reason))?;
+        ws.write_string_with_format(row, c + 2, neutralise(&item.reason), &fm.wrap)?;
     }
     finish_table(ws, p.pending.len(), cols.len())?;
 
