@@ -39,6 +39,16 @@ pub struct Part {
     /// Where all its rows are, when the page lists only the first [`LISTED_ROWS`].
     #[serde(skip)]
     pub file: &'static str,
+    /// What `count` counts: `row` or `file`.
+    #[serde(skip)]
+    pub unit: &'static str,
+}
+
+impl Part {
+    /// `3 rows`, `1 file`.
+    pub fn counted(&self) -> String {
+        format!("{} {}{}", self.count, self.unit, if self.count == 1 { "" } else { "s" })
+    }
 }
 
 /// Rows listed under a part on the page (the email's HTML must stay small; the files have them all).
@@ -153,6 +163,7 @@ fn settlement(c: Currency, t: &CurrencyTotals, findings: &[&Finding]) -> Option<
                 count: rows.len() as i64,
                 rows,
                 file: "discrepancies.csv",
+                unit: "row",
             });
         }
         let unstated: Vec<_> = t.settlement_sources.iter().filter(|s| s.summary_net.is_none()).collect();
@@ -165,6 +176,7 @@ fn settlement(c: Currency, t: &CurrencyTotals, findings: &[&Finding]) -> Option<
                 count: rows.len() as i64,
                 rows,
                 file: "the report folder",
+                unit: "file",
             });
         }
     }
@@ -178,6 +190,7 @@ fn settlement(c: Currency, t: &CurrencyTotals, findings: &[&Finding]) -> Option<
             count: 0,
             rows: Vec::new(),
             file: "",
+            unit: "row",
         });
     }
     Some(Settlement {
@@ -229,6 +242,7 @@ fn follow_up(c: Currency, findings: &[&Finding], pending: &[&PendingItem]) -> Ve
                 count: rows.len() as i64,
                 rows: rows.iter().map(|f| row_line(f)).collect(),
                 file,
+                unit: "row",
             });
         }
     };
@@ -404,13 +418,24 @@ pub fn text(bridges: &[CurrencyBridge]) -> String {
                 m(s.expected_net)
             );
             let how = if s.has_summary { "per settlement summaries" } else { "no summary file: from the detail rows" };
-            let _ = writeln!(t, "  {c} settled net {} ({how}); difference {}", m(s.settled_net), m(s.difference()));
+            let _ = writeln!(
+                t,
+                "  {c} settled net ({how}): {}; settled - expected: {}",
+                m(s.settled_net),
+                m(s.difference())
+            );
             for p in &s.parts {
-                let _ = writeln!(t, "    {}: {} ({} rows)", p.label, m(p.amount), p.count);
+                let _ = writeln!(t, "    {}: {} ({})", p.label, m(p.amount), p.counted());
             }
         }
         for p in &b.follow_up {
-            let _ = writeln!(t, "  {c} to follow up, {}: {} ({} rows)", p.label, m(p.amount), p.count);
+            let _ = writeln!(
+                t,
+                "  {c} to follow up, not in today's payout: {}: {} ({})",
+                p.label,
+                m(p.amount),
+                p.counted()
+            );
         }
     }
     t

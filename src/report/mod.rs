@@ -29,7 +29,7 @@ mod xlsx;
 mod tests;
 
 pub use folder::WrittenReport;
-pub use html::email_html;
+pub use html::{action, email_html};
 pub use summary::read_trend_point;
 pub use text::{html_escape, neutralise};
 
