@@ -54,15 +54,30 @@ impl Part {
 /// Rows listed under a part on the page (the email's HTML must stay small; the files have them all).
 pub const LISTED_ROWS: usize = 10;
 
-/// The settlement view of one settlement currency.
+/// Payments, refunds and cancels with their counts: the captured view of a pricing currency, and the
+/// gross lines of a settlement.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Settlement {
+pub struct Activity {
     pub payments: i64,
     pub payment_count: i64,
     pub refunds: i64,
     pub refund_count: i64,
     pub cancels: i64,
     pub cancel_count: i64,
+}
+
+impl Activity {
+    /// Payments − refunds − cancels.
+    pub fn net(&self) -> i64 {
+        self.payments - self.refunds - self.cancels
+    }
+}
+
+/// The settlement view of one settlement currency.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Settlement {
+    /// Gross of fees, in the settlement currency.
+    pub gross: Activity,
     pub fees: i64,
     pub other: i64,
     pub other_count: i64,
@@ -80,28 +95,11 @@ impl Settlement {
     }
 }
 
-/// The captured view of one pricing currency.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Captured {
-    pub payments: i64,
-    pub payment_count: i64,
-    pub refunds: i64,
-    pub refund_count: i64,
-    pub cancels: i64,
-    pub cancel_count: i64,
-}
-
-impl Captured {
-    pub fn net(&self) -> i64 {
-        self.payments - self.refunds - self.cancels
-    }
-}
-
 /// The bridge of one currency code.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CurrencyBridge {
     pub currency: Currency,
-    pub captured: Option<Captured>,
+    pub captured: Option<Activity>,
     /// Settlement currencies this pricing currency's money settles in (other than itself).
     pub settles_in: Vec<String>,
     pub settlement: Option<Settlement>,
@@ -127,8 +125,8 @@ pub fn bridge(summary: &DaySummary, findings: &[&Finding], pending: &[&PendingIt
         .collect()
 }
 
-fn captured(t: &CurrencyTotals) -> Option<Captured> {
-    let c = Captured {
+fn captured(t: &CurrencyTotals) -> Option<Activity> {
+    let c = Activity {
         payments: t.alipay_payments,
         payment_count: t.alipay_payment_count,
         refunds: t.alipay_refunds,
@@ -194,12 +192,14 @@ fn settlement(c: Currency, t: &CurrencyTotals, findings: &[&Finding]) -> Option<
         });
     }
     Some(Settlement {
-        payments: t.settled_payments,
-        payment_count: t.settled_payment_count,
-        refunds: t.settled_refunds,
-        refund_count: t.settled_refund_count,
-        cancels: t.settled_cancels,
-        cancel_count: t.settled_cancel_count,
+        gross: Activity {
+            payments: t.settled_payments,
+            payment_count: t.settled_payment_count,
+            refunds: t.settled_refunds,
+            refund_count: t.settled_refund_count,
+            cancels: t.settled_cancels,
+            cancel_count: t.settled_cancel_count,
+        },
         fees: t.fees,
         other: t.settled_other,
         other_count: t.settled_other_count,
@@ -268,27 +268,101 @@ fn follow_up(c: Currency, findings: &[&Finding], pending: &[&PendingItem]) -> Ve
     out
 }
 
+/// One line of a block as every output shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line {
+    pub label: String,
+    pub count: Option<i64>,
+    /// Minor units of the bridge's currency; `None` for a note.
+    pub amount: Option<i64>,
+    /// A result line (= expected net, settled net, difference), shown bold.
+    pub total: bool,
+    /// The part it shows, whose count links to its rows.
+    pub part: Option<Part>,
+}
+
+/// A titled block of a currency's bridge: captured, settles in, settled, to follow up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Block {
+    pub title: String,
+    pub lines: Vec<Line>,
+}
+
+fn l(label: &str, count: Option<i64>, amount: i64) -> Line {
+    Line { label: label.into(), count, amount: Some(amount), total: false, part: None }
+}
+
+fn total(label: &str, amount: i64) -> Line {
+    Line { total: true, ..l(label, None, amount) }
+}
+
+fn gross_lines(a: &Activity) -> Vec<Line> {
+    vec![
+        l("Gross payments", Some(a.payment_count), a.payments),
+        l("- Refunds", Some(a.refund_count), a.refunds),
+        l("- Cancels", Some(a.cancel_count), a.cancels),
+    ]
+}
+
+fn part_line(p: &Part, indent: &str) -> Line {
+    Line { part: Some(p.clone()), ..l(&format!("{indent}{}", p.label), Some(p.count), p.amount) }
+}
+
+impl CurrencyBridge {
+    /// The blocks of this currency in page order: the one layout of the page, text part and workbook.
+    pub fn blocks(&self) -> Vec<Block> {
+        let c = self.currency;
+        let mut out = Vec::new();
+        if let Some(k) = &self.captured {
+            let mut lines = gross_lines(k);
+            lines.push(total("= Net captured", k.net()));
+            out.push(Block { title: format!("Captured today (transaction files, priced in {c})"), lines });
+        }
+        if !self.settles_in.is_empty() {
+            let note = format!(
+                "Payments priced in {c} settle in {}: fees and net are in that bridge.",
+                self.settles_in.join(", ")
+            );
+            out.push(Block {
+                title: "Settlement currency".into(),
+                lines: vec![Line { label: note, count: None, amount: None, total: false, part: None }],
+            });
+        }
+        if let Some(s) = &self.settlement {
+            let mut lines = gross_lines(&s.gross);
+            lines.push(l("- Fees", None, s.fees));
+            if s.other_count > 0 || s.other != 0 {
+                lines.push(l("+ Other lines (settlement fees, adjustments, reserves)", Some(s.other_count), s.other));
+            }
+            lines.push(total("= Expected net (settlement detail)", s.expected_net));
+            lines.push(total(
+                if s.has_summary {
+                    "Settled net (settlement summaries)"
+                } else {
+                    "Settled net (no summary file: taken from the detail rows)"
+                },
+                s.settled_net,
+            ));
+            lines.push(total("Difference (settled - expected)", s.difference()));
+            lines.extend(s.parts.iter().map(|p| part_line(p, "  ")));
+            out.push(Block { title: format!("Settled today (settlement files, in {c})"), lines });
+        }
+        if !self.follow_up.is_empty() {
+            out.push(Block {
+                title: "To follow up (not in today's payout)".into(),
+                lines: self.follow_up.iter().map(|p| part_line(p, "")).collect(),
+            });
+        }
+        out
+    }
+}
+
 fn anchor(c: Currency, key: &str) -> String {
     format!("bridge-{c}-{key}")
 }
 
 const TABLE: &str = "border=\"1\" cellpadding=\"4\" cellspacing=\"0\" style=\"border-collapse:collapse;border-color:#cccccc;margin:8px 0 12px 0;font-size:13px;\"";
-
-fn line(out: &mut String, label: &str, count: Option<String>, amount: String, strong: bool) {
-    let (b, eb) = if strong { ("<b>", "</b>") } else { ("", "") };
-    let _ = writeln!(
-        out,
-        "<tr><td>{b}{}{eb}</td><td align=\"right\" nowrap>{}</td><td align=\"right\" nowrap>{b}{}{eb}</td></tr>",
-        esc(label),
-        count.unwrap_or_default(),
-        esc(&amount)
-    );
-}
-
-/// A count that links to the list of its rows below the table.
-fn count_link(c: Currency, p: &Part) -> Option<String> {
-    (!p.rows.is_empty()).then(|| format!("<a href=\"#{}\">{}</a>", anchor(c, p.key), p.count))
-}
+const TH: &str = "bgcolor=\"#eeeeee\"";
 
 fn row_lists(out: &mut String, c: Currency, parts: &[Part]) {
     for p in parts.iter().filter(|p| !p.rows.is_empty()) {
@@ -301,11 +375,12 @@ fn row_lists(out: &mut String, c: Currency, parts: &[Part]) {
             let more = p.rows.len() - LISTED_ROWS;
             let _ = writeln!(out, "<li>… and {more} more: all are in {}.</li>", esc(p.file));
         }
-        out.push_str("</ul></div>\n");
+        out.push_str("</div>\n");
     }
 }
 
-/// The `<section id="bridge">` of `report.html`.
+/// The `<section id="bridge">` of `report.html`: a table per block; a part's count links to the list
+/// of its rows below the tables.
 pub fn html(bridges: &[CurrencyBridge]) -> String {
     let mut out = String::new();
     if bridges.is_empty() {
@@ -314,128 +389,60 @@ pub fn html(bridges: &[CurrencyBridge]) -> String {
     out.push_str("<section id=\"bridge\">\n<h2 style=\"font-size:17px;\">Cash bridge</h2>\n");
     for b in bridges {
         let c = b.currency;
-        let m = |v: i64| display_money(v, c);
-        let n = |v: i64| Some(v.to_string());
         let _ = writeln!(out, "<h3 style=\"font-size:15px;\" id=\"bridge-{c}\">{c}</h3>");
-        if let Some(k) = &b.captured {
+        let mut parts = Vec::new();
+        for block in b.blocks() {
             let _ = writeln!(out, "<table {TABLE}>");
-            let _ = writeln!(out, "<tr><th align=\"left\" bgcolor=\"#eeeeee\">Captured today (transaction files, priced in {c})</th><th align=\"right\" bgcolor=\"#eeeeee\">Count</th><th align=\"right\" bgcolor=\"#eeeeee\">Amount</th></tr>");
-            line(&mut out, "Gross payments", n(k.payment_count), m(k.payments), false);
-            line(&mut out, "− Refunds", n(k.refund_count), m(k.refunds), false);
-            line(&mut out, "− Cancels", n(k.cancel_count), m(k.cancels), false);
-            line(&mut out, "= Net captured", None, m(k.net()), true);
-            out.push_str("</table>\n");
-        }
-        if !b.settles_in.is_empty() {
             let _ = writeln!(
                 out,
-                "<p>Payments priced in {c} settle in {}: their fees and net are in that currency's bridge.</p>",
-                esc(&b.settles_in.join(", "))
+                "<tr><th align=\"left\" {TH}>{}</th><th align=\"right\" {TH}>Count</th><th align=\"right\" {TH}>Amount</th></tr>",
+                esc(&block.title)
             );
-        }
-        if let Some(s) = &b.settlement {
-            let _ = writeln!(out, "<table {TABLE}>");
-            let _ = writeln!(out, "<tr><th align=\"left\" bgcolor=\"#eeeeee\">Settled today (settlement files, in {c})</th><th align=\"right\" bgcolor=\"#eeeeee\">Count</th><th align=\"right\" bgcolor=\"#eeeeee\">Amount</th></tr>");
-            line(&mut out, "Gross payments", n(s.payment_count), m(s.payments), false);
-            line(&mut out, "− Refunds", n(s.refund_count), m(s.refunds), false);
-            line(&mut out, "− Cancels", n(s.cancel_count), m(s.cancels), false);
-            line(&mut out, "− Fees", None, m(s.fees), false);
-            if s.other_count > 0 || s.other != 0 {
-                line(
-                    &mut out,
-                    "± Other lines (settlement fees, adjustments, reserves)",
-                    n(s.other_count),
-                    m(s.other),
-                    false,
+            for line in block.lines {
+                let (bo, bc) = if line.total { ("<b>", "</b>") } else { ("", "") };
+                let count = match (&line.part, line.count) {
+                    (Some(p), Some(n)) if !p.rows.is_empty() => format!("<a href=\"#{}\">{n}</a>", anchor(c, p.key)),
+                    (_, Some(n)) => n.to_string(),
+                    _ => String::new(),
+                };
+                let amount = line.amount.map(|v| display_money(v, c)).unwrap_or_default();
+                let _ = writeln!(
+                    out,
+                    "<tr><td>{bo}{}{bc}</td><td align=\"right\" nowrap>{count}</td><td align=\"right\" nowrap>{bo}{}{bc}</td></tr>",
+                    esc(&line.label),
+                    esc(&amount)
                 );
-            }
-            line(&mut out, "= Expected net (settlement detail)", None, m(s.expected_net), true);
-            let settled = if s.has_summary {
-                "Settled net (settlement summaries)"
-            } else {
-                "Settled net (no summary file: taken from the detail rows)"
-            };
-            line(&mut out, settled, None, m(s.settled_net), true);
-            line(&mut out, "Difference (settled − expected)", None, m(s.difference()), true);
-            for p in &s.parts {
-                line(&mut out, &format!("  {}", p.label), count_link(c, p), m(p.amount), false);
+                parts.extend(line.part);
             }
             out.push_str("</table>\n");
-            row_lists(&mut out, c, &s.parts);
         }
-        if !b.follow_up.is_empty() {
-            let _ = writeln!(out, "<table {TABLE}>");
-            let _ = writeln!(out, "<tr><th align=\"left\" bgcolor=\"#eeeeee\">To follow up (not in today's payout)</th><th align=\"right\" bgcolor=\"#eeeeee\">Count</th><th align=\"right\" bgcolor=\"#eeeeee\">Amount</th></tr>");
-            for p in &b.follow_up {
-                line(&mut out, &p.label, count_link(c, p), m(p.amount), false);
-            }
-            out.push_str("</table>\n");
-            row_lists(&mut out, c, &b.follow_up);
-        }
+        row_lists(&mut out, c, &parts);
     }
     out.push_str("</section>\n");
     out
 }
 
-/// The bridge for the email's text part: the same lines as the HTML, one per row.
+/// The bridge for the email's text part: the page's blocks, a line each.
 pub fn text(bridges: &[CurrencyBridge]) -> String {
     let mut t = String::new();
     for b in bridges {
-        let c = b.currency;
-        let m = |v: i64| display_money(v, c);
-        if let Some(k) = &b.captured {
-            let _ = writeln!(
-                t,
-                "  {c} captured today: gross payments {} ({}) - refunds {} ({}) - cancels {} ({}) = net {}",
-                m(k.payments),
-                k.payment_count,
-                m(k.refunds),
-                k.refund_count,
-                m(k.cancels),
-                k.cancel_count,
-                m(k.net())
-            );
-        }
-        if !b.settles_in.is_empty() {
-            let _ = writeln!(t, "  {c} payments settle in {}.", b.settles_in.join(", "));
-        }
-        if let Some(s) = &b.settlement {
-            let other = if s.other_count > 0 || s.other != 0 {
-                format!(" + other lines {} ({})", m(s.other), s.other_count)
-            } else {
-                String::new()
-            };
-            let _ = writeln!(
-                t,
-                "  {c} settled today: gross payments {} ({}) - refunds {} ({}) - cancels {} ({}) - fees {}{other} = expected net {}",
-                m(s.payments),
-                s.payment_count,
-                m(s.refunds),
-                s.refund_count,
-                m(s.cancels),
-                s.cancel_count,
-                m(s.fees),
-                m(s.expected_net)
-            );
-            let how = if s.has_summary { "per settlement summaries" } else { "no summary file: from the detail rows" };
-            let _ = writeln!(
-                t,
-                "  {c} settled net ({how}): {}; settled - expected: {}",
-                m(s.settled_net),
-                m(s.difference())
-            );
-            for p in &s.parts {
-                let _ = writeln!(t, "    {}: {} ({})", p.label, m(p.amount), p.counted());
+        for block in b.blocks() {
+            let _ = writeln!(t, "  {} {}:", b.currency, block.title);
+            for line in block.lines {
+                let count = match (&line.part, line.count) {
+                    (Some(p), Some(_)) => format!(" ({})", p.counted()),
+                    (None, Some(n)) => format!(" ({n})"),
+                    _ => String::new(),
+                };
+                match line.amount {
+                    Some(v) => {
+                        let _ = writeln!(t, "    {}{count}: {}", line.label.trim_start(), display_money(v, b.currency));
+                    }
+                    None => {
+                        let _ = writeln!(t, "    {}", line.label);
+                    }
+                }
             }
-        }
-        for p in &b.follow_up {
-            let _ = writeln!(
-                t,
-                "  {c} to follow up, not in today's payout: {}: {} ({})",
-                p.label,
-                m(p.amount),
-                p.counted()
-            );
         }
     }
     t

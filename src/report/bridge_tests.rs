@@ -26,7 +26,7 @@ fn assert_exact(b: &[CurrencyBridge]) {
             assert_eq!(sum, s.difference(), "{}: parts {:?}", cb.currency, s.parts);
             assert!(s.parts.iter().all(|p| p.key != "unexplained"), "{}: {:?}", cb.currency, s.parts);
             assert_eq!(
-                s.payments - s.refunds - s.cancels - s.fees + s.other,
+                s.gross.net() - s.fees + s.other,
                 s.expected_net,
                 "{}: the settlement lines add up to expected net",
                 cb.currency
@@ -83,7 +83,14 @@ fn demo_day_gap_is_the_settlement_file_without_a_summary() {
     assert!(page.contains("href=\"#bridge-HKD-no_summary\""), "the count links to its rows");
     assert!(page.contains("id=\"bridge-HKD-no_summary\""));
     assert!(page.contains("HKD -4,277.79"), "{page}");
-    assert!(text(&b).contains("CNY payments settle in HKD."));
+    assert!(text(&b).contains("Payments priced in CNY settle in HKD"), "{}", text(&b));
+    assert!(
+        text(&b).contains(
+            "Settlement detail that no settlement summary states (its payout is not confirmed) (1 file): HKD -4,277.79"
+        ),
+        "{}",
+        text(&b)
+    );
 }
 
 #[test]

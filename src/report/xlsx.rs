@@ -149,10 +149,14 @@ fn summary_sheet(ws: &mut Worksheet, fm: &Formats, p: &Prepared) -> Result<()> {
         ws.write_number(row, 4, t.alipay_refund_count as f64)?;
         money(ws, fm, row, 5, Some(t.alipay_cancels), cur)?;
         ws.write_number(row, 6, t.alipay_cancel_count as f64)?;
-        money(ws, fm, row, 7, Some(t.fees), cur)?;
-        money(ws, fm, row, 8, Some(t.expected_net), cur)?;
-        money(ws, fm, row, 9, Some(t.settled_net), cur)?;
-        money(ws, fm, row, 10, Some(t.settled_net - t.expected_net), cur)?;
+        // Settlement cells only for a currency that has settlement data: a pricing currency whose money
+        // settles in another gets blanks, not 0.00 (the Cash bridge sheet says where it settles).
+        let settles = p.bridge.iter().any(|b| Some(b.currency) == cur && b.settlement.is_some());
+        let s = |v: i64| settles.then_some(v);
+        money(ws, fm, row, 7, s(t.fees), cur)?;
+        money(ws, fm, row, 8, s(t.expected_net), cur)?;
+        money(ws, fm, row, 9, s(t.settled_net), cur)?;
+        money(ws, fm, row, 10, s(t.settled_net - t.expected_net), cur)?;
         money(ws, fm, row, 11, Some(at_stake), cur)?;
     }
     // One filter per sheet: the currency table, the one with more than a few rows on a busy account.
@@ -160,70 +164,26 @@ fn summary_sheet(ws: &mut Worksheet, fm: &Formats, p: &Prepared) -> Result<()> {
     Ok(())
 }
 
-/// One line of the Cash bridge sheet: currency, section, label, count, amount.
-type BridgeLine = (Currency, String, String, Option<i64>, Option<i64>);
-
-/// The lines of the cash bridge (`report::bridge`) in page order.
-fn bridge_lines(p: &Prepared) -> Vec<BridgeLine> {
-    let mut out: Vec<BridgeLine> = Vec::new();
-    for b in &p.bridge {
-        let c = b.currency;
-        let mut put = |sec: &str, label: &str, n: Option<i64>, v: Option<i64>| {
-            out.push((c, sec.to_string(), label.to_string(), n, v));
-        };
-        if let Some(k) = &b.captured {
-            let sec = format!("Captured today (priced in {c})");
-            put(&sec, "Gross payments", Some(k.payment_count), Some(k.payments));
-            put(&sec, "- Refunds", Some(k.refund_count), Some(k.refunds));
-            put(&sec, "- Cancels", Some(k.cancel_count), Some(k.cancels));
-            put(&sec, "= Net captured", None, Some(k.net()));
-        }
-        if !b.settles_in.is_empty() {
-            let label = format!("Payments priced in {c} settle in {}", b.settles_in.join(", "));
-            put("Settlement currency", &label, None, None);
-        }
-        if let Some(s) = &b.settlement {
-            let sec = format!("Settled today (in {c})");
-            put(&sec, "Gross payments", Some(s.payment_count), Some(s.payments));
-            put(&sec, "- Refunds", Some(s.refund_count), Some(s.refunds));
-            put(&sec, "- Cancels", Some(s.cancel_count), Some(s.cancels));
-            put(&sec, "- Fees", None, Some(s.fees));
-            put(&sec, "+ Other lines (settlement fees, adjustments, reserves)", Some(s.other_count), Some(s.other));
-            put(&sec, "= Expected net (settlement detail)", None, Some(s.expected_net));
-            let settled = if s.has_summary {
-                "Settled net (settlement summaries)"
-            } else {
-                "Settled net (no summary: detail rows)"
-            };
-            put(&sec, settled, None, Some(s.settled_net));
-            put(&sec, "Difference (settled - expected)", None, Some(s.difference()));
-            for part in &s.parts {
-                put("Difference, by part", &part.label, Some(part.count), Some(part.amount));
-            }
-        }
-        for part in &b.follow_up {
-            put("To follow up (not in today's payout)", &part.label, Some(part.count), Some(part.amount));
-        }
-    }
-    out
-}
-
 /// The Cash bridge sheet: one line per row, to filter by currency or section.
 fn bridge_sheet(ws: &mut Worksheet, fm: &Formats, p: &Prepared) -> Result<()> {
     ws.set_name("Cash bridge")?;
     header(ws, fm, &["Currency", "Section", "Line", "Count", "Amount"], &[10.0, 34.0, 60.0, 9.0, 16.0])?;
-    let lines = bridge_lines(p);
-    for (i, (c, sec, label, n, v)) in lines.iter().enumerate() {
-        let row = i as u32 + 1;
-        ws.write_string(row, 0, c.as_str())?;
-        ws.write_string(row, 1, sec)?;
-        ws.write_string_with_format(row, 2, neutralise(label), &fm.wrap)?;
-        if let Some(n) = n {
-            ws.write_number(row, 3, *n as f64)?;
+    let mut row = 0u32;
+    for b in &p.bridge {
+        for block in b.blocks() {
+            for line in block.lines {
+                row += 1;
+                ws.write_string(row, 0, b.currency.as_str())?;
+                ws.write_string(row, 1, &block.title)?;
+                ws.write_string_with_format(row, 2, neutralise(line.label.trim_start()), &fm.wrap)?;
+                if let Some(n) = line.count {
+                    ws.write_number(row, 3, n as f64)?;
+                }
+                money(ws, fm, row, 4, line.amount, Some(b.currency))?;
+            }
         }
-        money(ws, fm, row, 4, *v, Some(*c))?;
     }
-    finish_table(ws, lines.len(), 5)
+    finish_table(ws, row as usize, 5)
 }
 
 pub fn workbook(p: &Prepared) -> Result<Vec<u8>> {
