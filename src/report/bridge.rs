@@ -125,15 +125,20 @@ pub fn bridge(summary: &DaySummary, findings: &[&Finding], pending: &[&PendingIt
         .collect()
 }
 
-fn captured(t: &CurrencyTotals) -> Option<Activity> {
-    let c = Activity {
+/// The day's captured payments, refunds and cancels of a pricing currency (transaction files).
+pub fn alipay_activity(t: &CurrencyTotals) -> Activity {
+    Activity {
         payments: t.alipay_payments,
         payment_count: t.alipay_payment_count,
         refunds: t.alipay_refunds,
         refund_count: t.alipay_refund_count,
         cancels: t.alipay_cancels,
         cancel_count: t.alipay_cancel_count,
-    };
+    }
+}
+
+fn captured(t: &CurrencyTotals) -> Option<Activity> {
+    let c = alipay_activity(t);
     (c.payment_count + c.refund_count + c.cancel_count > 0).then_some(c)
 }
 

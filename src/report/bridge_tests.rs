@@ -198,6 +198,7 @@ fn summary_row(kind: &str, amount: i64) -> SummaryRow {
 /// nothing unexplained, and the settlement lines add up to expected net.
 #[test]
 fn parts_add_up_on_random_days() {
+    let (mut with_difference, mut with_other_lines) = (0, 0);
     for seed in 0..12u64 {
         let mut rng = StdRng::seed_from_u64(seed);
         let mut w = World::new();
@@ -258,8 +259,16 @@ fn parts_add_up_on_random_days() {
             let pending: Vec<&PendingItem> = out.pending.iter().collect();
             let b = bridge(&out.summary, &findings, &pending);
             assert_exact(&b);
+            for s in b.iter().filter_map(|x| x.settlement.as_ref()) {
+                with_difference += (s.difference() != 0 && !s.parts.is_empty()) as i32;
+                with_other_lines += (s.other_count > 0) as i32;
+            }
             let sources_seen = b.iter().filter_map(|x| x.settlement.as_ref()).count();
             assert!(sources_seen <= 1, "seed {seed} {day}: only HKD settles");
         }
     }
+    assert!(
+        with_difference > 3 && with_other_lines > 3,
+        "the random days exercise the parts: {with_difference} {with_other_lines}"
+    );
 }

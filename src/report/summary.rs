@@ -3,7 +3,7 @@
 //! Both files are serde structs: keys come out in field order (maps are `BTreeMap`s, so their order
 //! does not depend on serde_json's features), and a new field is added at the end of its struct.
 
-use super::bridge::{CurrencyBridge, Part};
+use super::bridge::{alipay_activity, Activity, CurrencyBridge, Part};
 use super::Prepared;
 use super::TrendPoint;
 use crate::domain::{format_minor, parse_major, Category, Currency, CurrencyTotals, PendingState};
@@ -52,12 +52,8 @@ struct SummaryJson<'a> {
 /// One currency's totals as decimal strings of that currency.
 #[derive(Serialize)]
 struct CurrencyJson {
-    gross_payments: String,
-    payment_count: i64,
-    refunds: String,
-    refund_count: i64,
-    cancels: String,
-    cancel_count: i64,
+    #[serde(flatten)]
+    alipay: ActivityJson,
     local_payments: String,
     local_payment_count: i64,
     local_refunds: String,
@@ -85,12 +81,8 @@ struct BridgeJson {
 
 #[derive(Serialize)]
 struct SettlementJson {
-    gross_payments: String,
-    payment_count: i64,
-    refunds: String,
-    refund_count: i64,
-    cancels: String,
-    cancel_count: i64,
+    #[serde(flatten)]
+    gross: ActivityJson,
     fees: String,
     other_lines: String,
     other_line_count: i64,
@@ -102,6 +94,28 @@ struct SettlementJson {
     /// `settled_net − expected_net`, equal to the sum of `parts`.
     difference: String,
     parts: Vec<PartJson>,
+}
+
+/// Payments, refunds and cancels with their counts, in the currency's decimals.
+#[derive(Serialize)]
+struct ActivityJson {
+    gross_payments: String,
+    payment_count: i64,
+    refunds: String,
+    refund_count: i64,
+    cancels: String,
+    cancel_count: i64,
+}
+
+fn activity_json(a: &Activity, cur: Currency) -> ActivityJson {
+    ActivityJson {
+        gross_payments: format_minor(a.payments, cur),
+        payment_count: a.payment_count,
+        refunds: format_minor(a.refunds, cur),
+        refund_count: a.refund_count,
+        cancels: format_minor(a.cancels, cur),
+        cancel_count: a.cancel_count,
+    }
 }
 
 #[derive(Serialize)]
@@ -125,12 +139,7 @@ fn bridge_json(b: Option<&CurrencyBridge>, cur: Currency) -> BridgeJson {
         settles_in: b.settles_in.clone(),
         captured_net: m(b.captured.as_ref().map_or(0, |c| c.net())),
         settlement: b.settlement.as_ref().map(|s| SettlementJson {
-            gross_payments: m(s.gross.payments),
-            payment_count: s.gross.payment_count,
-            refunds: m(s.gross.refunds),
-            refund_count: s.gross.refund_count,
-            cancels: m(s.gross.cancels),
-            cancel_count: s.gross.cancel_count,
+            gross: activity_json(&s.gross, cur),
             fees: m(s.fees),
             other_lines: m(s.other),
             other_line_count: s.other_count,
@@ -152,12 +161,7 @@ fn currency_json(p: &Prepared, code: &str) -> CurrencyJson {
     let at_stake = p.input.summary.at_stake.get(code).copied().unwrap_or(0);
     let m = |v: i64| format_minor(v, cur);
     CurrencyJson {
-        gross_payments: m(t.alipay_payments),
-        payment_count: t.alipay_payment_count,
-        refunds: m(t.alipay_refunds),
-        refund_count: t.alipay_refund_count,
-        cancels: m(t.alipay_cancels),
-        cancel_count: t.alipay_cancel_count,
+        alipay: activity_json(&alipay_activity(t), cur),
         local_payments: m(t.local_payments),
         local_payment_count: t.local_payment_count,
         local_refunds: m(t.local_refunds),
