@@ -3,7 +3,8 @@
 //! `summary.json`, `report.html`, `report.xlsx`, `trend.png` and `manifest.json`.
 //!
 //! Owns: the file layouts (columns, ordering, number and text formats), formula neutralisation, HTML
-//! escaping, the trend chart, and the folder protocol (atomic writes, history of earlier runs).
+//! escaping, the cash bridge ([`bridge`]), the trend chart, and the folder protocol (atomic writes,
+//! history of earlier runs).
 //! It reads nothing from the store and never looks at the wall clock: every output is a function of
 //! [`ReportInput`], so identical inputs give byte-identical files, `manifest.json` included (the run
 //! id is kept beside the set in the hidden `.run-id`, for the history folder's name).

@@ -175,7 +175,8 @@ fn bridge_sheet(ws: &mut Worksheet, fm: &Formats, p: &Prepared) -> Result<()> {
                 row += 1;
                 ws.write_string(row, 0, b.currency.as_str())?;
                 ws.write_string(row, 1, &block.title)?;
-                ws.write_string_with_format(row, 2, neutralise(line.label.trim_start()), &fm.wrap)?;
+                // Our own labels (`- Refunds`), not outside text: a string cell is never a formula anyway.
+                ws.write_string_with_format(row, 2, line.label.trim_start(), &fm.wrap)?;
                 if let Some(n) = line.count {
                     ws.write_number(row, 3, n as f64)?;
                 }
