@@ -391,7 +391,10 @@ pub fn html(bridges: &[CurrencyBridge]) -> String {
     if bridges.is_empty() {
         return out;
     }
-    out.push_str("<section id=\"bridge\">\n<h2 style=\"font-size:17px;\">Cash bridge</h2>\n");
+    // Long ids and file names break rather than widen the page on a phone.
+    out.push_str(
+        "<section id=\"bridge\" style=\"overflow-wrap:anywhere;\">\n<h2 style=\"font-size:17px;\">Cash bridge</h2>\n",
+    );
     for b in bridges {
         let c = b.currency;
         let _ = writeln!(out, "<h3 style=\"font-size:15px;\" id=\"bridge-{c}\">{c}</h3>");

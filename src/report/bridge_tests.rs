@@ -79,7 +79,7 @@ fn demo_day_gap_is_the_settlement_file_without_a_summary() {
     assert_eq!(hkd.parts[0].key, "no_summary");
     assert_eq!(hkd.parts[0].rows, vec!["2088000000000001_settlement_20261125.txt".to_string()]);
     let page = html(&b);
-    assert!(page.contains("<section id=\"bridge\">"));
+    assert!(page.contains("<section id=\"bridge\""));
     assert!(page.contains("href=\"#bridge-HKD-no_summary\""), "the count links to its rows");
     assert!(page.contains("id=\"bridge-HKD-no_summary\""));
     assert!(page.contains("HKD -4,277.79"), "{page}");

@@ -356,3 +356,17 @@ fn a_set_written_before_v3_is_filed_under_its_manifests_run_id() {
     assert_eq!(w.previous.as_deref(), Some(dir.join("history/29").as_path()));
     assert_eq!(read(&dir.join(folder::RUN_ID)), b"31");
 }
+
+/// report.html carries the cash bridge as `#bridge`; each part's count links to the list of its rows.
+#[test]
+fn report_html_has_the_bridge_with_linked_parts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let w = write(tmp.path(), &sample(), 1).unwrap();
+    let html = String::from_utf8(read(&w.report_html)).unwrap();
+    assert!(html.contains("<section id=\"bridge\""), "bridge section");
+    for key in ["summary_mismatch", "pending", "unsettled", "settlement_mismatch"] {
+        assert!(html.contains(&format!("href=\"#bridge-HKD-{key}\"")), "{key} count links");
+        assert!(html.contains(&format!("id=\"bridge-HKD-{key}\"")), "{key} rows listed");
+    }
+    assert!(html.contains("HKD 11,000.20") && html.contains("HKD -0.20"), "bridge amounts in the one money format");
+}
