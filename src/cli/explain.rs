@@ -1,7 +1,7 @@
 //! `alipay-recon explain ID [--json]` — every record of one payment or refund (merchant id, refund id or
 //! Alipay id) across Alipay files (all versions), local sales records and their history.
 
-use crate::domain::{format_minor, Currency};
+use crate::domain::{display_money, Currency};
 use crate::exit::Outcome;
 use crate::pipeline::Workspace;
 use anyhow::{bail, Result};
@@ -17,7 +17,7 @@ pub struct Args {
 
 fn money(v: Option<i64>, c: Option<&str>) -> String {
     match (v, c.and_then(|c| Currency::parse(c).ok())) {
-        (Some(v), Some(c)) => format!("{} {c}", format_minor(v, c)),
+        (Some(v), Some(c)) => display_money(v, c),
         (Some(v), None) => format!("{v} (minor units)"),
         _ => "-".into(),
     }

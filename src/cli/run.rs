@@ -182,9 +182,7 @@ pub fn print_outcome(date: NaiveDate, r: &day::DayResult, change: Option<&day::R
             .at_stake
             .iter()
             .filter_map(|(c, v)| {
-                crate::domain::Currency::parse(c)
-                    .ok()
-                    .map(|cur| format!("{c} {}", crate::domain::format_minor(*v, cur)))
+                crate::domain::Currency::parse(c).ok().map(|cur| crate::domain::display_money(*v, cur))
             })
             .collect();
         outln!(

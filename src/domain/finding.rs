@@ -154,6 +154,39 @@ pub struct CurrencyTotals {
     pub settled_net: i64,
     /// Expected net (payments − refunds − fees) of the settled rows vs what the summary says.
     pub expected_net: i64,
+    /// The settlement-detail rows of the day in this (settlement) currency, gross of fees, for the cash
+    /// bridge (`report::bridge`): `settled_payments − settled_refunds − settled_cancels − fees +
+    /// settled_other = expected_net` holds exactly. A fee charged in another currency is not in `fees`
+    /// and not added back to the gross.
+    pub settled_payments: i64,
+    pub settled_payment_count: i64,
+    pub settled_refunds: i64,
+    pub settled_refund_count: i64,
+    pub settled_cancels: i64,
+    pub settled_cancel_count: i64,
+    /// Non-order lines (settlement fees, adjustments, reserves) and rows of no known type, signed.
+    pub settled_other: i64,
+    pub settled_other_count: i64,
+    /// For a pricing currency: the settlement currencies its rows were settled in (window's settlement
+    /// files), other than itself — "priced in CNY, settles in HKD".
+    pub settles_in: Vec<String>,
+    /// Where `expected_net` and `settled_net` come from, one entry per file format: their sums over the
+    /// entries are `expected_net` and, when any entry has a summary, `settled_net`.
+    pub settlement_sources: Vec<SettlementSource>,
+}
+
+/// One file format's settlement files of a day in one settlement currency.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SettlementSource {
+    /// `intl`, `classic`, `antom`.
+    pub format: String,
+    /// Settlement-detail and -summary file names, sorted.
+    pub files: Vec<String>,
+    /// Sum of the detail rows' net settlement amounts.
+    pub detail_net: i64,
+    /// What the summary rows counted into `settled_net` say; `None` when the format had no summary
+    /// rows that count (no summary file, or only type rows while another file has a TOTAL row).
+    pub summary_net: Option<i64>,
 }
 
 /// The day's totals and counts, for `summary.json` and the email.

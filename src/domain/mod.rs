@@ -8,7 +8,9 @@ mod money;
 pub mod rfc3339;
 mod zone;
 
-pub use finding::{sort_findings, Category, CurrencyTotals, DaySummary, Finding, OpenItem, PendingItem, PendingState};
+pub use finding::{
+    sort_findings, Category, CurrencyTotals, DaySummary, Finding, OpenItem, PendingItem, PendingState, SettlementSource,
+};
 pub use kinds::{FileFormat, FileKind, LocalStatus, RecordType, TransType};
-pub use money::{format_minor, parse_major, Currency, MoneyError};
+pub use money::{display_money, format_minor, group_minor, parse_major, Currency, MoneyError};
 pub use zone::{parse_timestamp, BusinessZone, ZoneError};

@@ -142,6 +142,35 @@ pub fn format_minor(minor: i64, currency: Currency) -> String {
     out
 }
 
+/// Money for people (console, email, report pages, detail sentences): the currency code, then the
+/// amount with the currency's decimals and thousands grouped — `HKD 1,234.00`, `JPY 56,000`,
+/// `HKD -8.00`. The one display format of the tool; files meant for programs (CSV amount columns,
+/// JSON) keep [`format_minor`].
+pub fn display_money(minor: i64, currency: Currency) -> String {
+    format!("{currency} {}", group_minor(minor, currency))
+}
+
+/// [`display_money`] without the code, for a table column that names the currency in its header or
+/// beside the cell: `1,234.00`, `-1,000,000.00`, JPY `56,000`.
+pub fn group_minor(minor: i64, currency: Currency) -> String {
+    let plain = format_minor(minor, currency);
+    let (sign, rest) = plain.strip_prefix('-').map(|r| ("-", r)).unwrap_or(("", plain.as_str()));
+    let (int, frac) = rest.split_once('.').map(|(i, f)| (i, Some(f))).unwrap_or((rest, None));
+    let mut out = String::with_capacity(plain.len() + int.len() / 3);
+    out.push_str(sign);
+    for (i, ch) in int.chars().enumerate() {
+        if i > 0 && (int.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    if let Some(f) = frac {
+        out.push('.');
+        out.push_str(f);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -193,6 +222,25 @@ mod tests {
     }
 
     #[test]
+    fn display_groups_thousands_with_code_and_decimals() {
+        let cases = [
+            (123_400, "HKD", "HKD 1,234.00"),
+            (5, "HKD", "HKD 0.05"),
+            (-123_456_789, "USD", "USD -1,234,567.89"),
+            (1_000_000, "JPY", "JPY 1,000,000"),
+            (999, "JPY", "JPY 999"),
+            (1_234_567_890, "KWD", "KWD 1,234,567.890"),
+            (-100_000_000, "HKD", "HKD -1,000,000.00"),
+            (0, "USD", "USD 0.00"),
+            (i64::MIN, "USD", "USD -92,233,720,368,547,758.08"),
+        ];
+        for (v, cur, want) in cases {
+            assert_eq!(display_money(v, c(cur)), want, "display_money({v}, {cur})");
+        }
+        assert_eq!(group_minor(56_000, c("JPY")), "56,000");
+    }
+
+    #[test]
     fn currency_rules() {
         assert_eq!(c(" hkd ").as_str(), "HKD");
         assert!(Currency::parse("HK").is_err());
@@ -220,6 +268,14 @@ mod tests {
             // Values such as 0.29 or 1.15 that binary floating point cannot represent parse exactly.
             let s = format!("{int}.{cents:02}");
             prop_assert_eq!(parse_major(&s, c("USD")).unwrap(), int as i64 * 100 + cents as i64);
+        }
+
+        #[test]
+        fn display_is_the_file_format_with_separators(v in any::<i64>(), cur in prop::sample::select(vec!["JPY", "HKD", "KWD", "CLF"])) {
+            let cur = c(cur);
+            let shown = display_money(v, cur);
+            let body = shown.strip_prefix(&format!("{cur} ")).unwrap();
+            prop_assert_eq!(body.replace(',', ""), format_minor(v, cur));
         }
 
         #[test]

@@ -4,7 +4,7 @@
 //! [`header_safe`]; everything that reaches HTML written here goes through [`html_escape`].
 
 use super::{Kind, Message, Part};
-use crate::domain::{format_minor, Currency, DaySummary, Finding};
+use crate::domain::{display_money, Currency, DaySummary, Finding};
 use anyhow::{Context, Result};
 use chrono::NaiveDate;
 use std::fmt::Write as _;
@@ -42,8 +42,11 @@ pub fn daily_message(r: &DailyReport) -> Result<Message> {
     let discrepancies: i64 = s.counts.values().sum();
     let mut parts = Vec::new();
     let mut absent = Vec::new();
+    // Every file the report page's footer names, so the email's footer lists exactly what is attached.
     for (name, ct) in [
         ("discrepancies.csv", "text/csv; charset=utf-8"),
+        ("pending.csv", "text/csv; charset=utf-8"),
+        ("open_items.csv", "text/csv; charset=utf-8"),
         ("report.xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
     ] {
         match read_opt(&r.folder.join(name))? {
@@ -115,15 +118,17 @@ pub fn daily_message(r: &DailyReport) -> Result<Message> {
         s.matched, s.pending, s.resolved, s.open_items
     );
     write_totals(&mut t, s);
+    let findings: Vec<&Finding> = r.findings.iter().collect();
+    let bridge = crate::report::bridge::bridge(s, &findings, &[]);
+    if !bridge.is_empty() {
+        let _ = writeln!(t, "\nCash bridge:\n{}", crate::report::bridge::text(&bridge).trim_end());
+    }
     if !r.findings.is_empty() {
-        let _ = writeln!(t, "\nFirst {} of {} rows:", r.findings.len().min(LISTED_FINDINGS), r.findings.len());
-        for f in r.findings.iter().take(LISTED_FINDINGS) {
-            let id = if f.merchant_refund_id.is_empty() {
-                f.merchant_trans_id.clone()
-            } else {
-                f.merchant_refund_id.clone()
-            };
-            let _ = writeln!(t, "  - {} {}: {}", f.category.as_str(), one_line(&id), one_line(&f.detail));
+        let listed = r.findings.len().min(LISTED_FINDINGS);
+        let _ =
+            writeln!(t, "\nDiscrepancies, the first {listed} of {} (all are in discrepancies.csv):", r.findings.len());
+        for (i, f) in r.findings.iter().take(LISTED_FINDINGS).enumerate() {
+            write_finding(&mut t, i + 1, f);
         }
     }
     let attached: Vec<&str> = parts.iter().filter(|p| !p.inline).map(|p| p.name.as_str()).collect();
@@ -131,17 +136,20 @@ pub fn daily_message(r: &DailyReport) -> Result<Message> {
     if !too_large.is_empty() {
         let _ = writeln!(
             t,
-            "Too large to attach (over {} MB together), open from the report folder: {}.",
+            "Too large to attach (over {} MB together): {}. They are in the report of {}: ask whoever runs alipay-recon.",
             MAX_ATTACHMENT_BYTES / (1024 * 1024),
-            too_large.join(", ")
+            too_large.join(", "),
+            r.date
         );
     }
     if !absent.is_empty() {
-        let _ = writeln!(t, "Not found in the report folder (rerun the report to regenerate): {}.", absent.join(", "));
+        let _ = writeln!(
+            t,
+            "Not found in the report folder of {} (rerun the report to regenerate): {}.",
+            r.date,
+            absent.join(", ")
+        );
     }
-    // Absolute, so the reader can find it whatever folder the job ran in.
-    let shown = r.folder.canonicalize().unwrap_or_else(|_| r.folder.to_path_buf());
-    let _ = writeln!(t, "Report folder: {}", shown.display());
 
     let html = Some(html.unwrap_or_else(|| text_as_html(&subject, &t)));
     Ok(Message {
@@ -155,6 +163,37 @@ pub fn daily_message(r: &DailyReport) -> Result<Message> {
         html,
         parts,
     })
+}
+
+/// One discrepancy as the report page's row reads: category and item date, the ids, the amounts, what
+/// is wrong and what to do. Rows about no single payment (a file, a summary) name no empty id.
+fn write_finding(t: &mut String, n: usize, f: &Finding) {
+    let mut head = vec![f.category.as_str().to_string(), format!("item of {}", f.item_date)];
+    for (label, id) in
+        [("payment", &f.merchant_trans_id), ("refund", &f.merchant_refund_id), ("Alipay id", &f.acquirement_id)]
+    {
+        if !id.is_empty() {
+            head.push(format!("{label} {}", one_line(id)));
+        }
+    }
+    let _ = writeln!(t, "  {n}. {}", head.join(", "));
+    let side =
+        |v: Option<i64>, c: Option<Currency>| v.zip(c).map(|(v, c)| money(v.checked_abs().unwrap_or(i64::MAX), c));
+    let mut amounts = Vec::new();
+    if let Some(l) = side(f.local_amount, f.currency) {
+        amounts.push(format!("local {l}"));
+    }
+    if let Some(a) = side(f.alipay_amount, f.alipay_currency) {
+        amounts.push(format!("Alipay {a}"));
+    }
+    if let (Some(d), Some(c)) = (f.difference(), f.currency) {
+        amounts.push(format!("difference {}", money(d, c)));
+    }
+    if !amounts.is_empty() {
+        let _ = writeln!(t, "     {}", amounts.join(", "));
+    }
+    let _ = writeln!(t, "     What is wrong: {}", one_line(&f.detail));
+    let _ = writeln!(t, "     What to do: {}", crate::report::action(f.category));
 }
 
 /// Drops attachments, largest first, until the rest fit in `limit` bytes; returns the dropped names.
@@ -190,22 +229,9 @@ pub fn header_safe(s: &str) -> String {
 /// The report's escaping, shared so the email and the report can never disagree.
 pub use crate::report::html_escape;
 
-/// `HKD 1,234.00`: the currency's decimals, thousands grouped for reading (never for files).
+/// `HKD 1,234.00`: the tool's one display format ([`display_money`]), never for files.
 pub fn money(minor: i64, cur: Currency) -> String {
-    let plain = format_minor(minor, cur);
-    let (sign, rest) = plain.strip_prefix('-').map(|r| ("-", r)).unwrap_or(("", plain.as_str()));
-    let (int, frac) = rest.split_once('.').map(|(i, f)| (i, Some(f))).unwrap_or((rest, None));
-    let mut grouped = String::new();
-    for (i, ch) in int.chars().enumerate() {
-        if i > 0 && (int.len() - i) % 3 == 0 {
-            grouped.push(',');
-        }
-        grouped.push(ch);
-    }
-    match frac {
-        Some(f) => format!("{cur} {sign}{grouped}.{f}"),
-        None => format!("{cur} {sign}{grouped}"),
-    }
+    display_money(minor, cur)
 }
 
 fn money_code(minor: i64, code: &str) -> String {
@@ -229,26 +255,33 @@ fn payment_totals(s: &DaySummary) -> String {
 }
 
 fn write_totals(t: &mut String, s: &DaySummary) {
-    if s.currencies.is_empty() {
+    let captured = |x: &&crate::domain::CurrencyTotals| {
+        x.alipay_payment_count
+            + x.alipay_refund_count
+            + x.alipay_cancel_count
+            + x.local_payment_count
+            + x.local_refund_count
+            > 0
+    };
+    if !s.currencies.values().any(|x| captured(&x)) {
         let _ = writeln!(t, "No payments on either side this day.");
         return;
     }
-    let _ = writeln!(t, "Totals per currency:");
-    for (c, x) in &s.currencies {
+    let _ = writeln!(t, "Captured per pricing currency (transaction files and local sales):");
+    for (c, x) in s.currencies.iter().filter(|(_, x)| captured(x)) {
         let _ = writeln!(
             t,
-            "  {c}: Alipay {} payments {}, {} refunds {}, {} cancels; local {} payments {}, {} refunds {}; fees {}; settled net {}",
+            "  {c}: Alipay {} payments {}, {} refunds {}, {} cancels {}; local {} payments {}, {} refunds {}",
             x.alipay_payment_count,
             money_code(x.alipay_payments, c),
             x.alipay_refund_count,
             money_code(x.alipay_refunds, c),
             x.alipay_cancel_count,
+            money_code(x.alipay_cancels, c),
             x.local_payment_count,
             money_code(x.local_payments, c),
             x.local_refund_count,
             money_code(x.local_refunds, c),
-            money_code(x.fees, c),
-            money_code(x.settled_net, c),
         );
     }
 }

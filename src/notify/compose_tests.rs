@@ -29,21 +29,6 @@ fn folder(files: &[(&str, &[u8])]) -> tempfile::TempDir {
 }
 
 #[test]
-fn money_groups_thousands_with_the_currency_decimals() {
-    let cases = [
-        (123_400, "HKD", "HKD 1,234.00"),
-        (5, "HKD", "HKD 0.05"),
-        (-123_456_789, "USD", "USD -1,234,567.89"),
-        (1_000_000, "JPY", "JPY 1,000,000"),
-        (1234, "KWD", "KWD 1.234"),
-        (100, "JPY", "JPY 100"),
-    ];
-    for (v, c, want) in cases {
-        assert_eq!(money(v, cur(c)), want, "{v} {c}");
-    }
-}
-
-#[test]
 fn header_safe_removes_line_breaks_and_controls() {
     assert_eq!(header_safe("a\r\nBcc: evil@x.y"), "a Bcc: evil@x.y");
     assert_eq!(header_safe("  x \t\u{0}y\u{2028}z\n"), "x y z");
@@ -199,7 +184,76 @@ fn hostile_merchant_and_remarks_are_escaped_and_one_line() {
     assert!(!m.subject.contains('\n') && !m.subject.contains('\r'), "{:?}", m.subject);
     let html = m.html.unwrap();
     assert!(!html.contains("<script>") && html.contains("&lt;script&gt;") && !html.contains("<b>"), "{html}");
-    assert!(m.text.contains("P1  Bcc: x@y.z: remark <script>alert(1)</script> FAKE ROW"), "{}", m.text);
+    assert!(m.text.contains("payment P1  Bcc: x@y.z\n"), "{}", m.text);
+    assert!(m.text.contains("     What is wrong: remark <script>alert(1)</script> FAKE ROW\n"), "{}", m.text);
+}
+
+/// The text part names the report by its date and lists exactly the attached files, never a server
+/// path; rows read like the page's (no `CATEGORY : detail` for rows without ids); the bridge is there.
+#[test]
+fn text_part_names_no_path_and_reads_like_the_page() {
+    let mut s = summary(&[(Category::FileIntegrity, 1)], &[]);
+    s.currencies.insert(
+        "USD".into(),
+        CurrencyTotals {
+            settled_payments: 1_000_000,
+            settled_payment_count: 3,
+            fees: 1_000,
+            expected_net: 999_000,
+            settled_net: 999_000,
+            ..Default::default()
+        },
+    );
+    let f = Finding {
+        business_date: "2026-11-25".parse().unwrap(),
+        item_date: "2026-11-25".parse().unwrap(),
+        category: Category::FileIntegrity,
+        merchant_trans_id: String::new(),
+        merchant_refund_id: String::new(),
+        acquirement_id: String::new(),
+        currency: None,
+        local_amount: None,
+        alipay_currency: None,
+        alipay_amount: None,
+        local_type: String::new(),
+        alipay_type: String::new(),
+        detail: "2088000000000001_transaction_20261125.txt line 1: Total_count says 14 rows but the file has 15".into(),
+    };
+    let d = folder(&[
+        ("discrepancies.csv", b"a\n"),
+        ("pending.csv", b"a\n"),
+        ("open_items.csv", b"a\n"),
+        ("report.xlsx", b"PK\x03\x04"),
+    ]);
+    let findings = [f];
+    let r = DailyReport {
+        date: "2026-11-25".parse().unwrap(),
+        merchant: "M",
+        version: 1,
+        summary: &s,
+        folder: d.path(),
+        findings: &findings,
+    };
+    let m = daily_message(&r).unwrap();
+    let t = &m.text;
+    let folder = d.path().to_string_lossy();
+    assert!(!t.contains(folder.as_ref()) && !t.contains("Report folder:"), "{t}");
+    assert!(t.contains("business day 2026-11-25"), "{t}");
+    assert!(t.contains("Attached: discrepancies.csv, pending.csv, open_items.csv, report.xlsx.\n"), "{t}");
+    let names: Vec<&str> = m.parts.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["discrepancies.csv", "pending.csv", "open_items.csv", "report.xlsx"]);
+    assert!(!t.contains("FILE_INTEGRITY :"), "{t}");
+    assert!(
+        t.contains("  1. FILE_INTEGRITY, item of 2026-11-25\n     What is wrong: 2088000000000001_transaction"),
+        "{t}"
+    );
+    assert!(t.contains("What to do: Fetch the file again"), "{t}");
+    assert!(
+        t.contains("  USD Settled today (settlement files, in USD):\n    Gross payments (3): USD 10,000.00\n"),
+        "{t}"
+    );
+    assert!(t.contains("    = Expected net (settlement detail): USD 9,990.00\n"), "{t}");
+    assert!(t.contains("HKD: Alipay 120 payments HKD 12,345.67"), "captured totals with separators: {t}");
 }
 
 #[test]

@@ -5,7 +5,7 @@ use super::frames::{alipay_ids_of_payments, payment_key, refund_key};
 use super::input::{AlipayRow, Id, Input, LocalVersion};
 use super::{HashMap, HashSet, Params};
 use crate::config::FeeRule;
-use crate::domain::{format_minor, Category, Currency, FileKind, Finding, RecordType, TransType};
+use crate::domain::{display_money, Category, Currency, FileKind, Finding, RecordType, TransType};
 use chrono::{Duration, NaiveDate};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -158,7 +158,7 @@ pub(super) fn non_order(type_raw: &str) -> bool {
 
 fn money(a: Option<i64>, c: Option<Currency>) -> String {
     match (a, c) {
-        (Some(a), Some(c)) => format!("{c} {}", format_minor(a, c)),
+        (Some(a), Some(c)) => display_money(a, c),
         _ => "no amount".into(),
     }
 }

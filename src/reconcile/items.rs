@@ -7,12 +7,12 @@ use super::frames::KeyAgg;
 use super::input::{AlipayRow, LocalVersion};
 use super::{Cut, Eval, State};
 use super::{HashMap, HashSet};
-use crate::domain::{format_minor, Category, Finding, LocalStatus, RecordType, TransType};
+use crate::domain::{display_money, Category, Finding, LocalStatus, RecordType, TransType};
 use chrono::{DateTime, FixedOffset, NaiveDate};
 
 pub(super) fn money(amount: Option<i64>, c: Option<crate::domain::Currency>) -> String {
     match (amount, c) {
-        (Some(a), Some(c)) => format!("{c} {}", format_minor(a, c)),
+        (Some(a), Some(c)) => display_money(a, c),
         (Some(a), None) => format!("{a} minor units"),
         _ => "no amount".into(),
     }

@@ -3,9 +3,10 @@
 
 use super::checks::non_order;
 use super::frames::Frames;
-use super::{category_counts, HashSet, Input, Outcome};
+use super::{category_counts, FileIn, HashMap, HashSet, Input, Outcome};
 use crate::domain::{
-    Category, Currency, CurrencyTotals, DaySummary, FileKind, LocalStatus, PendingState, RecordType, TransType,
+    Category, Currency, CurrencyTotals, DaySummary, FileKind, LocalStatus, PendingState, RecordType, SettlementSource,
+    TransType,
 };
 use chrono::NaiveDate;
 use std::collections::BTreeMap;
@@ -13,6 +14,9 @@ use std::collections::BTreeMap;
 pub(super) fn summary(input: &Input, frames: &Frames, date: NaiveDate, out: &Outcome, matched: i64) -> DaySummary {
     // Keyed by the currency while summing (no text per row); by its code in the summary.
     let mut cur: BTreeMap<Currency, CurrencyTotals> = BTreeMap::new();
+    // Per settlement currency and file format, for the bridge: which files, what detail and summary say.
+    let files: HashMap<i64, &FileIn> = input.files.iter().map(|f| (f.id, f)).collect();
+    let mut sources: Sources = BTreeMap::new();
     // Payments cancelled anywhere in the window are not captured.
     let cancelled: HashSet<&str> = input
         .rows
@@ -50,13 +54,19 @@ pub(super) fn summary(input: &Input, frames: &Frames, date: NaiveDate, out: &Out
         } else if r.kind == FileKind::SettlementDetail {
             let Some(c) = r.settle_currency.or(r.currency) else { continue };
             let t = cur.entry(c).or_default();
-            if r.fee_currency.is_none_or(|f| f == c) {
-                t.fees += r.fee.unwrap_or(0);
-            }
+            let fee = if r.fee_currency.is_none_or(|f| f == c) { r.fee.unwrap_or(0) } else { 0 };
+            t.fees += fee;
             t.expected_net += r.settle_amount.unwrap_or(0);
-            if non_order(&r.type_raw) {
-                continue;
-            }
+            // The cash bridge's lines, gross of the fee (net + fee), so that they add up to expected_net.
+            let gross = r.settle_amount.unwrap_or(0) + fee;
+            match r.trans_type {
+                _ if non_order(&r.type_raw) => (t.settled_other += gross, t.settled_other_count += 1),
+                TransType::Payment => (t.settled_payments += gross, t.settled_payment_count += 1),
+                TransType::Refund => (t.settled_refunds -= gross, t.settled_refund_count += 1),
+                TransType::Cancel => (t.settled_cancels -= gross, t.settled_cancel_count += 1),
+                TransType::Other => (t.settled_other += gross, t.settled_other_count += 1),
+            };
+            source(&mut sources, &files, c, r.file_id).detail_net += r.settle_amount.unwrap_or(0);
         }
     }
     // What the summary files say is settled: their TOTAL rows, else the sum of their type rows.
@@ -77,6 +87,31 @@ pub(super) fn summary(input: &Input, frames: &Frames, date: NaiveDate, out: &Out
     }
     for (c, (v, _)) in &said {
         cur.entry(*c).or_default().settled_net = *v;
+    }
+    for s in input.summaries.iter().filter(|s| s.date == date) {
+        let Some(c) = s.settle_currency else { continue };
+        let src = source(&mut sources, &files, c, s.file_id);
+        // The rows `said` counted: the TOTAL rows when any file has one, else the type rows.
+        if s.summary_type.trim().eq_ignore_ascii_case("TOTAL") == said[&c].1 {
+            *src.summary_net.get_or_insert(0) += s.settle_amount.unwrap_or(0);
+        }
+    }
+    for ((c, _), mut s) in sources {
+        s.files.sort();
+        cur.entry(c).or_default().settlement_sources.push(s);
+    }
+    // Pricing currencies whose money settles in another one (seen in the window's settlement rows).
+    for r in input.rows.iter().filter(|r| r.kind == FileKind::SettlementDetail) {
+        if let (Some(p), Some(c)) = (r.currency, r.settle_currency) {
+            let code = c.to_string();
+            match cur.get_mut(&p) {
+                Some(t) if p != c && !t.settles_in.contains(&code) => t.settles_in.push(code),
+                _ => {}
+            }
+        }
+    }
+    for t in cur.values_mut() {
+        t.settles_in.sort();
     }
     // Local latest versions of the day's records, as seen now: per (key id, record type), the last
     // in the frames' (ledger, seq) order.
@@ -124,4 +159,23 @@ pub(super) fn summary(input: &Input, frames: &Frames, date: NaiveDate, out: &Out
         currencies: cur.into_iter().map(|(c, t)| (c.to_string(), t)).collect(),
         at_stake,
     }
+}
+
+type Sources = BTreeMap<(Currency, &'static str), SettlementSource>;
+
+/// The bridge's entry of settlement currency `c` for the format of file `file_id`, naming the file.
+fn source<'a>(
+    sources: &'a mut Sources,
+    files: &HashMap<i64, &FileIn>,
+    c: Currency,
+    file_id: i64,
+) -> &'a mut SettlementSource {
+    let f = files.get(&file_id);
+    let format = f.map_or("unknown", |f| f.format.as_str());
+    let s =
+        sources.entry((c, format)).or_insert_with(|| SettlementSource { format: format.into(), ..Default::default() });
+    if let Some(f) = f.filter(|f| !s.files.contains(&f.name)) {
+        s.files.push(f.name.clone());
+    }
+    s
 }

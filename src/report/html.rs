@@ -10,7 +10,7 @@ use super::csv_out::state_text;
 use super::summary::{category_counts, pending_counts};
 use super::text::{amounts, difference, html_escape as esc};
 use super::Prepared;
-use crate::domain::{format_minor, Category, Currency, CurrencyTotals, Finding};
+use crate::domain::{group_minor, Category, Currency, CurrencyTotals, Finding};
 use anyhow::Result;
 use std::fmt::Write;
 
@@ -48,22 +48,9 @@ pub fn email_html(html: &str) -> String {
     html.replace(TREND_IMG_FILE, TREND_IMG_CID)
 }
 
-/// Money for reading: `format_minor` with thousands separators (`12,345.00`, JPY `56,000`).
+/// Money for reading in a column that names its currency: [`group_minor`] (`12,345.00`, JPY `56,000`).
 pub fn money(minor: i64, cur: Currency) -> String {
-    let plain = format_minor(minor, cur);
-    let (sign, rest) = plain.strip_prefix('-').map(|r| ("-", r)).unwrap_or(("", plain.as_str()));
-    let (int, frac) = rest.split_once('.').map(|(i, f)| (i, Some(f))).unwrap_or((rest, None));
-    let mut grouped = String::with_capacity(plain.len() + int.len() / 3);
-    for (i, ch) in int.chars().enumerate() {
-        if i > 0 && (int.len() - i) % 3 == 0 {
-            grouped.push(',');
-        }
-        grouped.push(ch);
-    }
-    match frac {
-        Some(f) => format!("{sign}{grouped}.{f}"),
-        None => format!("{sign}{grouped}"),
-    }
+    group_minor(minor, cur)
 }
 
 /// What the finance person should do about a category, in one short sentence.
@@ -337,6 +324,7 @@ pub fn report_html(p: &Prepared) -> Result<Vec<u8>> {
     let _ = writeln!(out, "<h1 style=\"font-size:20px;\">Alipay reconciliation for {date}</h1>\n<p>{merchant}</p>");
     headline(&mut out, p);
     totals(&mut out, p);
+    out.push_str(&super::bridge::html(&p.bridge));
     let mut budget = ROW_BUDGET;
     discrepancies(&mut out, p, &mut budget)?;
     pending(&mut out, p, &mut budget)?;

@@ -3,7 +3,8 @@
 //! `summary.json`, `report.html`, `report.xlsx`, `trend.png` and `manifest.json`.
 //!
 //! Owns: the file layouts (columns, ordering, number and text formats), formula neutralisation, HTML
-//! escaping, the trend chart, and the folder protocol (atomic writes, history of earlier runs).
+//! escaping, the cash bridge ([`bridge`]), the trend chart, and the folder protocol (atomic writes,
+//! history of earlier runs).
 //! It reads nothing from the store and never looks at the wall clock: every output is a function of
 //! [`ReportInput`], so identical inputs give byte-identical files, `manifest.json` included (the run
 //! id is kept beside the set in the hidden `.run-id`, for the history folder's name).
@@ -16,6 +17,7 @@
 //!
 //! In all three CSVs `business_date` is the report's date and `item_date` the item's own date.
 
+pub mod bridge;
 mod chart;
 mod csv_out;
 mod folder;
@@ -28,7 +30,7 @@ mod xlsx;
 mod tests;
 
 pub use folder::WrittenReport;
-pub use html::email_html;
+pub use html::{action, email_html};
 pub use summary::read_trend_point;
 pub use text::{html_escape, neutralise};
 
@@ -127,6 +129,8 @@ pub(crate) struct Prepared<'a> {
     pub trend: Vec<(NaiveDate, Option<&'a TrendPoint>)>,
     /// Every currency of the summary, at-stake and trend maps.
     pub currencies: BTreeMap<String, Currency>,
+    /// The cash bridge per currency of the summary ([`bridge`]).
+    pub bridge: Vec<bridge::CurrencyBridge>,
 }
 
 pub(crate) const TREND_DAYS: i64 = 14;
@@ -172,7 +176,8 @@ impl<'a> Prepared<'a> {
             })?;
             currencies.insert(code.clone(), cur);
         }
-        Ok(Prepared { input, findings, pending, open, warnings, trend, currencies })
+        let bridge = bridge::bridge(&input.summary, &findings, &pending);
+        Ok(Prepared { input, findings, pending, open, warnings, trend, currencies, bridge })
     }
 
     /// The currency of a totals key (checked in [`Prepared::new`]).

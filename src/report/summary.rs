@@ -1,58 +1,22 @@
 //! `summary.json` (the day's counts and per-currency totals) and `manifest.json` (what the report was
-//! made from). Money is written as decimal strings with the currency's exponent, never JSON numbers, and
-//! keys come out in a fixed order chosen here (not serde_json's map order, which depends on features).
+//! made from). Money is written as decimal strings with the currency's exponent, never JSON numbers.
+//! Both files are serde structs: keys come out in field order (maps are `BTreeMap`s, so their order
+//! does not depend on serde_json's features), and a new field is added at the end of its struct.
 
+use super::bridge::{alipay_activity, Activity, CurrencyBridge, Part};
 use super::Prepared;
 use super::TrendPoint;
 use crate::domain::{format_minor, parse_major, Category, Currency, CurrencyTotals, PendingState};
 use anyhow::Context;
 use anyhow::Result;
 use chrono::NaiveDate;
-use serde::ser::{SerializeMap, SerializeSeq};
+use serde::Serialize;
 use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
 use std::path::Path;
 
-/// A JSON value whose object keys keep the order they were pushed in.
-pub(crate) enum J {
-    Str(String),
-    Int(i64),
-    Obj(Vec<(String, J)>),
-    Arr(Vec<J>),
-}
-
-impl serde::Serialize for J {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self {
-            J::Str(v) => s.serialize_str(v),
-            J::Int(v) => s.serialize_i64(*v),
-            J::Obj(kv) => {
-                let mut m = s.serialize_map(Some(kv.len()))?;
-                for (k, v) in kv {
-                    m.serialize_entry(k, v)?;
-                }
-                m.end()
-            }
-            J::Arr(items) => {
-                let mut q = s.serialize_seq(Some(items.len()))?;
-                for v in items {
-                    q.serialize_element(v)?;
-                }
-                q.end()
-            }
-        }
-    }
-}
-
-fn s(v: impl Into<String>) -> J {
-    J::Str(v.into())
-}
-
-fn obj(kv: Vec<(&str, J)>) -> J {
-    J::Obj(kv.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
-}
-
-fn to_bytes(j: &J) -> Result<Vec<u8>> {
-    let mut out = serde_json::to_vec_pretty(j)?;
+fn to_bytes(v: &impl Serialize) -> Result<Vec<u8>> {
+    let mut out = serde_json::to_vec_pretty(v)?;
     out.push(b'\n');
     Ok(out)
 }
@@ -67,51 +31,166 @@ pub(crate) fn pending_counts(p: &Prepared) -> (i64, i64) {
     (pending, p.pending.len() as i64 - pending)
 }
 
-/// One currency's totals as decimal strings; `at_stake` from the summary's at-stake map.
-fn currency_obj(p: &Prepared, code: &str) -> J {
+/// `summary.json`.
+#[derive(Serialize)]
+struct SummaryJson<'a> {
+    business_date: String,
+    merchant: &'a str,
+    /// `clean` or `attention`.
+    status: &'static str,
+    discrepancies: i64,
+    /// Every category, zeros included; `Category`'s order is the report order.
+    counts: BTreeMap<Category, i64>,
+    pending: i64,
+    resolved: i64,
+    open_items: i64,
+    matched: i64,
+    file_warnings: i64,
+    currencies: BTreeMap<&'a str, CurrencyJson>,
+}
+
+/// One currency's totals as decimal strings of that currency.
+#[derive(Serialize)]
+struct CurrencyJson {
+    #[serde(flatten)]
+    alipay: ActivityJson,
+    local_payments: String,
+    local_payment_count: i64,
+    local_refunds: String,
+    local_refund_count: i64,
+    fees: String,
+    expected_net: String,
+    net_settlement: String,
+    settled_minus_expected: String,
+    at_stake: String,
+    /// Added by issue 17: the cash bridge (README "summary.json").
+    bridge: BridgeJson,
+}
+
+#[derive(Serialize)]
+struct BridgeJson {
+    /// Settlement currencies this pricing currency's money settles in, other than itself.
+    settles_in: Vec<String>,
+    /// Transaction files, pricing currency: gross payments − refunds − cancels.
+    captured_net: String,
+    /// Settlement files of the day in this settlement currency; `null` when none.
+    settlement: Option<SettlementJson>,
+    /// Pending, unsettled and settlement-mismatch money in this currency: not in the day's payout.
+    follow_up: Vec<PartJson>,
+}
+
+#[derive(Serialize)]
+struct SettlementJson {
+    #[serde(flatten)]
+    gross: ActivityJson,
+    fees: String,
+    other_lines: String,
+    other_line_count: i64,
+    /// `gross_payments − refunds − cancels − fees + other_lines`.
+    expected_net: String,
+    settled_net: String,
+    /// Whether a settlement summary stated `settled_net` (else it is the detail rows' sum).
+    from_summary: bool,
+    /// `settled_net − expected_net`, equal to the sum of `parts`.
+    difference: String,
+    parts: Vec<PartJson>,
+}
+
+/// Payments, refunds and cancels with their counts, in the currency's decimals.
+#[derive(Serialize)]
+struct ActivityJson {
+    gross_payments: String,
+    payment_count: i64,
+    refunds: String,
+    refund_count: i64,
+    cancels: String,
+    cancel_count: i64,
+}
+
+fn activity_json(a: &Activity, cur: Currency) -> ActivityJson {
+    ActivityJson {
+        gross_payments: format_minor(a.payments, cur),
+        payment_count: a.payment_count,
+        refunds: format_minor(a.refunds, cur),
+        refund_count: a.refund_count,
+        cancels: format_minor(a.cancels, cur),
+        cancel_count: a.cancel_count,
+    }
+}
+
+#[derive(Serialize)]
+struct PartJson {
+    key: &'static str,
+    label: String,
+    amount: String,
+    count: i64,
+}
+
+fn part_json(p: &Part, cur: Currency) -> PartJson {
+    PartJson { key: p.key, label: p.label.clone(), amount: format_minor(p.amount, cur), count: p.count }
+}
+
+fn bridge_json(b: Option<&CurrencyBridge>, cur: Currency) -> BridgeJson {
+    let m = |v: i64| format_minor(v, cur);
+    let Some(b) = b else {
+        return BridgeJson { settles_in: vec![], captured_net: m(0), settlement: None, follow_up: vec![] };
+    };
+    BridgeJson {
+        settles_in: b.settles_in.clone(),
+        captured_net: m(b.captured.as_ref().map_or(0, |c| c.net())),
+        settlement: b.settlement.as_ref().map(|s| SettlementJson {
+            gross: activity_json(&s.gross, cur),
+            fees: m(s.fees),
+            other_lines: m(s.other),
+            other_line_count: s.other_count,
+            expected_net: m(s.expected_net),
+            settled_net: m(s.settled_net),
+            from_summary: s.has_summary,
+            difference: m(s.difference()),
+            parts: s.parts.iter().map(|p| part_json(p, cur)).collect(),
+        }),
+        follow_up: b.follow_up.iter().map(|p| part_json(p, cur)).collect(),
+    }
+}
+
+/// One currency's totals; `at_stake` from the summary's at-stake map.
+fn currency_json(p: &Prepared, code: &str) -> CurrencyJson {
     let cur = p.currency(code);
     let zero = CurrencyTotals::default();
     let t = p.input.summary.currencies.get(code).unwrap_or(&zero);
     let at_stake = p.input.summary.at_stake.get(code).copied().unwrap_or(0);
-    let m = |v: i64| s(format_minor(v, cur));
-    obj(vec![
-        ("gross_payments", m(t.alipay_payments)),
-        ("payment_count", J::Int(t.alipay_payment_count)),
-        ("refunds", m(t.alipay_refunds)),
-        ("refund_count", J::Int(t.alipay_refund_count)),
-        ("cancels", m(t.alipay_cancels)),
-        ("cancel_count", J::Int(t.alipay_cancel_count)),
-        ("local_payments", m(t.local_payments)),
-        ("local_payment_count", J::Int(t.local_payment_count)),
-        ("local_refunds", m(t.local_refunds)),
-        ("local_refund_count", J::Int(t.local_refund_count)),
-        ("fees", m(t.fees)),
-        ("expected_net", m(t.expected_net)),
-        ("net_settlement", m(t.settled_net)),
-        ("settled_minus_expected", m(t.settled_net - t.expected_net)),
-        ("at_stake", m(at_stake)),
-    ])
+    let m = |v: i64| format_minor(v, cur);
+    CurrencyJson {
+        alipay: activity_json(&alipay_activity(t), cur),
+        local_payments: m(t.local_payments),
+        local_payment_count: t.local_payment_count,
+        local_refunds: m(t.local_refunds),
+        local_refund_count: t.local_refund_count,
+        fees: m(t.fees),
+        expected_net: m(t.expected_net),
+        net_settlement: m(t.settled_net),
+        settled_minus_expected: m(t.settled_net - t.expected_net),
+        at_stake: m(at_stake),
+        bridge: bridge_json(p.bridge.iter().find(|b| b.currency == cur), cur),
+    }
 }
 
 /// `summary.json`. `counts`, `pending`, `resolved` and `open_items` count the rows actually written.
 pub fn summary_json(p: &Prepared) -> Result<Vec<u8>> {
-    let counts = category_counts(p);
     let (pending, resolved) = pending_counts(p);
-    let status = if p.input.is_clean() { "clean" } else { "attention" };
-    let currencies = p.currencies.keys().map(|code| (code.clone(), currency_obj(p, code))).collect();
-    let j = obj(vec![
-        ("business_date", s(p.input.business_date.to_string())),
-        ("merchant", s(p.input.merchant.clone())),
-        ("status", s(status)),
-        ("discrepancies", J::Int(p.findings.len() as i64)),
-        ("counts", J::Obj(counts.iter().map(|(c, n)| (c.as_str().to_string(), J::Int(*n))).collect())),
-        ("pending", J::Int(pending)),
-        ("resolved", J::Int(resolved)),
-        ("open_items", J::Int(p.open.len() as i64)),
-        ("matched", J::Int(p.input.summary.matched)),
-        ("file_warnings", J::Int(p.warnings.len() as i64)),
-        ("currencies", J::Obj(currencies)),
-    ]);
+    let j = SummaryJson {
+        business_date: p.input.business_date.to_string(),
+        merchant: &p.input.merchant,
+        status: if p.input.is_clean() { "clean" } else { "attention" },
+        discrepancies: p.findings.len() as i64,
+        counts: category_counts(p).into_iter().collect(),
+        pending,
+        resolved,
+        open_items: p.open.len() as i64,
+        matched: p.input.summary.matched,
+        file_warnings: p.warnings.len() as i64,
+        currencies: p.currencies.keys().map(|code| (code.as_str(), currency_json(p, code))).collect(),
+    };
     to_bytes(&j)
 }
 
@@ -127,44 +206,66 @@ pub fn manifest_json(p: &Prepared, outputs: &[(&'static str, Vec<u8>)]) -> Resul
     inputs.sort_by(|a, b| {
         (a.business_date, a.kind, &a.name, &a.sha256).cmp(&(b.business_date, b.kind, &b.name, &b.sha256))
     });
-    let inputs = inputs
-        .into_iter()
-        .map(|f| {
-            obj(vec![
-                ("name", s(f.name.clone())),
-                ("sha256", s(f.sha256.clone())),
-                ("format", s(f.format.as_str())),
-                ("kind", s(f.kind.as_str())),
-                ("business_date", s(f.business_date.to_string())),
-            ])
-        })
-        .collect();
-    let outputs = outputs
-        .iter()
-        .map(|(name, bytes)| {
-            obj(vec![("name", s(*name)), ("sha256", s(sha256_hex(bytes))), ("bytes", J::Int(bytes.len() as i64))])
-        })
-        .collect();
     let (pending, resolved) = pending_counts(p);
-    let j = obj(vec![
-        ("business_date", s(p.input.business_date.to_string())),
-        ("tool", s("alipay-recon")),
-        ("tool_version", s(p.input.tool_version.clone())),
-        ("config_hash", s(p.input.config_hash.clone())),
-        ("merchant", s(p.input.merchant.clone())),
-        (
-            "rows",
-            obj(vec![
-                ("discrepancies", J::Int(p.findings.len() as i64)),
-                ("pending", J::Int(pending)),
-                ("resolved", J::Int(resolved)),
-                ("open_items", J::Int(p.open.len() as i64)),
-            ]),
-        ),
-        ("input_files", J::Arr(inputs)),
-        ("outputs", J::Arr(outputs)),
-    ]);
+    let j = ManifestJson {
+        business_date: p.input.business_date.to_string(),
+        tool: "alipay-recon",
+        tool_version: &p.input.tool_version,
+        config_hash: &p.input.config_hash,
+        merchant: &p.input.merchant,
+        rows: RowsJson { discrepancies: p.findings.len() as i64, pending, resolved, open_items: p.open.len() as i64 },
+        input_files: inputs
+            .into_iter()
+            .map(|f| InputJson {
+                name: &f.name,
+                sha256: &f.sha256,
+                format: f.format.as_str(),
+                kind: f.kind.as_str(),
+                business_date: f.business_date.to_string(),
+            })
+            .collect(),
+        outputs: outputs
+            .iter()
+            .map(|(name, bytes)| OutputJson { name, sha256: sha256_hex(bytes), bytes: bytes.len() as i64 })
+            .collect(),
+    };
     to_bytes(&j)
+}
+
+#[derive(Serialize)]
+struct ManifestJson<'a> {
+    business_date: String,
+    tool: &'static str,
+    tool_version: &'a str,
+    config_hash: &'a str,
+    merchant: &'a str,
+    rows: RowsJson,
+    input_files: Vec<InputJson<'a>>,
+    outputs: Vec<OutputJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct RowsJson {
+    discrepancies: i64,
+    pending: i64,
+    resolved: i64,
+    open_items: i64,
+}
+
+#[derive(Serialize)]
+struct InputJson<'a> {
+    name: &'a str,
+    sha256: &'a str,
+    format: &'static str,
+    kind: &'static str,
+    business_date: String,
+}
+
+#[derive(Serialize)]
+struct OutputJson<'a> {
+    name: &'a str,
+    sha256: String,
+    bytes: i64,
 }
 
 /// The run id recorded in a `manifest.json` written before contracts v3 (which carried one), if any.

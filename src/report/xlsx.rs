@@ -1,4 +1,5 @@
-//! `report.xlsx`: Summary, Discrepancies, Pending and Open items sheets for people who filter and sort.
+//! `report.xlsx`: Summary, Cash bridge, Discrepancies, Pending and Open items sheets for people who
+//! filter and sort.
 //! Amounts are numeric cells with the currency's decimals as number format, dates are date cells,
 //! every header row is frozen and filterable. All text goes through `write_string` (never a formula),
 //! and free text is neutralised like the CSV so both show the same thing. The workbook's creation time
@@ -16,6 +17,8 @@ use rust_xlsxwriter::{DocProperties, ExcelDateTime, Format, FormatAlign, Workboo
 struct Formats {
     header: Format,
     date: Format,
+    /// Free text (detail, reason, bridge labels): wrapped in its column, top-aligned.
+    wrap: Format,
     /// Indexed by the currency exponent (0..=4).
     money: Vec<Format>,
 }
@@ -31,6 +34,7 @@ impl Formats {
         Formats {
             header: Format::new().set_bold().set_background_color("#EEEEEE").set_align(FormatAlign::Left),
             date: Format::new().set_num_format("yyyy-mm-dd"),
+            wrap: Format::new().set_text_wrap().set_align(FormatAlign::Top),
             money,
         }
     }
@@ -79,7 +83,7 @@ fn finding_row(ws: &mut Worksheet, fm: &Formats, row: u32, date: NaiveDate, f: &
     money(ws, fm, row, 10, difference(f), f.currency)?;
     ws.write_string(row, 11, &f.local_type)?;
     ws.write_string(row, 12, &f.alipay_type)?;
-    ws.write_string(row, 13, neutralise(&f.detail))?;
+    ws.write_string_with_format(row, 13, neutralise(&f.detail), &fm.wrap)?;
     Ok(14)
 }
 
@@ -118,7 +122,7 @@ fn summary_sheet(ws: &mut Worksheet, fm: &Formats, p: &Prepared) -> Result<()> {
     let cols = [
         "Currency",
         "Gross payments",
-        "Payments",
+        "Payment count",
         "Refunds",
         "Refund count",
         "Cancels",
@@ -145,13 +149,42 @@ fn summary_sheet(ws: &mut Worksheet, fm: &Formats, p: &Prepared) -> Result<()> {
         ws.write_number(row, 4, t.alipay_refund_count as f64)?;
         money(ws, fm, row, 5, Some(t.alipay_cancels), cur)?;
         ws.write_number(row, 6, t.alipay_cancel_count as f64)?;
-        money(ws, fm, row, 7, Some(t.fees), cur)?;
-        money(ws, fm, row, 8, Some(t.expected_net), cur)?;
-        money(ws, fm, row, 9, Some(t.settled_net), cur)?;
-        money(ws, fm, row, 10, Some(t.settled_net - t.expected_net), cur)?;
+        // Settlement cells only for a currency that has settlement data: a pricing currency whose money
+        // settles in another gets blanks, not 0.00 (the Cash bridge sheet says where it settles).
+        let settles = p.bridge.iter().any(|b| Some(b.currency) == cur && b.settlement.is_some());
+        let s = |v: i64| settles.then_some(v);
+        money(ws, fm, row, 7, s(t.fees), cur)?;
+        money(ws, fm, row, 8, s(t.expected_net), cur)?;
+        money(ws, fm, row, 9, s(t.settled_net), cur)?;
+        money(ws, fm, row, 10, s(t.settled_net - t.expected_net), cur)?;
         money(ws, fm, row, 11, Some(at_stake), cur)?;
     }
+    // One filter per sheet: the currency table, the one with more than a few rows on a busy account.
+    ws.autofilter(row - p.currencies.len() as u32, 0, row, cols.len() as u16 - 1)?;
     Ok(())
+}
+
+/// The Cash bridge sheet: one line per row, to filter by currency or section.
+fn bridge_sheet(ws: &mut Worksheet, fm: &Formats, p: &Prepared) -> Result<()> {
+    ws.set_name("Cash bridge")?;
+    header(ws, fm, &["Currency", "Section", "Line", "Count", "Amount"], &[10.0, 34.0, 60.0, 9.0, 16.0])?;
+    let mut row = 0u32;
+    for b in &p.bridge {
+        for block in b.blocks() {
+            for line in block.lines {
+                row += 1;
+                ws.write_string(row, 0, b.currency.as_str())?;
+                ws.write_string(row, 1, &block.title)?;
+                // Our own labels (`- Refunds`), not outside text: a string cell is never a formula anyway.
+                ws.write_string_with_format(row, 2, line.label.trim_start(), &fm.wrap)?;
+                if let Some(n) = line.count {
+                    ws.write_number(row, 3, n as f64)?;
+                }
+                money(ws, fm, row, 4, line.amount, Some(b.currency))?;
+            }
+        }
+    }
+    finish_table(ws, row as usize, 5)
 }
 
 pub fn workbook(p: &Prepared) -> Result<Vec<u8>> {
@@ -164,6 +197,7 @@ pub fn workbook(p: &Prepared) -> Result<Vec<u8>> {
     wb.set_properties(&props);
 
     summary_sheet(wb.add_worksheet(), &fm, p)?;
+    bridge_sheet(wb.add_worksheet(), &fm, p)?;
 
     let ws = wb.add_worksheet();
     ws.set_name("Discrepancies")?;
@@ -186,7 +220,7 @@ pub fn workbook(p: &Prepared) -> Result<Vec<u8>> {
         if let Some(d) = item.first_reported {
             ws.write_date_with_format(row, c + 1, excel_date(d)?, &fm.date)?;
         }
-        ws.write_string(row, c + 2, neutralise(&item.reason))?;
+        ws.write_string_with_format(row, c + 2, neutralise(&item.reason), &fm.wrap)?;
     }
     finish_table(ws, p.pending.len(), cols.len())?;
 

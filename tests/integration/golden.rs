@@ -78,6 +78,9 @@ pub fn run_case_in(name: &str) -> (Workspace, Vec<String>) {
         for f in COMPARED {
             let got = std::fs::read(w.file(&format!("reports/{date}/{f}")))
                 .unwrap_or_else(|e| panic!("{name}: reports/{date}/{f}: {e}"));
+            if f == "summary.json" {
+                bad.extend(bridge_adds_up(&got).into_iter().map(|e| format!("{name}/out/{date}/summary.json: {e}")));
+            }
             let golden = dir.join("out").join(date).join(f);
             if update {
                 std::fs::create_dir_all(golden.parent().unwrap()).unwrap();
@@ -112,6 +115,39 @@ pub fn run_case_in(name: &str) -> (Workspace, Vec<String>) {
         }
     }
     (w, bad)
+}
+
+/// The cash bridge of every currency in a `summary.json`: the settlement lines add up to expected net,
+/// and the parts add up to settled − expected exactly, with no unexplained remainder.
+fn bridge_adds_up(summary: &[u8]) -> Vec<String> {
+    let v: serde_json::Value = serde_json::from_slice(summary).unwrap();
+    let cents = |v: &serde_json::Value| -> i64 {
+        let s = v.as_str().unwrap_or_else(|| panic!("{v} is not a money string"));
+        s.replace('.', "").parse().unwrap()
+    };
+    let mut bad = Vec::new();
+    for (code, c) in v["currencies"].as_object().unwrap() {
+        let s = &c["bridge"]["settlement"];
+        if s.is_null() {
+            continue;
+        }
+        let lines = cents(&s["gross_payments"]) - cents(&s["refunds"]) - cents(&s["cancels"]) - cents(&s["fees"])
+            + cents(&s["other_lines"]);
+        if lines != cents(&s["expected_net"]) {
+            bad.push(format!("{code}: bridge lines add up to {lines}, expected net is {}", s["expected_net"]));
+        }
+        let parts = s["parts"].as_array().unwrap();
+        let sum: i64 = parts.iter().map(|p| cents(&p["amount"])).sum();
+        if sum != cents(&s["difference"])
+            || cents(&s["difference"]) != cents(&s["settled_net"]) - cents(&s["expected_net"])
+        {
+            bad.push(format!("{code}: bridge parts add up to {sum}, difference is {}", s["difference"]));
+        }
+        if parts.iter().any(|p| p["key"] == "unexplained") {
+            bad.push(format!("{code}: the bridge has an unexplained remainder"));
+        }
+    }
+    bad
 }
 
 fn check(name: &str) {

@@ -216,22 +216,29 @@ fn workbook_has_frozen_filtered_sheets_and_no_formulas() {
     let w = write(tmp.path(), &sample(), 1).unwrap();
     let bytes = read(&w.report_xlsx);
     let book = zip_entry(&bytes, "xl/workbook.xml");
-    for name in ["Summary", "Discrepancies", "Pending", "Open items"] {
+    for name in ["Summary", "Cash bridge", "Discrepancies", "Pending", "Open items"] {
         assert!(book.contains(&format!("name=\"{name}\"")), "sheet {name}");
     }
-    for i in 1..=4 {
+    for i in 1..=5 {
         let sheet = zip_entry(&bytes, &format!("xl/worksheets/sheet{i}.xml"));
         assert!(sheet.contains("state=\"frozen\""), "sheet{i} frozen header");
         assert!(!sheet.contains("<f>") && !sheet.contains("<f "), "sheet{i} has a formula");
-        if i > 1 {
-            assert!(sheet.contains("<autoFilter"), "sheet{i} autofilter");
-        }
+        assert!(sheet.contains("<autoFilter"), "sheet{i} autofilter");
     }
-    let disc = zip_entry(&bytes, "xl/worksheets/sheet2.xml");
+    let disc = zip_entry(&bytes, "xl/worksheets/sheet3.xml");
     assert!(disc.contains("<v>-0.004</v>") && disc.contains("<v>5600</v>"), "amounts are numbers");
+    assert!(zip_entry(&bytes, "xl/styles.xml").contains("wrapText=\"1\""), "detail text wraps");
     let strings = zip_entry(&bytes, "xl/sharedStrings.xml");
     assert!(strings.contains("&apos;=HYPERLINK") || strings.contains("'=HYPERLINK"), "detail neutralised");
     assert!(strings.contains("&lt;script&gt;"));
+    assert!(
+        strings.contains("<t>Payment count</t>") && !strings.contains("<t>Payments</t>"),
+        "counts are labelled as counts"
+    );
+    assert!(
+        strings.contains("Settlement summaries that disagree with their detail rows"),
+        "the bridge is in the workbook"
+    );
     let core = zip_entry(&bytes, "docProps/core.xml");
     assert!(core.contains("2026-11-25T00:00:00Z"), "creation time from business date: {core}");
 }
@@ -348,4 +355,18 @@ fn a_set_written_before_v3_is_filed_under_its_manifests_run_id() {
     let w = write(tmp.path(), &sample(), 31).unwrap();
     assert_eq!(w.previous.as_deref(), Some(dir.join("history/29").as_path()));
     assert_eq!(read(&dir.join(folder::RUN_ID)), b"31");
+}
+
+/// report.html carries the cash bridge as `#bridge`; each part's count links to the list of its rows.
+#[test]
+fn report_html_has_the_bridge_with_linked_parts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let w = write(tmp.path(), &sample(), 1).unwrap();
+    let html = String::from_utf8(read(&w.report_html)).unwrap();
+    assert!(html.contains("<section id=\"bridge\""), "bridge section");
+    for key in ["summary_mismatch", "pending", "unsettled", "settlement_mismatch"] {
+        assert!(html.contains(&format!("href=\"#bridge-HKD-{key}\"")), "{key} count links");
+        assert!(html.contains(&format!("id=\"bridge-HKD-{key}\"")), "{key} rows listed");
+    }
+    assert!(html.contains("HKD 11,000.20") && html.contains("HKD -0.20"), "bridge amounts in the one money format");
 }

@@ -243,6 +243,21 @@ pub fn sample() -> ReportInput {
         fees: 2222,
         settled_net: 1_100_000,
         expected_net: 1_100_020,
+        // 1,107,242 − 5,000 − 22.22 = 1,100,020: the bridge's lines add up to expected net.
+        settled_payments: 1_107_242,
+        settled_payment_count: 40,
+        settled_refunds: 5000,
+        settled_refund_count: 2,
+        settlement_sources: vec![crate::domain::SettlementSource {
+            format: "intl".into(),
+            files: vec![
+                "ALIPAY_SETTLEMENT_DETAIL_HKD_20261125.csv".into(),
+                "ALIPAY_SETTLEMENT_SUMMARY_HKD_20261125.csv".into(),
+            ],
+            detail_net: 1_100_020,
+            summary_net: Some(1_100_000),
+        }],
+        ..Default::default()
     };
     let jpy = CurrencyTotals { alipay_payments: 56000, alipay_payment_count: 3, ..Default::default() };
     let kwd = CurrencyTotals { local_payments: 2468, local_payment_count: 2, ..Default::default() };
