@@ -185,8 +185,10 @@ fn html_escapes_outside_text_and_has_no_active_content() {
     }
     assert!(html.contains("Needs attention"));
     assert!(!html.contains("All clear"));
-    assert!(html.contains(">-0.004<") && html.contains("JPY 5,600") && html.contains("KWD 1.234"));
+    assert!(html.contains("<span class=\"neg\" style=\"color:#c0392b;\">KWD -0.004</span>"), "negatives marked");
+    assert!(html.contains("JPY 5,600") && html.contains("KWD 1.234"));
     assert!(html.contains("Amount at stake: HKD 267.02, JPY 6,200, KWD 1.238"));
+    assert!(html.contains("id=\"headline\"") && html.contains("id=\"chart\""), "stable ids for the browser tests");
 }
 
 #[test]
@@ -281,14 +283,22 @@ fn trend_png_is_a_chart_of_the_window() {
     let mut r = dec.read_info().unwrap();
     let mut buf = vec![0; r.output_buffer_size()];
     let info = r.next_frame(&mut buf).unwrap();
-    assert_eq!((info.width, info.height), (chart::WIDTH, chart::HEIGHT));
+    let input = sample();
+    let panels = 1 + 3; // discrepancies, then HKD, JPY and KWD
+    assert_eq!((info.width, info.height), chart::size(&Prepared::new(&input).unwrap()));
+    assert_eq!(info.height, 8 + panels * 120 - 14 + 24, "one panel per currency");
     let px = |x: u32, y: u32| {
         let i = ((y * info.width + x) * 3) as usize;
         [buf[i], buf[i + 1], buf[i + 2]]
     };
-    // The last slot (the report day) has a count bar standing on the baseline.
-    let x_last = 14 + 38 * 13 + 19;
-    assert_eq!(px(x_last, 107), [192, 57, 43], "count bar drawn");
+    // The last slot (the report day) has a count bar standing on the baseline of the first panel
+    // (left margin 84, slots of 38 px, baseline at 8 + 26 + 80).
+    let x_last = 84 + 38 * 13 + 19;
+    assert_eq!(px(x_last, 113), [192, 57, 43], "count bar drawn");
+    // Its date under the axis is drawn inverted (white text on a dark box).
+    let y_axis = 8 + panels * 120 - 14 + 6;
+    let dark = (x_last - 30..x_last + 30).filter(|x| px(*x, y_axis - 2) == [34, 34, 34]).count();
+    assert!(dark > 50, "the report day's date is marked ({dark} dark pixels)");
     // An empty input draws no bars at all.
     let e = tempfile::tempdir().unwrap();
     let we = write(e.path(), &ReportInput::new(d(DATE), "M"), 1).unwrap();
@@ -332,7 +342,12 @@ fn big_day_html_stays_email_sized() {
     let w = write(tmp.path(), &r, 1).unwrap();
     let html = String::from_utf8(read(&w.report_html)).unwrap();
     assert!(html.len() < 100_000, "report.html is {} bytes: email clients clip it", html.len());
-    assert!(html.contains("Showing the first 150 of 1013 rows; all rows are in discrepancies.csv."));
+    assert!(
+        html.contains(
+            "Showing the 100 largest of 1013 discrepancies. The other 913 are in discrepancies.csv and report.xlsx"
+        ),
+        "the limit says where the rest are"
+    );
     let csv_rows = read(&w.discrepancies_csv).iter().filter(|b| **b == b'\n').count();
     assert_eq!(csv_rows, 1014, "the CSV has every row");
 }
