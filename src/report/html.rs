@@ -162,6 +162,11 @@ fn id_line(out: &mut String, label: &str, id: &str) {
     }
 }
 
+/// A date (or any short value) that must not break at its hyphens.
+fn nowrap(v: impl std::fmt::Display) -> String {
+    format!("<span style=\"white-space:nowrap\">{v}</span>")
+}
+
 /// The first two blocks of an item row: the amount at stake with the category under it (and the
 /// difference when the sides disagree), then the item date and the ids.
 fn item_blocks(out: &mut String, f: &Finding, date_label: &str) -> Result<()> {
@@ -210,8 +215,9 @@ fn headline(out: &mut String, p: &Prepared) {
     }
     let _ = write!(
         out,
-        "<div id=\"headline\" style=\"{ALERT_BOX}\"><b>Needs attention:</b> {n} discrepanc{} on {date}",
-        if n == 1 { "y" } else { "ies" }
+        "<div id=\"headline\" style=\"{ALERT_BOX}\"><b>Needs attention:</b> {n} discrepanc{} on {}",
+        if n == 1 { "y" } else { "ies" },
+        nowrap(date)
     );
     let _ = writeln!(
         out,
@@ -424,7 +430,7 @@ pub fn report_html(p: &Prepared) -> Result<Vec<u8>> {
         out,
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>Alipay reconciliation {date} - {merchant}</title>\n</head>\n<body style=\"{BODY}\">"
     );
-    let _ = writeln!(out, "<h1 style=\"font-size:20px;margin:0 0 4px 0;\">Alipay reconciliation for {date}</h1>\n<p style=\"margin:0 0 8px 0;\">{merchant}</p>");
+    let _ = writeln!(out, "<h1 style=\"font-size:20px;margin:0 0 4px 0;\">Alipay reconciliation for {}</h1>\n<p style=\"margin:0 0 8px 0;\">{merchant}</p>", nowrap(date));
     headline(&mut out, p);
     totals(&mut out, p);
     let mut budget = ROW_BUDGET;
