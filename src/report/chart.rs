@@ -217,7 +217,7 @@ struct Panel {
     exp: u32,
     colour: Rgb,
     /// The last day's value as written in the title line (`11-25: HKD 618.50`), and without the
-    /// currency for when the title leaves no room (`618.50`).
+    /// currency for when the title leaves no room (`11-25: 618.50`).
     last: String,
     last_short: String,
 }
@@ -276,7 +276,7 @@ pub fn trend_png(p: &Prepared) -> Result<Vec<u8>> {
             exp: 0,
             colour: COUNT,
             last: format!("{last_date}: {last}"),
-            last_short: last,
+            last_short: last.clone(),
         }
     }];
     for (k, code) in p.currencies.keys().take(MAX_CURRENCY_PANELS).enumerate() {
@@ -290,7 +290,7 @@ pub fn trend_png(p: &Prepared) -> Result<Vec<u8>> {
             exp: cur.exponent(),
             colour: CURRENCY_COLOURS[k],
             last: format!("{last_date}: {code} {last}"),
-            last_short: last,
+            last_short: format!("{last_date}: {last}"),
         });
     }
     for (i, panel) in panels.iter().enumerate() {

@@ -1,9 +1,12 @@
-//! `report.html`: what a finance person reads first, usually inside an email client. Inline CSS only,
-//! no scripts, no external resources. The trend chart is the file `trend.png` beside the page, so the
-//! page shows it when opened from the report folder; the email's copy refers to it as `cid:trend.png`
-//! instead ([`email_html`]) and embeds the image with that content id. Every string from outside (ids,
-//! details, file names, merchant name) passes through [`html_escape`] — there is no other path into
-//! the page.
+//! `report.html`: what a finance person reads first, usually inside an email client. Inline CSS only
+//! (clients drop `<style>`), no scripts, no external resources; it must read at desktop width and on a
+//! phone without sideways scrolling, so item lists are wrapping rows, not wide tables (see [`ROW`]),
+//! with the largest amount at stake first (`discrepancies.csv` keeps the contract's order). The trend
+//! chart is the file `trend.png` beside the page, so the page shows it when opened from the report
+//! folder; the email's copy refers to it as `cid:trend.png` instead ([`email_html`]) and embeds the
+//! image with that content id. Stable element ids (`headline`, `totals`, `discrepancies`, `chart` …)
+//! are what the browser tests look for. Every string from outside (ids, details, file names, merchant
+//! name) passes through [`html_escape`] — there is no other path into the page.
 
 use super::chart;
 use super::csv_out::state_text;

@@ -364,3 +364,27 @@ fn a_set_written_before_v3_is_filed_under_its_manifests_run_id() {
     assert_eq!(w.previous.as_deref(), Some(dir.join("history/29").as_path()));
     assert_eq!(read(&dir.join(folder::RUN_ID)), b"31");
 }
+
+/// The page lists the largest amount at stake first (in major units across currencies, file findings
+/// last); `discrepancies.csv` keeps the contract's order.
+#[test]
+fn html_lists_the_largest_amount_at_stake_first_and_the_csv_keeps_the_contract_order() {
+    let tmp = tempfile::tempdir().unwrap();
+    let w = write(tmp.path(), &sample(), 1).unwrap();
+    let html = String::from_utf8(read(&w.report_html)).unwrap();
+    let start = html.find("id=\"discrepancies\"").unwrap();
+    let section = &html[start..start + html[start..].find("<h2 ").unwrap()];
+    // JPY 5,600 missing locally, JPY 600 amount difference, HKD 200.00 unsettled, HKD 100.00 status,
+    // KWD 1.234 missing at Alipay, KWD 0.004 amount difference, then the file finding.
+    let order = ["=1+2", "P-AM-2", "P-UN-1", "P-SM-1", "P-MA-1", "P-AM-3", "FILE_INTEGRITY"];
+    let at: Vec<usize> =
+        order.iter().map(|id| section.find(id).unwrap_or_else(|| panic!("{id} in the section"))).collect();
+    assert!(at.windows(2).all(|p| p[0] < p[1]), "largest amount at stake first: {order:?} at {at:?}");
+    assert!(
+        section.contains("<b>JPY 5,600</b> <small>at stake</small><br>\n<b>MISSING_LOCALLY</b>"),
+        "category beside it"
+    );
+    let csv = String::from_utf8(read(&w.discrepancies_csv)).unwrap();
+    let second_line = csv.lines().nth(1).unwrap();
+    assert!(second_line.contains(",DUPLICATE,"), "the CSV starts with the contract's first category: {second_line}");
+}
