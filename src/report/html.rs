@@ -201,7 +201,7 @@ fn item_blocks(out: &mut String, f: &Finding, date_label: &str) -> Result<()> {
 }
 
 fn row_start(out: &mut String, class: &str) {
-    let _ = write!(out, "<div class=\"{class}\" style=\"{ROW}\">\n");
+    let _ = writeln!(out, "<div class=\"{class}\" style=\"{ROW}\">");
 }
 
 fn headline(out: &mut String, p: &Prepared) {
