@@ -396,28 +396,21 @@ fn trend(out: &mut String, p: &Prepared) {
         out,
         "{H2} id=\"trend\">Last 14 days</h2>\n{TREND_IMG_FILE} id=\"chart\" width=\"{w}\" height=\"{h}\" alt=\"Chart of the last 14 days: discrepancies per day, and the amount at stake per day in each currency; the numbers are in the table below\" style=\"display:block;max-width:100%;height:auto;border:1px solid #ddd;margin-bottom:8px;\">"
     );
+    // Three columns whatever the number of currencies (one line each), so it fits a phone.
     let _ = writeln!(out, "<table {TABLE}>");
-    let stake_cols: Vec<String> = p.currencies.keys().map(|code| format!("At stake {code}")).collect();
-    let mut cols = vec!["Date", "Discrepancies"];
-    cols.extend(stake_cols.iter().map(String::as_str));
-    th(out, &cols);
+    th(out, &["Date", "Discrepancies", "At stake"]);
     for (date, point) in &p.trend {
-        out.push_str("<tr>");
-        let _ = write!(out, "<td valign=\"top\" nowrap>{date}</td>");
+        let _ = write!(out, "<tr><td valign=\"top\" nowrap>{date}</td>");
         match point {
-            None => {
-                td_html(out, "no report");
-                for _ in p.currencies.keys() {
-                    td_html(out, "");
-                }
-            }
+            None => td_html(out, "no report"),
             Some(t) => {
                 td_html(out, &t.discrepancies.to_string());
-                for code in p.currencies.keys() {
-                    let cur = p.currency(code);
-                    let v = t.at_stake.get(code).copied().unwrap_or(0);
-                    td_html(out, &if v < 0 { amount(v, cur) } else { esc(&money(v, cur)) });
-                }
+                let stake: Vec<String> = p
+                    .currencies
+                    .iter()
+                    .filter_map(|(code, cur)| t.at_stake.get(code).filter(|v| **v != 0).map(|v| amount(*v, *cur)))
+                    .collect();
+                td_html(out, &if stake.is_empty() { "none".to_string() } else { stake.join("<br>") });
             }
         }
         out.push_str("</tr>\n");

@@ -280,6 +280,22 @@ fn browser_email_html_part_fits_desktop_and_phone() {
     }
 }
 
+/// Outside strings make the longest ids (`=HYPERLINK("http://evil.example","x")`): they break rather
+/// than push a phone's page sideways, and the escaped URL in them is text, never a fetch.
+#[test]
+fn browser_hostile_report_fits_desktop_and_phone() {
+    let (w, bad) = crate::golden::run_case_in("classic-hostile");
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+    let dir = w.file("browser/report");
+    crate::harness::copy_tree(&w.file(&format!("reports/{DATE}")), &dir);
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(html.contains("=HYPERLINK(&quot;http://evil.example&quot;"), "the long hostile id is on the page");
+    let bridge = bridge_expected(&html, "the hostile report.html");
+    for (width, m) in render_both(&dir, "report.html", "hostile") {
+        assert_readable(&m, &dir, "the hostile report.html", width, bridge);
+    }
+}
+
 /// Text inside the tags as a text-only client shows it: inline tags (`b`, `span`, `small` …) vanish,
 /// every other tag separates words, white space collapses.
 fn as_plain_text(html: &str) -> String {
