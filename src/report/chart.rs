@@ -225,7 +225,9 @@ struct Panel {
 fn draw_panel(c: &mut Canvas, top: u32, panel: &Panel) {
     let right = LEFT + SLOT * super::TREND_DAYS as u32;
     let (plot_top, base) = (top + TITLE_H, top + TITLE_H + PLOT_H);
-    let max = nice_max(panel.values.iter().flatten().copied().max().unwrap_or(0));
+    // A panel of zeros still gets a readable scale: one major unit (0 TO 1), not one minor unit.
+    let highest = panel.values.iter().flatten().copied().max().unwrap_or(0);
+    let max = if highest > 0 { nice_max(highest) } else { 10i64.pow(panel.exp) };
     let title = format!("{} (0 TO {})", panel.title, tick_label(max, panel.exp));
     let title_end = c.text(LEFT, top, &title, TEXT);
     // The last day's value at the right of the title, shortened to the value when it would touch it.

@@ -152,7 +152,7 @@ fn more_rows(out: &mut String, shown: usize, total: usize, noun: &str, where_res
     if total > shown {
         let _ = writeln!(
             out,
-            "<p id=\"more-{noun}\">Showing the {shown} largest of {total} {noun}. The other {} are in {where_rest}.</p>",
+            "<p class=\"more\">Showing the {shown} largest of {total} {noun}. The other {} are in {where_rest}.</p>",
             total - shown
         );
     }
