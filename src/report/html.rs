@@ -172,7 +172,7 @@ fn nowrap(v: impl std::fmt::Display) -> String {
 
 /// The first two blocks of an item row: the amount at stake with the category under it (and the
 /// difference when the sides disagree), then the item date and the ids.
-fn item_blocks(out: &mut String, f: &Finding, date_label: &str) -> Result<()> {
+fn item_blocks(out: &mut String, f: &Finding) -> Result<()> {
     amounts(f)?; // the same checks as the CSV (an amount without a currency is an engine bug)
     let _ = write!(out, "<div style=\"{CELL_AMOUNT}\">");
     match f.at_stake() {
@@ -192,7 +192,7 @@ fn item_blocks(out: &mut String, f: &Finding, date_label: &str) -> Result<()> {
     } else {
         "overflow-wrap:anywhere;"
     };
-    let _ = write!(out, "<div style=\"{CELL_IDS}{wrap}\"><small>{date_label}</small> {}", f.item_date);
+    let _ = write!(out, "<div style=\"{CELL_IDS}{wrap}\"><small>Item date</small> {}", f.item_date);
     id_line(out, "Payment id", &f.merchant_trans_id);
     id_line(out, "Refund id", &f.merchant_refund_id);
     id_line(out, "Alipay id", &f.acquirement_id);
@@ -293,7 +293,7 @@ fn discrepancies(out: &mut String, p: &Prepared, budget: &mut usize) -> Result<(
     let n = shown(budget, rows.len());
     for f in rows.iter().take(n) {
         row_start(out, "item");
-        item_blocks(out, f, "Item date")?;
+        item_blocks(out, f)?;
         let _ = writeln!(
             out,
             "<div style=\"{CELL_TEXT}\">{}<br>\n<b>What to do:</b> {}</div>\n</div>",
@@ -321,7 +321,7 @@ fn pending(out: &mut String, p: &Prepared, budget: &mut usize) -> Result<()> {
     let n = shown(budget, rows.len());
     for item in rows.iter().take(n) {
         row_start(out, "item");
-        item_blocks(out, &item.finding, "Item date")?;
+        item_blocks(out, &item.finding)?;
         let first = item.first_reported.map(|d| format!(" (first reported {d})")).unwrap_or_default();
         let _ = writeln!(
             out,
@@ -350,7 +350,7 @@ fn open_items(out: &mut String, p: &Prepared, budget: &mut usize) -> Result<()> 
     let n = shown(budget, rows.len());
     for item in rows.iter().take(n) {
         row_start(out, "item");
-        item_blocks(out, &item.finding, "Item date")?;
+        item_blocks(out, &item.finding)?;
         let _ = writeln!(
             out,
             "<div style=\"{CELL_TEXT}\"><small>First reported</small> <span style=\"white-space:nowrap\">{}</span>, {} day{} open<br>\n{}</div>\n</div>",

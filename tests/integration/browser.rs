@@ -246,12 +246,13 @@ fn render_both(dir: &Path, page: &str, name: &str) -> Vec<(u32, Measured)> {
     })
 }
 
-/// The cash bridge (issue 17 §1) is another change's section, `id="bridge"`; until the page has it,
-/// only that assertion is skipped, loudly. TODO(issue 17): drop this once the bridge is merged.
+/// The cash bridge (issue 17 §1) is another change's section, expected as `id="bridge"`. Until the
+/// page mentions a bridge at all, only that assertion is skipped, loudly; once it does, the section
+/// must be there under that id and visible. TODO(issue 17): drop the skip once the bridge is merged.
 fn bridge_expected(html: &str, what: &str) -> bool {
-    let there = html.contains("id=\"bridge\"");
+    let there = html.to_ascii_lowercase().contains("bridge");
     if !there {
-        eprintln!("TODO(issue 17): {what} has no id=\"bridge\" section yet: the bridge visibility check is skipped");
+        eprintln!("TODO(issue 17): {what} has no cash bridge yet: the id=\"bridge\" visibility check is skipped");
     }
     there
 }
