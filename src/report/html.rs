@@ -399,11 +399,23 @@ fn trend(out: &mut String, p: &Prepared) {
     // Three columns whatever the number of currencies (one line each), so it fits a phone.
     let _ = writeln!(out, "<table {TABLE}>");
     th(out, &["Date", "Discrepancies", "At stake"]);
-    for (date, point) in &p.trend {
-        let _ = write!(out, "<tr><td valign=\"top\" nowrap>{date}</td>");
+    let mut days = p.trend.iter().peekable();
+    while let Some((date, point)) = days.next() {
         match point {
-            None => td_html(out, "no report"),
+            None => {
+                // A run of days without a report is one row ("2026-11-12 to 2026-11-20").
+                let mut last = *date;
+                while let Some((d, None)) = days.peek() {
+                    last = *d;
+                    days.next();
+                }
+                let span = if last == *date { nowrap(date) } else { format!("{} to {}", nowrap(date), nowrap(last)) };
+                let _ = write!(out, "<tr><td valign=\"top\">{span}</td>");
+                td_html(out, "no report");
+                td_html(out, "");
+            }
             Some(t) => {
+                let _ = write!(out, "<tr><td valign=\"top\" nowrap>{date}</td>");
                 td_html(out, &t.discrepancies.to_string());
                 let stake: Vec<String> = p
                     .currencies
