@@ -97,13 +97,14 @@ fn artefacts() -> PathBuf {
 }
 
 /// Renders `dir/page` at `width` px in headless Chromium; returns the probe's measurements and writes a
-/// screenshot to `shot`. The page is probed in a copy (`probed-<width>.html`) beside its files.
+/// screenshot to `shot`. The page is probed in a copy (`probed-<page>-<width>.html`) beside its files.
 fn render(dir: &Path, page: &str, width: u32, shot: &Path) -> Measured {
     let html = std::fs::read_to_string(dir.join(page)).unwrap();
     let at = html.find("<head>").map(|i| i + "<head>".len()).unwrap_or(0);
-    let probed = format!("probed-{width}.html");
+    let stem = page.trim_end_matches(".html");
+    let probed = format!("probed-{stem}-{width}.html");
     std::fs::write(dir.join(&probed), format!("{}\n{PROBE}{}", &html[..at], &html[at..])).unwrap();
-    let wrapper = format!("wrapper-{width}.html");
+    let wrapper = format!("wrapper-{stem}-{width}.html");
     std::fs::write(
         dir.join(&wrapper),
         format!(
@@ -360,16 +361,18 @@ fn browser_checks_catch_a_too_wide_table_and_a_remote_image() {
     );
     assert_ne!(wide, html, "the test found where to put the table");
     std::fs::write(dir.join("wide.html"), wide).unwrap();
-    let art = artefacts();
-    let phone = render(&dir, "wide.html", PHONE, &art.join("too-wide-420.png"));
-    assert!(phone.scroll_width > PHONE, "a 900 px table must overflow a phone: {phone:?}");
-    assert!(phone.too_wide.iter().any(|e| e.starts_with("table")), "{:?}", phone.too_wide);
-    let desktop = render(&dir, "wide.html", DESKTOP, &art.join("too-wide-1280.png"));
-    assert!(desktop.scroll_width <= DESKTOP, "{desktop:?}");
-
     let remote = html.replacen("<h1 ", "<img src=\"http://example.invalid/pixel.png\" alt=\"\"><h1 ", 1);
     std::fs::write(dir.join("remote.html"), remote).unwrap();
-    let m = render(&dir, "remote.html", DESKTOP, &art.join("remote-1280.png"));
+    let art = artefacts();
+    let (phone, desktop, m) = std::thread::scope(|s| {
+        let phone = s.spawn(|| render(&dir, "wide.html", PHONE, &art.join("too-wide-420.png")));
+        let desktop = s.spawn(|| render(&dir, "wide.html", DESKTOP, &art.join("too-wide-1280.png")));
+        let remote = s.spawn(|| render(&dir, "remote.html", DESKTOP, &art.join("remote-1280.png")));
+        (phone.join().unwrap(), desktop.join().unwrap(), remote.join().unwrap())
+    });
+    assert!(phone.scroll_width > PHONE, "a 900 px table must overflow a phone: {phone:?}");
+    assert!(phone.too_wide.iter().any(|e| e.starts_with("table")), "{:?}", phone.too_wide);
+    assert!(desktop.scroll_width <= DESKTOP, "{desktop:?}");
     assert!(
         m.violations.iter().any(|v| v.contains("example.invalid")),
         "a remote image is reported: {:?} / {:?}",
