@@ -7,14 +7,14 @@
 # The tests start a real OpenSSH sshd (with a chrooted SFTP user: `useradd`, /run) and a real SMTP
 # server, so they run as root. What this installs, each only when missing:
 #   - Debian/Ubuntu packages (apt-get): openssh-server openssh-client python3-aiosmtpd (test servers),
-#     libssl-dev pkg-config zlib1g-dev (to build ssh2's libssh2 and native-tls), gcc libc6-dev (the C
+#     chromium (the browser tests render report.html and the email in headless Chromium), libssl-dev pkg-config zlib1g-dev (to build ssh2's libssh2 and native-tls), gcc libc6-dev (the C
 #     compiler the build scripts and the linker use), passwd (useradd);
 #   - the test runner cargo-nextest (`cargo install --locked cargo-nextest`, about 3 min to build).
 # A user who is not root is told the one command to run instead; nothing is installed behind their back.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(openssh-server openssh-client python3-aiosmtpd libssl-dev pkg-config zlib1g-dev gcc libc6-dev passwd)
+APT_PACKAGES=(openssh-server openssh-client python3-aiosmtpd chromium libssl-dev pkg-config zlib1g-dev gcc libc6-dev passwd)
 install_only=0
 if [[ "${1:-}" == "--install-only" ]]; then
   install_only=1
@@ -54,6 +54,10 @@ mkdir -p /run/sshd && chmod 0755 /run/sshd
 test -x /usr/sbin/sshd || { say "/usr/sbin/sshd is missing after installing openssh-server"; exit 2; }
 # Debian's interpreter, not the first python3 on PATH (that one may not see Debian's packages).
 /usr/bin/python3 -c 'import aiosmtpd' || { say "/usr/bin/python3 cannot import aiosmtpd"; exit 2; }
+# The browser tests run Chromium headless; check once that it starts (ALIPAY_RECON_CHROMIUM may name
+# another binary, e.g. where the distribution's package is a snap that cannot run here).
+"${ALIPAY_RECON_CHROMIUM:-chromium}" --headless --no-sandbox --disable-gpu --dump-dom about:blank >/dev/null 2>&1 \
+  || { say "Chromium does not start headless (${ALIPAY_RECON_CHROMIUM:-chromium}): the browser tests need it"; exit 2; }
 
 if cargo nextest --version >/dev/null 2>&1; then
   say "test runner present: $(cargo nextest --version 2>/dev/null | head -1)"

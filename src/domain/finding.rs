@@ -95,6 +95,24 @@ impl Finding {
         }
     }
 
+    /// The money whose fate this finding questions, with its currency: the difference where both sides
+    /// agree the money exists (amount, settlement, fee, summary mismatches); the whole amount where its
+    /// fate is in question (missing on a side, wrong status, duplicated, unsettled) — Alipay's amount
+    /// when it has one, else the local one. `None` for findings about files. The day's at-stake totals
+    /// are the sum of this per currency, and the HTML report lists the largest first.
+    pub fn at_stake(&self) -> Option<(Currency, i64)> {
+        let by_difference = matches!(
+            self.category,
+            Category::AmountMismatch | Category::SettlementMismatch | Category::FeeMismatch | Category::SummaryMismatch
+        );
+        match (self.difference(), self.currency, self.local_amount, self.alipay_currency, self.alipay_amount) {
+            (Some(d), Some(c), ..) if by_difference => Some((c, d.abs())),
+            (_, _, _, Some(c), Some(a)) => Some((c, a)),
+            (_, Some(c), Some(l), _, _) => Some((c, l)),
+            _ => None,
+        }
+    }
+
     /// The contract's sort key: category order, then ids and detail bytewise.
     pub fn sort_key(&self) -> (Category, &[u8], &[u8], &[u8]) {
         (self.category, self.merchant_trans_id.as_bytes(), self.merchant_refund_id.as_bytes(), self.detail.as_bytes())

@@ -5,8 +5,7 @@ use super::checks::non_order;
 use super::frames::Frames;
 use super::{category_counts, FileIn, HashMap, HashSet, Input, Outcome};
 use crate::domain::{
-    Category, Currency, CurrencyTotals, DaySummary, FileKind, LocalStatus, PendingState, RecordType, SettlementSource,
-    TransType,
+    Currency, CurrencyTotals, DaySummary, FileKind, LocalStatus, PendingState, RecordType, SettlementSource, TransType,
 };
 use chrono::NaiveDate;
 use std::collections::BTreeMap;
@@ -132,21 +131,10 @@ pub(super) fn summary(input: &Input, frames: &Frames, date: NaiveDate, out: &Out
             t.local_refund_count += 1;
         }
     }
-    // Amount at stake: the difference where both sides agree the money exists (amount, settlement, fee,
-    // summary mismatches); the whole amount where its fate is in question (missing on a side, wrong
-    // status, duplicated, unsettled) — Alipay's amount when it has one, else the local one.
+    // Amount at stake: see `Finding::at_stake` (the HTML report orders its rows by the same number).
     let mut at_stake: BTreeMap<String, i64> = BTreeMap::new();
     for f in &out.findings {
-        let by_difference = matches!(
-            f.category,
-            Category::AmountMismatch | Category::SettlementMismatch | Category::FeeMismatch | Category::SummaryMismatch
-        );
-        let (c, v) = match (f.difference(), f.currency, f.local_amount, f.alipay_currency, f.alipay_amount) {
-            (Some(d), Some(c), ..) if by_difference => (c, d.abs()),
-            (_, _, _, Some(c), Some(a)) => (c, a),
-            (_, Some(c), Some(l), _, _) => (c, l),
-            _ => continue,
-        };
+        let Some((c, v)) = f.at_stake() else { continue };
         *at_stake.entry(c.to_string()).or_default() += v;
     }
     DaySummary {

@@ -1,51 +1,91 @@
-//! `trend.png`: the last 14 days as two bar panels — discrepancy count on top, amount at stake below
-//! (one colour per currency, each scaled to its own 14-day maximum because currencies cannot be
-//! added). Drawn pixel by pixel without fonts, so the bytes depend only on the data; the numbers and
-//! the colour legend are in the HTML table under the image.
+//! `trend.png`: the last 14 days as stacked panels sharing one date axis — discrepancies per day on
+//! top, then one panel per currency for the amount at stake (currencies cannot be added, so each has
+//! its own scale, and each panel says which: "AT STAKE, HKD (0 TO 600)" with ticks on its y axis).
+//! The report's own day is shaded, its date is drawn inverted, and its value is written at the right
+//! of every panel's title. Text is drawn with the embedded 5×7 bitmap font below — no system fonts —
+//! so the bytes depend only on the data; the numbers are also in the HTML table under the image.
 
+use super::html::money;
 use super::Prepared;
+use crate::domain::Currency;
 use anyhow::{Context, Result};
 
-pub const WIDTH: u32 = 560;
-pub const HEIGHT: u32 = 240;
-const LEFT: u32 = 14;
+pub const WIDTH: u32 = 640;
+/// Currencies past this many are in the HTML table only (the chart would get too tall for an email).
+pub const MAX_CURRENCY_PANELS: usize = 4;
+const LEFT: u32 = 84;
 const SLOT: u32 = 38;
-const TOP_PANEL: (u32, u32) = (12, 108);
-const LOW_PANEL: (u32, u32) = (132, 228);
+const TOP: u32 = 8;
+const TITLE_H: u32 = 26;
+const PLOT_H: u32 = 80;
+const PANEL_GAP: u32 = 14;
+const PANEL_H: u32 = TITLE_H + PLOT_H + PANEL_GAP;
+const X_LABELS_H: u32 = 24;
+/// Font scale: 5×7 glyphs drawn at 10×14 px, 12 px apart.
+const SCALE: u32 = 2;
+const ADVANCE: u32 = 6 * SCALE;
+const GLYPH_H: u32 = 7 * SCALE;
 
 type Rgb = [u8; 3];
 const BACKGROUND: Rgb = [255, 255, 255];
 const AXIS: Rgb = [68, 68, 68];
-const GRID: Rgb = [225, 225, 225];
+const GRID: Rgb = [220, 220, 220];
+const TEXT: Rgb = [34, 34, 34];
 const COUNT: Rgb = [192, 57, 43];
-const NO_DATA: Rgb = [190, 190, 190];
-const TODAY: Rgb = [250, 240, 200];
-/// Colours of the first currencies (alphabetical); the HTML legend uses the same list.
-pub const CURRENCY_COLOURS: [Rgb; 4] = [[46, 134, 193], [40, 180, 99], [214, 137, 16], [125, 60, 152]];
+const NO_DATA: Rgb = [170, 170, 170];
+const TODAY: Rgb = [250, 238, 190];
+/// Bar colours of the currency panels, in alphabetical order of the codes.
+pub const CURRENCY_COLOURS: [Rgb; MAX_CURRENCY_PANELS] =
+    [[46, 134, 193], [40, 160, 90], [200, 120, 10], [125, 60, 152]];
+
+/// Width and height of the chart for this report (the height grows with the number of currencies).
+pub fn size(p: &Prepared) -> (u32, u32) {
+    let panels = 1 + p.currencies.len().min(MAX_CURRENCY_PANELS) as u32;
+    (WIDTH, TOP + panels * PANEL_H - PANEL_GAP + X_LABELS_H)
+}
 
 struct Canvas {
+    w: u32,
+    h: u32,
     px: Vec<u8>,
 }
 
 impl Canvas {
-    fn new() -> Canvas {
-        Canvas { px: BACKGROUND.repeat((WIDTH * HEIGHT) as usize) }
+    fn new(w: u32, h: u32) -> Canvas {
+        Canvas { w, h, px: BACKGROUND.repeat((w * h) as usize) }
     }
 
     /// Fills [x0, x1) × [y0, y1), clipped to the canvas.
     fn rect(&mut self, x0: u32, y0: u32, x1: u32, y1: u32, c: Rgb) {
-        for y in y0.min(HEIGHT)..y1.min(HEIGHT) {
-            for x in x0.min(WIDTH)..x1.min(WIDTH) {
-                let i = ((y * WIDTH + x) * 3) as usize;
+        for y in y0.min(self.h)..y1.min(self.h) {
+            for x in x0.min(self.w)..x1.min(self.w) {
+                let i = ((y * self.w + x) * 3) as usize;
                 self.px[i..i + 3].copy_from_slice(&c);
             }
         }
     }
 
+    /// Draws `s` with its top-left corner at (x, y); returns the x after the text.
+    fn text(&mut self, x: u32, y: u32, s: &str, c: Rgb) -> u32 {
+        let mut cx = x;
+        for ch in s.chars() {
+            for (row, bits) in glyph(ch).iter().enumerate() {
+                for col in 0..5u32 {
+                    if bits & (0x10 >> col) != 0 {
+                        let (gx, gy) = (cx + col * SCALE, y + row as u32 * SCALE);
+                        self.rect(gx, gy, gx + SCALE, gy + SCALE, c);
+                    }
+                }
+            }
+            cx += ADVANCE;
+        }
+        cx
+    }
+
     fn encode(&self) -> Result<Vec<u8>> {
         let mut out = Vec::new();
         {
-            let mut enc = png::Encoder::new(&mut out, WIDTH, HEIGHT);
+            let mut enc = png::Encoder::new(&mut out, self.w, self.h);
             enc.set_color(png::ColorType::Rgb);
             enc.set_depth(png::BitDepth::Eight);
             // Flat colour areas compress well; the encoder's output is a pure function of the pixels.
@@ -58,7 +98,109 @@ impl Canvas {
     }
 }
 
-/// Bar height in pixels for `v` of `max` in a panel `h` pixels high; any non-zero value gets ≥ 2 px
+/// Width in pixels of `s` drawn by [`Canvas::text`] (without the gap after the last glyph).
+fn text_width(s: &str) -> u32 {
+    (s.chars().count() as u32 * ADVANCE).saturating_sub(SCALE)
+}
+
+/// The 5×7 font: seven rows of five bits, the most significant of the five on the left. Upper case,
+/// digits and the punctuation of dates and amounts; anything else draws as `?`.
+fn glyph(c: char) -> [u8; 7] {
+    match c.to_ascii_uppercase() {
+        '0' => [0x0E, 0x11, 0x13, 0x15, 0x19, 0x11, 0x0E],
+        '1' => [0x04, 0x0C, 0x04, 0x04, 0x04, 0x04, 0x0E],
+        '2' => [0x0E, 0x11, 0x01, 0x02, 0x04, 0x08, 0x1F],
+        '3' => [0x1F, 0x02, 0x04, 0x02, 0x01, 0x11, 0x0E],
+        '4' => [0x02, 0x06, 0x0A, 0x12, 0x1F, 0x02, 0x02],
+        '5' => [0x1F, 0x10, 0x1E, 0x01, 0x01, 0x11, 0x0E],
+        '6' => [0x06, 0x08, 0x10, 0x1E, 0x11, 0x11, 0x0E],
+        '7' => [0x1F, 0x01, 0x02, 0x04, 0x08, 0x08, 0x08],
+        '8' => [0x0E, 0x11, 0x11, 0x0E, 0x11, 0x11, 0x0E],
+        '9' => [0x0E, 0x11, 0x11, 0x0F, 0x01, 0x02, 0x0C],
+        'A' => [0x0E, 0x11, 0x11, 0x11, 0x1F, 0x11, 0x11],
+        'B' => [0x1E, 0x11, 0x11, 0x1E, 0x11, 0x11, 0x1E],
+        'C' => [0x0E, 0x11, 0x10, 0x10, 0x10, 0x11, 0x0E],
+        'D' => [0x1C, 0x12, 0x11, 0x11, 0x11, 0x12, 0x1C],
+        'E' => [0x1F, 0x10, 0x10, 0x1E, 0x10, 0x10, 0x1F],
+        'F' => [0x1F, 0x10, 0x10, 0x1E, 0x10, 0x10, 0x10],
+        'G' => [0x0E, 0x11, 0x10, 0x17, 0x11, 0x11, 0x0F],
+        'H' => [0x11, 0x11, 0x11, 0x1F, 0x11, 0x11, 0x11],
+        'I' => [0x0E, 0x04, 0x04, 0x04, 0x04, 0x04, 0x0E],
+        'J' => [0x07, 0x02, 0x02, 0x02, 0x02, 0x12, 0x0C],
+        'K' => [0x11, 0x12, 0x14, 0x18, 0x14, 0x12, 0x11],
+        'L' => [0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x1F],
+        'M' => [0x11, 0x1B, 0x15, 0x15, 0x11, 0x11, 0x11],
+        'N' => [0x11, 0x11, 0x19, 0x15, 0x13, 0x11, 0x11],
+        'O' => [0x0E, 0x11, 0x11, 0x11, 0x11, 0x11, 0x0E],
+        'P' => [0x1E, 0x11, 0x11, 0x1E, 0x10, 0x10, 0x10],
+        'Q' => [0x0E, 0x11, 0x11, 0x11, 0x15, 0x12, 0x0D],
+        'R' => [0x1E, 0x11, 0x11, 0x1E, 0x14, 0x12, 0x11],
+        'S' => [0x0F, 0x10, 0x10, 0x0E, 0x01, 0x01, 0x1E],
+        'T' => [0x1F, 0x04, 0x04, 0x04, 0x04, 0x04, 0x04],
+        'U' => [0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x0E],
+        'V' => [0x11, 0x11, 0x11, 0x11, 0x11, 0x0A, 0x04],
+        'W' => [0x11, 0x11, 0x11, 0x15, 0x15, 0x15, 0x0A],
+        'X' => [0x11, 0x11, 0x0A, 0x04, 0x0A, 0x11, 0x11],
+        'Y' => [0x11, 0x11, 0x11, 0x0A, 0x04, 0x04, 0x04],
+        'Z' => [0x1F, 0x01, 0x02, 0x04, 0x08, 0x10, 0x1F],
+        ' ' => [0; 7],
+        '-' => [0, 0, 0, 0x1F, 0, 0, 0],
+        '.' => [0, 0, 0, 0, 0, 0x0C, 0x0C],
+        ',' => [0, 0, 0, 0, 0x0C, 0x04, 0x08],
+        ':' => [0, 0x0C, 0x0C, 0, 0x0C, 0x0C, 0],
+        '(' => [0x02, 0x04, 0x08, 0x08, 0x08, 0x04, 0x02],
+        ')' => [0x08, 0x04, 0x02, 0x02, 0x02, 0x04, 0x08],
+        '/' => [0, 0x01, 0x02, 0x04, 0x08, 0x10, 0],
+        _ => [0x0E, 0x11, 0x01, 0x02, 0x04, 0, 0x04],
+    }
+}
+
+/// The smallest 1, 2 or 5 × 10^k that is ≥ `v` (at least 1): the top of a panel's scale, so the
+/// ticks (top and half) are round numbers.
+fn nice_max(v: i64) -> i64 {
+    let mut step = 1i64;
+    loop {
+        for m in [1, 2, 5] {
+            match step.checked_mul(m) {
+                Some(n) if n >= v => return n,
+                None => return i64::MAX,
+                _ => {}
+            }
+        }
+        match step.checked_mul(10) {
+            Some(s) => step = s,
+            None => return i64::MAX,
+        }
+    }
+}
+
+/// A tick value of `v` minor units with `exp` decimals, short: `0`, `2.5`, `600`, `5,000`, `25K`,
+/// `2.5M`, `0.005`. Tick values are round (see [`nice_max`]), so nothing is lost.
+fn tick_label(v: i64, exp: u32) -> String {
+    let unit = 10i64.pow(exp);
+    let (int, frac) = (v / unit, v % unit);
+    let trimmed = |int: i64, frac: i64, digits: u32| {
+        if frac == 0 {
+            return int.to_string();
+        }
+        let f = format!("{:0w$}", frac, w = digits as usize);
+        format!("{int}.{}", f.trim_end_matches('0'))
+    };
+    if frac != 0 {
+        return trimmed(int, frac, exp);
+    }
+    if int >= 1_000_000 {
+        format!("{}M", trimmed(int / 1_000_000, int % 1_000_000, 6))
+    } else if int >= 10_000 {
+        format!("{}K", trimmed(int / 1000, int % 1000, 3))
+    } else if int >= 1000 {
+        format!("{},{:03}", int / 1000, int % 1000)
+    } else {
+        int.to_string()
+    }
+}
+
+/// Bar height in pixels for `v` of `max` in a plot `h` pixels high; any non-zero value gets ≥ 2 px
 /// so a small problem is never invisible.
 fn bar(v: i64, max: i64, h: u32) -> u32 {
     if v <= 0 || max <= 0 {
@@ -68,55 +210,106 @@ fn bar(v: i64, max: i64, h: u32) -> u32 {
     scaled.clamp(2, h)
 }
 
-fn panel_frame(c: &mut Canvas, (top, bottom): (u32, u32)) {
+/// One panel: its values per day (`None`: no report that day), how to write them, its colour.
+struct Panel {
+    title: String,
+    values: Vec<Option<i64>>,
+    exp: u32,
+    colour: Rgb,
+    /// The last day's value as written in the title line (`11-25: HKD 618.50`), and without the
+    /// currency for when the title leaves no room (`11-25: 618.50`).
+    last: String,
+    last_short: String,
+}
+
+fn draw_panel(c: &mut Canvas, top: u32, panel: &Panel) {
     let right = LEFT + SLOT * super::TREND_DAYS as u32;
-    // Quarter grid lines, then the axes over them.
-    for q in 1..4 {
-        let y = bottom - (bottom - top) * q / 4;
+    let (plot_top, base) = (top + TITLE_H, top + TITLE_H + PLOT_H);
+    // A panel of zeros still gets a readable scale: one major unit (0 TO 1), not one minor unit.
+    let highest = panel.values.iter().flatten().copied().max().unwrap_or(0);
+    let max = if highest > 0 { nice_max(highest) } else { 10i64.pow(panel.exp) };
+    let title = format!("{} (0 TO {})", panel.title, tick_label(max, panel.exp));
+    let title_end = c.text(LEFT, top, &title, TEXT);
+    // The last day's value at the right of the title, shortened to the value when it would touch it.
+    let last = [panel.last.as_str(), panel.last_short.as_str()]
+        .into_iter()
+        .find(|l| title_end + 2 * ADVANCE + text_width(l) <= right)
+        .unwrap_or(&panel.last_short);
+    c.text(right.saturating_sub(text_width(last)), top, last, TEXT);
+
+    // The report's day is the last slot: shade it so the eye finds it in every panel.
+    let today_x = LEFT + SLOT * (super::TREND_DAYS as u32 - 1);
+    c.rect(today_x, plot_top, today_x + SLOT, base, TODAY);
+    // Ticks at the top and at half of it, rounded down to a whole minor unit (a count of 5 has its
+    // middle tick at 2, drawn where 2 is).
+    for v in [max, max / 2].into_iter().filter(|v| *v > 0) {
+        let y = base - (v as i128 * PLOT_H as i128 / max as i128) as u32;
         c.rect(LEFT, y, right, y + 1, GRID);
+        let label = tick_label(v, panel.exp);
+        c.text(LEFT - 6 - text_width(&label), y.saturating_sub(GLYPH_H / 2), &label, TEXT);
     }
-    c.rect(LEFT - 2, top, LEFT, bottom + 1, AXIS);
-    c.rect(LEFT - 2, bottom, right, bottom + 2, AXIS);
+    c.text(LEFT - 6 - text_width("0"), base - GLYPH_H / 2, "0", TEXT);
+    c.rect(LEFT - 2, plot_top, LEFT, base + 2, AXIS);
+    c.rect(LEFT - 2, base, right, base + 2, AXIS);
+
+    for (i, v) in panel.values.iter().enumerate() {
+        let x = LEFT + SLOT * i as u32;
+        match v {
+            // No report for that day: a grey dash on the baseline.
+            None => c.rect(x + 10, base - 3, x + SLOT - 10, base - 1, NO_DATA),
+            Some(v) => {
+                let h = bar(*v, max, PLOT_H);
+                c.rect(x + 7, base - h, x + SLOT - 7, base, panel.colour);
+            }
+        }
+    }
 }
 
 pub fn trend_png(p: &Prepared) -> Result<Vec<u8>> {
-    let mut c = Canvas::new();
-    let codes: Vec<&String> = p.currencies.keys().take(CURRENCY_COLOURS.len()).collect();
-    let max_count = p.trend.iter().filter_map(|(_, t)| t.map(|t| t.discrepancies)).max().unwrap_or(0);
-    let max_stake: Vec<i64> = codes
-        .iter()
-        .map(|code| {
-            p.trend.iter().filter_map(|(_, t)| t.and_then(|t| t.at_stake.get(*code)).copied()).max().unwrap_or(0)
-        })
-        .collect();
-
-    // The report's own day is the last slot; shade it so the eye finds "today".
-    let last = LEFT + SLOT * (super::TREND_DAYS as u32 - 1);
-    c.rect(last, TOP_PANEL.0, last + SLOT, TOP_PANEL.1, TODAY);
-    c.rect(last, LOW_PANEL.0, last + SLOT, LOW_PANEL.1, TODAY);
-    panel_frame(&mut c, TOP_PANEL);
-    panel_frame(&mut c, LOW_PANEL);
-
-    for (i, (_, point)) in p.trend.iter().enumerate() {
-        let x = LEFT + SLOT * i as u32;
-        let Some(t) = point else {
-            // No report for that day: a grey dash on both baselines.
-            c.rect(x + 8, TOP_PANEL.1 - 3, x + SLOT - 8, TOP_PANEL.1 - 1, NO_DATA);
-            c.rect(x + 8, LOW_PANEL.1 - 3, x + SLOT - 8, LOW_PANEL.1 - 1, NO_DATA);
-            continue;
-        };
-        let h = bar(t.discrepancies, max_count, TOP_PANEL.1 - TOP_PANEL.0);
-        c.rect(x + 6, TOP_PANEL.1 - h, x + SLOT - 6, TOP_PANEL.1, COUNT);
-        if codes.is_empty() {
-            continue;
+    let (w, h) = size(p);
+    let mut c = Canvas::new(w, h);
+    let last_date = p.input.business_date.format("%m-%d").to_string();
+    let mut panels = vec![{
+        let values: Vec<Option<i64>> = p.trend.iter().map(|(_, t)| t.map(|t| t.discrepancies)).collect();
+        let last = values.last().copied().flatten().map(|v| v.to_string()).unwrap_or_else(|| "NO REPORT".into());
+        Panel {
+            title: "DISCREPANCIES PER DAY".into(),
+            values,
+            exp: 0,
+            colour: COUNT,
+            last: format!("{last_date}: {last}"),
+            last_short: last.clone(),
         }
-        let inner = SLOT - 8;
-        let w = (inner / codes.len() as u32).max(1);
-        for (k, code) in codes.iter().enumerate() {
-            let v = t.at_stake.get(*code).copied().unwrap_or(0);
-            let h = bar(v, max_stake[k], LOW_PANEL.1 - LOW_PANEL.0);
-            let bx = x + 4 + w * k as u32;
-            c.rect(bx + 1, LOW_PANEL.1 - h, bx + w - 1, LOW_PANEL.1, CURRENCY_COLOURS[k]);
+    }];
+    for (k, code) in p.currencies.keys().take(MAX_CURRENCY_PANELS).enumerate() {
+        let cur: Currency = p.currency(code);
+        let values: Vec<Option<i64>> =
+            p.trend.iter().map(|(_, t)| t.map(|t| t.at_stake.get(code).copied().unwrap_or(0))).collect();
+        let last = values.last().copied().flatten().map(|v| money(v, cur)).unwrap_or_else(|| "NO REPORT".into());
+        panels.push(Panel {
+            title: format!("AT STAKE, {code}"),
+            values,
+            exp: cur.exponent(),
+            colour: CURRENCY_COLOURS[k],
+            last: format!("{last_date}: {code} {last}"),
+            last_short: format!("{last_date}: {last}"),
+        });
+    }
+    for (i, panel) in panels.iter().enumerate() {
+        draw_panel(&mut c, TOP + PANEL_H * i as u32, panel);
+    }
+
+    // The shared date axis: every second day back from the report's day, which is drawn inverted.
+    let y = TOP + PANEL_H * panels.len() as u32 - PANEL_GAP + 6;
+    for (i, (date, _)) in p.trend.iter().enumerate().rev().step_by(2) {
+        let label = date.format("%m-%d").to_string();
+        let cx = LEFT + SLOT * i as u32 + SLOT / 2;
+        let x = cx - text_width(&label) / 2;
+        if i + 1 == p.trend.len() {
+            c.rect(x - 3, y - 3, x + text_width(&label) + 3, y + GLYPH_H + 3, TEXT);
+            c.text(x, y, &label, BACKGROUND);
+        } else {
+            c.text(x, y, &label, TEXT);
         }
     }
     c.encode()
@@ -134,5 +327,36 @@ mod tests {
         assert_eq!(bar(1, 1_000_000, 96), 2, "tiny values stay visible");
         assert_eq!(bar(i64::MAX, i64::MAX, 96), 96, "no overflow");
         assert_eq!(bar(-3, 10, 96), 0);
+    }
+
+    #[test]
+    fn scales_are_round_and_labelled_short() {
+        let cases = [(0, 1), (1, 1), (3, 5), (7, 10), (11, 20), (61_850, 100_000), (i64::MAX, i64::MAX)];
+        for (v, want) in cases {
+            assert_eq!(nice_max(v), want, "nice_max({v})");
+        }
+        let labels = [
+            (0, 2, "0"),
+            (100_000, 2, "1,000"),
+            (50_000, 2, "500"),
+            (250, 2, "2.5"),
+            (5, 3, "0.005"),
+            (2_500_000, 0, "2.5M"),
+            (25_000, 0, "25K"),
+            (5_000, 0, "5,000"),
+            (1_000_000_000, 2, "10M"),
+        ];
+        for (v, exp, want) in labels {
+            assert_eq!(tick_label(v, exp), want, "tick_label({v}, {exp})");
+        }
+    }
+
+    #[test]
+    fn every_character_of_the_labels_has_a_glyph() {
+        let unknown = glyph('~');
+        for ch in "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ -.,:()/".chars() {
+            assert!(glyph(ch) != unknown, "{ch:?} has no glyph");
+        }
+        assert_eq!(text_width("AB"), 22);
     }
 }

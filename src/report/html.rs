@@ -1,11 +1,14 @@
-//! `report.html`: what a finance person reads first, usually inside an email client. Inline CSS only,
-//! no scripts, no external resources. The trend chart is the file `trend.png` beside the page, so the
-//! page shows it when opened from the report folder; the email's copy refers to it as `cid:trend.png`
-//! instead ([`email_html`]) and embeds the image with that content id. Every string from outside (ids,
-//! details, file names, merchant name) passes through [`html_escape`] — there is no other path into
-//! the page.
+//! `report.html`: what a finance person reads first, usually inside an email client. Inline CSS only
+//! (clients drop `<style>`), no scripts, no external resources; it must read at desktop width and on a
+//! phone without sideways scrolling, so item lists are wrapping rows, not wide tables (see [`ROW`]),
+//! with the largest amount at stake first (`discrepancies.csv` keeps the contract's order). The trend
+//! chart is the file `trend.png` beside the page, so the page shows it when opened from the report
+//! folder; the email's copy refers to it as `cid:trend.png` instead ([`email_html`]) and embeds the
+//! image with that content id. Stable element ids (`headline`, `totals`, `discrepancies`, `chart` …)
+//! are what the browser tests look for. Every string from outside (ids, details, file names, merchant
+//! name) passes through [`html_escape`] — there is no other path into the page.
 
-use super::chart::{CURRENCY_COLOURS, HEIGHT, WIDTH};
+use super::chart;
 use super::csv_out::state_text;
 use super::summary::{category_counts, pending_counts};
 use super::text::{amounts, difference, html_escape as esc};
@@ -14,9 +17,10 @@ use crate::domain::{group_minor, Category, Currency, CurrencyTotals, Finding};
 use anyhow::Result;
 use std::fmt::Write;
 
-/// Rows of all tables together. Gmail clips messages over ~100 KB, so the page stays small; the
-/// CSV/XLSX hold everything and the page says so. Tables take rows in page order…
-pub const ROW_BUDGET: usize = 150;
+/// Rows of all lists together. Gmail clips messages over ~100 KB and a row is about 0.8 KB, so the
+/// page stays small; the CSV/XLSX hold everything and the page says where. Lists take rows in page
+/// order (largest amount at stake first within each)…
+pub const ROW_BUDGET: usize = 100;
 /// …but a later table always shows at least this many, so pending and open items are never hidden.
 pub const MIN_ROWS: usize = 10;
 
@@ -29,12 +33,26 @@ fn shown(budget: &mut usize, len: usize) -> usize {
 
 const BODY: &str =
     "font-family:Arial,Helvetica,sans-serif;font-size:14px;color:#222;background:#fff;margin:0;padding:16px;";
-// Tables use HTML attributes for borders and padding (every email client honours them) so cells need
-// no per-cell style: that keeps a 200-row table far below the clipping size.
-const TABLE: &str = "border=\"1\" cellpadding=\"4\" cellspacing=\"0\" style=\"border-collapse:collapse;border-color:#cccccc;margin:8px 0 20px 0;font-size:13px;\"";
+// Tables (totals, trend) use HTML attributes for borders and padding: every email client honours them.
+const TABLE: &str = "border=\"1\" cellpadding=\"4\" cellspacing=\"0\" style=\"border-collapse:collapse;border-color:#cccccc;margin:0 16px 12px 0;font-size:13px;\"";
 const TH: &str = "align=\"left\" bgcolor=\"#eeeeee\"";
 const OK_BOX: &str = "background:#e8f6ec;border:2px solid #2e8b57;padding:12px;font-size:16px;margin:8px 0 16px 0;";
 const ALERT_BOX: &str = "background:#fdf0e6;border:2px solid #c0392b;padding:12px;font-size:16px;margin:8px 0 16px 0;";
+const H2: &str = "<h2 style=\"font-size:17px;margin:20px 0 6px 0;\"";
+// Item rows: no media queries (most email clients drop <style>), so the layout is "fluid": each row is
+// a wrapping flex line of blocks with fixed minimum widths. At desktop width the blocks sit side by
+// side like table columns (amount | ids and date | what is wrong and what to do, which takes the rest);
+// on a phone they stack into a card. Clients without flexbox (Outlook's Word engine) stack the blocks,
+// which reads the same. Styles are short because a row is repeated up to ROW_BUDGET times.
+const ROW: &str = "display:flex;flex-wrap:wrap;border-top:1px solid #ccc;padding:6px 0;font-size:13px;";
+const CELL_AMOUNT: &str = "width:170px;padding:0 12px 4px 0;";
+const CELL_IDS: &str = "width:300px;max-width:100%;padding:0 12px 4px 0;";
+const CELL_TEXT: &str = "flex:1 1 300px;max-width:100%;overflow-wrap:anywhere;";
+/// An ids block whose ids all have up to this many characters never wraps (about 240 px at 13 px
+/// Arial, under a phone's width); a longer id (not Alipay's or a POS's, but outside text) may break
+/// anywhere rather than push the page sideways.
+const NOWRAP_ID_CHARS: usize = 32;
+const NEG_STYLE: &str = "color:#c0392b;";
 
 /// How the page refers to the chart in the report folder: the relative name of the file beside it.
 const TREND_IMG_FILE: &str = "<img src=\"trend.png\"";
@@ -90,36 +108,88 @@ fn td(out: &mut String, v: &str) {
     let _ = write!(out, "<td valign=\"top\">{}</td>", esc(v));
 }
 
-fn tdn(out: &mut String, v: &str) {
-    let _ = write!(out, "<td valign=\"top\" align=\"right\" nowrap>{}</td>", esc(v));
+/// A right-aligned number cell that never wraps; `v` is already HTML (see [`amount`]).
+fn td_html(out: &mut String, v: &str) {
+    let _ = write!(out, "<td valign=\"top\" align=\"right\" nowrap>{v}</td>");
 }
 
-fn more_rows(out: &mut String, shown: usize, total: usize, file: &str) {
-    if total > shown {
-        let _ = writeln!(out, "<p>Showing the first {shown} of {total} rows; all rows are in {}.</p>", esc(file));
+/// `HKD 1,234.00` as HTML; a negative amount is marked twice, for people (red, and its minus sign)
+/// and for tests and readers of the source (`class="neg"`).
+fn amount(minor: i64, cur: Currency) -> String {
+    let text = format!("{cur} {}", money(minor, cur));
+    if minor < 0 {
+        format!("<span class=\"neg\" style=\"{NEG_STYLE}\">{}</span>", esc(&text))
+    } else {
+        esc(&text)
     }
 }
 
-/// The id cells and amounts shared by every item table.
-fn item_cells(out: &mut String, f: &Finding) -> Result<()> {
+/// An amount comparable across currencies without exchange rates: the major-unit value, scaled to a
+/// common number of decimals (so JPY 5,000 ranks above HKD 500.00). Rows are ordered by it, largest
+/// first; it is a reading order, never a sum.
+fn stake_rank(f: &Finding) -> i128 {
+    const DECIMALS: u32 = 4;
+    f.at_stake()
+        .map(|(c, v)| v.unsigned_abs() as i128 * 10i128.pow(DECIMALS.saturating_sub(c.exponent())))
+        .unwrap_or(-1)
+}
+
+/// "Showing the N largest of M …": where the rest are, in the page and in the email alike.
+fn more_rows(out: &mut String, shown: usize, total: usize, noun: &str, where_rest: &str) {
+    if total > shown {
+        let _ = writeln!(
+            out,
+            "<p class=\"more\">Showing the {shown} largest of {total} {noun}. The other {} are in {where_rest}.</p>",
+            total - shown
+        );
+    }
+}
+
+/// An id with its label on one line of the ids block; empty ids are left out.
+fn id_line(out: &mut String, label: &str, id: &str) {
+    if !id.is_empty() {
+        let _ = write!(out, "<br>\n<small>{label}</small> {}", esc(id));
+    }
+}
+
+/// A date (or any short value) that must not break at its hyphens.
+fn nowrap(v: impl std::fmt::Display) -> String {
+    format!("<span style=\"white-space:nowrap\">{v}</span>")
+}
+
+/// The first two blocks of an item row: the amount at stake with the category under it (and the
+/// difference when the sides disagree), then the item date and the ids.
+fn item_blocks(out: &mut String, f: &Finding) -> Result<()> {
     amounts(f)?; // the same checks as the CSV (an amount without a currency is an engine bug)
-    let side = |v: Option<i64>, c: Option<Currency>| match (v, c) {
-        (Some(v), Some(c)) => format!("{c} {}", money(v.checked_abs().unwrap_or(i64::MAX), c)),
-        _ => String::new(),
+    let _ = write!(out, "<div style=\"{CELL_AMOUNT}\">");
+    match f.at_stake() {
+        Some((c, v)) => {
+            let _ = write!(out, "<b>{}</b> <small>at stake</small>", amount(v, c));
+        }
+        None => out.push_str("<b>no amount</b>"),
+    }
+    let _ = write!(out, "<br>\n<b>{}</b>", esc(f.category.as_str()));
+    if let Some((d, c)) = difference(f).zip(f.currency).filter(|(d, _)| *d != 0) {
+        let _ = write!(out, "<br>\n<small>Alipay − local</small> {}", amount(d, c));
+    }
+    out.push_str("</div>\n");
+    let ids = [&f.merchant_trans_id, &f.merchant_refund_id, &f.acquirement_id];
+    let wrap = if ids.iter().all(|id| id.chars().count() <= NOWRAP_ID_CHARS) {
+        "white-space:nowrap;"
+    } else {
+        "overflow-wrap:anywhere;"
     };
-    td(out, f.category.as_str());
-    td(out, &f.item_date.to_string());
-    td(out, &f.merchant_trans_id);
-    td(out, &f.merchant_refund_id);
-    td(out, &f.acquirement_id);
-    tdn(out, &side(f.local_amount, f.currency));
-    tdn(out, &side(f.alipay_amount, f.alipay_currency));
-    tdn(out, &difference(f).zip(f.currency).map(|(d, c)| money(d, c)).unwrap_or_default());
+    let _ = write!(out, "<div style=\"{CELL_IDS}{wrap}\"><small>Item date</small> {}", f.item_date);
+    id_line(out, "Payment id", &f.merchant_trans_id);
+    id_line(out, "Refund id", &f.merchant_refund_id);
+    id_line(out, "Alipay id", &f.acquirement_id);
+    out.push_str("</div>\n");
     Ok(())
 }
 
-const ITEM_COLS: [&str; 8] =
-    ["Category", "Item date", "Payment id", "Refund id", "Alipay id", "Local", "Alipay", "Difference"];
+fn row_start(out: &mut String, class: &str) {
+    let _ = writeln!(out, "<div class=\"{class}\" style=\"{ROW}\">");
+}
 
 fn headline(out: &mut String, p: &Prepared) {
     let date = p.input.business_date;
@@ -129,14 +199,15 @@ fn headline(out: &mut String, p: &Prepared) {
     if p.input.is_clean() {
         let _ = writeln!(
             out,
-            "<div style=\"{OK_BOX}\"><b>All clear.</b> Every Alipay payment and refund of {date} matches the sales records; nothing needs attention.</div>"
+            "<div id=\"headline\" style=\"{OK_BOX}\"><b>All clear.</b> Every Alipay payment and refund of {date} matches the sales records; nothing needs attention.</div>"
         );
         return;
     }
     let _ = write!(
         out,
-        "<div style=\"{ALERT_BOX}\"><b>Needs attention:</b> {n} discrepanc{} on {date}",
-        if n == 1 { "y" } else { "ies" }
+        "<div id=\"headline\" style=\"{ALERT_BOX}\"><b>Needs attention:</b> {n} discrepanc{} on {}",
+        if n == 1 { "y" } else { "ies" },
+        nowrap(date)
     );
     let _ = writeln!(
         out,
@@ -146,7 +217,7 @@ fn headline(out: &mut String, p: &Prepared) {
     let counts: Vec<String> =
         category_counts(p).into_iter().filter(|(_, k)| *k > 0).map(|(c, k)| format!("{} {k}", c.as_str())).collect();
     if !counts.is_empty() {
-        let _ = write!(out, "<br>{}", esc(&counts.join(", ")));
+        let _ = write!(out, "<br>\n{}", esc(&counts.join(", ")));
     }
     let stake: Vec<String> = p
         .input
@@ -154,58 +225,76 @@ fn headline(out: &mut String, p: &Prepared) {
         .at_stake
         .iter()
         .filter(|(_, v)| **v != 0)
-        .map(|(code, v)| format!("{code} {}", money(*v, p.currency(code))))
+        .map(|(code, v)| amount(*v, p.currency(code)))
         .collect();
     if !stake.is_empty() {
-        let _ = write!(out, "<br>Amount at stake: {}", esc(&stake.join(", ")));
+        let _ = write!(out, "<br>\nAmount at stake: {}", stake.join(", "));
     }
     out.push_str("</div>\n");
 }
 
+/// One small two-column table per currency, side by side on a desktop and stacked on a phone.
 fn totals(out: &mut String, p: &Prepared) {
     if p.currencies.is_empty() {
         return;
     }
-    out.push_str("<h2 style=\"font-size:17px;\">Totals</h2>\n");
-    let _ = writeln!(out, "<table {TABLE}>");
-    th(out, &["Currency", "Payments", "Refunds", "Cancels", "Fees", "Expected net", "Settled net", "At stake"]);
+    let _ = writeln!(out, "{H2} id=\"totals\">Totals</h2>\n<div style=\"display:flex;flex-wrap:wrap;\">");
     let zero = CurrencyTotals::default();
     for code in p.currencies.keys() {
         let cur = p.currency(code);
         let t = p.input.summary.currencies.get(code).unwrap_or(&zero);
         let at_stake = p.input.summary.at_stake.get(code).copied().unwrap_or(0);
-        out.push_str("<tr>");
-        td(out, code);
-        tdn(out, &format!("{} ({})", money(t.alipay_payments, cur), t.alipay_payment_count));
-        tdn(out, &format!("{} ({})", money(t.alipay_refunds, cur), t.alipay_refund_count));
-        tdn(out, &format!("{} ({})", money(t.alipay_cancels, cur), t.alipay_cancel_count));
-        tdn(out, &money(t.fees, cur));
-        tdn(out, &money(t.expected_net, cur));
-        tdn(out, &money(t.settled_net, cur));
-        tdn(out, &money(at_stake, cur));
-        out.push_str("</tr>\n");
+        let _ = writeln!(out, "<table {TABLE}>");
+        let _ = writeln!(out, "<tr><th {TH} colspan=\"2\">{}</th></tr>", esc(code));
+        let counted = |v: i64, n: i64| format!("{} <small>({n})</small>", amount(v, cur));
+        for (label, v) in [
+            ("Payments", counted(t.alipay_payments, t.alipay_payment_count)),
+            ("Refunds", counted(t.alipay_refunds, t.alipay_refund_count)),
+            ("Cancels", counted(t.alipay_cancels, t.alipay_cancel_count)),
+            ("Fees", amount(t.fees, cur)),
+            ("Expected net", amount(t.expected_net, cur)),
+            ("Settled net", amount(t.settled_net, cur)),
+            ("At stake", amount(at_stake, cur)),
+        ] {
+            out.push_str("<tr>");
+            td(out, label);
+            td_html(out, &v);
+            out.push_str("</tr>\n");
+        }
+        out.push_str("</table>\n");
     }
-    out.push_str("</table>\n");
+    out.push_str("</div>\n");
 }
 
 fn discrepancies(out: &mut String, p: &Prepared, budget: &mut usize) -> Result<()> {
     if p.findings.is_empty() {
         return Ok(());
     }
-    let _ = writeln!(out, "<h2 style=\"font-size:17px;\">Discrepancies ({})</h2>\n<table {TABLE}>", p.findings.len());
-    let mut cols = ITEM_COLS.to_vec();
-    cols.extend(["What is wrong", "What to do"]);
-    th(out, &cols);
-    let n = shown(budget, p.findings.len());
-    for f in p.findings.iter().take(n) {
-        out.push_str("<tr>");
-        item_cells(out, f)?;
-        td(out, &f.detail);
-        td(out, action(f.category));
-        out.push_str("</tr>\n");
+    let _ = writeln!(
+        out,
+        "{H2} id=\"discrepancies\">Discrepancies ({}), largest amount at stake first</h2>",
+        p.findings.len()
+    );
+    let mut rows = p.findings.clone();
+    rows.sort_by_key(|f| std::cmp::Reverse(stake_rank(f))); // stable: ties keep the contract's order
+    let n = shown(budget, rows.len());
+    for f in rows.iter().take(n) {
+        row_start(out, "item");
+        item_blocks(out, f)?;
+        let _ = writeln!(
+            out,
+            "<div style=\"{CELL_TEXT}\">{}<br>\n<b>What to do:</b> {}</div>\n</div>",
+            esc(&f.detail),
+            esc(action(f.category))
+        );
     }
-    out.push_str("</table>\n");
-    more_rows(out, n, p.findings.len(), "discrepancies.csv");
+    more_rows(
+        out,
+        n,
+        rows.len(),
+        "discrepancies",
+        "discrepancies.csv and report.xlsx (sheet Discrepancies), attached to the email and in the report folder",
+    );
     Ok(())
 }
 
@@ -213,23 +302,28 @@ fn pending(out: &mut String, p: &Prepared, budget: &mut usize) -> Result<()> {
     if p.pending.is_empty() {
         return Ok(());
     }
-    let _ =
-        writeln!(out, "<h2 style=\"font-size:17px;\">Pending and resolved ({})</h2>\n<table {TABLE}>", p.pending.len());
-    let mut cols = vec!["State"];
-    cols.extend(ITEM_COLS);
-    cols.extend(["First reported", "Why"]);
-    th(out, &cols);
-    let n = shown(budget, p.pending.len());
-    for item in p.pending.iter().take(n) {
-        out.push_str("<tr>");
-        td(out, state_text(item.state));
-        item_cells(out, &item.finding)?;
-        td(out, &item.first_reported.map(|d| d.to_string()).unwrap_or_default());
-        td(out, &item.reason);
-        out.push_str("</tr>\n");
+    let _ = writeln!(out, "{H2} id=\"pending\">Pending and resolved ({})</h2>", p.pending.len());
+    let mut rows = p.pending.clone();
+    rows.sort_by_key(|i| (i.state, std::cmp::Reverse(stake_rank(&i.finding))));
+    let n = shown(budget, rows.len());
+    for item in rows.iter().take(n) {
+        row_start(out, "item");
+        item_blocks(out, &item.finding)?;
+        let first = item.first_reported.map(|d| format!(" (first reported {d})")).unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "<div style=\"{CELL_TEXT}\"><b>{}</b>{first}: {}</div>\n</div>",
+            state_text(item.state),
+            esc(&item.reason)
+        );
     }
-    out.push_str("</table>\n");
-    more_rows(out, n, p.pending.len(), "pending.csv");
+    more_rows(
+        out,
+        n,
+        rows.len(),
+        "pending and resolved items",
+        "report.xlsx (sheet Pending) and pending.csv in the report folder",
+    );
     Ok(())
 }
 
@@ -237,21 +331,29 @@ fn open_items(out: &mut String, p: &Prepared, budget: &mut usize) -> Result<()> 
     if p.open.is_empty() {
         return Ok(());
     }
-    let _ = writeln!(out, "<h2 style=\"font-size:17px;\">Open items ({})</h2>\n<table {TABLE}>", p.open.len());
-    let mut cols = ITEM_COLS.to_vec();
-    cols.extend(["First reported", "Age (days)", "What is wrong"]);
-    th(out, &cols);
-    let n = shown(budget, p.open.len());
-    for item in p.open.iter().take(n) {
-        out.push_str("<tr>");
-        item_cells(out, &item.finding)?;
-        td(out, &item.first_reported.to_string());
-        tdn(out, &item.age_days.to_string());
-        td(out, &item.finding.detail);
-        out.push_str("</tr>\n");
+    let _ = writeln!(out, "{H2} id=\"open-items\">Open items ({})</h2>", p.open.len());
+    let mut rows = p.open.clone();
+    rows.sort_by_key(|i| std::cmp::Reverse(stake_rank(&i.finding)));
+    let n = shown(budget, rows.len());
+    for item in rows.iter().take(n) {
+        row_start(out, "item");
+        item_blocks(out, &item.finding)?;
+        let _ = writeln!(
+            out,
+            "<div style=\"{CELL_TEXT}\"><small>First reported</small> <span style=\"white-space:nowrap\">{}</span>, {} day{} open<br>\n{}</div>\n</div>",
+            item.first_reported,
+            item.age_days,
+            if item.age_days == 1 { "" } else { "s" },
+            esc(&item.finding.detail)
+        );
     }
-    out.push_str("</table>\n");
-    more_rows(out, n, p.open.len(), "open_items.csv");
+    more_rows(
+        out,
+        n,
+        rows.len(),
+        "open items",
+        "report.xlsx (sheet Open items) and open_items.csv in the report folder",
+    );
     Ok(())
 }
 
@@ -259,53 +361,55 @@ fn warnings(out: &mut String, p: &Prepared, budget: &mut usize) {
     if p.warnings.is_empty() {
         return;
     }
-    let _ = writeln!(out, "<h2 style=\"font-size:17px;\">File warnings ({})</h2>\n<table {TABLE}>", p.warnings.len());
-    th(out, &["File", "Line", "Code", "Message"]);
+    let _ = writeln!(out, "{H2} id=\"warnings\">File warnings ({})</h2>", p.warnings.len());
     let n = shown(budget, p.warnings.len());
     for w in p.warnings.iter().take(n) {
-        out.push_str("<tr>");
-        td(out, &w.file);
-        tdn(out, &w.line.map(|l| l.to_string()).unwrap_or_default());
-        td(out, &w.code);
-        td(out, &w.message);
-        out.push_str("</tr>\n");
+        row_start(out, "warning");
+        let line = w.line.map(|l| format!(" <small>line</small> {l}")).unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "<div style=\"{CELL_AMOUNT}\"><b>{}</b>{line}</div>\n<div style=\"{CELL_TEXT}\">{}<br>\n{}</div>\n</div>",
+            esc(&w.code),
+            esc(&w.file),
+            esc(&w.message)
+        );
     }
-    out.push_str("</table>\n");
-    more_rows(out, n, p.warnings.len(), "the run log");
+    more_rows(out, n, p.warnings.len(), "warnings", "the run log");
 }
 
 fn trend(out: &mut String, p: &Prepared) {
+    let (w, h) = chart::size(p);
     let _ = writeln!(
         out,
-        "<h2 style=\"font-size:17px;\">Last 14 days</h2>\n{TREND_IMG_FILE} width=\"{WIDTH}\" height=\"{HEIGHT}\" alt=\"Bar chart: discrepancies per day (top) and amount at stake per currency (bottom); numbers in the table below\" style=\"display:block;border:1px solid #ddd;\">"
+        "{H2} id=\"trend\">Last 14 days</h2>\n{TREND_IMG_FILE} id=\"chart\" width=\"{w}\" height=\"{h}\" alt=\"Chart of the last 14 days: discrepancies per day, and the amount at stake per day in each currency; the numbers are in the table below\" style=\"display:block;max-width:100%;height:auto;border:1px solid #ddd;margin-bottom:8px;\">"
     );
+    // Three columns whatever the number of currencies (one line each), so it fits a phone.
     let _ = writeln!(out, "<table {TABLE}>");
-    out.push_str("<tr>");
-    let _ = write!(out, "<th {TH}>Date</th><th {TH}>Discrepancies</th>");
-    for (k, code) in p.currencies.keys().enumerate() {
-        // The swatch ties a column to its bar colour; currencies past the palette are table-only.
-        let swatch = CURRENCY_COLOURS
-            .get(k)
-            .map(|[r, g, b]| format!("<span style=\"display:inline-block;width:10px;height:10px;background:#{r:02x}{g:02x}{b:02x};\"></span> "))
-            .unwrap_or_default();
-        let _ = write!(out, "<th {TH}>{swatch}At stake {}</th>", esc(code));
-    }
-    out.push_str("</tr>\n");
-    for (date, point) in &p.trend {
-        out.push_str("<tr>");
-        td(out, &date.to_string());
+    th(out, &["Date", "Discrepancies", "At stake"]);
+    let mut days = p.trend.iter().peekable();
+    while let Some((date, point)) = days.next() {
         match point {
             None => {
-                tdn(out, "no report");
-                for _ in p.currencies.keys() {
-                    tdn(out, "");
+                // A run of days without a report is one row ("2026-11-12 to 2026-11-20").
+                let mut last = *date;
+                while let Some((d, None)) = days.peek() {
+                    last = *d;
+                    days.next();
                 }
+                let span = if last == *date { nowrap(date) } else { format!("{} to {}", nowrap(date), nowrap(last)) };
+                let _ = write!(out, "<tr><td valign=\"top\">{span}</td>");
+                td_html(out, "no report");
+                td_html(out, "");
             }
             Some(t) => {
-                tdn(out, &t.discrepancies.to_string());
-                for code in p.currencies.keys() {
-                    tdn(out, &money(t.at_stake.get(code).copied().unwrap_or(0), p.currency(code)));
-                }
+                let _ = write!(out, "<tr><td valign=\"top\" nowrap>{date}</td>");
+                td_html(out, &t.discrepancies.to_string());
+                let stake: Vec<String> = p
+                    .currencies
+                    .iter()
+                    .filter_map(|(code, cur)| t.at_stake.get(code).filter(|v| **v != 0).map(|v| amount(*v, *cur)))
+                    .collect();
+                td_html(out, &if stake.is_empty() { "none".to_string() } else { stake.join("<br>") });
             }
         }
         out.push_str("</tr>\n");
@@ -319,9 +423,9 @@ pub fn report_html(p: &Prepared) -> Result<Vec<u8>> {
     let mut out = String::with_capacity(16 * 1024);
     let _ = writeln!(
         out,
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>Alipay reconciliation {date} - {merchant}</title>\n</head>\n<body style=\"{BODY}\">"
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>Alipay reconciliation {date} - {merchant}</title>\n</head>\n<body style=\"{BODY}\">"
     );
-    let _ = writeln!(out, "<h1 style=\"font-size:20px;\">Alipay reconciliation for {date}</h1>\n<p>{merchant}</p>");
+    let _ = writeln!(out, "<h1 style=\"font-size:20px;margin:0 0 4px 0;\">Alipay reconciliation for {}</h1>\n<p style=\"margin:0 0 8px 0;\">{merchant}</p>", nowrap(date));
     headline(&mut out, p);
     totals(&mut out, p);
     out.push_str(&super::bridge::html(&p.bridge));
@@ -333,7 +437,7 @@ pub fn report_html(p: &Prepared) -> Result<Vec<u8>> {
     trend(&mut out, p);
     let _ = writeln!(
         out,
-        "<p style=\"color:#666;font-size:12px;\">All rows are in discrepancies.csv, pending.csv, open_items.csv and report.xlsx in the report folder for {date}. alipay-recon {}</p>\n</body>\n</html>",
+        "<p style=\"color:#666;font-size:12px;\">Every row of {date} is in discrepancies.csv and report.xlsx (attached to the email); pending.csv and open_items.csv are in the report folder. alipay-recon {}</p>\n</body>\n</html>",
         esc(&p.input.tool_version)
     );
     Ok(out.into_bytes())

@@ -3,6 +3,7 @@
 
 mod harness;
 
+mod browser;
 mod cli_basics;
 mod demo;
 mod email;

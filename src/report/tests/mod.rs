@@ -185,8 +185,10 @@ fn html_escapes_outside_text_and_has_no_active_content() {
     }
     assert!(html.contains("Needs attention"));
     assert!(!html.contains("All clear"));
-    assert!(html.contains(">-0.004<") && html.contains("JPY 5,600") && html.contains("KWD 1.234"));
+    assert!(html.contains("<span class=\"neg\" style=\"color:#c0392b;\">KWD -0.004</span>"), "negatives marked");
+    assert!(html.contains("JPY 5,600") && html.contains("KWD 1.234"));
     assert!(html.contains("Amount at stake: HKD 267.02, JPY 6,200, KWD 1.238"));
+    assert!(html.contains("id=\"headline\"") && html.contains("id=\"chart\""), "stable ids for the browser tests");
 }
 
 #[test]
@@ -288,14 +290,22 @@ fn trend_png_is_a_chart_of_the_window() {
     let mut r = dec.read_info().unwrap();
     let mut buf = vec![0; r.output_buffer_size()];
     let info = r.next_frame(&mut buf).unwrap();
-    assert_eq!((info.width, info.height), (chart::WIDTH, chart::HEIGHT));
+    let input = sample();
+    let panels = 1 + 3; // discrepancies, then HKD, JPY and KWD
+    assert_eq!((info.width, info.height), chart::size(&Prepared::new(&input).unwrap()));
+    assert_eq!(info.height, 8 + panels * 120 - 14 + 24, "one panel per currency");
     let px = |x: u32, y: u32| {
         let i = ((y * info.width + x) * 3) as usize;
         [buf[i], buf[i + 1], buf[i + 2]]
     };
-    // The last slot (the report day) has a count bar standing on the baseline.
-    let x_last = 14 + 38 * 13 + 19;
-    assert_eq!(px(x_last, 107), [192, 57, 43], "count bar drawn");
+    // The last slot (the report day) has a count bar standing on the baseline of the first panel
+    // (left margin 84, slots of 38 px, baseline at 8 + 26 + 80).
+    let x_last = 84 + 38 * 13 + 19;
+    assert_eq!(px(x_last, 113), [192, 57, 43], "count bar drawn");
+    // Its date under the axis is drawn inverted (white text on a dark box).
+    let y_axis = 8 + panels * 120 - 14 + 6;
+    let dark = (x_last - 30..x_last + 30).filter(|x| px(*x, y_axis - 2) == [34, 34, 34]).count();
+    assert!(dark > 50, "the report day's date is marked ({dark} dark pixels)");
     // An empty input draws no bars at all.
     let e = tempfile::tempdir().unwrap();
     let we = write(e.path(), &ReportInput::new(d(DATE), "M"), 1).unwrap();
@@ -339,7 +349,12 @@ fn big_day_html_stays_email_sized() {
     let w = write(tmp.path(), &r, 1).unwrap();
     let html = String::from_utf8(read(&w.report_html)).unwrap();
     assert!(html.len() < 100_000, "report.html is {} bytes: email clients clip it", html.len());
-    assert!(html.contains("Showing the first 150 of 1013 rows; all rows are in discrepancies.csv."));
+    assert!(
+        html.contains(
+            "Showing the 100 largest of 1013 discrepancies. The other 913 are in discrepancies.csv and report.xlsx"
+        ),
+        "the limit says where the rest are"
+    );
     let csv_rows = read(&w.discrepancies_csv).iter().filter(|b| **b == b'\n').count();
     assert_eq!(csv_rows, 1014, "the CSV has every row");
 }
@@ -369,4 +384,28 @@ fn report_html_has_the_bridge_with_linked_parts() {
         assert!(html.contains(&format!("id=\"bridge-HKD-{key}\"")), "{key} rows listed");
     }
     assert!(html.contains("HKD 11,000.20") && html.contains("HKD -0.20"), "bridge amounts in the one money format");
+}
+
+/// The page lists the largest amount at stake first (in major units across currencies, file findings
+/// last); `discrepancies.csv` keeps the contract's order.
+#[test]
+fn html_lists_the_largest_amount_at_stake_first_and_the_csv_keeps_the_contract_order() {
+    let tmp = tempfile::tempdir().unwrap();
+    let w = write(tmp.path(), &sample(), 1).unwrap();
+    let html = String::from_utf8(read(&w.report_html)).unwrap();
+    let start = html.find("id=\"discrepancies\"").unwrap();
+    let section = &html[start..start + html[start..].find("<h2 ").unwrap()];
+    // JPY 5,600 missing locally, JPY 600 amount difference, HKD 200.00 unsettled, HKD 100.00 status,
+    // KWD 1.234 missing at Alipay, KWD 0.004 amount difference, then the file finding.
+    let order = ["=1+2", "P-AM-2", "P-UN-1", "P-SM-1", "P-MA-1", "P-AM-3", "FILE_INTEGRITY"];
+    let at: Vec<usize> =
+        order.iter().map(|id| section.find(id).unwrap_or_else(|| panic!("{id} in the section"))).collect();
+    assert!(at.windows(2).all(|p| p[0] < p[1]), "largest amount at stake first: {order:?} at {at:?}");
+    assert!(
+        section.contains("<b>JPY 5,600</b> <small>at stake</small><br>\n<b>MISSING_LOCALLY</b>"),
+        "category beside it"
+    );
+    let csv = String::from_utf8(read(&w.discrepancies_csv)).unwrap();
+    let second_line = csv.lines().nth(1).unwrap();
+    assert!(second_line.contains(",DUPLICATE,"), "the CSV starts with the contract's first category: {second_line}");
 }
