@@ -34,6 +34,7 @@ pub mod gen;
 pub mod lock;
 pub mod logging;
 pub mod notify;
+pub mod os;
 pub mod payment;
 pub mod pipeline;
 pub mod reconcile;
