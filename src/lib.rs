@@ -40,6 +40,7 @@ pub mod pipeline;
 pub mod reconcile;
 pub mod report;
 pub mod retention;
+pub mod retry;
 pub mod sales;
 pub mod schedule;
 pub mod source;
