@@ -1,7 +1,14 @@
 //! The operating-system helpers the side services share: who and where this process is (user, host),
 //! whether another process is alive, signalling a process group, and lowering a thread's priority.
 //! One small module of `libc` calls, so that `lock`, `schedule` and `store::runs` ask the OS the same
-//! way and none of them imports another for it. (File locks are std's `File::try_lock`, in `lock`.)
+//! way and none of them imports another for it; and writing a file whole (a `.part` beside it, renamed
+//! over it, the folder synced), which the sources and the archive share. (File locks are std's
+//! `File::try_lock`, in `lock`.)
+
+use anyhow::{Context, Result};
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 
 /// The login name (`$USER`, `$LOGNAME`, else `uid<N>`).
 pub fn user_name() -> String {
@@ -50,6 +57,35 @@ pub fn lower_thread_priority() {
     unsafe {
         libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, 19);
     }
+}
+
+/// Writes `dest.part`, fsyncs it, renames it over `dest` and fsyncs the directory.
+pub fn write_atomically(dest: &Path, bytes: &[u8]) -> Result<()> {
+    let part = part_path(dest);
+    {
+        let mut f = fs::File::create(&part).with_context(|| format!("cannot create {}", part.display()))?;
+        f.write_all(bytes).with_context(|| format!("cannot write {}", part.display()))?;
+        f.sync_all()?;
+    }
+    rename_synced(&part, dest)
+}
+
+/// Renames `part` over `dest` and fsyncs the directory.
+pub fn rename_synced(part: &Path, dest: &Path) -> Result<()> {
+    fs::rename(part, dest).with_context(|| format!("cannot rename {} to {}", part.display(), dest.display()))?;
+    if let Some(parent) = dest.parent() {
+        if let Ok(d) = fs::File::open(parent) {
+            let _ = d.sync_all();
+        }
+    }
+    Ok(())
+}
+
+/// `name.part` beside `dest`.
+pub fn part_path(dest: &Path) -> PathBuf {
+    let mut s = dest.as_os_str().to_owned();
+    s.push(".part");
+    PathBuf::from(s)
 }
 
 #[cfg(test)]

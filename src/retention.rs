@@ -87,10 +87,10 @@ pub fn missing_days(conn: &Connection, today: NaiveDate) -> Result<Vec<MissingDa
     let mut out = Vec::new();
     for back in (1..=notify::flow::RETENTION_DAYS).rev() {
         let date = today - chrono::Days::new(back as u64);
-        if crate::store::days::has_transactions(conn, date)? {
+        if crate::store::local::has_transactions(conn, date)? {
             continue;
         }
-        let local_sales = crate::store::days::local_sales(conn, date)?;
+        let local_sales = crate::store::local::local_sales(conn, date)?;
         if local_sales == 0 {
             continue; // Alipay writes files only for days with transactions: nothing is missing.
         }

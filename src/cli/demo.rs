@@ -126,5 +126,5 @@ fn shell_word(s: &str) -> String {
 
 /// The business dates that have local sales records, in order.
 fn local_dates(ws: &Workspace) -> Result<Vec<chrono::NaiveDate>> {
-    crate::store::days::local_dates(&ws.conn)
+    crate::store::local::local_dates(&ws.conn)
 }

@@ -33,7 +33,7 @@ pub fn run(g: &super::Globals, a: Args) -> Result<Outcome> {
     };
     let ws = Workspace::open(cfg)?;
     let files = crate::store::files::list(&ws.conn, from, to, !a.all_versions)?;
-    let local = crate::store::days::local_days(&ws.conn, from, to)?;
+    let local = crate::store::local::local_days(&ws.conn, from, to)?;
     let mut warnings = 0;
     let mut shown = 0;
     for d in from.iter_days().take_while(|d| *d <= to) {
@@ -85,7 +85,7 @@ pub fn run(g: &super::Globals, a: Args) -> Result<Outcome> {
     }
     if shown == 0 {
         // Nothing in range is a question, not an answer: say which range, and what is loaded instead.
-        let loaded = crate::store::days::loaded_dates(&ws.conn)?;
+        let loaded = crate::store::local::loaded_dates(&ws.conn)?;
         outln!("nothing loaded from {from} to {to}.");
         match (loaded.first(), loaded.last()) {
             (Some(first), Some(last)) => {

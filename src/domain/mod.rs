@@ -4,11 +4,13 @@
 
 pub mod finding;
 mod kinds;
+mod local;
 mod money;
 pub mod rfc3339;
 mod zone;
 
 pub use finding::{sort_findings, Category, CurrencyTotals, DaySummary, Finding, OpenItem, PendingItem, PendingState};
 pub use kinds::{FileFormat, FileKind, LocalStatus, RecordType, TransType};
+pub use local::LocalRecord;
 pub use money::{format_minor, parse_major, Currency, MoneyError};
 pub use zone::{parse_timestamp, BusinessZone, ZoneError};

@@ -60,11 +60,11 @@ pub fn run_failed(ws: &mut Workspace, date: Option<NaiveDate>, command: &str, er
 
 /// Local SUCCESS/UNKNOWN records of `date`: what makes a missing Alipay file worth an alert.
 pub fn local_sales(ws: &Workspace, date: NaiveDate) -> Result<i64> {
-    crate::store::days::local_sales(&ws.conn, date)
+    crate::store::local::local_sales(&ws.conn, date)
 }
 
 fn has_transactions(ws: &Workspace, date: NaiveDate) -> Result<bool> {
-    crate::store::days::has_transactions(&ws.conn, date)
+    crate::store::local::has_transactions(&ws.conn, date)
 }
 
 /// The alerts a run of `date` checks for: files missing at the deadline, days approaching Alipay's

@@ -21,10 +21,10 @@ macro_rules! history_created_at {
     };
 }
 
-pub mod days;
 pub mod explain;
 pub mod files;
 pub mod handoff;
+pub mod local;
 mod migrate;
 pub mod results;
 pub mod runs;

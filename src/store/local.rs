@@ -1,8 +1,10 @@
-//! What the store holds for a business date, as the side services ask it: the local sales that make a
-//! missing Alipay file worth an alert, whether a complete transaction file is stored, and which dates
-//! have data at all. The one place these questions are written in SQL (`status`, `demo`, the run's
-//! alerts and `retention` call it), so that they cannot drift apart.
+//! Local sales records as the rest of the program asks for them, besides the sales import
+//! (`store::sales`): what a business date holds — the local sales that make a missing Alipay file worth
+//! an alert, whether a complete transaction file is stored, which dates have data at all — and the
+//! payment ledger's write of its records. The one place these questions are written in SQL (`status`,
+//! `demo`, the run's alerts and `retention` call it), so that they cannot drift apart.
 
+use crate::domain::LocalRecord;
 use anyhow::Result;
 use chrono::NaiveDate;
 use rusqlite::{params, Connection};
@@ -14,6 +16,13 @@ pub struct LocalDay {
     pub records: i64,
     pub unknown: i64,
     pub conflicts: i64,
+}
+
+/// Writes the payment ledger's records (the ledger wins over POS files for the ids it issued); returns
+/// how many were applied.
+pub fn write_ledger_records(conn: &Connection, records: &[LocalRecord]) -> Result<usize> {
+    let (applied, _) = super::sales::upsert_records(conn, records, super::sales::Origin::Ledger, None)?;
+    Ok(applied)
 }
 
 /// Local SUCCESS/UNKNOWN records of `date`: what makes a missing Alipay file worth an alert.
