@@ -3,6 +3,7 @@
 
 mod harness;
 
+mod architecture;
 mod cli_basics;
 mod demo;
 mod email;
