@@ -2,9 +2,10 @@
 //! CLI runs), and at most one daemon per database.
 //!
 //! A lock is a file `<lock dir>/<name>.lock` holding `pid`, `host` and `started_at` of its holder,
-//! guarded by an exclusive file lock (std `File::try_lock`, `flock(2)` on Linux). The kernel drops a flock when its holder dies (even by `kill -9`), so a
-//! crashed run never blocks the next one; the left-over file is then recognised as stale (its pid is
-//! gone) and overwritten. Files are opened close-on-exec, so a child process never inherits a lock.
+//! guarded by an exclusive file lock (std `File::try_lock`: `flock(2)` on Linux). The kernel drops a
+//! flock when its holder dies (even by `kill -9`), so a crashed run never blocks the next one; the
+//! left-over file is then recognised as stale (its pid is gone) and overwritten. Files are opened
+//! close-on-exec, so a child process never inherits a lock.
 
 use crate::exit::Locked;
 use anyhow::{Context, Result};

@@ -72,8 +72,8 @@ mod tests {
 
     fn sale(conn: &Connection, date: &str, id: &str, status: &str, conflict: i64) {
         conn.execute(
-            "INSERT INTO local_records (record_type, record_id, merchant_trans_id, amount, currency, status, created_at, \
-             created_utc, business_date, origin, conflict) VALUES ('PAYMENT', ?2, ?2, 100, 'HKD', ?3, \
+            "INSERT INTO local_records (record_type, record_id, merchant_trans_id, amount, currency, status, \
+             created_at, created_utc, business_date, origin, conflict) VALUES ('PAYMENT', ?2, ?2, 100, 'HKD', ?3, \
              '2026-01-01T00:00:00+08:00', 0, ?1, 'pos', ?4)",
             params![date, id, status, conflict],
         )

@@ -401,7 +401,11 @@ fn architecture_check_catches_forbidden_imports_and_foreign_sql() {
         src("src/domain/money.rs", "use super::Currency;\nuse std::fmt;\n"),
         src("src/store/runs.rs", "fn f() { crate::os::hostname(); c.execute(\"INSERT INTO runs (id) VALUES (1)\"); }"),
         src("src/report/summary.rs", "use super::Prepared;\n// super::folder::SUMMARY in a comment\n"),
-        src("src/payment/local.rs", "use crate::store::local::write_ledger_records;\n#[cfg(test)]\nmod tests {\n    use crate::store::sales::upsert_records;\n}\n"),
+        src(
+            "src/payment/local.rs",
+            "use crate::store::local::write_ledger_records;\n\
+             #[cfg(test)]\nmod tests {\n    use crate::store::sales::upsert_records;\n}\n",
+        ),
     ];
     assert_eq!(violations(&ok, &rules), Vec::<String>::new());
     let bad = [
