@@ -2,17 +2,17 @@
 //! CLI runs), and at most one daemon per database.
 //!
 //! A lock is a file `<lock dir>/<name>.lock` holding `pid`, `host` and `started_at` of its holder,
-//! guarded by `flock(2)`. The kernel drops a flock when its holder dies (even by `kill -9`), so a
-//! crashed run never blocks the next one; the left-over file is then recognised as stale (its pid is
-//! gone) and overwritten. Files are opened close-on-exec, so a child process never inherits a lock.
+//! guarded by an exclusive file lock (std `File::try_lock`: `flock(2)` on Linux). The kernel drops a
+//! flock when its holder dies (even by `kill -9`), so a crashed run never blocks the next one; the
+//! left-over file is then recognised as stale (its pid is gone) and overwritten. Files are opened
+//! close-on-exec, so a child process never inherits a lock.
 
 use crate::exit::Locked;
 use anyhow::{Context, Result};
 use chrono::NaiveDate;
-use std::fs::{File, OpenOptions};
+use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::MetadataExt;
-use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -40,7 +40,7 @@ impl Holder {
     fn current() -> Holder {
         Holder {
             pid: std::process::id() as i64,
-            host: crate::store::runs::hostname(),
+            host: crate::os::hostname(),
             started_at: chrono::Local::now().fixed_offset().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         }
     }
@@ -65,7 +65,7 @@ impl Holder {
 
     /// True when the holder ran on this host and its process no longer exists.
     pub fn is_dead(&self) -> bool {
-        self.pid > 0 && self.host == crate::store::runs::hostname() && !crate::store::runs::process_alive(self.pid)
+        self.pid > 0 && self.host == crate::os::hostname() && !crate::os::process_alive(self.pid)
     }
 }
 
@@ -92,8 +92,7 @@ impl Drop for RunLock {
         // Remove the file while still holding the lock: a waiter that opened the old file notices that
         // the path now points elsewhere (inode check in `try_lock`) and retries on a fresh file.
         let _ = std::fs::remove_file(&self.path);
-        // SAFETY: the fd is valid for the life of `self.file`.
-        unsafe { libc::flock(self.file.as_raw_fd(), libc::LOCK_UN) };
+        let _ = self.file.unlock();
     }
 }
 
@@ -149,14 +148,12 @@ fn try_lock(path: &Path) -> Result<Option<RunLock>> {
         .truncate(false)
         .open(path)
         .with_context(|| format!("cannot open lock file {}: check the folder's permissions", path.display()))?;
-    // SAFETY: the fd is valid; LOCK_NB makes this return at once.
-    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-    if rc != 0 {
-        let err = std::io::Error::last_os_error();
-        if err.raw_os_error() == Some(libc::EWOULDBLOCK) {
-            return Ok(None);
-        }
-        return Err(err).with_context(|| format!("cannot lock {}", path.display()));
+    // std's exclusive file lock is `flock(2)` on Linux: released by the kernel when the holder dies, and
+    // compatible with util-linux `flock` in operators' scripts.
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(TryLockError::WouldBlock) => return Ok(None),
+        Err(TryLockError::Error(e)) => return Err(e).with_context(|| format!("cannot lock {}", path.display())),
     }
     // The previous holder may have removed the file between our open and our flock: then we locked an
     // unlinked inode that nobody else will see. Start over on the current file.
@@ -234,7 +231,7 @@ mod tests {
     #[test]
     fn stale_file_of_a_dead_pid_is_cleared() {
         let dir = tempfile::tempdir().unwrap();
-        let host = crate::store::runs::hostname();
+        let host = crate::os::hostname();
         std::fs::write(
             dir.path().join("2026-11-25.lock"),
             format!("pid=2147483000\nhost={host}\nstarted_at=2026-11-26T10:30:00+08:00\n"),
@@ -271,7 +268,7 @@ mod tests {
         let err = acquire_daemon(dir.path()).unwrap_err();
         assert!(err.downcast_ref::<Locked>().is_some(), "{err}");
         // Kill the whole group: `flock` and the `sleep` it started (which does not hold the lock: -o).
-        crate::schedule::child::signal_group(child.id(), libc::SIGKILL);
+        crate::os::signal_group(child.id(), libc::SIGKILL);
         child.wait().unwrap();
         let lock = acquire_daemon(dir.path()).expect("the kernel released the dead holder's flock");
         assert!(acquire_daemon(dir.path()).unwrap_err().to_string().contains("the daemon is locked"));

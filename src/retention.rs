@@ -87,15 +87,10 @@ pub fn missing_days(conn: &Connection, today: NaiveDate) -> Result<Vec<MissingDa
     let mut out = Vec::new();
     for back in (1..=notify::flow::RETENTION_DAYS).rev() {
         let date = today - chrono::Days::new(back as u64);
-        let stored = crate::store::files::list(conn, date, date, true)?;
-        if stored.iter().any(|f| f.kind == "transactions" && !f.truncated) {
+        if crate::store::local::has_transactions(conn, date)? {
             continue;
         }
-        let local_sales: i64 = conn.query_row(
-            "SELECT COUNT(*) FROM local_records WHERE business_date = ?1 AND status IN ('SUCCESS', 'UNKNOWN')",
-            [date.to_string()],
-            |r| r.get(0),
-        )?;
+        let local_sales = crate::store::local::local_sales(conn, date)?;
         if local_sales == 0 {
             continue; // Alipay writes files only for days with transactions: nothing is missing.
         }

@@ -153,7 +153,5 @@ fn shell_word(s: &str) -> String {
 
 /// The business dates that have local sales records, in order.
 fn local_dates(ws: &Workspace) -> Result<Vec<chrono::NaiveDate>> {
-    let mut st = ws.conn.prepare("SELECT DISTINCT business_date FROM local_records ORDER BY business_date")?;
-    let v: Vec<String> = st.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
-    Ok(v.iter().filter_map(|d| d.parse().ok()).collect())
+    crate::store::local::local_dates(&ws.conn)
 }

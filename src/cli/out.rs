@@ -44,8 +44,3 @@ fn write(w: &mut impl Write, args: fmt::Arguments<'_>, line: bool) -> std::io::R
     }
     Ok(())
 }
-
-/// Whether stdout was closed (or failed) and output is being dropped.
-pub fn stdout_gone() -> bool {
-    STDOUT_GONE.load(Ordering::Relaxed)
-}

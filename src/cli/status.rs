@@ -5,7 +5,6 @@ use super::dates::parse_date;
 use crate::exit::Outcome;
 use crate::pipeline::Workspace;
 use anyhow::Result;
-use rusqlite::params;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -34,27 +33,21 @@ pub fn run(g: &super::Globals, a: Args) -> Result<Outcome> {
     };
     let ws = Workspace::open(cfg)?;
     let files = crate::store::files::list(&ws.conn, from, to, !a.all_versions)?;
-    let mut st = ws.conn.prepare(
-        "SELECT business_date, COUNT(*), SUM(status = 'UNKNOWN'), SUM(conflict) FROM local_records
-         WHERE business_date BETWEEN ?1 AND ?2 GROUP BY business_date ORDER BY business_date",
-    )?;
-    let local: Vec<(String, i64, i64, i64)> = st
-        .query_map(params![from.to_string(), to.to_string()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
-        .collect::<rusqlite::Result<_>>()?;
+    let local = crate::store::local::local_days(&ws.conn, from, to)?;
     let mut warnings = 0;
     let mut shown = 0;
     for d in from.iter_days().take_while(|d| *d <= to) {
         let ds = d.to_string();
         let day_files: Vec<_> = files.iter().filter(|f| f.business_date == ds).collect();
-        let loc = local.iter().find(|l| l.0 == ds);
+        let loc = local.iter().find(|l| l.date == ds);
         if day_files.is_empty() && loc.is_none() {
             continue;
         }
         shown += 1;
         outln!("{ds}");
         match loc {
-            Some((_, n, unknown, conflicts)) => {
-                outln!("  local sales: {n} records ({unknown} UNKNOWN, {conflicts} conflicting)")
+            Some(l) => {
+                outln!("  local sales: {} records ({} UNKNOWN, {} conflicting)", l.records, l.unknown, l.conflicts)
             }
             None => outln!("  local sales: none"),
         }
@@ -92,7 +85,7 @@ pub fn run(g: &super::Globals, a: Args) -> Result<Outcome> {
     }
     if shown == 0 {
         // Nothing in range is a question, not an answer: say which range, and what is loaded instead.
-        let loaded = loaded_dates(&ws.conn)?;
+        let loaded = crate::store::local::loaded_dates(&ws.conn)?;
         outln!("nothing loaded from {from} to {to}.");
         match (loaded.first(), loaded.last()) {
             (Some(first), Some(last)) => {
@@ -104,12 +97,4 @@ pub fn run(g: &super::Globals, a: Args) -> Result<Outcome> {
         }
     }
     Ok(if warnings > 0 { Outcome::Attention } else { Outcome::Clean })
-}
-
-/// Every business date with an imported Alipay file or local sales records, in order.
-fn loaded_dates(conn: &rusqlite::Connection) -> Result<Vec<String>> {
-    let mut st =
-        conn.prepare("SELECT business_date FROM local_records UNION SELECT business_date FROM files ORDER BY 1")?;
-    let v = st.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
-    Ok(v)
 }

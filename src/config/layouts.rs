@@ -2,6 +2,8 @@
 //! Alipay's own docs disagree on names, so these are configuration, with defaults from alipay-files.md.
 
 use crate::domain::{FileFormat, FileKind};
+use anyhow::{Context, Result};
+use regex::Regex;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
@@ -57,5 +59,18 @@ impl FormatLayout {
         .into_iter()
         .filter(|(_, p)| !p.is_empty())
         .collect()
+    }
+
+    /// The name patterns compiled, by kind; an error names the key (`layouts.<format>.<kind>`) of the
+    /// first that is not a regular expression. Validation and the sources' `DayLayout` both use it.
+    pub fn compiled_patterns(&self, format: FileFormat) -> Result<Vec<(FileKind, Regex)>> {
+        self.patterns()
+            .into_iter()
+            .map(|(kind, pat)| {
+                let re = Regex::new(pat)
+                    .with_context(|| format!("layouts.{format}.{kind}: '{pat}' is not a valid regular expression"))?;
+                Ok((kind, re))
+            })
+            .collect()
     }
 }

@@ -213,7 +213,9 @@ impl Config {
         self.email.validate(o)?;
         self.payment.validate(o)?;
         self.retention.validate(o)?;
-        crate::source::DayLayout::new(&self.active().merchant_id, &self.layouts_in_use()).with_context(|| o.clone())?;
+        for (format, layout) in self.layouts_in_use() {
+            layout.compiled_patterns(format).with_context(|| o.clone())?;
+        }
         Ok(())
     }
 

@@ -4,6 +4,7 @@
 
 pub mod finding;
 mod kinds;
+mod local;
 mod money;
 pub mod rfc3339;
 mod zone;
@@ -12,5 +13,6 @@ pub use finding::{
     sort_findings, Category, CurrencyTotals, DaySummary, Finding, OpenItem, PendingItem, PendingState, SettlementSource,
 };
 pub use kinds::{FileFormat, FileKind, LocalStatus, RecordType, TransType};
+pub use local::LocalRecord;
 pub use money::{display_money, format_minor, group_minor, parse_major, Currency, MoneyError};
 pub use zone::{parse_timestamp, BusinessZone, ZoneError};

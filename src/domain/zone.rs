@@ -53,12 +53,37 @@ impl BusinessZone {
         }
     }
 
-    /// `[start, end)` of business date `d` as instants.
+    /// `[start, end)` of business date `d` as instants. A day whose midnight falls in a daylight-saving
+    /// gap (America/Santiago, Asia/Beirut, America/Havana on a spring-forward day) starts at the first
+    /// instant that exists: the transition.
     pub fn day_bounds(&self, d: NaiveDate) -> (DateTime<FixedOffset>, DateTime<FixedOffset>) {
-        let start = self.localize(d.and_time(NaiveTime::MIN)).expect("midnight exists");
         let next = d.succ_opt().expect("date in range");
-        let end = self.localize(next.and_time(NaiveTime::MIN)).expect("midnight exists");
-        (start, end)
+        (self.start_of(d), self.start_of(next))
+    }
+
+    /// The first instant of business date `d`: its midnight, or, when the clocks skip midnight, the
+    /// first instant whose wall-clock time is after it.
+    fn start_of(&self, d: NaiveDate) -> DateTime<FixedOffset> {
+        let midnight = d.and_time(NaiveTime::MIN);
+        if let Some(t) = self.localize(midnight) {
+            return t;
+        }
+        // A gap: wall-clock time rises with UTC across it, so search the UTC second at which it first
+        // reaches midnight. Offsets lie within ±14 h, so 26 h either side brackets it.
+        let wall = |utc: NaiveDateTime| {
+            let u = utc.and_utc();
+            u.with_timezone(&self.offset_at(u))
+        };
+        let (mut before, mut at) = (midnight - chrono::Duration::hours(26), midnight + chrono::Duration::hours(26));
+        while (at - before).num_seconds() > 1 {
+            let mid = before + chrono::Duration::seconds((at - before).num_seconds() / 2);
+            if wall(mid).naive_local() < midnight {
+                before = mid;
+            } else {
+                at = mid;
+            }
+        }
+        wall(at)
     }
 }
 
@@ -194,5 +219,31 @@ mod tests {
         let (s, e) = z.day_bounds(NaiveDate::from_ymd_opt(2026, 11, 2).unwrap());
         assert_eq!(s.to_rfc3339(), "2026-11-02T00:00:00+08:00");
         assert_eq!((e - s).num_hours(), 24);
+    }
+
+    #[test]
+    fn a_day_whose_midnight_is_skipped_starts_at_the_transition() {
+        // Clocks jump from 00:00 to 01:00 on these days: midnight does not exist.
+        for (zone, day, start) in [
+            ("America/Santiago", "2026-09-06", "2026-09-06T01:00:00-03:00"),
+            ("Asia/Beirut", "2026-03-29", "2026-03-29T01:00:00+03:00"),
+            ("America/Havana", "2026-03-08", "2026-03-08T01:00:00-04:00"),
+        ] {
+            let z: BusinessZone = zone.parse().unwrap();
+            let d: NaiveDate = day.parse().unwrap();
+            assert!(z.localize(d.and_time(NaiveTime::MIN)).is_none(), "{zone} {day}: midnight is in a gap");
+            let (s, e) = z.day_bounds(d);
+            assert_eq!(s.to_rfc3339(), start, "{zone}");
+            assert_eq!((e - s).num_hours(), 23, "{zone}: a 23-hour day");
+            // The day before ends where this one starts, and every instant falls in exactly one day.
+            let (_, prev_end) = z.day_bounds(d.pred_opt().unwrap());
+            assert_eq!(prev_end, s, "{zone}");
+            assert_eq!(z.date_of(&s), d, "{zone}");
+            assert_eq!(z.date_of(&(s - chrono::Duration::seconds(1))), d.pred_opt().unwrap(), "{zone}");
+        }
+        // A day the zone skipped entirely (Samoa moved across the date line) is empty, not a panic.
+        let apia: BusinessZone = "Pacific/Apia".parse().unwrap();
+        let (s, e) = apia.day_bounds("2011-12-30".parse().unwrap());
+        assert_eq!(s, e);
     }
 }

@@ -202,8 +202,8 @@ fn content_type(s: &str) -> Result<ContentType> {
 /// How long a claimed message is reserved: longer than all attempts of one message can take.
 fn lease_secs(ec: &EmailConfig) -> i64 {
     let timeout = ec.smtp.as_ref().map(|s| s.timeout_secs).unwrap_or(30);
-    let backoff_ms: u64 = (0..ec.attempts).map(|i| ec.backoff_ms.saturating_mul(1 << i.min(16))).sum();
-    (timeout * 4 * ec.attempts as u64 + backoff_ms / 1000 + 60) as i64
+    let waits: Duration = (1..=ec.attempts).map(|n| backoff(ec).wait(n)).sum();
+    (timeout * 4 * ec.attempts as u64 + waits.as_secs() + 60) as i64
 }
 
 fn open_sink(cfg: &Config) -> Result<Sink> {
@@ -267,31 +267,32 @@ struct SendError {
     unreachable: bool,
 }
 
-/// Up to `email.attempts` tries, waiting `backoff_ms`, 2×, 4×… between them. Permanent refusals (5xx)
-/// are not retried in this pass. Returns where it went (or the last error) and the attempts made.
+/// Up to `email.attempts` tries, waiting `backoff_ms`, 2×, 4×… (at most [`crate::retry::MAX_WAIT`])
+/// between them. Permanent refusals (5xx) are not retried in this pass. Returns where it went (or the
+/// last error) and the attempts made.
 fn send_with_retries(
     sink: &Sink,
     m: &lettre::Message,
     key: &str,
     ec: &EmailConfig,
 ) -> (Result<String, SendError>, u32) {
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        let r = send_once(sink, m, key);
-        match r {
-            Ok(via) => return (Ok(via), attempt),
-            Err(e) => {
-                let last = attempt >= ec.attempts || e.permanent;
-                if last {
-                    return (Err(SendError { message: e.message, unreachable: e.unreachable }), attempt);
-                }
-                let wait = ec.backoff_ms.saturating_mul(1 << (attempt - 1).min(16));
-                tracing::debug!(key, attempt, wait_ms = wait, error = %e.message, "email attempt failed; retrying");
-                std::thread::sleep(Duration::from_millis(wait));
+    let (r, attempts) = crate::retry::retry(
+        &mut (),
+        backoff(ec),
+        |_| send_once(sink, m, key),
+        |_, e, attempt, wait| {
+            let again = attempt < ec.attempts && !e.permanent;
+            if again {
+                tracing::debug!(key, attempt, wait_ms = wait.as_millis() as u64, error = %e.message, "email attempt failed; retrying");
             }
-        }
-    }
+            again
+        },
+    );
+    (r.map_err(|e| SendError { message: e.message, unreachable: e.unreachable }), attempts)
+}
+
+fn backoff(ec: &EmailConfig) -> crate::retry::Backoff {
+    crate::retry::Backoff::new(Duration::from_millis(ec.backoff_ms))
 }
 
 /// What to do when the server's certificate was refused (unknown CA, a name it does not cover, expired).

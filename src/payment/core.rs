@@ -169,10 +169,6 @@ pub enum CallError {
 }
 
 impl CallError {
-    pub fn is_timeout(&self) -> bool {
-        matches!(self, CallError::Timeout { .. })
-    }
-
     /// A failed verification (bad signature or an answer not bound to the request): it deserves an
     /// alert, not only a retry.
     pub fn is_unverified(&self) -> bool {

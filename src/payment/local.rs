@@ -5,9 +5,8 @@
 //! operator refund → a REFUND row (SUCCESS, FAILED, or UNKNOWN while pending).
 
 use super::ledger::{self, Attempt, PayState, Refund, RefundState};
-use crate::domain::{BusinessZone, LocalStatus, RecordType};
-use crate::sales::LocalRecord;
-use crate::store::sales::{upsert_records, Origin};
+use crate::domain::{BusinessZone, LocalRecord, LocalStatus, RecordType};
+use crate::store::local::write_ledger_records;
 use anyhow::{Context, Result};
 use rusqlite::Connection;
 
@@ -87,9 +86,8 @@ pub fn sync_local_records(conn: &Connection, zone: &BusinessZone) -> Result<usiz
         let a = ledger::must_attempt(&tx, id)?;
         let refunds = ledger::refunds_of(&tx, id)?;
         let records = records_of(&a, &refunds, zone);
-        let (applied, _) = upsert_records(&tx, &records, Origin::Ledger, None)
+        written += write_ledger_records(&tx, &records)
             .with_context(|| format!("cannot write the local records of payment {id}"))?;
-        written += applied;
         tx.execute("UPDATE payment_attempts SET synced = 1 WHERE merchant_trans_id = ?1", [id])?;
         tx.execute("UPDATE payment_refunds SET synced = 1 WHERE merchant_trans_id = ?1", [id])?;
     }
@@ -101,6 +99,7 @@ pub fn sync_local_records(conn: &Connection, zone: &BusinessZone) -> Result<usiz
 mod tests {
     use super::*;
     use crate::payment::core::Amount;
+    use crate::store::sales::{upsert_records, Origin};
     use chrono::DateTime;
 
     fn attempt(id: &str, state: PayState, at: &str) -> Attempt {

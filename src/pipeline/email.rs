@@ -54,15 +54,11 @@ pub fn run_failed(ws: &mut Workspace, date: Option<NaiveDate>, command: &str, er
 
 /// Local SUCCESS/UNKNOWN records of `date`: what makes a missing Alipay file worth an alert.
 pub fn local_sales(ws: &Workspace, date: NaiveDate) -> Result<i64> {
-    Ok(ws.conn.query_row(
-        "SELECT COUNT(*) FROM local_records WHERE business_date = ?1 AND status IN ('SUCCESS', 'UNKNOWN')",
-        [date.to_string()],
-        |r| r.get(0),
-    )?)
+    crate::store::local::local_sales(&ws.conn, date)
 }
 
 fn has_transactions(ws: &Workspace, date: NaiveDate) -> Result<bool> {
-    Ok(crate::store::files::list(&ws.conn, date, date, true)?.iter().any(|f| f.kind == "transactions" && !f.truncated))
+    crate::store::local::has_transactions(&ws.conn, date)
 }
 
 /// The alerts a run of `date` checks for: files missing at the deadline, days approaching Alipay's

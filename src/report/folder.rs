@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 pub const DISCREPANCIES: &str = "discrepancies.csv";
 pub const PENDING: &str = "pending.csv";
 pub const OPEN_ITEMS: &str = "open_items.csv";
-pub const SUMMARY: &str = "summary.json";
+pub const SUMMARY: &str = super::summary::FILE_NAME;
 pub const HTML: &str = "report.html";
 pub const XLSX: &str = "report.xlsx";
 pub const TREND: &str = "trend.png";

@@ -200,7 +200,7 @@ pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
 
 /// `manifest.json`: the tool version, the config hash, the input files and a hash of every output
 /// file. It names no run, time or path of its own (contracts.md v3 §4: a rerun of identical inputs is
-/// byte-identical); the run that wrote the set is kept beside it in [`super::folder::RUN_ID`].
+/// byte-identical); the run that wrote the set is kept beside it in the folder's `.run-id`.
 pub fn manifest_json(p: &Prepared, outputs: &[(&'static str, Vec<u8>)]) -> Result<Vec<u8>> {
     let mut inputs: Vec<_> = p.input.input_files.iter().collect();
     inputs.sort_by(|a, b| {
@@ -274,11 +274,14 @@ pub fn manifest_run_id(bytes: &[u8]) -> Option<i64> {
     v.get("run_id")?.as_i64()
 }
 
+/// The name of the summary in a report folder (`report::folder` lists it in the set).
+pub const FILE_NAME: &str = "summary.json";
+
 /// The trend point of an earlier report, read back from `reports_dir/<date>/summary.json`; `None` when
 /// that day has no report. A fallback for callers that keep no per-day history of their own: note that
 /// it makes the trend depend on which reports exist on disk, unlike everything else in the report.
 pub fn read_trend_point(reports_dir: &Path, date: NaiveDate) -> Result<Option<TrendPoint>> {
-    let path = reports_dir.join(date.format("%Y-%m-%d").to_string()).join(super::folder::SUMMARY);
+    let path = reports_dir.join(date.format("%Y-%m-%d").to_string()).join(FILE_NAME);
     let bytes = match std::fs::read(&path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),

@@ -4,7 +4,6 @@
 
 use crate::config::SalesConfig;
 use crate::domain::{parse_major, parse_timestamp, BusinessZone, Currency, LocalStatus, RecordType};
-use chrono::{DateTime, FixedOffset, NaiveDate};
 /// foldhash: several times SipHash's speed on short keys (a column name per field, an id per row).
 type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
@@ -22,28 +21,9 @@ pub const COLUMNS: [&str; 10] = [
     "acquirement_id",
 ];
 
-/// One local payment or refund.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct LocalRecord {
-    pub record_type: RecordType,
-    /// The payment's id (for a refund: the refunded payment's id).
-    pub merchant_trans_id: String,
-    pub merchant_refund_id: Option<String>,
-    /// Minor units of `currency`, ≥ 0.
-    pub amount: i64,
-    pub currency: Currency,
-    pub status: LocalStatus,
-    pub created_at: DateTime<FixedOffset>,
-    /// Day of `created_at` in the business zone.
-    pub business_date: NaiveDate,
-    pub store_id: Option<String>,
-    pub terminal_id: Option<String>,
-    pub acquirement_id: Option<String>,
-    /// 1-based line in its file.
-    pub line: u32,
-    /// The file had other, disagreeing rows with this key.
-    pub conflict: bool,
-}
+/// One local payment or refund: a domain type, so that the payment ledger and the store share it
+/// without importing this parser.
+pub use crate::domain::LocalRecord;
 
 impl LocalRecord {
     /// (record_type, id): payments by merchant_trans_id, refunds by merchant_refund_id.

@@ -20,15 +20,6 @@ pub fn spawn(program: &Path, args: &[String], extra_env: &[(&str, String)]) -> R
     })
 }
 
-/// Sends `signal` to the child's process group (its pid is the group id).
-pub fn signal_group(pid: u32, signal: libc::c_int) {
-    if pid == 0 || pid > i32::MAX as u32 {
-        return;
-    }
-    // SAFETY: kill with a negative pid signals the process group; no memory is touched.
-    unsafe { libc::kill(-(pid as libc::pid_t), signal) };
-}
-
 /// The exit code, or None when a signal ended it.
 pub fn code_of(status: ExitStatus) -> Option<i32> {
     status.code()
@@ -71,7 +62,7 @@ mod tests {
             std::thread::sleep(Duration::from_millis(20));
         }
         let sleep_pid: i64 = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
-        signal_group(c.id(), libc::SIGTERM);
+        crate::os::signal_group(c.id(), libc::SIGTERM);
         let st = c.wait().unwrap();
         assert_eq!(code_of(st), None, "{}", describe(st));
         assert!(describe(st).starts_with("signal"));

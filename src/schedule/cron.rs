@@ -69,22 +69,6 @@ impl CronSpec {
         };
         found.ok()
     }
-
-    /// Fire times in `(from, to]`, at most `limit` of them.
-    pub fn fires_between(&self, from: DateTime<Utc>, to: DateTime<Utc>, limit: usize) -> Vec<DateTime<Utc>> {
-        let mut out = Vec::new();
-        let mut t = from;
-        while out.len() < limit {
-            match self.next_after(t) {
-                Some(n) if n <= to => {
-                    out.push(n);
-                    t = n;
-                }
-                _ => break,
-            }
-        }
-        out
-    }
 }
 
 #[cfg(test)]
@@ -132,16 +116,6 @@ mod tests {
         let c = CronSpec::parse("30 10 * * *", berlin).unwrap();
         assert_eq!(c.next_after(at("2026-10-24T00:00:00Z")), Some(at("2026-10-24T08:30:00Z")));
         assert_eq!(c.next_after(at("2026-10-25T00:00:00Z")), Some(at("2026-10-25T09:30:00Z")));
-    }
-
-    #[test]
-    fn fires_between_is_bounded_and_ordered() {
-        let c = CronSpec::parse("0 */6 * * *", "UTC".parse().unwrap()).unwrap();
-        let f = c.fires_between(at("2026-11-25T00:00:00Z"), at("2026-11-26T00:00:00Z"), 10);
-        let want: Vec<_> = ["06", "12", "18"].iter().map(|h| at(&format!("2026-11-25T{h}:00:00Z"))).collect();
-        assert_eq!(&f[..3], &want[..]);
-        assert_eq!(f[3], at("2026-11-26T00:00:00Z"));
-        assert_eq!(c.fires_between(at("2026-11-25T00:00:00Z"), at("2026-12-25T00:00:00Z"), 2).len(), 2);
     }
 
     #[test]

@@ -122,7 +122,7 @@ async fn main_loop(sh: Arc<Shared>) -> Result<()> {
     };
     for pid in &pids {
         tracing::info!(pid, "forwarding SIGTERM to the running job and waiting for it");
-        child::signal_group(*pid, libc::SIGTERM);
+        crate::os::signal_group(*pid, libc::SIGTERM);
     }
     let _ = sched.shutdown().await;
     loop {
@@ -142,7 +142,7 @@ async fn main_loop(sh: Arc<Shared>) -> Result<()> {
 fn kill_all(sh: &Shared) {
     tracing::warn!("second stop request: killing the running jobs (SIGKILL)");
     for pid in sh.children.lock().expect("children lock").values() {
-        child::signal_group(*pid, libc::SIGKILL);
+        crate::os::signal_group(*pid, libc::SIGKILL);
     }
 }
 
@@ -234,6 +234,10 @@ async fn daily_pass(sh: Arc<Shared>, job: JobSpec, trigger: &'static str) {
         Ok(dates) => {
             if trigger == "catch-up" && !dates.is_empty() {
                 tracing::info!(job = %job.name, dates = ?dates.iter().map(|d| d.to_string()).collect::<Vec<_>>(), "catching up");
+            }
+            if dates.is_empty() {
+                // The schedule tests wait for this line instead of sleeping through fires.
+                tracing::debug!(job = %job.name, trigger, "every date of the look-back is complete: nothing to run");
             }
             for d in dates {
                 if !drive_date(&sh, &job, d, trigger).await {
@@ -361,11 +365,11 @@ async fn attempt(sh: &Arc<Shared>, job: &JobSpec, date: Option<NaiveDate>, trigg
         _ = tokio::time::sleep(job.timeout) => {
             timed_out = true;
             tracing::error!(job = %job.name, pid, timeout_s = job.timeout.as_secs(), "job timed out: sending SIGTERM");
-            child::signal_group(pid, libc::SIGTERM);
+            crate::os::signal_group(pid, libc::SIGTERM);
             tokio::select! {
                 r = &mut waiter => r,
                 _ = tokio::time::sleep(KILL_GRACE) => {
-                    child::signal_group(pid, libc::SIGKILL);
+                    crate::os::signal_group(pid, libc::SIGKILL);
                     waiter.await
                 }
             }

@@ -5,10 +5,10 @@
 use super::{DayLayout, FileSource, Listing, RemoteFile, SafeName};
 use crate::config::FormatLayout;
 use crate::domain::FileFormat;
+use crate::os::{part_path, rename_synced};
 use anyhow::{bail, Context, Result};
 use chrono::NaiveDate;
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 pub struct DirSource {
@@ -110,33 +110,4 @@ impl FileSource for DirSource {
             .with_context(|| format!("cannot flush {} to disk: check the disk and free space", part.display()))?;
         rename_synced(&part, dest)
     }
-}
-
-/// Writes `dest.part`, fsyncs it, renames it over `dest` and fsyncs the directory.
-pub fn write_atomically(dest: &Path, bytes: &[u8]) -> Result<()> {
-    let part = part_path(dest);
-    {
-        let mut f = fs::File::create(&part).with_context(|| format!("cannot create {}", part.display()))?;
-        f.write_all(bytes).with_context(|| format!("cannot write {}", part.display()))?;
-        f.sync_all()?;
-    }
-    rename_synced(&part, dest)
-}
-
-/// Renames `part` over `dest` and fsyncs the directory.
-pub fn rename_synced(part: &Path, dest: &Path) -> Result<()> {
-    fs::rename(part, dest).with_context(|| format!("cannot rename {} to {}", part.display(), dest.display()))?;
-    if let Some(parent) = dest.parent() {
-        if let Ok(d) = fs::File::open(parent) {
-            let _ = d.sync_all();
-        }
-    }
-    Ok(())
-}
-
-/// `name.part` beside `dest`.
-pub fn part_path(dest: &Path) -> PathBuf {
-    let mut s = dest.as_os_str().to_owned();
-    s.push(".part");
-    PathBuf::from(s)
 }

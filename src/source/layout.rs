@@ -4,7 +4,7 @@
 
 use crate::config::FormatLayout;
 use crate::domain::{FileFormat, FileKind};
-use anyhow::{Context, Result};
+use anyhow::Result;
 use chrono::NaiveDate;
 use regex::Regex;
 
@@ -30,13 +30,7 @@ impl DayLayout {
     pub fn new(merchant_id: &str, layouts: &[(FileFormat, FormatLayout)]) -> Result<DayLayout> {
         let mut formats = Vec::new();
         for (format, l) in layouts {
-            let mut pats = Vec::new();
-            for (kind, pat) in l.patterns() {
-                let re = Regex::new(pat)
-                    .with_context(|| format!("layouts.{format}.{kind}: '{pat}' is not a valid regular expression"))?;
-                pats.push((kind, re));
-            }
-            formats.push((*format, l.clone(), pats));
+            formats.push((*format, l.clone(), l.compiled_patterns(*format)?));
         }
         Ok(DayLayout { merchant_id: merchant_id.to_string(), formats })
     }

@@ -24,6 +24,7 @@ macro_rules! history_created_at {
 pub mod explain;
 pub mod files;
 pub mod handoff;
+pub mod local;
 mod migrate;
 pub mod results;
 pub mod runs;
@@ -162,11 +163,7 @@ fn checkpoint_in_background(conn: &Connection) -> Option<std::thread::JoinHandle
     Some(std::thread::spawn(move || {
         // The copy only has to be done by the end of the run: it yields the CPU to the import and
         // the engine (nice 19 for this thread alone; Linux schedules threads separately).
-        #[cfg(target_os = "linux")]
-        // SAFETY: setpriority on the calling thread's id; no memory is passed.
-        unsafe {
-            libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, 19);
-        }
+        crate::os::lower_thread_priority();
         let c = Connection::open(&path).with_context(|| format!("cannot open {path} to checkpoint it"))?;
         c.busy_timeout(std::time::Duration::from_secs(30))?;
         c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))

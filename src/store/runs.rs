@@ -3,7 +3,7 @@
 //! `interrupted` by the next one.
 
 use anyhow::Result;
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, OptionalExtension};
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct RunRecord {
@@ -30,7 +30,7 @@ pub fn start(
     args: &[String],
     business_date: Option<chrono::NaiveDate>,
 ) -> Result<i64> {
-    let host = hostname();
+    let host = crate::os::hostname();
     let stale: Vec<(i64, i64, String, Option<String>)> = {
         let mut st =
             conn.prepare("SELECT id, pid, command, business_date FROM runs WHERE outcome = 'running' AND host = ?1")?;
@@ -38,7 +38,7 @@ pub fn start(
         rows.collect::<rusqlite::Result<_>>()?
     };
     for (id, pid, command, date) in stale {
-        if !process_alive(pid) {
+        if !crate::os::process_alive(pid) {
             let message = interrupted_message(conn, id, &command, date.as_deref())?;
             conn.execute(
                 "UPDATE runs SET outcome = 'interrupted', ended_at = ?2, message = ?3 WHERE id = ?1",
@@ -51,7 +51,7 @@ pub fn start(
         params![
             command,
             serde_json::to_string(args)?,
-            user_name(),
+            crate::os::user_name(),
             host,
             std::process::id(),
             business_date.map(|d| d.to_string()),
@@ -113,6 +113,19 @@ fn interrupted_message(conn: &Connection, id: i64, command: &str, date: Option<&
     Ok(m)
 }
 
+/// Whether a `command` run of business date `date` ended `ok` or `attention` (the daemon's catch-up asks
+/// this of manual `alipay-recon run`s).
+pub fn completed(conn: &Connection, command: &str, date: chrono::NaiveDate) -> Result<bool> {
+    let found: Option<i64> = conn
+        .query_row(
+            "SELECT id FROM runs WHERE command = ?1 AND business_date = ?2 AND outcome IN ('ok', 'attention') LIMIT 1",
+            params![command, date.to_string()],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(found.is_some())
+}
+
 /// Records how a run ended.
 pub fn finish(
     conn: &Connection,
@@ -167,33 +180,6 @@ pub fn list(conn: &Connection, limit: usize) -> Result<Vec<RunRecord>> {
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-pub fn user_name() -> String {
-    std::env::var("USER")
-        .or_else(|_| std::env::var("LOGNAME"))
-        .unwrap_or_else(|_| format!("uid{}", unsafe { libc::getuid() }))
-}
-
-pub fn hostname() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: buf is valid for its length; gethostname NUL-terminates on success.
-    let rc = unsafe { libc::gethostname(buf.as_mut_ptr() as *mut libc::c_char, buf.len()) };
-    if rc != 0 {
-        return "unknown-host".into();
-    }
-    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-    String::from_utf8_lossy(&buf[..end]).into_owned()
-}
-
-/// Whether a process with this pid exists on this host.
-pub fn process_alive(pid: i64) -> bool {
-    if pid <= 0 || pid > i32::MAX as i64 {
-        return false;
-    }
-    // SAFETY: signal 0 only checks for existence and permission.
-    let rc = unsafe { libc::kill(pid as libc::pid_t, 0) };
-    rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -204,7 +190,7 @@ mod tests {
         // A "running" run of a pid that cannot exist is marked interrupted by the next start.
         c.execute(
             "INSERT INTO runs (command, args, user_name, host, pid, started_at) VALUES ('import', '[]', 'u', ?1, 2147483000, 'x')",
-            [hostname()],
+            [crate::os::hostname()],
         )
         .unwrap();
         let id = start(&c, "import", &["--date".into(), "2026-11-25".into()], None).unwrap();
@@ -221,7 +207,7 @@ mod tests {
         c.execute(
             "INSERT INTO runs (id, command, args, user_name, host, pid, business_date, started_at) \
              VALUES (7, 'run', '[]', 'u', ?1, 2147483000, '2026-11-25', 'x')",
-            [hostname()],
+            [crate::os::hostname()],
         )
         .unwrap();
         c.execute(

@@ -3,6 +3,7 @@
 
 mod harness;
 
+mod architecture;
 mod browser;
 mod cli_basics;
 mod demo;

@@ -70,10 +70,40 @@ impl std::ops::DerefMut for Daemon {
     }
 }
 
-/// Starts `alipay-recon daemon` with stderr in `log`.
+/// Starts `alipay-recon daemon` with stderr in `log`; the scheduler logs at debug level, so that a test
+/// can wait for [`NOTHING_TO_RUN`] instead of sleeping through fires.
 fn start_daemon(w: &Workspace, log: &str) -> Daemon {
     let err = std::fs::File::create(w.file(log)).unwrap();
-    Daemon(w.cmd(&["daemon"]).stdout(Stdio::null()).stderr(err).spawn().expect("start the daemon"))
+    let mut c = w.cmd(&["daemon"]);
+    c.env("RUST_LOG", "alipay_recon=info,alipay_recon::schedule=debug,warn");
+    Daemon(c.stdout(Stdio::null()).stderr(err).spawn().expect("start the daemon"))
+}
+
+/// What the daemon logs (at debug level) when a pass of a daily job finds every date complete.
+const NOTHING_TO_RUN: &str = "nothing to run";
+
+/// How many passes logged in `log` found nothing to run.
+fn idle_passes(w: &Workspace, log: &str) -> usize {
+    read(&w.file(log)).matches(NOTHING_TO_RUN).count()
+}
+
+/// Whether a process of group `pgid` that has not ended (is not a zombie) remains.
+fn group_alive(pgid: i64) -> bool {
+    std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
+        let stat = read(&e.path().join("stat"));
+        // pid (comm) state ppid pgrp …; comm may hold spaces, so read after the last ')'.
+        let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        f.len() > 2 && f[0] != "Z" && f[2].parse::<i64>().ok() == Some(pgid)
+    })
+}
+
+/// The process (group) ids of the job runs the daemon started.
+fn child_pids(w: &Workspace) -> Vec<i64> {
+    let c = rusqlite::Connection::open(w.file("data/alipay-recon.db")).unwrap();
+    let mut st = c.prepare("SELECT child_pid FROM schedule_runs WHERE child_pid IS NOT NULL ORDER BY id").unwrap();
+    let rows = st.query_map([], |r| r.get(0)).unwrap();
+    rows.collect::<Result<_, _>>().unwrap()
 }
 
 fn sigterm(c: &Child) {
@@ -147,7 +177,11 @@ command = ["sweep-that-does-not-exist"]
     assert!(second.stderr.contains(&format!("pid {}", first.id())), "{}", second.stderr);
     sigterm(&first);
     assert_eq!(wait_exit(&mut first, Duration::from_secs(15)), 0, "{}", read(&w.file("daemon1.err")));
-    std::thread::sleep(Duration::from_millis(2500)); // a job started after the stop would write now
+    // The daemon is gone, so nothing starts a job any more; once the stopped job's processes are gone
+    // too (its shell would write "done" after its `sleep`), the log is final.
+    let pids = child_pids(&w);
+    assert_eq!(pids.len(), 1, "{pids:?}");
+    wait_for("the stopped job's processes to end", Duration::from_secs(20), || !group_alive(pids[0]));
     assert_eq!(read(&log), format!("start {d1}\n"), "the running job was stopped, and no other one started");
     let err1 = read(&w.file("daemon1.err"));
     assert!(err1.contains("sweep-that-does-not-exist") && err1.contains("skipped"), "{err1}");
@@ -160,7 +194,9 @@ command = ["sweep-that-does-not-exist"]
     // later fires for the same dates do nothing.
     let mut again = start_daemon(&w, "daemon2.err");
     wait_for("the caught-up runs to finish", Duration::from_secs(20), || read(&log).contains(&format!("done {d2}")));
-    std::thread::sleep(Duration::from_millis(4500)); // two more fires
+    wait_for("two more fires that find nothing to run", Duration::from_secs(20), || {
+        idle_passes(&w, "daemon2.err") >= 2
+    });
     sigterm(&again);
     assert_eq!(wait_exit(&mut again, Duration::from_secs(15)), 0);
     assert_eq!(read(&log), format!("start {d1}\nstart {d1}\ndone {d1}\nstart {d2}\ndone {d2}\n"));
@@ -362,8 +398,9 @@ fn daemon_runs_the_real_run_command_and_respects_manual_runs() {
 
     // A restart finds both dates complete: nothing runs again.
     let mut again = start_daemon(&w, "daemon2.err");
-    wait_for("the restart", Duration::from_secs(20), || read(&w.file("daemon2.err")).contains("daemon started"));
-    std::thread::sleep(Duration::from_millis(1500));
+    wait_for("the restart's catch-up to find nothing to run", Duration::from_secs(20), || {
+        idle_passes(&w, "daemon2.err") >= 1
+    });
     sigterm(&again);
     assert_eq!(wait_exit(&mut again, Duration::from_secs(30)), 0);
     assert_eq!(job_runs(&w).len(), 1, "{:?}", job_runs(&w));
@@ -475,7 +512,8 @@ timeout_secs = 5
     wait_for("both daily emails", Duration::from_secs(120), || {
         smtp.mails().iter().filter(|m| m.subject.contains("Daemon E2E")).count() >= 2
     });
-    std::thread::sleep(Duration::from_secs(5));
+    // Later fires find both days complete.
+    wait_for("two fires that find nothing to run", Duration::from_secs(60), || idle_passes(&w, "daemon2.err") >= 2);
     sigterm(&again);
     assert_eq!(wait_exit(&mut again, Duration::from_secs(30)), 0, "{}", read(&w.file("daemon2.err")));
 

@@ -4,7 +4,7 @@
 //! resumed from its length; any other `.part` is discarded and the file fetched from the start.
 
 use super::session::{Connection, SftpError, SftpSettings};
-use crate::source::dir::part_path;
+use crate::os::part_path;
 use crate::source::RemoteFile;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::{Deserialize, Serialize};

@@ -70,26 +70,21 @@ impl SftpSource {
     }
 
     /// Runs `op`, reconnecting with exponential backoff while it fails with network trouble.
-    fn with_retry<T>(
-        &mut self,
-        what: &str,
-        mut op: impl FnMut(&mut Self) -> Result<T, SftpError>,
-    ) -> Result<T, SftpError> {
-        let mut attempt = 0u32;
-        loop {
-            match op(self) {
-                Ok(v) => return Ok(v),
-                Err(e) if e.retryable() && attempt < e.retry_limit(self.settings.retries) => {
-                    // The session may be half-dead: never reuse it after a network error.
-                    self.conn = None;
-                    let wait = backoff(self.settings.retry_backoff, attempt);
-                    attempt += 1;
-                    tracing::warn!(%what, error = %e, attempt, of = e.retry_limit(self.settings.retries), wait_ms = wait.as_millis() as u64, "retrying");
-                    std::thread::sleep(wait);
-                }
-                Err(e) if e.retryable() && attempt > 0 => return Err(e.after_retries(attempt)),
-                Err(e) => return Err(e),
+    fn with_retry<T>(&mut self, what: &str, op: impl FnMut(&mut Self) -> Result<T, SftpError>) -> Result<T, SftpError> {
+        let backoff = crate::retry::Backoff::new(self.settings.retry_backoff);
+        let (r, tries) = crate::retry::retry(self, backoff, op, |s, e, failures, wait| {
+            let limit = e.retry_limit(s.settings.retries);
+            if !e.retryable() || failures > limit {
+                return false;
             }
+            // The session may be half-dead: never reuse it after a network error.
+            s.conn = None;
+            tracing::warn!(%what, error = %e, attempt = failures, of = limit, wait_ms = wait.as_millis() as u64, "retrying");
+            true
+        });
+        match r {
+            Err(e) if e.retryable() && tries > 1 => Err(e.after_retries(tries - 1)),
+            r => r,
         }
     }
 
@@ -152,11 +147,6 @@ const LIBSSH2_FX_NO_SUCH_PATH: i32 = 10;
 
 fn is_missing(e: &ssh2::Error) -> bool {
     matches!(e.code(), ssh2::ErrorCode::SFTP(LIBSSH2_FX_NO_SUCH_FILE) | ssh2::ErrorCode::SFTP(LIBSSH2_FX_NO_SUCH_PATH))
-}
-
-/// `base × 2^attempt`, at most one minute.
-pub fn backoff(base: Duration, attempt: u32) -> Duration {
-    base.saturating_mul(1u32 << attempt.min(16)).min(Duration::from_secs(60))
 }
 
 /// Decides what one listed entry is. Every name that matches a pattern must pass [`SafeName`] before

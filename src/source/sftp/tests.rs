@@ -65,11 +65,3 @@ fn matching_stable_files_are_listed_with_their_metadata() {
         "{got:?}"
     );
 }
-
-#[test]
-fn backoff_doubles_and_is_capped() {
-    let b = Duration::from_millis(500);
-    assert_eq!(backoff(b, 0), Duration::from_millis(500));
-    assert_eq!(backoff(b, 3), Duration::from_millis(4000));
-    assert_eq!(backoff(b, 30), Duration::from_secs(60));
-}
