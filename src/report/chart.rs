@@ -5,8 +5,8 @@
 //! of every panel's title. Text is drawn with the embedded 5×7 bitmap font below — no system fonts —
 //! so the bytes depend only on the data; the numbers are also in the HTML table under the image.
 
-use super::html::money;
 use super::Prepared;
+use crate::domain::group_minor as money;
 use crate::domain::Currency;
 use anyhow::{Context, Result};
 
