@@ -38,6 +38,7 @@ pub mod payment;
 pub mod pipeline;
 pub mod reconcile;
 pub mod report;
+pub mod resolve;
 pub mod retention;
 pub mod sales;
 pub mod schedule;

@@ -111,6 +111,7 @@ pub fn summary_json(p: &Prepared) -> Result<Vec<u8>> {
         ("matched", J::Int(p.input.summary.matched)),
         ("file_warnings", J::Int(p.warnings.len() as i64)),
         ("currencies", J::Obj(currencies)),
+        ("resolutions", super::resolutions::summary_obj(p)),
     ]);
     to_bytes(&j)
 }

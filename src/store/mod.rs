@@ -25,6 +25,7 @@ pub mod explain;
 pub mod files;
 pub mod handoff;
 mod migrate;
+pub mod resolutions;
 pub mod results;
 pub mod runs;
 pub mod sales;
