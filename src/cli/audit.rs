@@ -46,7 +46,8 @@ pub fn run(g: &super::Globals, a: Args) -> Result<Outcome> {
             let csv = audit::export_csv(&ws.conn)?;
             match out {
                 Some(p) => {
-                    std::fs::write(&p, &csv).with_context(|| format!("cannot write {}: check the folder", p.display()))?;
+                    std::fs::write(&p, &csv)
+                        .with_context(|| format!("cannot write {}: check the folder", p.display()))?;
                     outln!("Wrote the audit trail to {}.", p.display());
                 }
                 None => out!("{}", String::from_utf8_lossy(&csv)),

@@ -36,9 +36,10 @@ pub struct Args {
 pub fn run(g: &super::Globals, a: Args) -> Result<Outcome> {
     let ws = Workspace::open(g.load_config()?)?;
     let category = match &a.category {
-        Some(c) => Some(crate::domain::Category::parse(&c.to_ascii_uppercase()).with_context(|| {
-            format!("--category {c} is not a category (e.g. MISSING_LOCALLY, AMOUNT_MISMATCH)")
-        })?),
+        Some(c) => Some(
+            crate::domain::Category::parse(&c.to_ascii_uppercase())
+                .with_context(|| format!("--category {c} is not a category (e.g. MISSING_LOCALLY, AMOUNT_MISMATCH)"))?,
+        ),
         None => None,
     };
     let f = Filter {
@@ -71,7 +72,11 @@ pub fn run(g: &super::Globals, a: Args) -> Result<Outcome> {
             ItemState::Expired => "EXPIRED",
         };
         let amount = format!("{} {}", i.amount.as_deref().unwrap_or(""), i.currency.as_deref().unwrap_or(""));
-        let extra = if i.state == ItemState::Resolved { format!("{} — {} — {}", i.reason, i.note, i.by) } else { String::new() };
+        let extra = if i.state == ItemState::Resolved {
+            format!("{} — {} — {}", i.reason, i.note, i.by)
+        } else {
+            String::new()
+        };
         outln!(
             "{:<10}  {:<8}  {:<18} {:<10}  {:<28} {:>14}  {:<10}  {}",
             i.item_id,

@@ -123,7 +123,9 @@ pub fn run(g: &super::Globals, a: Args) -> Result<Outcome> {
         let events = crate::store::resolutions::events(&ws.conn, None)?;
         let latest = resolve::latest_events(&events);
         let reason = a.reason.as_deref().unwrap_or_default();
-        let Some(change) = resolve::plan_resolve(&reasons, &latest, item, reason, &a.note).map_err(anyhow::Error::msg)? else {
+        let Some(change) =
+            resolve::plan_resolve(&reasons, &latest, item, reason, &a.note).map_err(anyhow::Error::msg)?
+        else {
             outln!("Item {} is already resolved as {reason} with that note: nothing changed.", item.id);
             return Ok((Outcome::Clean, ()));
         };
@@ -149,9 +151,14 @@ pub fn reopen(g: &super::Globals, a: ReopenArgs) -> Result<Outcome> {
     let (outcome, ()) = crate::pipeline::recorded(&mut ws, "reopen", Some(rec.effective), |ws, _| {
         let id = target(&a.target)?.id();
         let events = crate::store::resolutions::events(&ws.conn, None)?;
-        let change = resolve::plan_reopen(&resolve::latest_events(&events), &id, &a.note).map_err(anyhow::Error::msg)?;
+        let change =
+            resolve::plan_reopen(&resolve::latest_events(&events), &id, &a.note).map_err(anyhow::Error::msg)?;
         resolve::record(&mut ws.conn, &[(change, "cli".into())], &rec).context("cannot record the reopen")?;
-        outln!("Reopened {id} by {}, effective {}: it is an open item again on that day's report.", rec.by, rec.effective);
+        outln!(
+            "Reopened {id} by {}, effective {}: it is an open item again on that day's report.",
+            rec.by,
+            rec.effective
+        );
         Ok((Outcome::Clean, ()))
     })?;
     Ok(outcome)

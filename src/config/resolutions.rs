@@ -40,10 +40,7 @@ impl ResolutionsConfig {
                     && r.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_'),
                 "{origin}: key `resolutions.reasons` has {r:?}: use upper-case letters, digits and _ (at most 40), e.g. \"WRITTEN_OFF\""
             );
-            anyhow::ensure!(
-                !self.reasons[..i].contains(r),
-                "{origin}: key `resolutions.reasons` lists {r:?} twice"
-            );
+            anyhow::ensure!(!self.reasons[..i].contains(r), "{origin}: key `resolutions.reasons` lists {r:?} twice");
         }
         let total: usize = self.reasons.iter().map(|r| r.len() + 1).sum();
         anyhow::ensure!(

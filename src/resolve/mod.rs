@@ -193,7 +193,9 @@ pub fn plan_reopen(latest: &BTreeMap<&str, &Event>, id: &str, note: &str) -> std
             reason: String::new(),
             note: note.trim().to_string(),
         }),
-        _ => Err(format!("item {id} is not resolved: nothing to reopen (alipay-recon items --state resolved lists what is)")),
+        _ => Err(format!(
+            "item {id} is not resolved: nothing to reopen (alipay-recon items --state resolved lists what is)"
+        )),
     }
 }
 

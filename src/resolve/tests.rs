@@ -212,6 +212,11 @@ fn the_workbook_offers_the_reasons_and_its_filled_rows_are_read_back() {
     let rows = import::read_xlsx(&wb.save_to_buffer().unwrap()).unwrap();
     assert_eq!(
         rows,
-        vec![import::Row { place: "sheet 'Open items' row 4".into(), item: id, reason: "OTHER".into(), note: "checked".into() }]
+        vec![import::Row {
+            place: "sheet 'Open items' row 4".into(),
+            item: id,
+            reason: "OTHER".into(),
+            note: "checked".into()
+        }]
     );
 }

@@ -92,9 +92,8 @@ const EVENT_COLUMNS: &str = "id, audit_seq, effective_date, item_id, category, i
     recorded_at, item_date, currency, amount_minor";
 
 fn event(r: &Row) -> rusqlite::Result<Event> {
-    let bad = |i: usize, what: String| {
-        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, what.into())
-    };
+    let bad =
+        |i: usize, what: String| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, what.into());
     let date = |i: usize| -> rusqlite::Result<NaiveDate> {
         let s: String = r.get(i)?;
         s.parse().map_err(|_| bad(i, format!("bad date {s:?} in resolution_events")))
@@ -154,8 +153,8 @@ pub fn events_by_audit_seq(conn: &Connection) -> Result<Vec<Event>> {
 
 /// The whole audit trail in order.
 pub fn audit_entries(conn: &Connection) -> Result<Vec<AuditEntry>> {
-    let mut st = conn
-        .prepare("SELECT seq, recorded_at, action, by_user, content, prev_hash, hash FROM audit_log ORDER BY seq")?;
+    let mut st =
+        conn.prepare("SELECT seq, recorded_at, action, by_user, content, prev_hash, hash FROM audit_log ORDER BY seq")?;
     let rows = st.query_map([], |r| {
         Ok(AuditEntry {
             seq: r.get(0)?,
@@ -193,7 +192,11 @@ pub fn reported_rows(conn: &Connection, from: NaiveDate) -> Result<Vec<ReportedR
         let d = |i: usize| -> rusqlite::Result<NaiveDate> {
             let s: String = r.get(i)?;
             s.parse().map_err(|_| {
-                rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, format!("bad date {s:?}").into())
+                rusqlite::Error::FromSqlConversionFailure(
+                    i,
+                    rusqlite::types::Type::Text,
+                    format!("bad date {s:?}").into(),
+                )
             })
         };
         let cur = |i: usize| -> rusqlite::Result<Option<Currency>> {

@@ -26,12 +26,14 @@ fn read(w: &Workspace, rel: &str) -> String {
     std::fs::read_to_string(w.file(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
 }
 
-/// The item_id (last column) of the row of `csv` naming `id`.
+/// The item_id of the row of `csv` whose merchant_trans_id is `id`.
 fn item_id_of(csv: &str, id: &str) -> String {
-    let line = csv.lines().find(|l| l.contains(id)).unwrap_or_else(|| panic!("{id} not in\n{csv}"));
-    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
-    let col = header.iter().position(|h| *h == "item_id").expect("an item_id column");
-    line.split(',').nth(col).unwrap().to_string()
+    let mut r = csv::Reader::from_reader(csv.as_bytes());
+    let header = r.headers().unwrap().clone();
+    let col = |name: &str| header.iter().position(|h| h == name).unwrap_or_else(|| panic!("no {name} column"));
+    let (trans, item) = (col("merchant_trans_id"), col("item_id"));
+    let row = r.records().map(Result::unwrap).find(|rec| &rec[trans] == id);
+    row.unwrap_or_else(|| panic!("{id} not in\n{csv}"))[item].to_string()
 }
 
 /// What an accountant sends back: the Discrepancies sheet with a resolution picked for `item`.
@@ -39,12 +41,12 @@ fn edited_workbook(w: &Workspace, item: &str) -> std::path::PathBuf {
     let mut wb = rust_xlsxwriter::Workbook::new();
     let ws = wb.add_worksheet();
     ws.set_name("Discrepancies").unwrap();
-    for (i, h) in ["business_date", "category", "merchant_trans_id", "item_id", "resolution", "note"].iter().enumerate() {
+    for (i, h) in ["business_date", "category", "merchant_trans_id", "item_id", "resolution", "note"].iter().enumerate()
+    {
         ws.write_string(0, i as u16, *h).unwrap();
     }
-    for (i, v) in [T, "MISSING_LOCALLY", "I-P5", item, "WRITTEN_OFF", "customer paid twice, refunded in cash"]
-        .iter()
-        .enumerate()
+    for (i, v) in
+        [T, "MISSING_LOCALLY", "I-P5", item, "WRITTEN_OFF", "customer paid twice, refunded in cash"].iter().enumerate()
     {
         ws.write_string(1, i as u16, *v).unwrap();
     }
@@ -68,9 +70,7 @@ fn an_item_is_resolved_from_the_spreadsheet_reopened_and_its_audit_trail_checked
     assert!(!xlsx.is_empty());
 
     let edited = edited_workbook(&w, &id);
-    let r = w
-        .run(&["resolve", "--from", edited.to_str().unwrap(), "--date", T1, "--by", "ann"])
-        .expect_code(0);
+    let r = w.run(&["resolve", "--from", edited.to_str().unwrap(), "--date", T1, "--by", "ann"]).expect_code(0);
     assert!(r.stdout.contains("1 resolution(s) recorded"), "{}", r.stdout);
 
     let r = w.run(&["items", "--state", "resolved", "--json"]).expect_code(0);
