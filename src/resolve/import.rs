@@ -104,14 +104,12 @@ pub fn read_xlsx(bytes: &[u8]) -> Result<Vec<Row>> {
     Ok(rows)
 }
 
+/// The changes to record with the place of their row, or every problem found.
+pub type Planned = std::result::Result<Vec<(Change, String)>, Vec<String>>;
+
 /// Checks every row; the changes to record (rows already resolved exactly so are left out), or every
 /// problem found.
-pub fn plan(
-    conn: &Connection,
-    reasons: &[String],
-    open_item_days: u32,
-    rows: &[Row],
-) -> Result<std::result::Result<Vec<(Change, String)>, Vec<String>>> {
+pub fn plan(conn: &Connection, reasons: &[String], open_item_days: u32, rows: &[Row]) -> Result<Planned> {
     let items = reported_items(conn, open_item_days)?;
     let events = rs::events(conn, None)?;
     let latest = latest_events(&events);
