@@ -83,13 +83,7 @@ fn recording(ws: &Workspace, who: &Who) -> Result<Recording> {
     if by.trim().is_empty() {
         bail!("--by is empty: name who records this");
     }
-    Ok(Recording {
-        by: by.trim().to_string(),
-        effective,
-        recorded_at: crate::store::now_text(),
-        source: "cli".into(),
-        import: None,
-    })
+    Ok(Recording { by: by.trim().to_string(), effective, recorded_at: crate::store::now_text(), import: None })
 }
 
 fn target(t: &Target) -> Result<ItemRef> {

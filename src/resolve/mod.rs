@@ -225,8 +225,6 @@ pub struct Recording {
     pub effective: NaiveDate,
     /// RFC 3339 UTC.
     pub recorded_at: String,
-    /// `cli`, or the imported file (`report.xlsx sheet Open items row 3`).
-    pub source: String,
     /// An import: its file name, sha256 and row count (an IMPORT audit entry comes first).
     pub import: Option<(String, String, usize)>,
 }

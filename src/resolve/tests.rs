@@ -48,13 +48,7 @@ fn reasons() -> Vec<String> {
 }
 
 fn rec(effective: &str) -> Recording {
-    Recording {
-        by: "ann".into(),
-        effective: d(effective),
-        recorded_at: "2026-11-06T02:00:00Z".into(),
-        source: "cli".into(),
-        import: None,
-    }
+    Recording { by: "ann".into(), effective: d(effective), recorded_at: "2026-11-06T02:00:00Z".into(), import: None }
 }
 
 fn resolve(conn: &mut Connection, key: &str, reason: &str, effective: &str) {
@@ -219,4 +213,29 @@ fn the_workbook_offers_the_reasons_and_its_filled_rows_are_read_back() {
             note: "checked".into()
         }]
     );
+}
+
+/// The day's resolutions reach summary.json, report.html and the email's text.
+#[test]
+fn the_days_resolutions_reach_the_summary_the_page_and_the_email() {
+    let mut conn = store();
+    resolve(&mut conn, "T2", "WRITTEN_OFF", "2026-11-06");
+    let mut ri = crate::report::ReportInput::new(d("2026-11-06"), "Shop");
+    ri.open_items.push(OpenItem {
+        finding: finding(Category::MissingLocally, "T2", "2026-11-01", 1200),
+        first_reported: d("2026-11-01"),
+        age_days: 5,
+    });
+    let cfg = crate::config::Config::demo(std::path::Path::new("/tmp"), std::path::Path::new("/tmp"));
+    ri.resolutions = for_day(&conn, &cfg, d("2026-11-06"), &mut ri.open_items, &mut ri.summary).unwrap();
+    assert!(ri.open_items.is_empty());
+    let dir = tempfile::tempdir().unwrap();
+    let w = crate::report::write(dir.path(), &ri, 1).unwrap();
+    let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(&w.summary_json).unwrap()).unwrap();
+    assert_eq!(summary["resolutions"]["written_off"]["HKD"]["WRITTEN_OFF"]["amount"], "12.00");
+    assert_eq!(summary["resolutions"]["recorded"][0]["by"], "ann");
+    let html = std::fs::read_to_string(&w.report_html).unwrap();
+    assert!(html.contains("Resolutions (1)") && html.contains("cash at till 3"), "{html}");
+    let lines = crate::report::resolution_email_lines(&w.dir);
+    assert!(lines.iter().any(|l| l == "Written off today, WRITTEN_OFF: 12.00 HKD (1 item(s))"), "{lines:?}");
 }

@@ -101,10 +101,34 @@ fn an_item_is_resolved_from_the_spreadsheet_reopened_and_its_audit_trail_checked
     let row = open.lines().find(|l| l.contains("I-P5")).unwrap_or_else(|| panic!("{open}"));
     assert!(row.ends_with(&format!(",{id},OPEN")), "{row}");
 
+    // Closed again from the command line, by category and key this time.
+    let r = w
+        .run(&[
+            "resolve",
+            "--category",
+            "MISSING_LOCALLY",
+            "--key",
+            "I-P5",
+            "--reason",
+            "ALIPAY_CONFIRMED",
+            "--by",
+            "cy",
+        ])
+        .expect_code(0);
+    assert!(r.stdout.contains(&format!("Resolved {id}")), "{}", r.stdout);
+    let r = w.run(&["items", "--state", "resolved"]).expect_code(0);
+    assert!(
+        r.stdout.contains(&id) && r.stdout.contains("ALIPAY_CONFIRMED") && r.stdout.contains("1 item(s)"),
+        "{}",
+        r.stdout
+    );
+
+    // The trail: the import, its row, the reopen, the resolve.
     let r = w.run(&["audit", "verify"]).expect_code(0);
-    assert!(r.stdout.contains("intact: 3 entries"), "{}", r.stdout);
+    assert!(r.stdout.contains("intact: 4 entries"), "{}", r.stdout);
     let r = w.run(&["audit", "export"]).expect_code(0);
-    assert_eq!(r.stdout.lines().count(), 4, "{}", r.stdout);
+    assert_eq!(r.stdout.lines().count(), 5, "{}", r.stdout);
+    assert!(r.stdout.lines().nth(1).unwrap().contains(",IMPORT,ann,"), "{}", r.stdout);
 
     // Behind the tool's back: someone turns the write-off into a confirmed item.
     let db = rusqlite::Connection::open(w.file("data/recon.db")).unwrap();
