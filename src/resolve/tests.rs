@@ -239,3 +239,28 @@ fn the_days_resolutions_reach_the_summary_the_page_and_the_email() {
     let lines = crate::report::resolution_email_lines(&w.dir);
     assert!(lines.iter().any(|l| l == "Written off today, WRITTEN_OFF: 12.00 HKD (1 item(s))"), "{lines:?}");
 }
+
+/// `items`: open on the newest report, expired when a report showed it on its last day, resolved with
+/// who and why; filters by state, category, currency and reason.
+#[test]
+fn items_lists_open_expired_and_resolved_with_filters() {
+    let mut conn = store();
+    // A later report on which T2 (item date 11-01) is on its last day of a 7-day look-back.
+    let mut out = Outcome::default();
+    out.open_items.push(OpenItem {
+        finding: finding(Category::MissingLocally, "T2", "2026-11-01", 1200),
+        first_reported: d("2026-11-01"),
+        age_days: 7,
+    });
+    crate::store::results::save(&mut conn, None, d("2026-11-08"), &out).unwrap();
+    resolve(&mut conn, "T1", "OTHER", "2026-11-06");
+    let all = list(&conn, 7, &Filter::default()).unwrap();
+    let states: Vec<(ItemState, &str)> = all.iter().map(|i| (i.state, i.key.as_str())).collect();
+    assert_eq!(states, [(ItemState::Resolved, "T1"), (ItemState::Expired, "T2")]);
+    assert_eq!(all[1].amount.as_deref(), Some("12.00"));
+    let by_reason = list(&conn, 7, &Filter { reason: Some("OTHER".into()), ..Default::default() }).unwrap();
+    assert_eq!(by_reason.len(), 1);
+    assert_eq!(by_reason[0].by, "ann");
+    let none = list(&conn, 7, &Filter { currency: Some("JPY".into()), ..Default::default() }).unwrap();
+    assert!(none.is_empty());
+}
