@@ -86,6 +86,20 @@ fn recording(ws: &Workspace, who: &Who) -> Result<Recording> {
     Ok(Recording { by: by.trim().to_string(), effective, recorded_at: crate::store::now_text(), import: None })
 }
 
+/// Reports already written for the effective day or later show the change only when rerun: say so.
+fn rerun_hint(ws: &Workspace, rec: &Recording) -> Result<()> {
+    if let Some(newest) = crate::store::resolutions::newest_report_date(&ws.conn)? {
+        if newest >= rec.effective {
+            outln!(
+                "The reports of {} to {newest} were written before this change: rerun them to show it (alipay-recon reconcile --from {} --to {newest}).",
+                rec.effective,
+                rec.effective
+            );
+        }
+    }
+    Ok(())
+}
+
 fn target(t: &Target) -> Result<ItemRef> {
     ItemRef::parse(t.item.as_deref(), t.category.as_deref(), t.key.as_deref())
 }
@@ -108,6 +122,9 @@ pub fn run(g: &super::Globals, a: Args) -> Result<Outcome> {
             );
             for e in &done.applied {
                 outln!("  {} {} {} — {}", e.item_id, e.category.as_str(), e.key, e.reason);
+            }
+            if !done.applied.is_empty() {
+                rerun_hint(ws, &rec)?;
             }
             return Ok((Outcome::Clean, ()));
         }
@@ -134,6 +151,7 @@ pub fn run(g: &super::Globals, a: Args) -> Result<Outcome> {
             e.by,
             rec.effective
         );
+        rerun_hint(ws, &rec)?;
         Ok((Outcome::Clean, ()))
     })?;
     Ok(outcome)
@@ -153,6 +171,7 @@ pub fn reopen(g: &super::Globals, a: ReopenArgs) -> Result<Outcome> {
             rec.by,
             rec.effective
         );
+        rerun_hint(ws, &rec)?;
         Ok((Outcome::Clean, ()))
     })?;
     Ok(outcome)

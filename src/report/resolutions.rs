@@ -191,7 +191,8 @@ pub fn email_lines(folder: &std::path::Path) -> Vec<String> {
     let Ok(bytes) = std::fs::read(folder.join(super::folder::SUMMARY)) else { return Vec::new() };
     let Ok(v) = serde_json::from_slice::<serde_json::Value>(&bytes) else { return Vec::new() };
     let r = &v["resolutions"];
-    let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
+    // One line per entry whatever the note holds.
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().replace(['\n', '\r', '\t'], " ");
     let mut out = Vec::new();
     for e in r["recorded"].as_array().into_iter().flatten() {
         let what = if text(&e["action"]) == "REOPEN" { "reopened".to_string() } else { text(&e["reason"]) };
