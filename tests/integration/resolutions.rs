@@ -161,3 +161,22 @@ fn an_import_with_a_bad_row_applies_nothing_and_names_every_row() {
         assert!(r.stdout.contains(verb), "{verb} not in --help:\n{}", r.stdout);
     }
 }
+
+#[test]
+fn an_item_left_unresolved_is_reported_expired_on_its_last_day() {
+    let w = workspace();
+    let cfg = read(&w, "alipay-recon.toml")
+        .replace("[environments.production]", "[business]\nopen_item_days = 1\n[environments.production]");
+    w.write("alipay-recon.toml", cfg);
+    run_day(&w, T);
+    run_day(&w, T1);
+    // Item date the 24th, look-back 1 day: the 25th is its last report.
+    let open = read(&w, &format!("reports/{T1}/open_items.csv"));
+    let row = open.lines().find(|l| l.contains("I-P5")).unwrap_or_else(|| panic!("{open}"));
+    assert!(row.ends_with(",EXPIRED"), "{row}");
+    let summary: serde_json::Value = serde_json::from_str(&read(&w, &format!("reports/{T1}/summary.json"))).unwrap();
+    assert_eq!(summary["resolutions"]["expired"]["HKD"]["amount"], "8.00", "{summary}");
+    let r = w.run(&["items", "--state", "expired", "--json"]).expect_code(0);
+    let listed: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(listed[0]["key"], "I-P5", "{}", r.stdout);
+}
