@@ -89,9 +89,17 @@ fn a_resolution_applies_from_its_day_on_and_reruns_of_earlier_days_keep_the_item
 #[test]
 fn resolving_invalidates_the_day_state_from_its_effective_day() {
     let mut conn = store();
-    let g = crate::store::state::generation(&conn).unwrap();
+    use crate::store::state;
+    let g = state::generation(&conn).unwrap();
+    let keys = crate::reconcile::DayKeys::default();
+    for day in ["2026-11-05", "2026-11-06", "2026-11-07"] {
+        assert!(state::save(&conn, g, d(day), "h", &Default::default(), &keys).unwrap());
+    }
     resolve(&mut conn, "T1", "OTHER", "2026-11-06");
-    assert!(crate::store::state::generation(&conn).unwrap() > g);
+    assert!(state::generation(&conn).unwrap() > g, "a run racing with it does not store its state");
+    assert!(state::get(&conn, d("2026-11-05"), "h").unwrap().is_some());
+    assert!(state::get(&conn, d("2026-11-06"), "h").unwrap().is_none());
+    assert!(state::get(&conn, d("2026-11-07"), "h").unwrap().is_none());
 }
 
 #[test]
