@@ -39,6 +39,7 @@ pub mod payment;
 pub mod pipeline;
 pub mod reconcile;
 pub mod report;
+pub mod resolve;
 pub mod retention;
 pub mod retry;
 pub mod sales;

@@ -7,6 +7,7 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
+pub mod audit;
 pub mod daemon;
 pub mod dates;
 pub mod demo;
@@ -16,11 +17,13 @@ pub mod gen;
 pub mod import;
 pub mod import_sales;
 pub mod init;
+pub mod items;
 pub mod out;
 pub mod outbox;
 pub mod pay;
 pub mod payments;
 pub mod progress;
+pub mod resolve;
 pub mod retention;
 pub mod run;
 pub mod runs;
@@ -102,6 +105,14 @@ pub enum Command {
     Runs(runs::Args),
     /// Show what is loaded for which dates.
     Status(status::Args),
+    /// Close a reported item with a reason and a note (or apply a filled-in report.xlsx / CSV).
+    Resolve(resolve::Args),
+    /// Open a resolved item again.
+    Reopen(resolve::ReopenArgs),
+    /// List reported items: open, resolved or expired, with filters.
+    Items(items::Args),
+    /// The audit trail of resolutions: verify the hash chain, export it as CSV.
+    Audit(audit::Args),
 }
 
 /// Options every subcommand sees.
@@ -158,5 +169,9 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Reconcile(a) => run::run(&g, a.into(), false),
         Command::Runs(a) => runs::run(&g, a),
         Command::Status(a) => status::run(&g, a),
+        Command::Resolve(a) => resolve::run(&g, a),
+        Command::Reopen(a) => resolve::reopen(&g, a),
+        Command::Items(a) => items::run(&g, a),
+        Command::Audit(a) => audit::run(&g, a),
     }
 }

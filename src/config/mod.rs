@@ -9,6 +9,7 @@ pub mod email;
 mod env_override;
 mod layouts;
 mod payment;
+mod resolutions;
 mod retention;
 mod schedule;
 mod secret;
@@ -19,6 +20,7 @@ pub use business::{BusinessConfig, FeeRule};
 pub use email::EmailConfig;
 pub use layouts::FormatLayout;
 pub use payment::PaymentConfig;
+pub use resolutions::{ResolutionsConfig, DEFAULT_REASONS};
 pub use retention::RetentionConfig;
 pub use schedule::ScheduleConfig;
 pub use secret::{Secret, SecretRef};
@@ -61,6 +63,9 @@ pub struct Config {
     pub schedule: ScheduleConfig,
     #[serde(default)]
     pub retention: RetentionConfig,
+    /// Reasons for closing reported items; left out of the TOML form (and so of the hash) when default.
+    #[serde(default, skip_serializing_if = "ResolutionsConfig::is_default")]
+    pub resolutions: ResolutionsConfig,
     /// Where relative paths are resolved (the config file's folder). Not read from the file.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -213,6 +218,7 @@ impl Config {
         self.email.validate(o)?;
         self.payment.validate(o)?;
         self.retention.validate(o)?;
+        self.resolutions.validate(o)?;
         for (format, layout) in self.layouts_in_use() {
             layout.compiled_patterns(format).with_context(|| o.clone())?;
         }

@@ -3,6 +3,7 @@
 //! Leaf modules depend on this one; it depends on nothing in the crate.
 
 pub mod finding;
+pub mod item;
 mod kinds;
 mod local;
 mod money;

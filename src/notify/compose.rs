@@ -123,6 +123,9 @@ pub fn daily_message(r: &DailyReport) -> Result<Message> {
     if !bridge.is_empty() {
         let _ = writeln!(t, "\nCash bridge:\n{}", crate::report::bridge::text(&bridge).trim_end());
     }
+    crate::report::resolution_email_lines(r.folder).iter().for_each(|l| {
+        let _ = writeln!(t, "{l}");
+    });
     if !r.findings.is_empty() {
         let listed = r.findings.len().min(LISTED_FINDINGS);
         let _ =

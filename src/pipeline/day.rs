@@ -35,7 +35,9 @@ pub fn reconcile_day(ws: &mut Workspace, date: NaiveDate, run_id: i64) -> Result
     // What the imports' checkpoints have not copied yet is copied while the engine runs.
     ws.checkpoint.wait();
     ws.checkpoint.start(&ws.conn);
-    let (outcome, how) = outcome(&ws.conn, date, &params, handoff)?;
+    let (mut outcome, how) = outcome(&ws.conn, date, &params, handoff)?;
+    // Resolved items leave the open items (issue 18); this day's resolutions go into the report.
+    let resolutions = crate::resolve::for_day(&ws.conn, &ws.cfg, date, &mut outcome.open_items, &mut outcome.summary)?;
     let (load_ms, engine_ms, rows, local) = (how.load_ms, how.engine_ms, how.rows, how.local);
     ws.checkpoint.wait();
     let t = std::time::Instant::now();
@@ -49,6 +51,7 @@ pub fn reconcile_day(ws: &mut Workspace, date: NaiveDate, run_id: i64) -> Result
     ri.pending = outcome.pending.clone();
     ri.open_items = outcome.open_items.clone();
     ri.summary = outcome.summary.clone();
+    ri.resolutions = resolutions;
     ri.config_hash = ws.cfg.fingerprint();
     ri.warnings = store::files::issues_for_date(&ws.conn, date)?
         .into_iter()

@@ -2,6 +2,7 @@
 //! `pending.csv` / `open_items.csv` with the same columns plus theirs at the end (see the module docs
 //! of `report`). One CSV dialect for all: UTF-8 without BOM, LF, quotes only where needed.
 
+use super::resolutions::{item_id, open_state, ITEM_ID, STATE};
 use super::text::{amounts, cur_text, neutralise};
 use super::Prepared;
 use crate::domain::{Finding, PendingState};
@@ -70,21 +71,24 @@ pub fn state_text(s: PendingState) -> &'static str {
 
 pub fn discrepancies(p: &Prepared) -> Result<Vec<u8>> {
     let mut w = writer();
-    w.write_record(COLUMNS)?;
+    w.write_record(COLUMNS.iter().chain([&ITEM_ID]))?;
     for f in &p.findings {
-        w.write_record(finding_fields(p.input.business_date, f)?)?;
+        let mut rec = finding_fields(p.input.business_date, f)?;
+        rec.push(item_id(f));
+        w.write_record(rec)?;
     }
     finish(w)
 }
 
 pub fn pending(p: &Prepared) -> Result<Vec<u8>> {
     let mut w = writer();
-    w.write_record(COLUMNS.iter().chain(PENDING_EXTRA.iter()))?;
+    w.write_record(COLUMNS.iter().chain(PENDING_EXTRA.iter()).chain([&ITEM_ID]))?;
     for item in &p.pending {
         let mut rec = finding_fields(p.input.business_date, &item.finding)?;
         rec.push(state_text(item.state).to_string());
         rec.push(item.first_reported.map(|d| d.to_string()).unwrap_or_default());
         rec.push(neutralise(&item.reason));
+        rec.push(item_id(&item.finding));
         w.write_record(rec)?;
     }
     finish(w)
@@ -92,11 +96,13 @@ pub fn pending(p: &Prepared) -> Result<Vec<u8>> {
 
 pub fn open_items(p: &Prepared) -> Result<Vec<u8>> {
     let mut w = writer();
-    w.write_record(COLUMNS.iter().chain(OPEN_EXTRA.iter()))?;
+    w.write_record(COLUMNS.iter().chain(OPEN_EXTRA.iter()).chain([&ITEM_ID, &STATE]))?;
     for item in &p.open {
         let mut rec = finding_fields(p.input.business_date, &item.finding)?;
         rec.push(item.first_reported.to_string());
         rec.push(item.age_days.to_string());
+        rec.push(item_id(&item.finding));
+        rec.push(open_state(p, item).to_string());
         w.write_record(rec)?;
     }
     finish(w)

@@ -433,6 +433,7 @@ pub fn report_html(p: &Prepared) -> Result<Vec<u8>> {
     discrepancies(&mut out, p, &mut budget)?;
     pending(&mut out, p, &mut budget)?;
     open_items(&mut out, p, &mut budget)?;
+    super::resolutions::html_section(&mut out, p);
     warnings(&mut out, p, &mut budget);
     trend(&mut out, p);
     let _ = writeln!(

@@ -14,6 +14,9 @@
 //!   `first_reported` (date whose report first listed a resolved item; empty while pending) and
 //!   `reason` (why it is pending / how it resolved; neutralised like `detail`).
 //! - `open_items.csv` = the `discrepancies.csv` columns, then `first_reported` and `age_days`.
+//! - Contract additions of issue 18 (`resolutions`): every CSV then ends with `item_id` (the item's
+//!   short stable id, for `alipay-recon resolve`), and `open_items.csv` after it with `state`
+//!   (`OPEN`, or `EXPIRED` on the item's last day in the open-item look-back: it is not listed again).
 //!
 //! In all three CSVs `business_date` is the report's date and `item_date` the item's own date.
 
@@ -22,6 +25,7 @@ mod chart;
 mod csv_out;
 mod folder;
 mod html;
+mod resolutions;
 mod summary;
 mod text;
 mod xlsx;
@@ -31,6 +35,7 @@ mod tests;
 
 pub use folder::WrittenReport;
 pub use html::{action, email_html};
+pub use resolutions::email_lines as resolution_email_lines;
 pub use summary::read_trend_point;
 pub use text::{html_escape, neutralise};
 
@@ -92,6 +97,8 @@ pub struct ReportInput {
     pub config_hash: String,
     /// `env!("CARGO_PKG_VERSION")` unless a test pins it.
     pub tool_version: String,
+    /// The day's resolutions, expired items and written-off totals (`resolve::apply`).
+    pub resolutions: crate::domain::item::DayResolutions,
 }
 
 impl ReportInput {
@@ -109,6 +116,7 @@ impl ReportInput {
             input_files: Vec::new(),
             config_hash: String::new(),
             tool_version: env!("CARGO_PKG_VERSION").to_string(),
+            resolutions: Default::default(),
         }
     }
 

@@ -47,6 +47,8 @@ struct SummaryJson<'a> {
     matched: i64,
     file_warnings: i64,
     currencies: BTreeMap<&'a str, CurrencyJson>,
+    /// The day's resolutions, written-off and expired amounts (issue 18; `report::resolutions`).
+    resolutions: super::resolutions::J,
 }
 
 /// One currency's totals as decimal strings of that currency.
@@ -190,6 +192,7 @@ pub fn summary_json(p: &Prepared) -> Result<Vec<u8>> {
         matched: p.input.summary.matched,
         file_warnings: p.warnings.len() as i64,
         currencies: p.currencies.keys().map(|code| (code.as_str(), currency_json(p, code))).collect(),
+        resolutions: super::resolutions::summary_obj(p),
     };
     to_bytes(&j)
 }

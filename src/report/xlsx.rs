@@ -6,6 +6,7 @@
 //! is the business date, so the bytes depend only on the input.
 
 use super::csv_out::{state_text, COLUMNS, OPEN_EXTRA, PENDING_EXTRA};
+use super::resolutions::{self as res, XLSX_COLUMNS, XLSX_WIDTHS};
 use super::summary::{category_counts, pending_counts};
 use super::text::{cur_text, difference, neutralise};
 use super::Prepared;
@@ -201,17 +202,20 @@ pub fn workbook(p: &Prepared) -> Result<Vec<u8>> {
 
     let ws = wb.add_worksheet();
     ws.set_name("Discrepancies")?;
-    header(ws, &fm, &COLUMNS, &ITEM_WIDTHS)?;
+    let cols: Vec<&str> = COLUMNS.iter().chain(XLSX_COLUMNS.iter()).copied().collect();
+    header(ws, &fm, &cols, &[&ITEM_WIDTHS[..], &XLSX_WIDTHS[..]].concat())?;
     for (i, f) in p.findings.iter().enumerate() {
-        finding_row(ws, &fm, i as u32 + 1, date, f)?;
+        let c = finding_row(ws, &fm, i as u32 + 1, date, f)?;
+        res::xlsx_item(ws, i as u32 + 1, c, f)?;
     }
-    finish_table(ws, p.findings.len(), COLUMNS.len())?;
+    res::xlsx_finish(ws, p, p.findings.len(), COLUMNS.len() as u16)?;
+    finish_table(ws, p.findings.len(), cols.len())?;
 
     let ws = wb.add_worksheet();
     ws.set_name("Pending")?;
-    let cols: Vec<&str> = COLUMNS.iter().chain(PENDING_EXTRA.iter()).copied().collect();
+    let cols: Vec<&str> = COLUMNS.iter().chain(PENDING_EXTRA.iter()).chain(&XLSX_COLUMNS[..1]).copied().collect();
     let mut widths = ITEM_WIDTHS.to_vec();
-    widths.extend([10.0, 14.0, 50.0]);
+    widths.extend([10.0, 14.0, 50.0, XLSX_WIDTHS[0]]);
     header(ws, &fm, &cols, &widths)?;
     for (i, item) in p.pending.iter().enumerate() {
         let row = i as u32 + 1;
@@ -221,22 +225,29 @@ pub fn workbook(p: &Prepared) -> Result<Vec<u8>> {
             ws.write_date_with_format(row, c + 1, excel_date(d)?, &fm.date)?;
         }
         ws.write_string_with_format(row, c + 2, neutralise(&item.reason), &fm.wrap)?;
+        res::xlsx_item(ws, row, c + 3, &item.finding)?;
     }
     finish_table(ws, p.pending.len(), cols.len())?;
 
     let ws = wb.add_worksheet();
     ws.set_name("Open items")?;
-    let cols: Vec<&str> = COLUMNS.iter().chain(OPEN_EXTRA.iter()).copied().collect();
+    let cols: Vec<&str> =
+        COLUMNS.iter().chain(OPEN_EXTRA.iter()).chain(&[res::STATE]).chain(XLSX_COLUMNS.iter()).copied().collect();
     let mut widths = ITEM_WIDTHS.to_vec();
-    widths.extend([14.0, 10.0]);
+    widths.extend([14.0, 10.0, 10.0]);
+    widths.extend(XLSX_WIDTHS);
     header(ws, &fm, &cols, &widths)?;
     for (i, item) in p.open.iter().enumerate() {
         let row = i as u32 + 1;
         let c = finding_row(ws, &fm, row, date, &item.finding)?;
         ws.write_date_with_format(row, c, excel_date(item.first_reported)?, &fm.date)?;
         ws.write_number(row, c + 1, item.age_days as f64)?;
+        ws.write_string(row, c + 2, res::open_state(p, item))?;
+        res::xlsx_item(ws, row, c + 3, &item.finding)?;
     }
+    res::xlsx_finish(ws, p, p.open.len(), cols.len() as u16 - 3)?;
     finish_table(ws, p.open.len(), cols.len())?;
+    res::xlsx_sheet(wb.add_worksheet(), &fm.header, p)?;
 
     wb.save_to_buffer().context("cannot assemble the workbook")
 }

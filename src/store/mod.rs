@@ -26,6 +26,7 @@ pub mod files;
 pub mod handoff;
 pub mod local;
 mod migrate;
+pub mod resolutions;
 pub mod results;
 pub mod runs;
 pub mod sales;

@@ -12,6 +12,7 @@ mod formats;
 mod golden;
 mod ops;
 mod payment;
+mod resolutions;
 mod schedule;
 mod sftp;
 mod spine;

@@ -50,7 +50,10 @@ fn discrepancies_csv_follows_the_contract() {
     assert!(!bytes.starts_with(b"\xEF\xBB\xBF"), "no BOM");
     assert!(!bytes.windows(2).any(|x| x == b"\r\n"), "LF line endings");
     let mut rd = csv::ReaderBuilder::new().from_reader(bytes.as_slice());
-    assert_eq!(rd.headers().unwrap().iter().collect::<Vec<_>>(), csv_out::COLUMNS);
+    // The contract's columns, then the issue-18 addition at the end.
+    let header: Vec<String> = rd.headers().unwrap().iter().map(str::to_string).collect();
+    assert_eq!(header[..csv_out::COLUMNS.len()], csv_out::COLUMNS);
+    assert_eq!(header[csv_out::COLUMNS.len()..], ["item_id"]);
     let rows: Vec<csv::StringRecord> = rd.records().map(|r| r.unwrap()).collect();
     assert_eq!(rows.len(), 13);
     let cats: Vec<&str> = rows.iter().map(|r| &r[2]).collect();
@@ -202,7 +205,7 @@ fn clean_day_says_all_clear() {
     assert_eq!(summary["status"], "clean");
     assert_eq!(summary["counts"].as_object().unwrap().len(), Category::ALL.len(), "zeros included");
     let csv = String::from_utf8(read(&w.discrepancies_csv)).unwrap();
-    assert_eq!(csv, format!("{}\n", csv_out::COLUMNS.join(",")), "header only");
+    assert_eq!(csv, format!("{},item_id\n", csv_out::COLUMNS.join(",")), "header only");
 }
 
 fn zip_entry(bytes: &[u8], name: &str) -> String {
