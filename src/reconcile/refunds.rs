@@ -3,15 +3,13 @@
 //! on either side.
 
 use super::frames::KeyAgg;
-use super::input::LocalVersion;
-use super::items::{compare, ident, in_grace, money, unsettled, waiting_for, Sides};
+use super::input::{AlipayRow, LocalVersion};
+use super::items::{compare, in_grace, money, unsettled, waiting_for, Sides, Verdict};
 use super::HashMap;
-use super::{Cut, Eval, State};
+use super::{Cut, Eval};
 use crate::domain::{Category, LocalStatus, RecordType};
 use chrono::{DateTime, FixedOffset, NaiveDate};
 
-/// Classifies one refund key. `exceeding` holds refund keys whose refunds exceed their payment, with
-/// the sentence saying so.
 /// A refund key's item date: the earliest of its local record's date and its Alipay row's date.
 pub(super) fn refund_date(cx: &Cut, agg: &KeyAgg) -> Option<NaiveDate> {
     let ar = agg.first.map(|p| cx.row(p));
@@ -19,6 +17,8 @@ pub(super) fn refund_date(cx: &Cut, agg: &KeyAgg) -> Option<NaiveDate> {
     [local.map(|l| l.business_date), ar.map(|r| r.date)].into_iter().flatten().min()
 }
 
+/// Classifies one refund key; `true` when both sides agree (the key is matched). `exceeding` holds
+/// refund keys whose refunds exceed their payment, with the sentence saying so.
 pub(super) fn refund(cx: &Cut, agg: &KeyAgg, exceeding: &HashMap<u32, String>, out: &mut Vec<Eval>) -> bool {
     let key = cx.frames.name(agg.kid);
     let ar = agg.first.map(|p| cx.row(p));
@@ -44,77 +44,37 @@ pub(super) fn refund(cx: &Cut, agg: &KeyAgg, exceeding: &HashMap<u32, String>, o
     if item_date < cx.first_day {
         return false;
     }
-    let id = |c: &str| ident(c, RecordType::Refund, key);
-    let found = |cat: Category, detail: String| Eval {
-        ident: id(cat.as_str()),
-        state: State::Found,
-        finding: s.finding(cx, cat, detail),
-    };
-    let grace_why = || format!("created within {} minutes of the end of {}", cx.params.grace_minutes, cx.cut);
+    let v = Verdict { cx, s: &s };
     if agg.max_per_day > 1 || agg.days > 1 || local.is_some_and(|l| l.conflict) {
-        let d = if agg.n > 1 {
-            let (a, b) = (cx.row(agg.first.unwrap_or(0)), cx.row(agg.last.unwrap_or(0)));
-            format!(
-                "Alipay's transaction files have {} REFUND rows for refund id {} (first {} on {}, last {} on {}): ask Alipay to reverse the extra refund.",
-                agg.n, key, money(a.amount, a.currency), a.date, money(b.amount, b.currency), b.date
-            )
-        } else {
-            format!(
-                "The sales file ({}) has disagreeing rows for refund id {}: fix the export so the id appears once and import it again.",
-                local.map(|l| l.origin()).unwrap_or_default(), key
-            )
-        };
-        out.push(found(Category::Duplicate, d));
+        out.push(v.found(Category::Duplicate, refund_duplicate(cx, agg, key, local)));
         return false;
     }
     let Some(l) = local else {
-        let r = ar.expect("a key has at least one side");
-        let detail = format!(
-            "Alipay refunded {} (refund id {}) but no local refund record has it: record the refund in the POS and export it, or ask Alipay.",
-            money(r.amount, r.currency), key
-        );
-        out.push(if in_grace(cx, r.date, r.trans_time) {
-            Eval {
-                ident: id("MISSING_LOCALLY"),
-                state: State::Pending(grace_why()),
-                finding: s.finding(cx, Category::MissingLocally, detail),
-            }
-        } else {
-            found(Category::MissingLocally, detail)
-        });
+        out.push(refund_missing_locally(&v, ar.expect("a key has at least one side")));
         return false;
     };
     let waiting = if ar.is_none() { waiting_for(cx, l) } else { None };
-    let local_eval = |cat: Category, detail: String| {
-        if let Some(day) = waiting {
-            Eval {
-                ident: id(cat.as_str()),
-                state: State::Pending(format!("waiting for a complete Alipay transaction file of {day}")),
-                finding: s.finding(cx, cat, detail),
-            }
-        } else if in_grace(cx, l.business_date, Some(l.created_at)) {
-            Eval { ident: id(cat.as_str()), state: State::Pending(grace_why()), finding: s.finding(cx, cat, detail) }
-        } else {
-            found(cat, detail)
-        }
-    };
     match (l.status, ar) {
         (LocalStatus::Unknown, Some(_)) => {
-            out.push(found(
+            out.push(v.found(
                 Category::StatusMismatch,
                 format!("Refund {} is UNKNOWN locally; refunded at Alipay: mark SUCCESS in the POS.", key),
             ));
             false
         }
         (LocalStatus::Unknown, None) => {
-            out.push(local_eval(
+            out.push(v.local_only(
+                l,
+                waiting,
                 Category::StatusMismatch,
                 format!("Refund {} is UNKNOWN locally; not at Alipay: mark FAILED in the POS.", key),
             ));
             false
         }
         (LocalStatus::Success, None) => {
-            out.push(local_eval(
+            out.push(v.local_only(
+                l,
+                waiting,
                 Category::MissingAtAlipay,
                 format!(
                     "Local refund {} of payment {} ({}) is not in Alipay's transaction files: check it with Alipay and refund again only if it failed.",
@@ -124,7 +84,7 @@ pub(super) fn refund(cx: &Cut, agg: &KeyAgg, exceeding: &HashMap<u32, String>, o
             false
         }
         (LocalStatus::Cancelled | LocalStatus::Failed, Some(r)) => {
-            out.push(found(
+            out.push(v.found(
                 Category::StatusMismatch,
                 format!(
                     "Refund {} is {} locally but Alipay refunded {}: mark it SUCCESS in the POS.",
@@ -136,7 +96,39 @@ pub(super) fn refund(cx: &Cut, agg: &KeyAgg, exceeding: &HashMap<u32, String>, o
             false
         }
         (LocalStatus::Cancelled | LocalStatus::Failed, None) => false,
-        (LocalStatus::Success, Some(r)) => compare(cx, &s, l, r, exceeding.get(&agg.kid).cloned(), out, &found),
+        (LocalStatus::Success, Some(r)) => {
+            compare(cx, &s, l, r, exceeding.get(&agg.kid).cloned(), out, &|c, d| v.found(c, d))
+        }
+    }
+}
+
+/// The DUPLICATE sentence of a refund key: Alipay refunded it more than once, or the sales file
+/// disagrees with itself.
+fn refund_duplicate(cx: &Cut, agg: &KeyAgg, key: &str, local: Option<&LocalVersion>) -> String {
+    if agg.n > 1 {
+        let (a, b) = (cx.row(agg.first.unwrap_or(0)), cx.row(agg.last.unwrap_or(0)));
+        format!(
+            "Alipay's transaction files have {} REFUND rows for refund id {} (first {} on {}, last {} on {}): ask Alipay to reverse the extra refund.",
+            agg.n, key, money(a.amount, a.currency), a.date, money(b.amount, b.currency), b.date
+        )
+    } else {
+        format!(
+            "The sales file ({}) has disagreeing rows for refund id {}: fix the export so the id appears once and import it again.",
+            local.map(|l| l.origin()).unwrap_or_default(), key
+        )
+    }
+}
+
+/// MISSING_LOCALLY: Alipay refunded what no local refund record has (pending in the cut day's grace).
+fn refund_missing_locally(v: &Verdict, r: &AlipayRow) -> Eval {
+    let detail = format!(
+        "Alipay refunded {} (refund id {}) but no local refund record has it: record the refund in the POS and export it, or ask Alipay.",
+        money(r.amount, r.currency), v.s.key
+    );
+    if in_grace(v.cx, r.date, r.trans_time) {
+        v.pending(Category::MissingLocally, detail, v.grace_why())
+    } else {
+        v.found(Category::MissingLocally, detail)
     }
 }
 

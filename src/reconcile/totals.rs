@@ -5,7 +5,7 @@ use super::checks::non_order;
 use super::frames::Frames;
 use super::{category_counts, HashSet, Input, Outcome};
 use crate::domain::{
-    Category, Currency, CurrencyTotals, DaySummary, FileKind, LocalStatus, PendingState, RecordType, TransType,
+    Category, Currency, CurrencyTotals, DaySummary, FileKind, Finding, LocalStatus, PendingState, RecordType, TransType,
 };
 use chrono::NaiveDate;
 use std::collections::BTreeMap;
@@ -13,6 +13,24 @@ use std::collections::BTreeMap;
 pub(super) fn summary(input: &Input, frames: &Frames, date: NaiveDate, out: &Outcome, matched: i64) -> DaySummary {
     // Keyed by the currency while summing (no text per row); by its code in the summary.
     let mut cur: BTreeMap<Currency, CurrencyTotals> = BTreeMap::new();
+    alipay_totals(input, date, &mut cur);
+    settled_net(input, date, &mut cur);
+    local_totals(input, frames, date, &mut cur);
+    DaySummary {
+        business_date: Some(date),
+        counts: category_counts(&out.findings),
+        pending: out.pending.iter().filter(|p| p.state == PendingState::Pending).count() as i64,
+        resolved: out.pending.iter().filter(|p| p.state == PendingState::Resolved).count() as i64,
+        open_items: out.open_items.len() as i64,
+        matched,
+        currencies: cur.into_iter().map(|(c, t)| (c.to_string(), t)).collect(),
+        at_stake: at_stake(&out.findings),
+    }
+}
+
+/// Alipay's side of the day: captured payments, refunds and cancels from the transaction rows; fees
+/// and the expected net from the settlement rows.
+fn alipay_totals(input: &Input, date: NaiveDate, cur: &mut BTreeMap<Currency, CurrencyTotals>) {
     // Payments cancelled anywhere in the window are not captured.
     let cancelled: HashSet<&str> = input
         .rows
@@ -59,7 +77,11 @@ pub(super) fn summary(input: &Input, frames: &Frames, date: NaiveDate, out: &Out
             }
         }
     }
-    // What the summary files say is settled: their TOTAL rows, else the sum of their type rows.
+}
+
+/// What the summary files say is settled: their TOTAL rows, else the sum of their type rows; the
+/// expected net where the day has no summary of a currency.
+fn settled_net(input: &Input, date: NaiveDate, cur: &mut BTreeMap<Currency, CurrencyTotals>) {
     let mut said: BTreeMap<Currency, (i64, bool)> = BTreeMap::new();
     for s in input.summaries.iter().filter(|s| s.date == date) {
         let Some(c) = s.settle_currency else { continue };
@@ -78,8 +100,11 @@ pub(super) fn summary(input: &Input, frames: &Frames, date: NaiveDate, out: &Out
     for (c, (v, _)) in &said {
         cur.entry(*c).or_default().settled_net = *v;
     }
-    // Local latest versions of the day's records, as seen now: per (key id, record type), the last
-    // in the frames' (ledger, seq) order.
+}
+
+/// The local side of the day: its records' latest versions, as seen now, that are SUCCESS.
+fn local_totals(input: &Input, frames: &Frames, date: NaiveDate, cur: &mut BTreeMap<Currency, CurrencyTotals>) {
+    // Per (key id, record type), the last version in the frames' (ledger, seq) order.
     let mut latest: Vec<Option<usize>> = vec![None; 2 * frames.key_count()];
     for (p, &i) in frames.local_rows.iter().enumerate() {
         let v = &input.local[i];
@@ -97,11 +122,15 @@ pub(super) fn summary(input: &Input, frames: &Frames, date: NaiveDate, out: &Out
             t.local_refund_count += 1;
         }
     }
-    // Amount at stake: the difference where both sides agree the money exists (amount, settlement, fee,
-    // summary mismatches); the whole amount where its fate is in question (missing on a side, wrong
-    // status, duplicated, unsettled) — Alipay's amount when it has one, else the local one.
+}
+
+/// Amount at stake per currency code: the difference where both sides agree the money exists
+/// (amount, settlement, fee, summary mismatches); the whole amount where its fate is in question
+/// (missing on a side, wrong status, duplicated, unsettled) — Alipay's amount when it has one, else
+/// the local one.
+fn at_stake(findings: &[Finding]) -> BTreeMap<String, i64> {
     let mut at_stake: BTreeMap<String, i64> = BTreeMap::new();
-    for f in &out.findings {
+    for f in findings {
         let by_difference = matches!(
             f.category,
             Category::AmountMismatch | Category::SettlementMismatch | Category::FeeMismatch | Category::SummaryMismatch
@@ -114,14 +143,5 @@ pub(super) fn summary(input: &Input, frames: &Frames, date: NaiveDate, out: &Out
         };
         *at_stake.entry(c.to_string()).or_default() += v;
     }
-    DaySummary {
-        business_date: Some(date),
-        counts: category_counts(&out.findings),
-        pending: out.pending.iter().filter(|p| p.state == PendingState::Pending).count() as i64,
-        resolved: out.pending.iter().filter(|p| p.state == PendingState::Resolved).count() as i64,
-        open_items: out.open_items.len() as i64,
-        matched,
-        currencies: cur.into_iter().map(|(c, t)| (c.to_string(), t)).collect(),
-        at_stake,
-    }
+    at_stake
 }
