@@ -142,6 +142,15 @@ impl Verdict<'_, '_> {
         }
     }
 
+    /// An item only Alipay has: pending while Alipay booked it in the cut day's grace, found otherwise.
+    pub fn alipay_only(&self, r: &AlipayRow, category: Category, detail: String) -> Eval {
+        if in_grace(self.cx, r.date, r.trans_time) {
+            self.pending(category, detail, self.grace_why())
+        } else {
+            self.found(category, detail)
+        }
+    }
+
     /// An item only the local side has: pending while Alipay's file of the day it `waiting` for is not
     /// complete, or while the record is in the cut day's grace; found otherwise.
     pub fn local_only(&self, l: &LocalVersion, waiting: Option<NaiveDate>, category: Category, detail: String) -> Eval {
@@ -257,11 +266,7 @@ fn payment_missing_locally(v: &Verdict, p: &AlipayRow) -> Eval {
         "Alipay captured {} for payment id {} but no local sales record has it: find the sale in the POS and export it, or refund the customer at Alipay.",
         money(p.amount, p.currency), v.s.payment_id
     );
-    if in_grace(v.cx, p.date, p.trans_time) {
-        v.pending(Category::MissingLocally, detail, v.grace_why())
-    } else {
-        v.found(Category::MissingLocally, detail)
-    }
+    v.alipay_only(p, Category::MissingLocally, detail)
 }
 
 /// A payment UNKNOWN locally is always a STATUS_MISMATCH; the sentence says what Alipay knows.

@@ -4,7 +4,7 @@
 
 use super::frames::KeyAgg;
 use super::input::{AlipayRow, LocalVersion};
-use super::items::{compare, in_grace, money, unsettled, waiting_for, Sides, Verdict};
+use super::items::{compare, money, unsettled, waiting_for, Sides, Verdict};
 use super::HashMap;
 use super::{Cut, Eval};
 use crate::domain::{Category, LocalStatus, RecordType};
@@ -53,7 +53,22 @@ pub(super) fn refund(cx: &Cut, agg: &KeyAgg, exceeding: &HashMap<u32, String>, o
         out.push(refund_missing_locally(&v, ar.expect("a key has at least one side")));
         return false;
     };
-    let waiting = if ar.is_none() { waiting_for(cx, l) } else { None };
+    refund_by_status(&v, agg, l, ar, exceeding, out)
+}
+
+/// A refund key the local side has, by its local status: UNKNOWN is a STATUS_MISMATCH, SUCCESS is
+/// MISSING_AT_ALIPAY or compared with Alipay's row, CANCELLED or FAILED is a STATUS_MISMATCH if
+/// Alipay refunded it. `exceeding` as in [`refund`].
+fn refund_by_status(
+    v: &Verdict,
+    agg: &KeyAgg,
+    l: &LocalVersion,
+    ar: Option<&AlipayRow>,
+    exceeding: &HashMap<u32, String>,
+    out: &mut Vec<Eval>,
+) -> bool {
+    let key = v.s.key;
+    let waiting = if ar.is_none() { waiting_for(v.cx, l) } else { None };
     match (l.status, ar) {
         (LocalStatus::Unknown, Some(_)) => {
             out.push(v.found(
@@ -97,7 +112,7 @@ pub(super) fn refund(cx: &Cut, agg: &KeyAgg, exceeding: &HashMap<u32, String>, o
         }
         (LocalStatus::Cancelled | LocalStatus::Failed, None) => false,
         (LocalStatus::Success, Some(r)) => {
-            compare(cx, &s, l, r, exceeding.get(&agg.kid).cloned(), out, &|c, d| v.found(c, d))
+            compare(v.cx, v.s, l, r, exceeding.get(&agg.kid).cloned(), out, &|c, d| v.found(c, d))
         }
     }
 }
@@ -125,11 +140,7 @@ fn refund_missing_locally(v: &Verdict, r: &AlipayRow) -> Eval {
         "Alipay refunded {} (refund id {}) but no local refund record has it: record the refund in the POS and export it, or ask Alipay.",
         money(r.amount, r.currency), v.s.key
     );
-    if in_grace(v.cx, r.date, r.trans_time) {
-        v.pending(Category::MissingLocally, detail, v.grace_why())
-    } else {
-        v.found(Category::MissingLocally, detail)
-    }
+    v.alipay_only(r, Category::MissingLocally, detail)
 }
 
 /// A local refund with its key aggregate, ordered by creation time.
