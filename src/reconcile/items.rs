@@ -151,7 +151,7 @@ impl Verdict<'_, '_> {
         }
     }
 
-    /// An item only the local side has: pending while Alipay's file of the day it `waiting` for is not
+    /// An item only the local side has: pending while Alipay's file of the day `waiting` names is not
     /// complete, or while the record is in the cut day's grace; found otherwise.
     pub fn local_only(&self, l: &LocalVersion, waiting: Option<NaiveDate>, category: Category, detail: String) -> Eval {
         if let Some(day) = waiting {

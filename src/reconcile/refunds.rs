@@ -146,6 +146,10 @@ fn refund_missing_locally(v: &Verdict, r: &AlipayRow) -> Eval {
 /// A local refund with its key aggregate, ordered by creation time.
 type LocalRefund<'a> = (DateTime<FixedOffset>, &'a KeyAgg, &'a LocalVersion);
 
+/// "No payment aggregate" in the dense index from key id to position in the payments (a key id that
+/// is not a payment's).
+const NO_PAYMENT: u32 = u32::MAX;
+
 /// Refund keys whose refunds, added in time order, exceed their payment's amount on either side.
 pub(super) fn exceeding_refunds(cx: &Cut, payments: &[KeyAgg], refunds: &[KeyAgg]) -> HashMap<u32, String> {
     let mut out = HashMap::default();
@@ -154,12 +158,16 @@ pub(super) fn exceeding_refunds(cx: &Cut, payments: &[KeyAgg], refunds: &[KeyAgg
     }
     // A refunded payment by its key id, through a dense index (a binary search over a million keys
     // costs a cache miss per probe).
-    let mut at = vec![u32::MAX; cx.frames.key_count()];
+    let mut payment_at = vec![NO_PAYMENT; cx.frames.key_count()];
     for (i, p) in payments.iter().enumerate() {
-        at[p.kid as usize] = i as u32;
+        payment_at[p.kid as usize] = i as u32;
     }
     let payment = |pid: &str| {
-        cx.frames.id_of(pid).map(|k| at[k as usize]).filter(|&i| i != u32::MAX).map(|i| &payments[i as usize])
+        cx.frames
+            .id_of(pid)
+            .map(|kid| payment_at[kid as usize])
+            .filter(|&i| i != NO_PAYMENT)
+            .map(|i| &payments[i as usize])
     };
     let pay_alipay = |pid: &str| payment(pid).and_then(|p| p.first).map(|x| cx.row(x));
     let pay_local = |pid: &str| payment(pid).and_then(|p| p.local).map(|x| cx.local(x));
