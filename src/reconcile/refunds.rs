@@ -69,52 +69,42 @@ fn refund_by_status(
 ) -> bool {
     let key = v.s.key;
     let waiting = if ar.is_none() { waiting_for(v.cx, l) } else { None };
-    match (l.status, ar) {
-        (LocalStatus::Unknown, Some(_)) => {
-            out.push(v.found(
-                Category::StatusMismatch,
-                format!("Refund {} is UNKNOWN locally; refunded at Alipay: mark SUCCESS in the POS.", key),
-            ));
-            false
-        }
-        (LocalStatus::Unknown, None) => {
-            out.push(v.local_only(
-                l,
-                waiting,
-                Category::StatusMismatch,
-                format!("Refund {} is UNKNOWN locally; not at Alipay: mark FAILED in the POS.", key),
-            ));
-            false
-        }
-        (LocalStatus::Success, None) => {
-            out.push(v.local_only(
-                l,
-                waiting,
-                Category::MissingAtAlipay,
-                format!(
-                    "Local refund {} of payment {} ({}) is not in Alipay's transaction files: check it with Alipay and refund again only if it failed.",
-                    key, l.merchant_trans_id, money(Some(l.amount), Some(l.currency))
-                ),
-            ));
-            false
-        }
-        (LocalStatus::Cancelled | LocalStatus::Failed, Some(r)) => {
-            out.push(v.found(
-                Category::StatusMismatch,
-                format!(
-                    "Refund {} is {} locally but Alipay refunded {}: mark it SUCCESS in the POS.",
-                    key,
-                    l.status.as_str(),
-                    money(r.amount, r.currency)
-                ),
-            ));
-            false
-        }
-        (LocalStatus::Cancelled | LocalStatus::Failed, None) => false,
+    let eval = match (l.status, ar) {
+        (LocalStatus::Unknown, Some(_)) => v.found(
+            Category::StatusMismatch,
+            format!("Refund {} is UNKNOWN locally; refunded at Alipay: mark SUCCESS in the POS.", key),
+        ),
+        (LocalStatus::Unknown, None) => v.local_only(
+            l,
+            waiting,
+            Category::StatusMismatch,
+            format!("Refund {} is UNKNOWN locally; not at Alipay: mark FAILED in the POS.", key),
+        ),
+        (LocalStatus::Success, None) => v.local_only(
+            l,
+            waiting,
+            Category::MissingAtAlipay,
+            format!(
+                "Local refund {} of payment {} ({}) is not in Alipay's transaction files: check it with Alipay and refund again only if it failed.",
+                key, l.merchant_trans_id, money(Some(l.amount), Some(l.currency))
+            ),
+        ),
+        (LocalStatus::Cancelled | LocalStatus::Failed, Some(r)) => v.found(
+            Category::StatusMismatch,
+            format!(
+                "Refund {} is {} locally but Alipay refunded {}: mark it SUCCESS in the POS.",
+                key,
+                l.status.as_str(),
+                money(r.amount, r.currency)
+            ),
+        ),
+        (LocalStatus::Cancelled | LocalStatus::Failed, None) => return false,
         (LocalStatus::Success, Some(r)) => {
-            compare(v.cx, v.s, l, r, exceeding.get(&agg.kid).cloned(), out, &|c, d| v.found(c, d))
+            return compare(v.cx, v.s, l, r, exceeding.get(&agg.kid).cloned(), out, &|c, d| v.found(c, d))
         }
-    }
+    };
+    out.push(eval);
+    false
 }
 
 /// The DUPLICATE sentence of a refund key: Alipay refunded it more than once, or the sales file
