@@ -161,42 +161,13 @@ pub(super) fn alipay_ids_of_payments(input: &Input, wanted: &HashSet<&str>) -> H
 
 impl Frames {
     pub fn new(input: &Input) -> PolarsResult<Frames> {
-        // Only the Alipay ids that refunds and cancels point at: the index stays small at volume.
-        let wanted: HashSet<&str> = input
-            .rows
-            .iter()
-            .filter(|r| matches!(r.trans_type, TransType::Refund | TransType::Cancel))
-            .filter_map(|r| nonempty(r.original_alipay_id()))
-            .collect();
-        let mut payment_by_alipay_id = HashMap::default();
-        for r in &input.rows {
-            if r.kind == FileKind::Transactions && r.trans_type == TransType::Payment {
-                if let (Some(a), Some(m)) = (nonempty(&r.alipay_id), nonempty(&r.merchant_trans_id)) {
-                    if wanted.contains(a) {
-                        payment_by_alipay_id.entry(a.to_string()).or_insert_with(|| m.to_string());
-                    }
-                }
-            }
-        }
-        let txn_rows: Vec<usize> = (0..input.rows.len())
-            .filter(|&i| {
-                let r = &input.rows[i];
-                r.kind == FileKind::Transactions && r.trans_type != TransType::Other
-            })
-            .collect();
-        // Sort keys computed once per row, not once per comparison.
-        let mut order: Vec<(NaiveDate, Option<i64>, i64, i64, usize)> = txn_rows
-            .iter()
-            .map(|&i| {
-                let r = &input.rows[i];
-                (r.date, r.trans_time.map(|t| t.timestamp()), r.file_id, r.line, i)
-            })
-            .collect();
-        order.sort_unstable();
-        let txn_rows: Vec<usize> = order.into_iter().map(|o| o.4).collect();
+        let payment_by_alipay_id = payments_refunds_point_at(input);
+        let txn_rows = ordered_txn_rows(input);
         tracing::trace!("frames: rows ordered");
+        // The frame's columns, a row per transaction row then per local version: kind, key id, day
+        // number, position in its own ordering (`txn_rows`, `local_rows`).
         let mut names = Interner::with_capacity(txn_rows.len().max(input.local.len()));
-        let (mut t, mut key, mut dayc, mut pos) = (vec![], vec![], vec![], vec![]);
+        let (mut kinds, mut keys, mut days, mut positions) = (vec![], vec![], vec![], vec![]);
         for (p, &i) in txn_rows.iter().enumerate() {
             let r = &input.rows[i];
             let (kind, k) = match r.trans_type {
@@ -208,56 +179,31 @@ impl Frames {
                 }
                 _ => (T_REFUND, key_text(r.merchant_refund_id().as_deref(), r.alipay_id.as_deref())),
             };
-            t.push(kind);
-            key.push(names.id(&k));
-            dayc.push(day(r.date));
-            pos.push(p as i32);
+            kinds.push(kind);
+            keys.push(names.id(&k));
+            days.push(day(r.date));
+            positions.push(p as i32);
         }
-        let txn_as_of = dayc.clone();
+        let txn_as_of = days.clone();
         let mut local_rows: Vec<usize> = (0..input.local.len()).collect();
         local_rows.sort_by_key(|&i| (input.local[i].ledger, input.local[i].seq));
         for (p, &i) in local_rows.iter().enumerate() {
             let v: &LocalVersion = &input.local[i];
-            t.push(if v.record_type == RecordType::Payment { L_PAY } else { L_REFUND });
-            key.push(names.id(v.key()));
-            dayc.push(day(v.business_date));
-            pos.push(p as i32);
+            kinds.push(if v.record_type == RecordType::Payment { L_PAY } else { L_REFUND });
+            keys.push(names.id(v.key()));
+            days.push(day(v.business_date));
+            positions.push(p as i32);
         }
         let mut as_of = txn_as_of;
         as_of.extend(local_rows.iter().map(|&i| day(input.local[i].as_of)));
         tracing::trace!("frames: keys interned");
         let rank = names.sort();
         tracing::trace!("frames: keys sorted");
-        for k in key.iter_mut() {
+        for k in keys.iter_mut() {
             *k = rank[*k as usize];
         }
-        let local_keys = key[txn_rows.len()..].to_vec();
-        // Counting sort by key id (ids are dense), keeping row order within a key.
-        let mut start = vec![0usize; names.names.len() + 1];
-        for &k in &key {
-            start[k as usize + 1] += 1;
-        }
-        for i in 1..start.len() {
-            start[i] += start[i - 1];
-        }
-        let mut order = vec![0usize; key.len()];
-        for (row, &k) in key.iter().enumerate() {
-            order[start[k as usize]] = row;
-            start[k as usize] += 1;
-        }
-        let pick_i32 = |v: &[i32]| order.iter().map(|&r| v[r]).collect::<Vec<i32>>();
-        let mut key_col = Column::new("key".into(), order.iter().map(|&r| key[r]).collect::<Vec<u32>>());
-        key_col.set_sorted_flag(polars::series::IsSorted::Ascending);
-        let all = DataFrame::new(
-            key.len(),
-            vec![
-                key_col,
-                Column::new("t".into(), pick_i32(&t)),
-                Column::new("day".into(), pick_i32(&dayc)),
-                Column::new("as_of".into(), pick_i32(&as_of)),
-                Column::new("pos".into(), pick_i32(&pos)),
-            ],
-        )?;
+        let local_keys = keys[txn_rows.len()..].to_vec();
+        let all = key_sorted_frame(&keys, names.names.len(), &kinds, &days, &as_of, &positions)?;
         Ok(Frames {
             all,
             txn_rows,
@@ -404,6 +350,85 @@ impl Frames {
         let (k, d, m) = (int("key")?, int("days")?, int("max_per_day")?);
         Ok((0..k.len()).filter_map(|i| Some((k[i]? as u32, (d[i].unwrap_or(0), m[i].unwrap_or(0))))).collect())
     }
+}
+
+/// Merchant payment id by Alipay's payment id, for only the Alipay ids that refunds and cancels point
+/// at: the index stays small at volume.
+fn payments_refunds_point_at(input: &Input) -> HashMap<String, String> {
+    let wanted: HashSet<&str> = input
+        .rows
+        .iter()
+        .filter(|r| matches!(r.trans_type, TransType::Refund | TransType::Cancel))
+        .filter_map(|r| nonempty(r.original_alipay_id()))
+        .collect();
+    let mut payment_by_alipay_id = HashMap::default();
+    for r in &input.rows {
+        if r.kind == FileKind::Transactions && r.trans_type == TransType::Payment {
+            if let (Some(a), Some(m)) = (nonempty(&r.alipay_id), nonempty(&r.merchant_trans_id)) {
+                if wanted.contains(a) {
+                    payment_by_alipay_id.entry(a.to_string()).or_insert_with(|| m.to_string());
+                }
+            }
+        }
+    }
+    payment_by_alipay_id
+}
+
+/// The transaction rows (not of type Other) in their reconciliation order: date, time, file, line.
+fn ordered_txn_rows(input: &Input) -> Vec<usize> {
+    let txn_rows: Vec<usize> = (0..input.rows.len())
+        .filter(|&i| {
+            let r = &input.rows[i];
+            r.kind == FileKind::Transactions && r.trans_type != TransType::Other
+        })
+        .collect();
+    // Sort keys computed once per row, not once per comparison.
+    let mut order: Vec<(NaiveDate, Option<i64>, i64, i64, usize)> = txn_rows
+        .iter()
+        .map(|&i| {
+            let r = &input.rows[i];
+            (r.date, r.trans_time.map(|t| t.timestamp()), r.file_id, r.line, i)
+        })
+        .collect();
+    order.sort_unstable();
+    order.into_iter().map(|o| o.4).collect()
+}
+
+/// The frame of the rows' columns, its rows sorted by key id (a counting sort: ids are dense, below
+/// `key_count`) and in their given order within a key.
+fn key_sorted_frame(
+    keys: &[u32],
+    key_count: usize,
+    kinds: &[i32],
+    days: &[i32],
+    as_of: &[i32],
+    positions: &[i32],
+) -> PolarsResult<DataFrame> {
+    let mut start = vec![0usize; key_count + 1];
+    for &k in keys {
+        start[k as usize + 1] += 1;
+    }
+    for i in 1..start.len() {
+        start[i] += start[i - 1];
+    }
+    let mut order = vec![0usize; keys.len()];
+    for (row, &k) in keys.iter().enumerate() {
+        order[start[k as usize]] = row;
+        start[k as usize] += 1;
+    }
+    let pick_i32 = |v: &[i32]| order.iter().map(|&r| v[r]).collect::<Vec<i32>>();
+    let mut key_col = Column::new("key".into(), order.iter().map(|&r| keys[r]).collect::<Vec<u32>>());
+    key_col.set_sorted_flag(polars::series::IsSorted::Ascending);
+    DataFrame::new(
+        keys.len(),
+        vec![
+            key_col,
+            Column::new("t".into(), pick_i32(kinds)),
+            Column::new("day".into(), pick_i32(days)),
+            Column::new("as_of".into(), pick_i32(as_of)),
+            Column::new("pos".into(), pick_i32(positions)),
+        ],
+    )
 }
 
 /// "None" in a masked column aggregated by `min` (the key has no row of that kind): above every
