@@ -279,57 +279,85 @@ fn name_ids(input: &Input, found: Vec<Unnamed>) -> Vec<Finding> {
     out
 }
 
-/// SETTLEMENT_MISMATCH for the settlement-detail rows of `date`.
-fn settlement<'a>(rows: &DayRows<'a>, params: &Params, date: NaiveDate) -> Vec<Unnamed<'a>> {
-    if rows.settled_today(date).next().is_none() {
-        return Vec::new();
-    }
-    let txns = rows.txns.as_slice();
-    let mut by_alipay_id: HashMap<&str, &AlipayRow> = HashMap::with_capacity_and_hasher(txns.len(), Default::default());
-    // Payments cancelled in the window: by Alipay's id, and by the merchant's id.
-    let mut cancelled: HashSet<&str> = HashSet::default();
-    let mut cancelled_keys: HashSet<&str> = HashSet::default();
-    for r in txns {
-        match r.trans_type {
-            TransType::Payment | TransType::Refund => {
-                if let Some(a) = r.alipay_id.as_deref().filter(|a| !a.is_empty()) {
-                    by_alipay_id.entry(a).or_insert(r);
+/// The look-back's transaction rows as settlement rows look them up.
+struct Txns<'s, 'a> {
+    rows: &'s [&'a AlipayRow],
+    /// Payment and refund rows by Alipay's id: the first row of each id.
+    by_alipay_id: HashMap<&'a str, &'a AlipayRow>,
+    /// Payments cancelled in the window: by Alipay's id, and by the merchant's id.
+    cancelled: HashSet<&'a str>,
+    cancelled_keys: HashSet<&'a str>,
+    /// The fallback by merchant key, built only when some settlement row lacks a known Alipay id.
+    by_key: std::cell::OnceCell<HashMap<(TransType, Cow<'a, str>), &'a AlipayRow>>,
+}
+
+impl<'s, 'a> Txns<'s, 'a> {
+    fn new(rows: &'s [&'a AlipayRow]) -> Txns<'s, 'a> {
+        let mut t = Txns {
+            rows,
+            by_alipay_id: HashMap::with_capacity_and_hasher(rows.len(), Default::default()),
+            cancelled: HashSet::default(),
+            cancelled_keys: HashSet::default(),
+            by_key: std::cell::OnceCell::new(),
+        };
+        for r in rows {
+            match r.trans_type {
+                TransType::Payment | TransType::Refund => {
+                    if let Some(a) = r.alipay_id.as_deref().filter(|a| !a.is_empty()) {
+                        t.by_alipay_id.entry(a).or_insert(r);
+                    }
                 }
+                TransType::Cancel => {
+                    t.cancelled.extend(r.original_alipay_id().as_deref().filter(|s| !s.is_empty()));
+                    t.cancelled_keys.extend(r.merchant_trans_id.as_deref().filter(|s| !s.is_empty()));
+                }
+                TransType::Other => {}
             }
-            TransType::Cancel => {
-                cancelled.extend(r.original_alipay_id().as_deref().filter(|s| !s.is_empty()));
-                cancelled_keys.extend(r.merchant_trans_id.as_deref().filter(|s| !s.is_empty()));
-            }
-            TransType::Other => {}
         }
+        t
     }
-    // The fallback by merchant key, built only when some settlement row lacks a known Alipay id.
-    let by_key: std::cell::OnceCell<HashMap<(TransType, Cow<str>), &AlipayRow>> = std::cell::OnceCell::new();
-    let by_key = || {
-        by_key.get_or_init(|| {
-            let mut m: HashMap<(TransType, Cow<str>), &AlipayRow> = HashMap::default();
-            for r in txns.iter().filter(|r| matches!(r.trans_type, TransType::Payment | TransType::Refund)) {
-                m.entry((r.trans_type, key_of(r))).or_insert(r);
-            }
-            m
+
+    fn payments_and_refunds(&self) -> impl Iterator<Item = &'a AlipayRow> + '_ {
+        self.rows.iter().copied().filter(|r| matches!(r.trans_type, TransType::Payment | TransType::Refund))
+    }
+
+    /// The transaction row a settlement row settles: by Alipay's id, else by the merchant's key.
+    fn of(&self, settled: &AlipayRow) -> Option<&'a AlipayRow> {
+        settled.alipay_id.as_deref().and_then(|a| self.by_alipay_id.get(a).copied()).or_else(|| {
+            let by_key = self.by_key.get_or_init(|| {
+                let mut m: HashMap<(TransType, Cow<str>), &AlipayRow> = HashMap::default();
+                for r in self.payments_and_refunds() {
+                    m.entry((r.trans_type, key_of(r))).or_insert(r);
+                }
+                m
+            });
+            by_key.get(&(settled.trans_type, key_of(settled))).copied()
         })
-    };
-    // Net of all settlement rows (window ≤ date) per cancelled payment, for "P and R net to zero".
-    let voided = |t: &AlipayRow| {
-        t.alipay_id.as_deref().is_some_and(|a| cancelled.contains(a)) || cancelled_keys.contains(key_of(t).as_ref())
-    };
-    let mut net: HashMap<&str, i64> = HashMap::default();
-    if !cancelled.is_empty() || !cancelled_keys.is_empty() {
+    }
+
+    /// Whether a payment or refund row belongs to a payment cancelled in the window.
+    fn voided(&self, t: &AlipayRow) -> bool {
+        t.alipay_id.as_deref().is_some_and(|a| self.cancelled.contains(a))
+            || self.cancelled_keys.contains(key_of(t).as_ref())
+    }
+
+    /// Net of all settlement rows (window ≤ date) per cancelled payment's Alipay id, for "P and R net
+    /// to zero".
+    fn cancelled_nets(&self, settled: &[&'a AlipayRow]) -> HashMap<&'a str, i64> {
+        let mut net: HashMap<&str, i64> = HashMap::default();
+        if self.cancelled.is_empty() && self.cancelled_keys.is_empty() {
+            return net;
+        }
         // Alipay ids of the voided transactions (a small set: probing it is cheap).
-        let mut voided_ids = cancelled.clone();
-        for t in txns.iter().filter(|r| matches!(r.trans_type, TransType::Payment | TransType::Refund)) {
+        let mut voided_ids = self.cancelled.clone();
+        for t in self.payments_and_refunds() {
             if let Some(a) = t.alipay_id.as_deref().filter(|a| !a.is_empty()) {
-                if voided(t) && by_alipay_id.get(a).is_some_and(|first| std::ptr::eq(*first, *t)) {
+                if self.voided(t) && self.by_alipay_id.get(a).is_some_and(|first| std::ptr::eq(*first, t)) {
                     voided_ids.insert(a);
                 }
             }
         }
-        for r in rows.settled.iter() {
+        for r in settled {
             let amt = r.amount.unwrap_or(0);
             let (id, signed) = match r.trans_type {
                 TransType::Payment => (r.alipay_id.as_deref(), amt),
@@ -340,7 +368,17 @@ fn settlement<'a>(rows: &DayRows<'a>, params: &Params, date: NaiveDate) -> Vec<U
                 *net.entry(id).or_default() += signed;
             }
         }
+        net
     }
+}
+
+/// SETTLEMENT_MISMATCH for the settlement-detail rows of `date`.
+fn settlement<'a>(rows: &DayRows<'a>, params: &Params, date: NaiveDate) -> Vec<Unnamed<'a>> {
+    if rows.settled_today(date).next().is_none() {
+        return Vec::new();
+    }
+    let txns = Txns::new(rows.txns.as_slice());
+    let net = txns.cancelled_nets(&rows.settled);
     let mut out = Vec::new();
     for r in rows.settled_today(date) {
         if non_order(&r.type_raw) {
@@ -361,40 +399,17 @@ fn settlement<'a>(rows: &DayRows<'a>, params: &Params, date: NaiveDate) -> Vec<U
         }
         // The R half of a P/R pair that voids a cancelled payment: nothing to report.
         let orig = r.original_alipay_id().as_deref().unwrap_or("");
-        if r.trans_type == TransType::Refund && cancelled.contains(orig) && net.get(orig) == Some(&0) {
+        if r.trans_type == TransType::Refund && txns.cancelled.contains(orig) && net.get(orig) == Some(&0) {
             continue;
         }
-        let txn = r
-            .alipay_id
-            .as_deref()
-            .and_then(|a| by_alipay_id.get(a).copied())
-            .or_else(|| by_key().get(&(r.trans_type, key_of(r))).copied());
-        let Some(t) = txn else {
+        let Some(t) = txns.of(r) else {
             out.push(unnamed(date, Category::SettlementMismatch, r, None, format!(
                 "Alipay settled {} ({}) but no transaction file of the last {} days has it: ask Alipay which transaction this is.",
                 money(r.amount, r.currency), r.type_raw, params.settlement_lookback_days
             )));
             continue;
         };
-        let detail = if t.trans_type != r.trans_type {
-            format!(
-                "Alipay settled this as {} but the transaction file has it as {}: ask Alipay to correct the settlement.",
-                r.trans_type.as_str(), t.trans_type.as_str()
-            )
-        } else if r.currency.is_some() && t.currency.is_some() && (r.currency != t.currency || r.amount != t.amount) {
-            format!(
-                "Alipay settled {} but the transaction was {}: ask Alipay to correct the settlement.",
-                money(r.amount, r.currency),
-                money(t.amount, t.currency)
-            )
-        } else if r.trans_type == TransType::Payment
-            && voided(t)
-            && net.get(t.alipay_id.as_deref().unwrap_or("")).copied().unwrap_or(1) != 0
-        {
-            "Alipay settled a payment that was cancelled: ask Alipay to take it back out of the settlement.".into()
-        } else {
-            continue;
-        };
+        let Some(detail) = settled_unlike(r, t, &txns, &net) else { continue };
         // Built only for a mismatch: a million matching rows must not each allocate a finding.
         let mut u = unnamed(date, Category::SettlementMismatch, r, Some(t), detail);
         u.0.currency = t.currency;
@@ -404,6 +419,31 @@ fn settlement<'a>(rows: &DayRows<'a>, params: &Params, date: NaiveDate) -> Vec<U
         out.push(u);
     }
     out
+}
+
+/// How settlement row `r` disagrees with the transaction row `t` it settles, if it does: another type,
+/// another amount, or a cancelled payment settled without the refund that nets it to zero.
+fn settled_unlike(r: &AlipayRow, t: &AlipayRow, txns: &Txns<'_, '_>, net: &HashMap<&str, i64>) -> Option<String> {
+    if t.trans_type != r.trans_type {
+        Some(format!(
+            "Alipay settled this as {} but the transaction file has it as {}: ask Alipay to correct the settlement.",
+            r.trans_type.as_str(),
+            t.trans_type.as_str()
+        ))
+    } else if r.currency.is_some() && t.currency.is_some() && (r.currency != t.currency || r.amount != t.amount) {
+        Some(format!(
+            "Alipay settled {} but the transaction was {}: ask Alipay to correct the settlement.",
+            money(r.amount, r.currency),
+            money(t.amount, t.currency)
+        ))
+    } else if r.trans_type == TransType::Payment
+        && txns.voided(t)
+        && net.get(t.alipay_id.as_deref().unwrap_or("")).copied().unwrap_or(1) != 0
+    {
+        Some("Alipay settled a payment that was cancelled: ask Alipay to take it back out of the settlement.".into())
+    } else {
+        None
+    }
 }
 
 fn key_of(r: &AlipayRow) -> Cow<'_, str> {

@@ -161,42 +161,13 @@ pub(super) fn alipay_ids_of_payments(input: &Input, wanted: &HashSet<&str>) -> H
 
 impl Frames {
     pub fn new(input: &Input) -> PolarsResult<Frames> {
-        // Only the Alipay ids that refunds and cancels point at: the index stays small at volume.
-        let wanted: HashSet<&str> = input
-            .rows
-            .iter()
-            .filter(|r| matches!(r.trans_type, TransType::Refund | TransType::Cancel))
-            .filter_map(|r| nonempty(r.original_alipay_id()))
-            .collect();
-        let mut payment_by_alipay_id = HashMap::default();
-        for r in &input.rows {
-            if r.kind == FileKind::Transactions && r.trans_type == TransType::Payment {
-                if let (Some(a), Some(m)) = (nonempty(&r.alipay_id), nonempty(&r.merchant_trans_id)) {
-                    if wanted.contains(a) {
-                        payment_by_alipay_id.entry(a.to_string()).or_insert_with(|| m.to_string());
-                    }
-                }
-            }
-        }
-        let txn_rows: Vec<usize> = (0..input.rows.len())
-            .filter(|&i| {
-                let r = &input.rows[i];
-                r.kind == FileKind::Transactions && r.trans_type != TransType::Other
-            })
-            .collect();
-        // Sort keys computed once per row, not once per comparison.
-        let mut order: Vec<(NaiveDate, Option<i64>, i64, i64, usize)> = txn_rows
-            .iter()
-            .map(|&i| {
-                let r = &input.rows[i];
-                (r.date, r.trans_time.map(|t| t.timestamp()), r.file_id, r.line, i)
-            })
-            .collect();
-        order.sort_unstable();
-        let txn_rows: Vec<usize> = order.into_iter().map(|o| o.4).collect();
+        let payment_by_alipay_id = payments_refunds_point_at(input);
+        let txn_rows = ordered_txn_rows(input);
         tracing::trace!("frames: rows ordered");
+        // The frame's columns, a row per transaction row then per local version: kind, key id, day
+        // number, position in its own ordering (`txn_rows`, `local_rows`).
         let mut names = Interner::with_capacity(txn_rows.len().max(input.local.len()));
-        let (mut t, mut key, mut dayc, mut pos) = (vec![], vec![], vec![], vec![]);
+        let (mut kinds, mut keys, mut days, mut positions) = (vec![], vec![], vec![], vec![]);
         for (p, &i) in txn_rows.iter().enumerate() {
             let r = &input.rows[i];
             let (kind, k) = match r.trans_type {
@@ -208,56 +179,31 @@ impl Frames {
                 }
                 _ => (T_REFUND, key_text(r.merchant_refund_id().as_deref(), r.alipay_id.as_deref())),
             };
-            t.push(kind);
-            key.push(names.id(&k));
-            dayc.push(day(r.date));
-            pos.push(p as i32);
+            kinds.push(kind);
+            keys.push(names.id(&k));
+            days.push(day(r.date));
+            positions.push(p as i32);
         }
-        let txn_as_of = dayc.clone();
+        let txn_as_of = days.clone();
         let mut local_rows: Vec<usize> = (0..input.local.len()).collect();
         local_rows.sort_by_key(|&i| (input.local[i].ledger, input.local[i].seq));
         for (p, &i) in local_rows.iter().enumerate() {
             let v: &LocalVersion = &input.local[i];
-            t.push(if v.record_type == RecordType::Payment { L_PAY } else { L_REFUND });
-            key.push(names.id(v.key()));
-            dayc.push(day(v.business_date));
-            pos.push(p as i32);
+            kinds.push(if v.record_type == RecordType::Payment { L_PAY } else { L_REFUND });
+            keys.push(names.id(v.key()));
+            days.push(day(v.business_date));
+            positions.push(p as i32);
         }
         let mut as_of = txn_as_of;
         as_of.extend(local_rows.iter().map(|&i| day(input.local[i].as_of)));
         tracing::trace!("frames: keys interned");
         let rank = names.sort();
         tracing::trace!("frames: keys sorted");
-        for k in key.iter_mut() {
+        for k in keys.iter_mut() {
             *k = rank[*k as usize];
         }
-        let local_keys = key[txn_rows.len()..].to_vec();
-        // Counting sort by key id (ids are dense), keeping row order within a key.
-        let mut start = vec![0usize; names.names.len() + 1];
-        for &k in &key {
-            start[k as usize + 1] += 1;
-        }
-        for i in 1..start.len() {
-            start[i] += start[i - 1];
-        }
-        let mut order = vec![0usize; key.len()];
-        for (row, &k) in key.iter().enumerate() {
-            order[start[k as usize]] = row;
-            start[k as usize] += 1;
-        }
-        let pick_i32 = |v: &[i32]| order.iter().map(|&r| v[r]).collect::<Vec<i32>>();
-        let mut key_col = Column::new("key".into(), order.iter().map(|&r| key[r]).collect::<Vec<u32>>());
-        key_col.set_sorted_flag(polars::series::IsSorted::Ascending);
-        let all = DataFrame::new(
-            key.len(),
-            vec![
-                key_col,
-                Column::new("t".into(), pick_i32(&t)),
-                Column::new("day".into(), pick_i32(&dayc)),
-                Column::new("as_of".into(), pick_i32(&as_of)),
-                Column::new("pos".into(), pick_i32(&pos)),
-            ],
-        )?;
+        let local_keys = keys[txn_rows.len()..].to_vec();
+        let all = key_sorted_frame(&keys, names.names.len(), &kinds, &days, &as_of, &positions)?;
         Ok(Frames {
             all,
             txn_rows,
@@ -379,107 +325,9 @@ impl Frames {
         only: Option<&[u32]>,
         acc: &mut Grouped,
     ) -> PolarsResult<()> {
-        let Grouped { aggs: out, repeated } = acc;
-        let (own, local_t) = if record == RecordType::Payment { (T_PAY, L_PAY) } else { (T_REFUND, L_REFUND) };
         let (lo, cut) = (day(lo), day(cut));
-        let mut lf = frame.lazy();
-        if let Some(ids) = only {
-            let subset = DataFrame::new(ids.len(), vec![Column::new("key".into(), ids.to_vec())])?.lazy();
-            lf = lf.join(subset, [col("key")], [col("key")], JoinArgs::new(JoinType::Semi));
-        }
-        let t = || col("t");
-        let alipay_kind =
-            if record == RecordType::Payment { t().eq(lit(own)).or(t().eq(lit(T_CANCEL))) } else { t().eq(lit(own)) };
-        // Alipay's rows dated in the window; the local versions visible at the cut (a version's
-        // business date is checked against the window below, on the key's current version).
-        let visible = alipay_kind
-            .and(col("day").gt_eq(lit(lo)))
-            .and(col("day").lt_eq(lit(cut)))
-            .or(t().eq(lit(local_t)).and(col("as_of").lt_eq(lit(cut))));
-        // Masked columns carry a sentinel instead of null where the row is of another kind: without
-        // nulls, polars aggregates sorted slice groups with its vectorised kernels.
-        // 32-bit columns: positions and day numbers fit, and a million-key group-by moves half the bytes.
-        let (none_lo, none_hi) = (lit(i32::MAX), lit(-1i32));
-        let when_t = |kind: i32, c: &str, otherwise: Expr| when(t().eq(lit(kind))).then(col(c)).otherwise(otherwise);
-        // One group-by of simple aggregations (polars' fast path on sorted keys).
-        let grouped = lf
-            .filter(visible)
-            .select([
-                col("key"),
-                t().eq(lit(own)).cast(DataType::Int32).alias("is_own"),
-                t().eq(lit(T_CANCEL)).cast(DataType::Int32).alias("is_cancel"),
-                when_t(own, "pos", none_lo.clone()).alias("own_first"),
-                when_t(own, "pos", none_hi.clone()).alias("own_last"),
-                when_t(own, "day", none_lo.clone()).alias("own_d0"),
-                when_t(own, "day", none_hi.clone()).alias("own_d1"),
-                when_t(T_CANCEL, "pos", none_lo.clone()).alias("cancel_pos"),
-                when_t(local_t, "pos", none_hi.clone()).alias("local_pos"),
-                when_t(local_t, "day", none_hi.clone()).alias("local_day"),
-            ])
-            .group_by([col("key")])
-            .agg([
-                col("is_own").sum().alias("n"),
-                col("is_cancel").sum().alias("n_cancel"),
-                col("own_first").min().alias("first"),
-                col("own_last").max().alias("last"),
-                col("own_d0").min().alias("d0"),
-                col("own_d1").max().alias("d1"),
-                col("cancel_pos").min().alias("cancel_first"),
-                col("local_pos").max().alias("lpos"),
-                col("local_day").max().alias("lbday"),
-            ])
-            .collect()?;
-        // Borrowed as plain slices (no per-column copies at a million keys); sentinels become None.
-        let series = |name: &str| -> PolarsResult<Series> {
-            Ok(grouped.column(name)?.as_materialized_series().cast(&DataType::Int32)?.rechunk())
-        };
-        let cols = ["key", "n", "n_cancel", "first", "last", "d0", "d1", "cancel_first", "lpos", "lbday"].map(series);
-        let mut held = Vec::with_capacity(cols.len());
-        for c in cols {
-            held.push(c?);
-        }
-        let mut slices = Vec::with_capacity(held.len());
-        for s in &held {
-            slices.push(s.i32()?.cont_slice()?);
-        }
-        let [keys, n, nc, first, last, d0, d1, cf, lpos, lbday] = slices[..] else { unreachable!("ten columns") };
-        let opt = |v: i32| (v != i32::MAX && v != -1).then_some(v);
-        out.reserve(keys.len());
-        for (i, &key) in keys.iter().enumerate() {
-            let kid = key as u32;
-            // A local record dated outside the window is not this window's business.
-            let local = match (opt(lpos[i]), opt(lbday[i])) {
-                (Some(p), Some(b)) if b >= lo && b <= cut => Some(p as u32),
-                _ => None,
-            };
-            let (n, n_cancel) = (n[i] as u32, nc[i] as u32);
-            if n == 0 && n_cancel == 0 && local.is_none() {
-                continue;
-            }
-            // One row: one day. Two: one or two days. More (rare): counted exactly below.
-            let (days, max_per_day) = match n {
-                0 | 1 => (n, n),
-                2 if d0[i] == d1[i] => (1, 2),
-                2 => (2, 1),
-                _ => {
-                    repeated.push(kid);
-                    (0, 0)
-                }
-            };
-            out.push(KeyAgg {
-                kid,
-                partner: None,
-                n,
-                days,
-                max_per_day,
-                first: opt(first[i]).map(|p| p as u32),
-                last: opt(last[i]).map(|p| p as u32),
-                n_cancel,
-                cancel_first: opt(cf[i]).map(|p| p as u32),
-                local,
-            });
-        }
-        Ok(())
+        let grouped = group_slice(frame, record, lo, cut, only)?;
+        add_groups(&grouped, lo, cut, acc)
     }
 
     /// Distinct days and the most rows on one day, of the keys in `ids` (rows of kind `own` in the window).
@@ -502,6 +350,215 @@ impl Frames {
         let (k, d, m) = (int("key")?, int("days")?, int("max_per_day")?);
         Ok((0..k.len()).filter_map(|i| Some((k[i]? as u32, (d[i].unwrap_or(0), m[i].unwrap_or(0))))).collect())
     }
+}
+
+/// Merchant payment id by Alipay's payment id, for only the Alipay ids that refunds and cancels point
+/// at: the index stays small at volume.
+fn payments_refunds_point_at(input: &Input) -> HashMap<String, String> {
+    let wanted: HashSet<&str> = input
+        .rows
+        .iter()
+        .filter(|r| matches!(r.trans_type, TransType::Refund | TransType::Cancel))
+        .filter_map(|r| nonempty(r.original_alipay_id()))
+        .collect();
+    let mut payment_by_alipay_id = HashMap::default();
+    for r in &input.rows {
+        if r.kind == FileKind::Transactions && r.trans_type == TransType::Payment {
+            if let (Some(a), Some(m)) = (nonempty(&r.alipay_id), nonempty(&r.merchant_trans_id)) {
+                if wanted.contains(a) {
+                    payment_by_alipay_id.entry(a.to_string()).or_insert_with(|| m.to_string());
+                }
+            }
+        }
+    }
+    payment_by_alipay_id
+}
+
+/// The transaction rows (not of type Other) in their reconciliation order: date, time, file, line.
+fn ordered_txn_rows(input: &Input) -> Vec<usize> {
+    let txn_rows: Vec<usize> = (0..input.rows.len())
+        .filter(|&i| {
+            let r = &input.rows[i];
+            r.kind == FileKind::Transactions && r.trans_type != TransType::Other
+        })
+        .collect();
+    // Sort keys computed once per row, not once per comparison.
+    let mut order: Vec<(NaiveDate, Option<i64>, i64, i64, usize)> = txn_rows
+        .iter()
+        .map(|&i| {
+            let r = &input.rows[i];
+            (r.date, r.trans_time.map(|t| t.timestamp()), r.file_id, r.line, i)
+        })
+        .collect();
+    order.sort_unstable();
+    order.into_iter().map(|o| o.4).collect()
+}
+
+/// The frame of the rows' columns, its rows sorted by key id (a counting sort: ids are dense, below
+/// `key_count`) and in their given order within a key.
+fn key_sorted_frame(
+    keys: &[u32],
+    key_count: usize,
+    kinds: &[i32],
+    days: &[i32],
+    as_of: &[i32],
+    positions: &[i32],
+) -> PolarsResult<DataFrame> {
+    let mut start = vec![0usize; key_count + 1];
+    for &k in keys {
+        start[k as usize + 1] += 1;
+    }
+    for i in 1..start.len() {
+        start[i] += start[i - 1];
+    }
+    let mut order = vec![0usize; keys.len()];
+    for (row, &k) in keys.iter().enumerate() {
+        order[start[k as usize]] = row;
+        start[k as usize] += 1;
+    }
+    let pick_i32 = |v: &[i32]| order.iter().map(|&r| v[r]).collect::<Vec<i32>>();
+    let mut key_col = Column::new("key".into(), order.iter().map(|&r| keys[r]).collect::<Vec<u32>>());
+    key_col.set_sorted_flag(polars::series::IsSorted::Ascending);
+    DataFrame::new(
+        keys.len(),
+        vec![
+            key_col,
+            Column::new("t".into(), pick_i32(kinds)),
+            Column::new("day".into(), pick_i32(days)),
+            Column::new("as_of".into(), pick_i32(as_of)),
+            Column::new("pos".into(), pick_i32(positions)),
+        ],
+    )
+}
+
+/// "None" in a masked column aggregated by `min` (the key has no row of that kind): above every
+/// position and day number.
+const NONE_BY_MIN: i32 = i32::MAX;
+/// "None" in a masked column aggregated by `max`: below every position and day number.
+const NONE_BY_MAX: i32 = -1;
+
+/// A position or day of a masked column's aggregate, or `None` where it is a sentinel.
+fn unless_none(v: i32) -> Option<i32> {
+    (v != NONE_BY_MIN && v != NONE_BY_MAX).then_some(v)
+}
+
+/// One slice's rows of `record` visible at the cut, grouped by key: a row per key with its counts
+/// and its first and last positions and days per kind (sentinels where it has none).
+fn group_slice(
+    frame: DataFrame,
+    record: RecordType,
+    lo: i32,
+    cut: i32,
+    only: Option<&[u32]>,
+) -> PolarsResult<DataFrame> {
+    let (own, local_t) = if record == RecordType::Payment { (T_PAY, L_PAY) } else { (T_REFUND, L_REFUND) };
+    let mut lf = frame.lazy();
+    if let Some(ids) = only {
+        let subset = DataFrame::new(ids.len(), vec![Column::new("key".into(), ids.to_vec())])?.lazy();
+        lf = lf.join(subset, [col("key")], [col("key")], JoinArgs::new(JoinType::Semi));
+    }
+    let t = || col("t");
+    let alipay_kind =
+        if record == RecordType::Payment { t().eq(lit(own)).or(t().eq(lit(T_CANCEL))) } else { t().eq(lit(own)) };
+    // Alipay's rows dated in the window; the local versions visible at the cut (a version's
+    // business date is checked against the window below, on the key's current version).
+    let visible = alipay_kind
+        .and(col("day").gt_eq(lit(lo)))
+        .and(col("day").lt_eq(lit(cut)))
+        .or(t().eq(lit(local_t)).and(col("as_of").lt_eq(lit(cut))));
+    // Masked columns carry a sentinel instead of null where the row is of another kind: without
+    // nulls, polars aggregates sorted slice groups with its vectorised kernels.
+    // 32-bit columns: positions and day numbers fit, and a million-key group-by moves half the bytes.
+    let (none_lo, none_hi) = (lit(NONE_BY_MIN), lit(NONE_BY_MAX));
+    let when_t = |kind: i32, c: &str, otherwise: Expr| when(t().eq(lit(kind))).then(col(c)).otherwise(otherwise);
+    // One group-by of simple aggregations (polars' fast path on sorted keys).
+    lf.filter(visible)
+        .select([
+            col("key"),
+            t().eq(lit(own)).cast(DataType::Int32).alias("is_own"),
+            t().eq(lit(T_CANCEL)).cast(DataType::Int32).alias("is_cancel"),
+            when_t(own, "pos", none_lo.clone()).alias("own_first"),
+            when_t(own, "pos", none_hi.clone()).alias("own_last"),
+            when_t(own, "day", none_lo.clone()).alias("own_d0"),
+            when_t(own, "day", none_hi.clone()).alias("own_d1"),
+            when_t(T_CANCEL, "pos", none_lo.clone()).alias("cancel_pos"),
+            when_t(local_t, "pos", none_hi.clone()).alias("local_pos"),
+            when_t(local_t, "day", none_hi.clone()).alias("local_day"),
+        ])
+        .group_by([col("key")])
+        .agg([
+            col("is_own").sum().alias("n"),
+            col("is_cancel").sum().alias("n_cancel"),
+            col("own_first").min().alias("first"),
+            col("own_last").max().alias("last"),
+            col("own_d0").min().alias("d0"),
+            col("own_d1").max().alias("d1"),
+            col("cancel_pos").min().alias("cancel_first"),
+            col("local_pos").max().alias("local_pos"),
+            col("local_day").max().alias("local_day"),
+        ])
+        .collect()
+}
+
+/// Adds a slice's groups (`group_slice`) to `acc` as key aggregates, keys with nothing in the window
+/// left out. Keys with more than two rows of their own kind go to `acc.repeated` for an exact count.
+fn add_groups(grouped: &DataFrame, lo: i32, cut: i32, acc: &mut Grouped) -> PolarsResult<()> {
+    let Grouped { aggs: out, repeated } = acc;
+    // Borrowed as plain slices (no per-column copies at a million keys); sentinels become None.
+    let series = |name: &str| -> PolarsResult<Series> {
+        Ok(grouped.column(name)?.as_materialized_series().cast(&DataType::Int32)?.rechunk())
+    };
+    let cols =
+        ["key", "n", "n_cancel", "first", "last", "d0", "d1", "cancel_first", "local_pos", "local_day"].map(series);
+    let mut held = Vec::with_capacity(cols.len());
+    for c in cols {
+        held.push(c?);
+    }
+    let mut slices = Vec::with_capacity(held.len());
+    for s in &held {
+        slices.push(s.i32()?.cont_slice()?);
+    }
+    let [key_ids, own_rows, cancel_rows, own_first, own_last, own_first_day, own_last_day, cancel_first, local_pos, local_day] =
+        slices[..]
+    else {
+        unreachable!("ten columns")
+    };
+    out.reserve(key_ids.len());
+    for (i, &key) in key_ids.iter().enumerate() {
+        let kid = key as u32;
+        // A local record dated outside the window is not this window's business.
+        let local = match (unless_none(local_pos[i]), unless_none(local_day[i])) {
+            (Some(p), Some(b)) if b >= lo && b <= cut => Some(p as u32),
+            _ => None,
+        };
+        let (n, n_cancel) = (own_rows[i] as u32, cancel_rows[i] as u32);
+        if n == 0 && n_cancel == 0 && local.is_none() {
+            continue;
+        }
+        // One row: one day. Two: one or two days. More (rare): counted exactly below.
+        let (days, max_per_day) = match n {
+            0 | 1 => (n, n),
+            2 if own_first_day[i] == own_last_day[i] => (1, 2),
+            2 => (2, 1),
+            _ => {
+                repeated.push(kid);
+                (0, 0)
+            }
+        };
+        out.push(KeyAgg {
+            kid,
+            partner: None,
+            n,
+            days,
+            max_per_day,
+            first: unless_none(own_first[i]).map(|p| p as u32),
+            last: unless_none(own_last[i]).map(|p| p as u32),
+            n_cancel,
+            cancel_first: unless_none(cancel_first[i]).map(|p| p as u32),
+            local,
+        });
+    }
+    Ok(())
 }
 
 /// A row's key text without allocating in the usual case (the merchant's id is present).

@@ -105,16 +105,85 @@ pub(super) fn payment_date(cx: &Cut, agg: &KeyAgg) -> Option<NaiveDate> {
     [local.map(|l| l.business_date), pay.map(|r| r.date), cancel.map(|r| r.date)].into_iter().flatten().min()
 }
 
-/// Classifies one payment key. `Ok(true)` from `matched` when both sides agree.
+/// How one key's verdicts are written: its two sides, and the item found or pending in a category.
+pub(super) struct Verdict<'a, 'c> {
+    pub cx: &'a Cut<'c>,
+    pub s: &'a Sides<'a>,
+}
+
+impl Verdict<'_, '_> {
+    fn eval(&self, category: Category, state: State, detail: String) -> Eval {
+        Eval {
+            ident: ident(category.as_str(), self.s.record, self.s.key),
+            state,
+            finding: self.s.finding(self.cx, category, detail),
+        }
+    }
+
+    pub fn found(&self, category: Category, detail: String) -> Eval {
+        self.eval(category, State::Found, detail)
+    }
+
+    pub fn pending(&self, category: Category, detail: String, why: String) -> Eval {
+        self.eval(category, State::Pending(why), detail)
+    }
+
+    /// Why an item made in the cut day's grace waits. Written only for the few keys that are pending
+    /// (a format! per key costs at a million keys).
+    pub fn grace_why(&self) -> String {
+        let (minutes, cut) = (self.cx.params.grace_minutes, self.cx.cut);
+        match self.s.record {
+            RecordType::Payment => {
+                format!(
+                    "created within {minutes} minutes of the end of {cut}: the other side may book it on the next day"
+                )
+            }
+            RecordType::Refund => format!("created within {minutes} minutes of the end of {cut}"),
+        }
+    }
+
+    /// An item only Alipay has: pending while Alipay booked it in the cut day's grace, found otherwise.
+    pub fn alipay_only(&self, r: &AlipayRow, category: Category, detail: String) -> Eval {
+        if in_grace(self.cx, r.date, r.trans_time) {
+            self.pending(category, detail, self.grace_why())
+        } else {
+            self.found(category, detail)
+        }
+    }
+
+    /// An item only the local side has: pending while Alipay's file of the day `waiting` names is not
+    /// complete, or while the record is in the cut day's grace; found otherwise.
+    pub fn local_only(&self, l: &LocalVersion, waiting: Option<NaiveDate>, category: Category, detail: String) -> Eval {
+        if let Some(day) = waiting {
+            self.pending(category, detail, format!("waiting for a complete Alipay transaction file of {day}"))
+        } else if in_grace(self.cx, l.business_date, Some(l.created_at)) {
+            self.pending(category, detail, self.grace_why())
+        } else {
+            self.found(category, detail)
+        }
+    }
+}
+
+/// What Alipay's rows of a payment key say happened to it.
+#[derive(Clone, Copy)]
+struct AlipaySide<'a> {
+    /// The key's first PAYMENT row.
+    pay: Option<&'a AlipayRow>,
+    /// Paid and never cancelled.
+    captured: bool,
+    /// Cancelled (whether or not a PAYMENT row came first).
+    voided: bool,
+}
+
+/// Classifies one payment key. `true` when both sides agree (the key is matched).
 pub(super) fn payment(cx: &Cut, agg: &KeyAgg, out: &mut Vec<Eval>) -> bool {
     let key = cx.frames.name(agg.kid);
     let pay = agg.first.map(|p| cx.row(p));
     let cancel = agg.cancel_first.map(|p| cx.row(p));
     let local = agg.local.map(|p| cx.local(p));
     let Some(item_date) = payment_date(cx, agg) else { return false };
-    let captured = agg.n > 0 && agg.n_cancel == 0;
-    let voided = agg.n_cancel > 0;
-    let alipay_type = match (agg.n > 0, voided) {
+    let alipay = AlipaySide { pay, captured: agg.n > 0 && agg.n_cancel == 0, voided: agg.n_cancel > 0 };
+    let alipay_type = match (agg.n > 0, alipay.voided) {
         (true, false) => "PAYMENT",
         (true, true) => "PAYMENT+CANCEL",
         (false, true) => "CANCEL",
@@ -131,7 +200,7 @@ pub(super) fn payment(cx: &Cut, agg: &KeyAgg, out: &mut Vec<Eval>) -> bool {
         }),
         item_date,
     };
-    if captured {
+    if alipay.captured {
         if let Some(p) = pay {
             unsettled(cx, &s, p, out);
         }
@@ -139,133 +208,139 @@ pub(super) fn payment(cx: &Cut, agg: &KeyAgg, out: &mut Vec<Eval>) -> bool {
     if item_date < cx.first_day {
         return false;
     }
-    let id = |c: &str| ident(c, RecordType::Payment, key);
-    let found = |cat: Category, detail: String| Eval {
-        ident: id(cat.as_str()),
-        state: State::Found,
-        finding: s.finding(cx, cat, detail),
-    };
-    let pending = |cat: Category, detail: String, why: String| Eval {
-        ident: id(cat.as_str()),
-        state: State::Pending(why),
-        finding: s.finding(cx, cat, detail),
-    };
-    // Written only for the few keys that are pending (a format! per key costs at a million keys).
-    let grace_why = || {
-        format!(
-            "created within {} minutes of the end of {}: the other side may book it on the next day",
-            cx.params.grace_minutes, cx.cut
-        )
-    };
+    let v = Verdict { cx, s: &s };
     // DUPLICATE first: it outranks every other item category.
-    if agg.max_per_day > 1 || (agg.days > 1 && agg.n_cancel == 0) || local.is_some_and(|l| l.conflict) {
-        let d = if agg.max_per_day > 1 {
-            let (lo, hi) = (cx.row(agg.first.unwrap_or(0)), cx.row(agg.last.unwrap_or(0)));
-            format!(
-                "Alipay's transaction files have {} PAYMENT rows for payment id {} (first {} on {}, last {} on {}): ask Alipay which one is real before accepting the settlement.",
-                agg.n, key, money(lo.amount, lo.currency), lo.date, money(hi.amount, hi.currency), hi.date
-            )
-        } else if agg.days > 1 && agg.n_cancel == 0 {
-            let (a, b) = (cx.row(agg.first.unwrap_or(0)), cx.row(agg.last.unwrap_or(0)));
-            format!(
-                "Alipay booked payment id {} again on {} ({}) after capturing it on {} ({}): ask Alipay to reverse the second capture.",
-                key, b.date, money(b.amount, b.currency), a.date, money(a.amount, a.currency)
-            )
-        } else {
-            format!(
-                "The sales file ({}) has disagreeing rows for payment id {}: fix the export so the id appears once and import it again.",
-                local.map(|l| l.origin()).unwrap_or_default(), key
-            )
-        };
-        out.push(found(Category::Duplicate, d));
+    if let Some(detail) = payment_duplicate(cx, agg, key, local) {
+        out.push(v.found(Category::Duplicate, detail));
         return false;
     }
     let Some(l) = local else {
-        if captured {
-            let p = pay.expect("captured has a payment row");
-            let detail = format!(
-                "Alipay captured {} for payment id {} but no local sales record has it: find the sale in the POS and export it, or refund the customer at Alipay.",
-                money(p.amount, p.currency), s.payment_id
-            );
-            out.push(if in_grace(cx, p.date, p.trans_time) {
-                pending(Category::MissingLocally, detail, grace_why())
-            } else {
-                found(Category::MissingLocally, detail)
-            });
+        if alipay.captured {
+            out.push(payment_missing_locally(&v, pay.expect("captured has a payment row")));
         }
         return false;
     };
     let waiting = if agg.n == 0 && agg.n_cancel == 0 { waiting_for(cx, l) } else { None };
-    let local_pending = |cat: Category, detail: String| {
-        if let Some(day) = waiting {
-            pending(cat, detail, format!("waiting for a complete Alipay transaction file of {day}"))
-        } else if in_grace(cx, l.business_date, Some(l.created_at)) {
-            pending(cat, detail, grace_why())
-        } else {
-            found(cat, detail)
-        }
-    };
     match l.status {
         LocalStatus::Unknown => {
-            let detail = if captured {
-                format!("Payment {} is UNKNOWN locally; captured at Alipay: mark SUCCESS in the POS.", s.payment_id)
-            } else if voided {
-                format!("Payment {} is UNKNOWN locally; cancelled at Alipay: mark CANCELLED in the POS.", s.payment_id)
-            } else {
-                format!("Payment {} is UNKNOWN locally; not at Alipay: mark FAILED in the POS.", s.payment_id)
-            };
-            out.push(if captured || voided {
-                found(Category::StatusMismatch, detail)
-            } else {
-                local_pending(Category::StatusMismatch, detail)
-            });
+            out.push(payment_unknown_locally(&v, l, alipay, waiting));
             false
         }
-        LocalStatus::Success if agg.n == 0 && !voided => {
-            out.push(local_pending(
-                Category::MissingAtAlipay,
-                format!(
-                    "Local payment {} of {} ({}) is not in Alipay's transaction files: check the payment with payQuery and export it again or cancel it locally.",
-                    s.payment_id, l.created_at.format("%Y-%m-%d %H:%M:%S %:z"), money(Some(l.amount), Some(l.currency))
-                ),
-            ));
-            false
-        }
-        LocalStatus::Success if voided => {
-            out.push(found(
-                Category::StatusMismatch,
-                format!("Payment {} is SUCCESS locally but cancelled at Alipay: mark it CANCELLED and collect the money again.", s.payment_id),
-            ));
-            false
-        }
-        LocalStatus::Cancelled | LocalStatus::Failed if captured => {
-            let p = pay.expect("captured has a payment row");
-            let detail = format!(
-                "Payment {} is {} locally but captured at Alipay ({}): mark it SUCCESS or refund the customer at Alipay.",
-                s.payment_id, l.status.as_str(), money(p.amount, p.currency)
-            );
-            let buffer = chrono::Duration::minutes(cx.params.cancel_window_minutes as i64);
-            let cancel_may_come = l.status == LocalStatus::Cancelled
-                && p.date == cx.cut
-                && p.trans_time.is_some_and(|t| t >= cx.end - buffer);
-            out.push(if cancel_may_come {
-                pending(
-                    Category::StatusMismatch,
-                    detail,
-                    format!(
-                        "paid within {} minutes of the end of {}: Alipay's cancel may land in the next day's file",
-                        cx.params.cancel_window_minutes, cx.cut
-                    ),
-                )
-            } else if in_grace(cx, p.date, p.trans_time) || in_grace(cx, l.business_date, Some(l.created_at)) {
-                pending(Category::StatusMismatch, detail, grace_why())
-            } else {
-                found(Category::StatusMismatch, detail)
-            });
+        LocalStatus::Success => payment_success_locally(&v, l, alipay, waiting, out),
+        LocalStatus::Cancelled | LocalStatus::Failed if alipay.captured => {
+            out.push(payment_not_paid_locally(&v, l, pay.expect("captured has a payment row")));
             false
         }
         LocalStatus::Cancelled | LocalStatus::Failed => agg.n > 0,
-        LocalStatus::Success => compare(cx, &s, l, pay.expect("captured"), None, out, &found),
+    }
+}
+
+/// The DUPLICATE sentence of a payment key, if it is one: Alipay booked it twice in a day, captured
+/// it on two days, or the sales file disagrees with itself.
+fn payment_duplicate(cx: &Cut, agg: &KeyAgg, key: &str, local: Option<&LocalVersion>) -> Option<String> {
+    if agg.max_per_day > 1 {
+        let (lo, hi) = (cx.row(agg.first.unwrap_or(0)), cx.row(agg.last.unwrap_or(0)));
+        Some(format!(
+            "Alipay's transaction files have {} PAYMENT rows for payment id {} (first {} on {}, last {} on {}): ask Alipay which one is real before accepting the settlement.",
+            agg.n, key, money(lo.amount, lo.currency), lo.date, money(hi.amount, hi.currency), hi.date
+        ))
+    } else if agg.days > 1 && agg.n_cancel == 0 {
+        let (a, b) = (cx.row(agg.first.unwrap_or(0)), cx.row(agg.last.unwrap_or(0)));
+        Some(format!(
+            "Alipay booked payment id {} again on {} ({}) after capturing it on {} ({}): ask Alipay to reverse the second capture.",
+            key, b.date, money(b.amount, b.currency), a.date, money(a.amount, a.currency)
+        ))
+    } else if local.is_some_and(|l| l.conflict) {
+        Some(format!(
+            "The sales file ({}) has disagreeing rows for payment id {}: fix the export so the id appears once and import it again.",
+            local.map(|l| l.origin()).unwrap_or_default(), key
+        ))
+    } else {
+        None
+    }
+}
+
+/// MISSING_LOCALLY: Alipay captured a payment no local record has (pending in the cut day's grace).
+fn payment_missing_locally(v: &Verdict, p: &AlipayRow) -> Eval {
+    let detail = format!(
+        "Alipay captured {} for payment id {} but no local sales record has it: find the sale in the POS and export it, or refund the customer at Alipay.",
+        money(p.amount, p.currency), v.s.payment_id
+    );
+    v.alipay_only(p, Category::MissingLocally, detail)
+}
+
+/// A payment UNKNOWN locally is always a STATUS_MISMATCH; the sentence says what Alipay knows.
+fn payment_unknown_locally(v: &Verdict, l: &LocalVersion, alipay: AlipaySide, waiting: Option<NaiveDate>) -> Eval {
+    let id = &v.s.payment_id;
+    if alipay.captured {
+        let detail = format!("Payment {id} is UNKNOWN locally; captured at Alipay: mark SUCCESS in the POS.");
+        v.found(Category::StatusMismatch, detail)
+    } else if alipay.voided {
+        let detail = format!("Payment {id} is UNKNOWN locally; cancelled at Alipay: mark CANCELLED in the POS.");
+        v.found(Category::StatusMismatch, detail)
+    } else {
+        let detail = format!("Payment {id} is UNKNOWN locally; not at Alipay: mark FAILED in the POS.");
+        v.local_only(l, waiting, Category::StatusMismatch, detail)
+    }
+}
+
+/// A payment SUCCESS locally: MISSING_AT_ALIPAY, cancelled at Alipay, or compared with Alipay's row.
+fn payment_success_locally(
+    v: &Verdict,
+    l: &LocalVersion,
+    alipay: AlipaySide,
+    waiting: Option<NaiveDate>,
+    out: &mut Vec<Eval>,
+) -> bool {
+    if alipay.voided {
+        out.push(v.found(
+            Category::StatusMismatch,
+            format!(
+                "Payment {} is SUCCESS locally but cancelled at Alipay: mark it CANCELLED and collect the money again.",
+                v.s.payment_id
+            ),
+        ));
+        return false;
+    }
+    if !alipay.captured {
+        out.push(v.local_only(
+            l,
+            waiting,
+            Category::MissingAtAlipay,
+            format!(
+                "Local payment {} of {} ({}) is not in Alipay's transaction files: check the payment with payQuery and export it again or cancel it locally.",
+                v.s.payment_id, l.created_at.format("%Y-%m-%d %H:%M:%S %:z"), money(Some(l.amount), Some(l.currency))
+            ),
+        ));
+        return false;
+    }
+    let pay = alipay.pay.expect("captured has a payment row");
+    compare(v.cx, v.s, l, pay, None, out, &|c, d| v.found(c, d))
+}
+
+/// A payment CANCELLED or FAILED locally but captured at Alipay: a STATUS_MISMATCH, pending while
+/// Alipay's cancel may still come (paid in the cancel buffer) or in the cut day's grace.
+fn payment_not_paid_locally(v: &Verdict, l: &LocalVersion, p: &AlipayRow) -> Eval {
+    let cx = v.cx;
+    let detail = format!(
+        "Payment {} is {} locally but captured at Alipay ({}): mark it SUCCESS or refund the customer at Alipay.",
+        v.s.payment_id,
+        l.status.as_str(),
+        money(p.amount, p.currency)
+    );
+    let buffer = chrono::Duration::minutes(cx.params.cancel_window_minutes as i64);
+    let cancel_may_come =
+        l.status == LocalStatus::Cancelled && p.date == cx.cut && p.trans_time.is_some_and(|t| t >= cx.end - buffer);
+    if cancel_may_come {
+        let why = format!(
+            "paid within {} minutes of the end of {}: Alipay's cancel may land in the next day's file",
+            cx.params.cancel_window_minutes, cx.cut
+        );
+        v.pending(Category::StatusMismatch, detail, why)
+    } else if in_grace(cx, p.date, p.trans_time) || in_grace(cx, l.business_date, Some(l.created_at)) {
+        v.pending(Category::StatusMismatch, detail, v.grace_why())
+    } else {
+        v.found(Category::StatusMismatch, detail)
     }
 }
 

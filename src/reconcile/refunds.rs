@@ -3,15 +3,13 @@
 //! on either side.
 
 use super::frames::KeyAgg;
-use super::input::LocalVersion;
-use super::items::{compare, ident, in_grace, money, unsettled, waiting_for, Sides};
+use super::input::{AlipayRow, LocalVersion};
+use super::items::{compare, money, unsettled, waiting_for, Sides, Verdict};
 use super::HashMap;
-use super::{Cut, Eval, State};
+use super::{Cut, Eval};
 use crate::domain::{Category, LocalStatus, RecordType};
 use chrono::{DateTime, FixedOffset, NaiveDate};
 
-/// Classifies one refund key. `exceeding` holds refund keys whose refunds exceed their payment, with
-/// the sentence saying so.
 /// A refund key's item date: the earliest of its local record's date and its Alipay row's date.
 pub(super) fn refund_date(cx: &Cut, agg: &KeyAgg) -> Option<NaiveDate> {
     let ar = agg.first.map(|p| cx.row(p));
@@ -19,6 +17,8 @@ pub(super) fn refund_date(cx: &Cut, agg: &KeyAgg) -> Option<NaiveDate> {
     [local.map(|l| l.business_date), ar.map(|r| r.date)].into_iter().flatten().min()
 }
 
+/// Classifies one refund key; `true` when both sides agree (the key is matched). `exceeding` holds
+/// refund keys whose refunds exceed their payment, with the sentence saying so.
 pub(super) fn refund(cx: &Cut, agg: &KeyAgg, exceeding: &HashMap<u32, String>, out: &mut Vec<Eval>) -> bool {
     let key = cx.frames.name(agg.kid);
     let ar = agg.first.map(|p| cx.row(p));
@@ -44,104 +44,101 @@ pub(super) fn refund(cx: &Cut, agg: &KeyAgg, exceeding: &HashMap<u32, String>, o
     if item_date < cx.first_day {
         return false;
     }
-    let id = |c: &str| ident(c, RecordType::Refund, key);
-    let found = |cat: Category, detail: String| Eval {
-        ident: id(cat.as_str()),
-        state: State::Found,
-        finding: s.finding(cx, cat, detail),
-    };
-    let grace_why = || format!("created within {} minutes of the end of {}", cx.params.grace_minutes, cx.cut);
+    let v = Verdict { cx, s: &s };
     if agg.max_per_day > 1 || agg.days > 1 || local.is_some_and(|l| l.conflict) {
-        let d = if agg.n > 1 {
-            let (a, b) = (cx.row(agg.first.unwrap_or(0)), cx.row(agg.last.unwrap_or(0)));
-            format!(
-                "Alipay's transaction files have {} REFUND rows for refund id {} (first {} on {}, last {} on {}): ask Alipay to reverse the extra refund.",
-                agg.n, key, money(a.amount, a.currency), a.date, money(b.amount, b.currency), b.date
-            )
-        } else {
-            format!(
-                "The sales file ({}) has disagreeing rows for refund id {}: fix the export so the id appears once and import it again.",
-                local.map(|l| l.origin()).unwrap_or_default(), key
-            )
-        };
-        out.push(found(Category::Duplicate, d));
+        out.push(v.found(Category::Duplicate, refund_duplicate(cx, agg, key, local)));
         return false;
     }
     let Some(l) = local else {
-        let r = ar.expect("a key has at least one side");
-        let detail = format!(
-            "Alipay refunded {} (refund id {}) but no local refund record has it: record the refund in the POS and export it, or ask Alipay.",
-            money(r.amount, r.currency), key
-        );
-        out.push(if in_grace(cx, r.date, r.trans_time) {
-            Eval {
-                ident: id("MISSING_LOCALLY"),
-                state: State::Pending(grace_why()),
-                finding: s.finding(cx, Category::MissingLocally, detail),
-            }
-        } else {
-            found(Category::MissingLocally, detail)
-        });
+        out.push(refund_missing_locally(&v, ar.expect("a key has at least one side")));
         return false;
     };
-    let waiting = if ar.is_none() { waiting_for(cx, l) } else { None };
-    let local_eval = |cat: Category, detail: String| {
-        if let Some(day) = waiting {
-            Eval {
-                ident: id(cat.as_str()),
-                state: State::Pending(format!("waiting for a complete Alipay transaction file of {day}")),
-                finding: s.finding(cx, cat, detail),
-            }
-        } else if in_grace(cx, l.business_date, Some(l.created_at)) {
-            Eval { ident: id(cat.as_str()), state: State::Pending(grace_why()), finding: s.finding(cx, cat, detail) }
-        } else {
-            found(cat, detail)
+    refund_by_status(&v, agg, l, ar, exceeding, out)
+}
+
+/// A refund key the local side has, by its local status: UNKNOWN is a STATUS_MISMATCH, SUCCESS is
+/// MISSING_AT_ALIPAY or compared with Alipay's row, CANCELLED or FAILED is a STATUS_MISMATCH if
+/// Alipay refunded it. `exceeding` as in [`refund`].
+fn refund_by_status(
+    v: &Verdict,
+    agg: &KeyAgg,
+    l: &LocalVersion,
+    ar: Option<&AlipayRow>,
+    exceeding: &HashMap<u32, String>,
+    out: &mut Vec<Eval>,
+) -> bool {
+    let key = v.s.key;
+    let waiting = if ar.is_none() { waiting_for(v.cx, l) } else { None };
+    let eval = match (l.status, ar) {
+        (LocalStatus::Unknown, Some(_)) => v.found(
+            Category::StatusMismatch,
+            format!("Refund {} is UNKNOWN locally; refunded at Alipay: mark SUCCESS in the POS.", key),
+        ),
+        (LocalStatus::Unknown, None) => v.local_only(
+            l,
+            waiting,
+            Category::StatusMismatch,
+            format!("Refund {} is UNKNOWN locally; not at Alipay: mark FAILED in the POS.", key),
+        ),
+        (LocalStatus::Success, None) => v.local_only(
+            l,
+            waiting,
+            Category::MissingAtAlipay,
+            format!(
+                "Local refund {} of payment {} ({}) is not in Alipay's transaction files: check it with Alipay and refund again only if it failed.",
+                key, l.merchant_trans_id, money(Some(l.amount), Some(l.currency))
+            ),
+        ),
+        (LocalStatus::Cancelled | LocalStatus::Failed, Some(r)) => v.found(
+            Category::StatusMismatch,
+            format!(
+                "Refund {} is {} locally but Alipay refunded {}: mark it SUCCESS in the POS.",
+                key,
+                l.status.as_str(),
+                money(r.amount, r.currency)
+            ),
+        ),
+        (LocalStatus::Cancelled | LocalStatus::Failed, None) => return false,
+        (LocalStatus::Success, Some(r)) => {
+            return compare(v.cx, v.s, l, r, exceeding.get(&agg.kid).cloned(), out, &|c, d| v.found(c, d))
         }
     };
-    match (l.status, ar) {
-        (LocalStatus::Unknown, Some(_)) => {
-            out.push(found(
-                Category::StatusMismatch,
-                format!("Refund {} is UNKNOWN locally; refunded at Alipay: mark SUCCESS in the POS.", key),
-            ));
-            false
-        }
-        (LocalStatus::Unknown, None) => {
-            out.push(local_eval(
-                Category::StatusMismatch,
-                format!("Refund {} is UNKNOWN locally; not at Alipay: mark FAILED in the POS.", key),
-            ));
-            false
-        }
-        (LocalStatus::Success, None) => {
-            out.push(local_eval(
-                Category::MissingAtAlipay,
-                format!(
-                    "Local refund {} of payment {} ({}) is not in Alipay's transaction files: check it with Alipay and refund again only if it failed.",
-                    key, l.merchant_trans_id, money(Some(l.amount), Some(l.currency))
-                ),
-            ));
-            false
-        }
-        (LocalStatus::Cancelled | LocalStatus::Failed, Some(r)) => {
-            out.push(found(
-                Category::StatusMismatch,
-                format!(
-                    "Refund {} is {} locally but Alipay refunded {}: mark it SUCCESS in the POS.",
-                    key,
-                    l.status.as_str(),
-                    money(r.amount, r.currency)
-                ),
-            ));
-            false
-        }
-        (LocalStatus::Cancelled | LocalStatus::Failed, None) => false,
-        (LocalStatus::Success, Some(r)) => compare(cx, &s, l, r, exceeding.get(&agg.kid).cloned(), out, &found),
+    out.push(eval);
+    false
+}
+
+/// The DUPLICATE sentence of a refund key: Alipay refunded it more than once, or the sales file
+/// disagrees with itself.
+fn refund_duplicate(cx: &Cut, agg: &KeyAgg, key: &str, local: Option<&LocalVersion>) -> String {
+    if agg.n > 1 {
+        let (a, b) = (cx.row(agg.first.unwrap_or(0)), cx.row(agg.last.unwrap_or(0)));
+        format!(
+            "Alipay's transaction files have {} REFUND rows for refund id {} (first {} on {}, last {} on {}): ask Alipay to reverse the extra refund.",
+            agg.n, key, money(a.amount, a.currency), a.date, money(b.amount, b.currency), b.date
+        )
+    } else {
+        format!(
+            "The sales file ({}) has disagreeing rows for refund id {}: fix the export so the id appears once and import it again.",
+            local.map(|l| l.origin()).unwrap_or_default(), key
+        )
     }
+}
+
+/// MISSING_LOCALLY: Alipay refunded what no local refund record has (pending in the cut day's grace).
+fn refund_missing_locally(v: &Verdict, r: &AlipayRow) -> Eval {
+    let detail = format!(
+        "Alipay refunded {} (refund id {}) but no local refund record has it: record the refund in the POS and export it, or ask Alipay.",
+        money(r.amount, r.currency), v.s.key
+    );
+    v.alipay_only(r, Category::MissingLocally, detail)
 }
 
 /// A local refund with its key aggregate, ordered by creation time.
 type LocalRefund<'a> = (DateTime<FixedOffset>, &'a KeyAgg, &'a LocalVersion);
+
+/// "No payment aggregate" in the dense index from key id to position in the payments (a key id that
+/// is not a payment's).
+const NO_PAYMENT: u32 = u32::MAX;
 
 /// Refund keys whose refunds, added in time order, exceed their payment's amount on either side.
 pub(super) fn exceeding_refunds(cx: &Cut, payments: &[KeyAgg], refunds: &[KeyAgg]) -> HashMap<u32, String> {
@@ -151,12 +148,16 @@ pub(super) fn exceeding_refunds(cx: &Cut, payments: &[KeyAgg], refunds: &[KeyAgg
     }
     // A refunded payment by its key id, through a dense index (a binary search over a million keys
     // costs a cache miss per probe).
-    let mut at = vec![u32::MAX; cx.frames.key_count()];
+    let mut payment_at = vec![NO_PAYMENT; cx.frames.key_count()];
     for (i, p) in payments.iter().enumerate() {
-        at[p.kid as usize] = i as u32;
+        payment_at[p.kid as usize] = i as u32;
     }
     let payment = |pid: &str| {
-        cx.frames.id_of(pid).map(|k| at[k as usize]).filter(|&i| i != u32::MAX).map(|i| &payments[i as usize])
+        cx.frames
+            .id_of(pid)
+            .map(|kid| payment_at[kid as usize])
+            .filter(|&i| i != NO_PAYMENT)
+            .map(|i| &payments[i as usize])
     };
     let pay_alipay = |pid: &str| payment(pid).and_then(|p| p.first).map(|x| cx.row(x));
     let pay_local = |pid: &str| payment(pid).and_then(|p| p.local).map(|x| cx.local(x));

@@ -89,12 +89,7 @@ pub fn parse(bytes: &[u8], file: &str, zone: &BusinessZone, cfg: &SalesConfig) -
         err(format!("is not UTF-8 (invalid byte at offset {}): save the export as UTF-8", e.valid_up_to()))
     })?;
     let mapped = !cfg.mapping.is_empty();
-    let delim = match cfg.delimiter.as_deref() {
-        None | Some("") => b',',
-        Some(d) if d.len() == 1 => d.as_bytes()[0],
-        Some("\\t") | Some("tab") => b'\t',
-        Some(d) => return Err(err(format!("sales.delimiter '{d}' must be one character"))),
-    };
+    let delim = delimiter(cfg).map_err(err)?;
     let mut rdr =
         csv::ReaderBuilder::new().delimiter(delim).has_headers(true).flexible(true).from_reader(text.as_bytes());
     let header: Vec<String> = rdr
@@ -103,7 +98,25 @@ pub fn parse(bytes: &[u8], file: &str, zone: &BusinessZone, cfg: &SalesConfig) -
         .iter()
         .map(|h| h.trim().to_string())
         .collect();
-    // canonical column → index in this file
+    let index = column_index(&header, cfg, mapped).map_err(err)?;
+    let mut out = ParsedSales { mapping: if mapped { "mapped" } else { "sales-v1" }, ..Default::default() };
+    read_records(&mut rdr, text, &index, zone, cfg, mapped, &mut out);
+    Ok(out)
+}
+
+/// The configured field delimiter: one character, or `\t` / `tab`; a comma by default.
+fn delimiter(cfg: &SalesConfig) -> Result<u8, String> {
+    match cfg.delimiter.as_deref() {
+        None | Some("") => Ok(b','),
+        Some(d) if d.len() == 1 => Ok(d.as_bytes()[0]),
+        Some("\\t") | Some("tab") => Ok(b'\t'),
+        Some(d) => Err(format!("sales.delimiter '{d}' must be one character")),
+    }
+}
+
+/// Canonical column → its index in this file's header (through `[sales.mapping]` when `mapped`); an
+/// error naming the required columns the header lacks.
+fn column_index(header: &[String], cfg: &SalesConfig, mapped: bool) -> Result<HashMap<&'static str, usize>, String> {
     let mut index: HashMap<&str, usize> = HashMap::default();
     for col in COLUMNS {
         let wanted = if mapped { cfg.mapping.get(col).map(String::as_str) } else { Some(col) };
@@ -126,22 +139,32 @@ pub fn parse(bytes: &[u8], file: &str, zone: &BusinessZone, cfg: &SalesConfig) -
                 COLUMNS.join(",")
             )
         };
-        return Err(err(format!(
+        return Err(format!(
             "header has no column {} (found: {}): {hint}",
             missing.iter().map(|c| format!("'{c}'")).collect::<Vec<_>>().join(", "),
             header.join(",")
-        )));
+        ));
     }
+    Ok(index)
+}
 
-    let mut out = ParsedSales { mapping: if mapped { "mapped" } else { "sales-v1" }, ..Default::default() };
+/// Reads the records after the header into `out`: parsed records, identical rows collapsed and
+/// disagreeing rows of a key all marked `conflict`; rejects with their physical line.
+fn read_records(
+    rdr: &mut csv::Reader<&[u8]>,
+    text: &str,
+    index: &HashMap<&str, usize>,
+    zone: &BusinessZone,
+    cfg: &SalesConfig,
+    mapped: bool,
+    out: &mut ParsedSales,
+) {
     // Room for the file's records at once (a record's line is longer than this): capacity that is
     // never used is never touched, so it costs address space, not memory — and only a hint: where
     // the system refuses the address space (strict overcommit) they grow as they come.
     let _ = out.records.try_reserve(text.len() / 48);
-    // Each key's first record; the rare keys with several rows also list the others in `more`.
-    let mut by_key: HashMap<(RecordType, compact_str::CompactString), usize> = HashMap::default();
-    let _ = by_key.try_reserve(text.len() / 64);
-    let mut more: HashMap<usize, Vec<usize>> = HashMap::default();
+    let mut keys = KeyRows::default();
+    let _ = keys.first.try_reserve(text.len() / 64);
     let mut lines = PhysicalLines { text: text.as_bytes(), at: 0, line: 1 };
     for rec in rdr.records() {
         let rec = match rec {
@@ -161,23 +184,8 @@ pub fn parse(bytes: &[u8], file: &str, zone: &BusinessZone, cfg: &SalesConfig) -
         if rec.iter().all(|f| f.trim().is_empty()) {
             continue;
         }
-        match parse_row(&rec, &index, zone, cfg, mapped, line) {
-            Ok(mut r) => {
-                let next = out.records.len();
-                let first = *by_key.entry((r.record_type, r.key().1.into())).or_insert(next);
-                if first != next {
-                    let same = more.entry(first).or_insert_with(|| vec![first]);
-                    if same.iter().any(|&i| out.records[i].content() == r.content()) {
-                        continue; // identical rows collapse
-                    }
-                    for &i in same.iter() {
-                        out.records[i].conflict = true;
-                    }
-                    r.conflict = true;
-                    same.push(next);
-                }
-                out.records.push(r);
-            }
+        match parse_row(&rec, index, zone, cfg, mapped, line) {
+            Ok(r) => keys.push(&mut out.records, r),
             Err((field, reason)) => {
                 // The line's text, only for rejected lines (built here, not for every row).
                 let raw: String = rec.iter().collect::<Vec<_>>().join(",").chars().take(1000).collect();
@@ -185,7 +193,36 @@ pub fn parse(bytes: &[u8], file: &str, zone: &BusinessZone, cfg: &SalesConfig) -
             }
         }
     }
-    Ok(out)
+}
+
+/// Where each key's records are in the parsed list.
+#[derive(Default)]
+struct KeyRows {
+    /// Each key's first record.
+    first: HashMap<(RecordType, compact_str::CompactString), usize>,
+    /// The rare keys with several rows: all their records, by the first's index.
+    more: HashMap<usize, Vec<usize>>,
+}
+
+impl KeyRows {
+    /// Adds `r` to `records`, unless a record of its key has the same content; a key's disagreeing
+    /// records are all marked `conflict`.
+    fn push(&mut self, records: &mut Vec<LocalRecord>, mut r: LocalRecord) {
+        let next = records.len();
+        let first = *self.first.entry((r.record_type, r.key().1.into())).or_insert(next);
+        if first != next {
+            let same = self.more.entry(first).or_insert_with(|| vec![first]);
+            if same.iter().any(|&i| records[i].content() == r.content()) {
+                return; // identical rows collapse
+            }
+            for &i in same.iter() {
+                records[i].conflict = true;
+            }
+            r.conflict = true;
+            same.push(next);
+        }
+        records.push(r);
+    }
 }
 
 /// Physical line numbers as an editor shows them (contracts.md v3 §1: the header is line 1; a record

@@ -123,53 +123,104 @@ pub fn upsert_records(
     origin: Origin,
     file_id: Option<i64>,
 ) -> Result<(usize, usize)> {
-    // A new key is one insert (almost every record of a day's file); the history is only written for
-    // keys that get a second version (sql/0009): then the stored version is copied there first, once.
-    let mut insert = tx.prepare_cached(
-        "INSERT INTO local_records (record_type, record_id, merchant_trans_id, merchant_refund_id, amount, currency,
+    let mut up = Upsert::prepare(tx, records, origin, file_id)?;
+    let mut apply = |r: &LocalRecord, times: &TimeText| up.apply(r, times);
+    if records.len() < 2 * TEXT_CHUNK {
+        for r in records {
+            apply(r, &TimeText::of(r))?;
+        }
+    } else {
+        apply_ahead(records, &mut apply)?;
+    }
+    if let Some(d) = up.earliest {
+        super::state::invalidate_from(tx, d)?;
+    }
+    Ok((up.applied, up.kept))
+}
+
+/// One batch of records being applied: its statements, what they have done so far, and the earliest
+/// day whose answer the batch can change.
+struct Upsert<'c> {
+    insert: rusqlite::CachedStatement<'c>,
+    replace: rusqlite::CachedStatement<'c>,
+    first_version: rusqlite::CachedStatement<'c>,
+    hist: rusqlite::CachedStatement<'c>,
+    count_kept: rusqlite::CachedStatement<'c>,
+    stored_date: rusqlite::CachedStatement<'c>,
+    origin: Origin,
+    file_id: Option<i64>,
+    now: String,
+    date_text: DateText,
+    applied: usize,
+    kept: usize,
+    /// The earliest day whose answer these records can change (their dates; a replaced version's too).
+    earliest: Option<NaiveDate>,
+}
+
+impl<'c> Upsert<'c> {
+    fn prepare(tx: &'c Connection, records: &[LocalRecord], origin: Origin, file_id: Option<i64>) -> Result<Self> {
+        // A new key is one insert (almost every record of a day's file); the history is only written for
+        // keys that get a second version (sql/0009): then the stored version is copied there first, once.
+        let insert = tx.prepare_cached(
+            "INSERT INTO local_records (record_type, record_id, merchant_trans_id, merchant_refund_id, amount, currency,
             status, created_at, created_utc, business_date, store_id, terminal_id, acquirement_id, origin, sales_file_id, line,
             conflict, recorded_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)
          ON CONFLICT (record_type, record_id) DO NOTHING",
-    )?;
-    // Replaces the earlier version — unless the ledger owns the key and this is a POS record (the WHERE
-    // makes it a no-op, reported by changes() == 0).
-    let mut replace = tx.prepare_cached(
-        "UPDATE local_records SET merchant_trans_id = ?3, merchant_refund_id = ?4, amount = ?5, currency = ?6,
+        )?;
+        // Replaces the earlier version — unless the ledger owns the key and this is a POS record (the WHERE
+        // makes it a no-op, reported by changes() == 0).
+        let replace = tx.prepare_cached(
+            "UPDATE local_records SET merchant_trans_id = ?3, merchant_refund_id = ?4, amount = ?5, currency = ?6,
             status = ?7, created_at = ?8, created_utc = ?9, business_date = ?10, store_id = ?11, terminal_id = ?12,
             acquirement_id = ?13, origin = ?14, sales_file_id = ?15, line = ?16, conflict = ?17, recorded_at = ?18,
             versions = versions + 1
          WHERE record_type = ?1 AND record_id = ?2 AND (origin != 'ledger' OR ?14 = 'ledger')",
-    )?;
-    // The stored version as the history has it (its time with "Z" for UTC, as a version's JSON had it).
-    let mut first_version = tx.prepare_cached(concat!(
-        "INSERT INTO local_record_history (record_type, record_id, sales_file_id, line, merchant_trans_id, merchant_refund_id,
+        )?;
+        // The stored version as the history has it (its time with "Z" for UTC, as a version's JSON had it).
+        let first_version = tx.prepare_cached(concat!(
+            "INSERT INTO local_record_history (record_type, record_id, sales_file_id, line, merchant_trans_id, merchant_refund_id,
             amount, currency, status, created_at, business_date, store_id, terminal_id, acquirement_id, conflict, recorded_at)
          SELECT record_type, record_id, sales_file_id, line, merchant_trans_id, merchant_refund_id, amount, currency, status, ",
-        history_created_at!("created_at"),
-        ", business_date, store_id, terminal_id, acquirement_id, conflict, COALESCE(recorded_at, '')
+            history_created_at!("created_at"),
+            ", business_date, store_id, terminal_id, acquirement_id, conflict, COALESCE(recorded_at, '')
          FROM local_records WHERE record_type = ?1 AND record_id = ?2 AND versions <= 1"
-    ))?;
-    let mut hist = tx.prepare_cached(
-        "INSERT INTO local_record_history (record_type, record_id, sales_file_id, line, merchant_trans_id, merchant_refund_id,
+        ))?;
+        let hist = tx.prepare_cached(
+            "INSERT INTO local_record_history (record_type, record_id, sales_file_id, line, merchant_trans_id, merchant_refund_id,
             amount, currency, status, created_at, business_date, store_id, terminal_id, acquirement_id, conflict, recorded_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
-    )?;
-    // The key's history grew although the ledger kept its snapshot: count the version all the same.
-    let mut count_kept = tx
-        .prepare_cached("UPDATE local_records SET versions = versions + 1 WHERE record_type = ?1 AND record_id = ?2")?;
-    let mut stored_date =
-        tx.prepare_cached("SELECT business_date FROM local_records WHERE record_type = ?1 AND record_id = ?2")?;
-    let now = super::now_text();
-    let (mut applied, mut kept) = (0, 0);
-    let mut date_text = DateText::default();
-    // The earliest day whose answer these records can change (their dates; a replaced version's too).
-    let mut earliest = records.iter().map(|r| r.business_date).min();
-    let mut apply = |r: &LocalRecord, times: &TimeText| -> Result<()> {
+        )?;
+        // The key's history grew although the ledger kept its snapshot: count the version all the same.
+        let count_kept = tx.prepare_cached(
+            "UPDATE local_records SET versions = versions + 1 WHERE record_type = ?1 AND record_id = ?2",
+        )?;
+        let stored_date =
+            tx.prepare_cached("SELECT business_date FROM local_records WHERE record_type = ?1 AND record_id = ?2")?;
+        Ok(Upsert {
+            insert,
+            replace,
+            first_version,
+            hist,
+            count_kept,
+            stored_date,
+            origin,
+            file_id,
+            now: super::now_text(),
+            date_text: DateText::default(),
+            applied: 0,
+            kept: 0,
+            earliest: records.iter().map(|r| r.business_date).min(),
+        })
+    }
+
+    /// Inserts a new key; a key stored before gets its history written and its snapshot replaced.
+    fn apply(&mut self, r: &LocalRecord, times: &TimeText) -> Result<()> {
         let (rt, id) = r.key();
         let created_at = times.history.as_str();
         let snapshot_created_at = times.snapshot.as_deref().unwrap_or(created_at);
-        let business_date = date_text.get(r.business_date);
+        let business_date = self.date_text.get(r.business_date);
+        let (file_id, now) = (self.file_id, self.now.as_str());
         let snapshot = params![
             rt.as_str(),
             id,
@@ -184,23 +235,23 @@ pub fn upsert_records(
             r.store_id,
             r.terminal_id,
             r.acquirement_id,
-            origin.as_str(),
+            self.origin.as_str(),
             file_id,
             r.line,
             r.conflict,
             now,
         ];
-        if insert.execute(snapshot)? == 1 {
-            applied += 1;
+        if self.insert.execute(snapshot)? == 1 {
+            self.applied += 1;
             return Ok(());
         }
         // A key stored before: its history gets the stored version (if it was the only one) and this one.
-        let old: Option<String> = stored_date.query_row(params![rt.as_str(), id], |r| r.get(0)).optional()?;
+        let old: Option<String> = self.stored_date.query_row(params![rt.as_str(), id], |r| r.get(0)).optional()?;
         if let Some(old) = old.and_then(|o| o.parse::<NaiveDate>().ok()) {
-            earliest = earliest.min(Some(old));
+            self.earliest = self.earliest.min(Some(old));
         }
-        first_version.execute(params![rt.as_str(), id])?;
-        hist.execute(params![
+        self.first_version.execute(params![rt.as_str(), id])?;
+        self.hist.execute(params![
             rt.as_str(),
             id,
             file_id,
@@ -218,25 +269,14 @@ pub fn upsert_records(
             r.conflict,
             now
         ])?;
-        if replace.execute(snapshot)? == 1 {
-            applied += 1;
+        if self.replace.execute(snapshot)? == 1 {
+            self.applied += 1;
         } else {
-            count_kept.execute(params![rt.as_str(), id])?;
-            kept += 1;
+            self.count_kept.execute(params![rt.as_str(), id])?;
+            self.kept += 1;
         }
         Ok(())
-    };
-    if records.len() < 2 * TEXT_CHUNK {
-        for r in records {
-            apply(r, &TimeText::of(r))?;
-        }
-    } else {
-        apply_ahead(records, &mut apply)?;
     }
-    if let Some(d) = earliest {
-        super::state::invalidate_from(tx, d)?;
-    }
-    Ok((applied, kept))
 }
 
 /// Applies a file's worth of records: their time texts (two RFC 3339 formats per record, a sixth of the
