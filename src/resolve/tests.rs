@@ -195,9 +195,17 @@ fn the_workbook_offers_the_reasons_and_its_filled_rows_are_read_back() {
     let w = crate::report::write(dir.path(), &ri, 1).unwrap();
     let bytes = std::fs::read(&w.report_xlsx).unwrap();
     let mut z = zip::ZipArchive::new(std::io::Cursor::new(bytes.clone())).unwrap();
-    let mut sheet = String::new();
-    std::io::Read::read_to_string(&mut z.by_name("xl/worksheets/sheet2.xml").unwrap(), &mut sheet).unwrap();
-    assert!(sheet.contains("<dataValidation") && sheet.contains("WRITTEN_OFF"), "{sheet}");
+    // The Discrepancies sheet (its place among the sheets is not fixed: find it by its drop-down).
+    let sheets: Vec<String> = (1..=z.len())
+        .filter_map(|i| {
+            let mut sheet = String::new();
+            let mut f = z.by_name(&format!("xl/worksheets/sheet{i}.xml")).ok()?;
+            std::io::Read::read_to_string(&mut f, &mut sheet).ok()?;
+            Some(sheet)
+        })
+        .collect();
+    let sheet = sheets.iter().find(|s| s.contains("<dataValidation")).expect("a sheet with the reasons' drop-down");
+    assert!(sheet.contains("WRITTEN_OFF"), "{sheet}");
     assert!(import::read_xlsx(&bytes).unwrap().is_empty(), "no resolution picked yet");
 
     // The accountant's copy: the same columns, one resolution picked.
