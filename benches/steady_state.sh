@@ -9,14 +9,18 @@
 # It ends with the ratios the issue asks for (day DAYS / day 1, rerun and post-restatement run over the
 # median normal day).
 #   cargo build --release && bash benches/steady_state.sh [N=100000] [DAYS=22] [LAST=2026-11-25]
-# BIN=/path/to/alipay-recon times another build.
+# BIN=/path/to/alipay-recon times another build; KEEP=DIR keeps the work folder.
 set -euo pipefail
 N=${1:-100000}
 DAYS=${2:-22}
 LAST=${3:-2026-11-25}
 BIN=${BIN:-$(cd "$(dirname "$0")/.." && pwd)/target/release/alipay-recon}
-WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
+# KEEP=/some/dir keeps the database and files there (for profiling a day by hand afterwards).
+if [[ -n ${KEEP:-} ]]; then
+  WORK=$KEEP && rm -rf "$WORK" && mkdir -p "$WORK"
+else
+  WORK=$(mktemp -d) && trap 'rm -rf "$WORK"' EXIT
+fi
 cd "$WORK"
 cat > alipay-recon.toml <<'TOML'
 environment = "production"

@@ -41,14 +41,9 @@ pub fn load_active_with(
     // Files, summaries and issues in full (no rows: the held part is empty, so every file is read by
     // its range — then the rows are replaced by the active ones).
     alipay_part(conn, &mut input, &a, &b, None)?;
+    lap("files");
 
-    conn.execute_batch(
-        "CREATE TEMP TABLE IF NOT EXISTS active_ids (id TEXT PRIMARY KEY) WITHOUT ROWID;
-         CREATE TEMP TABLE IF NOT EXISTS active_aids (id TEXT PRIMARY KEY) WITHOUT ROWID;
-         CREATE TEMP TABLE IF NOT EXISTS active_local (record_type TEXT NOT NULL, record_id TEXT NOT NULL,
-             PRIMARY KEY (record_type, record_id)) WITHOUT ROWID;
-         DELETE FROM temp.active_ids; DELETE FROM temp.active_aids; DELETE FROM temp.active_local;",
-    )?;
+    create_temp_tables(conn)?;
     let lookback = chrono::Duration::days(params.lookback_days());
     // Payments and refunds of this day reach the UNSETTLED delay on T: those not settled yet.
     let unsettled_day = day - chrono::Duration::days(params.unsettled_after_days as i64);
@@ -84,143 +79,122 @@ pub fn load_active_with(
         ids.add(Kind::Alipay, Some(id));
     }
 
-    // The seed days' Alipay rows, file by file (each file's rows are one range of the table's key).
+    // The local side (seeds, then each round's probes) runs on a second connection beside the Alipay
+    // side when the database is a file: they read different tables, and the second core is otherwise
+    // idle while the load waits on SQLite. An in-memory database (tests) has one connection: in turn.
+    let mut side = match conn.path().filter(|p| !p.is_empty()) {
+        Some(path) => Some(open_side(std::path::Path::new(path))?),
+        None => None,
+    };
     let current: HashMap<i64, usize> = input.files.iter().enumerate().map(|(i, f)| (f.id, i)).collect();
     let mut rows: Vec<(i64, AlipayRow)> = Vec::new();
     let mut seen_rows: HashSet<i64> = HashSet::default();
     let mut ccys = [Currencies::default(), Currencies::default(), Currencies::default()];
     let mut texts = RowTexts::default();
     let mut wallets: HashMap<i64, WalletAt> = HashMap::default();
-    {
-        // The handoff's rows by file (they come file after file, in the order of its file list).
-        let Handoff { rows: held_rows, files: held_files, .. } = handoff;
-        let mut held: HashMap<i64, Vec<AlipayRow>> = HashMap::default();
-        let mut it = held_rows.into_iter();
-        for (id, n) in held_files {
-            held.insert(id, it.by_ref().take(n).collect());
-        }
-        let mut ranges = conn.prepare_cached("SELECT first_row, last_row FROM files WHERE id = ?1")?;
-        let mut all = conn.prepare_cached(&format!("{ROW_COLUMNS} WHERE r.id BETWEEN ?2 AND ?3 AND r.file_id = ?1"))?;
-        // The UNSETTLED day's transaction rows without a settlement-detail row of the same type and
-        // Alipay id in the window (the others are settled at T as they were at T−1).
-        let mut unsettled = conn.prepare_cached(&format!(
-            "{ROW_COLUMNS} WHERE r.id BETWEEN ?2 AND ?3 AND r.file_id = ?1 AND NOT EXISTS (
-                SELECT 1 FROM alipay_rows s JOIN files sf ON sf.id = s.file_id
-                WHERE s.alipay_id = r.alipay_id AND s.trans_type = r.trans_type AND sf.kind = 'settlement_detail'
-                  AND sf.current = 1 AND sf.business_date BETWEEN ?4 AND ?5)"
-        ))?;
-        // The leaving day's rows that a refund or cancel refers to (by Alipay id or merchant id).
-        let mut referred = conn.prepare_cached(&format!(
-            "{ROW_COLUMNS} WHERE r.id BETWEEN ?2 AND ?3 AND r.file_id = ?1 AND (
-                EXISTS (SELECT 1 FROM alipay_rows o WHERE o.original_alipay_id = r.alipay_id)
-                OR EXISTS (SELECT 1 FROM alipay_rows o WHERE o.merchant_trans_id = r.merchant_trans_id
-                    AND o.trans_type IN ('REFUND', 'CANCEL') AND o.id NOT BETWEEN ?2 AND ?3)
-                OR EXISTS (SELECT 1 FROM local_records l WHERE l.record_type = 'REFUND'
-                    AND l.merchant_trans_id = r.merchant_trans_id))"
-        ))?;
-        let seed_file = |f: &&FileIn| match f.kind {
-            FileKind::SettlementSummary => false,
-            FileKind::Transactions => seeds.contains(&f.date),
-            FileKind::SettlementDetail => whole_days.contains(&f.date),
-        };
-        for f in input.files.iter().filter(seed_file) {
-            let (first, last): (Option<i64>, Option<i64>) = ranges.query_row([f.id], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            let (first, last) = (first.unwrap_or(i64::MIN), last.unwrap_or(i64::MAX));
-            let wallet_at = wallet_position(conn, f.id)?;
-            let whole = f.kind != FileKind::Transactions || whole_days.contains(&f.date);
-            // A held file's rows have the ids first..=last in line order (one insert transaction).
-            if let Some(held_rows) = whole.then(|| held.remove(&f.id)).flatten() {
-                if usize::try_from(last - first + 1).ok() == Some(held_rows.len()) {
-                    for (rid, row) in (first..).zip(held_rows) {
-                        if seen_rows.insert(rid) {
-                            rows.push((rid, row));
-                        }
-                    }
-                    continue;
-                }
+    let mut locals = LocalSide::default();
+    let seed = LocalSeeds { day, from, leaving, local_days: &local_days, a: &a, b: &b };
+    // The seed days' Alipay rows here, the local seeds on the second connection meanwhile.
+    let alipay_seeds = || -> Result<()> {
+        // The seed days' Alipay rows, file by file (each file's rows are one range of the table's key).
+        {
+            // The handoff's rows by file (they come file after file, in the order of its file list).
+            let Handoff { rows: held_rows, files: held_files, .. } = handoff;
+            let mut held: HashMap<i64, Vec<AlipayRow>> = HashMap::default();
+            let mut it = held_rows.into_iter();
+            for (id, n) in held_files {
+                held.insert(id, it.by_ref().take(n).collect());
             }
-            let mut read =
-                |r: &rusqlite::Row| Ok((r.get::<_, i64>(19)?, alipay_row(r, &mut ccys, &mut texts, wallet_at)?));
-            let found = if whole {
-                all.query_map(params![f.id, first, last], &mut read)?
-            } else if f.date == unsettled_day {
-                unsettled.query_map(params![f.id, first, last, a, b], &mut read)?
-            } else {
-                referred.query_map(params![f.id, first, last], &mut read)?
+            let mut ranges = conn.prepare_cached("SELECT first_row, last_row FROM files WHERE id = ?1")?;
+            let mut all =
+                conn.prepare_cached(&format!("{ROW_COLUMNS} WHERE r.id BETWEEN ?2 AND ?3 AND r.file_id = ?1"))?;
+            // The UNSETTLED day's transaction rows without a settlement-detail row of the same type and
+            // Alipay id in the window (the others are settled at T as they were at T−1).
+            let mut unsettled = conn.prepare_cached(&format!(
+                "{ROW_COLUMNS} WHERE r.id BETWEEN ?2 AND ?3 AND r.file_id = ?1 AND NOT EXISTS (
+                    SELECT 1 FROM alipay_rows s JOIN files sf ON sf.id = s.file_id
+                    WHERE s.alipay_id = r.alipay_id AND s.trans_type = r.trans_type AND sf.kind = 'settlement_detail'
+                      AND sf.current = 1 AND sf.business_date BETWEEN ?4 AND ?5)"
+            ))?;
+            // The leaving day's rows that a refund or cancel refers to (by Alipay id or merchant id).
+            let mut referred = conn.prepare_cached(&format!(
+                "{ROW_COLUMNS} WHERE r.id BETWEEN ?2 AND ?3 AND r.file_id = ?1 AND (
+                    EXISTS (SELECT 1 FROM alipay_rows o WHERE o.original_alipay_id = r.alipay_id)
+                    OR EXISTS (SELECT 1 FROM alipay_rows o WHERE o.merchant_trans_id = r.merchant_trans_id
+                        AND o.trans_type IN ('REFUND', 'CANCEL') AND o.id NOT BETWEEN ?2 AND ?3)
+                    OR EXISTS (SELECT 1 FROM local_records l WHERE l.record_type = 'REFUND'
+                        AND l.merchant_trans_id = r.merchant_trans_id))"
+            ))?;
+            let seed_file = |f: &&FileIn| match f.kind {
+                FileKind::SettlementSummary => false,
+                FileKind::Transactions => seeds.contains(&f.date),
+                FileKind::SettlementDetail => whole_days.contains(&f.date),
             };
-            for row in found {
-                let (rid, row) = row?;
-                if seen_rows.insert(rid) {
-                    rows.push((rid, row));
+            for f in input.files.iter().filter(seed_file) {
+                let (first, last): (Option<i64>, Option<i64>) =
+                    ranges.query_row([f.id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                let (first, last) = (first.unwrap_or(i64::MIN), last.unwrap_or(i64::MAX));
+                let wallet_at = wallet_position(conn, f.id)?;
+                let whole = f.kind != FileKind::Transactions || whole_days.contains(&f.date);
+                // A held file's rows have the ids first..=last in line order (one insert transaction).
+                if let Some(held_rows) = whole.then(|| held.remove(&f.id)).flatten() {
+                    if usize::try_from(last - first + 1).ok() == Some(held_rows.len()) {
+                        for (rid, row) in (first..).zip(held_rows) {
+                            if seen_rows.insert(rid) {
+                                rows.push((rid, row));
+                            }
+                        }
+                        continue;
+                    }
                 }
-            }
-        }
-    }
-    for (_, r) in &rows {
-        for (kind, id) in row_ids(r) {
-            ids.add(kind, id);
-        }
-    }
-    lap("seed rows");
-
-    // The seed days' local keys.
-    let mut local: Vec<LocalVersion> = Vec::new();
-    let mut seen_local: HashSet<(RecordType, String)> = HashSet::default();
-    {
-        let mut keys: Vec<(String, String)> = Vec::new();
-        // T's records with one version are read by date, straight from the snapshot (no key list);
-        // keys with several versions go through the key list like the others (a later version may
-        // carry another date).
-        if local_days.contains(&day) {
-            for v in single_versions(conn, &b, &b, ALL_RECORDS)? {
-                seen_local.insert((v.record_type, v.key().to_string()));
-                for (kind, id) in version_ids(&v) {
-                    ids.add(kind, id);
+                let mut read =
+                    |r: &rusqlite::Row| Ok((r.get::<_, i64>(19)?, alipay_row(r, &mut ccys, &mut texts, wallet_at)?));
+                let found = if whole {
+                    all.query_map(params![f.id, first, last], &mut read)?
+                } else if f.date == unsettled_day {
+                    unsettled.query_map(params![f.id, first, last, a, b], &mut read)?
+                } else {
+                    referred.query_map(params![f.id, first, last], &mut read)?
+                };
+                for row in found {
+                    let (rid, row) = row?;
+                    if seen_rows.insert(rid) {
+                        rows.push((rid, row));
+                    }
                 }
-                local.push(v);
-            }
-            let mut st = conn.prepare_cached(
-                "SELECT record_type, record_id FROM local_records WHERE business_date = ?1 AND versions > 1",
-            )?;
-            for k in st.query_map([&b], |r| Ok((r.get(0)?, r.get(1)?)))? {
-                keys.push(k?);
-            }
-        }
-        let mut st =
-            conn.prepare_cached("SELECT record_type, record_id FROM local_records WHERE business_date = ?1")?;
-        for d in local_days.iter().filter(|d| **d != day) {
-            for k in st.query_map([d.to_string()], |r| Ok((r.get(0)?, r.get(1)?)))? {
-                keys.push(k?);
+                lap(if whole {
+                    "seed file whole"
+                } else if f.date == unsettled_day {
+                    "seed file unsettled"
+                } else {
+                    "seed file leaving"
+                });
             }
         }
-        // The leaving day's local payments that a refund or cancel refers to.
-        if leaving >= from && !local_days.contains(&leaving) {
-            let mut st = conn.prepare_cached(
-                "SELECT p.record_type, p.record_id FROM local_records p WHERE p.business_date = ?1
-                     AND p.record_type = 'PAYMENT' AND (
-                     EXISTS (SELECT 1 FROM local_records l WHERE l.record_type = 'REFUND'
-                         AND l.merchant_trans_id = p.record_id)
-                     OR EXISTS (SELECT 1 FROM alipay_rows o WHERE o.merchant_trans_id = p.record_id
-                         AND o.trans_type IN ('REFUND', 'CANCEL')))",
-            )?;
-            for k in st.query_map([leaving.to_string()], |r| Ok((r.get(0)?, r.get(1)?)))? {
-                keys.push(k?);
-            }
-        }
-        // Later versions that become visible on T−1 or T (a restating export): their keys.
-        let mut st = conn.prepare_cached(
-            "SELECT h.record_type, h.record_id FROM sales_files sf JOIN local_record_history h ON h.sales_file_id = sf.id
-             WHERE sf.as_of BETWEEN ?1 AND ?2",
-        )?;
-        let yesterday = (day - chrono::Duration::days(1)).to_string();
-        for k in st.query_map(params![yesterday, b], |r| Ok((r.get(0)?, r.get(1)?)))? {
-            keys.push(k?);
-        }
-        load_local_keys(conn, &a, &b, keys, &mut seen_local, &mut local, &mut |v: &LocalVersion| {
-            for (kind, id) in version_ids(v) {
+        for (_, r) in &rows {
+            for (kind, id) in row_ids(r) {
                 ids.add(kind, id);
             }
-        })?;
+        }
+        lap("seed rows");
+        Ok(())
+    };
+    match side.as_mut() {
+        Some(c) => std::thread::scope(|s| -> Result<()> {
+            let (locals, seed) = (&mut locals, &seed);
+            let job = s.spawn(move || locals.seed(c, seed));
+            alipay_seeds()?;
+            job.join().unwrap_or_else(|p| std::panic::resume_unwind(p))
+        })?,
+        None => {
+            alipay_seeds()?;
+            locals.seed(conn, &seed)?;
+        }
+    }
+    for v in &locals.local {
+        for (kind, id) in version_ids(v) {
+            ids.add(kind, id);
+        }
     }
 
     lap("seed local");
@@ -232,44 +206,45 @@ pub fn load_active_with(
             let [merchant, alipay] = ids.take();
             tracing::debug!(merchant_ids = merchant.len(), alipay_ids = alipay.len(), "active load round");
             lap("round");
-            for (table, probe) in [("temp.active_ids", merchant), ("temp.active_aids", alipay)] {
-                conn.execute(&format!("DELETE FROM {table}"), [])?;
-                let mut ins = conn.prepare_cached(&format!("INSERT OR IGNORE INTO {table} (id) VALUES (?1)"))?;
-                for id in &probe {
-                    ins.execute([id])?;
-                }
-            }
-            // Alipay rows naming one of the ids in any id column, of the window's current files.
-            let mut new_rows: Vec<(i64, i64)> = Vec::new();
+            let before = locals.local.len();
+            // Alipay rows naming one of the ids in any id column: merchant ids here, Alipay's ids on
+            // the second connection after its local probes (the two halves take about as long).
+            let mut hits = Vec::new();
             {
-                let mut st = conn.prepare_cached(
-                    // UNION ALL: a row found twice is skipped here (`seen_rows`), without SQLite's sort.
-                    // CROSS JOIN keeps the id list as the outer loop: without statistics SQLite chose
-                    // to scan every stored row against it (1.8 s per round at 22 days of 100k, growing
-                    // with the history) instead of one index probe per id.
-                    // Merchant ids in the merchant id columns, Alipay ids in Alipay's (the rules never pair
-                    // one kind with the other): half the probes of looking every id up everywhere.
-                    // Only the row id: it is in each index, so a match costs no read of the table's row
-                    // (most matches are rows already held); new rows are read below.
-                    "SELECT r.id FROM temp.active_ids k CROSS JOIN alipay_rows r ON r.merchant_trans_id = k.id
-                     UNION ALL SELECT r.id FROM temp.active_aids k CROSS JOIN alipay_rows r ON r.alipay_id = k.id
-                     UNION ALL SELECT r.id FROM temp.active_ids k CROSS JOIN alipay_rows r ON r.merchant_refund_id = k.id
-                     UNION ALL SELECT r.id FROM temp.active_aids k CROSS JOIN alipay_rows r ON r.original_alipay_id = k.id",
-                )?;
-                let mut file_of = conn.prepare_cached("SELECT file_id FROM alipay_rows WHERE id = ?1")?;
-                for x in st.query_map([], |r| r.get::<_, i64>(0))? {
-                    let rid = x?;
-                    if seen_rows.insert(rid) {
-                        // Rows of files the window does not read (not current, out of the window) are
-                        // skipped (and stay in `seen_rows`).
-                        let fid: i64 = file_of.query_row([rid], |r| r.get(0))?;
-                        if current.contains_key(&fid) {
-                            new_rows.push((rid, fid));
-                        }
+                let locals = &mut locals;
+                let (merchant, alipay, a, b) = (&merchant, &alipay, a.as_str(), b.as_str());
+                let other_side = |c: &Connection, locals: &mut LocalSide| -> Result<Vec<i64>> {
+                    locals.probe(c, merchant, alipay, a, b)?;
+                    row_hits(c, ALIPAY_ID_PROBES)
+                };
+                match side.as_mut() {
+                    Some(c) => std::thread::scope(|s| -> Result<()> {
+                        let job = s.spawn(move || other_side(c, locals));
+                        fill_probe_ids(conn, merchant, alipay)?;
+                        hits = row_hits(conn, MERCHANT_ID_PROBES)?;
+                        hits.extend(job.join().unwrap_or_else(|p| std::panic::resume_unwind(p))?);
+                        Ok(())
+                    })?,
+                    None => {
+                        fill_probe_ids(conn, merchant, alipay)?;
+                        hits = row_hits(conn, MERCHANT_ID_PROBES)?;
+                        hits.extend(other_side(conn, locals)?);
                     }
                 }
             }
-            lap("probe rows");
+            lap("probe");
+            let mut new_rows: Vec<(i64, i64)> = Vec::new();
+            let mut file_of = conn.prepare_cached("SELECT file_id FROM alipay_rows WHERE id = ?1")?;
+            for rid in hits {
+                if seen_rows.insert(rid) {
+                    // Rows of files the window does not read (not current, out of the window) are
+                    // skipped (and stay in `seen_rows`).
+                    let fid: i64 = file_of.query_row([rid], |r| r.get(0))?;
+                    if current.contains_key(&fid) {
+                        new_rows.push((rid, fid));
+                    }
+                }
+            }
             new_rows.sort_unstable();
             let mut st = conn.prepare_cached(&format!("{ROW_COLUMNS} WHERE r.id = ?1"))?;
             for (rid, fid) in new_rows {
@@ -288,43 +263,12 @@ pub fn load_active_with(
                 rows.push((rid, row));
             }
             lap("read rows");
-            // Local keys naming one of the ids (their own id, the payment id, the acquirement id).
-            let mut keys: Vec<(String, String)> = Vec::new();
-            {
-                let mut st = conn.prepare_cached(
-                    // UNION ALL: a key found twice is kept once by `load_local_keys`. A payment's
-                    // merchant id is its record id: only refunds are looked up by it (the partial index
-                    // local_records_refunds_by_trans_id; without `record_type = 'REFUND'` SQLite would
-                    // build a temporary index of every local record on each round).
-                    "SELECT lr.record_type, lr.record_id FROM temp.active_ids k CROSS JOIN local_records lr
-                         ON lr.record_type = 'PAYMENT' AND lr.record_id = k.id
-                     UNION ALL SELECT lr.record_type, lr.record_id FROM temp.active_ids k CROSS JOIN local_records lr
-                         ON lr.record_type = 'REFUND' AND lr.record_id = k.id
-                     UNION ALL SELECT lr.record_type, lr.record_id FROM temp.active_ids k CROSS JOIN local_records lr
-                         ON lr.record_type = 'REFUND' AND lr.merchant_trans_id = k.id
-                     UNION ALL SELECT lr.record_type, lr.record_id FROM temp.active_aids k CROSS JOIN local_records lr
-                         ON lr.acquirement_id = k.id",
-                )?;
-                for k in st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))? {
-                    keys.push(k?);
-                }
-                // Versions in the history may carry other ids than the snapshot (an acquirement id
-                // added later): their keys too.
-                let mut st = conn.prepare_cached(
-                    "SELECT DISTINCT h.record_type, h.record_id FROM temp.active_ids k CROSS JOIN local_record_history h
-                         ON h.record_type IN ('PAYMENT', 'REFUND') AND h.record_id = k.id",
-                )?;
-                for k in st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))? {
-                    keys.push(k?);
-                }
-            }
-            lap("probe local");
-            load_local_keys(conn, &a, &b, keys, &mut seen_local, &mut local, &mut |v: &LocalVersion| {
+            for v in &locals.local[before..] {
                 for (kind, id) in version_ids(v) {
                     ids.add(kind, id);
                 }
-            })?;
-            lap("read local");
+            }
+            lap("local");
         }
         // Every family is complete: refunds get their payment ids as the full load gives them; a
         // filled id may bring more of the window (its local payment), so the closure goes on.
@@ -341,8 +285,9 @@ pub fn load_active_with(
         // `seen_rows` still does) and continue.
         rows = std::mem::take(&mut input.rows).into_iter().map(|r| (0, r)).collect();
     }
-    input.local = local;
+    input.local = locals.local;
     conn.execute_batch("DELETE FROM temp.active_ids; DELETE FROM temp.active_aids; DELETE FROM temp.active_local;")?;
+    drop(side);
     tracing::debug!(
         rows = input.rows.len(),
         local = input.local.len(),
@@ -419,7 +364,166 @@ fn version_ids(v: &LocalVersion) -> [(Kind, Option<&str>); 3] {
     ]
 }
 
-/// Reads every visible version of the local keys not read yet, calling `each` on each version.
+/// What the local seeds depend on.
+struct LocalSeeds<'a> {
+    day: NaiveDate,
+    from: NaiveDate,
+    leaving: NaiveDate,
+    local_days: &'a [NaiveDate],
+    a: &'a str,
+    b: &'a str,
+}
+
+/// The local keys loaded so far: their visible versions, in load order.
+#[derive(Default)]
+struct LocalSide {
+    local: Vec<LocalVersion>,
+    seen: HashSet<(RecordType, String)>,
+}
+
+impl LocalSide {
+    /// The seed days' local keys: day T's records and those of the days without a transaction file,
+    /// the leaving day's payments a refund or cancel refers to, and the keys a later version restates
+    /// on T−1 or T.
+    fn seed(&mut self, conn: &Connection, s: &LocalSeeds) -> Result<()> {
+        let (day, b) = (s.day, s.b);
+        let mut keys: Vec<(String, String)> = Vec::new();
+        // T's records with one version are read by date, straight from the snapshot (no key list);
+        // keys with several versions go through the key list like the others (a later version may
+        // carry another date).
+        if s.local_days.contains(&day) {
+            for v in single_versions(conn, b, b, ALL_RECORDS)? {
+                self.seen.insert((v.record_type, v.key().to_string()));
+                self.local.push(v);
+            }
+            let mut st = conn.prepare_cached(
+                "SELECT record_type, record_id FROM local_records WHERE business_date = ?1 AND versions > 1",
+            )?;
+            for k in st.query_map([b], |r| Ok((r.get(0)?, r.get(1)?)))? {
+                keys.push(k?);
+            }
+        }
+        let mut st =
+            conn.prepare_cached("SELECT record_type, record_id FROM local_records WHERE business_date = ?1")?;
+        for d in s.local_days.iter().filter(|d| **d != day) {
+            for k in st.query_map([d.to_string()], |r| Ok((r.get(0)?, r.get(1)?)))? {
+                keys.push(k?);
+            }
+        }
+        // The leaving day's local payments that a refund or cancel refers to.
+        if s.leaving >= s.from && !s.local_days.contains(&s.leaving) {
+            let mut st = conn.prepare_cached(
+                "SELECT p.record_type, p.record_id FROM local_records p WHERE p.business_date = ?1
+                     AND p.record_type = 'PAYMENT' AND (
+                     EXISTS (SELECT 1 FROM local_records l WHERE l.record_type = 'REFUND'
+                         AND l.merchant_trans_id = p.record_id)
+                     OR EXISTS (SELECT 1 FROM alipay_rows o WHERE o.merchant_trans_id = p.record_id
+                         AND o.trans_type IN ('REFUND', 'CANCEL')))",
+            )?;
+            for k in st.query_map([s.leaving.to_string()], |r| Ok((r.get(0)?, r.get(1)?)))? {
+                keys.push(k?);
+            }
+        }
+        // Later versions that become visible on T−1 or T (a restating export): their keys.
+        let mut st = conn.prepare_cached(
+            "SELECT h.record_type, h.record_id FROM sales_files sf JOIN local_record_history h ON h.sales_file_id = sf.id
+             WHERE sf.as_of BETWEEN ?1 AND ?2",
+        )?;
+        let yesterday = (day - chrono::Duration::days(1)).to_string();
+        for k in st.query_map(params![yesterday, b], |r| Ok((r.get(0)?, r.get(1)?)))? {
+            keys.push(k?);
+        }
+        load_local_keys(conn, s.a, b, keys, &mut self.seen, &mut self.local)
+    }
+
+    /// One round of the closure: the local keys naming one of the ids (their own id, the payment id,
+    /// the acquirement id), read with every visible version.
+    fn probe(&mut self, conn: &Connection, merchant: &[String], alipay: &[String], a: &str, b: &str) -> Result<()> {
+        fill_probe_ids(conn, merchant, alipay)?;
+        let mut keys: Vec<(String, String)> = Vec::new();
+        let mut st = conn.prepare_cached(
+            // UNION ALL: a key found twice is kept once by `load_local_keys`. A payment's merchant id
+            // is its record id: only refunds are looked up by it (the partial index
+            // local_records_refunds_by_trans_id; without `record_type = 'REFUND'` SQLite would build a
+            // temporary index of every local record on each round).
+            "SELECT lr.record_type, lr.record_id FROM temp.active_ids k CROSS JOIN local_records lr
+                 ON lr.record_type = 'PAYMENT' AND lr.record_id = k.id
+             UNION ALL SELECT lr.record_type, lr.record_id FROM temp.active_ids k CROSS JOIN local_records lr
+                 ON lr.record_type = 'REFUND' AND lr.record_id = k.id
+             UNION ALL SELECT lr.record_type, lr.record_id FROM temp.active_ids k CROSS JOIN local_records lr
+                 ON lr.record_type = 'REFUND' AND lr.merchant_trans_id = k.id
+             UNION ALL SELECT lr.record_type, lr.record_id FROM temp.active_aids k CROSS JOIN local_records lr
+                 ON lr.acquirement_id = k.id",
+        )?;
+        for k in st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))? {
+            keys.push(k?);
+        }
+        // Versions in the history may carry other ids than the snapshot (an acquirement id added
+        // later): their keys too.
+        let mut st = conn.prepare_cached(
+            "SELECT DISTINCT h.record_type, h.record_id FROM temp.active_ids k CROSS JOIN local_record_history h
+                 ON h.record_type IN ('PAYMENT', 'REFUND') AND h.record_id = k.id",
+        )?;
+        for k in st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))? {
+            keys.push(k?);
+        }
+        load_local_keys(conn, a, b, keys, &mut self.seen, &mut self.local)
+    }
+}
+
+// The probes of the closure's rounds, one per id kind. UNION ALL: a row found twice is skipped by the
+// caller (`seen_rows`), without SQLite's sort. CROSS JOIN keeps the id list as the outer loop: without
+// statistics SQLite chose to scan every stored row against it (1.8 s per round at 22 days of 100k,
+// growing with the history) instead of one index probe per id. Merchant ids are looked up in the
+// merchant id columns, Alipay ids in Alipay's (the rules never pair one kind with the other). Only the
+// row id: it is in each index, so a match costs no read of the table's row (most matches are rows
+// already held); new rows are read after.
+const MERCHANT_ID_PROBES: &str =
+    "SELECT r.id FROM temp.active_ids k CROSS JOIN alipay_rows r ON r.merchant_trans_id = k.id
+     UNION ALL SELECT r.id FROM temp.active_ids k CROSS JOIN alipay_rows r ON r.merchant_refund_id = k.id";
+const ALIPAY_ID_PROBES: &str = "SELECT r.id FROM temp.active_aids k CROSS JOIN alipay_rows r ON r.alipay_id = k.id
+     UNION ALL SELECT r.id FROM temp.active_aids k CROSS JOIN alipay_rows r ON r.original_alipay_id = k.id";
+
+/// The row ids one of the probes above finds.
+fn row_hits(conn: &Connection, probes: &str) -> Result<Vec<i64>> {
+    let mut st = conn.prepare_cached(probes)?;
+    let hits = st.query_map([], |r| r.get::<_, i64>(0))?.collect::<rusqlite::Result<Vec<i64>>>()?;
+    Ok(hits)
+}
+
+/// The temporary tables the active load uses, on `conn`.
+fn create_temp_tables(conn: &Connection) -> Result<()> {
+    conn.execute_batch(
+        "CREATE TEMP TABLE IF NOT EXISTS active_ids (id TEXT PRIMARY KEY) WITHOUT ROWID;
+         CREATE TEMP TABLE IF NOT EXISTS active_aids (id TEXT PRIMARY KEY) WITHOUT ROWID;
+         CREATE TEMP TABLE IF NOT EXISTS active_local (record_type TEXT NOT NULL, record_id TEXT NOT NULL,
+             PRIMARY KEY (record_type, record_id)) WITHOUT ROWID;
+         DELETE FROM temp.active_ids; DELETE FROM temp.active_aids; DELETE FROM temp.active_local;",
+    )?;
+    Ok(())
+}
+
+/// A second, read-only connection to the database at `path`, for the local side of the load.
+fn open_side(path: &std::path::Path) -> Result<Connection> {
+    let c = super::super::open_reader(path)?;
+    c.pragma_update(None, "temp_store", "MEMORY")?;
+    create_temp_tables(&c)?;
+    Ok(c)
+}
+
+/// Puts a round's ids into `temp.active_ids` (merchant ids) and `temp.active_aids` (Alipay's).
+fn fill_probe_ids(conn: &Connection, merchant: &[String], alipay: &[String]) -> Result<()> {
+    for (table, probe) in [("temp.active_ids", merchant), ("temp.active_aids", alipay)] {
+        conn.execute(&format!("DELETE FROM {table}"), [])?;
+        let mut ins = conn.prepare_cached(&format!("INSERT OR IGNORE INTO {table} (id) VALUES (?1)"))?;
+        for id in probe {
+            ins.execute([id])?;
+        }
+    }
+    Ok(())
+}
+
+/// Reads every visible version of the local keys not read yet into `out`.
 fn load_local_keys(
     conn: &Connection,
     a: &str,
@@ -427,7 +531,6 @@ fn load_local_keys(
     keys: Vec<(String, String)>,
     seen: &mut HashSet<(RecordType, String)>,
     out: &mut Vec<LocalVersion>,
-    each: &mut dyn FnMut(&LocalVersion),
 ) -> Result<()> {
     conn.execute("DELETE FROM temp.active_local", [])?;
     let mut any = false;
@@ -445,11 +548,7 @@ fn load_local_keys(
     if !any {
         return Ok(());
     }
-    let mut v = single_versions(conn, a, b, ACTIVE_RECORDS)?;
-    v.extend(multi_versions(conn, a, b, ACTIVE_RECORDS)?);
-    for x in &v {
-        each(x);
-    }
-    out.extend(v);
+    out.extend(single_versions(conn, a, b, ACTIVE_RECORDS)?);
+    out.extend(multi_versions(conn, a, b, ACTIVE_RECORDS)?);
     Ok(())
 }
