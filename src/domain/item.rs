@@ -61,21 +61,6 @@ pub fn normalise_item_id(raw: &str) -> Option<String> {
     (s.len() == ITEM_ID_LEN && s.bytes().all(|b| CROCKFORD.contains(&b))).then_some(s)
 }
 
-/// The amount at stake of a finding, as in `summary.json`'s `at_stake`: the difference where both
-/// sides agree the money exists, else the whole amount (Alipay's when it has one, else the local one).
-pub fn amount_at_stake(f: &Finding) -> Option<(Currency, i64)> {
-    let by_difference = matches!(
-        f.category,
-        Category::AmountMismatch | Category::SettlementMismatch | Category::FeeMismatch | Category::SummaryMismatch
-    );
-    match (f.difference(), f.currency, f.local_amount, f.alipay_currency, f.alipay_amount) {
-        (Some(d), Some(c), ..) if by_difference => Some((c, d.abs())),
-        (_, _, _, Some(c), Some(a)) => Some((c, a)),
-        (_, Some(c), Some(l), _, _) => Some((c, l)),
-        _ => None,
-    }
-}
-
 /// What was done to an item.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]

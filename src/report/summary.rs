@@ -65,7 +65,7 @@ struct CurrencyJson {
     net_settlement: String,
     settled_minus_expected: String,
     at_stake: String,
-    /// Added by issue 17: the cash bridge (README "summary.json").
+    /// Added by issue 17: the cash bridge (README "Contract additions").
     bridge: BridgeJson,
 }
 

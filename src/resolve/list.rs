@@ -2,7 +2,7 @@
 //! expired (shown on their last day of the open-item look-back unresolved), or resolved.
 
 use super::{latest_events, FIND_EXTRA_DAYS};
-use crate::domain::item::{amount_at_stake, item_id, item_key, ResolutionAction};
+use crate::domain::item::{item_id, item_key, ResolutionAction};
 use crate::domain::Category;
 use crate::store::resolutions as rs;
 use anyhow::Result;
@@ -79,7 +79,7 @@ pub fn list(conn: &Connection, open_item_days: u32, f: &Filter) -> Result<Vec<Li
                 continue;
             };
             seen.insert(id.clone());
-            let (currency, amount) = match amount_at_stake(&row.finding) {
+            let (currency, amount) = match row.finding.at_stake() {
                 Some((c, a)) => money(Some(c), Some(a)),
                 None => (None, None),
             };

@@ -20,8 +20,8 @@ mod list;
 pub use list::{list, Filter, ItemState, ListedItem};
 
 use crate::domain::item::{
-    amount_at_stake, finding_item_id, item_id, item_key, normalise_item_id, AmountCount, DayResolutions,
-    ResolutionAction, ResolutionEntry,
+    finding_item_id, item_id, item_key, normalise_item_id, AmountCount, DayResolutions, ResolutionAction,
+    ResolutionEntry,
 };
 use crate::domain::{Category, DaySummary, Finding, OpenItem};
 use crate::store::resolutions::{self as rs, Event};
@@ -83,7 +83,7 @@ pub struct Item {
 
 impl Item {
     fn entry(&self, action: ResolutionAction, reason: &str, note: &str, by: &str, at: &str) -> ResolutionEntry {
-        let stake = amount_at_stake(&self.finding);
+        let stake = self.finding.at_stake();
         ResolutionEntry {
             item_id: self.id.clone(),
             category: self.finding.category,
@@ -299,7 +299,7 @@ pub fn apply_events(
     let last_day = date - chrono::Duration::days(open_item_days as i64);
     for o in open.iter().filter(|o| o.finding.item_date <= last_day) {
         out.expired.insert(finding_item_id(&o.finding));
-        if let Some((c, a)) = amount_at_stake(&o.finding) {
+        if let Some((c, a)) = o.finding.at_stake() {
             let t = out.expired_amount.entry(c.to_string()).or_default();
             t.amount += a;
             t.count += 1;
