@@ -94,6 +94,8 @@ pub fn load_active_with(
     let mut wallets: HashMap<i64, WalletAt> = HashMap::default();
     let mut locals = LocalSide::default();
     let seed = LocalSeeds { day, from, leaving, local_days: &local_days, a: &a, b: &b };
+    let mut handoff = handoff;
+    let prefetched = handoff.local_seeds.take().and_then(|p| p.take(day)).transpose()?;
     // The seed days' Alipay rows here, the local seeds on the second connection meanwhile.
     let alipay_seeds = || -> Result<()> {
         // The seed days' Alipay rows, file by file (each file's rows are one range of the table's key).
@@ -179,14 +181,19 @@ pub fn load_active_with(
         lap("seed rows");
         Ok(())
     };
-    match side.as_mut() {
-        Some(c) => std::thread::scope(|s| -> Result<()> {
+    match (side.as_mut(), prefetched) {
+        // Read while the run imported its files.
+        (_, Some(seeded)) => {
+            locals = seeded;
+            alipay_seeds()?;
+        }
+        (Some(c), None) => std::thread::scope(|s| -> Result<()> {
             let (locals, seed) = (&mut locals, &seed);
             let job = s.spawn(move || locals.seed(c, seed));
             alipay_seeds()?;
             job.join().unwrap_or_else(|p| std::panic::resume_unwind(p))
         })?,
-        None => {
+        (None, None) => {
             alipay_seeds()?;
             locals.seed(conn, &seed)?;
         }
@@ -381,6 +388,57 @@ fn version_ids(v: &LocalVersion) -> [(Kind, Option<&str>); 3] {
     ]
 }
 
+/// An incremental run's local seeds (`LocalSide::seed`), read on a connection of their own while the
+/// run imports the day's files (`handoff::Handoff::start`): they do not depend on those files. The
+/// seeds read that way can only be more than after the import — a day whose transaction file arrives
+/// in the import still counts as a day without one, its sales are seeded too — or miss the payments
+/// that only a refund of the day's own files refers to, which the closure finds from those rows:
+/// the loaded keys and families are the same, only a few more keys may be loaded.
+pub(in crate::store) struct LocalSeedPrefetch {
+    day: NaiveDate,
+    handle: std::thread::JoinHandle<Result<LocalSide>>,
+}
+
+impl LocalSeedPrefetch {
+    pub(in crate::store) fn start(path: std::path::PathBuf, day: NaiveDate, params: &Params) -> Option<Self> {
+        let from = params.window_start(day);
+        let leaving = day - chrono::Duration::days(params.lookback_days()) - chrono::Duration::days(1);
+        let first_day = day - chrono::Duration::days(params.open_item_days as i64);
+        let handle = std::thread::Builder::new()
+            .name("local-seeds".into())
+            .spawn(move || -> Result<LocalSide> {
+                let conn = open_side(&path)?;
+                let (a, b) = (from.to_string(), day.to_string());
+                let mut st = conn.prepare(
+                    "SELECT DISTINCT business_date FROM files WHERE current = 1 AND kind = ?1
+                     AND business_date BETWEEN ?2 AND ?3",
+                )?;
+                let file_days: HashSet<String> = st
+                    .query_map(params![FileKind::Transactions.as_str(), a, b], |r| r.get(0))?
+                    .collect::<rusqlite::Result<_>>()?;
+                let mut local_days = vec![day];
+                let mut d = first_day;
+                while d < day {
+                    if d >= from && !file_days.contains(&d.to_string()) {
+                        local_days.push(d);
+                    }
+                    d += chrono::Duration::days(1);
+                }
+                local_days.sort_unstable();
+                let mut side = LocalSide::default();
+                side.seed(&conn, &LocalSeeds { day, from, leaving, local_days: &local_days, a: &a, b: &b })?;
+                Ok(side)
+            })
+            .ok()?;
+        Some(LocalSeedPrefetch { day, handle })
+    }
+
+    /// The seeds, if they are `day`'s.
+    fn take(self, day: NaiveDate) -> Option<Result<LocalSide>> {
+        (self.day == day).then(|| self.handle.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+    }
+}
+
 /// What the local seeds depend on.
 struct LocalSeeds<'a> {
     day: NaiveDate,
@@ -393,7 +451,7 @@ struct LocalSeeds<'a> {
 
 /// The local keys loaded so far: their visible versions, in load order.
 #[derive(Default)]
-struct LocalSide {
+pub(in crate::store) struct LocalSide {
     local: Vec<LocalVersion>,
     seen: HashSet<(RecordType, String)>,
 }
