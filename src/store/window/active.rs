@@ -221,7 +221,7 @@ pub fn load_active_with(
                 let (merchant, alipay, a, b) = (&merchant, &alipay, a.as_str(), b.as_str());
                 // Merchant ids here (Alipay rows and local keys), Alipay's ids on the second
                 // connection: about half the index probes each.
-                let alipay_side = |c: &Connection| -> Result<(Vec<i64>, Vec<(String, String)>)> {
+                let alipay_side = |c: &Connection| -> Result<(Vec<i64>, Vec<LocalKey>)> {
                     let t = std::time::Instant::now();
                     let hits = row_hits(c, ALIPAY_ID_PROBES, alipay)?;
                     let rows = t.elapsed().as_millis() as u64;
@@ -438,6 +438,9 @@ impl LocalSeedPrefetch {
         (self.day == day).then(|| self.handle.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
     }
 }
+
+/// A local record's key: record type and record id, as stored.
+type LocalKey = (String, String);
 
 /// What the local seeds depend on.
 struct LocalSeeds<'a> {
