@@ -41,6 +41,8 @@ pub struct Handoff {
     /// Those files: id and number of rows, in the order of `rows`.
     pub(super) files: Vec<(i64, usize)>,
     pub(super) local: Option<LocalPrefetch>,
+    /// An incremental run's local seeds, read meanwhile (`window::active`).
+    pub(super) local_seeds: Option<super::window::LocalSeedPrefetch>,
 }
 
 /// A lower bound of a detail row's length in a file, in bytes: the capacity reserved for a day's rows
@@ -59,6 +61,11 @@ impl Handoff {
         let incremental = day.pred_opt().is_some_and(|prev| {
             super::state::get(conn, prev, &super::state::rules_hash(params)).ok().flatten().is_some()
         });
+        // An incremental run reads its local seeds meanwhile instead (they do not depend on the files).
+        let local_seeds = conn
+            .path()
+            .filter(|p| !p.is_empty() && incremental)
+            .and_then(|path| super::window::LocalSeedPrefetch::start(std::path::PathBuf::from(path), day, params));
         let local = conn.path().filter(|p| !p.is_empty() && !incremental).and_then(|path| {
             let path = std::path::PathBuf::from(path);
             let (a, b) = (from.to_string(), day.to_string());
@@ -68,7 +75,7 @@ impl Handoff {
                 .ok()?;
             Some(LocalPrefetch { from, to: day, handle })
         });
-        Handoff { rows: Vec::new(), files: Vec::new(), local }
+        Handoff { rows: Vec::new(), files: Vec::new(), local, local_seeds }
     }
 
     /// Makes room for the rows of detail files of `bytes` bytes in all, so they are not copied as

@@ -74,6 +74,7 @@ pub(crate) fn open_reader(path: &Path) -> Result<Connection> {
         format!("cannot open SQLite database {} a second time for reading: check its permissions", path.display())
     })?;
     conn.busy_timeout(std::time::Duration::from_secs(30))?;
+    rusqlite::vtab::array::load_module(&conn)?;
     Ok(conn)
 }
 
@@ -100,6 +101,8 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    // `rarray(?)`: a list of ids as a table, for the active load's probes (`window::active`).
+    rusqlite::vtab::array::load_module(conn)?;
     Ok(())
 }
 

@@ -5,6 +5,7 @@
 
 mod active;
 
+pub(super) use active::LocalSeedPrefetch;
 pub use active::{load_active, load_active_with};
 
 use super::handoff::Handoff;
@@ -100,7 +101,7 @@ pub fn load_with(conn: &Connection, day: NaiveDate, params: &Params, handoff: Ha
     let from = params.window_start(day);
     let (a, b) = (from.to_string(), day.to_string());
     let mut input = Input { date: Some(day), from: Some(from), ..Default::default() };
-    let Handoff { rows, files, local: prefetched } = handoff;
+    let Handoff { rows, files, local: prefetched, .. } = handoff;
     let held_files = files.len();
     let held = Held { rows, ranges: files };
 

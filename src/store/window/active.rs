@@ -94,6 +94,8 @@ pub fn load_active_with(
     let mut wallets: HashMap<i64, WalletAt> = HashMap::default();
     let mut locals = LocalSide::default();
     let seed = LocalSeeds { day, from, leaving, local_days: &local_days, a: &a, b: &b };
+    let mut handoff = handoff;
+    let prefetched = handoff.local_seeds.take().and_then(|p| p.take(day)).transpose()?;
     // The seed days' Alipay rows here, the local seeds on the second connection meanwhile.
     let alipay_seeds = || -> Result<()> {
         // The seed days' Alipay rows, file by file (each file's rows are one range of the table's key).
@@ -179,14 +181,19 @@ pub fn load_active_with(
         lap("seed rows");
         Ok(())
     };
-    match side.as_mut() {
-        Some(c) => std::thread::scope(|s| -> Result<()> {
+    match (side.as_mut(), prefetched) {
+        // Read while the run imported its files.
+        (_, Some(seeded)) => {
+            locals = seeded;
+            alipay_seeds()?;
+        }
+        (Some(c), None) => std::thread::scope(|s| -> Result<()> {
             let (locals, seed) = (&mut locals, &seed);
             let job = s.spawn(move || locals.seed(c, seed));
             alipay_seeds()?;
             job.join().unwrap_or_else(|p| std::panic::resume_unwind(p))
         })?,
-        None => {
+        (None, None) => {
             alipay_seeds()?;
             locals.seed(conn, &seed)?;
         }
@@ -207,30 +214,47 @@ pub fn load_active_with(
             tracing::debug!(merchant_ids = merchant.len(), alipay_ids = alipay.len(), "active load round");
             lap("round");
             let before = locals.local.len();
-            // Alipay rows naming one of the ids in any id column: merchant ids here, Alipay's ids on
-            // the second connection after its local probes (the two halves take about as long).
+            // Alipay rows and local keys naming one of the ids in any id column.
             let mut hits = Vec::new();
             {
                 let locals = &mut locals;
                 let (merchant, alipay, a, b) = (&merchant, &alipay, a.as_str(), b.as_str());
-                let other_side = |c: &Connection, locals: &mut LocalSide| -> Result<Vec<i64>> {
-                    locals.probe(c, merchant, alipay, a, b)?;
-                    row_hits(c, ALIPAY_ID_PROBES)
+                // Merchant ids here (Alipay rows and local keys), Alipay's ids on the second
+                // connection: about half the index probes each.
+                let alipay_side = |c: &Connection| -> Result<(Vec<i64>, Vec<LocalKey>)> {
+                    let t = std::time::Instant::now();
+                    let hits = row_hits(c, ALIPAY_ID_PROBES, alipay)?;
+                    let rows = t.elapsed().as_millis() as u64;
+                    let keys = keys_by_alipay_id(c, alipay)?;
+                    tracing::debug!(rows, keys = t.elapsed().as_millis() as u64, "alipay-id probes");
+                    Ok((hits, keys))
                 };
+                let merchant_side = |hits: &mut Vec<i64>, keys: &mut Vec<(String, String)>| -> Result<()> {
+                    let t = std::time::Instant::now();
+                    hits.extend(row_hits(conn, MERCHANT_ID_PROBES, merchant)?);
+                    let rows = t.elapsed().as_millis() as u64;
+                    keys.extend(locals.keys_by_merchant_id(conn, merchant)?);
+                    tracing::debug!(rows, keys = t.elapsed().as_millis() as u64, "merchant-id probes");
+                    Ok(())
+                };
+                let mut keys = Vec::new();
                 match side.as_mut() {
                     Some(c) => std::thread::scope(|s| -> Result<()> {
-                        let job = s.spawn(move || other_side(c, locals));
-                        fill_probe_ids(conn, merchant, alipay)?;
-                        hits = row_hits(conn, MERCHANT_ID_PROBES)?;
-                        hits.extend(job.join().unwrap_or_else(|p| std::panic::resume_unwind(p))?);
+                        let job = s.spawn(move || alipay_side(c));
+                        merchant_side(&mut hits, &mut keys)?;
+                        let (h, k) = job.join().unwrap_or_else(|p| std::panic::resume_unwind(p))?;
+                        hits.extend(h);
+                        keys.extend(k);
                         Ok(())
                     })?,
                     None => {
-                        fill_probe_ids(conn, merchant, alipay)?;
-                        hits = row_hits(conn, MERCHANT_ID_PROBES)?;
-                        hits.extend(other_side(conn, locals)?);
+                        merchant_side(&mut hits, &mut keys)?;
+                        let (h, k) = alipay_side(conn)?;
+                        hits.extend(h);
+                        keys.extend(k);
                     }
                 }
+                load_local_keys(conn, a, b, keys, &mut locals.seen, &mut locals.local)?;
             }
             lap("probe");
             let mut new_rows: Vec<(i64, i64)> = Vec::new();
@@ -286,7 +310,7 @@ pub fn load_active_with(
         rows = std::mem::take(&mut input.rows).into_iter().map(|r| (0, r)).collect();
     }
     input.local = locals.local;
-    conn.execute_batch("DELETE FROM temp.active_ids; DELETE FROM temp.active_aids; DELETE FROM temp.active_local;")?;
+    conn.execute("DELETE FROM temp.active_local", [])?;
     drop(side);
     tracing::debug!(
         rows = input.rows.len(),
@@ -364,6 +388,60 @@ fn version_ids(v: &LocalVersion) -> [(Kind, Option<&str>); 3] {
     ]
 }
 
+/// An incremental run's local seeds (`LocalSide::seed`), read on a connection of their own while the
+/// run imports the day's files (`handoff::Handoff::start`): they do not depend on those files. The
+/// seeds read that way can only be more than after the import — a day whose transaction file arrives
+/// in the import still counts as a day without one, its sales are seeded too — or miss the payments
+/// that only a refund of the day's own files refers to, which the closure finds from those rows:
+/// the loaded keys and families are the same, only a few more keys may be loaded.
+pub(in crate::store) struct LocalSeedPrefetch {
+    day: NaiveDate,
+    handle: std::thread::JoinHandle<Result<LocalSide>>,
+}
+
+impl LocalSeedPrefetch {
+    pub(in crate::store) fn start(path: std::path::PathBuf, day: NaiveDate, params: &Params) -> Option<Self> {
+        let from = params.window_start(day);
+        let leaving = day - chrono::Duration::days(params.lookback_days()) - chrono::Duration::days(1);
+        let first_day = day - chrono::Duration::days(params.open_item_days as i64);
+        let handle = std::thread::Builder::new()
+            .name("local-seeds".into())
+            .spawn(move || -> Result<LocalSide> {
+                let conn = open_side(&path)?;
+                let (a, b) = (from.to_string(), day.to_string());
+                let mut st = conn.prepare(
+                    "SELECT DISTINCT business_date FROM files WHERE current = 1 AND kind = ?1
+                     AND business_date BETWEEN ?2 AND ?3",
+                )?;
+                let file_days: HashSet<String> = st
+                    .query_map(params![FileKind::Transactions.as_str(), a, b], |r| r.get(0))?
+                    .collect::<rusqlite::Result<_>>()?;
+                let mut local_days = vec![day];
+                let mut d = first_day;
+                while d < day {
+                    if d >= from && !file_days.contains(&d.to_string()) {
+                        local_days.push(d);
+                    }
+                    d += chrono::Duration::days(1);
+                }
+                local_days.sort_unstable();
+                let mut side = LocalSide::default();
+                side.seed(&conn, &LocalSeeds { day, from, leaving, local_days: &local_days, a: &a, b: &b })?;
+                Ok(side)
+            })
+            .ok()?;
+        Some(LocalSeedPrefetch { day, handle })
+    }
+
+    /// The seeds, if they are `day`'s.
+    fn take(self, day: NaiveDate) -> Option<Result<LocalSide>> {
+        (self.day == day).then(|| self.handle.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+    }
+}
+
+/// A local record's key: record type and record id, as stored.
+type LocalKey = (String, String);
+
 /// What the local seeds depend on.
 struct LocalSeeds<'a> {
     day: NaiveDate,
@@ -376,7 +454,7 @@ struct LocalSeeds<'a> {
 
 /// The local keys loaded so far: their visible versions, in load order.
 #[derive(Default)]
-struct LocalSide {
+pub(in crate::store) struct LocalSide {
     local: Vec<LocalVersion>,
     seen: HashSet<(RecordType, String)>,
 }
@@ -436,39 +514,56 @@ impl LocalSide {
         load_local_keys(conn, s.a, b, keys, &mut self.seen, &mut self.local)
     }
 
-    /// One round of the closure: the local keys naming one of the ids (their own id, the payment id,
-    /// the acquirement id), read with every visible version.
-    fn probe(&mut self, conn: &Connection, merchant: &[String], alipay: &[String], a: &str, b: &str) -> Result<()> {
-        fill_probe_ids(conn, merchant, alipay)?;
-        let mut keys: Vec<(String, String)> = Vec::new();
+    /// The local keys a round's merchant ids name, except the keys already loaded: by their own id
+    /// (a payment's or refund's record id, also in the history, whose versions may carry other ids than
+    /// the snapshot) and refunds by their payment id.
+    fn keys_by_merchant_id(&self, conn: &Connection, merchant: &[String]) -> Result<Vec<(String, String)>> {
+        // The record keys not loaded yet: most of a round's ids are the day's own sales, loaded.
+        let unseen = |t: RecordType| -> Vec<&String> {
+            merchant.iter().filter(|id| !self.seen.contains(&(t, id.to_string()))).collect()
+        };
+        let (payments, refunds) = (id_array(unseen(RecordType::Payment)), id_array(unseen(RecordType::Refund)));
         let mut st = conn.prepare_cached(
             // UNION ALL: a key found twice is kept once by `load_local_keys`. A payment's merchant id
             // is its record id: only refunds are looked up by it (the partial index
             // local_records_refunds_by_trans_id; without `record_type = 'REFUND'` SQLite would build a
             // temporary index of every local record on each round).
-            "SELECT lr.record_type, lr.record_id FROM temp.active_ids k CROSS JOIN local_records lr
-                 ON lr.record_type = 'PAYMENT' AND lr.record_id = k.id
-             UNION ALL SELECT lr.record_type, lr.record_id FROM temp.active_ids k CROSS JOIN local_records lr
-                 ON lr.record_type = 'REFUND' AND lr.record_id = k.id
-             UNION ALL SELECT lr.record_type, lr.record_id FROM temp.active_ids k CROSS JOIN local_records lr
-                 ON lr.record_type = 'REFUND' AND lr.merchant_trans_id = k.id
-             UNION ALL SELECT lr.record_type, lr.record_id FROM temp.active_aids k CROSS JOIN local_records lr
-                 ON lr.acquirement_id = k.id",
+            "SELECT lr.record_type, lr.record_id FROM rarray(?1) k CROSS JOIN local_records lr
+                 ON lr.record_type = 'PAYMENT' AND lr.record_id = k.value
+             UNION ALL SELECT lr.record_type, lr.record_id FROM rarray(?2) k CROSS JOIN local_records lr
+                 ON lr.record_type = 'REFUND' AND lr.record_id = k.value
+             UNION ALL SELECT lr.record_type, lr.record_id FROM rarray(?3) k CROSS JOIN local_records lr
+                 ON lr.record_type = 'REFUND' AND lr.merchant_trans_id = k.value
+             UNION ALL SELECT h.record_type, h.record_id FROM rarray(?1) k CROSS JOIN local_record_history h
+                 ON h.record_type = 'PAYMENT' AND h.record_id = k.value
+             UNION ALL SELECT h.record_type, h.record_id FROM rarray(?2) k CROSS JOIN local_record_history h
+                 ON h.record_type = 'REFUND' AND h.record_id = k.value",
         )?;
-        for k in st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))? {
-            keys.push(k?);
-        }
-        // Versions in the history may carry other ids than the snapshot (an acquirement id added
-        // later): their keys too.
-        let mut st = conn.prepare_cached(
-            "SELECT DISTINCT h.record_type, h.record_id FROM temp.active_ids k CROSS JOIN local_record_history h
-                 ON h.record_type IN ('PAYMENT', 'REFUND') AND h.record_id = k.id",
-        )?;
-        for k in st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))? {
-            keys.push(k?);
-        }
-        load_local_keys(conn, a, b, keys, &mut self.seen, &mut self.local)
+        let keys = st
+            .query_map(params![payments, refunds, id_array(merchant.iter())], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(keys)
     }
+}
+
+/// The local keys whose acquirement id is one of a round's Alipay ids.
+fn keys_by_alipay_id(conn: &Connection, alipay: &[String]) -> Result<Vec<(String, String)>> {
+    let mut st = conn.prepare_cached(
+        "SELECT lr.record_type, lr.record_id FROM rarray(?1) k CROSS JOIN local_records lr ON lr.acquirement_id = k.value",
+    )?;
+    let keys = st
+        .query_map([id_array(alipay.iter())], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(keys)
+}
+
+/// A list of ids as the `rarray` table-valued function's parameter (rusqlite's `array` module: the
+/// statement reads the list in place, where a temporary table cost a B-tree insert per id — more
+/// than the probes themselves), sorted so that the probes walk each index in order.
+fn id_array<'a>(ids: impl IntoIterator<Item = &'a String>) -> std::rc::Rc<Vec<rusqlite::types::Value>> {
+    let mut v: Vec<&String> = ids.into_iter().collect();
+    v.sort_unstable();
+    std::rc::Rc::new(v.into_iter().map(|id| rusqlite::types::Value::Text(id.clone())).collect())
 }
 
 // The probes of the closure's rounds, one per id kind. UNION ALL: a row found twice is skipped by the
@@ -479,26 +574,24 @@ impl LocalSide {
 // row id: it is in each index, so a match costs no read of the table's row (most matches are rows
 // already held); new rows are read after.
 const MERCHANT_ID_PROBES: &str =
-    "SELECT r.id FROM temp.active_ids k CROSS JOIN alipay_rows r ON r.merchant_trans_id = k.id
-     UNION ALL SELECT r.id FROM temp.active_ids k CROSS JOIN alipay_rows r ON r.merchant_refund_id = k.id";
-const ALIPAY_ID_PROBES: &str = "SELECT r.id FROM temp.active_aids k CROSS JOIN alipay_rows r ON r.alipay_id = k.id
-     UNION ALL SELECT r.id FROM temp.active_aids k CROSS JOIN alipay_rows r ON r.original_alipay_id = k.id";
+    "SELECT r.id FROM rarray(?1) k CROSS JOIN alipay_rows r ON r.merchant_trans_id = k.value
+     UNION ALL SELECT r.id FROM rarray(?1) k CROSS JOIN alipay_rows r ON r.merchant_refund_id = k.value";
+const ALIPAY_ID_PROBES: &str = "SELECT r.id FROM rarray(?1) k CROSS JOIN alipay_rows r ON r.alipay_id = k.value
+     UNION ALL SELECT r.id FROM rarray(?1) k CROSS JOIN alipay_rows r ON r.original_alipay_id = k.value";
 
-/// The row ids one of the probes above finds.
-fn row_hits(conn: &Connection, probes: &str) -> Result<Vec<i64>> {
+/// The row ids one of the probes above finds for `ids`.
+fn row_hits(conn: &Connection, probes: &str, ids: &[String]) -> Result<Vec<i64>> {
     let mut st = conn.prepare_cached(probes)?;
-    let hits = st.query_map([], |r| r.get::<_, i64>(0))?.collect::<rusqlite::Result<Vec<i64>>>()?;
+    let hits = st.query_map([id_array(ids)], |r| r.get::<_, i64>(0))?.collect::<rusqlite::Result<Vec<i64>>>()?;
     Ok(hits)
 }
 
 /// The temporary tables the active load uses, on `conn`.
 fn create_temp_tables(conn: &Connection) -> Result<()> {
     conn.execute_batch(
-        "CREATE TEMP TABLE IF NOT EXISTS active_ids (id TEXT PRIMARY KEY) WITHOUT ROWID;
-         CREATE TEMP TABLE IF NOT EXISTS active_aids (id TEXT PRIMARY KEY) WITHOUT ROWID;
-         CREATE TEMP TABLE IF NOT EXISTS active_local (record_type TEXT NOT NULL, record_id TEXT NOT NULL,
+        "CREATE TEMP TABLE IF NOT EXISTS active_local (record_type TEXT NOT NULL, record_id TEXT NOT NULL,
              PRIMARY KEY (record_type, record_id)) WITHOUT ROWID;
-         DELETE FROM temp.active_ids; DELETE FROM temp.active_aids; DELETE FROM temp.active_local;",
+         DELETE FROM temp.active_local;",
     )?;
     Ok(())
 }
@@ -509,18 +602,6 @@ fn open_side(path: &std::path::Path) -> Result<Connection> {
     c.pragma_update(None, "temp_store", "MEMORY")?;
     create_temp_tables(&c)?;
     Ok(c)
-}
-
-/// Puts a round's ids into `temp.active_ids` (merchant ids) and `temp.active_aids` (Alipay's).
-fn fill_probe_ids(conn: &Connection, merchant: &[String], alipay: &[String]) -> Result<()> {
-    for (table, probe) in [("temp.active_ids", merchant), ("temp.active_aids", alipay)] {
-        conn.execute(&format!("DELETE FROM {table}"), [])?;
-        let mut ins = conn.prepare_cached(&format!("INSERT OR IGNORE INTO {table} (id) VALUES (?1)"))?;
-        for id in probe {
-            ins.execute([id])?;
-        }
-    }
-    Ok(())
 }
 
 /// Reads every visible version of the local keys not read yet into `out`.
