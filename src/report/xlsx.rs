@@ -198,7 +198,6 @@ pub fn workbook(p: &Prepared) -> Result<Vec<u8>> {
     wb.set_properties(&props);
 
     summary_sheet(wb.add_worksheet(), &fm, p)?;
-    bridge_sheet(wb.add_worksheet(), &fm, p)?;
 
     let ws = wb.add_worksheet();
     ws.set_name("Discrepancies")?;
@@ -247,6 +246,8 @@ pub fn workbook(p: &Prepared) -> Result<Vec<u8>> {
     }
     res::xlsx_finish(ws, p, p.open.len(), cols.len() as u16 - 3)?;
     finish_table(ws, p.open.len(), cols.len())?;
+    // Sheets added later come after the earlier ones, so their places do not change.
+    bridge_sheet(wb.add_worksheet(), &fm, p)?;
     res::xlsx_sheet(wb.add_worksheet(), &fm.header, p)?;
 
     wb.save_to_buffer().context("cannot assemble the workbook")
