@@ -23,8 +23,14 @@ impl DayResult {
     }
 }
 
-/// Reconciles `date` from stored data and writes `reports/<date>/`.
-pub fn reconcile_day(ws: &mut Workspace, date: NaiveDate, run_id: i64) -> Result<DayResult> {
+/// Reconciles `date` from stored data and writes `reports/<date>/`, calling `writing_report` between
+/// the two (the runner's phases).
+pub fn reconcile_day(
+    ws: &mut Workspace,
+    date: NaiveDate,
+    run_id: i64,
+    writing_report: &mut dyn FnMut(),
+) -> Result<DayResult> {
     // The import's parser thread freed its batches into its own malloc arena; hand those pages back
     // before the window load needs as much again (otherwise the day's peak is the sum of both).
     store::shrink_cache(&ws.conn)?;
@@ -70,6 +76,7 @@ pub fn reconcile_day(ws: &mut Workspace, date: NaiveDate, run_id: i64) -> Result
         })
         .collect();
     ri.trend = trend(ws, date, &outcome)?;
+    writing_report();
     let reports_dir = ws.cfg.path(&ws.cfg.store.reports_dir);
     let written = report::write(&reports_dir, &ri, run_id)
         .with_context(|| format!("cannot write the report of {date} under {}", reports_dir.display()))?;

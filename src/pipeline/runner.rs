@@ -13,8 +13,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use std::time::Duration;
 
 /// The phases of a day, in the order they start. Fetch and Import overlap: each file is fetched,
-/// then imported, before the next one. Writing the report folder is part of `day::reconcile_day`
-/// (the Reconcile phase); Report records it and compares it with the previous one.
+/// then imported, before the next one. Report writes the report folder, records it and compares it
+/// with the previous one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
     Fetch,
@@ -207,8 +207,7 @@ fn steps(
         import = Some(imported);
     }
     obs.phase(date, Phase::Reconcile);
-    let result = day::reconcile_day(ws, date, run_id)?;
-    obs.phase(date, Phase::Report);
+    let result = day::reconcile_day(ws, date, run_id, &mut || obs.phase(date, Phase::Report))?;
     crate::store::runs::set_report_path(&ws.conn, run_id, &result.report.dir.display().to_string())?;
     let change = day::change_since_previous(&result.report);
     obs.phase(date, Phase::Email);
