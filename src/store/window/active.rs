@@ -522,48 +522,73 @@ impl LocalSide {
         let unseen = |t: RecordType| -> Vec<&String> {
             merchant.iter().filter(|id| !self.seen.contains(&(t, id.to_string()))).collect()
         };
-        let (payments, refunds) = (id_array(unseen(RecordType::Payment)), id_array(unseen(RecordType::Refund)));
-        let mut st = conn.prepare_cached(
-            // UNION ALL: a key found twice is kept once by `load_local_keys`. A payment's merchant id
-            // is its record id: only refunds are looked up by it (the partial index
-            // local_records_refunds_by_trans_id; without `record_type = 'REFUND'` SQLite would build a
-            // temporary index of every local record on each round).
+        let key = |r: &rusqlite::Row| Ok((r.get(0)?, r.get(1)?));
+        // A payment's merchant id is its record id: only refunds are looked up by it (the partial index
+        // local_records_refunds_by_trans_id; without `record_type = 'REFUND'` SQLite would build a
+        // temporary index of every local record on each round). A key found twice is kept once by
+        // `load_local_keys`.
+        let mut keys = probe_in_chunks(
+            conn,
             "SELECT lr.record_type, lr.record_id FROM rarray(?1) k CROSS JOIN local_records lr
                  ON lr.record_type = 'PAYMENT' AND lr.record_id = k.value
-             UNION ALL SELECT lr.record_type, lr.record_id FROM rarray(?2) k CROSS JOIN local_records lr
-                 ON lr.record_type = 'REFUND' AND lr.record_id = k.value
-             UNION ALL SELECT lr.record_type, lr.record_id FROM rarray(?3) k CROSS JOIN local_records lr
-                 ON lr.record_type = 'REFUND' AND lr.merchant_trans_id = k.value
              UNION ALL SELECT h.record_type, h.record_id FROM rarray(?1) k CROSS JOIN local_record_history h
-                 ON h.record_type = 'PAYMENT' AND h.record_id = k.value
-             UNION ALL SELECT h.record_type, h.record_id FROM rarray(?2) k CROSS JOIN local_record_history h
-                 ON h.record_type = 'REFUND' AND h.record_id = k.value",
+                 ON h.record_type = 'PAYMENT' AND h.record_id = k.value",
+            unseen(RecordType::Payment),
+            key,
         )?;
-        let keys = st
-            .query_map(params![payments, refunds, id_array(merchant.iter())], |r| Ok((r.get(0)?, r.get(1)?)))?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+        keys.extend(probe_in_chunks(
+            conn,
+            "SELECT lr.record_type, lr.record_id FROM rarray(?1) k CROSS JOIN local_records lr
+                 ON lr.record_type = 'REFUND' AND lr.record_id = k.value
+             UNION ALL SELECT h.record_type, h.record_id FROM rarray(?1) k CROSS JOIN local_record_history h
+                 ON h.record_type = 'REFUND' AND h.record_id = k.value",
+            unseen(RecordType::Refund),
+            key,
+        )?);
+        keys.extend(probe_in_chunks(
+            conn,
+            "SELECT lr.record_type, lr.record_id FROM rarray(?1) k CROSS JOIN local_records lr
+                 ON lr.record_type = 'REFUND' AND lr.merchant_trans_id = k.value",
+            merchant,
+            key,
+        )?);
         Ok(keys)
     }
 }
 
 /// The local keys whose acquirement id is one of a round's Alipay ids.
 fn keys_by_alipay_id(conn: &Connection, alipay: &[String]) -> Result<Vec<(String, String)>> {
-    let mut st = conn.prepare_cached(
+    probe_in_chunks(
+        conn,
         "SELECT lr.record_type, lr.record_id FROM rarray(?1) k CROSS JOIN local_records lr ON lr.acquirement_id = k.value",
-    )?;
-    let keys = st
-        .query_map([id_array(alipay.iter())], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(keys)
+        alipay,
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
 }
 
-/// A list of ids as the `rarray` table-valued function's parameter (rusqlite's `array` module: the
-/// statement reads the list in place, where a temporary table cost a B-tree insert per id — more
-/// than the probes themselves), sorted so that the probes walk each index in order.
-fn id_array<'a>(ids: impl IntoIterator<Item = &'a String>) -> std::rc::Rc<Vec<rusqlite::types::Value>> {
-    let mut v: Vec<&String> = ids.into_iter().collect();
-    v.sort_unstable();
-    std::rc::Rc::new(v.into_iter().map(|id| rusqlite::types::Value::Text(id.clone())).collect())
+/// Runs `sql`, whose one parameter `?1` is a list of ids as the `rarray` table-valued function
+/// (rusqlite's `array` module: the statement reads the list in place, where a temporary table cost a
+/// B-tree insert per id — more than the probes themselves), over `ids` sorted (the probes then walk
+/// each index in order) and in chunks (the list's copy of the ids stays small at millions of ids).
+fn probe_in_chunks<'a, T>(
+    conn: &Connection,
+    sql: &str,
+    ids: impl IntoIterator<Item = &'a String>,
+    row: impl Fn(&rusqlite::Row) -> rusqlite::Result<T>,
+) -> Result<Vec<T>> {
+    const CHUNK: usize = 50_000;
+    let mut ids: Vec<&String> = ids.into_iter().collect();
+    ids.sort_unstable();
+    let mut st = conn.prepare_cached(sql)?;
+    let mut out = Vec::new();
+    for chunk in ids.chunks(CHUNK) {
+        let list =
+            std::rc::Rc::new(chunk.iter().map(|id| rusqlite::types::Value::Text((*id).clone())).collect::<Vec<_>>());
+        for x in st.query_map([list], &row)? {
+            out.push(x?);
+        }
+    }
+    Ok(out)
 }
 
 // The probes of the closure's rounds, one per id kind. UNION ALL: a row found twice is skipped by the
@@ -581,9 +606,7 @@ const ALIPAY_ID_PROBES: &str = "SELECT r.id FROM rarray(?1) k CROSS JOIN alipay_
 
 /// The row ids one of the probes above finds for `ids`.
 fn row_hits(conn: &Connection, probes: &str, ids: &[String]) -> Result<Vec<i64>> {
-    let mut st = conn.prepare_cached(probes)?;
-    let hits = st.query_map([id_array(ids)], |r| r.get::<_, i64>(0))?.collect::<rusqlite::Result<Vec<i64>>>()?;
-    Ok(hits)
+    probe_in_chunks(conn, probes, ids, |r| r.get::<_, i64>(0))
 }
 
 /// The temporary tables the active load uses, on `conn`.
