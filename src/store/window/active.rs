@@ -527,24 +527,17 @@ impl LocalSide {
         // local_records_refunds_by_trans_id; without `record_type = 'REFUND'` SQLite would build a
         // temporary index of every local record on each round). A key found twice is kept once by
         // `load_local_keys`.
-        let mut keys = probe_in_chunks(
-            conn,
-            "SELECT lr.record_type, lr.record_id FROM rarray(?1) k CROSS JOIN local_records lr
-                 ON lr.record_type = 'PAYMENT' AND lr.record_id = k.value
-             UNION ALL SELECT h.record_type, h.record_id FROM rarray(?1) k CROSS JOIN local_record_history h
-                 ON h.record_type = 'PAYMENT' AND h.record_id = k.value",
-            unseen(RecordType::Payment),
-            key,
-        )?;
-        keys.extend(probe_in_chunks(
-            conn,
-            "SELECT lr.record_type, lr.record_id FROM rarray(?1) k CROSS JOIN local_records lr
-                 ON lr.record_type = 'REFUND' AND lr.record_id = k.value
-             UNION ALL SELECT h.record_type, h.record_id FROM rarray(?1) k CROSS JOIN local_record_history h
-                 ON h.record_type = 'REFUND' AND h.record_id = k.value",
-            unseen(RecordType::Refund),
-            key,
-        )?);
+        let mut keys = Vec::new();
+        for t in [RecordType::Payment, RecordType::Refund] {
+            let sql = format!(
+                "SELECT lr.record_type, lr.record_id FROM rarray(?1) k CROSS JOIN local_records lr
+                     ON lr.record_type = '{t}' AND lr.record_id = k.value
+                 UNION ALL SELECT h.record_type, h.record_id FROM rarray(?1) k CROSS JOIN local_record_history h
+                     ON h.record_type = '{t}' AND h.record_id = k.value",
+                t = t.as_str()
+            );
+            keys.extend(probe_in_chunks(conn, &sql, unseen(t), key)?);
+        }
         keys.extend(probe_in_chunks(
             conn,
             "SELECT lr.record_type, lr.record_id FROM rarray(?1) k CROSS JOIN local_records lr
