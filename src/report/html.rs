@@ -247,15 +247,22 @@ fn totals(out: &mut String, p: &Prepared) {
         let _ = writeln!(out, "<table {TABLE}>");
         let _ = writeln!(out, "<tr><th {TH} colspan=\"2\">{}</th></tr>", esc(code));
         let counted = |v: i64, n: i64| format!("{} <small>({n})</small>", amount(v, cur));
-        for (label, v) in [
+        let mut rows = vec![
             ("Payments", counted(t.alipay_payments, t.alipay_payment_count)),
             ("Refunds", counted(t.alipay_refunds, t.alipay_refund_count)),
             ("Cancels", counted(t.alipay_cancels, t.alipay_cancel_count)),
-            ("Fees", amount(t.fees, cur)),
-            ("Expected net", amount(t.expected_net, cur)),
-            ("Settled net", amount(t.settled_net, cur)),
-            ("At stake", amount(at_stake, cur)),
-        ] {
+        ];
+        // A pricing currency whose money settles in another has no settlement lines of its own: it
+        // says where it settles instead of showing 0.00 (the bridge does the same).
+        if !t.settles_in.is_empty() && t.fees == 0 && t.expected_net == 0 && t.settled_net == 0 {
+            rows.push(("Settles in", esc(&t.settles_in.join(", "))));
+        } else {
+            rows.push(("Fees", amount(t.fees, cur)));
+            rows.push(("Expected net", amount(t.expected_net, cur)));
+            rows.push(("Settled net", amount(t.settled_net, cur)));
+        }
+        rows.push(("At stake", amount(at_stake, cur)));
+        for (label, v) in rows {
             out.push_str("<tr>");
             td(out, label);
             td_html(out, &v);

@@ -414,3 +414,24 @@ fn html_lists_the_largest_amount_at_stake_first_and_the_csv_keeps_the_contract_o
     let second_line = csv.lines().nth(1).unwrap();
     assert!(second_line.contains(",DUPLICATE,"), "the CSV starts with the contract's first category: {second_line}");
 }
+
+/// A pricing currency whose money settles in another shows where it settles in the Totals table,
+/// not 0.00 fees and nets of its own; a currency that settles itself keeps its settlement lines.
+#[test]
+fn totals_of_a_currency_settling_in_another_say_where_it_settles() {
+    let mut input = sample();
+    let jpy = input.summary.currencies.get_mut("JPY").unwrap();
+    jpy.settles_in = vec!["HKD".into()];
+    let tmp = tempfile::tempdir().unwrap();
+    let w = write(tmp.path(), &input, 1).unwrap();
+    let html = String::from_utf8(read(&w.report_html)).unwrap();
+    let start = html.find("id=\"totals\"").unwrap();
+    let totals = &html[start..start + html[start..].find("<h2 ").unwrap()];
+    let table = |code: &str| {
+        let at = totals.find(&format!(">{code}</th>")).unwrap_or_else(|| panic!("{code} table"));
+        &totals[at..at + totals[at..].find("</table>").unwrap()]
+    };
+    assert!(table("JPY").contains("Settles in") && table("JPY").contains("HKD"), "{}", table("JPY"));
+    assert!(!table("JPY").contains("Expected net"), "no 0.00 nets for JPY: {}", table("JPY"));
+    assert!(table("HKD").contains("Expected net") && !table("HKD").contains("Settles in"));
+}
