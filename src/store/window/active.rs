@@ -53,24 +53,12 @@ pub fn load_active_with(
     let mut seeds: Vec<NaiveDate> = vec![day, unsettled_day, leaving];
     // Days whose rows are all seeds: T (and a look-back of 0 days).
     let whole_days: HashSet<NaiveDate> = HashSet::from_iter([day]);
-    // Days of the open-item look-back without a transaction file: all their local sales.
-    let first_day = day - chrono::Duration::days(params.open_item_days as i64);
     let file_days: HashSet<NaiveDate> =
         input.files.iter().filter(|f| f.kind == FileKind::Transactions).map(|f| f.date).collect();
-    let mut local_days: Vec<NaiveDate> = whole_days.iter().copied().collect();
-    let mut d = first_day;
-    while d <= day {
-        if !file_days.contains(&d) {
-            local_days.push(d);
-        }
-        d += chrono::Duration::days(1);
-    }
+    let local_days = local_days(day, params, |d| file_days.contains(&d));
     seeds.retain(|d| *d >= from && *d <= day);
     seeds.sort_unstable();
     seeds.dedup();
-    local_days.retain(|d| *d >= from && *d <= day);
-    local_days.sort_unstable();
-    local_days.dedup();
 
     let mut ids = Ids::default();
     // A state id is a key's name: a merchant id, or Alipay's for a key without one (both kinds).
@@ -403,7 +391,7 @@ impl LocalSeedPrefetch {
     pub(in crate::store) fn start(path: std::path::PathBuf, day: NaiveDate, params: &Params) -> Option<Self> {
         let from = params.window_start(day);
         let leaving = day - chrono::Duration::days(params.lookback_days()) - chrono::Duration::days(1);
-        let first_day = day - chrono::Duration::days(params.open_item_days as i64);
+        let params = params.clone();
         let handle = std::thread::Builder::new()
             .name("local-seeds".into())
             .spawn(move || -> Result<LocalSide> {
@@ -416,15 +404,7 @@ impl LocalSeedPrefetch {
                 let file_days: HashSet<String> = st
                     .query_map(params![FileKind::Transactions.as_str(), a, b], |r| r.get(0))?
                     .collect::<rusqlite::Result<_>>()?;
-                let mut local_days = vec![day];
-                let mut d = first_day;
-                while d < day {
-                    if d >= from && !file_days.contains(&d.to_string()) {
-                        local_days.push(d);
-                    }
-                    d += chrono::Duration::days(1);
-                }
-                local_days.sort_unstable();
+                let local_days = local_days(day, &params, |d| file_days.contains(&d.to_string()));
                 let mut side = LocalSide::default();
                 side.seed(&conn, &LocalSeeds { day, from, leaving, local_days: &local_days, a: &a, b: &b })?;
                 Ok(side)
@@ -441,6 +421,14 @@ impl LocalSeedPrefetch {
 
 /// A local record's key: record type and record id, as stored.
 type LocalKey = (String, String);
+
+/// The days whose local sales are all seeds of `day`: the day itself, and the days of its open-item
+/// look-back (within the window) without a transaction file (the FILE_MISSING row counts them).
+fn local_days(day: NaiveDate, params: &Params, has_file: impl Fn(NaiveDate) -> bool) -> Vec<NaiveDate> {
+    let from = params.window_start(day);
+    let first_day = (day - chrono::Duration::days(params.open_item_days as i64)).max(from);
+    first_day.iter_days().take_while(|d| *d <= day).filter(|d| *d == day || !has_file(*d)).collect()
+}
 
 /// What the local seeds depend on.
 struct LocalSeeds<'a> {
