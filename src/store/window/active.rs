@@ -444,7 +444,23 @@ struct LocalSeeds<'a> {
 #[derive(Default)]
 pub(in crate::store) struct LocalSide {
     local: Vec<LocalVersion>,
-    seen: HashSet<(RecordType, String)>,
+    seen: LoadedKeys,
+}
+
+/// The local keys loaded, by record type: looked up by `&str` (a round checks every merchant id
+/// against them without allocating).
+#[derive(Default)]
+struct LoadedKeys([HashSet<String>; 2]);
+
+impl LoadedKeys {
+    fn contains(&self, t: RecordType, id: &str) -> bool {
+        self.0[t as usize].contains(id)
+    }
+
+    /// Whether the key was new.
+    fn insert(&mut self, t: RecordType, id: &str) -> bool {
+        !self.contains(t, id) && self.0[t as usize].insert(id.to_string())
+    }
 }
 
 impl LocalSide {
@@ -459,7 +475,7 @@ impl LocalSide {
         // carry another date).
         if s.local_days.contains(&day) {
             for v in single_versions(conn, b, b, ALL_RECORDS)? {
-                self.seen.insert((v.record_type, v.key().to_string()));
+                self.seen.insert(v.record_type, v.key());
                 self.local.push(v);
             }
             let mut st = conn.prepare_cached(
@@ -507,9 +523,8 @@ impl LocalSide {
     /// the snapshot) and refunds by their payment id.
     fn keys_by_merchant_id(&self, conn: &Connection, merchant: &[String]) -> Result<Vec<(String, String)>> {
         // The record keys not loaded yet: most of a round's ids are the day's own sales, loaded.
-        let unseen = |t: RecordType| -> Vec<&String> {
-            merchant.iter().filter(|id| !self.seen.contains(&(t, id.to_string()))).collect()
-        };
+        let unseen =
+            |t: RecordType| -> Vec<&String> { merchant.iter().filter(|id| !self.seen.contains(t, id)).collect() };
         let key = |r: &rusqlite::Row| Ok((r.get(0)?, r.get(1)?));
         // A payment's merchant id is its record id: only refunds are looked up by it (the partial index
         // local_records_refunds_by_trans_id; without `record_type = 'REFUND'` SQLite would build a
@@ -614,7 +629,7 @@ fn load_local_keys(
     a: &str,
     b: &str,
     keys: Vec<(String, String)>,
-    seen: &mut HashSet<(RecordType, String)>,
+    seen: &mut LoadedKeys,
     out: &mut Vec<LocalVersion>,
 ) -> Result<()> {
     conn.execute("DELETE FROM temp.active_local", [])?;
@@ -624,7 +639,7 @@ fn load_local_keys(
             conn.prepare_cached("INSERT OR IGNORE INTO temp.active_local (record_type, record_id) VALUES (?1, ?2)")?;
         for (rt, id) in keys {
             let Some(t) = RecordType::parse(&rt) else { continue };
-            if seen.insert((t, id.clone())) {
+            if seen.insert(t, &id) {
                 ins.execute(params![rt, id])?;
                 any = true;
             }
