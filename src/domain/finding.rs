@@ -87,6 +87,25 @@ pub struct Finding {
 }
 
 impl Finding {
+    /// A finding with no ids, amounts or types: those are filled in by the caller where it has them.
+    pub fn blank(business_date: NaiveDate, item_date: NaiveDate, category: Category, detail: String) -> Finding {
+        Finding {
+            business_date,
+            item_date,
+            category,
+            merchant_trans_id: String::new(),
+            merchant_refund_id: String::new(),
+            acquirement_id: String::new(),
+            currency: None,
+            local_amount: None,
+            alipay_currency: None,
+            alipay_amount: None,
+            local_type: String::new(),
+            alipay_type: String::new(),
+            detail,
+        }
+    }
+
     /// `alipay_amount − local_amount` when both exist in the same currency.
     pub fn difference(&self) -> Option<i64> {
         match (self.local_amount, self.alipay_amount, self.currency, self.alipay_currency) {

@@ -134,19 +134,9 @@ mod tests {
     fn finding(cat: Category, trans: &str, refund: &str) -> Finding {
         let d = NaiveDate::from_ymd_opt(2026, 11, 2).unwrap();
         Finding {
-            business_date: d,
-            item_date: d,
-            category: cat,
             merchant_trans_id: trans.into(),
             merchant_refund_id: refund.into(),
-            acquirement_id: String::new(),
-            currency: None,
-            local_amount: None,
-            alipay_currency: None,
-            alipay_amount: None,
-            local_type: String::new(),
-            alipay_type: String::new(),
-            detail: "x".into(),
+            ..Finding::blank(d, d, cat, "x".into())
         }
     }
 

@@ -204,21 +204,13 @@ fn text_part_names_no_path_and_reads_like_the_page() {
             ..Default::default()
         },
     );
-    let f = Finding {
-        business_date: "2026-11-25".parse().unwrap(),
-        item_date: "2026-11-25".parse().unwrap(),
-        category: Category::FileIntegrity,
-        merchant_trans_id: String::new(),
-        merchant_refund_id: String::new(),
-        acquirement_id: String::new(),
-        currency: None,
-        local_amount: None,
-        alipay_currency: None,
-        alipay_amount: None,
-        local_type: String::new(),
-        alipay_type: String::new(),
-        detail: "2088000000000001_transaction_20261125.txt line 1: Total_count says 14 rows but the file has 15".into(),
-    };
+    let day = "2026-11-25".parse().unwrap();
+    let f = Finding::blank(
+        day,
+        day,
+        Category::FileIntegrity,
+        "2088000000000001_transaction_20261125.txt line 1: Total_count says 14 rows but the file has 15".into(),
+    );
     let d = folder(&[
         ("discrepancies.csv", b"a\n"),
         ("pending.csv", b"a\n"),

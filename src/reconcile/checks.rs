@@ -10,26 +10,8 @@ use chrono::{Duration, NaiveDate};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-fn blank(date: NaiveDate, item_date: NaiveDate, category: Category, detail: String) -> Finding {
-    Finding {
-        business_date: date,
-        item_date,
-        category,
-        merchant_trans_id: String::new(),
-        merchant_refund_id: String::new(),
-        acquirement_id: String::new(),
-        currency: None,
-        local_amount: None,
-        alipay_currency: None,
-        alipay_amount: None,
-        local_type: String::new(),
-        alipay_type: String::new(),
-        detail,
-    }
-}
-
 pub(super) fn integrity_finding(date: NaiveDate, item_date: NaiveDate, detail: String) -> Finding {
-    blank(date, item_date, Category::FileIntegrity, detail)
+    Finding::blank(date, item_date, Category::FileIntegrity, detail)
 }
 
 /// The rows the day's checks read, split in one pass over the window (a pass over millions of wide
@@ -174,7 +156,7 @@ fn unnamed<'a>(
     t: Option<&'a AlipayRow>,
     detail: String,
 ) -> Unnamed<'a> {
-    let mut f = blank(date, r.date, cat, detail);
+    let mut f = Finding::blank(date, r.date, cat, detail);
     f.alipay_type = r.trans_type.as_str().to_string();
     (f, r, t)
 }
@@ -561,7 +543,7 @@ fn summaries(input: &Input, rows: &DayRows, date: NaiveDate) -> Vec<Finding> {
             continue;
         }
         let file = input.file(s.file_id).map(|f| f.name.as_str()).unwrap_or("settlement summary");
-        let mut f = blank(date, s.date, Category::SummaryMismatch, format!(
+        let mut f = Finding::blank(date, s.date, Category::SummaryMismatch, format!(
             "{file} line {}: {ty} says {} rows and {} but the settlement detail has {n} rows and {}: ask Alipay for a corrected file.",
             s.line,
             s.count.map(|c| c.to_string()).unwrap_or_else(|| "no count".into()),
