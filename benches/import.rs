@@ -9,9 +9,9 @@
 //! peak RSS and the import's own peak (it runs before the floor, which holds every parsed row).
 
 use alipay_recon::config::Config;
+use alipay_recon::demo::gen::{generate, GenSpec};
 use alipay_recon::domain::{Currency, FileFormat, FileKind};
 use alipay_recon::formats::{self, ParseContext, Rows};
-use alipay_recon::gen::{generate, GenSpec};
 use alipay_recon::pipeline::{import_bytes, Fetched, Workspace};
 use alipay_recon::source::{RemoteFile, SafeName};
 use rusqlite::params;

@@ -14,8 +14,8 @@
 //! pandas script's one-pass compute step. A script whose module is missing is skipped with a note.
 //! `BENCH_BIN=/path/to/alipay-recon` times another build of the binary (e.g. a baseline).
 
+use alipay_recon::demo::gen::{generate, GenSpec};
 use alipay_recon::domain::{Currency, FileFormat};
-use alipay_recon::gen::{generate, GenSpec};
 use std::path::Path;
 use std::process::Command;
 use std::time::Instant;

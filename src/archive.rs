@@ -55,17 +55,17 @@ impl Archive {
         if let Some(staged) = staged {
             // Linked under a temporary name and renamed: the entry appears whole or not at all, also
             // over a damaged entry of the wrong size.
-            let part = crate::os::part_path(&path);
+            let part = crate::sys::os::part_path(&path);
             let _ = fs::remove_file(&part);
             let linked = fs::hard_link(staged, &part).is_ok()
                 && fs::metadata(&part).map(|m| m.len() == bytes.len() as u64).unwrap_or(false);
             if linked {
-                crate::os::rename_synced(&part, &path)?;
+                crate::sys::os::rename_synced(&part, &path)?;
                 return Ok((hash, rel));
             }
             let _ = fs::remove_file(&part);
         }
-        crate::os::write_atomically(&path, bytes)?;
+        crate::sys::os::write_atomically(&path, bytes)?;
         Ok((hash, rel))
     }
 
@@ -125,6 +125,6 @@ mod tests {
         let gone = d.path().join("gone.csv");
         let (_, rel2) = a.put_linked(b"other", sha256_hex(b"other"), &gone).unwrap();
         assert_eq!(a.get(&rel2).unwrap(), b"other");
-        assert!(!crate::os::part_path(&d.path().join("archive").join(&rel2)).exists());
+        assert!(!crate::sys::os::part_path(&d.path().join("archive").join(&rel2)).exists());
     }
 }

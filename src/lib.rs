@@ -22,27 +22,27 @@ macro_rules! errln {
     ($($t:tt)*) => { $crate::cli::out::stderr(format_args!($($t)*), true) };
 }
 
+// The data path, in order.
 pub mod archive;
-pub mod cli;
-pub mod config;
-pub mod demo;
-pub mod doctor;
-pub mod domain;
-pub mod exit;
 pub mod formats;
-pub mod gen;
-pub mod lock;
-pub mod logging;
 pub mod notify;
-pub mod os;
-pub mod payment;
 pub mod pipeline;
 pub mod reconcile;
 pub mod report;
-pub mod resolve;
-pub mod retention;
-pub mod retry;
 pub mod sales;
-pub mod schedule;
 pub mod source;
 pub mod store;
+
+// Shared vocabulary and settings.
+pub mod config;
+pub mod domain;
+
+// The other users' modules: cashiers (payment), accountants (resolve).
+pub mod payment;
+pub mod resolve;
+
+// Beside the data path: operators' services, the demo and synthetic days, process plumbing, the CLI.
+pub mod cli;
+pub mod demo;
+pub mod ops;
+pub mod sys;

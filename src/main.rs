@@ -12,7 +12,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = alipay_recon::cli::Cli::parse();
-    alipay_recon::logging::init(cli.log_format, cli.verbosity());
+    alipay_recon::sys::logging::init(cli.log_format, cli.verbosity());
     let attention_is_ok = cli.attention_is_ok();
     let result = alipay_recon::cli::run(cli);
     if let Err(e) = &result {
@@ -20,5 +20,5 @@ fn main() -> ExitCode {
         // Never a panic on a closed stderr (cli::out).
         alipay_recon::cli::out::stderr(format_args!("error: {e:#}"), true);
     }
-    ExitCode::from(alipay_recon::exit::code_of(&result, attention_is_ok))
+    ExitCode::from(alipay_recon::sys::exit::code_of(&result, attention_is_ok))
 }

@@ -2,9 +2,9 @@
 //! resolution with the entry that recorded it; names the first entry changed or removed (exit 1).
 //! `alipay-recon audit export [--out FILE]` — the trail as CSV (stdout by default).
 
-use crate::exit::Outcome;
 use crate::pipeline::Workspace;
 use crate::resolve::audit;
+use crate::sys::exit::Outcome;
 use anyhow::{Context, Result};
 use std::path::PathBuf;
 

@@ -9,8 +9,8 @@
 //! `daemon with-lock --date D -- PROGRAM ARGS…` runs any program while holding date D's run lock, so
 //! operators' own scripts never overlap a reconciliation of that date (exit 4 when it is held).
 
-use crate::exit::{Locked, NotReady, Outcome};
-use crate::schedule::{self, daemon::DaemonSettings, JobSpec, ScheduleSet};
+use crate::ops::schedule::{self, daemon::DaemonSettings, JobSpec, ScheduleSet};
+use crate::sys::exit::{Locked, NotReady, Outcome};
 use anyhow::{bail, Context, Result};
 use std::path::PathBuf;
 
@@ -83,7 +83,7 @@ fn load_jobs(cfg: &crate::config::Config) -> Result<ScheduleSet> {
 
 fn run_daemon(g: &super::Globals, cfg: &crate::config::Config) -> Result<Outcome> {
     let set = load_jobs(cfg)?;
-    let _lock = crate::lock::acquire_daemon(&crate::lock::lock_dir(cfg))?;
+    let _lock = crate::sys::lock::acquire_daemon(&crate::sys::lock::lock_dir(cfg))?;
     let config_path = std::path::absolute(&g.config).unwrap_or_else(|_| g.config.clone());
     let settings = DaemonSettings {
         schedule: set,
@@ -122,7 +122,8 @@ fn check(cfg: &crate::config::Config, count: usize) -> Result<Outcome> {
 
 fn with_lock(cfg: &crate::config::Config, date: &str, wait: Option<u64>, cmd: &[String]) -> Result<Outcome> {
     let d = schedule::parse_date_arg(date, cfg.business.timezone, chrono::Utc::now())?;
-    let _lock = crate::lock::acquire(&crate::lock::lock_dir(cfg), d, wait.map(std::time::Duration::from_secs))?;
+    let _lock =
+        crate::sys::lock::acquire(&crate::sys::lock::lock_dir(cfg), d, wait.map(std::time::Duration::from_secs))?;
     let status = std::process::Command::new(&cmd[0])
         .args(&cmd[1..])
         .env("ALIPAY_RECON_DATE", d.to_string())

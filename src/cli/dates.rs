@@ -6,7 +6,7 @@ use anyhow::Result;
 use chrono::{DateTime, NaiveDate, Utc};
 
 pub fn parse_date(s: &str, zone: &BusinessZone, now: DateTime<Utc>) -> Result<NaiveDate> {
-    crate::schedule::parse_date_arg(s, *zone, now)
+    crate::ops::schedule::parse_date_arg(s, *zone, now)
 }
 
 /// Dates from `from` to `to` inclusive, in order.

@@ -3,8 +3,8 @@
 //! emails (.eml files) under DIR. Prints where the reports are.
 
 use crate::config::Config;
-use crate::exit::Outcome;
 use crate::pipeline::{self, DayObserver, DayOptions, DayRun, Phase, Workspace};
+use crate::sys::exit::Outcome;
 use anyhow::{Context, Result};
 use std::path::PathBuf;
 

@@ -5,7 +5,7 @@
 //! signed payQuery of a made-up id to the payment API (docs/payment.md).
 //! Exit 0 when every check passes (warnings allowed), 2 when any fails.
 
-use crate::exit::Outcome;
+use crate::sys::exit::Outcome;
 use anyhow::{bail, Result};
 use chrono::NaiveDate;
 
@@ -22,7 +22,7 @@ pub fn run(g: &super::Globals, a: Args) -> Result<Outcome> {
         let now = chrono::Utc::now().fixed_offset();
         cfg.business.timezone.date_of(&now).pred_opt().expect("date in range")
     });
-    let report = crate::doctor::run(&cfg, day);
+    let report = crate::ops::doctor::run(&cfg, day);
     out!("{report}");
     let failed = report.failed();
     if failed > 0 {

@@ -2,8 +2,8 @@
 //! Alipay id) across Alipay files (all versions), local sales records and their history.
 
 use crate::domain::{display_money, Currency};
-use crate::exit::Outcome;
 use crate::pipeline::Workspace;
+use crate::sys::exit::Outcome;
 use anyhow::{bail, Result};
 
 #[derive(Debug, clap::Args)]

@@ -1,9 +1,9 @@
 //! `alipay-recon gen --date D --payments N [--format intl] [--seed S] --out DIR` — write a synthetic
 //! day (Alipay files laid out like the SFTP server + the matching sales-v1 CSV) for benchmarks and trials.
 
+use crate::demo::gen::{generate, GenSpec};
 use crate::domain::{BusinessZone, Currency, FileFormat};
-use crate::exit::Outcome;
-use crate::gen::{generate, GenSpec};
+use crate::sys::exit::Outcome;
 use anyhow::Result;
 use std::path::PathBuf;
 

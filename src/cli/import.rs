@@ -3,8 +3,8 @@
 //! restatement. Before the file deadline, "not there yet" exits 3 so the scheduler retries.
 
 use super::dates::parse_date;
-use crate::exit::Outcome;
 use crate::pipeline::{self, DayImport, FileOutcome, Workspace};
+use crate::sys::exit::Outcome;
 use anyhow::Result;
 
 #[derive(Debug, clap::Args)]
@@ -23,7 +23,7 @@ pub fn run(g: &super::Globals, a: Args) -> Result<Outcome> {
     let date = parse_date(&a.date, &cfg.business.timezone, now)?;
     let mut ws = Workspace::open(cfg)?;
     ws.refetch = a.refetch;
-    let _lock = crate::lock::acquire(&crate::lock::lock_dir(&ws.cfg), date, None)?;
+    let _lock = crate::sys::lock::acquire(&crate::sys::lock::lock_dir(&ws.cfg), date, None)?;
     let mut source = pipeline::open_source(&ws.cfg)?;
     let (outcome, _) = pipeline::recorded(&mut ws, "import", Some(date), |ws, run_id| {
         let bar = super::progress::files_bar();

@@ -2,8 +2,8 @@
 //! `[sales.mapping]`). Bad rows are rejected with file, line and reason; good rows load. Snapshot
 //! semantics: a later file replaces earlier versions of the same key; the same file twice changes nothing.
 
-use crate::exit::Outcome;
 use crate::pipeline::{self, Workspace};
+use crate::sys::exit::Outcome;
 use anyhow::Result;
 use std::path::PathBuf;
 

@@ -1,6 +1,6 @@
 //! `alipay-recon init [PATH]` — write the annotated example configuration to start from.
 
-use crate::exit::Outcome;
+use crate::sys::exit::Outcome;
 use anyhow::{bail, Context, Result};
 use std::path::PathBuf;
 

@@ -3,9 +3,9 @@
 //! newest report, resolved (with reason, note and who), or expired (reached the end of the open-item
 //! look-back unresolved). Dates filter the item date.
 
-use crate::exit::Outcome;
 use crate::pipeline::Workspace;
 use crate::resolve::{self, Filter, ItemState};
+use crate::sys::exit::Outcome;
 use anyhow::{Context, Result};
 
 #[derive(Debug, clap::Args)]

@@ -1,8 +1,8 @@
 //! The command line: argument definitions and dispatch. Each subcommand is one file with its help
 //! text on top and a `run` that calls the library; no business logic lives here.
 
-use crate::exit::Outcome;
-use crate::logging::LogFormat;
+use crate::sys::exit::Outcome;
+use crate::sys::logging::LogFormat;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;

@@ -18,7 +18,7 @@ pub fn stdout(args: fmt::Arguments<'_>, line: bool) {
         return;
     }
     // Above the progress bars (on a terminal), not through them.
-    let written = crate::logging::above_bars(|| write(&mut std::io::stdout().lock(), args, line));
+    let written = crate::sys::logging::above_bars(|| write(&mut std::io::stdout().lock(), args, line));
     if let Err(e) = written {
         STDOUT_GONE.store(true, Ordering::Relaxed);
         if e.kind() != ErrorKind::BrokenPipe {
@@ -32,7 +32,7 @@ pub fn stderr(args: fmt::Arguments<'_>, line: bool) {
     if STDERR_GONE.load(Ordering::Relaxed) {
         return;
     }
-    if crate::logging::above_bars(|| write(&mut std::io::stderr().lock(), args, line)).is_err() {
+    if crate::sys::logging::above_bars(|| write(&mut std::io::stderr().lock(), args, line)).is_err() {
         STDERR_GONE.store(true, Ordering::Relaxed);
     }
 }

@@ -5,8 +5,8 @@
 //! `send` delivers every pending message with the configured transport; it exits 0 when nothing is
 //! left waiting and 2 (with the reason and what to do) when a message could not be sent.
 
-use crate::exit::Outcome;
 use crate::notify;
+use crate::sys::exit::Outcome;
 use anyhow::{bail, Result};
 
 #[derive(Debug, clap::Args)]

@@ -8,8 +8,8 @@
 
 use crate::config::Config;
 use crate::domain::{parse_major, Currency};
-use crate::exit::Outcome;
 use crate::payment::{self, codes, Amount, Attempt, IntlClient, NewPayment, PayState, RefundState};
+use crate::sys::exit::Outcome;
 use anyhow::{anyhow, bail, Context, Result};
 use std::sync::Arc;
 

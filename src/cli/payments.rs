@@ -1,8 +1,8 @@
 //! `alipay-recon payments [--state S]… [--date D | --from D --to D]` — list the payment ledger,
 //! oldest first: id, time, amount, state, last result code, Alipay id, refunds.
 
-use crate::exit::Outcome;
 use crate::payment::ledger::{self, PayState};
+use crate::sys::exit::Outcome;
 use anyhow::{anyhow, Result};
 use chrono::NaiveDate;
 

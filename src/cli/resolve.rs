@@ -8,9 +8,9 @@
 //! A change takes effect on today's business day (or `--date`, an earlier day): that day's report and
 //! later ones leave the item out of open_items.csv and list the change.
 
-use crate::exit::Outcome;
 use crate::pipeline::Workspace;
 use crate::resolve::{self, import, ItemRef, Recording};
+use crate::sys::exit::Outcome;
 use anyhow::{bail, Context, Result};
 use chrono::NaiveDate;
 use std::path::PathBuf;
@@ -79,7 +79,7 @@ fn recording(ws: &Workspace, who: &Who) -> Result<Recording> {
     if effective > today {
         bail!("--date {effective} is in the future (today is {today} in the business zone): a resolution takes effect on the day it is recorded or an earlier one");
     }
-    let by = who.by.clone().unwrap_or_else(crate::os::user_name);
+    let by = who.by.clone().unwrap_or_else(crate::sys::os::user_name);
     if by.trim().is_empty() {
         bail!("--by is empty: name who records this");
     }

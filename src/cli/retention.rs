@@ -5,10 +5,10 @@
 //! interrupted downloads (`retention.staging_days`). Never deletes the archive, reports or rows.
 //! Exit 0 when nothing needs attention, 1 when a date is at risk of deletion.
 
-use crate::exit::Outcome;
 use crate::notify::EmailOptions;
+use crate::ops::retention::{self, AlertState};
 use crate::pipeline::{self, Workspace};
-use crate::retention::{self, AlertState};
+use crate::sys::exit::Outcome;
 use anyhow::Result;
 use chrono::NaiveDate;
 

@@ -8,9 +8,9 @@
 //! observer ([`Printer`]) and returns the outcome for the exit code.
 
 use super::dates::{parse_date, range};
-use crate::exit::Outcome;
 use crate::pipeline::runner::Ledger;
 use crate::pipeline::{self, day, DayObserver, DayOptions, DayRun, Phase, Workspace};
+use crate::sys::exit::Outcome;
 use anyhow::{bail, Result};
 use chrono::{DateTime, NaiveDate, Utc};
 

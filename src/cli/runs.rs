@@ -1,8 +1,8 @@
 //! `alipay-recon runs [--limit N]` — the run history: who ran what, when, with which arguments, the
 //! outcome and the report path.
 
-use crate::exit::Outcome;
 use crate::pipeline::Workspace;
+use crate::sys::exit::Outcome;
 use anyhow::Result;
 
 #[derive(Debug, clap::Args)]

@@ -3,9 +3,9 @@
 //! and integrators can pay, cancel and refund without Alipay, and the daily run can reconcile the
 //! files it writes. Magic codes: docs/payment.md. Stops with Ctrl-C.
 
-use crate::exit::Outcome;
 use crate::payment::sandbox::{Options, Sandbox};
 use crate::payment::sign::{PrivateKey, PublicKey};
+use crate::sys::exit::Outcome;
 use anyhow::{Context, Result};
 use std::io::Write;
 use std::path::PathBuf;

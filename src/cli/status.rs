@@ -2,8 +2,8 @@
 //! rejected lines, warnings and versions, and local sales records per day.
 
 use super::dates::parse_date;
-use crate::exit::Outcome;
 use crate::pipeline::Workspace;
+use crate::sys::exit::Outcome;
 use anyhow::Result;
 
 #[derive(Debug, clap::Args)]

@@ -267,7 +267,7 @@ struct SendError {
     unreachable: bool,
 }
 
-/// Up to `email.attempts` tries, waiting `backoff_ms`, 2×, 4×… (at most [`crate::retry::MAX_WAIT`])
+/// Up to `email.attempts` tries, waiting `backoff_ms`, 2×, 4×… (at most [`crate::sys::retry::MAX_WAIT`])
 /// between them. Permanent refusals (5xx) are not retried in this pass. Returns where it went (or the
 /// last error) and the attempts made.
 fn send_with_retries(
@@ -276,7 +276,7 @@ fn send_with_retries(
     key: &str,
     ec: &EmailConfig,
 ) -> (Result<String, SendError>, u32) {
-    let (r, attempts) = crate::retry::retry(
+    let (r, attempts) = crate::sys::retry::retry(
         &mut (),
         backoff(ec),
         |_| send_once(sink, m, key),
@@ -291,8 +291,8 @@ fn send_with_retries(
     (r.map_err(|e| SendError { message: e.message, unreachable: e.unreachable }), attempts)
 }
 
-fn backoff(ec: &EmailConfig) -> crate::retry::Backoff {
-    crate::retry::Backoff::new(Duration::from_millis(ec.backoff_ms))
+fn backoff(ec: &EmailConfig) -> crate::sys::retry::Backoff {
+    crate::sys::retry::Backoff::new(Duration::from_millis(ec.backoff_ms))
 }
 
 /// What to do when the server's certificate was refused (unknown CA, a name it does not cover, expired).

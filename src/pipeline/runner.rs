@@ -5,9 +5,9 @@
 //! [`DayObserver`] tells them and map the outcome to an exit code. Nothing here prints.
 
 use super::{day, email, DayImport, Workspace};
-use crate::exit::Outcome;
 use crate::notify::EmailOptions;
 use crate::source::{FileSource, RemoteFile};
+use crate::sys::exit::Outcome;
 use anyhow::{Context, Result};
 use chrono::{DateTime, NaiveDate, Utc};
 use std::time::Duration;
@@ -158,7 +158,7 @@ fn run_day(
 ) -> Result<DayRun> {
     let now = if opts.files_final { opts.now.max(super::deadline(&ws.cfg, date)) } else { opts.now };
     // One run per date at a time, shared with the daemon and other manual runs (exit 4 when held).
-    let _lock = crate::lock::acquire(&crate::lock::lock_dir(&ws.cfg), date, opts.wait)?;
+    let _lock = crate::sys::lock::acquire(&crate::sys::lock::lock_dir(&ws.cfg), date, opts.wait)?;
     let r = super::recorded(ws, opts.command, Some(date), |ws, run_id| {
         let run = steps(ws, run_id, source, date, now, opts.email, try_send, obs)?;
         Ok((run.outcome, run))
@@ -167,7 +167,7 @@ fn run_day(
     match r {
         Ok((_, run)) => Ok(run),
         Err(e) => {
-            if crate::exit::code_of_error(&e) == crate::exit::code::FAILED {
+            if crate::sys::exit::code_of_error(&e) == crate::sys::exit::code::FAILED {
                 email::run_failed(ws, Some(date), opts.command, &e, opts.email);
             }
             obs.delivered_after_failure(&email::deliver(ws, opts.email, true));
@@ -340,7 +340,7 @@ mod tests {
         let now = crate::pipeline::deadline(&ws.cfg, date(26)) - chrono::Duration::hours(1);
         let mut seen = Recorder::default();
         let e = run_days(&mut ws, &[date(26)], &options(true, now, false), &mut seen).unwrap_err();
-        assert_eq!(crate::exit::code_of_error(&e), crate::exit::code::NOT_READY, "{e:#}");
+        assert_eq!(crate::sys::exit::code_of_error(&e), crate::sys::exit::code::NOT_READY, "{e:#}");
         let want = ["2026-11-26 fetch", "2026-11-26 import", "2026-11-26 imported 0 files", "delivered after failure"];
         assert_eq!(seen.phases(), want);
         // The same day with its files final is reconciled (a missing file is reported, not waited for).

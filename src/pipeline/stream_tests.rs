@@ -2,8 +2,8 @@
 //! no rows and no `files` row, and an incomplete antom file before the deadline leaves nothing either.
 
 use super::*;
+use crate::demo::gen::{generate, GenSpec};
 use crate::domain::{Currency, FileFormat};
-use crate::gen::{generate, GenSpec};
 use crate::source::SafeName;
 
 struct Day {

@@ -5,7 +5,7 @@
 use super::{DayLayout, FileSource, Listing, RemoteFile, SafeName};
 use crate::config::FormatLayout;
 use crate::domain::FileFormat;
-use crate::os::{part_path, rename_synced};
+use crate::sys::os::{part_path, rename_synced};
 use anyhow::{bail, Context, Result};
 use chrono::NaiveDate;
 use std::fs;

@@ -167,7 +167,7 @@ fn checkpoint_in_background(conn: &Connection) -> Option<std::thread::JoinHandle
     Some(std::thread::spawn(move || {
         // The copy only has to be done by the end of the run: it yields the CPU to the import and
         // the engine (nice 19 for this thread alone; Linux schedules threads separately).
-        crate::os::lower_thread_priority();
+        crate::sys::os::lower_thread_priority();
         let c = Connection::open(&path).with_context(|| format!("cannot open {path} to checkpoint it"))?;
         c.busy_timeout(std::time::Duration::from_secs(30))?;
         c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))

@@ -30,7 +30,7 @@ pub fn start(
     args: &[String],
     business_date: Option<chrono::NaiveDate>,
 ) -> Result<i64> {
-    let host = crate::os::hostname();
+    let host = crate::sys::os::hostname();
     let stale: Vec<(i64, i64, String, Option<String>)> = {
         let mut st =
             conn.prepare("SELECT id, pid, command, business_date FROM runs WHERE outcome = 'running' AND host = ?1")?;
@@ -38,7 +38,7 @@ pub fn start(
         rows.collect::<rusqlite::Result<_>>()?
     };
     for (id, pid, command, date) in stale {
-        if !crate::os::process_alive(pid) {
+        if !crate::sys::os::process_alive(pid) {
             let message = interrupted_message(conn, id, &command, date.as_deref())?;
             conn.execute(
                 "UPDATE runs SET outcome = 'interrupted', ended_at = ?2, message = ?3 WHERE id = ?1",
@@ -51,7 +51,7 @@ pub fn start(
         params![
             command,
             serde_json::to_string(args)?,
-            crate::os::user_name(),
+            crate::sys::os::user_name(),
             host,
             std::process::id(),
             business_date.map(|d| d.to_string()),
@@ -190,7 +190,7 @@ mod tests {
         // A "running" run of a pid that cannot exist is marked interrupted by the next start.
         c.execute(
             "INSERT INTO runs (command, args, user_name, host, pid, started_at) VALUES ('import', '[]', 'u', ?1, 2147483000, 'x')",
-            [crate::os::hostname()],
+            [crate::sys::os::hostname()],
         )
         .unwrap();
         let id = start(&c, "import", &["--date".into(), "2026-11-25".into()], None).unwrap();
@@ -207,7 +207,7 @@ mod tests {
         c.execute(
             "INSERT INTO runs (id, command, args, user_name, host, pid, business_date, started_at) \
              VALUES (7, 'run', '[]', 'u', ?1, 2147483000, '2026-11-25', 'x')",
-            [crate::os::hostname()],
+            [crate::sys::os::hostname()],
         )
         .unwrap();
         c.execute(

@@ -119,17 +119,26 @@ fn module_path(path: &str) -> Vec<String> {
     parts
 }
 
-/// The top module of a file (`store` for `src/store/window/active.rs`, `lock` for `src/lock.rs`).
+/// The top module of a file (`store` for `src/store/window/active.rs`, `archive` for `src/archive.rs`).
 fn top_module(path: &str) -> String {
     module_path(path).first().cloned().unwrap_or_default()
 }
 
-/// Whether a file is in `scope`: a module name or one file's path.
+/// Whether a file is in `scope`: a module path (`store`, `sys::os`) or one file's path.
 fn in_scope(path: &str, scope: &str) -> bool {
     if scope.ends_with(".rs") {
         path == scope
     } else {
-        top_module(path) == scope
+        names(&module_path(path).join("::"), scope)
+    }
+}
+
+/// The module a scope names: itself, or for one file's path its top module.
+fn scope_module(scope: &str) -> String {
+    if scope.ends_with(".rs") {
+        top_module(scope)
+    } else {
+        scope.to_string()
     }
 }
 
@@ -333,13 +342,13 @@ fn violations(sources: &[Source], rules: &[Rule]) -> Vec<String> {
             Rule::MustNot { enabled: false, .. } => {}
             Rule::MustNot { scope, items, .. } => {
                 for s in sources.iter().filter(|s| in_scope(&s.path, scope)) {
-                    let own = top_module(&s.path);
+                    let own = scope_module(scope);
                     for item in items {
                         let hit = match item.as_str() {
                             "clock" => clock.find(&s.bare).map(|m| m.as_str().to_string()),
                             "crate" => paths(s).into_iter().find(|p| {
                                 let first = p.split("::").next().unwrap_or("");
-                                first != own && modules.iter().any(|m| m == first)
+                                !names(p, &own) && modules.iter().any(|m| m == first)
                             }),
                             _ => paths(s).into_iter().find(|p| names(p, item)),
                         };
@@ -450,7 +459,10 @@ fn architecture_check_catches_forbidden_imports_and_foreign_sql() {
     let src = Source::new;
     let ok = [
         src("src/domain/money.rs", "use super::Currency;\nuse std::fmt;\n"),
-        src("src/store/runs.rs", "fn f() { crate::os::hostname(); c.execute(\"INSERT INTO runs (id) VALUES (1)\"); }"),
+        src(
+            "src/store/runs.rs",
+            "fn f() { crate::sys::os::hostname(); c.execute(\"INSERT INTO runs (id) VALUES (1)\"); }",
+        ),
         src("src/report/summary.rs", "use super::Prepared;\n// super::folder::SUMMARY in a comment\n"),
         src(
             "src/payment/local.rs",
@@ -461,7 +473,7 @@ fn architecture_check_catches_forbidden_imports_and_foreign_sql() {
     assert_eq!(violations(&ok, &rules), Vec::<String>::new());
     let bad = [
         src("src/domain/money.rs", "use crate::store::files;\n"),
-        src("src/lock.rs", "fn h() -> String { crate::store::runs::hostname() }\n"),
+        src("src/sys/lock.rs", "fn h() -> String { crate::store::runs::hostname() }\n"),
         src("src/archive.rs", "use crate::source::dir::{part_path, rename_synced};\n"),
         src("src/report/summary.rs", "fn f() { let _ = super::folder::SUMMARY; }\n"),
         src("src/payment/local.rs", "use crate::store::{local, sales::upsert_records};\n"),
@@ -474,7 +486,7 @@ fn architecture_check_catches_forbidden_imports_and_foreign_sql() {
     let found = violations(&bad, &rules);
     for (file, what) in [
         ("src/domain/money.rs", "store::files"),
-        ("src/lock.rs", "store::runs::hostname"),
+        ("src/sys/lock.rs", "store::runs::hostname"),
         ("src/archive.rs", "source::dir::part_path"),
         ("src/report/summary.rs", "report::folder::SUMMARY"),
         ("src/payment/local.rs", "store::sales::upsert_records"),

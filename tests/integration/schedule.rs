@@ -75,7 +75,7 @@ impl std::ops::DerefMut for Daemon {
 fn start_daemon(w: &Workspace, log: &str) -> Daemon {
     let err = std::fs::File::create(w.file(log)).unwrap();
     let mut c = w.cmd(&["daemon"]);
-    c.env("RUST_LOG", "alipay_recon=info,alipay_recon::schedule=debug,warn");
+    c.env("RUST_LOG", "alipay_recon=info,alipay_recon::ops::schedule=debug,warn");
     Daemon(c.stdout(Stdio::null()).stderr(err).spawn().expect("start the daemon"))
 }
 

@@ -4,8 +4,8 @@
 //! resumed from its length; any other `.part` is discarded and the file fetched from the start.
 
 use super::session::{Connection, SftpError, SftpSettings};
-use crate::os::part_path;
 use crate::source::RemoteFile;
+use crate::sys::os::part_path;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::{Deserialize, Serialize};
 use std::fs::{self, File, OpenOptions};

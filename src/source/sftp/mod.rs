@@ -71,8 +71,8 @@ impl SftpSource {
 
     /// Runs `op`, reconnecting with exponential backoff while it fails with network trouble.
     fn with_retry<T>(&mut self, what: &str, op: impl FnMut(&mut Self) -> Result<T, SftpError>) -> Result<T, SftpError> {
-        let backoff = crate::retry::Backoff::new(self.settings.retry_backoff);
-        let (r, tries) = crate::retry::retry(self, backoff, op, |s, e, failures, wait| {
+        let backoff = crate::sys::retry::Backoff::new(self.settings.retry_backoff);
+        let (r, tries) = crate::sys::retry::retry(self, backoff, op, |s, e, failures, wait| {
             let limit = e.retry_limit(s.settings.retries);
             if !e.retryable() || failures > limit {
                 return false;

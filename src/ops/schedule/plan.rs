@@ -99,8 +99,8 @@ pub fn after_attempt(job: &JobSpec, code: Option<i32>, now: DateTime<Utc>, deadl
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schedule::file::ScheduleSet;
-    use crate::schedule::{Clock, FakeClock};
+    use crate::ops::schedule::file::ScheduleSet;
+    use crate::ops::schedule::{Clock, FakeClock};
     use std::collections::BTreeSet;
 
     fn at(s: &str) -> DateTime<Utc> {
@@ -125,7 +125,7 @@ mod tests {
         assert_eq!(due_time(&j, sh(), d("2026-11-25")), Some(at("2026-11-26T02:30:00Z")));
         // A weekday-only schedule has no due time for a Friday's run on Saturday.
         let wk = daily("").clone();
-        let wk = JobSpec { cron: crate::schedule::CronSpec::parse("30 10 * * 1-5", sh()).unwrap(), ..wk };
+        let wk = JobSpec { cron: crate::ops::schedule::CronSpec::parse("30 10 * * 1-5", sh()).unwrap(), ..wk };
         assert_eq!(due_time(&wk, sh(), d("2026-11-27")), None, "2026-11-28 is a Saturday");
     }
 

@@ -49,7 +49,7 @@ pub fn start(conn: &Connection, job: &str, date: Option<NaiveDate>, trigger: &st
             attempt,
             trigger,
             serde_json::to_string(args)?,
-            crate::os::hostname(),
+            crate::sys::os::hostname(),
             std::process::id(),
             crate::store::now_text()
         ],
@@ -79,7 +79,7 @@ pub fn finish_as(conn: &Connection, id: i64, code: Option<i32>, outcome: &str, m
 /// Marks attempts left `running` by a daemon on this host that no longer exists as `interrupted`
 /// (the daemon was killed with -9 or the machine rebooted). Returns how many.
 pub fn close_orphans(conn: &Connection) -> Result<usize> {
-    let host = crate::os::hostname();
+    let host = crate::sys::os::hostname();
     let rows: Vec<(i64, i64)> = {
         let mut st =
             conn.prepare("SELECT id, daemon_pid FROM schedule_runs WHERE outcome = 'running' AND host = ?1")?;
@@ -88,7 +88,7 @@ pub fn close_orphans(conn: &Connection) -> Result<usize> {
     };
     let mut n = 0;
     for (id, pid) in rows {
-        if pid != std::process::id() as i64 && !crate::os::process_alive(pid) {
+        if pid != std::process::id() as i64 && !crate::sys::os::process_alive(pid) {
             conn.execute(
                 "UPDATE schedule_runs SET outcome = 'interrupted', ended_at = ?2,
                  message = 'the daemon ended without recording the outcome (killed or rebooted)' WHERE id = ?1",
@@ -184,7 +184,7 @@ mod tests {
         c.execute(
             "INSERT INTO schedule_runs (job, attempt, trigger, args, host, daemon_pid, started_at)
              VALUES ('sweep', 1, 'cron', '[]', ?1, 2147483000, 'x')",
-            [crate::os::hostname()],
+            [crate::sys::os::hostname()],
         )
         .unwrap();
         let mine = start(&c, "sweep", None, "cron", &[]).unwrap();

@@ -12,9 +12,7 @@ use std::fmt;
 use std::path::Path;
 use std::time::Instant;
 
-#[path = "doctor_checks.rs"]
 pub mod checks;
-#[path = "doctor_placeholders.rs"]
 pub mod placeholders;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,9 +1,12 @@
 //! The zero-setup demo: the bundled fixtures (Alipay files laid out like the SFTP server, and local
 //! sales CSVs) are embedded in the binary and written to a work folder, so `alipay-recon demo` runs the
-//! whole chain anywhere with no server and no config file.
+//! whole chain anywhere with no server and no config file. `gen` makes seeded synthetic days (for trials
+//! and benchmarks).
 
 use anyhow::{Context, Result};
 use std::path::Path;
+
+pub mod gen;
 
 include!(concat!(env!("OUT_DIR"), "/demo_files.rs"));
 

@@ -62,7 +62,7 @@ mod tests {
             std::thread::sleep(Duration::from_millis(20));
         }
         let sleep_pid: i64 = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
-        crate::os::signal_group(c.id(), libc::SIGTERM);
+        crate::sys::os::signal_group(c.id(), libc::SIGTERM);
         let st = c.wait().unwrap();
         assert_eq!(code_of(st), None, "{}", describe(st));
         assert!(describe(st).starts_with("signal"));

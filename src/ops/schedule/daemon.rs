@@ -122,7 +122,7 @@ async fn main_loop(sh: Arc<Shared>) -> Result<()> {
     };
     for pid in &pids {
         tracing::info!(pid, "forwarding SIGTERM to the running job and waiting for it");
-        crate::os::signal_group(*pid, libc::SIGTERM);
+        crate::sys::os::signal_group(*pid, libc::SIGTERM);
     }
     let _ = sched.shutdown().await;
     loop {
@@ -142,7 +142,7 @@ async fn main_loop(sh: Arc<Shared>) -> Result<()> {
 fn kill_all(sh: &Shared) {
     tracing::warn!("second stop request: killing the running jobs (SIGKILL)");
     for pid in sh.children.lock().expect("children lock").values() {
-        crate::os::signal_group(*pid, libc::SIGKILL);
+        crate::sys::os::signal_group(*pid, libc::SIGKILL);
     }
 }
 
@@ -325,7 +325,7 @@ async fn attempt(sh: &Arc<Shared>, job: &JobSpec, date: Option<NaiveDate>, trigg
         Ok(id) => id,
         Err(e) => {
             tracing::error!(job = %job.name, "cannot record the job run in the database: {e:#}");
-            return Some(Some(crate::exit::code::FAILED as i32));
+            return Some(Some(crate::sys::exit::code::FAILED as i32));
         }
     };
     // Spawn and register under the children lock, which the stop request also takes: a child is
@@ -349,8 +349,8 @@ async fn attempt(sh: &Arc<Shared>, job: &JobSpec, date: Option<NaiveDate>, trigg
         Some(Err(e)) => {
             tracing::error!(job = %job.name, "{e:#}");
             let db = sh.db.lock().expect("db lock");
-            let _ = history::finish(&db, id, Some(crate::exit::code::FAILED as i32), Some(&format!("{e:#}")));
-            return Some(Some(crate::exit::code::FAILED as i32));
+            let _ = history::finish(&db, id, Some(crate::sys::exit::code::FAILED as i32), Some(&format!("{e:#}")));
+            return Some(Some(crate::sys::exit::code::FAILED as i32));
         }
         Some(Ok(p)) => p,
     };
@@ -365,11 +365,11 @@ async fn attempt(sh: &Arc<Shared>, job: &JobSpec, date: Option<NaiveDate>, trigg
         _ = tokio::time::sleep(job.timeout) => {
             timed_out = true;
             tracing::error!(job = %job.name, pid, timeout_s = job.timeout.as_secs(), "job timed out: sending SIGTERM");
-            crate::os::signal_group(pid, libc::SIGTERM);
+            crate::sys::os::signal_group(pid, libc::SIGTERM);
             tokio::select! {
                 r = &mut waiter => r,
                 _ = tokio::time::sleep(KILL_GRACE) => {
-                    crate::os::signal_group(pid, libc::SIGKILL);
+                    crate::sys::os::signal_group(pid, libc::SIGKILL);
                     waiter.await
                 }
             }
@@ -378,8 +378,8 @@ async fn attempt(sh: &Arc<Shared>, job: &JobSpec, date: Option<NaiveDate>, trigg
     let stopping = *sh.stop.borrow();
     let (code, text) = match status {
         Ok(Ok(st)) => (child::code_of(st), child::describe(st)),
-        Ok(Err(e)) => (Some(crate::exit::code::FAILED as i32), format!("cannot wait for the job: {e}")),
-        Err(e) => (Some(crate::exit::code::FAILED as i32), format!("cannot wait for the job: {e}")),
+        Ok(Err(e)) => (Some(crate::sys::exit::code::FAILED as i32), format!("cannot wait for the job: {e}")),
+        Err(e) => (Some(crate::sys::exit::code::FAILED as i32), format!("cannot wait for the job: {e}")),
     };
     let message = if timed_out {
         format!("{text}; timed out after {}s (`timeout` in the schedule file)", job.timeout.as_secs())

@@ -7,7 +7,7 @@
 //! left-over file is then recognised as stale (its pid is gone) and overwritten. Files are opened
 //! close-on-exec, so a child process never inherits a lock.
 
-use crate::exit::Locked;
+use crate::sys::exit::Locked;
 use anyhow::{Context, Result};
 use chrono::NaiveDate;
 use std::fs::{File, OpenOptions, TryLockError};
@@ -40,7 +40,7 @@ impl Holder {
     fn current() -> Holder {
         Holder {
             pid: std::process::id() as i64,
-            host: crate::os::hostname(),
+            host: crate::sys::os::hostname(),
             started_at: chrono::Local::now().fixed_offset().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         }
     }
@@ -65,7 +65,7 @@ impl Holder {
 
     /// True when the holder ran on this host and its process no longer exists.
     pub fn is_dead(&self) -> bool {
-        self.pid > 0 && self.host == crate::os::hostname() && !crate::os::process_alive(self.pid)
+        self.pid > 0 && self.host == crate::sys::os::hostname() && !crate::sys::os::process_alive(self.pid)
     }
 }
 
@@ -189,7 +189,7 @@ pub fn read_holder(path: &Path) -> Holder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::exit::Locked;
+    use crate::sys::exit::Locked;
     use std::os::unix::process::CommandExt;
 
     fn d(s: &str) -> NaiveDate {
@@ -231,7 +231,7 @@ mod tests {
     #[test]
     fn stale_file_of_a_dead_pid_is_cleared() {
         let dir = tempfile::tempdir().unwrap();
-        let host = crate::os::hostname();
+        let host = crate::sys::os::hostname();
         std::fs::write(
             dir.path().join("2026-11-25.lock"),
             format!("pid=2147483000\nhost={host}\nstarted_at=2026-11-26T10:30:00+08:00\n"),
@@ -268,7 +268,7 @@ mod tests {
         let err = acquire_daemon(dir.path()).unwrap_err();
         assert!(err.downcast_ref::<Locked>().is_some(), "{err}");
         // Kill the whole group: `flock` and the `sleep` it started (which does not hold the lock: -o).
-        crate::os::signal_group(child.id(), libc::SIGKILL);
+        crate::sys::os::signal_group(child.id(), libc::SIGKILL);
         child.wait().unwrap();
         let lock = acquire_daemon(dir.path()).expect("the kernel released the dead holder's flock");
         assert!(acquire_daemon(dir.path()).unwrap_err().to_string().contains("the daemon is locked"));

@@ -5,10 +5,10 @@
 use crate::archive::{sha256_hex, Archive};
 use crate::config::{Config, SourceKind};
 use crate::domain::FileKind;
-use crate::exit::NotReady;
 use crate::formats::{self, BatchError, ParseContext, ParsedFile, Reject, Rows};
 use crate::source::{dir::DirSource, FileSource, RemoteFile};
 use crate::store::{self, files::FileMeta, files::Imported};
+use crate::sys::exit::NotReady;
 use anyhow::{Context, Result};
 use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::Connection;
@@ -586,12 +586,12 @@ pub fn recorded<T>(
     ws: &mut Workspace,
     command: &str,
     date: Option<NaiveDate>,
-    f: impl FnOnce(&mut Workspace, i64) -> Result<(crate::exit::Outcome, T)>,
-) -> Result<(crate::exit::Outcome, T)> {
+    f: impl FnOnce(&mut Workspace, i64) -> Result<(crate::sys::exit::Outcome, T)>,
+) -> Result<(crate::sys::exit::Outcome, T)> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let run_id = store::runs::start(&ws.conn, command, &args, date)?;
     let result = f(ws, run_id);
-    use crate::exit::{code, code_of_error, Outcome};
+    use crate::sys::exit::{code, code_of_error, Outcome};
     let (outcome, exit, message) = match &result {
         Ok((Outcome::Clean, _)) => ("ok", code::CLEAN, None),
         Ok((Outcome::Attention, _)) => ("attention", code::ATTENTION, None),

@@ -209,7 +209,9 @@ impl ScheduleSet {
                 program: j.program,
                 date_offset_days: j.date_offset_days.unwrap_or(1),
                 retry_every,
-                retry_on: j.retry_on.unwrap_or_else(|| vec![crate::exit::code::NOT_READY, crate::exit::code::LOCKED]),
+                retry_on: j
+                    .retry_on
+                    .unwrap_or_else(|| vec![crate::sys::exit::code::NOT_READY, crate::sys::exit::code::LOCKED]),
                 catch_up_days,
                 timeout,
                 origin: at,
@@ -246,7 +248,7 @@ pub fn parse_duration(s: &str) -> Result<Duration> {
 mod tests {
     use super::*;
 
-    const SHIPPED: &str = include_str!("../../schedules/alipay-recon.toml");
+    const SHIPPED: &str = include_str!("../../../schedules/alipay-recon.toml");
 
     #[test]
     fn shipped_file_parses_with_the_documented_defaults() {
