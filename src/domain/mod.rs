@@ -7,7 +7,11 @@ pub mod item;
 mod kinds;
 mod local;
 mod money;
+pub mod outcome;
+pub mod parsed;
 pub mod rfc3339;
+pub mod rows;
+pub mod rules;
 mod zone;
 
 pub use finding::{
@@ -16,4 +20,6 @@ pub use finding::{
 pub use kinds::{FileFormat, FileKind, LocalStatus, RecordType, TransType};
 pub use local::LocalRecord;
 pub use money::{display_money, format_minor, group_minor, parse_major, Currency, MoneyError};
+pub use outcome::{DayKeys, MatchedByDay, Outcome};
+pub use rules::{FeeRule, Params};
 pub use zone::{parse_timestamp, BusinessZone, ZoneError};

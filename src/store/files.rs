@@ -2,8 +2,8 @@
 //! import once; different bytes under the same name and date are a restatement — a new version that
 //! replaces the earlier version's rows (both versions stay recorded).
 
+use crate::domain::parsed::{ParsedFile, Rows};
 use crate::domain::{Currency, FileFormat, FileKind};
-use crate::formats::{ParsedFile, Rows};
 use anyhow::{Context, Result};
 use rusqlite::{params, Connection, OptionalExtension};
 

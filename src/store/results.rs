@@ -2,8 +2,7 @@
 //! resolved and open items and counts for a date. A rerun of a date makes its result current and
 //! keeps the earlier ones.
 
-use crate::domain::{Category, Currency, Finding, OpenItem, PendingItem, PendingState};
-use crate::reconcile::Outcome;
+use crate::domain::{Category, Currency, Finding, OpenItem, Outcome, PendingItem, PendingState};
 use anyhow::{Context, Result};
 use chrono::NaiveDate;
 use rusqlite::{params, Connection, OptionalExtension, Row};

@@ -9,7 +9,7 @@
 //! sales import and the payment ledger both use: the earliest business date among them) — so a state
 //! row exists only while the data it was derived from is unchanged.
 
-use crate::reconcile::{DayKeys, MatchedByDay, Params};
+use crate::domain::{DayKeys, MatchedByDay, Params};
 use anyhow::{Context, Result};
 use chrono::NaiveDate;
 use rusqlite::{params, Connection, OptionalExtension};

@@ -1,5 +1,7 @@
-//! The engine's typed input: the stored rows of one look-back window, as `store::window` loads them
-//! (or as tests build them). Plain data; no polars, no SQL.
+//! The engine's typed input (`reconcile::input`): the stored rows of one look-back window, as
+//! `store::window` loads them (or as tests build them). Plain data; no polars, no SQL. In the domain so
+//! that `store` makes them without importing the engine; [`AlipayRow::build`] is the one place an
+//! engine row is made from its columns — the run's hand-over and the window loader both call it.
 
 use crate::domain::{Currency, FileFormat, FileKind, LocalStatus, RecordType, TransType};
 use chrono::{DateTime, FixedOffset, NaiveDate};
@@ -99,6 +101,63 @@ impl AlipayRow {
     /// Alipay's id of the original payment, for refunds and cancels.
     pub fn original_alipay_id(&self) -> &Option<Id> {
         &self.ids().original_alipay_id
+    }
+}
+
+/// One detail row's columns, borrowed from where they are — a parsed row on the parser thread
+/// (`store::handoff::stored_rows`) or a stored row (`store::window`'s loader) — for
+/// [`AlipayRow::build`]. Kind and date are the file's.
+#[derive(Debug, Clone, Copy)]
+pub struct RowColumns<'a> {
+    pub file_id: i64,
+    pub line: i64,
+    pub kind: FileKind,
+    pub date: NaiveDate,
+    pub trans_type: TransType,
+    pub type_raw: &'a str,
+    pub merchant_trans_id: Option<&'a str>,
+    pub merchant_refund_id: Option<&'a str>,
+    pub alipay_id: Option<&'a str>,
+    pub original_alipay_id: Option<&'a str>,
+    pub amount: Option<i64>,
+    pub currency: Option<Currency>,
+    pub settle_amount: Option<i64>,
+    pub settle_currency: Option<Currency>,
+    pub fee: Option<i64>,
+    pub fee_currency: Option<Currency>,
+    pub trans_time: Option<DateTime<FixedOffset>>,
+    pub product_code: Option<&'a str>,
+    /// The wallet (`userSite`), when the file has the column.
+    pub wallet: Option<&'a str>,
+}
+
+impl AlipayRow {
+    /// The engine's row of these columns: ids inline ([`Id`]), the refund-only ids boxed apart (none
+    /// when both are empty), the shared texts through `texts`. The one builder of an `AlipayRow`
+    /// outside tests: the hand-over's rows equal the loader's because both are made here.
+    #[inline]
+    pub fn build(c: RowColumns<'_>, texts: &mut RowTexts) -> AlipayRow {
+        let RowTexts([types, products, wallets]) = texts;
+        AlipayRow {
+            file_id: c.file_id,
+            line: c.line,
+            kind: c.kind,
+            date: c.date,
+            trans_type: c.trans_type,
+            type_raw: types.get(c.type_raw),
+            merchant_trans_id: c.merchant_trans_id.map(Id::from),
+            alipay_id: c.alipay_id.map(Id::from),
+            refund_ids: AlipayRow::refund_ids(c.merchant_refund_id.map(Id::from), c.original_alipay_id.map(Id::from)),
+            amount: c.amount,
+            currency: c.currency,
+            settle_amount: c.settle_amount,
+            settle_currency: c.settle_currency,
+            fee: c.fee,
+            fee_currency: c.fee_currency,
+            trans_time: c.trans_time,
+            product_code: products.opt(c.product_code),
+            wallet: wallets.opt(c.wallet),
+        }
     }
 }
 
@@ -263,6 +322,33 @@ impl From<&str> for Text {
         Text::new(s)
     }
 }
+
+/// The few distinct texts of a column (types, product codes, wallets, file names) as [`Text`]s: the
+/// last 64 seen are looked up here, without the process-wide table's lock.
+#[derive(Default)]
+pub struct Texts(Vec<Text>);
+
+impl Texts {
+    pub fn get(&mut self, s: &str) -> Text {
+        if let Some(t) = self.0.iter().find(|t| t.as_str() == s) {
+            return *t;
+        }
+        let t = Text::new(s);
+        if self.0.len() < 64 {
+            self.0.push(t);
+        }
+        t
+    }
+
+    pub fn opt(&mut self, s: Option<&str>) -> Option<Text> {
+        s.map(|s| self.get(s))
+    }
+}
+
+/// The shared texts of a detail row — type as written, product code, wallet — each column's own cache
+/// (the loader's, and the import's for the rows it hands over: the same [`Text`]s either way).
+#[derive(Default)]
+pub struct RowTexts([Texts; 3]);
 
 #[cfg(test)]
 mod text_tests {
