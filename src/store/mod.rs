@@ -79,6 +79,7 @@ pub(crate) fn open_reader(path: &Path) -> Result<Connection> {
 }
 
 /// An in-memory database with the full schema, for unit tests.
+#[cfg(test)]
 pub fn open_in_memory() -> Result<Connection> {
     let mut conn = Connection::open_in_memory()?;
     configure(&conn)?;

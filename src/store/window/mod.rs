@@ -5,8 +5,10 @@
 
 mod active;
 
+#[cfg(test)]
+pub use active::load_active;
+pub use active::load_active_with;
 pub(super) use active::LocalSeedPrefetch;
-pub use active::{load_active, load_active_with};
 
 use crate::domain::rfc3339::{fast_date, fast_rfc3339};
 use crate::domain::rows::{
