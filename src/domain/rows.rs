@@ -373,3 +373,78 @@ mod text_tests {
         assert!(t.windows(2).all(|w| w[0] == w[1]));
     }
 }
+
+#[cfg(test)]
+mod row_tests {
+    use super::*;
+
+    /// A refund row's columns, every column set.
+    fn refund_columns() -> RowColumns<'static> {
+        let usd = Currency::parse("USD").unwrap();
+        RowColumns {
+            file_id: 7,
+            line: 3,
+            kind: FileKind::SettlementDetail,
+            date: NaiveDate::from_ymd_opt(2026, 11, 24).unwrap(),
+            trans_type: TransType::Refund,
+            type_raw: "REFUND",
+            merchant_trans_id: Some("P1"),
+            merchant_refund_id: Some("R1"),
+            alipay_id: Some("A2"),
+            original_alipay_id: Some("A1"),
+            amount: Some(500),
+            currency: Some(usd),
+            settle_amount: Some(-490),
+            settle_currency: Some(usd),
+            fee: Some(-10),
+            fee_currency: Some(usd),
+            trans_time: DateTime::parse_from_rfc3339("2026-11-24T10:00:00+08:00").ok(),
+            product_code: Some("IN_STORE"),
+            wallet: Some("ALIPAY_CN"),
+        }
+    }
+
+    #[test]
+    fn the_builder_keeps_every_column_and_boxes_only_refund_ids() {
+        let c = refund_columns();
+        let mut texts = RowTexts::default();
+        let r = AlipayRow::build(c, &mut texts);
+        let want = AlipayRow {
+            file_id: 7,
+            line: 3,
+            kind: FileKind::SettlementDetail,
+            date: c.date,
+            trans_type: TransType::Refund,
+            type_raw: Text::new("REFUND"),
+            merchant_trans_id: Some("P1".into()),
+            alipay_id: Some("A2".into()),
+            refund_ids: Some(Box::new(RefundIds {
+                merchant_refund_id: Some("R1".into()),
+                original_alipay_id: Some("A1".into()),
+            })),
+            amount: Some(500),
+            currency: c.currency,
+            settle_amount: Some(-490),
+            settle_currency: c.currency,
+            fee: Some(-10),
+            fee_currency: c.currency,
+            trans_time: c.trans_time,
+            product_code: Some(Text::new("IN_STORE")),
+            wallet: Some(Text::new("ALIPAY_CN")),
+        };
+        assert_eq!(r, want);
+        // `==` on times ignores the offset: the row keeps it.
+        assert_eq!(format!("{:?}", r.trans_time), format!("{:?}", c.trans_time));
+        // Each column has its own texts: a product code equal to a wallet stays a product code.
+        let same = RowColumns { product_code: Some("ALIPAY_CN"), wallet: None, ..c };
+        let s = AlipayRow::build(same, &mut texts);
+        assert_eq!((s.product_code.as_deref(), s.wallet), (Some("ALIPAY_CN"), None));
+        // Only refund ids are boxed: a payment row without them has none, one id is enough for a box.
+        let payment =
+            RowColumns { trans_type: TransType::Payment, merchant_refund_id: None, original_alipay_id: None, ..c };
+        assert!(AlipayRow::build(payment, &mut texts).refund_ids.is_none());
+        let cancel = RowColumns { merchant_refund_id: None, ..c };
+        let k = AlipayRow::build(cancel, &mut texts);
+        assert_eq!((k.merchant_refund_id(), k.original_alipay_id().as_deref()), (&None, Some("A1")));
+    }
+}
