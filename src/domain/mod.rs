@@ -1,5 +1,8 @@
 //! Domain vocabulary shared by every module: money in integer minor units, ISO 4217 currencies,
 //! the business time zone and business dates, file formats and kinds. Pure types, no I/O.
+//! Also the plain data that crosses module boundaries, so that `store` writes and reads it without
+//! importing the modules that make or use it: the parsers' output (`parsed`), the engine's input rows
+//! (`rows`, with the one builder of an `AlipayRow`), its settings (`rules`) and its result (`outcome`).
 //! Leaf modules depend on this one; it depends on nothing in the crate.
 
 pub mod finding;
