@@ -43,7 +43,7 @@ pub struct FileIn {
 /// window holds millions (Alipay's ids are 16–28 characters, merchants' usually fewer than 24).
 pub type Id = compact_str::CompactString;
 
-/// A transaction or settlement-detail row (see `formats::DetailRow` for the sign conventions).
+/// A transaction or settlement-detail row (see `parsed::DetailRow` for the sign conventions).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AlipayRow {
     pub file_id: i64,
