@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// The business rules' settings (contracts.md §0), from `[business]`.
+/// Its `Debug` text is hashed (`store::state::rules_hash`): names and field order are part of every
+/// stored state's key (pinned by a test).
 #[derive(Debug, Clone)]
 pub struct Params {
     pub zone: BusinessZone,
