@@ -38,7 +38,7 @@ use anyhow::{Context, Result};
 use rusqlite::Connection;
 use std::path::Path;
 
-pub use migrate::{migrate, MIGRATIONS};
+pub use migrate::migrate;
 
 /// Opens (creating if needed) the database at `path` and applies pending migrations.
 pub fn open(path: &Path) -> Result<Connection> {
