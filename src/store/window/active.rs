@@ -20,6 +20,7 @@ use super::*;
 
 /// Loads day `day`'s window restricted to the keys that can have a verdict on `day`, given the ids of
 /// the keys with a verdict on the day before (`state_ids`).
+#[cfg(test)]
 pub fn load_active(conn: &Connection, day: NaiveDate, params: &Params, state_ids: &[String]) -> Result<Input> {
     load_active_with(conn, day, params, state_ids, Handoff::default())
 }
