@@ -11,7 +11,8 @@ pub mod rfc3339;
 mod zone;
 
 pub use finding::{
-    sort_findings, Category, CurrencyTotals, DaySummary, Finding, OpenItem, PendingItem, PendingState, SettlementSource,
+    sort_findings, Category, CurrencyTotals, DaySummary, Finding, FlowPart, OpenItem, PendingItem, PendingState,
+    SettlementSource, FLOW_EXAMPLES,
 };
 pub use kinds::{FileFormat, FileKind, LocalStatus, RecordType, TransType};
 pub use local::LocalRecord;

@@ -1,0 +1,165 @@
+//! The cash bridge's roll-forward (issue 17 §1): per currency, from the day's captures (transaction
+//! rows of T in their *pricing* currency) to the expected net of the day's settlement-detail rows (in
+//! their *settlement* currency). Every transaction row of T that `totals::alipay_totals` counts and
+//! every settlement-detail row of T that `totals::settlement_totals` counts lands in exactly one part,
+//! so per currency `captured net + Σ parts = expected_net` holds by construction (`report::bridge`
+//! checks it and shows any remainder; the tests assert there is none).
+//!
+//! Rules relied on, none added (contracts.md):
+//! - §2 "captured": a PAYMENT with no CANCEL in the look-back (the same `totals::cancelled` set);
+//! - §2 "Pending": an Alipay item of T inside the grace that nothing explains yet;
+//! - §3 SETTLEMENT_MISMATCH: which transaction a settlement row settles, and whether it disagrees, is
+//!   the settlement check's own verdict (`checks::SettledRow`), not a second matcher;
+//! - §3 non-order lines "count in the summary only": a part of their own;
+//! - §3 "Not discrepancies: FX differences between pricing and settlement amounts": a row priced in
+//!   one currency and settled in another leaves the first at its pricing amount and enters the second
+//!   at its settlement amount; nothing is converted.
+//! - §0 "unsettled after": T's own captures cannot be past it on T, so UNSETTLED rows (earlier
+//!   captures) are no part of T's roll-forward (`report::bridge` lists them beside it).
+
+use super::checks::{non_order, SettledRow};
+use super::input::{AlipayRow, Input};
+use super::totals::{cancelled, voided};
+use super::{HashMap, HashSet, Outcome};
+use crate::domain::{display_money, Currency, FileKind, FlowPart, PendingState, TransType, FLOW_EXAMPLES};
+use chrono::NaiveDate;
+use std::collections::BTreeMap;
+
+/// The parts in report order.
+pub const ORDER: [&str; 11] = [
+    "fees",
+    "settlement_mismatch",
+    "settled_elsewhere",
+    "pending",
+    "later_day",
+    "not_known_yet",
+    "cancels",
+    "earlier_captures",
+    "priced_elsewhere",
+    "voided_settled",
+    "other_lines",
+];
+
+/// A capture of T: a transaction row the day's captured totals count, signed (refunds and cancels
+/// negative), in its pricing currency.
+struct Capture<'a> {
+    row: &'a AlipayRow,
+    currency: Currency,
+    signed: i64,
+    settled: bool,
+}
+
+#[derive(Default)]
+struct Parts(BTreeMap<Currency, BTreeMap<&'static str, FlowPart>>);
+
+impl Parts {
+    fn add(&mut self, c: Currency, key: &'static str, amount: i64, line: impl FnOnce() -> String) {
+        let p = self.0.entry(c).or_default().entry(key).or_insert_with(|| FlowPart { key, ..Default::default() });
+        p.amount += amount;
+        p.count += 1;
+        if p.rows.len() < FLOW_EXAMPLES {
+            p.rows.push(line());
+        }
+    }
+}
+
+/// Adds each currency's roll-forward to `out.summary` (`CurrencyTotals::flow`). `settled` is the
+/// settlement check's view of the day's settlement-detail rows.
+pub(super) fn add(input: &Input, date: NaiveDate, settled: &[SettledRow], out: &mut Outcome) {
+    let file_name = |id: i64| input.files.iter().find(|f| f.id == id).map_or("?", |f| f.name.as_str());
+    let line = |r: &AlipayRow, c: Currency, amount: i64| {
+        let id = [r.merchant_refund_id(), &r.merchant_trans_id, &r.alipay_id]
+            .into_iter()
+            .flatten()
+            .map(|s| s.trim())
+            .find(|s| !s.is_empty())
+            .unwrap_or("(no id)");
+        let what = if r.type_raw.is_empty() { r.trans_type.as_str() } else { r.type_raw.as_str() };
+        format!("{what} {id} {}: {} line {}", display_money(amount, c), file_name(r.file_id), r.line)
+    };
+    let cancelled = cancelled(input);
+    let mut caps: Vec<Capture> = Vec::new();
+    for r in input.rows.iter().filter(|r| r.date == date && r.kind == FileKind::Transactions) {
+        let (Some(c), a) = (r.currency, r.amount.unwrap_or(0)) else { continue };
+        let signed = match r.trans_type {
+            TransType::Payment if !voided(r, &cancelled) => a,
+            TransType::Refund | TransType::Cancel => -a,
+            _ => continue,
+        };
+        caps.push(Capture { row: r, currency: c, signed, settled: false });
+    }
+    let at: HashMap<*const AlipayRow, usize> =
+        caps.iter().enumerate().map(|(i, c)| (c.row as *const AlipayRow, i)).collect();
+    let mut parts = Parts::default();
+    for s in settled {
+        let r = s.row;
+        let Some(c) = r.settle_currency.or(r.currency) else { continue };
+        let net = r.settle_amount.unwrap_or(0);
+        let fee = if r.fee_currency.is_none_or(|f| f == c) { r.fee.unwrap_or(0) } else { 0 };
+        let mine = s.capture.and_then(|t| at.get(&(t as *const AlipayRow)).copied()).filter(|&i| !caps[i].settled);
+        if non_order(&r.type_raw) {
+            parts.add(c, "other_lines", net, || line(r, c, net));
+        } else if let Some(i) = mine {
+            let k = &mut caps[i];
+            k.settled = true;
+            if k.currency == c {
+                parts.add(c, "fees", -fee, || line(r, c, -fee));
+                let off = net + fee - k.signed;
+                if off != 0 || s.mismatch {
+                    parts.add(c, "settlement_mismatch", off, || line(r, c, off));
+                }
+            } else {
+                let (pc, g) = (k.currency, k.signed);
+                parts.add(pc, "settled_elsewhere", -g, || line(k.row, pc, -g));
+                parts.add(c, "priced_elsewhere", net, || line(r, c, net));
+            }
+        } else if s.mismatch || s.capture.is_some_and(|t| at.contains_key(&(t as *const AlipayRow))) {
+            // A disagreeing row, or a second row settling a capture of T that one row already settled.
+            parts.add(c, "settlement_mismatch", net, || line(r, c, net));
+        } else if s.capture.is_some_and(|t| t.date < date) {
+            parts.add(c, "earlier_captures", net, || line(r, c, net));
+        } else {
+            // Rows settling a payment cancelled in the window that the check accepts (a payment and
+            // refund that net to zero).
+            parts.add(c, "voided_settled", net, || line(r, c, net));
+        }
+    }
+    let pending: HashSet<(bool, &str)> = out
+        .pending
+        .iter()
+        .filter(|p| p.state == PendingState::Pending && p.finding.alipay_amount.is_some())
+        .map(|p| &p.finding)
+        .flat_map(|f| {
+            let refund = !f.merchant_refund_id.is_empty();
+            let own = if refund { f.merchant_refund_id.as_str() } else { f.merchant_trans_id.as_str() };
+            [(refund, own), (refund, f.acquirement_id.as_str())]
+        })
+        .filter(|(_, id)| !id.is_empty())
+        .collect();
+    for k in caps.iter().filter(|k| !k.settled) {
+        let r = k.row;
+        let (c, g) = (k.currency, k.signed);
+        let key = match r.trans_type {
+            TransType::Cancel => "cancels",
+            _ => {
+                let refund = r.trans_type == TransType::Refund;
+                let own = if refund { r.merchant_refund_id() } else { &r.merchant_trans_id };
+                let ids = [own, &r.alipay_id].into_iter().flatten().map(|s| s.trim());
+                let settles_elsewhere =
+                    out.summary.currencies.get(c.as_str()).is_some_and(|t| !t.settles_in.is_empty());
+                if ids.filter(|s| !s.is_empty()).any(|s| pending.contains(&(refund, s))) {
+                    "pending"
+                } else if settles_elsewhere {
+                    "not_known_yet"
+                } else {
+                    "later_day"
+                }
+            }
+        };
+        parts.add(c, key, -g, || line(r, c, -g));
+    }
+    for (c, mut m) in parts.0 {
+        let t = out.summary.currencies.entry(c.to_string()).or_default();
+        t.flow = ORDER.iter().filter_map(|k| m.remove(k)).collect();
+    }
+}
