@@ -231,6 +231,21 @@ pub struct FlowPart {
     pub rows: Vec<String>,
 }
 
+/// The keys of [`FlowPart`] in report order.
+pub const FLOW_KEYS: [&str; 11] = [
+    "fees",
+    "settlement_mismatch",
+    "settled_elsewhere",
+    "pending",
+    "later_day",
+    "not_known_yet",
+    "cancels",
+    "earlier_captures",
+    "priced_elsewhere",
+    "voided_settled",
+    "other_lines",
+];
+
 /// How many rows a [`FlowPart`] names; its count has them all.
 pub const FLOW_EXAMPLES: usize = 10;
 

@@ -12,7 +12,7 @@ mod zone;
 
 pub use finding::{
     sort_findings, Category, CurrencyTotals, DaySummary, Finding, FlowPart, OpenItem, PendingItem, PendingState,
-    SettlementSource, FLOW_EXAMPLES,
+    SettlementSource, FLOW_EXAMPLES, FLOW_KEYS,
 };
 pub use kinds::{FileFormat, FileKind, LocalStatus, RecordType, TransType};
 pub use local::LocalRecord;

@@ -21,24 +21,9 @@ use super::checks::{non_order, SettledRow};
 use super::input::{AlipayRow, Input};
 use super::totals::{cancelled, voided};
 use super::{HashMap, HashSet, Outcome};
-use crate::domain::{display_money, Currency, FileKind, FlowPart, PendingState, TransType, FLOW_EXAMPLES};
+use crate::domain::{display_money, Currency, FileKind, FlowPart, PendingState, TransType, FLOW_EXAMPLES, FLOW_KEYS};
 use chrono::NaiveDate;
 use std::collections::BTreeMap;
-
-/// The parts in report order.
-pub const ORDER: [&str; 11] = [
-    "fees",
-    "settlement_mismatch",
-    "settled_elsewhere",
-    "pending",
-    "later_day",
-    "not_known_yet",
-    "cancels",
-    "earlier_captures",
-    "priced_elsewhere",
-    "voided_settled",
-    "other_lines",
-];
 
 /// A capture of T: a transaction row the day's captured totals count, signed (refunds and cancels
 /// negative), in its pricing currency.
@@ -67,15 +52,19 @@ impl Parts {
 /// settlement check's view of the day's settlement-detail rows.
 pub(super) fn add(input: &Input, date: NaiveDate, settled: &[SettledRow], out: &mut Outcome) {
     let file_name = |id: i64| input.files.iter().find(|f| f.id == id).map_or("?", |f| f.name.as_str());
-    let line = |r: &AlipayRow, c: Currency, amount: i64| {
+    // One row as its file has it: type, id, its own amount (a settlement row's net), and where it is.
+    let line = |r: &AlipayRow, c: Currency, amount: i64, note: &str| {
         let id = [r.merchant_refund_id(), &r.merchant_trans_id, &r.alipay_id]
             .into_iter()
             .flatten()
             .map(|s| s.trim())
             .find(|s| !s.is_empty())
             .unwrap_or("(no id)");
-        let what = if r.type_raw.is_empty() { r.trans_type.as_str() } else { r.type_raw.as_str() };
-        format!("{what} {id} {}: {} line {}", display_money(amount, c), file_name(r.file_id), r.line)
+        let what = match r.trans_type {
+            TransType::Other if !r.type_raw.is_empty() => r.type_raw.as_str(),
+            t => t.as_str(),
+        };
+        format!("{what} {id} {}{note}: {} line {}", display_money(amount, c), file_name(r.file_id), r.line)
     };
     let cancelled = cancelled(input);
     let mut caps: Vec<Capture> = Vec::new();
@@ -98,30 +87,34 @@ pub(super) fn add(input: &Input, date: NaiveDate, settled: &[SettledRow], out: &
         let fee = if r.fee_currency.is_none_or(|f| f == c) { r.fee.unwrap_or(0) } else { 0 };
         let mine = s.capture.and_then(|t| at.get(&(t as *const AlipayRow)).copied()).filter(|&i| !caps[i].settled);
         if non_order(&r.type_raw) {
-            parts.add(c, "other_lines", net, || line(r, c, net));
+            parts.add(c, "other_lines", net, || line(r, c, net, ""));
         } else if let Some(i) = mine {
             let k = &mut caps[i];
             k.settled = true;
             if k.currency == c {
-                parts.add(c, "fees", -fee, || line(r, c, -fee));
+                parts.add(c, "fees", -fee, || line(r, c, fee, " fee"));
                 let off = net + fee - k.signed;
                 if off != 0 || s.mismatch {
-                    parts.add(c, "settlement_mismatch", off, || line(r, c, off));
+                    parts.add(c, "settlement_mismatch", off, || {
+                        line(r, c, net, &format!(" net, {} off its capture", display_money(off, c)))
+                    });
                 }
             } else {
                 let (pc, g) = (k.currency, k.signed);
-                parts.add(pc, "settled_elsewhere", -g, || line(k.row, pc, -g));
-                parts.add(c, "priced_elsewhere", net, || line(r, c, net));
+                parts.add(pc, "settled_elsewhere", -g, || line(k.row, pc, g.abs(), &format!(", settled in {c}")));
+                parts.add(c, "priced_elsewhere", net, || line(r, c, net, &format!(" net, priced in {pc}")));
             }
         } else if s.mismatch || s.capture.is_some_and(|t| at.contains_key(&(t as *const AlipayRow))) {
             // A disagreeing row, or a second row settling a capture of T that one row already settled.
-            parts.add(c, "settlement_mismatch", net, || line(r, c, net));
+            parts.add(c, "settlement_mismatch", net, || line(r, c, net, " net"));
         } else if s.capture.is_some_and(|t| t.date < date) {
-            parts.add(c, "earlier_captures", net, || line(r, c, net));
+            parts.add(c, "earlier_captures", net, || {
+                line(r, c, net, &format!(" net, captured {}", s.capture.map_or(date, |t| t.date)))
+            });
         } else {
             // Rows settling a payment cancelled in the window that the check accepts (a payment and
             // refund that net to zero).
-            parts.add(c, "voided_settled", net, || line(r, c, net));
+            parts.add(c, "voided_settled", net, || line(r, c, net, " net"));
         }
     }
     let pending: HashSet<(bool, &str)> = out
@@ -156,10 +149,10 @@ pub(super) fn add(input: &Input, date: NaiveDate, settled: &[SettledRow], out: &
                 }
             }
         };
-        parts.add(c, key, -g, || line(r, c, -g));
+        parts.add(c, key, -g, || line(r, c, g.abs(), ""));
     }
     for (c, mut m) in parts.0 {
         let t = out.summary.currencies.entry(c.to_string()).or_default();
-        t.flow = ORDER.iter().filter_map(|k| m.remove(k)).collect();
+        t.flow = FLOW_KEYS.iter().filter_map(|k| m.remove(k)).collect();
     }
 }

@@ -95,6 +95,36 @@ impl Settlement {
     }
 }
 
+/// The roll-forward of one currency: from the net of the day's captures priced in it to what settled
+/// in it, `captured_net + Σ parts = settled_net` exactly (the engine's `reconcile::flow` parts, then
+/// the settlement's own parts; an `unexplained` part only if the data leaves a remainder).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Roll {
+    pub captured_net: i64,
+    pub captured_count: i64,
+    /// From the captures to the expected net of the settlement detail.
+    pub to_expected: Vec<Part>,
+    /// `None` for a currency that nothing settled in today (its captures settle in another).
+    pub expected_net: Option<i64>,
+    /// `settled_net − expected_net`: the settlement block's difference, whose parts are listed there.
+    pub to_settled: i64,
+    pub settled_net: i64,
+    /// What the parts leave of `settled_net − captured_net`: zero on every day the engine computed.
+    pub unexplained: Option<Part>,
+}
+
+impl Roll {
+    /// `settled_net − captured_net`.
+    pub fn difference(&self) -> i64 {
+        self.settled_net - self.captured_net
+    }
+
+    /// The parts' sum: equal to [`Roll::difference`] by construction.
+    pub fn sum(&self) -> i64 {
+        self.to_expected.iter().chain(&self.unexplained).map(|p| p.amount).sum::<i64>() + self.to_settled
+    }
+}
+
 /// The bridge of one currency code.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CurrencyBridge {
@@ -103,8 +133,11 @@ pub struct CurrencyBridge {
     /// Settlement currencies this pricing currency's money settles in (other than itself).
     pub settles_in: Vec<String>,
     pub settlement: Option<Settlement>,
+    /// From the day's captures to the settled net; `None` when the currency has neither.
+    pub roll: Option<Roll>,
     /// Money to follow up that is not in the day's payout: pending items, UNSETTLED and
-    /// SETTLEMENT_MISMATCH rows in this currency. Not parts of the difference.
+    /// SETTLEMENT_MISMATCH rows in this currency (summary.json's `follow_up`). The page shows the
+    /// UNSETTLED ones beside the roll-forward, whose parts hold the pending and mismatched money.
     pub follow_up: Vec<Part>,
 }
 
@@ -115,14 +148,102 @@ pub fn bridge(summary: &DaySummary, findings: &[&Finding], pending: &[&PendingIt
         .currencies
         .iter()
         .filter_map(|(code, t)| Currency::parse(code).ok().map(|c| (c, t)))
-        .map(|(c, t)| CurrencyBridge {
-            currency: c,
-            captured: captured(t),
-            settles_in: t.settles_in.clone(),
-            settlement: settlement(c, t, findings),
-            follow_up: follow_up(c, findings, pending),
+        .map(|(c, t)| {
+            let settlement = settlement(c, t, findings);
+            CurrencyBridge {
+                currency: c,
+                captured: captured(t),
+                settles_in: t.settles_in.clone(),
+                roll: roll(c, t, settlement.as_ref()),
+                settlement,
+                follow_up: follow_up(c, findings, pending),
+            }
         })
         .collect()
+}
+
+/// What a roll-forward part is, in the currency `c` (contracts.md sections in `reconcile::flow`).
+fn flow_label(key: &str, c: Currency, settles_in: &[String]) -> (String, &'static str) {
+    let elsewhere = if settles_in.is_empty() { "another currency".to_string() } else { settles_in.join(", ") };
+    let (label, file) = match key {
+        "fees" => {
+            ("Fees of today's captures settled today (one count per settled capture)".into(), "the settlement files")
+        }
+        "settlement_mismatch" => (
+            "Settlement lines that differ from their transaction, match none, or settle one twice".into(),
+            "discrepancies.csv (SETTLEMENT_MISMATCH)",
+        ),
+        "settled_elsewhere" => (
+            format!("Captures priced in {c} settled today in {elsewhere} (at their {c} amount)"),
+            "the settlement files",
+        ),
+        "pending" => ("Pending: captured inside the grace, not settled yet".into(), "pending.csv"),
+        "later_day" => (
+            "Not settled yet: settles on a later day (gross; its fee is known when it settles)".into(),
+            "the transaction files",
+        ),
+        "not_known_yet" => (
+            format!(
+                "Not settled yet: settles in {elsewhere} at an amount not known yet (its {c} amount, not converted)"
+            ),
+            "the transaction files",
+        ),
+        "cancels" => ("Cancels: no settlement line of their own".into(), "the transaction files"),
+        "earlier_captures" => ("Settled today from earlier days' captures".into(), "the settlement files"),
+        "priced_elsewhere" => {
+            (format!("Settled today in {c} from captures priced in another currency"), "the settlement files")
+        }
+        "voided_settled" => {
+            ("Cancelled payments settled as a payment and a refund that net to zero".into(), "the settlement files")
+        }
+        "other_lines" => ("Other lines (settlement fees, adjustments, reserves)".into(), "the settlement files"),
+        _ => (key.to_string(), "the report folder"),
+    };
+    (label, file)
+}
+
+fn roll(c: Currency, t: &CurrencyTotals, settlement: Option<&Settlement>) -> Option<Roll> {
+    let a = alipay_activity(t);
+    let captured_count = a.payment_count + a.refund_count + a.cancel_count;
+    if captured_count == 0 && t.flow.is_empty() && settlement.is_none() {
+        return None;
+    }
+    let to_expected: Vec<Part> = t
+        .flow
+        .iter()
+        .map(|f| {
+            let (label, file) = flow_label(f.key, c, &t.settles_in);
+            Part { key: f.key, label, amount: f.amount, count: f.count, rows: f.rows.clone(), file, unit: "row" }
+        })
+        .collect();
+    let (expected_net, to_settled, settled_net) = match settlement {
+        Some(s) => (Some(s.expected_net), s.difference(), s.settled_net),
+        None => (None, 0, 0),
+    };
+    let mut r = Roll {
+        captured_net: a.net(),
+        captured_count,
+        to_expected,
+        expected_net,
+        to_settled,
+        settled_net,
+        unexplained: None,
+    };
+    let rest = r.difference() - r.sum();
+    if rest != 0 {
+        r.unexplained = Some(Part {
+            key: "unexplained",
+            label: "Unexplained (the data attributes it to nothing above)".into(),
+            amount: rest,
+            count: 0,
+            rows: Vec::new(),
+            file: "",
+            unit: "row",
+        });
+    }
+    // The parts add up exactly, by construction: a failure here is a bug in this function.
+    assert_eq!(r.sum(), r.difference(), "{c}: the roll-forward's parts must add up to settled - captured");
+    Some(r)
 }
 
 /// The day's captured payments, refunds and cancels of a pricing currency (transaction files).
@@ -352,10 +473,30 @@ impl CurrencyBridge {
             lines.extend(s.parts.iter().map(|p| part_line(p, "  ")));
             out.push(Block { title: format!("Settled today (settlement files, in {c})"), lines });
         }
-        if !self.follow_up.is_empty() {
+        if let Some(r) = &self.roll {
+            let mut lines =
+                vec![l(&format!("Net captured today (priced in {c})"), Some(r.captured_count), r.captured_net)];
+            lines.extend(r.to_expected.iter().map(|p| part_line(p, "  ")));
+            if let Some(e) = r.expected_net {
+                lines.push(total("= Expected net (settlement detail)", e));
+                lines.push(l("  Settled - expected (its parts are above)", None, r.to_settled));
+            }
+            lines.extend(r.unexplained.iter().map(|p| part_line(p, "  ")));
+            if r.expected_net.is_some() {
+                lines.push(total("= Settled net", r.settled_net));
+                out.push(Block { title: format!("Roll-forward: today's captures to the settled net (in {c})"), lines });
+            } else {
+                out.push(Block { title: format!("Where today's {c} captures went (nothing settled in {c})"), lines });
+            }
+        }
+        // Pending and mismatched money are parts of the roll-forward; UNSETTLED rows are earlier
+        // captures, outside today's flow (contracts.md §0 "unsettled after").
+        let unsettled: Vec<Line> =
+            self.follow_up.iter().filter(|p| p.key == "unsettled").map(|p| part_line(p, "")).collect();
+        if !unsettled.is_empty() {
             out.push(Block {
-                title: "To follow up (not in today's payout)".into(),
-                lines: self.follow_up.iter().map(|p| part_line(p, "")).collect(),
+                title: "To follow up (earlier captures, not in today's roll-forward)".into(),
+                lines: unsettled,
             });
         }
         out
@@ -373,11 +514,12 @@ fn row_lists(out: &mut String, c: Currency, parts: &[Part]) {
     for p in parts.iter().filter(|p| !p.rows.is_empty()) {
         let _ =
             writeln!(out, "<div id=\"{}\" style=\"font-size:13px;\"><b>{}</b><ul>", anchor(c, p.key), esc(&p.label));
-        for r in p.rows.iter().take(LISTED_ROWS) {
+        let shown = p.rows.len().min(LISTED_ROWS);
+        for r in &p.rows[..shown] {
             let _ = writeln!(out, "<li>{}</li>", esc(r));
         }
-        if p.rows.len() > LISTED_ROWS {
-            let more = p.rows.len() - LISTED_ROWS;
+        let more = (p.count.max(p.rows.len() as i64) - shown as i64).max(0);
+        if more > 0 {
             let _ = writeln!(out, "<li>… and {more} more: all are in {}.</li>", esc(p.file));
         }
         out.push_str("</div>\n");

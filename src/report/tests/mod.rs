@@ -384,7 +384,7 @@ fn report_html_has_the_bridge_with_linked_parts() {
     let w = write(tmp.path(), &sample(), 1).unwrap();
     let html = String::from_utf8(read(&w.report_html)).unwrap();
     assert!(html.contains("<section id=\"bridge\""), "bridge section");
-    for key in ["summary_mismatch", "pending", "unsettled", "settlement_mismatch"] {
+    for key in ["summary_mismatch", "unsettled", "settlement_mismatch", "later_day", "cancels", "earlier_captures"] {
         assert!(html.contains(&format!("href=\"#bridge-HKD-{key}\"")), "{key} count links");
         assert!(html.contains(&format!("id=\"bridge-HKD-{key}\"")), "{key} rows listed");
     }

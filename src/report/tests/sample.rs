@@ -257,6 +257,25 @@ pub fn sample() -> ReportInput {
             detail_net: 1_100_020,
             summary_net: Some(1_100_000),
         }],
+        // The roll-forward (`reconcile::flow`): captured net 12,280.00 + these parts = expected net
+        // 11,000.20.
+        flow: vec![
+            flow("fees", -2222, 38, "PAYMENT P-1 HKD -0.58: ALIPAY_SETTLEMENT_DETAIL_HKD_20261125.csv line 2"),
+            flow(
+                "settlement_mismatch",
+                -100,
+                1,
+                "PAYMENT P-SE-1 HKD -1.00: ALIPAY_SETTLEMENT_DETAIL_HKD_20261125.csv line 4",
+            ),
+            flow("later_day", -220_900, 3, "PAYMENT P-LA-1 HKD -2,000.00: 20261125_HKD_trans.csv line 40"),
+            flow("cancels", 1500, 1, "CANCEL P-CA-1 HKD 15.00: 20261125_HKD_trans.csv line 44"),
+            flow(
+                "earlier_captures",
+                93_742,
+                4,
+                "PAYMENT P-EA-1 HKD 300.00: ALIPAY_SETTLEMENT_DETAIL_HKD_20261125.csv line 41",
+            ),
+        ],
         ..Default::default()
     };
     let jpy = CurrencyTotals { alipay_payments: 56000, alipay_payment_count: 3, ..Default::default() };
@@ -299,4 +318,8 @@ pub fn sample() -> ReportInput {
         },
     ];
     r
+}
+
+fn flow(key: &'static str, amount: i64, count: i64, row: &str) -> crate::domain::FlowPart {
+    crate::domain::FlowPart { key, amount, count, rows: vec![row.to_string()] }
 }
