@@ -58,12 +58,34 @@ const NEG_STYLE: &str = "color:#c0392b;";
 const TREND_IMG_FILE: &str = "<img src=\"trend.png\"";
 /// How the email's HTML part refers to it: the content id of the inline image part.
 const TREND_IMG_CID: &str = "<img src=\"cid:trend.png\"";
+/// The phone's variant (`trend-narrow.png`), which a `<picture>` picks below 600 px; a client that
+/// knows no `<picture>` shows the `<img>`.
+const TREND_SOURCE_FILE: &str = "<source media=\"(max-width: 600px)\" srcset=\"trend-narrow.png\"";
+const TREND_SOURCE_CID: &str = "<source media=\"(max-width: 600px)\" srcset=\"cid:trend-narrow.png\"";
 
-/// `report.html` as the email's HTML part: the chart's file reference becomes `cid:trend.png`. Only
-/// the page's own tag can match: outside text is escaped, so it never holds a raw `<` or `"`. A page
-/// written before the chart was a file (already `cid:`) is returned unchanged.
+/// `report.html` as the email's HTML part: the chart's file references become `cid:trend.png` and
+/// `cid:trend-narrow.png`. Only the page's own tags can match: outside text is escaped, so it never
+/// holds a raw `<` or `"`. A page written before the chart was a file (already `cid:`) is returned
+/// unchanged.
 pub fn email_html(html: &str) -> String {
-    html.replace(TREND_IMG_FILE, TREND_IMG_CID)
+    html.replace(TREND_IMG_FILE, TREND_IMG_CID).replace(TREND_SOURCE_FILE, TREND_SOURCE_CID)
+}
+
+/// The images a page shows, in page order: the `src` of every `<img>` and the `srcset` of every
+/// `<source>` (the report writes them double-quoted, one file each). `notify` attaches the `cid:` ones;
+/// the tests check the page's are files of its folder.
+pub fn image_sources(html: &str) -> Vec<String> {
+    let lower = html.to_ascii_lowercase();
+    let mut found: Vec<(usize, String)> = Vec::new();
+    for (tag, attr) in [("<img", " src=\""), ("<source", " srcset=\"")] {
+        for (at, _) in lower.match_indices(tag) {
+            let end = lower[at..].find('>').map_or(html.len(), |e| at + e);
+            let value = html[at..end].split_once(attr).and_then(|(_, rest)| rest.split_once('"')).map(|(v, _)| v);
+            found.push((at, value.unwrap_or_default().to_string()));
+        }
+    }
+    found.sort();
+    found.into_iter().map(|(_, v)| v).collect()
 }
 
 /// Money for reading in a column that names its currency: [`group_minor`] (`12,345.00`, JPY `56,000`).
@@ -385,10 +407,11 @@ fn warnings(out: &mut String, p: &Prepared, budget: &mut usize) {
 }
 
 fn trend(out: &mut String, p: &Prepared) {
-    let (w, h) = chart::size(p);
+    let (w, h) = chart::size(p, &chart::WIDE);
+    let (nw, nh) = chart::size(p, &chart::NARROW);
     let _ = writeln!(
         out,
-        "{H2} id=\"trend\">Last 14 days</h2>\n{TREND_IMG_FILE} id=\"chart\" width=\"{w}\" height=\"{h}\" alt=\"Chart of the last 14 days: discrepancies per day, and the amount at stake per day in each currency; the numbers are in the table below\" style=\"display:block;max-width:100%;height:auto;border:1px solid #ddd;margin-bottom:8px;\">"
+        "{H2} id=\"trend\">Last 14 days</h2>\n<picture>{TREND_SOURCE_FILE} width=\"{nw}\" height=\"{nh}\">{TREND_IMG_FILE} id=\"chart\" width=\"{w}\" height=\"{h}\" alt=\"Chart of the last 14 days: discrepancies per day, and the amount at stake per day in each currency; the numbers are in the table below\" style=\"display:block;max-width:100%;height:auto;border:1px solid #ddd;margin-bottom:8px;\"></picture>"
     );
     // Three columns whatever the number of currencies (one line each), so it fits a phone.
     let _ = writeln!(out, "<table {TABLE}>");

@@ -3,6 +3,7 @@
 //! and gives the same bytes when run again.
 
 use crate::harness::Workspace;
+use alipay_recon::report::image_sources;
 
 fn rows(w: &Workspace, date: &str) -> Vec<(String, String)> {
     let text = std::fs::read_to_string(w.file(&format!("alipay-recon-demo/reports/{date}/discrepancies.csv"))).unwrap();
@@ -92,18 +93,6 @@ fn demo_says_exit_1_is_expected_and_its_hints_run_as_printed() {
     }
 }
 
-/// The `src` of every `<img>` of a page (the report writes them double-quoted).
-fn img_sources(html: &str) -> Vec<String> {
-    let lower = html.to_ascii_lowercase();
-    let mut out = Vec::new();
-    for (at, _) in lower.match_indices("<img") {
-        let tag = &html[at..at + lower[at..].find('>').expect("img tag is closed")];
-        let src = tag.split_once(" src=\"").and_then(|(_, rest)| rest.split_once('"')).map(|(v, _)| v);
-        out.push(src.unwrap_or_else(|| panic!("img without a src: {tag}")).to_string());
-    }
-    out
-}
-
 /// The report.html the demo says to open shows its chart from disk (the image it names is in its
 /// folder); the demo's emails keep the chart as the inline part `cid:trend.png`.
 #[test]
@@ -114,20 +103,22 @@ fn demo_report_html_shows_its_chart_from_disk_and_the_email_inlines_it() {
     for date in ["2026-11-24", "2026-11-25"] {
         let dir = w.file(&format!("alipay-recon-demo/reports/{date}"));
         let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
-        let srcs = img_sources(&html);
+        let srcs = image_sources(&html);
         for src in &srcs {
             assert!(dir.join(src).is_file(), "{date}/report.html shows {src}, which is not in its folder");
         }
-        assert_eq!(srcs, ["trend.png"], "{date}");
+        assert_eq!(srcs, ["trend-narrow.png", "trend.png"], "{date}");
         charts.push(std::fs::read(dir.join("trend.png")).unwrap());
     }
     let mails = crate::harness::smtp::parse_mails(&w.file("alipay-recon-demo/outbox-eml"));
     assert_eq!(mails.len(), 2);
     for m in &mails {
         let html = m.part("text/html").text();
-        assert_eq!(img_sources(&html), ["cid:trend.png"], "{}", m.subject);
-        let chart = m.parts.iter().find(|p| p.content_type == "image/png").expect("inline chart");
-        assert_eq!(chart.content_id.as_deref(), Some("<trend.png>"), "{}", m.subject);
+        assert_eq!(image_sources(&html), ["cid:trend-narrow.png", "cid:trend.png"], "{}", m.subject);
+        let chart = m.parts.iter().find(|p| p.content_id.as_deref() == Some("<trend.png>")).expect("inline chart");
+        assert_eq!(chart.content_type, "image/png", "{}", m.subject);
+        let narrow = m.parts.iter().find(|p| p.content_id.as_deref() == Some("<trend-narrow.png>"));
+        assert!(narrow.is_some_and(|p| p.content_type == "image/png"), "{}: the phone's chart inline", m.subject);
         assert!(charts.contains(&chart.bytes), "{}: the inline chart is a report folder's trend.png", m.subject);
     }
 }

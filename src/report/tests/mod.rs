@@ -250,18 +250,6 @@ fn workbook_has_frozen_filtered_sheets_and_no_formulas() {
     assert!(core.contains("2026-11-25T00:00:00Z"), "creation time from business date: {core}");
 }
 
-/// The `src` of every `<img>` of a page (double-quoted, as the report writes them).
-fn img_sources(html: &str) -> Vec<String> {
-    let lower = html.to_ascii_lowercase();
-    let mut out = Vec::new();
-    for (at, _) in lower.match_indices("<img") {
-        let tag = &html[at..at + lower[at..].find('>').expect("img tag is closed")];
-        let src = tag.split_once(" src=\"").and_then(|(_, rest)| rest.split_once('"')).map(|(v, _)| v);
-        out.push(src.unwrap_or_else(|| panic!("img without a src: {tag}")).to_string());
-    }
-    out
-}
-
 /// Opened from disk (file://), the page finds its chart: every image is a relative name of a file in
 /// the report folder (not `cid:`, which only the email resolves).
 #[test]
@@ -274,15 +262,19 @@ fn report_html_opened_from_the_folder_finds_its_chart() {
         let tmp = tempfile::tempdir().unwrap();
         let w = write(tmp.path(), &input, 1).unwrap();
         let html = String::from_utf8(read(&w.report_html)).unwrap();
-        let srcs = img_sources(&html);
+        let srcs = image_sources(&html);
         for src in &srcs {
             assert!(w.dir.join(src).is_file(), "report.html shows {src}, which is not in {}", w.dir.display());
             assert!(!src.contains([':', '/', '\\']), "{src} is not a plain file name in the folder");
         }
-        assert_eq!(srcs, ["trend.png"], "the page shows the trend chart");
+        assert_eq!(srcs, ["trend-narrow.png", "trend.png"], "the page shows the trend chart, and the phone's");
         let email = email_html(&html);
-        assert_eq!(img_sources(&email), ["cid:trend.png"], "the email's copy uses the inline part");
-        assert_eq!(email.replace("cid:trend.png", "trend.png"), html, "nothing else of the page changes");
+        assert_eq!(
+            image_sources(&email),
+            ["cid:trend-narrow.png", "cid:trend.png"],
+            "the email's copy uses the inline parts"
+        );
+        assert_eq!(email.replace("cid:trend", "trend"), html, "nothing else of the page changes");
     }
 }
 
@@ -297,7 +289,7 @@ fn trend_png_is_a_chart_of_the_window() {
     let info = r.next_frame(&mut buf).unwrap();
     let input = sample();
     let panels = 1 + 3; // discrepancies, then HKD, JPY and KWD
-    assert_eq!((info.width, info.height), chart::size(&Prepared::new(&input).unwrap()));
+    assert_eq!((info.width, info.height), chart::size(&Prepared::new(&input).unwrap(), &chart::WIDE));
     assert_eq!(info.height, 8 + panels * 120 - 14 + 24, "one panel per currency");
     let px = |x: u32, y: u32| {
         let i = ((y * info.width + x) * 3) as usize;
