@@ -13,7 +13,7 @@ use super::csv_out::state_text;
 use super::summary::{category_counts, pending_counts};
 use super::text::{amounts, difference, html_escape as esc};
 use super::Prepared;
-use crate::domain::{group_minor, Category, Currency, CurrencyTotals, Finding};
+use crate::domain::{display_money, Category, Currency, CurrencyTotals, Finding};
 use anyhow::Result;
 use std::fmt::Write;
 
@@ -88,11 +88,6 @@ pub fn image_sources(html: &str) -> Vec<String> {
     found.into_iter().map(|(_, v)| v).collect()
 }
 
-/// Money for reading in a column that names its currency: [`group_minor`] (`12,345.00`, JPY `56,000`).
-pub fn money(minor: i64, cur: Currency) -> String {
-    group_minor(minor, cur)
-}
-
 /// What the finance person should do about a category, in one short sentence.
 pub fn action(c: Category) -> &'static str {
     match c {
@@ -138,7 +133,7 @@ fn td_html(out: &mut String, v: &str) {
 /// `HKD 1,234.00` as HTML; a negative amount is marked twice, for people (red, and its minus sign)
 /// and for tests and readers of the source (`class="neg"`).
 fn amount(minor: i64, cur: Currency) -> String {
-    let text = format!("{cur} {}", money(minor, cur));
+    let text = display_money(minor, cur);
     if minor < 0 {
         format!("<span class=\"neg\" style=\"{NEG_STYLE}\">{}</span>", esc(&text))
     } else {
@@ -487,21 +482,5 @@ mod tests {
         let mut b = ROW_BUDGET;
         assert_eq!(shown(&mut b, 40), 40);
         assert_eq!(shown(&mut b, 400), ROW_BUDGET - 40);
-    }
-
-    #[test]
-    fn money_groups_thousands() {
-        let c = |s: &str| Currency::parse(s).unwrap();
-        let cases = [
-            (1_234_500, "HKD", "12,345.00"),
-            (56_000, "JPY", "56,000"),
-            (1_234_567_890, "KWD", "1,234,567.890"),
-            (-100_000_000, "HKD", "-1,000,000.00"),
-            (5, "HKD", "0.05"),
-            (999, "JPY", "999"),
-        ];
-        for (v, cur, want) in cases {
-            assert_eq!(money(v, c(cur)), want, "money({v}, {cur})");
-        }
     }
 }
