@@ -44,6 +44,13 @@ struct Measured {
     /// and the width it is shown at, in CSS px.
     chart_src: String,
     chart_shown: f64,
+    /// How many columns the first discrepancy row (`.item`) shows: its cells side by side (desktop) or
+    /// stacked as a card (phone, 1).
+    item_columns: u32,
+    /// `.item` rows on the page.
+    items: u32,
+    /// The "Showing the N largest of M …" notes (`p.more`) that are visible, as text.
+    more: Vec<String>,
     /// Every resource the page loaded (resource timing), and every load the CSP blocked.
     resources: Vec<String>,
     violations: Vec<String>,
@@ -71,10 +78,16 @@ addEventListener('load', function () {
     }
   });
   var img = document.getElementById('chart');
+  var item = document.querySelector('.item'), lefts = {};
+  if (item) Array.prototype.forEach.call(item.children, function (c) { lefts[Math.round(c.getBoundingClientRect().left)] = 1; });
+  var more = [];
+  document.querySelectorAll('p.more').forEach(function (p) { if (vis2(p)) more.push(p.textContent); });
+  function vis2(e) { var r = e.getBoundingClientRect(); return r.width > 0 && r.height > 0 && r.right <= innerWidth + 0.5; }
   parent.postMessage(JSON.stringify({
     width: innerWidth, scroll_width: document.documentElement.scrollWidth, too_wide: tooWide,
     headline: vis('headline'), bridge: vis('bridge'), chart: img ? img.naturalWidth : -1,
     chart_src: img ? img.currentSrc : '', chart_shown: img ? img.getBoundingClientRect().width : 0,
+    item_columns: Object.keys(lefts).length, items: document.querySelectorAll('.item').length, more: more,
     resources: performance.getEntriesByType('resource').map(function (r) { return r.name; }),
     violations: probeViolations, page: location.href
   }), '*');
@@ -303,6 +316,44 @@ fn browser_hostile_report_fits_desktop_and_phone() {
     assert!(html.contains("=HYPERLINK(&quot;http://evil.example&quot;"), "the long hostile id is on the page");
     for (width, m) in render_both(&dir, "report.html", "hostile") {
         assert_readable(&m, &dir, "the hostile report.html", width);
+    }
+}
+
+/// A day with more than 100 discrepancy rows (the demo's last day plus 150 sales Alipay does not
+/// have): the page shows the 100 largest, says how many more there are and where (the attached CSV
+/// and xlsx), shows each row as a card on a phone (cells stacked) and as one line of cells on a
+/// desktop, and fits both widths.
+#[test]
+fn browser_day_with_more_than_100_rows_shows_the_first_100_as_cards_and_says_where_the_rest_are() {
+    let demo = Demo::run();
+    let mut sales = String::from(
+        "record_type,merchant_trans_id,merchant_refund_id,amount,currency,status,created_at,store_id,terminal_id,acquirement_id\n",
+    );
+    for i in 0..150 {
+        let amount = format!("{}.{:02}", (i * 37) % 500 + 1, i % 100);
+        sales.push_str(&format!("PAYMENT,BULK-{i:04},,{amount},HKD,SUCCESS,{DATE}T10:{:02}:00+08:00,S1,T1,\n", i % 60));
+    }
+    let csv = demo.w.write("bulk-sales.csv", sales);
+    let config = "alipay-recon-demo/alipay-recon.toml";
+    demo.w.run(&["-c", config, "import-sales", csv.to_str().unwrap()]).expect_code(0);
+    demo.w.run(&["-c", config, "reconcile", "--date", DATE]).expect_code(1);
+    let rows = std::fs::read_to_string(demo.report_dir().join("discrepancies.csv")).unwrap().lines().count() - 1;
+    assert!(rows > 150, "the day has {rows} discrepancy rows");
+    let dir = demo.report_copy();
+    let note = format!(
+        "Showing the 100 largest of {rows} discrepancies. The other {} are in discrepancies.csv and report.xlsx",
+        rows - 100
+    );
+    for (width, m) in render_both(&dir, "report.html", "over-100") {
+        assert_readable(&m, &dir, "report.html of a day with more than 100 rows", width);
+        assert_eq!(m.items, 100 + 3, "{width} px: the 100 largest discrepancies, and the 3 open items");
+        assert!(
+            m.more.iter().any(|t| t.starts_with(&note)),
+            "{width} px: the note says where the rest are: {:?}",
+            m.more
+        );
+        let columns = if width == PHONE { 1 } else { 3 };
+        assert_eq!(m.item_columns, columns, "{width} px: a row's cells (1 = a card of stacked cells)");
     }
 }
 
