@@ -427,3 +427,40 @@ fn totals_of_a_currency_settling_in_another_say_where_it_settles() {
     assert!(!table("JPY").contains("Expected net"), "no 0.00 nets for JPY: {}", table("JPY"));
     assert!(table("HKD").contains("Expected net") && !table("HKD").contains("Settles in"));
 }
+
+/// The roll-forward's parts are the same lines, with the same counts and amounts, in report.html (each
+/// count linking to its rows), the email's text part and the workbook's Cash bridge sheet.
+#[test]
+fn roll_forward_is_the_same_in_the_page_the_text_part_and_the_workbook() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = sample();
+    let w = write(tmp.path(), &input, 1).unwrap();
+    let html = String::from_utf8(read(&w.report_html)).unwrap();
+    let strings = zip_entry(&read(&w.report_xlsx), "xl/sharedStrings.xml");
+    let p = Prepared::new(&input).unwrap();
+    let text = bridge::text(&p.bridge);
+    let hkd = p.bridge.iter().find(|b| b.currency.as_str() == "HKD").unwrap();
+    let roll = hkd.roll.as_ref().unwrap();
+    let cur = hkd.currency;
+    let flow: i64 = roll.to_expected.iter().map(|p| p.amount).sum();
+    assert_eq!(roll.captured_net + flow, roll.expected_net.unwrap(), "the sample's flow ends at its expected net");
+    assert!(roll.unexplained.is_none());
+    assert_eq!(roll.to_expected.len(), 5);
+    for part in &roll.to_expected {
+        let money = crate::domain::display_money(part.amount, cur);
+        let row = format!(
+            "<td>  {}</td><td align=\"right\" nowrap><a href=\"#bridge-HKD-{}\">{}</a></td><td align=\"right\" nowrap>{money}</td>",
+            html_escape(&part.label),
+            part.key,
+            part.count
+        );
+        assert!(html.contains(&row), "report.html: {row}");
+        assert!(html.contains(&format!("id=\"bridge-HKD-{}\"", part.key)), "{}: its rows are listed", part.key);
+        let line = format!("    {} ({}): {money}", part.label, part.counted());
+        assert!(text.contains(&line), "text part: {line}\n{text}");
+        let label = part.label.replace('\'', "&apos;");
+        assert!(strings.contains(&part.label) || strings.contains(&label), "workbook: {}", part.label);
+    }
+    assert!(text.contains("HKD Roll-forward: today's captures to the settled net (in HKD):"), "{text}");
+    assert!(strings.contains("Roll-forward: today"), "the workbook's Cash bridge sheet has the roll-forward");
+}
