@@ -11,9 +11,16 @@
 //!   summaries that disagree with their detail rows, detail files no summary covers, and — only if the
 //!   data leaves one — an explicit unexplained remainder.
 //!
-//! A day's payout settles earlier days' captures, so pending items, UNSETTLED payments and settlement
-//! mismatches are not parts of that difference: they are listed beside it ("follow-up"), each count
-//! with its rows. Pure: a function of the report input's totals and rows.
+//! - **Roll-forward** ([`Roll`], per currency): net captured today → the engine's parts
+//!   (`reconcile::flow`: fees, settlement mismatches, settled in another currency, pending, settles on
+//!   a later day, settlement amount not known yet, cancels, earlier days' captures settled today,
+//!   priced in another currency, voided pairs, other lines) → expected net → the settlement's parts
+//!   above → settled net; exact, with an `unexplained` part only if the data leaves a remainder. The
+//!   rules it relies on are cited in `reconcile::flow` (contracts.md §0, §2, §3); none is added here.
+//!
+//! UNSETTLED rows are earlier captures (contracts.md §0 "unsettled after"), outside the day's roll: they
+//! are listed beside it ("to follow up"), each count with its rows. Pure: a function of the report
+//! input's totals and rows.
 
 use super::text::html_escape as esc;
 use crate::domain::{
@@ -100,28 +107,43 @@ impl Settlement {
 /// the settlement's own parts; an `unexplained` part only if the data leaves a remainder).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Roll {
-    pub captured_net: i64,
-    pub captured_count: i64,
+    /// The day's captures priced in this currency: (count, net).
+    pub captured: (i64, i64),
     /// From the captures to the expected net of the settlement detail.
     pub to_expected: Vec<Part>,
-    /// `None` for a currency that nothing settled in today (its captures settle in another).
-    pub expected_net: Option<i64>,
-    /// `settled_net − expected_net`: the settlement block's difference, whose parts are listed there.
-    pub to_settled: i64,
-    pub settled_net: i64,
+    /// (expected net, settled net); `None` for a currency that nothing settled in today.
+    pub settled: Option<(i64, i64)>,
     /// What the parts leave of `settled_net − captured_net`: zero on every day the engine computed.
     pub unexplained: Option<Part>,
 }
 
 impl Roll {
+    pub fn captured_count(&self) -> i64 {
+        self.captured.0
+    }
+    pub fn captured_net(&self) -> i64 {
+        self.captured.1
+    }
+    pub fn expected_net(&self) -> Option<i64> {
+        self.settled.map(|s| s.0)
+    }
+    /// What settled in this currency today (0 when nothing did).
+    pub fn settled_net(&self) -> i64 {
+        self.settled.map_or(0, |s| s.1)
+    }
+    /// `settled_net − expected_net`: the settlement block's difference, whose parts are listed there.
+    pub fn to_settled(&self) -> i64 {
+        self.settled.map_or(0, |s| s.1 - s.0)
+    }
+
     /// `settled_net − captured_net`.
     pub fn difference(&self) -> i64 {
-        self.settled_net - self.captured_net
+        self.settled_net() - self.captured_net()
     }
 
     /// The parts' sum: equal to [`Roll::difference`] by construction.
     pub fn sum(&self) -> i64 {
-        self.to_expected.iter().chain(&self.unexplained).map(|p| p.amount).sum::<i64>() + self.to_settled
+        self.to_expected.iter().chain(&self.unexplained).map(|p| p.amount).sum::<i64>() + self.to_settled()
     }
 }
 
@@ -216,31 +238,9 @@ fn roll(c: Currency, t: &CurrencyTotals, settlement: Option<&Settlement>) -> Opt
             Part { key: f.key, label, amount: f.amount, count: f.count, rows: f.rows.clone(), file, unit: "row" }
         })
         .collect();
-    let (expected_net, to_settled, settled_net) = match settlement {
-        Some(s) => (Some(s.expected_net), s.difference(), s.settled_net),
-        None => (None, 0, 0),
-    };
-    let mut r = Roll {
-        captured_net: a.net(),
-        captured_count,
-        to_expected,
-        expected_net,
-        to_settled,
-        settled_net,
-        unexplained: None,
-    };
-    let rest = r.difference() - r.sum();
-    if rest != 0 {
-        r.unexplained = Some(Part {
-            key: "unexplained",
-            label: "Unexplained (the data attributes it to nothing above)".into(),
-            amount: rest,
-            count: 0,
-            rows: Vec::new(),
-            file: "",
-            unit: "row",
-        });
-    }
+    let settled = settlement.map(|s| (s.expected_net, s.settled_net));
+    let mut r = Roll { captured: (captured_count, a.net()), to_expected, settled, unexplained: None };
+    r.unexplained = unexplained(r.difference() - r.sum());
     // The parts add up exactly, by construction: a failure here is a bug in this function.
     assert_eq!(r.sum(), r.difference(), "{c}: the roll-forward's parts must add up to settled - captured");
     Some(r)
@@ -305,18 +305,7 @@ fn settlement(c: Currency, t: &CurrencyTotals, findings: &[&Finding]) -> Option<
         }
     }
     let explained: i64 = parts.iter().map(|p| p.amount).sum();
-    let rest = (t.settled_net - t.expected_net) - explained;
-    if rest != 0 {
-        parts.push(Part {
-            key: "unexplained",
-            label: "Unexplained (the data attributes it to nothing above)".into(),
-            amount: rest,
-            count: 0,
-            rows: Vec::new(),
-            file: "",
-            unit: "row",
-        });
-    }
+    parts.extend(unexplained((t.settled_net - t.expected_net) - explained));
     Some(Settlement {
         gross: Activity {
             payments: t.settled_payments,
@@ -333,6 +322,19 @@ fn settlement(c: Currency, t: &CurrencyTotals, findings: &[&Finding]) -> Option<
         settled_net: t.settled_net,
         has_summary,
         parts,
+    })
+}
+
+/// The part for what the other parts leave of a difference, if they leave anything.
+fn unexplained(rest: i64) -> Option<Part> {
+    (rest != 0).then(|| Part {
+        key: "unexplained",
+        label: "Unexplained (the data attributes it to nothing above)".into(),
+        amount: rest,
+        count: 0,
+        rows: Vec::new(),
+        file: "",
+        unit: "row",
     })
 }
 
@@ -475,15 +477,15 @@ impl CurrencyBridge {
         }
         if let Some(r) = &self.roll {
             let mut lines =
-                vec![l(&format!("Net captured today (priced in {c})"), Some(r.captured_count), r.captured_net)];
+                vec![l(&format!("Net captured today (priced in {c})"), Some(r.captured_count()), r.captured_net())];
             lines.extend(r.to_expected.iter().map(|p| part_line(p, "  ")));
-            if let Some(e) = r.expected_net {
+            if let Some(e) = r.expected_net() {
                 lines.push(total("= Expected net (settlement detail)", e));
-                lines.push(l("  Settled - expected (its parts are above)", None, r.to_settled));
+                lines.push(l("  Settled - expected (its parts are above)", None, r.to_settled()));
             }
             lines.extend(r.unexplained.iter().map(|p| part_line(p, "  ")));
-            if r.expected_net.is_some() {
-                lines.push(total("= Settled net", r.settled_net));
+            if r.settled.is_some() {
+                lines.push(total("= Settled net", r.settled_net()));
                 out.push(Block { title: format!("Roll-forward: today's captures to the settled net (in {c})"), lines });
             } else {
                 out.push(Block { title: format!("Where today's {c} captures went (nothing settled in {c})"), lines });

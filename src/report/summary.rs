@@ -180,21 +180,21 @@ fn bridge_json(b: Option<&CurrencyBridge>, cur: Currency) -> BridgeJson {
         follow_up: b.follow_up.iter().map(|p| part_json(p, cur)).collect(),
         roll_forward: b.roll.as_ref().map(|r| {
             let mut parts: Vec<PartJson> = r.to_expected.iter().map(|p| part_json(p, cur)).collect();
-            if r.expected_net.is_some() {
+            if r.expected_net().is_some() {
                 parts.push(PartJson {
                     key: "settled_minus_expected",
                     label: "Settled - expected (the settlement's parts)".into(),
-                    amount: m(r.to_settled),
+                    amount: m(r.to_settled()),
                     count: b.settlement.as_ref().map_or(0, |s| s.parts.len() as i64),
                 });
             }
             parts.extend(r.unexplained.iter().map(|p| part_json(p, cur)));
             RollJson {
-                captured_net: m(r.captured_net),
-                captured_count: r.captured_count,
+                captured_net: m(r.captured_net()),
+                captured_count: r.captured_count(),
                 parts,
-                expected_net: r.expected_net.map(m),
-                settled_net: m(r.settled_net),
+                expected_net: r.expected_net().map(m),
+                settled_net: m(r.settled_net()),
                 difference: m(r.difference()),
             }
         }),

@@ -443,7 +443,7 @@ fn roll_forward_is_the_same_in_the_page_the_text_part_and_the_workbook() {
     let roll = hkd.roll.as_ref().unwrap();
     let cur = hkd.currency;
     let flow: i64 = roll.to_expected.iter().map(|p| p.amount).sum();
-    assert_eq!(roll.captured_net + flow, roll.expected_net.unwrap(), "the sample's flow ends at its expected net");
+    assert_eq!(roll.captured_net() + flow, roll.expected_net().unwrap(), "the sample's flow ends at its expected net");
     assert!(roll.unexplained.is_none());
     assert_eq!(roll.to_expected.len(), 5);
     for part in &roll.to_expected {
