@@ -557,12 +557,12 @@ pub fn html(bridges: &[CurrencyBridge]) -> String {
                     (_, Some(n)) => n.to_string(),
                     _ => String::new(),
                 };
-                let amount = line.amount.map(|v| display_money(v, c)).unwrap_or_default();
+                // Negative amounts marked as in the rest of the page.
+                let amount = line.amount.map(|v| super::html::amount(v, c)).unwrap_or_default();
                 let _ = writeln!(
                     out,
-                    "<tr><td>{bo}{}{bc}</td><td align=\"right\" nowrap>{count}</td><td align=\"right\" nowrap>{bo}{}{bc}</td></tr>",
+                    "<tr><td>{bo}{}{bc}</td><td align=\"right\" nowrap>{count}</td><td align=\"right\" nowrap>{bo}{amount}{bc}</td></tr>",
                     esc(&line.label),
-                    esc(&amount)
                 );
                 parts.extend(line.part);
             }

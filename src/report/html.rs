@@ -132,7 +132,7 @@ fn td_html(out: &mut String, v: &str) {
 
 /// `HKD 1,234.00` as HTML; a negative amount is marked twice, for people (red, and its minus sign)
 /// and for tests and readers of the source (`class="neg"`).
-fn amount(minor: i64, cur: Currency) -> String {
+pub(super) fn amount(minor: i64, cur: Currency) -> String {
     let text = display_money(minor, cur);
     if minor < 0 {
         format!("<span class=\"neg\" style=\"{NEG_STYLE}\">{}</span>", esc(&text))

@@ -448,8 +448,13 @@ fn roll_forward_is_the_same_in_the_page_the_text_part_and_the_workbook() {
     assert_eq!(roll.to_expected.len(), 5);
     for part in &roll.to_expected {
         let money = crate::domain::display_money(part.amount, cur);
+        let cell = if part.amount < 0 {
+            format!("<span class=\"neg\" style=\"color:#c0392b;\">{money}</span>")
+        } else {
+            money.clone()
+        };
         let row = format!(
-            "<td>  {}</td><td align=\"right\" nowrap><a href=\"#bridge-HKD-{}\">{}</a></td><td align=\"right\" nowrap>{money}</td>",
+            "<td>  {}</td><td align=\"right\" nowrap><a href=\"#bridge-HKD-{}\">{}</a></td><td align=\"right\" nowrap>{cell}</td>",
             html_escape(&part.label),
             part.key,
             part.count
