@@ -558,7 +558,7 @@ pub fn html(bridges: &[CurrencyBridge]) -> String {
                     _ => String::new(),
                 };
                 // Negative amounts marked as in the rest of the page.
-                let amount = line.amount.map(|v| super::html::amount(v, c)).unwrap_or_default();
+                let amount = line.amount.map(|v| super::text::amount(v, c)).unwrap_or_default();
                 let _ = writeln!(
                     out,
                     "<tr><td>{bo}{}{bc}</td><td align=\"right\" nowrap>{count}</td><td align=\"right\" nowrap>{bo}{amount}{bc}</td></tr>",

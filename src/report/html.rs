@@ -11,9 +11,9 @@
 use super::chart;
 use super::csv_out::state_text;
 use super::summary::{category_counts, pending_counts};
-use super::text::{amounts, difference, html_escape as esc};
+use super::text::{amount, amounts, difference, html_escape as esc};
 use super::Prepared;
-use crate::domain::{display_money, Category, Currency, CurrencyTotals, Finding};
+use crate::domain::{Category, CurrencyTotals, Finding};
 use anyhow::Result;
 use std::fmt::Write;
 
@@ -52,7 +52,6 @@ const CELL_TEXT: &str = "flex:1 1 300px;max-width:100%;overflow-wrap:anywhere;";
 /// Arial, under a phone's width); a longer id (not Alipay's or a POS's, but outside text) may break
 /// anywhere rather than push the page sideways.
 const NOWRAP_ID_CHARS: usize = 32;
-const NEG_STYLE: &str = "color:#c0392b;";
 
 /// How the page refers to the chart in the report folder: the relative name of the file beside it.
 const TREND_IMG_FILE: &str = "<img src=\"trend.png\"";
@@ -128,17 +127,6 @@ fn td(out: &mut String, v: &str) {
 /// A right-aligned number cell that never wraps; `v` is already HTML (see [`amount`]).
 fn td_html(out: &mut String, v: &str) {
     let _ = write!(out, "<td valign=\"top\" align=\"right\" nowrap>{v}</td>");
-}
-
-/// `HKD 1,234.00` as HTML; a negative amount is marked twice, for people (red, and its minus sign)
-/// and for tests and readers of the source (`class="neg"`).
-pub(super) fn amount(minor: i64, cur: Currency) -> String {
-    let text = display_money(minor, cur);
-    if minor < 0 {
-        format!("<span class=\"neg\" style=\"{NEG_STYLE}\">{}</span>", esc(&text))
-    } else {
-        esc(&text)
-    }
 }
 
 /// An amount comparable across currencies without exchange rates: the major-unit value, scaled to a
