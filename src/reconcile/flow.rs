@@ -125,7 +125,9 @@ pub(super) fn add(input: &Input, date: NaiveDate, settled: &[SettledRow], out: &
         .flat_map(|f| {
             let refund = !f.merchant_refund_id.is_empty();
             let own = if refund { f.merchant_refund_id.as_str() } else { f.merchant_trans_id.as_str() };
-            [(refund, own), (refund, f.acquirement_id.as_str())]
+            // acquirement_id is the *payment's* Alipay id, on a refund's row too (contracts.md §3).
+            let alipay = if refund { "" } else { f.acquirement_id.as_str() };
+            [(refund, own), (refund, alipay)]
         })
         .filter(|(_, id)| !id.is_empty())
         .collect();
