@@ -34,17 +34,47 @@ struct Capture<'a> {
     settled: bool,
 }
 
+/// Each currency's parts, with the (file, line) of the rows each part names: the first rows in file
+/// order, whatever order the rows were loaded in (a run from the day before's state and a run over the
+/// whole window name the same rows).
 #[derive(Default)]
-struct Parts(BTreeMap<Currency, BTreeMap<&'static str, FlowPart>>);
+struct Parts(BTreeMap<Currency, BTreeMap<&'static str, (FlowPart, Vec<(i64, i64)>)>>);
 
 impl Parts {
-    fn add(&mut self, c: Currency, key: &'static str, amount: i64, line: impl FnOnce() -> String) {
-        let p = self.0.entry(c).or_default().entry(key).or_insert_with(|| FlowPart { key, ..Default::default() });
+    fn add(&mut self, c: Currency, key: &'static str, amount: i64, at: &AlipayRow, line: impl FnOnce() -> String) {
+        let (p, named) = self
+            .0
+            .entry(c)
+            .or_default()
+            .entry(key)
+            .or_insert_with(|| (FlowPart { key, ..Default::default() }, Vec::new()));
         p.amount += amount;
         p.count += 1;
+        let k = (at.file_id, at.line);
         if p.rows.len() < FLOW_EXAMPLES {
             p.rows.push(line());
+            named.push(k);
+        } else if let Some(last) = (0..named.len()).max_by_key(|&i| named[i]).filter(|&i| k < named[i]) {
+            p.rows[last] = line();
+            named[last] = k;
         }
+    }
+
+    /// The parts of each currency in [`FLOW_KEYS`] order, their rows in file order.
+    fn into_flows(self) -> impl Iterator<Item = (Currency, Vec<FlowPart>)> {
+        self.0.into_iter().map(|(c, mut m)| {
+            let parts = FLOW_KEYS
+                .iter()
+                .filter_map(|k| m.remove(k))
+                .map(|(mut p, named)| {
+                    let mut rows: Vec<_> = named.into_iter().zip(std::mem::take(&mut p.rows)).collect();
+                    rows.sort();
+                    p.rows = rows.into_iter().map(|(_, r)| r).collect();
+                    p
+                })
+                .collect();
+            (c, parts)
+        })
     }
 }
 
@@ -87,34 +117,35 @@ pub(super) fn add(input: &Input, date: NaiveDate, settled: &[SettledRow], out: &
         let fee = if r.fee_currency.is_none_or(|f| f == c) { r.fee.unwrap_or(0) } else { 0 };
         let mine = s.capture.and_then(|t| at.get(&(t as *const AlipayRow)).copied()).filter(|&i| !caps[i].settled);
         if non_order(&r.type_raw) {
-            parts.add(c, "other_lines", net, || line(r, c, net, ""));
+            parts.add(c, "other_lines", net, r, || line(r, c, net, ""));
         } else if let Some(i) = mine {
             let k = &mut caps[i];
             k.settled = true;
             if k.currency == c {
-                parts.add(c, "fees", -fee, || line(r, c, fee, " fee"));
+                parts.add(c, "fees", -fee, r, || line(r, c, fee, " fee"));
                 let off = net + fee - k.signed;
                 if off != 0 || s.mismatch {
-                    parts.add(c, "settlement_mismatch", off, || {
+                    parts.add(c, "settlement_mismatch", off, r, || {
                         line(r, c, net, &format!(" net, {} off its capture", display_money(off, c)))
                     });
                 }
             } else {
                 let (pc, g) = (k.currency, k.signed);
-                parts.add(pc, "settled_elsewhere", -g, || line(k.row, pc, g.abs(), &format!(", settled in {c}")));
-                parts.add(c, "priced_elsewhere", net, || line(r, c, net, &format!(" net, priced in {pc}")));
+                parts
+                    .add(pc, "settled_elsewhere", -g, k.row, || line(k.row, pc, g.abs(), &format!(", settled in {c}")));
+                parts.add(c, "priced_elsewhere", net, r, || line(r, c, net, &format!(" net, priced in {pc}")));
             }
         } else if s.mismatch || s.capture.is_some_and(|t| at.contains_key(&(t as *const AlipayRow))) {
             // A disagreeing row, or a second row settling a capture of T that one row already settled.
-            parts.add(c, "settlement_mismatch", net, || line(r, c, net, " net"));
+            parts.add(c, "settlement_mismatch", net, r, || line(r, c, net, " net"));
         } else if s.capture.is_some_and(|t| t.date < date) {
-            parts.add(c, "earlier_captures", net, || {
+            parts.add(c, "earlier_captures", net, r, || {
                 line(r, c, net, &format!(" net, captured {}", s.capture.map_or(date, |t| t.date)))
             });
         } else {
             // Rows settling a payment cancelled in the window that the check accepts (a payment and
             // refund that net to zero).
-            parts.add(c, "voided_settled", net, || line(r, c, net, " net"));
+            parts.add(c, "voided_settled", net, r, || line(r, c, net, " net"));
         }
     }
     let pending: HashSet<(bool, &str)> = out
@@ -151,10 +182,9 @@ pub(super) fn add(input: &Input, date: NaiveDate, settled: &[SettledRow], out: &
                 }
             }
         };
-        parts.add(c, key, -g, || line(r, c, g.abs(), ""));
+        parts.add(c, key, -g, r, || line(r, c, g.abs(), ""));
     }
-    for (c, mut m) in parts.0 {
-        let t = out.summary.currencies.entry(c.to_string()).or_default();
-        t.flow = FLOW_KEYS.iter().filter_map(|k| m.remove(k)).collect();
+    for (c, flow) in parts.into_flows() {
+        out.summary.currencies.entry(c.to_string()).or_default().flow = flow;
     }
 }
