@@ -227,7 +227,8 @@ pub struct FlowPart {
     pub amount: i64,
     /// Transaction or settlement rows in it.
     pub count: i64,
-    /// The first rows, one line each (`FLOW_EXAMPLES` at most): type, id, amount, file line.
+    /// Its first rows in file order, one line each (`FLOW_EXAMPLES` at most): type, id, amount, file
+    /// and line.
     pub rows: Vec<String>,
 }
 

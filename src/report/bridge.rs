@@ -547,7 +547,7 @@ pub fn html(bridges: &[CurrencyBridge]) -> String {
             let _ = writeln!(out, "<table {TABLE}>");
             let _ = writeln!(
                 out,
-                "<tr><th align=\"left\" {TH}>{}</th><th align=\"right\" {TH}>Count</th><th align=\"right\" {TH}>Amount</th></tr>",
+                "<tr><th align=\"left\" {TH}>{}</th><th align=\"right\" {TH} nowrap>Count</th><th align=\"right\" {TH} nowrap>Amount</th></tr>",
                 esc(&block.title)
             );
             for line in block.lines {
