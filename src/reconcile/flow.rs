@@ -38,7 +38,10 @@ struct Capture<'a> {
 /// order, whatever order the rows were loaded in (a run from the day before's state and a run over the
 /// whole window name the same rows).
 #[derive(Default)]
-struct Parts(BTreeMap<Currency, BTreeMap<&'static str, (FlowPart, Vec<(i64, i64)>)>>);
+struct Parts(BTreeMap<Currency, BTreeMap<&'static str, Named>>);
+
+/// A part and the (file id, line) of each row it names, in the same order.
+type Named = (FlowPart, Vec<(i64, i64)>);
 
 impl Parts {
     fn add(&mut self, c: Currency, key: &'static str, amount: i64, at: &AlipayRow, line: impl FnOnce() -> String) {
