@@ -433,7 +433,9 @@ fn gross_lines(a: &Activity) -> Vec<Line> {
 }
 
 fn part_line(p: &Part, indent: &str) -> Line {
-    Line { part: Some(p.clone()), ..l(&format!("{indent}{}", p.label), Some(p.count), p.amount) }
+    // A remainder stands for no rows: no count.
+    let count = (p.key != "unexplained").then_some(p.count);
+    Line { part: Some(p.clone()), ..l(&format!("{indent}{}", p.label), count, p.amount) }
 }
 
 impl CurrencyBridge {

@@ -337,3 +337,19 @@ fn parts_add_up_on_random_days() {
     let missing: Vec<_> = all.filter(|k| !keys_seen.contains(*k)).collect();
     assert!(missing.is_empty(), "the random days reach every roll-forward part: missing {missing:?}");
 }
+
+#[test]
+fn a_roll_forward_remainder_is_shown_not_hidden() {
+    // Totals that do not come from the engine: captures with no flow parts leave a remainder, which is
+    // a part of its own, so the roll-forward still adds up.
+    let mut s = DaySummary::default();
+    s.currencies
+        .insert("JPY".into(), CurrencyTotals { alipay_payments: 5_600, alipay_payment_count: 1, ..Default::default() });
+    let b = bridge(&s, &[], &[]);
+    let r = b[0].roll.as_ref().unwrap();
+    assert_eq!((r.captured_net(), r.expected_net(), r.settled_net()), (5_600, None, 0));
+    let rest = r.unexplained.as_ref().map(|p| (p.key, p.amount));
+    assert_eq!(rest, Some(("unexplained", -5_600)));
+    assert_eq!(r.sum(), r.difference());
+    assert!(text(&b).contains("Unexplained (the data attributes it to nothing above): JPY -5,600"), "{}", text(&b));
+}

@@ -278,7 +278,12 @@ pub fn sample() -> ReportInput {
         ],
         ..Default::default()
     };
-    let jpy = CurrencyTotals { alipay_payments: 56000, alipay_payment_count: 3, ..Default::default() };
+    let jpy = CurrencyTotals {
+        alipay_payments: 56000,
+        alipay_payment_count: 3,
+        flow: vec![flow("later_day", -56000, 3, "PAYMENT P-JP-1 JPY 5,600: 20261125_JPY_trans.csv line 2")],
+        ..Default::default()
+    };
     let kwd = CurrencyTotals { local_payments: 2468, local_payment_count: 2, ..Default::default() };
     r.summary.currencies = [("HKD".to_string(), hkd), ("JPY".to_string(), jpy), ("KWD".to_string(), kwd)].into();
     r.summary.at_stake = [("HKD".to_string(), 26_702), ("JPY".to_string(), 6200), ("KWD".to_string(), 1238)].into();
