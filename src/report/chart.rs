@@ -4,6 +4,8 @@
 //! The report's own day is shaded, its date is drawn inverted, and its value is written at the right
 //! of every panel's title. Text is drawn with the embedded 5×7 bitmap font below — no system fonts —
 //! so the bytes depend only on the data; the numbers are also in the HTML table under the image.
+//! `trend-narrow.png` ([`NARROW`]) is the same chart for a phone: narrower columns, the title's value
+//! on a line of its own, a date every fourth day, and the same 14 px letters.
 
 use super::Prepared;
 use crate::domain::group_minor as money;

@@ -3,8 +3,9 @@
 //! phone without sideways scrolling, so item lists are wrapping rows, not wide tables (see [`ROW`]),
 //! with the largest amount at stake first (`discrepancies.csv` keeps the contract's order). The trend
 //! chart is the file `trend.png` beside the page, so the page shows it when opened from the report
-//! folder; the email's copy refers to it as `cid:trend.png` instead ([`email_html`]) and embeds the
-//! image with that content id. Stable element ids (`headline`, `totals`, `discrepancies`, `chart` …)
+//! folder, in a `<picture>` whose `<source>` picks `trend-narrow.png` below 600 px (a phone: the same
+//! chart drawn 384 px wide, its letters as tall as on a desktop); the email's copy refers to both as
+//! `cid:` parts instead ([`email_html`]) and embeds the images with those content ids. Stable element ids (`headline`, `totals`, `discrepancies`, `chart` …)
 //! are what the browser tests look for. Every string from outside (ids, details, file names, merchant
 //! name) passes through [`html_escape`] — there is no other path into the page.
 
