@@ -309,6 +309,36 @@ fn trend_png_is_a_chart_of_the_window() {
     assert_ne!(read(&we.trend_png), read(&w.trend_png));
 }
 
+/// The phone's chart: the same panels 384 px wide, every panel's title and value and the report day's
+/// inverted date inside the canvas (nothing cut at its right edge), and the same bytes on a rerun.
+#[test]
+fn trend_narrow_png_is_the_same_chart_for_a_phone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let w = write(tmp.path(), &sample(), 1).unwrap();
+    let bytes = read(&w.trend_narrow_png);
+    let mut r = png::Decoder::new(std::io::Cursor::new(bytes.clone())).read_info().unwrap();
+    let mut buf = vec![0; r.output_buffer_size()];
+    let info = r.next_frame(&mut buf).unwrap();
+    let input = sample();
+    assert_eq!((info.width, info.height), chart::size(&Prepared::new(&input).unwrap(), &chart::NARROW));
+    assert_eq!(info.width, 384);
+    let px = |x: u32, y: u32| {
+        let i = ((y * info.width + x) * 3) as usize;
+        [buf[i], buf[i + 1], buf[i + 2]]
+    };
+    // Nothing is drawn in the last two columns: the right-aligned values and the inverted date end
+    // inside the canvas.
+    let touched = (0..info.height).filter(|y| (info.width - 2..info.width).any(|x| px(x, *y) != [255, 255, 255]));
+    assert_eq!(touched.count(), 0, "something is cut at the right edge");
+    // The report day's date is drawn inverted under the axis (left 66, slots of 21 px).
+    let y_axis = info.height - 24 + 6;
+    let x_last = 66 + 21 * 13 + 10;
+    let dark = (x_last - 30..x_last + 30).filter(|x| px(*x, y_axis - 2) == [34, 34, 34]).count();
+    assert!(dark > 50, "the report day's date is marked ({dark} dark pixels)");
+    let again = tempfile::tempdir().unwrap();
+    assert_eq!(read(&write(again.path(), &input, 1).unwrap().trend_narrow_png), bytes, "same inputs, same bytes");
+}
+
 #[test]
 fn bad_currency_key_is_named() {
     let mut r = sample();
