@@ -18,7 +18,8 @@ pub mod rules;
 mod zone;
 
 pub use finding::{
-    sort_findings, Category, CurrencyTotals, DaySummary, Finding, OpenItem, PendingItem, PendingState, SettlementSource,
+    sort_findings, Category, CurrencyTotals, DaySummary, Finding, FlowPart, OpenItem, PendingItem, PendingState,
+    SettlementSource, FLOW_EXAMPLES, FLOW_KEYS,
 };
 pub use kinds::{FileFormat, FileKind, LocalStatus, RecordType, TransType};
 pub use local::LocalRecord;

@@ -11,6 +11,7 @@
 //! only for the keys with a verdict on T or T−1 (the tests check this against a full replay).
 
 mod checks;
+mod flow;
 mod frames;
 mod items;
 mod refunds;
@@ -180,9 +181,11 @@ fn run_replaying(input: &Input, params: &Params, full: bool) -> Result<(Outcome,
         let out = replay(input, params, date, full);
         let checks = checks.join().map_err(|_| anyhow::anyhow!("the file checks of {date} panicked (a bug)"))?;
         let (mut out, frames, matched_at_t, keys) = out?;
+        let (checks, settled) = checks;
         out.findings.extend(checks);
         sort_findings(&mut out.findings);
         out.summary = totals::summary(input, &frames, date, &out, matched_at_t.values().sum());
+        flow::add(input, date, &settled, &mut out);
         tracing::debug!("engine phase: checks joined, summary");
         Ok((out, keys))
     })
