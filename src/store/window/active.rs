@@ -84,7 +84,15 @@ pub fn load_active_with(
     let mut locals = LocalSide::default();
     let seed = LocalSeeds { day, from, leaving, local_days: &local_days, a: &a, b: &b };
     let mut handoff = handoff;
-    let prefetched = handoff.local_seeds.take().and_then(|p| p.take(day)).transpose()?;
+    let (prefetched, mut leaving_prefetched) = match handoff.local_seeds.take().and_then(|p| p.take(day)).transpose()? {
+        Some((side, rows)) => (Some(side), Some(rows)),
+        None => (None, None),
+    };
+    // Read before the import: still true unless the import stored a file dated before T.
+    let dates: HashMap<i64, NaiveDate> = input.files.iter().map(|f| (f.id, f.date)).collect();
+    if handoff.files.iter().any(|(id, _)| dates.get(id).is_none_or(|d| *d < day)) {
+        leaving_prefetched = None;
+    }
     // The seed days' Alipay rows here, the local seeds on the second connection meanwhile.
     let alipay_seeds = || -> Result<()> {
         // The seed days' Alipay rows, file by file (each file's rows are one range of the table's key).
@@ -113,6 +121,9 @@ pub fn load_active_with(
             // earlier payment). A key all on the leaving day leaves with it; settlement rows do not
             // count (they settle a key, they are not its rows).
             let mut referred = conn.prepare_cached(&format!("{ROW_COLUMNS}{LEAVING_ROWS}"))?;
+            // The same rows, found while the run imported ([`LeavingRows`]).
+            let mut by_ids = conn
+                .prepare_cached(&format!("{ROW_COLUMNS} WHERE r.id IN (SELECT value FROM rarray(?1)) ORDER BY r.id"))?;
             let seed_file = |f: &&FileIn| match f.kind {
                 FileKind::SettlementSummary => false,
                 FileKind::Transactions => seeds.contains(&f.date),
@@ -141,6 +152,10 @@ pub fn load_active_with(
                     all.query_map(params![f.id, first, last], &mut read)?
                 } else if f.date == unsettled_day {
                     unsettled.query_map(params![f.id, first, last, a, b], &mut read)?
+                } else if let Some(ids) = leaving_prefetched.as_mut().and_then(|l| l.remove(&f.id)) {
+                    let list =
+                        std::rc::Rc::new(ids.into_iter().map(rusqlite::types::Value::Integer).collect::<Vec<_>>());
+                    by_ids.query_map(params![list], &mut read)?
                 } else {
                     referred.query_map(params![f.id, first, last, leaving.to_string()], &mut read)?
                 };
@@ -382,7 +397,36 @@ fn version_ids(v: &LocalVersion) -> [(Kind, Option<&str>); 3] {
 /// the loaded keys and families are the same, only a few more keys may be loaded.
 pub(in crate::store) struct LocalSeedPrefetch {
     day: NaiveDate,
-    handle: std::thread::JoinHandle<Result<LocalSide>>,
+    handle: std::thread::JoinHandle<Result<(LocalSide, LeavingRows)>>,
+}
+
+/// The leaving day's transaction rows that stay seeds ([`LEAVING_ROWS`]), by file id, read with the
+/// local seeds while the run imports: they depend only on data dated after the leaving day and
+/// before T, which that import does not change unless it stores a file dated before T (then the
+/// load reads them itself). Rows linked only to the day's own files are found by the closure from
+/// those rows' ids, as after the import.
+type LeavingRows = HashMap<i64, Vec<i64>>;
+
+/// [`LeavingRows`] of `leaving`'s current transaction files.
+fn leaving_rows(conn: &Connection, leaving: NaiveDate) -> Result<LeavingRows> {
+    let mut files = conn.prepare(
+        "SELECT id, first_row, last_row FROM files WHERE current = 1 AND kind = ?1 AND business_date = ?2
+         AND first_row IS NOT NULL",
+    )?;
+    let mut rows = conn.prepare(&format!("SELECT r.id FROM alipay_rows r{LEAVING_ROWS}"))?;
+    let mut out = LeavingRows::default();
+    let list: Vec<(i64, i64, i64)> = files
+        .query_map(params![FileKind::Transactions.as_str(), leaving.to_string()], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    for (id, first, last) in list {
+        let ids = rows
+            .query_map(params![id, first, last, leaving.to_string()], |r| r.get(0))?
+            .collect::<rusqlite::Result<Vec<i64>>>()?;
+        out.insert(id, ids);
+    }
+    Ok(out)
 }
 
 impl LocalSeedPrefetch {
@@ -392,7 +436,7 @@ impl LocalSeedPrefetch {
         let params = params.clone();
         let handle = std::thread::Builder::new()
             .name("local-seeds".into())
-            .spawn(move || -> Result<LocalSide> {
+            .spawn(move || -> Result<(LocalSide, LeavingRows)> {
                 let conn = open_side(&path)?;
                 let (a, b) = (from.to_string(), day.to_string());
                 let mut st = conn.prepare(
@@ -405,14 +449,15 @@ impl LocalSeedPrefetch {
                 let local_days = local_days(day, &params, |d| file_days.contains(&d.to_string()));
                 let mut side = LocalSide::default();
                 side.seed(&conn, &LocalSeeds { day, from, leaving, local_days: &local_days, a: &a, b: &b })?;
-                Ok(side)
+                let leaving = if leaving >= from { leaving_rows(&conn, leaving)? } else { LeavingRows::default() };
+                Ok((side, leaving))
             })
             .ok()?;
         Some(LocalSeedPrefetch { day, handle })
     }
 
     /// The seeds, if they are `day`'s.
-    fn take(self, day: NaiveDate) -> Option<Result<LocalSide>> {
+    fn take(self, day: NaiveDate) -> Option<Result<(LocalSide, LeavingRows)>> {
         (self.day == day).then(|| self.handle.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
     }
 }
