@@ -446,17 +446,12 @@ fn killed_between_pay_and_answer_then_sweep_resolves_without_double_charge() {
     let world = PaymentWorld::start(4000, &FAST.replace("read_timeout_ms = 1000", "read_timeout_ms = 10000"));
     let code = code_for("401");
     let mut child = world.w.cmd(&["pay", "--code", &code, "--amount", "77.00", "--currency", "HKD"]).spawn().unwrap();
-    let start = Instant::now();
-    let id = loop {
-        assert!(start.elapsed() < Duration::from_secs(10), "pay never reached the sandbox");
+    let id = wait_for("pay to reach the sandbox", Duration::from_secs(10), || {
         let id: Option<String> = std::fs::metadata(world.w.file("data/recon.db")).ok().and_then(|_| {
             world.db().query_row("SELECT merchant_trans_id FROM payment_attempts", [], |r| r.get(0)).ok()
         });
-        if let Some(id) = id.filter(|id| world.sandbox.status(id).is_some()) {
-            break id;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+        id.filter(|id| world.sandbox.status(id).is_some())
+    });
     child.kill().unwrap();
     child.wait().unwrap();
     assert_eq!(world.state(&id), "PAYING", "persisted before the call, nothing after");

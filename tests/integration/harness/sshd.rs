@@ -143,16 +143,16 @@ impl Sshd {
                 .stdin(Stdio::null())
                 .spawn()
                 .expect("start sshd");
-            let started = Instant::now();
-            while started.elapsed() < Duration::from_secs(10) {
+            let listening = super::poll(Duration::from_secs(10), || {
                 let text = std::fs::read_to_string(&log).unwrap_or_default();
                 if text.contains(&format!("Server listening on 127.0.0.1 port {port}")) {
-                    return Sshd { port, fingerprint, root, client_key, host_key_pub, log, dir, child };
+                    return Some(true);
                 }
-                if child.try_wait().unwrap().is_some() {
-                    break; // port taken in the meantime, or a config problem: see the log below
-                }
-                std::thread::sleep(Duration::from_millis(20));
+                // Exited: port taken in the meantime, or a config problem (see the log below).
+                child.try_wait().unwrap().map(|_| false)
+            });
+            if listening == Some(true) {
+                return Sshd { port, fingerprint, root, client_key, host_key_pub, log, dir, child };
             }
             let _ = child.kill();
             let _ = child.wait();

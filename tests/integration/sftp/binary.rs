@@ -48,16 +48,10 @@ fn a_download_killed_mid_file_is_resumed_by_the_next_run() {
     let cfg = config(&w, &sshd, slow.port, &Login::password(&sshd), "");
     let mut child = w.cmd(&["import", "--date", "2026-11-25"]).spawn().expect("start import");
     let part = cfg.path(&cfg.store.archive_dir).join(format!("incoming/{NAME}.part"));
-    let started = Instant::now();
-    let mut kept = 0;
-    while started.elapsed() < Duration::from_secs(60) {
-        kept = std::fs::metadata(&part).map(|m| m.len()).unwrap_or(0);
-        if kept >= 3 << 20 {
-            break;
-        }
+    let kept = wait_for("3 MB of the download", Duration::from_secs(60), || {
         assert!(child.try_wait().unwrap().is_none(), "import finished before it could be killed");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+        Some(std::fs::metadata(&part).map(|m| m.len()).unwrap_or(0)).filter(|&kept| kept >= 3 << 20)
+    });
     child.kill().unwrap(); // SIGKILL: no cleanup of any kind
     child.wait().unwrap();
     let kept_after = std::fs::metadata(&part).expect(".part survives the kill").len();

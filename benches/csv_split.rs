@@ -1,0 +1,147 @@
+//! The hand-written CSV splitter (`formats::text`) against the `csv` crate (issue 19, item 4: "the
+//! `csv` crate in the parsers unless a benchmark shows the hand splitter earns its place"). Rerun with:
+//!   cargo bench --bench csv_split -- [PAYMENTS] [PASSES]      (default: 1000000 7)
+//! It generates one seeded intl transaction day with `gen` (the file `benches/import.rs` imports),
+//! decodes it once, and then times, alternating, `PASSES` times each:
+//!   hand — `text::records` + `text::split_into` into a reused buffer, as `Table::scan` reads a file;
+//!   csv  — `csv::Reader` (no headers, flexible widths, every field trimmed) reading `StringRecord`s
+//!          from the same decoded text, as a parser would have to (the decoding of GBK and BOMs stays
+//!          ours either way);
+//!   parse — the whole `formats::parse` of the file, for scale (what share of a parse the split is).
+//! Before timing, one untimed pass checks that both ways give the same records, field for field.
+//! It prints the median and the spread of each and the ratio of the medians (csv / hand).
+
+use alipay_recon::demo::gen::{generate, GenSpec};
+use alipay_recon::domain::{Currency, FileFormat, FileKind};
+use alipay_recon::formats::text::{decode_cow, records, split_into, Delim};
+use alipay_recon::formats::{self, ParseContext};
+use std::borrow::Cow;
+use std::time::Instant;
+
+fn main() {
+    let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    let payments = args.first().copied().unwrap_or(1_000_000);
+    let passes = args.get(1).copied().unwrap_or(7).max(5);
+
+    let dir = tempfile::tempdir().unwrap();
+    let date = chrono::NaiveDate::from_ymd_opt(2026, 11, 25).unwrap();
+    let spec = GenSpec {
+        date,
+        payments,
+        format: FileFormat::Intl,
+        currency: Currency::parse("HKD").unwrap(),
+        merchant_id: "2188000000000001".into(),
+        seed: 7,
+        zone: Default::default(),
+        faults: true,
+    };
+    let rep = generate(&spec, &dir.path().join("gen")).unwrap();
+    let path = rep.files[0].clone();
+    let bytes = std::fs::read(&path).unwrap();
+    let (text, _) = decode_cow(&bytes);
+    let ctx = ParseContext {
+        file_name: path.file_name().unwrap().to_string_lossy().to_string(),
+        format: FileFormat::Intl,
+        kind: FileKind::Transactions,
+        zone: Default::default(),
+        name_currency: Currency::parse("HKD").ok(),
+    };
+
+    let (hand_rows, csv_rows) = (same_records(&text), csv_way(&text));
+    assert_eq!(hand_rows, csv_rows, "both ways must read the same records");
+    println!(
+        "file: {} records ({} payments), {:.1} MB, {} passes each",
+        hand_rows.0,
+        payments,
+        bytes.len() as f64 / 1e6,
+        passes
+    );
+
+    let (mut hand, mut csv, mut parse) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..passes {
+        let t = Instant::now();
+        std::hint::black_box(hand_way(&text));
+        hand.push(t.elapsed().as_secs_f64());
+        let t = Instant::now();
+        std::hint::black_box(csv_way(&text));
+        csv.push(t.elapsed().as_secs_f64());
+        let t = Instant::now();
+        std::hint::black_box(formats::parse(&bytes, &ctx).unwrap().rows.len());
+        parse.push(t.elapsed().as_secs_f64());
+    }
+    let (h, c, p) = (median(&mut hand), median(&mut csv), median(&mut parse));
+    for (name, m, all) in [("hand", h, &hand), ("csv", c, &csv), ("parse", p, &parse)] {
+        println!(
+            "{name:>6}: median {:>7.1} ms  (min {:.1}, max {:.1})",
+            m * 1e3,
+            all[0] * 1e3,
+            all[all.len() - 1] * 1e3
+        );
+    }
+    println!(
+        "ratio csv/hand: {:.2}   split share of a whole parse: hand {:.0}%, csv {:.0}%",
+        c / h,
+        100.0 * h / p,
+        100.0 * c / p
+    );
+}
+
+/// (records, fields, bytes of field text): what both ways must agree on.
+type Tally = (usize, usize, usize);
+
+/// The parsers' way: the file's records (quoted line breaks joined), each split into trimmed fields
+/// borrowed from the text (owned only when quoted).
+fn hand_way(text: &str) -> Tally {
+    let mut buf: Vec<Cow<'_, str>> = Vec::with_capacity(32);
+    let mut t = (0, 0, 0);
+    for (_, l) in records(text, Delim::Comma) {
+        split_into(l, Delim::Comma, &mut buf);
+        t.0 += 1;
+        t.1 += buf.len();
+        t.2 += buf.iter().map(|f| f.len()).sum::<usize>();
+    }
+    t
+}
+
+/// The `csv` crate's way, with the settings a parser would need: every field trimmed, rows of any
+/// width (a wrong width is a reject, not an error), no header handling (the layouts find theirs).
+fn csv_way(text: &str) -> Tally {
+    let mut rd =
+        csv::ReaderBuilder::new().has_headers(false).flexible(true).trim(csv::Trim::All).from_reader(text.as_bytes());
+    let mut rec = csv::StringRecord::new();
+    let mut t = (0, 0, 0);
+    while rd.read_record(&mut rec).unwrap() {
+        t.0 += 1;
+        t.1 += rec.len();
+        t.2 += rec.iter().map(|f| f.len()).sum::<usize>();
+    }
+    t
+}
+
+/// The untimed check: every record the same, field for field (the tally of the hand way returned).
+fn same_records(text: &str) -> Tally {
+    let mut rd =
+        csv::ReaderBuilder::new().has_headers(false).flexible(true).trim(csv::Trim::All).from_reader(text.as_bytes());
+    let mut rec = csv::StringRecord::new();
+    let mut buf: Vec<Cow<'_, str>> = Vec::new();
+    for (no, l) in records(text, Delim::Comma) {
+        split_into(l, Delim::Comma, &mut buf);
+        assert!(rd.read_record(&mut rec).unwrap(), "csv ended before line {no}");
+        let theirs: Vec<&str> = rec.iter().collect();
+        let ours: Vec<&str> = buf.iter().map(|f| f.as_ref()).collect();
+        assert_eq!(ours, theirs, "line {no} differs");
+    }
+    assert!(!rd.read_record(&mut rec).unwrap(), "csv has records after the last line");
+    hand_way(text)
+}
+
+/// Sorts the samples and returns their median.
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
