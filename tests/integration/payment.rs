@@ -3,12 +3,13 @@
 //! retries, a tampered signature, and the pay → cancel → refund → files → parser loop.
 
 use crate::harness::sandbox::{PaymentWorld, FAST, MERCHANT_ID};
+use crate::harness::wait_for;
 use alipay_recon::config::Config;
 use alipay_recon::domain::{FileFormat, FileKind, TransType};
 use alipay_recon::formats::{self, ParseContext, Rows};
 use alipay_recon::payment::sandbox::scenario::code_for;
 use alipay_recon::payment::{self, IntlClient};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn pay(world: &PaymentWorld, suffix: &str, amount: &str) -> (crate::harness::Run, String) {
     let code = code_for(suffix);

@@ -7,7 +7,7 @@ use std::io::Read;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Debian's interpreter: the first `python3` on PATH may not see Debian's packages.
 pub const PYTHON: &str = "/usr/bin/python3";

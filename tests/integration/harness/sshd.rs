@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 /// The SFTP user every test sshd serves (created once, under a lock).
 pub const USER: &str = "alipayrecon";
@@ -191,6 +191,16 @@ impl Sshd {
 
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits until the log records the end of every connection it records (`Connection closed by` or
+    /// `reset by`), so what it says about them is final.
+    pub fn wait_connections_ended(&self) {
+        super::wait_until("sshd to log the end of every connection", Duration::from_secs(10), || {
+            let log = self.log_text();
+            let ended = log.matches("Connection closed by ").count() + log.matches("Connection reset by ").count();
+            ended >= log.matches("Connection from ").count()
+        });
     }
 }
 

@@ -3,8 +3,8 @@
 
 use super::*;
 use crate::harness::sshd::{CutProxy, Sshd};
-use crate::harness::Workspace;
-use std::time::{Duration, Instant};
+use crate::harness::{wait_for, Workspace};
+use std::time::Duration;
 
 const NAME: &str = "ALIPAY_TRANSACTION_DETAIL_HKD_20261125.csv";
 

@@ -105,14 +105,14 @@ fn unknown_or_changed_host_key_is_refused_before_authentication() {
         assert!(err.contains(&format!("presented the ED25519 key {}", sshd.fingerprint)), "{err}");
         assert!(err.contains(&format!("environments.test.sftp.host_key_sha256 = [\"{}\"]", sshd.fingerprint)), "{err}");
     }
-    std::thread::sleep(Duration::from_millis(200));
+    sshd.wait_connections_ended();
     let log = sshd.log_text();
     assert!(log.contains("Connection from 127.0.0.1"), "{log}");
     assert!(!log.contains("password for") && !log.contains("Accepted"), "credentials were sent:\n{log}");
     // The same log does show authentication once the key is trusted.
     let cfg = config(&w, &sshd, sshd.port, &Login::password(&sshd), "");
     import(&cfg, false).unwrap();
-    std::thread::sleep(Duration::from_millis(200));
+    sshd.wait_connections_ended();
     assert!(sshd.log_text().contains(&format!("Accepted password for {USER}")), "{}", sshd.log_text());
 }
 
