@@ -201,21 +201,18 @@ command = ["sweep-that-does-not-exist"]
     assert!(!w.file("data/locks/daemon.lock").exists(), "the daemon lock is released on exit");
 }
 
+/// A schedule of one daily job at 00:00 UTC, caught up for yesterday at start-up, running
+/// `/bin/sh -c script` and retried every `retry_every` while it exits 3 (not ready).
+fn retried_daily(script: &str, retry_every: &str) -> String {
+    format!(
+        "timezone = \"UTC\"\n[[job]]\nname = \"daily\"\nkind = \"daily\"\ncron = \"0 0 * * *\"\nprogram = \"/bin/sh\"\n\
+         command = [\"-c\", {script:?}]\nretry_every = \"{retry_every}\"\ncatch_up_days = 1\n"
+    )
+}
+
 #[test]
 fn stop_during_a_retry_wait_is_prompt() {
-    let w = workspace(
-        r#"
-timezone = "UTC"
-[[job]]
-name = "daily"
-kind = "daily"
-cron = "0 0 * * *"
-program = "/bin/sh"
-command = ["-c", "echo try {date} >> t.log; exit 3"]
-retry_every = "1h"
-catch_up_days = 1
-"#,
-    );
+    let w = workspace(&retried_daily("echo try {date} >> t.log; exit 3", "1h"));
     let mut daemon = start_daemon(&w, "daemon.err");
     wait_until("the first attempt", Duration::from_secs(20), || read(&w.file("daemon.err")).contains("will retry"));
     let t0 = Instant::now();
@@ -228,19 +225,10 @@ catch_up_days = 1
 
 #[test]
 fn not_ready_is_retried_until_the_run_completes() {
-    let w = workspace(
-        r#"
-timezone = "UTC"
-[[job]]
-name = "daily"
-kind = "daily"
-cron = "0 0 * * *"
-program = "/bin/sh"
-command = ["-c", "if [ -e ready ]; then echo ok $ALIPAY_RECON_DATE {date} >> r.log; else touch ready; exit 3; fi"]
-retry_every = "1s"
-catch_up_days = 1
-"#,
-    );
+    let w = workspace(&retried_daily(
+        "if [ -e ready ]; then echo ok $ALIPAY_RECON_DATE {date} >> r.log; else touch ready; exit 3; fi",
+        "1s",
+    ));
     // Everything here comes from the start-up catch-up (yesterday is due since 00:00) and its retries.
     let d = yesterday_utc();
     let mut daemon = start_daemon(&w, "daemon.err");

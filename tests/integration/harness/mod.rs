@@ -133,16 +133,22 @@ impl Workspace {
 /// The tests' standard configuration: merchant `2188000000000001`, the folder `sftp/` of the workspace as
 /// the file source with `formats`, the database and archive under `data/`, emails as files in `mail/`.
 pub fn dir_config(merchant: &str, formats: &[&str]) -> String {
+    config_with(merchant, "", "sftp", formats)
+}
+
+/// [`dir_config`] with `business` (the `[business]` table and its sub-tables, or nothing) and the files
+/// read from `source_dir`.
+pub fn config_with(merchant: &str, business: &str, source_dir: &str, formats: &[&str]) -> String {
     let formats = formats.iter().map(|f| format!("{f:?}")).collect::<Vec<_>>().join(", ");
     format!(
         r#"environment = "production"
 [merchant]
 name = "{merchant}"
-[environments.production]
+{business}[environments.production]
 merchant_id = "2188000000000001"
 [source]
 kind = "dir"
-dir = "sftp"
+dir = "{source_dir}"
 formats = [{formats}]
 [store]
 database = "data/recon.db"
