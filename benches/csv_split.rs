@@ -24,28 +24,18 @@ fn main() {
     let passes = args.get(1).copied().unwrap_or(7).max(5);
 
     let dir = tempfile::tempdir().unwrap();
-    let date = chrono::NaiveDate::from_ymd_opt(2026, 11, 25).unwrap();
-    let spec = GenSpec {
-        date,
-        payments,
-        format: FileFormat::Intl,
-        currency: Currency::parse("HKD").unwrap(),
-        merchant_id: "2188000000000001".into(),
-        seed: 7,
-        zone: Default::default(),
-        faults: true,
-    };
+    // The day `benches/import.rs` imports: seed 7, HKD, with the deliberate faults.
+    let (date, format, zone) =
+        (chrono::NaiveDate::from_ymd_opt(2026, 11, 25).unwrap(), FileFormat::Intl, Default::default());
+    let (currency, merchant_id) = (Currency::parse("HKD").unwrap(), "2188000000000001".to_string());
+    let spec = GenSpec { date, payments, format, currency, merchant_id, seed: 7, zone, faults: true };
     let rep = generate(&spec, &dir.path().join("gen")).unwrap();
     let path = rep.files[0].clone();
     let bytes = std::fs::read(&path).unwrap();
     let (text, _) = decode_cow(&bytes);
-    let ctx = ParseContext {
-        file_name: path.file_name().unwrap().to_string_lossy().to_string(),
-        format: FileFormat::Intl,
-        kind: FileKind::Transactions,
-        zone: Default::default(),
-        name_currency: Currency::parse("HKD").ok(),
-    };
+    let file_name = path.file_name().unwrap().to_string_lossy().to_string();
+    let kind = FileKind::Transactions;
+    let ctx = ParseContext { file_name, format, kind, zone: Default::default(), name_currency: Some(currency) };
 
     let (hand_rows, csv_rows) = (same_records(&text), csv_way(&text));
     assert_eq!(hand_rows, csv_rows, "both ways must read the same records");
@@ -103,11 +93,15 @@ fn hand_way(text: &str) -> Tally {
     t
 }
 
-/// The `csv` crate's way, with the settings a parser would need: every field trimmed, rows of any
-/// width (a wrong width is a reject, not an error), no header handling (the layouts find theirs).
+/// The `csv` crate with the settings a parser would need: every field trimmed, rows of any width (a
+/// wrong width is a reject, not an error), no header handling (the layouts find theirs).
+fn csv_reader(text: &str) -> csv::Reader<&[u8]> {
+    csv::ReaderBuilder::new().has_headers(false).flexible(true).trim(csv::Trim::All).from_reader(text.as_bytes())
+}
+
+/// The `csv` crate's way: `StringRecord`s (UTF-8 checked, as the parsers need `&str`).
 fn csv_way(text: &str) -> Tally {
-    let mut rd =
-        csv::ReaderBuilder::new().has_headers(false).flexible(true).trim(csv::Trim::All).from_reader(text.as_bytes());
+    let mut rd = csv_reader(text);
     let mut rec = csv::StringRecord::new();
     let mut t = (0, 0, 0);
     while rd.read_record(&mut rec).unwrap() {
@@ -120,8 +114,7 @@ fn csv_way(text: &str) -> Tally {
 
 /// The untimed check: every record the same, field for field (the tally of the hand way returned).
 fn same_records(text: &str) -> Tally {
-    let mut rd =
-        csv::ReaderBuilder::new().has_headers(false).flexible(true).trim(csv::Trim::All).from_reader(text.as_bytes());
+    let mut rd = csv_reader(text);
     let mut rec = csv::StringRecord::new();
     let mut buf: Vec<Cow<'_, str>> = Vec::new();
     for (no, l) in records(text, Delim::Comma) {

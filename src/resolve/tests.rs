@@ -29,17 +29,29 @@ fn finding(cat: Category, id: &str, item_date: &str, amount: i64) -> Finding {
     }
 }
 
-/// A store with a current result of 2026-11-05 listing T1 (found that day) and T2 (open since 11-01).
-fn store() -> Connection {
-    let mut conn = crate::store::open_in_memory().unwrap();
-    let mut out = Outcome::default();
-    out.findings.push(finding(Category::MissingLocally, "T1", "2026-11-05", 5600));
+/// Saves a current result of `date` listing `findings` and T2 (item date 11-01) open for `age_days`.
+fn save_with_t2_open(conn: &mut Connection, date: &str, age_days: i64, findings: Vec<Finding>) {
+    let mut out = Outcome { findings, ..Default::default() };
     out.open_items.push(OpenItem {
         finding: finding(Category::MissingLocally, "T2", "2026-11-01", 1200),
         first_reported: d("2026-11-01"),
-        age_days: 4,
+        age_days,
     });
-    crate::store::results::save(&mut conn, None, d("2026-11-05"), &out).unwrap();
+    crate::store::results::save(conn, None, d(date), &out).unwrap();
+}
+
+/// A store with a current result of 2026-11-05 listing T1 (found that day) and T2 (open since 11-01).
+fn store() -> Connection {
+    let mut conn = crate::store::open_in_memory().unwrap();
+    save_with_t2_open(&mut conn, "2026-11-05", 4, vec![finding(Category::MissingLocally, "T1", "2026-11-05", 5600)]);
+    conn
+}
+
+/// [`store`] and a later report, of 11-08, on which T2 (item date 11-01) is on its last day of a
+/// 7-day look-back.
+fn store_with_t2_expiring() -> Connection {
+    let mut conn = store();
+    save_with_t2_open(&mut conn, "2026-11-08", 7, Vec::new());
     conn
 }
 
@@ -261,15 +273,7 @@ fn the_days_resolutions_reach_the_summary_the_page_and_the_email() {
 /// who and why; filters by state, category, currency and reason.
 #[test]
 fn items_lists_open_expired_and_resolved_with_filters() {
-    let mut conn = store();
-    // A later report on which T2 (item date 11-01) is on its last day of a 7-day look-back.
-    let mut out = Outcome::default();
-    out.open_items.push(OpenItem {
-        finding: finding(Category::MissingLocally, "T2", "2026-11-01", 1200),
-        first_reported: d("2026-11-01"),
-        age_days: 7,
-    });
-    crate::store::results::save(&mut conn, None, d("2026-11-08"), &out).unwrap();
+    let mut conn = store_with_t2_expiring();
     resolve(&mut conn, "T1", "OTHER", "2026-11-06");
     let all = list(&conn, 7, &Filter::default()).unwrap();
     let states: Vec<(ItemState, &str)> = all.iter().map(|i| (i.state, i.key.as_str())).collect();
@@ -287,15 +291,7 @@ fn items_lists_open_expired_and_resolved_with_filters() {
 /// reaches back to it. Before, it was "on no stored report of the last weeks" and could never be closed.
 #[test]
 fn an_item_reported_long_before_the_newest_report_is_found_resolved_and_listed() {
-    let mut conn = store();
-    // T2 (item date 11-01) on its last day of a 7-day look-back on 11-08: expired there.
-    let mut out = Outcome::default();
-    out.open_items.push(OpenItem {
-        finding: finding(Category::MissingLocally, "T2", "2026-11-01", 1200),
-        first_reported: d("2026-11-01"),
-        age_days: 7,
-    });
-    crate::store::results::save(&mut conn, None, d("2026-11-08"), &out).unwrap();
+    let mut conn = store_with_t2_expiring();
     // The newest report, 57 days later (beyond 7 + 31 days), lists neither T1 nor T2.
     let newest = d("2027-01-04");
     assert!(recent_from(newest, 7) > d("2026-11-08"), "the old reports are outside the recent ones");
