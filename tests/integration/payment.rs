@@ -21,6 +21,14 @@ fn events(world: &PaymentWorld, id: &str) -> Vec<(String, Option<String>, Option
     payment::ledger::events_of(&world.db(), id).unwrap()
 }
 
+/// The detail the ledger recorded on the `pay` event of payment `id`.
+fn pay_detail(world: &PaymentWorld, id: &str) -> String {
+    world
+        .db()
+        .query_row("SELECT detail FROM payment_events WHERE merchant_trans_id=?1 AND action='pay'", [id], |r| r.get(0))
+        .unwrap()
+}
+
 #[test]
 fn success_prints_receipt_and_feeds_local_records() {
     let world = PaymentWorld::fast();
@@ -144,10 +152,7 @@ fn timeout_then_query_finds_it_paid() {
     assert_eq!(world.state(&id), "PAID");
     let ev = events(&world, &id);
     assert_eq!(ev[0], ("pay".into(), None, None), "the pay timed out: no result code");
-    let detail: String = world
-        .db()
-        .query_row("SELECT detail FROM payment_events WHERE merchant_trans_id=?1 AND action='pay'", [&id], |r| r.get(0))
-        .unwrap();
+    let detail = pay_detail(&world, &id);
     assert!(detail.contains("no answer in time"), "{detail}");
     assert_eq!(world.sandbox.calls("pay", &id), 1);
 }
@@ -242,10 +247,7 @@ fn tampered_signature_is_unknown_plus_error_then_resolved() {
     let world = PaymentWorld::fast();
     let (r, id) = pay(&world, "601", "45.00");
     r.expect_code(0);
-    let detail: String = world
-        .db()
-        .query_row("SELECT detail FROM payment_events WHERE merchant_trans_id=?1 AND action='pay'", [&id], |r| r.get(0))
-        .unwrap();
+    let detail = pay_detail(&world, &id);
     assert!(detail.contains("signature check failed") && detail.contains(&world.sandbox.url()), "{detail}");
     assert!(!detail.contains("PRIVATE KEY"), "{detail}");
     assert_eq!(world.state(&id), "PAID", "the verified query decided it");
@@ -287,10 +289,7 @@ fn a_signed_success_for_another_payment_is_unknown_then_queried() {
         .unwrap();
     assert_eq!(stored, real);
     assert!(r.stdout.contains(&real), "{}", r.stdout);
-    let detail: String = world
-        .db()
-        .query_row("SELECT detail FROM payment_events WHERE merchant_trans_id=?1 AND action='pay'", [&id], |r| r.get(0))
-        .unwrap();
+    let detail = pay_detail(&world, &id);
     assert!(detail.contains("does not match the request") && detail.contains(&format!("{id}-OTHER")), "{detail}");
     let alerts = unverified_alerts(&world);
     assert_eq!(alerts.len(), 1, "{alerts:?}");
@@ -304,10 +303,7 @@ fn a_signed_success_with_the_wrong_pay_amount_is_unknown_then_queried() {
     r.expect_code(0);
     assert_eq!(world.state(&id), "PAID");
     assert!(world.sandbox.calls("payQuery", &id) >= 1, "the 0.01 answer was not trusted");
-    let detail: String = world
-        .db()
-        .query_row("SELECT detail FROM payment_events WHERE merchant_trans_id=?1 AND action='pay'", [&id], |r| r.get(0))
-        .unwrap();
+    let detail = pay_detail(&world, &id);
     assert!(detail.contains("payAmount is 1 minor units HKD") && detail.contains("56.00 HKD"), "{detail}");
     let alerts = unverified_alerts(&world);
     assert_eq!(alerts.len(), 1, "{alerts:?}");
@@ -324,10 +320,7 @@ fn a_signed_success_in_another_currency_is_unknown_then_queried() {
     r.expect_code(0);
     assert_eq!(world.state(&id), "PAID", "the verified query decided it");
     assert!(world.sandbox.calls("payQuery", &id) >= 1, "the USD answer was not trusted");
-    let detail: String = world
-        .db()
-        .query_row("SELECT detail FROM payment_events WHERE merchant_trans_id=?1 AND action='pay'", [&id], |r| r.get(0))
-        .unwrap();
+    let detail = pay_detail(&world, &id);
     assert!(detail.contains("orderAmount is 5600 minor units USD") && detail.contains("56.00 HKD"), "{detail}");
     assert_eq!(unverified_alerts(&world).len(), 1);
 }

@@ -14,8 +14,7 @@ fn import_command_fetches_over_sftp_skips_unchanged_files_and_refetches_on_reque
     let w = Workspace::new();
     let remote = format!("{DAY_DIR}/{NAME}");
     let bytes = transactions("HKD", 2000);
-    sshd.put(&remote, &bytes);
-    sshd.age(&remote, hour());
+    sshd.put_stable(&remote, &bytes);
     let cfg = config(&w, &sshd, sshd.port, &Login::password(&sshd), "");
     let r = w.run(&["import", "--date", "2026-11-25"]);
     assert!(r.code == 0 || r.code == 1, "exit {}\n{}\n{}", r.code, r.stdout, r.stderr);
@@ -41,8 +40,7 @@ fn a_download_killed_mid_file_is_resumed_by_the_next_run() {
     let w = Workspace::new();
     let remote = format!("{DAY_DIR}/{NAME}");
     let bytes = transactions("HKD", 12 << 20);
-    sshd.put(&remote, &bytes);
-    sshd.age(&remote, hour());
+    sshd.put_stable(&remote, &bytes);
     // A slow link (about 5 MB/s) so the run is still downloading when it is killed.
     let slow = CutProxy::start_slow(sshd.port, u64::MAX, 0, Duration::from_millis(200));
     let cfg = config(&w, &sshd, slow.port, &Login::password(&sshd), "");
