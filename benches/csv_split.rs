@@ -4,12 +4,14 @@
 //! It generates one seeded intl transaction day with `gen` (the file `benches/import.rs` imports),
 //! decodes it once, and then times, alternating, `PASSES` times each:
 //!   hand — `text::records` + `text::split_into` into a reused buffer, as `Table::scan` reads a file;
-//!   csv  — `csv::Reader` (no headers, flexible widths, every field trimmed) reading `StringRecord`s
-//!          from the same decoded text, as a parser would have to (the decoding of GBK and BOMs stays
-//!          ours either way);
+//!   csv  — `csv::Reader` (no headers, flexible widths) reading `StringRecord`s from the same decoded
+//!          text, each field trimmed as it is read, as a parser would have to (the decoding of GBK
+//!          and BOMs stays ours either way);
+//!   csv-trim — the same with the crate trimming the fields (`Trim::All`);
 //!   parse — the whole `formats::parse` of the file, for scale (what share of a parse the split is).
 //! Before timing, one untimed pass checks that both ways give the same records, field for field.
-//! It prints the median and the spread of each and the ratio of the medians (csv / hand).
+//! It prints the median, min and max of each, each split's share of a whole parse, and the ratios of
+//! the medians (csv / hand, csv-trim / hand).
 
 use alipay_recon::demo::gen::{generate, GenSpec};
 use alipay_recon::domain::{Currency, FileFormat, FileKind};
@@ -37,46 +39,47 @@ fn main() {
     let kind = FileKind::Transactions;
     let ctx = ParseContext { file_name, format, kind, zone: Default::default(), name_currency: Some(currency) };
 
-    let (hand_rows, csv_rows) = (same_records(&text), csv_way(&text));
-    assert_eq!(hand_rows, csv_rows, "both ways must read the same records");
+    let tally = same_records(&text);
+    assert_eq!(tally, csv_way(&text, false), "both ways must read the same records");
+    assert_eq!(tally, csv_way(&text, true), "both ways must read the same records");
     println!(
         "file: {} records ({} payments), {:.1} MB, {} passes each",
-        hand_rows.0,
+        tally.0,
         payments,
         bytes.len() as f64 / 1e6,
         passes
     );
 
-    let (mut hand, mut csv, mut parse) = (Vec::new(), Vec::new(), Vec::new());
+    // Alternating, so a change in the machine's load falls on every way alike.
+    let mut times: [Vec<f64>; 4] = Default::default();
     for _ in 0..passes {
         let t = Instant::now();
         std::hint::black_box(hand_way(&text));
-        hand.push(t.elapsed().as_secs_f64());
-        let t = Instant::now();
-        std::hint::black_box(csv_way(&text));
-        csv.push(t.elapsed().as_secs_f64());
+        times[0].push(t.elapsed().as_secs_f64());
+        for (i, crate_trims) in [(1, false), (2, true)] {
+            let t = Instant::now();
+            std::hint::black_box(csv_way(&text, crate_trims));
+            times[i].push(t.elapsed().as_secs_f64());
+        }
         let t = Instant::now();
         std::hint::black_box(formats::parse(&bytes, &ctx).unwrap().rows.len());
-        parse.push(t.elapsed().as_secs_f64());
+        times[3].push(t.elapsed().as_secs_f64());
     }
-    let (h, c, p) = (median(&mut hand), median(&mut csv), median(&mut parse));
-    for (name, m, all) in [("hand", h, &hand), ("csv", c, &csv), ("parse", p, &parse)] {
+    let names = ["hand", "csv", "csv-trim", "parse"];
+    let medians: Vec<f64> = times.iter_mut().map(|v| median(v)).collect();
+    for ((name, m), all) in names.iter().zip(&medians).zip(&times) {
         println!(
-            "{name:>6}: median {:>7.1} ms  (min {:.1}, max {:.1})",
+            "{name:>8}: median {:>7.1} ms  (min {:.1}, max {:.1}){}",
             m * 1e3,
             all[0] * 1e3,
-            all[all.len() - 1] * 1e3
+            all[all.len() - 1] * 1e3,
+            if *name == "parse" { String::new() } else { format!("  {:.0}% of a whole parse", 100.0 * m / medians[3]) }
         );
     }
-    println!(
-        "ratio csv/hand: {:.2}   split share of a whole parse: hand {:.0}%, csv {:.0}%",
-        c / h,
-        100.0 * h / p,
-        100.0 * c / p
-    );
+    println!("ratio csv/hand: {:.2}   csv-trim/hand: {:.2}", medians[1] / medians[0], medians[2] / medians[0]);
 }
 
-/// (records, fields, bytes of field text): what both ways must agree on.
+/// (records, fields, bytes of field text): what the ways must agree on.
 type Tally = (usize, usize, usize);
 
 /// The parsers' way: the file's records (quoted line breaks joined), each split into trimmed fields
@@ -93,34 +96,37 @@ fn hand_way(text: &str) -> Tally {
     t
 }
 
-/// The `csv` crate with the settings a parser would need: every field trimmed, rows of any width (a
-/// wrong width is a reject, not an error), no header handling (the layouts find theirs).
-fn csv_reader(text: &str) -> csv::Reader<&[u8]> {
-    csv::ReaderBuilder::new().has_headers(false).flexible(true).trim(csv::Trim::All).from_reader(text.as_bytes())
+/// The `csv` crate with the settings a parser would need: rows of any width (a wrong width is a
+/// reject, not an error), no header handling (the layouts find theirs); with `crate_trims`, the
+/// crate trims every field (`Trim::All`), else the fields are trimmed as they are read.
+fn csv_reader(text: &str, crate_trims: bool) -> csv::Reader<&[u8]> {
+    let trim = if crate_trims { csv::Trim::All } else { csv::Trim::None };
+    csv::ReaderBuilder::new().has_headers(false).flexible(true).trim(trim).from_reader(text.as_bytes())
 }
 
-/// The `csv` crate's way: `StringRecord`s (UTF-8 checked, as the parsers need `&str`).
-fn csv_way(text: &str) -> Tally {
-    let mut rd = csv_reader(text);
+/// The `csv` crate's way: `StringRecord`s (UTF-8 checked, as the parsers need `&str`), every field
+/// trimmed.
+fn csv_way(text: &str, crate_trims: bool) -> Tally {
+    let mut rd = csv_reader(text, crate_trims);
     let mut rec = csv::StringRecord::new();
     let mut t = (0, 0, 0);
     while rd.read_record(&mut rec).unwrap() {
         t.0 += 1;
         t.1 += rec.len();
-        t.2 += rec.iter().map(|f| f.len()).sum::<usize>();
+        t.2 += rec.iter().map(|f| f.trim().len()).sum::<usize>();
     }
     t
 }
 
 /// The untimed check: every record the same, field for field (the tally of the hand way returned).
 fn same_records(text: &str) -> Tally {
-    let mut rd = csv_reader(text);
+    let mut rd = csv_reader(text, false);
     let mut rec = csv::StringRecord::new();
     let mut buf: Vec<Cow<'_, str>> = Vec::new();
     for (no, l) in records(text, Delim::Comma) {
         split_into(l, Delim::Comma, &mut buf);
         assert!(rd.read_record(&mut rec).unwrap(), "csv ended before line {no}");
-        let theirs: Vec<&str> = rec.iter().collect();
+        let theirs: Vec<&str> = rec.iter().map(str::trim).collect();
         let ours: Vec<&str> = buf.iter().map(|f| f.as_ref()).collect();
         assert_eq!(ours, theirs, "line {no} differs");
     }

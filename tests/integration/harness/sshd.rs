@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 /// The SFTP user every test sshd serves (created once, under a lock).
 pub const USER: &str = "alipayrecon";
@@ -143,16 +143,16 @@ impl Sshd {
                 .stdin(Stdio::null())
                 .spawn()
                 .expect("start sshd");
-            let listening = super::poll(Duration::from_secs(10), || {
+            let started = Instant::now();
+            while started.elapsed() < Duration::from_secs(10) {
                 let text = std::fs::read_to_string(&log).unwrap_or_default();
                 if text.contains(&format!("Server listening on 127.0.0.1 port {port}")) {
-                    return Some(true);
+                    return Sshd { port, fingerprint, root, client_key, host_key_pub, log, dir, child };
                 }
-                // Exited: port taken in the meantime, or a config problem (see the log below).
-                child.try_wait().unwrap().map(|_| false)
-            });
-            if listening == Some(true) {
-                return Sshd { port, fingerprint, root, client_key, host_key_pub, log, dir, child };
+                if child.try_wait().unwrap().is_some() {
+                    break; // port taken in the meantime, or a config problem: see the log below
+                }
+                std::thread::sleep(Duration::from_millis(20));
             }
             let _ = child.kill();
             let _ = child.wait();
@@ -197,16 +197,6 @@ impl Sshd {
 
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// Waits until the log records the end of every connection it records (`Connection closed by` or
-    /// `reset by`), so what it says about them is final.
-    pub fn wait_connections_ended(&self) {
-        super::wait_until("sshd to log the end of every connection", Duration::from_secs(10), || {
-            let log = self.log_text();
-            let ended = log.matches("Connection closed by ").count() + log.matches("Connection reset by ").count();
-            ended >= log.matches("Connection from ").count()
-        });
     }
 }
 

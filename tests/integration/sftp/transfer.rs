@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::harness::sshd::{CutProxy, Sshd, PASSWORD, USER};
-use crate::harness::Workspace;
+use crate::harness::{wait_until, Workspace};
 use alipay_recon::config::Config;
 use alipay_recon::pipeline::FileOutcome;
 use alipay_recon::source::sftp::SftpSource;
@@ -79,6 +79,16 @@ fn wrong_password_is_a_clear_error_without_the_secret() {
     assert!(sshd.log_text().contains(&format!("Failed password for {USER}")), "{}", sshd.log_text());
 }
 
+/// Waits until sshd's log records the end of every connection it records (`Connection closed by` or
+/// `reset by`), so what it says about them is final.
+fn wait_connections_ended(sshd: &Sshd) {
+    wait_until("sshd to log the end of every connection", Duration::from_secs(10), || {
+        let log = sshd.log_text();
+        let ended = log.matches("Connection closed by ").count() + log.matches("Connection reset by ").count();
+        ended >= log.matches("Connection from ").count()
+    });
+}
+
 #[test]
 fn unknown_or_changed_host_key_is_refused_before_authentication() {
     let sshd = Sshd::start();
@@ -103,14 +113,14 @@ fn unknown_or_changed_host_key_is_refused_before_authentication() {
         assert!(err.contains(&format!("presented the ED25519 key {}", sshd.fingerprint)), "{err}");
         assert!(err.contains(&format!("environments.test.sftp.host_key_sha256 = [\"{}\"]", sshd.fingerprint)), "{err}");
     }
-    sshd.wait_connections_ended();
+    wait_connections_ended(&sshd);
     let log = sshd.log_text();
     assert!(log.contains("Connection from 127.0.0.1"), "{log}");
     assert!(!log.contains("password for") && !log.contains("Accepted"), "credentials were sent:\n{log}");
     // The same log does show authentication once the key is trusted.
     let cfg = config(&w, &sshd, sshd.port, &Login::password(&sshd), "");
     import(&cfg, false).unwrap();
-    sshd.wait_connections_ended();
+    wait_connections_ended(&sshd);
     assert!(sshd.log_text().contains(&format!("Accepted password for {USER}")), "{}", sshd.log_text());
 }
 
