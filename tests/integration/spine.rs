@@ -203,8 +203,10 @@ fn sigkill_during_a_large_import_leaves_one_complete_copy() {
     // Kill at two points, each waited for (not guessed with a sleep): as soon as the first run is
     // recorded as running, before any file is stored; and in the second run once its first file is
     // committed, while the next file's rows are being written.
-    let stored =
-        |sql: &str| rusqlite::Connection::open(w.file("data/recon.db")).ok()?.query_row(sql, [], |r| r.get(0)).ok();
+    let stored = |sql: &str| {
+        let ro = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY; // never creates the file before the run does
+        rusqlite::Connection::open_with_flags(w.file("data/recon.db"), ro).ok()?.query_row(sql, [], |r| r.get(0)).ok()
+    };
     let points = [
         ("the first run to be recorded", "SELECT COUNT(*) FROM runs WHERE outcome = 'running'", 1i64),
         ("the second run's first stored file", "SELECT COUNT(*) FROM files", 1),
