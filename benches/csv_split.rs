@@ -2,7 +2,8 @@
 //! `csv` crate in the parsers unless a benchmark shows the hand splitter earns its place"). Rerun with:
 //!   cargo bench --bench csv_split -- [PAYMENTS] [PASSES]      (default: 1000000 7)
 //! It generates one seeded intl transaction day with `gen` (the file `benches/import.rs` imports),
-//! decodes it once, and then times, alternating, `PASSES` times each:
+//! decodes it once, and then times `PASSES` times each (the three split ways alternating, then the
+//! whole parses):
 //!   hand — `text::records` + `text::split_into` into a reused buffer, as `Table::scan` reads a file;
 //!   csv  — `csv::Reader` (no headers, flexible widths) reading `StringRecord`s from the same decoded
 //!          text, each field trimmed as it is read, as a parser would have to (the decoding of GBK
@@ -50,7 +51,7 @@ fn main() {
         passes
     );
 
-    // Alternating, so a change in the machine's load falls on every way alike.
+    // The split ways alternating, so a change in the machine's load falls on each alike.
     let mut times: [Vec<f64>; 4] = Default::default();
     for _ in 0..passes {
         let t = Instant::now();
@@ -61,6 +62,11 @@ fn main() {
             std::hint::black_box(csv_way(&text, crate_trims));
             times[i].push(t.elapsed().as_secs_f64());
         }
+    }
+    // The whole parses after the splits: freeing a parse's million rows left the allocator in a state
+    // that made the next split pass up to 4x slower (hand's median 679 ms against its min 220 ms
+    // when they alternated).
+    for _ in 0..passes {
         let t = Instant::now();
         std::hint::black_box(formats::parse(&bytes, &ctx).unwrap().rows.len());
         times[3].push(t.elapsed().as_secs_f64());
