@@ -1,6 +1,8 @@
 //! The `[business]` section: Alipay's day, windows and tolerances (contracts.md §0).
 
 use crate::domain::{BusinessZone, Currency};
+// The fee rule is part of the engine's settings (`domain::Params`): the domain holds it.
+pub use crate::domain::FeeRule;
 use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -26,23 +28,6 @@ pub struct BusinessConfig {
     pub file_deadline: String,
     /// Contract fee rates; none configured means no fee checks.
     pub fees: Vec<FeeRule>,
-}
-
-/// A contract rate: `rate_ppm` parts per million of the amount plus `fixed_minor`, per settlement
-/// currency, optionally only for a product code or wallet (userSite).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct FeeRule {
-    pub currency: Currency,
-    /// 1.8% = 18000 ppm. Integers, so no float touches money.
-    #[serde(default)]
-    pub rate_ppm: i64,
-    #[serde(default)]
-    pub fixed_minor: i64,
-    #[serde(default)]
-    pub product_code: Option<String>,
-    #[serde(default)]
-    pub wallet: Option<String>,
 }
 
 impl Default for BusinessConfig {

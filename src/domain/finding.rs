@@ -210,7 +210,45 @@ pub struct CurrencyTotals {
     /// Where `expected_net` and `settled_net` come from, one entry per file format: their sums over the
     /// entries are `expected_net` and, when any entry has a summary, `settled_net`.
     pub settlement_sources: Vec<SettlementSource>,
+    /// The roll-forward from the day's captures priced in this currency to its expected net
+    /// (`report::bridge`): `captured_net + Σ flow.amount = expected_net` holds exactly, each
+    /// transaction row of the day and each settlement-detail row of the day counted in one part.
+    pub flow: Vec<FlowPart>,
 }
+
+/// One part of the roll-forward of a currency (`CurrencyTotals::flow`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct FlowPart {
+    /// Stable machine name: `fees`, `settlement_mismatch`, `settled_elsewhere`, `priced_elsewhere`,
+    /// `earlier_captures`, `voided_settled`, `other_lines`, `pending`, `later_day`, `not_known_yet`,
+    /// `cancels`.
+    pub key: &'static str,
+    /// Signed, minor units of the currency.
+    pub amount: i64,
+    /// Transaction or settlement rows in it.
+    pub count: i64,
+    /// Its first rows in file order, one line each (`FLOW_EXAMPLES` at most): type, id, amount, file
+    /// and line.
+    pub rows: Vec<String>,
+}
+
+/// The keys of [`FlowPart`] in report order.
+pub const FLOW_KEYS: [&str; 11] = [
+    "fees",
+    "settlement_mismatch",
+    "settled_elsewhere",
+    "pending",
+    "later_day",
+    "not_known_yet",
+    "cancels",
+    "earlier_captures",
+    "priced_elsewhere",
+    "voided_settled",
+    "other_lines",
+];
+
+/// How many rows a [`FlowPart`] names; its count has them all.
+pub const FLOW_EXAMPLES: usize = 10;
 
 /// One file format's settlement files of a day in one settlement currency.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]

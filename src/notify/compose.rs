@@ -62,12 +62,27 @@ pub fn daily_message(r: &DailyReport) -> Result<Message> {
             None
         }
     };
-    if html.as_deref().is_some_and(|h| h.contains("cid:trend.png")) {
-        match read_opt(&r.folder.join("trend.png"))? {
-            Some(bytes) => {
-                parts.push(Part { name: "trend.png".into(), content_type: "image/png".into(), bytes, inline: true })
+    // The images the email's page shows as inline parts: the chart (`cid:trend.png`), and the phone's
+    // chart its <picture> picks below 600 px (`cid:trend-narrow.png`).
+    let mut html = html;
+    let cids: Vec<String> = html
+        .as_deref()
+        .map(crate::report::image_sources)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|s| s.strip_prefix("cid:").map(str::to_string))
+        .collect();
+    for (name, ct) in [("trend.png", "image/png"), ("trend-narrow.png", "image/png")] {
+        if !cids.iter().any(|c| c == name) {
+            continue;
+        }
+        match read_opt(&r.folder.join(name))? {
+            Some(bytes) => parts.push(Part { name: name.into(), content_type: ct.into(), bytes, inline: true }),
+            // A folder written before the phone's chart existed: its <picture> shows the wide one.
+            None if name == "trend-narrow.png" => {
+                html = html.map(|h| h.replace("srcset=\"cid:trend-narrow.png\"", "srcset=\"cid:trend.png\""))
             }
-            None => absent.push("trend.png"),
+            None => absent.push(name),
         }
     }
 

@@ -96,11 +96,21 @@ fn email_of_a_written_report_uses_cid_and_carries_the_chart_inline() {
     let m = daily_message(&r).unwrap();
     let html = m.html.as_deref().unwrap();
     assert!(html.contains("<img src=\"cid:trend.png\"") && !html.contains("src=\"trend.png\""), "{html}");
-    assert_eq!(html.replace("cid:trend.png", "trend.png"), page, "only the image reference differs");
+    assert_eq!(html.replace("cid:trend", "trend"), page, "only the image references differ");
     let inline: Vec<&Part> = m.parts.iter().filter(|p| p.inline).collect();
-    assert_eq!(inline.len(), 1);
+    assert_eq!(inline.len(), 2);
     assert_eq!((inline[0].name.as_str(), inline[0].content_type.as_str()), ("trend.png", "image/png"));
     assert_eq!(inline[0].bytes, std::fs::read(&w.trend_png).unwrap());
+    assert_eq!(inline[1].name, "trend-narrow.png");
+    assert_eq!(inline[1].bytes, std::fs::read(&w.trend_narrow_png).unwrap());
+
+    // A folder without the phone's chart (written before it existed): its <picture> shows the wide one.
+    std::fs::remove_file(&w.trend_narrow_png).unwrap();
+    let m = daily_message(&r).unwrap();
+    let html = m.html.as_deref().unwrap();
+    assert_eq!(crate::report::image_sources(html), ["cid:trend.png", "cid:trend.png"], "{html}");
+    assert_eq!(m.parts.iter().filter(|p| p.inline).count(), 1);
+    assert!(!m.text.contains("trend-narrow.png"), "{}", m.text);
 
     // Without the chart file the email still uses cid: (nothing else could resolve) and says it is missing.
     std::fs::remove_file(&w.trend_png).unwrap();

@@ -485,7 +485,7 @@ where
         // the inserting thread most of a second to free.
         let (used_tx, used_rx) = channel::<(Rows, store::files::BatchText)>();
         let parser = s.spawn(move || {
-            let mut texts = store::window::RowTexts::default();
+            let mut texts = crate::domain::rows::RowTexts::default();
             // The file's extra column names, numbered batch after batch (stored once, at the end).
             let mut columns = store::files::ExtraColumns::default();
             parse(&mut |rows| {

@@ -48,15 +48,27 @@ impl<'a> DayRows<'a> {
     }
 }
 
-/// Every check of the files dated `date`.
-pub(super) fn day_checks(input: &Input, params: &Params, date: NaiveDate) -> Vec<Finding> {
+/// A settlement-detail row of the day as the settlement check saw it, for the cash bridge's
+/// roll-forward (`flow`): the transaction row it settles, if any, and whether it disagrees with it.
+pub(super) struct SettledRow<'a> {
+    pub row: &'a AlipayRow,
+    pub capture: Option<&'a AlipayRow>,
+    pub mismatch: bool,
+}
+
+/// Every check of the files dated `date`, and the day's settlement rows as the check matched them.
+pub(super) fn day_checks<'a>(
+    input: &'a Input,
+    params: &Params,
+    date: NaiveDate,
+) -> (Vec<Finding>, Vec<SettledRow<'a>>) {
     let rows = DayRows::new(input, params, date);
     let mut out = integrity(input, &rows, date);
-    let mut found = settlement(&rows, params, date);
+    let (mut found, settled) = settlement(&rows, params, date);
     found.extend(fees(&rows, params, date));
     out.extend(name_ids(input, found));
     out.extend(summaries(input, &rows, date));
-    out
+    (out, settled)
 }
 
 /// One FILE_INTEGRITY row per stored issue of the day's files, and one per truncated file that has
@@ -355,18 +367,23 @@ impl<'s, 'a> Txns<'s, 'a> {
 }
 
 /// SETTLEMENT_MISMATCH for the settlement-detail rows of `date`.
-fn settlement<'a>(rows: &DayRows<'a>, params: &Params, date: NaiveDate) -> Vec<Unnamed<'a>> {
+fn settlement<'a>(rows: &DayRows<'a>, params: &Params, date: NaiveDate) -> (Vec<Unnamed<'a>>, Vec<SettledRow<'a>>) {
     if rows.settled_today(date).next().is_none() {
-        return Vec::new();
+        return (Vec::new(), Vec::new());
     }
     let txns = Txns::new(rows.txns.as_slice());
     let net = txns.cancelled_nets(&rows.settled);
     let mut out = Vec::new();
+    let mut seen = Vec::new();
     for r in rows.settled_today(date) {
+        // Pushed before the verdict; a finding below marks it.
+        seen.push(SettledRow { row: r, capture: None, mismatch: false });
         if non_order(&r.type_raw) {
             continue;
         }
+        let last = seen.len() - 1;
         if !matches!(r.trans_type, TransType::Payment | TransType::Refund) {
+            seen[last].mismatch = true;
             out.push(unnamed(
                 date,
                 Category::SettlementMismatch,
@@ -382,16 +399,20 @@ fn settlement<'a>(rows: &DayRows<'a>, params: &Params, date: NaiveDate) -> Vec<U
         // The R half of a P/R pair that voids a cancelled payment: nothing to report.
         let orig = r.original_alipay_id().as_deref().unwrap_or("");
         if r.trans_type == TransType::Refund && txns.cancelled.contains(orig) && net.get(orig) == Some(&0) {
+            seen[last].capture = txns.of(r);
             continue;
         }
         let Some(t) = txns.of(r) else {
+            seen[last].mismatch = true;
             out.push(unnamed(date, Category::SettlementMismatch, r, None, format!(
                 "Alipay settled {} ({}) but no transaction file of the last {} days has it: ask Alipay which transaction this is.",
                 money(r.amount, r.currency), r.type_raw, params.settlement_lookback_days
             )));
             continue;
         };
+        seen[last].capture = Some(t);
         let Some(detail) = settled_unlike(r, t, &txns, &net) else { continue };
+        seen[last].mismatch = true;
         // Built only for a mismatch: a million matching rows must not each allocate a finding.
         let mut u = unnamed(date, Category::SettlementMismatch, r, Some(t), detail);
         u.0.currency = t.currency;
@@ -400,7 +421,7 @@ fn settlement<'a>(rows: &DayRows<'a>, params: &Params, date: NaiveDate) -> Vec<U
         u.0.alipay_amount = r.amount;
         out.push(u);
     }
-    out
+    (out, seen)
 }
 
 /// How settlement row `r` disagrees with the transaction row `t` it settles, if it does: another type,

@@ -11,8 +11,8 @@
 //! only for the keys with a verdict on T or T−1 (the tests check this against a full replay).
 
 mod checks;
+mod flow;
 mod frames;
-pub mod input;
 mod items;
 mod refunds;
 mod totals;
@@ -20,12 +20,16 @@ mod totals;
 #[cfg(test)]
 pub(crate) mod tests;
 
+// The engine's input rows, settings and results are plain domain data (`store` reads and writes them
+// without importing the engine); `input` keeps the engine's own name for its rows.
+pub use crate::domain::outcome::{DayKeys, MatchedByDay, Outcome};
+pub use crate::domain::rows as input;
+pub use crate::domain::rules::Params;
 pub use input::{AlipayRow, FileIn, Input, IssueIn, LocalVersion, SummaryIn};
 
-use crate::config::{BusinessConfig, FeeRule};
+use crate::config::BusinessConfig;
 use crate::domain::{
-    sort_findings, BusinessZone, Category, Currency, DaySummary, FileKind, Finding, OpenItem, PendingItem,
-    PendingState, RecordType, TransType,
+    sort_findings, Category, FileKind, Finding, OpenItem, PendingItem, PendingState, RecordType, TransType,
 };
 use anyhow::{Context, Result};
 use chrono::{DateTime, Duration, FixedOffset, NaiveDate};
@@ -37,21 +41,7 @@ use std::collections::BTreeMap;
 pub(crate) type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 pub(crate) type HashSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
 
-/// The business rules' settings (contracts.md §0), from `[business]`.
-#[derive(Debug, Clone)]
-pub struct Params {
-    pub zone: BusinessZone,
-    pub grace_minutes: u32,
-    pub cancel_window_minutes: u32,
-    pub open_item_days: u32,
-    pub settlement_lookback_days: u32,
-    pub unsettled_after_days: u32,
-    pub amount_tolerance: BTreeMap<Currency, i64>,
-    pub fee_tolerance_minor: i64,
-    pub refund_returns_fee: bool,
-    pub fees: Vec<FeeRule>,
-}
-
+// `Params` is the domain's; making it from the configuration is the engine's business.
 impl Default for Params {
     fn default() -> Self {
         Params::from_config(&BusinessConfig::default())
@@ -73,33 +63,6 @@ impl Params {
             fees: b.fees.clone(),
         }
     }
-
-    pub fn tolerance(&self, c: Currency) -> i64 {
-        self.amount_tolerance.get(&c).copied().unwrap_or(0)
-    }
-
-    /// How far back one day's checks look (matching, settlement, unsettled), in days.
-    pub fn lookback_days(&self) -> i64 {
-        self.open_item_days.max(self.settlement_lookback_days).max(self.unsettled_after_days) as i64
-    }
-
-    /// The first day of T's stored window: T's open-item look-back, each day of which is replayed
-    /// with its own look-back behind it, so replays see exactly what that day's run saw.
-    pub fn window_start(&self, date: NaiveDate) -> NaiveDate {
-        date - Duration::days(self.open_item_days as i64 + self.lookback_days())
-    }
-}
-
-/// The result of one day's reconciliation.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Outcome {
-    /// `discrepancies.csv`: items first found on this day, in contract order.
-    pub findings: Vec<Finding>,
-    /// `pending.csv`: pending items, then items resolved on this day.
-    pub pending: Vec<PendingItem>,
-    /// `open_items.csv`: reported on an earlier day, still unexplained.
-    pub open_items: Vec<OpenItem>,
-    pub summary: DaySummary,
 }
 
 /// A verdict at one cut.
@@ -157,26 +120,6 @@ impl<'a> Cut<'a> {
 pub fn run(input: &Input, params: &Params) -> Result<Outcome> {
     Ok(run_replaying(input, params, false)?.0)
 }
-
-/// What the next day's incremental run needs of day T (`store::state`): the keys with a verdict at
-/// T (found or pending), as the ids the store knows them by, and how many keys of this input both
-/// sides agree on at T−1 (to carry the day's matched count over keys the next run does not load).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct DayKeys {
-    /// Ids (merchant ids, Alipay ids) of the keys with a verdict at T, sorted, without duplicates.
-    pub ids: Vec<String>,
-    /// The keys of this input both sides agree on at T, counted by item date (the earliest date of
-    /// the key's records): a key leaves the count when its item date leaves the open-item look-back.
-    pub matched_by_day: MatchedByDay,
-    /// [`DayKeys::matched_before`] by item date.
-    pub matched_before_by_day: MatchedByDay,
-    /// Keys of this input both sides agree on at T−1 as T−1's own run counts them (its open-item
-    /// look-back); counted only when asked (`run_keeping(.., true)`), else 0.
-    pub matched_before: i64,
-}
-
-/// Keys both sides agree on, by item date.
-pub type MatchedByDay = BTreeMap<NaiveDate, i64>;
 
 /// Day T's matched count by item date, from T−1's (`prev`, over every key) and the keys an
 /// incremental run loaded (`keys`, from `run_keeping(.., true)`): the loaded keys' T−1 counts are
@@ -238,9 +181,11 @@ fn run_replaying(input: &Input, params: &Params, full: bool) -> Result<(Outcome,
         let out = replay(input, params, date, full);
         let checks = checks.join().map_err(|_| anyhow::anyhow!("the file checks of {date} panicked (a bug)"))?;
         let (mut out, frames, matched_at_t, keys) = out?;
+        let (checks, settled) = checks;
         out.findings.extend(checks);
         sort_findings(&mut out.findings);
         out.summary = totals::summary(input, &frames, date, &out, matched_at_t.values().sum());
+        flow::add(input, date, &settled, &mut out);
         tracing::debug!("engine phase: checks joined, summary");
         Ok((out, keys))
     })

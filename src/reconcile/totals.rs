@@ -3,7 +3,7 @@
 
 use super::checks::non_order;
 use super::frames::Frames;
-use super::{category_counts, FileIn, HashMap, HashSet, Input, Outcome};
+use super::{category_counts, AlipayRow, FileIn, HashMap, HashSet, Input, Outcome};
 use crate::domain::{
     Currency, CurrencyTotals, DaySummary, FileKind, Finding, LocalStatus, PendingState, RecordType, SettlementSource,
     TransType,
@@ -36,25 +36,14 @@ pub(super) fn summary(input: &Input, frames: &Frames, date: NaiveDate, out: &Out
 /// Alipay's transaction totals of the day: captured payments (not cancelled anywhere in the window),
 /// refunds and cancels.
 fn alipay_totals(input: &Input, date: NaiveDate, cur: &mut BTreeMap<Currency, CurrencyTotals>) {
-    // Payments cancelled anywhere in the window are not captured.
-    let cancelled: HashSet<&str> = input
-        .rows
-        .iter()
-        .filter(|r| r.kind == FileKind::Transactions && r.trans_type == TransType::Cancel)
-        .flat_map(|r| [r.merchant_trans_id.as_deref(), r.original_alipay_id().as_deref()])
-        .flatten()
-        .collect();
+    let cancelled = cancelled(input);
     for r in input.rows.iter().filter(|r| r.date == date && r.kind == FileKind::Transactions) {
         let Some(c) = r.currency else { continue };
         let t = cur.entry(c).or_default();
         let a = r.amount.unwrap_or(0);
         match r.trans_type {
             TransType::Payment => {
-                let voided = [r.merchant_trans_id.as_deref(), r.alipay_id.as_deref()]
-                    .into_iter()
-                    .flatten()
-                    .any(|k| cancelled.contains(k));
-                if !voided {
+                if !voided(r, &cancelled) {
                     t.alipay_payments += a;
                     t.alipay_payment_count += 1;
                 }
@@ -70,6 +59,22 @@ fn alipay_totals(input: &Input, date: NaiveDate, cur: &mut BTreeMap<Currency, Cu
             TransType::Other => {}
         }
     }
+}
+
+/// Ids of the payments cancelled anywhere in the window (merchant's and Alipay's): not captured.
+pub(super) fn cancelled(input: &Input) -> HashSet<&str> {
+    input
+        .rows
+        .iter()
+        .filter(|r| r.kind == FileKind::Transactions && r.trans_type == TransType::Cancel)
+        .flat_map(|r| [r.merchant_trans_id.as_deref(), r.original_alipay_id().as_deref()])
+        .flatten()
+        .collect()
+}
+
+/// Whether payment row `r` is one of the [`cancelled`] payments.
+pub(super) fn voided(r: &AlipayRow, cancelled: &HashSet<&str>) -> bool {
+    [r.merchant_trans_id.as_deref(), r.alipay_id.as_deref()].into_iter().flatten().any(|k| cancelled.contains(k))
 }
 
 /// The settlement detail's totals of the day per settlement currency: fees, the expected net, and the

@@ -11,9 +11,16 @@
 //!   summaries that disagree with their detail rows, detail files no summary covers, and — only if the
 //!   data leaves one — an explicit unexplained remainder.
 //!
-//! A day's payout settles earlier days' captures, so pending items, UNSETTLED payments and settlement
-//! mismatches are not parts of that difference: they are listed beside it ("follow-up"), each count
-//! with its rows. Pure: a function of the report input's totals and rows.
+//! - **Roll-forward** ([`Roll`], per currency): net captured today → the engine's parts
+//!   (`reconcile::flow`: fees, settlement mismatches, settled in another currency, pending, settles on
+//!   a later day, settlement amount not known yet, cancels, earlier days' captures settled today,
+//!   priced in another currency, voided pairs, other lines) → expected net → the settlement's parts
+//!   above → settled net; exact, with an `unexplained` part only if the data leaves a remainder. The
+//!   rules it relies on are cited in `reconcile::flow` (contracts.md §0, §2, §3); none is added here.
+//!
+//! UNSETTLED rows are earlier captures (contracts.md §0 "unsettled after"), outside the day's roll: they
+//! are listed beside it ("to follow up"), each count with its rows. Pure: a function of the report
+//! input's totals and rows.
 
 use super::text::html_escape as esc;
 use crate::domain::{
@@ -95,6 +102,51 @@ impl Settlement {
     }
 }
 
+/// The roll-forward of one currency: from the net of the day's captures priced in it to what settled
+/// in it, `captured_net + Σ parts = settled_net` exactly (the engine's `reconcile::flow` parts, then
+/// the settlement's own parts; an `unexplained` part only if the data leaves a remainder).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Roll {
+    /// The day's captures priced in this currency: (count, net).
+    pub captured: (i64, i64),
+    /// From the captures to the expected net of the settlement detail.
+    pub to_expected: Vec<Part>,
+    /// (expected net, settled net); `None` for a currency that nothing settled in today.
+    pub settled: Option<(i64, i64)>,
+    /// What the parts leave of `settled_net − captured_net`: zero on every day the engine computed.
+    pub unexplained: Option<Part>,
+}
+
+impl Roll {
+    pub fn captured_count(&self) -> i64 {
+        self.captured.0
+    }
+    pub fn captured_net(&self) -> i64 {
+        self.captured.1
+    }
+    pub fn expected_net(&self) -> Option<i64> {
+        self.settled.map(|s| s.0)
+    }
+    /// What settled in this currency today (0 when nothing did).
+    pub fn settled_net(&self) -> i64 {
+        self.settled.map_or(0, |s| s.1)
+    }
+    /// `settled_net − expected_net`: the settlement block's difference, whose parts are listed there.
+    pub fn to_settled(&self) -> i64 {
+        self.settled.map_or(0, |s| s.1 - s.0)
+    }
+
+    /// `settled_net − captured_net`.
+    pub fn difference(&self) -> i64 {
+        self.settled_net() - self.captured_net()
+    }
+
+    /// The parts' sum: equal to [`Roll::difference`] by construction.
+    pub fn sum(&self) -> i64 {
+        self.to_expected.iter().chain(&self.unexplained).map(|p| p.amount).sum::<i64>() + self.to_settled()
+    }
+}
+
 /// The bridge of one currency code.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CurrencyBridge {
@@ -103,8 +155,11 @@ pub struct CurrencyBridge {
     /// Settlement currencies this pricing currency's money settles in (other than itself).
     pub settles_in: Vec<String>,
     pub settlement: Option<Settlement>,
+    /// From the day's captures to the settled net; `None` when the currency has neither.
+    pub roll: Option<Roll>,
     /// Money to follow up that is not in the day's payout: pending items, UNSETTLED and
-    /// SETTLEMENT_MISMATCH rows in this currency. Not parts of the difference.
+    /// SETTLEMENT_MISMATCH rows in this currency (summary.json's `follow_up`). The page shows the
+    /// UNSETTLED ones beside the roll-forward, whose parts hold the pending and mismatched money.
     pub follow_up: Vec<Part>,
 }
 
@@ -115,14 +170,80 @@ pub fn bridge(summary: &DaySummary, findings: &[&Finding], pending: &[&PendingIt
         .currencies
         .iter()
         .filter_map(|(code, t)| Currency::parse(code).ok().map(|c| (c, t)))
-        .map(|(c, t)| CurrencyBridge {
-            currency: c,
-            captured: captured(t),
-            settles_in: t.settles_in.clone(),
-            settlement: settlement(c, t, findings),
-            follow_up: follow_up(c, findings, pending),
+        .map(|(c, t)| {
+            let settlement = settlement(c, t, findings);
+            CurrencyBridge {
+                currency: c,
+                captured: captured(t),
+                settles_in: t.settles_in.clone(),
+                roll: roll(c, t, settlement.as_ref()),
+                settlement,
+                follow_up: follow_up(c, findings, pending),
+            }
         })
         .collect()
+}
+
+/// What a roll-forward part is, in the currency `c` (contracts.md sections in `reconcile::flow`).
+fn flow_label(key: &str, c: Currency, settles_in: &[String]) -> (String, &'static str) {
+    let elsewhere = if settles_in.is_empty() { "another currency".to_string() } else { settles_in.join(", ") };
+    let (label, file) = match key {
+        "fees" => {
+            ("Fees of today's captures settled today (one count per settled capture)".into(), "the settlement files")
+        }
+        "settlement_mismatch" => (
+            "Settlement lines that differ from their transaction, match none, or settle one twice".into(),
+            "discrepancies.csv (SETTLEMENT_MISMATCH)",
+        ),
+        "settled_elsewhere" => (
+            format!("Captures priced in {c} settled today in {elsewhere} (at their {c} amount)"),
+            "the settlement files",
+        ),
+        "pending" => ("Pending: captured inside the grace, not settled yet".into(), "pending.csv"),
+        "later_day" => (
+            "Not settled yet: settles on a later day (gross; its fee is known when it settles)".into(),
+            "the transaction files",
+        ),
+        "not_known_yet" => (
+            format!(
+                "Not settled yet: settles in {elsewhere} at an amount not known yet (its {c} amount, not converted)"
+            ),
+            "the transaction files",
+        ),
+        "cancels" => ("Cancels: no settlement line of their own".into(), "the transaction files"),
+        "earlier_captures" => ("Settled today from earlier days' captures".into(), "the settlement files"),
+        "priced_elsewhere" => {
+            (format!("Settled today in {c} from captures priced in another currency"), "the settlement files")
+        }
+        "voided_settled" => {
+            ("Cancelled payments settled as a payment and a refund that net to zero".into(), "the settlement files")
+        }
+        "other_lines" => ("Other lines (settlement fees, adjustments, reserves)".into(), "the settlement files"),
+        _ => (key.to_string(), "the report folder"),
+    };
+    (label, file)
+}
+
+fn roll(c: Currency, t: &CurrencyTotals, settlement: Option<&Settlement>) -> Option<Roll> {
+    let a = alipay_activity(t);
+    let captured_count = a.payment_count + a.refund_count + a.cancel_count;
+    if captured_count == 0 && t.flow.is_empty() && settlement.is_none() {
+        return None;
+    }
+    let to_expected: Vec<Part> = t
+        .flow
+        .iter()
+        .map(|f| {
+            let (label, file) = flow_label(f.key, c, &t.settles_in);
+            Part { key: f.key, label, amount: f.amount, count: f.count, rows: f.rows.clone(), file, unit: "row" }
+        })
+        .collect();
+    let settled = settlement.map(|s| (s.expected_net, s.settled_net));
+    let mut r = Roll { captured: (captured_count, a.net()), to_expected, settled, unexplained: None };
+    r.unexplained = unexplained(r.difference() - r.sum());
+    // The parts add up exactly, by construction: a failure here is a bug in this function.
+    assert_eq!(r.sum(), r.difference(), "{c}: the roll-forward's parts must add up to settled - captured");
+    Some(r)
 }
 
 /// The day's captured payments, refunds and cancels of a pricing currency (transaction files).
@@ -184,18 +305,7 @@ fn settlement(c: Currency, t: &CurrencyTotals, findings: &[&Finding]) -> Option<
         }
     }
     let explained: i64 = parts.iter().map(|p| p.amount).sum();
-    let rest = (t.settled_net - t.expected_net) - explained;
-    if rest != 0 {
-        parts.push(Part {
-            key: "unexplained",
-            label: "Unexplained (the data attributes it to nothing above)".into(),
-            amount: rest,
-            count: 0,
-            rows: Vec::new(),
-            file: "",
-            unit: "row",
-        });
-    }
+    parts.extend(unexplained((t.settled_net - t.expected_net) - explained));
     Some(Settlement {
         gross: Activity {
             payments: t.settled_payments,
@@ -212,6 +322,19 @@ fn settlement(c: Currency, t: &CurrencyTotals, findings: &[&Finding]) -> Option<
         settled_net: t.settled_net,
         has_summary,
         parts,
+    })
+}
+
+/// The part for what the other parts leave of a difference, if they leave anything.
+fn unexplained(rest: i64) -> Option<Part> {
+    (rest != 0).then(|| Part {
+        key: "unexplained",
+        label: "Unexplained (the data attributes it to nothing above)".into(),
+        amount: rest,
+        count: 0,
+        rows: Vec::new(),
+        file: "",
+        unit: "row",
     })
 }
 
@@ -310,7 +433,9 @@ fn gross_lines(a: &Activity) -> Vec<Line> {
 }
 
 fn part_line(p: &Part, indent: &str) -> Line {
-    Line { part: Some(p.clone()), ..l(&format!("{indent}{}", p.label), Some(p.count), p.amount) }
+    // A remainder stands for no rows: no count.
+    let count = (p.key != "unexplained").then_some(p.count);
+    Line { part: Some(p.clone()), ..l(&format!("{indent}{}", p.label), count, p.amount) }
 }
 
 impl CurrencyBridge {
@@ -352,10 +477,30 @@ impl CurrencyBridge {
             lines.extend(s.parts.iter().map(|p| part_line(p, "  ")));
             out.push(Block { title: format!("Settled today (settlement files, in {c})"), lines });
         }
-        if !self.follow_up.is_empty() {
+        if let Some(r) = &self.roll {
+            let mut lines =
+                vec![l(&format!("Net captured today (priced in {c})"), Some(r.captured_count()), r.captured_net())];
+            lines.extend(r.to_expected.iter().map(|p| part_line(p, "  ")));
+            if let Some(e) = r.expected_net() {
+                lines.push(total("= Expected net (settlement detail)", e));
+                lines.push(l("  Settled - expected (its parts are above)", None, r.to_settled()));
+            }
+            lines.extend(r.unexplained.iter().map(|p| part_line(p, "  ")));
+            if r.settled.is_some() {
+                lines.push(total("= Settled net", r.settled_net()));
+                out.push(Block { title: format!("Roll-forward: today's captures to the settled net (in {c})"), lines });
+            } else {
+                out.push(Block { title: format!("Where today's {c} captures went (nothing settled in {c})"), lines });
+            }
+        }
+        // Pending and mismatched money are parts of the roll-forward; UNSETTLED rows are earlier
+        // captures, outside today's flow (contracts.md §0 "unsettled after").
+        let unsettled: Vec<Line> =
+            self.follow_up.iter().filter(|p| p.key == "unsettled").map(|p| part_line(p, "")).collect();
+        if !unsettled.is_empty() {
             out.push(Block {
-                title: "To follow up (not in today's payout)".into(),
-                lines: self.follow_up.iter().map(|p| part_line(p, "")).collect(),
+                title: "To follow up (earlier captures, not in today's roll-forward)".into(),
+                lines: unsettled,
             });
         }
         out
@@ -373,11 +518,12 @@ fn row_lists(out: &mut String, c: Currency, parts: &[Part]) {
     for p in parts.iter().filter(|p| !p.rows.is_empty()) {
         let _ =
             writeln!(out, "<div id=\"{}\" style=\"font-size:13px;\"><b>{}</b><ul>", anchor(c, p.key), esc(&p.label));
-        for r in p.rows.iter().take(LISTED_ROWS) {
+        let shown = p.rows.len().min(LISTED_ROWS);
+        for r in &p.rows[..shown] {
             let _ = writeln!(out, "<li>{}</li>", esc(r));
         }
-        if p.rows.len() > LISTED_ROWS {
-            let more = p.rows.len() - LISTED_ROWS;
+        let more = (p.count.max(p.rows.len() as i64) - shown as i64).max(0);
+        if more > 0 {
             let _ = writeln!(out, "<li>… and {more} more: all are in {}.</li>", esc(p.file));
         }
         out.push_str("</div>\n");
@@ -403,7 +549,7 @@ pub fn html(bridges: &[CurrencyBridge]) -> String {
             let _ = writeln!(out, "<table {TABLE}>");
             let _ = writeln!(
                 out,
-                "<tr><th align=\"left\" {TH}>{}</th><th align=\"right\" {TH}>Count</th><th align=\"right\" {TH}>Amount</th></tr>",
+                "<tr><th align=\"left\" {TH}>{}</th><th align=\"right\" {TH} nowrap>Count</th><th align=\"right\" {TH} nowrap>Amount</th></tr>",
                 esc(&block.title)
             );
             for line in block.lines {
@@ -413,12 +559,12 @@ pub fn html(bridges: &[CurrencyBridge]) -> String {
                     (_, Some(n)) => n.to_string(),
                     _ => String::new(),
                 };
-                let amount = line.amount.map(|v| display_money(v, c)).unwrap_or_default();
+                // Negative amounts marked as in the rest of the page.
+                let amount = line.amount.map(|v| super::text::amount(v, c)).unwrap_or_default();
                 let _ = writeln!(
                     out,
-                    "<tr><td>{bo}{}{bc}</td><td align=\"right\" nowrap>{count}</td><td align=\"right\" nowrap>{bo}{}{bc}</td></tr>",
+                    "<tr><td>{bo}{}{bc}</td><td align=\"right\" nowrap>{count}</td><td align=\"right\" nowrap>{bo}{amount}{bc}</td></tr>",
                     esc(&line.label),
-                    esc(&amount)
                 );
                 parts.extend(line.part);
             }

@@ -4,23 +4,59 @@
 //! The report's own day is shaded, its date is drawn inverted, and its value is written at the right
 //! of every panel's title. Text is drawn with the embedded 5×7 bitmap font below — no system fonts —
 //! so the bytes depend only on the data; the numbers are also in the HTML table under the image.
+//! `trend-narrow.png` ([`NARROW`]) is the same chart for a phone: narrower columns, the title's value
+//! on a line of its own, a date every fourth day, and the same 14 px letters.
 
 use super::Prepared;
 use crate::domain::group_minor as money;
 use crate::domain::Currency;
 use anyhow::{Context, Result};
 
-pub const WIDTH: u32 = 640;
 /// Currencies past this many are in the HTML table only (the chart would get too tall for an email).
 pub const MAX_CURRENCY_PANELS: usize = 4;
-const LEFT: u32 = 84;
-const SLOT: u32 = 38;
 const TOP: u32 = 8;
-const TITLE_H: u32 = 26;
 const PLOT_H: u32 = 80;
 const PANEL_GAP: u32 = 14;
-const PANEL_H: u32 = TITLE_H + PLOT_H + PANEL_GAP;
 const X_LABELS_H: u32 = 24;
+
+/// The geometry of one variant of the chart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Layout {
+    pub width: u32,
+    /// x of the y axis (tick labels are left of it).
+    left: u32,
+    /// Width of one day's column.
+    slot: u32,
+    /// Space left and right of a bar, and of a "no report" dash, in its column.
+    bar_margin: u32,
+    dash_margin: u32,
+    /// Title and last value on one line (wide) or the value on a second line under the title.
+    two_line_title: bool,
+    /// A date label every this many days back from the report's day.
+    label_step: usize,
+}
+
+impl Layout {
+    fn title_h(&self) -> u32 {
+        if self.two_line_title {
+            26 + GLYPH_H + 4
+        } else {
+            26
+        }
+    }
+    fn panel_h(&self) -> u32 {
+        self.title_h() + PLOT_H + PANEL_GAP
+    }
+}
+
+/// `trend.png`: the desktop and email chart, 640 px wide.
+pub const WIDE: Layout =
+    Layout { width: 640, left: 84, slot: 38, bar_margin: 7, dash_margin: 10, two_line_title: false, label_step: 2 };
+/// `trend-narrow.png`: the same chart for a phone, 384 px wide, so that `report.html` at 420 px (388
+/// px inside its padding) shows it at its own size and its text stays 14 px tall (the wide one scaled
+/// to a phone is about 9 px).
+pub const NARROW: Layout =
+    Layout { width: 384, left: 66, slot: 21, bar_margin: 4, dash_margin: 5, two_line_title: true, label_step: 4 };
 /// Font scale: 5×7 glyphs drawn at 10×14 px, 12 px apart.
 const SCALE: u32 = 2;
 const ADVANCE: u32 = 6 * SCALE;
@@ -39,9 +75,9 @@ pub const CURRENCY_COLOURS: [Rgb; MAX_CURRENCY_PANELS] =
     [[46, 134, 193], [40, 160, 90], [200, 120, 10], [125, 60, 152]];
 
 /// Width and height of the chart for this report (the height grows with the number of currencies).
-pub fn size(p: &Prepared) -> (u32, u32) {
+pub fn size(p: &Prepared, l: &Layout) -> (u32, u32) {
     let panels = 1 + p.currencies.len().min(MAX_CURRENCY_PANELS) as u32;
-    (WIDTH, TOP + panels * PANEL_H - PANEL_GAP + X_LABELS_H)
+    (l.width, TOP + panels * l.panel_h() - PANEL_GAP + X_LABELS_H)
 }
 
 struct Canvas {
@@ -213,6 +249,8 @@ fn bar(v: i64, max: i64, h: u32) -> u32 {
 /// One panel: its values per day (`None`: no report that day), how to write them, its colour.
 struct Panel {
     title: String,
+    /// The title of the narrow layout (`DISCREPANCIES` for `DISCREPANCIES PER DAY`).
+    short_title: String,
     values: Vec<Option<i64>>,
     exp: u32,
     colour: Rgb,
@@ -222,51 +260,61 @@ struct Panel {
     last_short: String,
 }
 
-fn draw_panel(c: &mut Canvas, top: u32, panel: &Panel) {
-    let right = LEFT + SLOT * super::TREND_DAYS as u32;
-    let (plot_top, base) = (top + TITLE_H, top + TITLE_H + PLOT_H);
+fn draw_panel(c: &mut Canvas, l: &Layout, top: u32, panel: &Panel) {
+    let (left, slot) = (l.left, l.slot);
+    let right = left + slot * super::TREND_DAYS as u32;
+    let (plot_top, base) = (top + l.title_h(), top + l.title_h() + PLOT_H);
     // A panel of zeros still gets a readable scale: one major unit (0 TO 1), not one minor unit.
     let highest = panel.values.iter().flatten().copied().max().unwrap_or(0);
     let max = if highest > 0 { nice_max(highest) } else { 10i64.pow(panel.exp) };
-    let title = format!("{} (0 TO {})", panel.title, tick_label(max, panel.exp));
-    let title_end = c.text(LEFT, top, &title, TEXT);
-    // The last day's value at the right of the title, shortened to the value when it would touch it.
-    let last = [panel.last.as_str(), panel.last_short.as_str()]
-        .into_iter()
-        .find(|l| title_end + 2 * ADVANCE + text_width(l) <= right)
-        .unwrap_or(&panel.last_short);
-    c.text(right.saturating_sub(text_width(last)), top, last, TEXT);
+    let name = if l.two_line_title { &panel.short_title } else { &panel.title };
+    let title = format!("{name} (0 TO {})", tick_label(max, panel.exp));
+    if l.two_line_title {
+        // The title from the left edge, the last day's value right-aligned under it.
+        c.text(4, top, &title, TEXT);
+        let last = &panel.last;
+        c.text(right.saturating_sub(text_width(last)), top + GLYPH_H + 4, last, TEXT);
+    } else {
+        let title_end = c.text(left, top, &title, TEXT);
+        // The last day's value at the right of the title, shortened to the value when it would touch it.
+        let last = [panel.last.as_str(), panel.last_short.as_str()]
+            .into_iter()
+            .find(|l| title_end + 2 * ADVANCE + text_width(l) <= right)
+            .unwrap_or(&panel.last_short);
+        c.text(right.saturating_sub(text_width(last)), top, last, TEXT);
+    }
 
     // The report's day is the last slot: shade it so the eye finds it in every panel.
-    let today_x = LEFT + SLOT * (super::TREND_DAYS as u32 - 1);
-    c.rect(today_x, plot_top, today_x + SLOT, base, TODAY);
+    let today_x = left + slot * (super::TREND_DAYS as u32 - 1);
+    c.rect(today_x, plot_top, today_x + slot, base, TODAY);
     // Ticks at the top and at half of it, rounded down to a whole minor unit (a count of 5 has its
     // middle tick at 2, drawn where 2 is).
     for v in [max, max / 2].into_iter().filter(|v| *v > 0) {
         let y = base - (v as i128 * PLOT_H as i128 / max as i128) as u32;
-        c.rect(LEFT, y, right, y + 1, GRID);
+        c.rect(left, y, right, y + 1, GRID);
         let label = tick_label(v, panel.exp);
-        c.text(LEFT - 6 - text_width(&label), y.saturating_sub(GLYPH_H / 2), &label, TEXT);
+        c.text(left.saturating_sub(6 + text_width(&label)), y.saturating_sub(GLYPH_H / 2), &label, TEXT);
     }
-    c.text(LEFT - 6 - text_width("0"), base - GLYPH_H / 2, "0", TEXT);
-    c.rect(LEFT - 2, plot_top, LEFT, base + 2, AXIS);
-    c.rect(LEFT - 2, base, right, base + 2, AXIS);
+    c.text(left - 6 - text_width("0"), base - GLYPH_H / 2, "0", TEXT);
+    c.rect(left - 2, plot_top, left, base + 2, AXIS);
+    c.rect(left - 2, base, right, base + 2, AXIS);
 
     for (i, v) in panel.values.iter().enumerate() {
-        let x = LEFT + SLOT * i as u32;
+        let x = left + slot * i as u32;
         match v {
             // No report for that day: a grey dash on the baseline.
-            None => c.rect(x + 10, base - 3, x + SLOT - 10, base - 1, NO_DATA),
+            None => c.rect(x + l.dash_margin, base - 3, x + slot - l.dash_margin, base - 1, NO_DATA),
             Some(v) => {
                 let h = bar(*v, max, PLOT_H);
-                c.rect(x + 7, base - h, x + SLOT - 7, base, panel.colour);
+                c.rect(x + l.bar_margin, base - h, x + slot - l.bar_margin, base, panel.colour);
             }
         }
     }
 }
 
-pub fn trend_png(p: &Prepared) -> Result<Vec<u8>> {
-    let (w, h) = size(p);
+/// `trend.png` ([`WIDE`]) or `trend-narrow.png` ([`NARROW`]): the same panels, values and labels.
+pub fn trend_png(p: &Prepared, l: &Layout) -> Result<Vec<u8>> {
+    let (w, h) = size(p, l);
     let mut c = Canvas::new(w, h);
     let last_date = p.input.business_date.format("%m-%d").to_string();
     let mut panels = vec![{
@@ -274,6 +322,7 @@ pub fn trend_png(p: &Prepared) -> Result<Vec<u8>> {
         let last = values.last().copied().flatten().map(|v| v.to_string()).unwrap_or_else(|| "NO REPORT".into());
         Panel {
             title: "DISCREPANCIES PER DAY".into(),
+            short_title: "DISCREPANCIES".into(),
             values,
             exp: 0,
             colour: COUNT,
@@ -288,6 +337,7 @@ pub fn trend_png(p: &Prepared) -> Result<Vec<u8>> {
         let last = values.last().copied().flatten().map(|v| money(v, cur)).unwrap_or_else(|| "NO REPORT".into());
         panels.push(Panel {
             title: format!("AT STAKE, {code}"),
+            short_title: format!("AT STAKE, {code}"),
             values,
             exp: cur.exponent(),
             colour: CURRENCY_COLOURS[k],
@@ -296,14 +346,15 @@ pub fn trend_png(p: &Prepared) -> Result<Vec<u8>> {
         });
     }
     for (i, panel) in panels.iter().enumerate() {
-        draw_panel(&mut c, TOP + PANEL_H * i as u32, panel);
+        draw_panel(&mut c, l, TOP + l.panel_h() * i as u32, panel);
     }
 
-    // The shared date axis: every second day back from the report's day, which is drawn inverted.
-    let y = TOP + PANEL_H * panels.len() as u32 - PANEL_GAP + 6;
-    for (i, (date, _)) in p.trend.iter().enumerate().rev().step_by(2) {
+    // The shared date axis: every second (fourth) day back from the report's day, which is drawn
+    // inverted.
+    let y = TOP + l.panel_h() * panels.len() as u32 - PANEL_GAP + 6;
+    for (i, (date, _)) in p.trend.iter().enumerate().rev().step_by(l.label_step) {
         let label = date.format("%m-%d").to_string();
-        let cx = LEFT + SLOT * i as u32 + SLOT / 2;
+        let cx = l.left + l.slot * i as u32 + l.slot / 2;
         let x = cx - text_width(&label) / 2;
         if i + 1 == p.trend.len() {
             c.rect(x - 3, y - 3, x + text_width(&label) + 3, y + GLYPH_H + 3, TEXT);

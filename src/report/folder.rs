@@ -30,12 +30,14 @@ pub const SUMMARY: &str = super::summary::FILE_NAME;
 pub const HTML: &str = "report.html";
 pub const XLSX: &str = "report.xlsx";
 pub const TREND: &str = "trend.png";
+/// The chart for a phone: `report.html` picks it below 600 px (`<picture>`).
+pub const TREND_NARROW: &str = "trend-narrow.png";
 pub const MANIFEST: &str = "manifest.json";
 /// The run that committed the set (decimal, no newline); not a report file.
 pub const RUN_ID: &str = ".run-id";
 
 /// Every file of a set, the commit marker last.
-pub const SET: [&str; 8] = [DISCREPANCIES, PENDING, OPEN_ITEMS, SUMMARY, HTML, XLSX, TREND, MANIFEST];
+pub const SET: [&str; 9] = [DISCREPANCIES, PENDING, OPEN_ITEMS, SUMMARY, HTML, XLSX, TREND, TREND_NARROW, MANIFEST];
 
 pub const HISTORY: &str = "history";
 
@@ -53,6 +55,9 @@ pub struct WrittenReport {
     /// Referenced by `report.html` as `trend.png` (beside it); the email's copy of the page refers to
     /// it as `cid:trend.png`, so attach it inline with that content id.
     pub trend_png: PathBuf,
+    /// `trend-narrow.png`: the same chart for a phone; the email carries it inline as
+    /// `cid:trend-narrow.png`.
+    pub trend_narrow_png: PathBuf,
     pub manifest_json: PathBuf,
     /// `history/<run id>/` when an earlier set was moved there by this write.
     pub previous: Option<PathBuf>,
@@ -68,6 +73,7 @@ impl WrittenReport {
             report_html: dir.join(HTML),
             report_xlsx: dir.join(XLSX),
             trend_png: dir.join(TREND),
+            trend_narrow_png: dir.join(TREND_NARROW),
             manifest_json: dir.join(MANIFEST),
             dir,
             previous,
@@ -84,6 +90,7 @@ impl WrittenReport {
             &self.report_html,
             &self.report_xlsx,
             &self.trend_png,
+            &self.trend_narrow_png,
             &self.manifest_json,
         ]
         .into_iter()

@@ -3,17 +3,18 @@
 //! phone without sideways scrolling, so item lists are wrapping rows, not wide tables (see [`ROW`]),
 //! with the largest amount at stake first (`discrepancies.csv` keeps the contract's order). The trend
 //! chart is the file `trend.png` beside the page, so the page shows it when opened from the report
-//! folder; the email's copy refers to it as `cid:trend.png` instead ([`email_html`]) and embeds the
-//! image with that content id. Stable element ids (`headline`, `totals`, `discrepancies`, `chart` …)
+//! folder, in a `<picture>` whose `<source>` picks `trend-narrow.png` below 600 px (a phone: the same
+//! chart drawn 384 px wide, its letters as tall as on a desktop); the email's copy refers to both as
+//! `cid:` parts instead ([`email_html`]) and embeds the images with those content ids. Stable element ids (`headline`, `totals`, `discrepancies`, `chart` …)
 //! are what the browser tests look for. Every string from outside (ids, details, file names, merchant
 //! name) passes through [`html_escape`] — there is no other path into the page.
 
 use super::chart;
 use super::csv_out::state_text;
 use super::summary::{category_counts, pending_counts};
-use super::text::{amounts, difference, html_escape as esc};
+use super::text::{amount, amounts, difference, html_escape as esc};
 use super::Prepared;
-use crate::domain::{group_minor, Category, Currency, CurrencyTotals, Finding};
+use crate::domain::{Category, CurrencyTotals, Finding};
 use anyhow::Result;
 use std::fmt::Write;
 
@@ -52,23 +53,39 @@ const CELL_TEXT: &str = "flex:1 1 300px;max-width:100%;overflow-wrap:anywhere;";
 /// Arial, under a phone's width); a longer id (not Alipay's or a POS's, but outside text) may break
 /// anywhere rather than push the page sideways.
 const NOWRAP_ID_CHARS: usize = 32;
-const NEG_STYLE: &str = "color:#c0392b;";
 
 /// How the page refers to the chart in the report folder: the relative name of the file beside it.
 const TREND_IMG_FILE: &str = "<img src=\"trend.png\"";
 /// How the email's HTML part refers to it: the content id of the inline image part.
 const TREND_IMG_CID: &str = "<img src=\"cid:trend.png\"";
+/// The phone's variant (`trend-narrow.png`), which a `<picture>` picks below 600 px; a client that
+/// knows no `<picture>` shows the `<img>`.
+const TREND_SOURCE_FILE: &str = "<source media=\"(max-width: 600px)\" srcset=\"trend-narrow.png\"";
+const TREND_SOURCE_CID: &str = "<source media=\"(max-width: 600px)\" srcset=\"cid:trend-narrow.png\"";
 
-/// `report.html` as the email's HTML part: the chart's file reference becomes `cid:trend.png`. Only
-/// the page's own tag can match: outside text is escaped, so it never holds a raw `<` or `"`. A page
-/// written before the chart was a file (already `cid:`) is returned unchanged.
+/// `report.html` as the email's HTML part: the chart's file references become `cid:trend.png` and
+/// `cid:trend-narrow.png`. Only the page's own tags can match: outside text is escaped, so it never
+/// holds a raw `<` or `"`. A page written before the chart was a file (already `cid:`) is returned
+/// unchanged.
 pub fn email_html(html: &str) -> String {
-    html.replace(TREND_IMG_FILE, TREND_IMG_CID)
+    html.replace(TREND_IMG_FILE, TREND_IMG_CID).replace(TREND_SOURCE_FILE, TREND_SOURCE_CID)
 }
 
-/// Money for reading in a column that names its currency: [`group_minor`] (`12,345.00`, JPY `56,000`).
-pub fn money(minor: i64, cur: Currency) -> String {
-    group_minor(minor, cur)
+/// The images a page shows, in page order: the `src` of every `<img>` and the `srcset` of every
+/// `<source>` (the report writes them double-quoted, one file each). `notify` attaches the `cid:` ones;
+/// the tests check the page's are files of its folder.
+pub fn image_sources(html: &str) -> Vec<String> {
+    let lower = html.to_ascii_lowercase();
+    let mut found: Vec<(usize, String)> = Vec::new();
+    for (tag, attr) in [("<img", " src=\""), ("<source", " srcset=\"")] {
+        for (at, _) in lower.match_indices(tag) {
+            let end = lower[at..].find('>').map_or(html.len(), |e| at + e);
+            let value = html[at..end].split_once(attr).and_then(|(_, rest)| rest.split_once('"')).map(|(v, _)| v);
+            found.push((at, value.unwrap_or_default().to_string()));
+        }
+    }
+    found.sort();
+    found.into_iter().map(|(_, v)| v).collect()
 }
 
 /// What the finance person should do about a category, in one short sentence.
@@ -111,17 +128,6 @@ fn td(out: &mut String, v: &str) {
 /// A right-aligned number cell that never wraps; `v` is already HTML (see [`amount`]).
 fn td_html(out: &mut String, v: &str) {
     let _ = write!(out, "<td valign=\"top\" align=\"right\" nowrap>{v}</td>");
-}
-
-/// `HKD 1,234.00` as HTML; a negative amount is marked twice, for people (red, and its minus sign)
-/// and for tests and readers of the source (`class="neg"`).
-fn amount(minor: i64, cur: Currency) -> String {
-    let text = format!("{cur} {}", money(minor, cur));
-    if minor < 0 {
-        format!("<span class=\"neg\" style=\"{NEG_STYLE}\">{}</span>", esc(&text))
-    } else {
-        esc(&text)
-    }
 }
 
 /// An amount comparable across currencies without exchange rates: the major-unit value, scaled to a
@@ -385,10 +391,11 @@ fn warnings(out: &mut String, p: &Prepared, budget: &mut usize) {
 }
 
 fn trend(out: &mut String, p: &Prepared) {
-    let (w, h) = chart::size(p);
+    let (w, h) = chart::size(p, &chart::WIDE);
+    let (nw, nh) = chart::size(p, &chart::NARROW);
     let _ = writeln!(
         out,
-        "{H2} id=\"trend\">Last 14 days</h2>\n{TREND_IMG_FILE} id=\"chart\" width=\"{w}\" height=\"{h}\" alt=\"Chart of the last 14 days: discrepancies per day, and the amount at stake per day in each currency; the numbers are in the table below\" style=\"display:block;max-width:100%;height:auto;border:1px solid #ddd;margin-bottom:8px;\">"
+        "{H2} id=\"trend\">Last 14 days</h2>\n<picture>{TREND_SOURCE_FILE} width=\"{nw}\" height=\"{nh}\">{TREND_IMG_FILE} id=\"chart\" width=\"{w}\" height=\"{h}\" alt=\"Chart of the last 14 days: discrepancies per day, and the amount at stake per day in each currency; the numbers are in the table below\" style=\"display:block;max-width:100%;height:auto;border:1px solid #ddd;margin-bottom:8px;\"></picture>"
     );
     // Three columns whatever the number of currencies (one line each), so it fits a phone.
     let _ = writeln!(out, "<table {TABLE}>");
@@ -464,21 +471,5 @@ mod tests {
         let mut b = ROW_BUDGET;
         assert_eq!(shown(&mut b, 40), 40);
         assert_eq!(shown(&mut b, 400), ROW_BUDGET - 40);
-    }
-
-    #[test]
-    fn money_groups_thousands() {
-        let c = |s: &str| Currency::parse(s).unwrap();
-        let cases = [
-            (1_234_500, "HKD", "12,345.00"),
-            (56_000, "JPY", "56,000"),
-            (1_234_567_890, "KWD", "1,234,567.890"),
-            (-100_000_000, "HKD", "-1,000,000.00"),
-            (5, "HKD", "0.05"),
-            (999, "JPY", "999"),
-        ];
-        for (v, cur, want) in cases {
-            assert_eq!(money(v, c(cur)), want, "money({v}, {cur})");
-        }
     }
 }

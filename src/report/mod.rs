@@ -34,7 +34,7 @@ mod xlsx;
 mod tests;
 
 pub use folder::WrittenReport;
-pub use html::{action, email_html};
+pub use html::{action, email_html, image_sources};
 pub use resolutions::email_lines as resolution_email_lines;
 pub use summary::read_trend_point;
 pub use text::{html_escape, neutralise};
@@ -218,7 +218,8 @@ pub fn write(reports_dir: &Path, input: &ReportInput, run_id: i64) -> Result<Wri
         (folder::SUMMARY, summary::summary_json(&p).context("cannot build summary.json")?),
         (folder::HTML, html::report_html(&p).context("cannot build report.html")?),
         (folder::XLSX, xlsx::workbook(&p).context("cannot build report.xlsx")?),
-        (folder::TREND, chart::trend_png(&p).context("cannot draw trend.png")?),
+        (folder::TREND, chart::trend_png(&p, &chart::WIDE).context("cannot draw trend.png")?),
+        (folder::TREND_NARROW, chart::trend_png(&p, &chart::NARROW).context("cannot draw trend-narrow.png")?),
     ];
     let manifest = summary::manifest_json(&p, &files).context("cannot build manifest.json")?;
     folder::install(reports_dir, date, run_id, files, manifest)

@@ -79,6 +79,26 @@ struct BridgeJson {
     settlement: Option<SettlementJson>,
     /// Pending, unsettled and settlement-mismatch money in this currency: not in the day's payout.
     follow_up: Vec<PartJson>,
+    /// Added by issue 17 (the roll-forward): from the net of the day's captures priced in this
+    /// currency to what settled in it; `null` when it has neither.
+    roll_forward: Option<RollJson>,
+}
+
+/// `captured_net + Σ parts = settled_net`, exactly.
+#[derive(Serialize)]
+struct RollJson {
+    captured_net: String,
+    captured_count: i64,
+    /// From the captures to the expected net (`fees`, `settlement_mismatch`, `settled_elsewhere`,
+    /// `pending`, `later_day`, `not_known_yet`, `cancels`, `earlier_captures`, `priced_elsewhere`,
+    /// `voided_settled`, `other_lines`), then `settled_minus_expected` (the settlement's parts) and
+    /// `unexplained` only if the data leaves a remainder.
+    parts: Vec<PartJson>,
+    /// `null` when nothing settled in this currency today.
+    expected_net: Option<String>,
+    settled_net: String,
+    /// `settled_net − captured_net`.
+    difference: String,
 }
 
 #[derive(Serialize)]
@@ -135,7 +155,13 @@ fn part_json(p: &Part, cur: Currency) -> PartJson {
 fn bridge_json(b: Option<&CurrencyBridge>, cur: Currency) -> BridgeJson {
     let m = |v: i64| format_minor(v, cur);
     let Some(b) = b else {
-        return BridgeJson { settles_in: vec![], captured_net: m(0), settlement: None, follow_up: vec![] };
+        return BridgeJson {
+            settles_in: vec![],
+            captured_net: m(0),
+            settlement: None,
+            follow_up: vec![],
+            roll_forward: None,
+        };
     };
     BridgeJson {
         settles_in: b.settles_in.clone(),
@@ -152,6 +178,26 @@ fn bridge_json(b: Option<&CurrencyBridge>, cur: Currency) -> BridgeJson {
             parts: s.parts.iter().map(|p| part_json(p, cur)).collect(),
         }),
         follow_up: b.follow_up.iter().map(|p| part_json(p, cur)).collect(),
+        roll_forward: b.roll.as_ref().map(|r| {
+            let mut parts: Vec<PartJson> = r.to_expected.iter().map(|p| part_json(p, cur)).collect();
+            if r.expected_net().is_some() {
+                parts.push(PartJson {
+                    key: "settled_minus_expected",
+                    label: "Settled - expected (the settlement's parts)".into(),
+                    amount: m(r.to_settled()),
+                    count: b.settlement.as_ref().map_or(0, |s| s.parts.len() as i64),
+                });
+            }
+            parts.extend(r.unexplained.iter().map(|p| part_json(p, cur)));
+            RollJson {
+                captured_net: m(r.captured_net()),
+                captured_count: r.captured_count(),
+                parts,
+                expected_net: r.expected_net().map(m),
+                settled_net: m(r.settled_net()),
+                difference: m(r.difference()),
+            }
+        }),
     }
 }
 

@@ -1,7 +1,7 @@
 //! Text safety shared by every output: formula neutralisation for spreadsheet-bound free text, HTML
 //! escaping for the email body, and amount formatting of a finding's columns.
 
-use crate::domain::{format_minor, Currency, Finding};
+use crate::domain::{display_money, format_minor, Currency, Finding};
 use anyhow::{bail, Result};
 
 /// Prefixes `'` to free text a spreadsheet would read as a formula (leading `=`, `+`, `-`, `@`, tab or
@@ -10,6 +10,19 @@ pub fn neutralise(s: &str) -> String {
     match s.as_bytes().first() {
         Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r') => format!("'{s}"),
         _ => s.to_string(),
+    }
+}
+
+const NEG_STYLE: &str = "color:#c0392b;";
+
+/// `HKD 1,234.00` as HTML (report.html and its cash bridge); a negative amount is marked twice, for
+/// people (red, and its minus sign) and for tests and readers of the source (`class="neg"`).
+pub fn amount(minor: i64, cur: Currency) -> String {
+    let text = display_money(minor, cur);
+    if minor < 0 {
+        format!("<span class=\"neg\" style=\"{NEG_STYLE}\">{}</span>", html_escape(&text))
+    } else {
+        html_escape(&text)
     }
 }
 

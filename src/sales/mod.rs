@@ -23,6 +23,7 @@ pub const COLUMNS: [&str; 10] = [
 
 /// One local payment or refund: a domain type, so that the payment ledger and the store share it
 /// without importing this parser.
+pub use crate::domain::parsed::{ParsedSales, SalesReject};
 pub use crate::domain::LocalRecord;
 
 impl LocalRecord {
@@ -48,29 +49,6 @@ impl LocalRecord {
             &self.terminal_id,
             &self.acquirement_id,
         )
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SalesReject {
-    pub line: u32,
-    pub field: Option<String>,
-    pub reason: String,
-    pub raw: String,
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct ParsedSales {
-    /// Records in file order; identical rows collapsed; conflicting rows all kept with `conflict`.
-    pub records: Vec<LocalRecord>,
-    pub rejects: Vec<SalesReject>,
-    /// `sales-v1` or `mapped`.
-    pub mapping: &'static str,
-}
-
-impl ParsedSales {
-    pub fn conflict_count(&self) -> usize {
-        self.records.iter().filter(|r| r.conflict).count()
     }
 }
 

@@ -82,7 +82,7 @@ const LOCAL_RECORDS_OF_ID: &str = "SELECT l.record_type, l.record_id, l.status, 
             OR (l.record_type = 'REFUND' AND l.merchant_trans_id = ?1) OR l.acquirement_id = ?1
          ORDER BY l.created_utc, l.record_type, l.record_id";
 
-/// SQL: one local version as the import's JSON text (the record's fields in `sales::LocalRecord`
+/// SQL: one local version as the import's JSON text (the record's fields in `domain::LocalRecord`
 /// order), from the columns of table alias `$t`, its time given as `$created`.
 macro_rules! version_json {
     ($t:literal, $created:expr) => {
@@ -123,7 +123,7 @@ macro_rules! version_json {
 }
 
 /// Every stored version of the id's local records (each version as the import's JSON text: the
-/// record's fields in `sales::LocalRecord` order), found through the key indexes: a key with several
+/// record's fields in `domain::LocalRecord` order), found through the key indexes: a key with several
 /// versions has them in its history; a key seen once is its `local_records` row (sql/0009). Grouped
 /// by record, in import order.
 const HISTORY_OF_ID: &str = concat!(

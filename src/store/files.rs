@@ -2,8 +2,8 @@
 //! import once; different bytes under the same name and date are a restatement — a new version that
 //! replaces the earlier version's rows (both versions stay recorded).
 
+use crate::domain::parsed::{ParsedFile, Rows};
 use crate::domain::{Currency, FileFormat, FileKind};
-use crate::formats::{ParsedFile, Rows};
 use anyhow::{Context, Result};
 use rusqlite::{params, Connection, OptionalExtension};
 
@@ -34,6 +34,7 @@ pub enum Imported {
 }
 
 impl Imported {
+    #[cfg(test)]
     pub fn file_id(&self) -> i64 {
         match *self {
             Imported::New { file_id } | Imported::Restated { file_id, .. } | Imported::Unchanged { file_id } => file_id,
@@ -67,6 +68,7 @@ pub fn find_fetched(conn: &Connection, file: &crate::source::RemoteFile) -> Resu
 }
 
 /// Imports one parsed file in one transaction.
+#[cfg(test)]
 pub fn import(conn: &mut Connection, meta: &FileMeta, parsed: &ParsedFile, run_id: Option<i64>) -> Result<Imported> {
     let mut imp = match begin(conn, meta, run_id)? {
         Begun::Open(imp) => imp,
@@ -187,6 +189,7 @@ pub fn begin<'c>(conn: &'c mut Connection, meta: &FileMeta, run_id: Option<i64>)
 
 impl FileImport<'_> {
     /// Inserts a batch of rows.
+    #[cfg(test)]
     pub fn add(&mut self, rows: &Rows) -> Result<()> {
         let mut columns = ExtraColumns::continuing(&self.extra_columns);
         let text = row_text(rows, &mut columns);
@@ -310,11 +313,13 @@ pub struct ExtraColumns {
 
 impl ExtraColumns {
     /// Continues a file whose list already has `names`.
+    #[cfg(test)]
     pub fn continuing(names: &[String]) -> ExtraColumns {
         ExtraColumns { names: names.to_vec(), batch_start: names.len() }
     }
 
     /// The column names in position order.
+    #[cfg(test)]
     pub fn names(&self) -> &[String] {
         &self.names
     }
@@ -350,6 +355,7 @@ impl ExtraColumns {
     /// The stored values of a row back as the object of its extra columns (as `extra` was stored
     /// before sql/0011, and as the parser gave it). A stored object (written by a build before
     /// sql/0011) is read as it is.
+    #[cfg(test)]
     pub fn decode(names: &[String], values: &str) -> Result<std::collections::BTreeMap<String, String>> {
         if values.trim_start().starts_with('{') {
             return Ok(serde_json::from_str(values)?);

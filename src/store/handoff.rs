@@ -7,43 +7,15 @@
 //! equal inputs (tested for every file format and every column): a run's report does not depend on
 //! whether its files were imported by the same process.
 
-use super::window::{local_on_reader, RowTexts};
-use crate::domain::FileKind;
-use crate::formats::DetailRow;
-use crate::reconcile::{AlipayRow, LocalVersion, Params};
-use anyhow::Result;
+// The hand-over's data is the loader's input (`window::Handoff`): this file fills it, the loader
+// only reads it, so the two do not import each other.
+pub use super::window::Handoff;
+use super::window::{local_on_reader, LocalPrefetch};
+use crate::domain::parsed::DetailRow;
+use crate::domain::rows::{AlipayRow, RowColumns, RowTexts};
+use crate::domain::{FileKind, Params};
 use chrono::NaiveDate;
 use rusqlite::Connection;
-use std::thread::JoinHandle;
-
-/// The local records of one window, read by a background thread.
-pub struct LocalPrefetch {
-    from: NaiveDate,
-    to: NaiveDate,
-    handle: JoinHandle<Result<(Vec<LocalVersion>, u64)>>,
-}
-
-impl LocalPrefetch {
-    /// The records of `[from, to]` if that is what was read; `None` for another window.
-    pub(super) fn take(self, from: NaiveDate, to: NaiveDate) -> Option<Result<(Vec<LocalVersion>, u64)>> {
-        if (self.from, self.to) != (from, to) {
-            return None;
-        }
-        Some(self.handle.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-    }
-}
-
-/// What [`super::window::load_with`] takes instead of reading it.
-#[derive(Default)]
-pub struct Handoff {
-    /// Rows of the files imported by this process, file after file in import (= id) order.
-    pub(super) rows: Vec<AlipayRow>,
-    /// Those files: id and number of rows, in the order of `rows`.
-    pub(super) files: Vec<(i64, usize)>,
-    pub(super) local: Option<LocalPrefetch>,
-    /// An incremental run's local seeds, read meanwhile (`window::active`).
-    pub(super) local_seeds: Option<super::window::LocalSeedPrefetch>,
-}
 
 /// A lower bound of a detail row's length in a file, in bytes: the capacity reserved for a day's rows
 /// is its files' size over this. Reserved but unused capacity is never touched, so it costs address
@@ -110,7 +82,8 @@ impl Handoff {
         self.rows.truncate(mark);
     }
 
-    /// Files whose rows are held.
+    /// Files whose rows are held (the hand-over tests ask).
+    #[cfg(test)]
     pub fn files(&self) -> usize {
         self.files.len()
     }
@@ -128,28 +101,30 @@ pub fn stored_rows(
     rows: &[DetailRow],
     t: &mut RowTexts,
 ) {
-    let RowTexts([types, products, wallets]) = t;
-    out.extend(rows.iter().map(|r| AlipayRow {
-        file_id,
-        line: i64::from(r.line),
-        kind,
-        date,
-        trans_type: r.trans_type.0,
-        type_raw: types.get(&r.type_raw),
-        merchant_trans_id: r.merchant_trans_id.as_deref().map(Into::into),
-        refund_ids: AlipayRow::refund_ids(
-            r.merchant_refund_id.as_deref().map(Into::into),
-            r.original_alipay_id.as_deref().map(Into::into),
-        ),
-        alipay_id: r.alipay_id.as_deref().map(Into::into),
-        amount: r.amount,
-        currency: r.currency,
-        settle_amount: r.settle_amount,
-        settle_currency: r.settle_currency,
-        fee: r.fee,
-        fee_currency: r.fee_currency,
-        trans_time: r.trans_time,
-        product_code: products.opt(r.product_code.as_deref()),
-        wallet: r.extra.get("userSite").map(|w| wallets.get(w)),
+    out.extend(rows.iter().map(|r| {
+        AlipayRow::build(
+            RowColumns {
+                file_id,
+                line: i64::from(r.line),
+                kind,
+                date,
+                trans_type: r.trans_type.0,
+                type_raw: &r.type_raw,
+                merchant_trans_id: r.merchant_trans_id.as_deref(),
+                merchant_refund_id: r.merchant_refund_id.as_deref(),
+                alipay_id: r.alipay_id.as_deref(),
+                original_alipay_id: r.original_alipay_id.as_deref(),
+                amount: r.amount,
+                currency: r.currency,
+                settle_amount: r.settle_amount,
+                settle_currency: r.settle_currency,
+                fee: r.fee,
+                fee_currency: r.fee_currency,
+                trans_time: r.trans_time,
+                product_code: r.product_code.as_deref(),
+                wallet: r.extra.get("userSite").map(String::as_str),
+            },
+            t,
+        )
     }));
 }

@@ -38,7 +38,7 @@ use anyhow::{Context, Result};
 use rusqlite::Connection;
 use std::path::Path;
 
-pub use migrate::{migrate, MIGRATIONS};
+pub use migrate::migrate;
 
 /// Opens (creating if needed) the database at `path` and applies pending migrations.
 pub fn open(path: &Path) -> Result<Connection> {
@@ -79,6 +79,7 @@ pub(crate) fn open_reader(path: &Path) -> Result<Connection> {
 }
 
 /// An in-memory database with the full schema, for unit tests.
+#[cfg(test)]
 pub fn open_in_memory() -> Result<Connection> {
     let mut conn = Connection::open_in_memory()?;
     configure(&conn)?;

@@ -135,14 +135,6 @@ pub fn events(conn: &Connection, up_to: Option<NaiveDate>) -> Result<Vec<Event>>
     rows.collect::<rusqlite::Result<_>>().context("cannot read the resolutions")
 }
 
-/// Every event of one item, in effect order.
-pub fn events_of(conn: &Connection, item_id: &str) -> Result<Vec<Event>> {
-    let sql = format!("SELECT {EVENT_COLUMNS} FROM resolution_events WHERE item_id = ?1 ORDER BY effective_date, id");
-    let mut st = conn.prepare(&sql)?;
-    let rows = st.query_map([item_id], event)?;
-    rows.collect::<rusqlite::Result<_>>().with_context(|| format!("cannot read the resolutions of item {item_id}"))
-}
-
 /// The events with their stored columns by audit sequence (for `audit verify`).
 pub fn events_by_audit_seq(conn: &Connection) -> Result<Vec<Event>> {
     let sql = format!("SELECT {EVENT_COLUMNS} FROM resolution_events ORDER BY audit_seq");

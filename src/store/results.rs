@@ -2,8 +2,7 @@
 //! resolved and open items and counts for a date. A rerun of a date makes its result current and
 //! keeps the earlier ones.
 
-use crate::domain::{Category, Currency, Finding, OpenItem, PendingItem, PendingState};
-use crate::reconcile::Outcome;
+use crate::domain::{Category, Currency, Finding, Outcome, PendingState};
 use anyhow::{Context, Result};
 use chrono::NaiveDate;
 use rusqlite::{params, Connection, OptionalExtension, Row};
@@ -128,14 +127,6 @@ pub fn current(conn: &Connection, date: NaiveDate) -> Result<Option<StoredResult
     Ok(conn.query_row(&sql, [date.to_string()], header).optional()?)
 }
 
-/// Every result of `date`, newest first.
-pub fn all_for(conn: &Connection, date: NaiveDate) -> Result<Vec<StoredResult>> {
-    let sql = format!("{HEADER} WHERE business_date = ?1 ORDER BY id DESC");
-    let mut st = conn.prepare(&sql)?;
-    let rows = st.query_map([date.to_string()], header)?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
-}
-
 fn parse_date(s: &str) -> rusqlite::Result<NaiveDate> {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|e| {
         rusqlite::Error::FromSqlConversionFailure(
@@ -203,50 +194,6 @@ fn item(r: &Row) -> rusqlite::Result<StoredItem> {
     })
 }
 
-fn items(conn: &Connection, date: NaiveDate, sections: &[&str]) -> Result<Vec<StoredItem>> {
-    let Some(res) = current(conn, date)? else { return Ok(Vec::new()) };
-    let sql = format!("{ITEM} WHERE result_id = ?1 AND section = ?2 ORDER BY ord");
-    let mut st = conn.prepare(&sql)?;
-    let mut out = Vec::new();
-    for s in sections {
-        let rows = st.query_map(params![res.id, s], item)?;
-        out.extend(rows.collect::<rusqlite::Result<Vec<_>>>()?);
-    }
-    Ok(out)
-}
-
-/// The current findings (`discrepancies.csv`) of `date`, in report order; empty when not reconciled.
-pub fn findings_for(conn: &Connection, date: NaiveDate) -> Result<Vec<Finding>> {
-    Ok(items(conn, date, &["finding"])?.into_iter().map(|i| i.finding).collect())
-}
-
-/// The current pending and resolved items of `date`.
-pub fn pending_for(conn: &Connection, date: NaiveDate) -> Result<Vec<PendingItem>> {
-    let mut v: Vec<PendingItem> = items(conn, date, &["pending", "resolved"])?
-        .into_iter()
-        .map(|i| PendingItem {
-            state: if i.section == "resolved" { PendingState::Resolved } else { PendingState::Pending },
-            finding: i.finding,
-            first_reported: i.first_reported,
-            reason: i.reason.unwrap_or_default(),
-        })
-        .collect();
-    v.sort_by(|a, b| (a.state, a.finding.sort_key()).cmp(&(b.state, b.finding.sort_key())));
-    Ok(v)
-}
-
-/// The current open items of `date`.
-pub fn open_items_for(conn: &Connection, date: NaiveDate) -> Result<Vec<OpenItem>> {
-    Ok(items(conn, date, &["open"])?
-        .into_iter()
-        .map(|i| OpenItem {
-            first_reported: i.first_reported.unwrap_or(i.finding.business_date),
-            age_days: i.age_days.unwrap_or(0),
-            finding: i.finding,
-        })
-        .collect())
-}
-
 /// For `explain`: every row of every current result that names `id` as payment, refund or Alipay id,
 /// oldest report first.
 pub fn history_of(conn: &Connection, id: &str) -> Result<Vec<StoredItem>> {
@@ -263,7 +210,61 @@ pub fn history_of(conn: &Connection, id: &str) -> Result<Vec<StoredItem>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::DaySummary;
+    use crate::domain::{DaySummary, OpenItem, PendingItem};
+
+    // Reading a day's result back, item by item: only these tests do (the report is written from the
+    // engine's outcome, `explain` reads `history_of`).
+    /// Every result of `date`, newest first.
+    fn all_for(conn: &Connection, date: NaiveDate) -> Result<Vec<StoredResult>> {
+        let sql = format!("{HEADER} WHERE business_date = ?1 ORDER BY id DESC");
+        let mut st = conn.prepare(&sql)?;
+        let rows = st.query_map([date.to_string()], header)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn items(conn: &Connection, date: NaiveDate, sections: &[&str]) -> Result<Vec<StoredItem>> {
+        let Some(res) = current(conn, date)? else { return Ok(Vec::new()) };
+        let sql = format!("{ITEM} WHERE result_id = ?1 AND section = ?2 ORDER BY ord");
+        let mut st = conn.prepare(&sql)?;
+        let mut out = Vec::new();
+        for s in sections {
+            let rows = st.query_map(params![res.id, s], item)?;
+            out.extend(rows.collect::<rusqlite::Result<Vec<_>>>()?);
+        }
+        Ok(out)
+    }
+
+    /// The current findings (`discrepancies.csv`) of `date`, in report order; empty when not reconciled.
+    fn findings_for(conn: &Connection, date: NaiveDate) -> Result<Vec<Finding>> {
+        Ok(items(conn, date, &["finding"])?.into_iter().map(|i| i.finding).collect())
+    }
+
+    /// The current pending and resolved items of `date`.
+    fn pending_for(conn: &Connection, date: NaiveDate) -> Result<Vec<PendingItem>> {
+        let mut v: Vec<PendingItem> = items(conn, date, &["pending", "resolved"])?
+            .into_iter()
+            .map(|i| PendingItem {
+                state: if i.section == "resolved" { PendingState::Resolved } else { PendingState::Pending },
+                finding: i.finding,
+                first_reported: i.first_reported,
+                reason: i.reason.unwrap_or_default(),
+            })
+            .collect();
+        v.sort_by(|a, b| (a.state, a.finding.sort_key()).cmp(&(b.state, b.finding.sort_key())));
+        Ok(v)
+    }
+
+    /// The current open items of `date`.
+    fn open_items_for(conn: &Connection, date: NaiveDate) -> Result<Vec<OpenItem>> {
+        Ok(items(conn, date, &["open"])?
+            .into_iter()
+            .map(|i| OpenItem {
+                first_reported: i.first_reported.unwrap_or(i.finding.business_date),
+                age_days: i.age_days.unwrap_or(0),
+                finding: i.finding,
+            })
+            .collect())
+    }
 
     fn finding(cat: Category, id: &str, detail: &str) -> Finding {
         Finding {

@@ -3,7 +3,8 @@
 //! with several versions keeps every one in `local_record_history` (a key seen once is its
 //! `local_records` row alone); the same file twice changes nothing.
 
-use crate::sales::{LocalRecord, ParsedSales};
+use crate::domain::parsed::ParsedSales;
+use crate::domain::LocalRecord;
 use anyhow::Result;
 use chrono::{NaiveDate, SecondsFormat};
 use rusqlite::{params, Connection, OptionalExtension};

@@ -2,7 +2,7 @@
 //! (contracts.md §2) beyond a missing or truncated transaction file. A run records each file it
 //! skipped, and deletes the record when the same name of the same day is imported (or found unchanged).
 
-use crate::reconcile::{FileIn, IssueIn};
+use crate::domain::rows::{FileIn, Input, IssueIn};
 use anyhow::{Context, Result};
 use chrono::NaiveDate;
 use rusqlite::{params, Connection, OptionalExtension};
@@ -90,12 +90,7 @@ pub fn list(conn: &Connection, from: NaiveDate, to: NaiveDate) -> Result<Vec<Ski
 /// Adds the window's skipped files to a reconciliation input as incomplete transaction files (ids
 /// below zero, no rows), each with one `SKIPPED` issue naming it and why: the day is not complete
 /// (its unexplained local items stay pending) and its report has one FILE_INTEGRITY row per file.
-pub fn add_to_input(
-    conn: &Connection,
-    from: NaiveDate,
-    to: NaiveDate,
-    input: &mut crate::reconcile::Input,
-) -> Result<()> {
+pub fn add_to_input(conn: &Connection, from: NaiveDate, to: NaiveDate, input: &mut Input) -> Result<()> {
     for (i, s) in list(conn, from, to)?.into_iter().enumerate() {
         let id = -(i as i64) - 1;
         input.files.push(FileIn {

@@ -469,6 +469,12 @@ fn architecture_check_catches_forbidden_imports_and_foreign_sql() {
             "use crate::store::local::write_ledger_records;\n\
              #[cfg(test)]\nmod tests {\n    use crate::store::sales::upsert_records;\n}\n",
         ),
+        src(
+            "src/store/window/mod.rs",
+            "use crate::domain::rows::{AlipayRow, RowColumns};\n\
+             #[cfg(test)]\nmod tests {\n    use crate::formats::DetailRow;\n}\n",
+        ),
+        src("src/store/handoff.rs", "use super::window::{local_on_reader, Handoff};\n"),
     ];
     assert_eq!(violations(&ok, &rules), Vec::<String>::new());
     let bad = [
@@ -482,6 +488,10 @@ fn architecture_check_catches_forbidden_imports_and_foreign_sql() {
         src("src/formats/intl.rs", "fn f() { let _ = chrono::Utc::now(); }\n"),
         src("src/config/mod.rs", "fn f() { crate::sales::parse(); }\n"),
         src("src/sales/mod.rs", "use crate::config::SalesConfig;\n"),
+        src("src/store/window/mod.rs", "use crate::reconcile::{input::Id, AlipayRow};\nuse super::handoff::Handoff;\n"),
+        src("src/store/handoff.rs", "use super::window::local_on_reader;\n"),
+        src("src/store/files.rs", "use crate::formats::{ParsedFile, Rows};\n"),
+        src("src/store/sales.rs", "fn f(p: &crate::sales::ParsedSales) {}\n"),
     ];
     let found = violations(&bad, &rules);
     for (file, what) in [
@@ -494,6 +504,10 @@ fn architecture_check_catches_forbidden_imports_and_foreign_sql() {
         ("src/report/html.rs", "polars::prelude::DataFrame"),
         ("src/formats/intl.rs", "Utc::now"),
         ("src/config/mod.rs", "imports src/sales/mod.rs, which imports it back"),
+        ("src/store/window/mod.rs", "must not import `reconcile`, but names `reconcile::input::Id`"),
+        ("src/store/handoff.rs", "imports src/store/window/mod.rs, which imports it back"),
+        ("src/store/files.rs", "must not import `formats`, but names `formats::ParsedFile`"),
+        ("src/store/sales.rs", "must not import `sales`, but names `sales::ParsedSales`"),
     ] {
         assert!(
             found.iter().any(|v| v.starts_with(file) && v.contains(what)),

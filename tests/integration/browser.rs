@@ -40,6 +40,17 @@ struct Measured {
     bridge: String,
     /// The chart's `naturalWidth` (0: it did not load; -1: no `<img id="chart">`).
     chart: i64,
+    /// The chart file the browser chose (`currentSrc`: `trend.png` or, on a phone, `trend-narrow.png`)
+    /// and the width it is shown at, in CSS px.
+    chart_src: String,
+    chart_shown: f64,
+    /// How many columns the first discrepancy row (`.item`) shows: its cells side by side (desktop) or
+    /// stacked as a card (phone, 1).
+    item_columns: u32,
+    /// `.item` rows on the page.
+    items: u32,
+    /// The "Showing the N largest of M …" notes (`p.more`) that are visible, as text.
+    more: Vec<String>,
     /// Every resource the page loaded (resource timing), and every load the CSP blocked.
     resources: Vec<String>,
     violations: Vec<String>,
@@ -67,9 +78,16 @@ addEventListener('load', function () {
     }
   });
   var img = document.getElementById('chart');
+  var item = document.querySelector('.item'), lefts = {};
+  if (item) Array.prototype.forEach.call(item.children, function (c) { lefts[Math.round(c.getBoundingClientRect().left)] = 1; });
+  var more = [];
+  document.querySelectorAll('p.more').forEach(function (p) { if (vis2(p)) more.push(p.textContent); });
+  function vis2(e) { var r = e.getBoundingClientRect(); return r.width > 0 && r.height > 0 && r.right <= innerWidth + 0.5; }
   parent.postMessage(JSON.stringify({
     width: innerWidth, scroll_width: document.documentElement.scrollWidth, too_wide: tooWide,
     headline: vis('headline'), bridge: vis('bridge'), chart: img ? img.naturalWidth : -1,
+    chart_src: img ? img.currentSrc : '', chart_shown: img ? img.getBoundingClientRect().width : 0,
+    item_columns: Object.keys(lefts).length, items: document.querySelectorAll('.item').length, more: more,
     resources: performance.getEntriesByType('resource').map(function (r) { return r.name; }),
     violations: probeViolations, page: location.href
   }), '*');
@@ -164,6 +182,16 @@ fn render(dir: &Path, page: &str, width: u32, shot: &Path) -> Measured {
     serde_json::from_str(&json).unwrap_or_else(|e| panic!("probe JSON {json}: {e}"))
 }
 
+/// The chart's letters are the 5×7 font drawn at twice its size: 14 px tall in the PNG.
+const CHART_TEXT_PX: f64 = 14.0;
+/// The smallest the chart's text may be shown (a phone's body text is 13 to 16 px).
+const MIN_CHART_TEXT_PX: f64 = 12.0;
+
+/// How tall the chart's letters are on screen: their size in the file, scaled as the image is shown.
+fn chart_text_px(m: &Measured) -> f64 {
+    CHART_TEXT_PX * m.chart_shown / m.chart.max(1) as f64
+}
+
 /// The checks of issue 17 §4 for one page at one width; `what` names the page in messages.
 fn assert_readable(m: &Measured, dir: &Path, what: &str, width: u32) {
     assert_eq!(m.width, width, "{what}: the viewport is the requested width");
@@ -177,6 +205,16 @@ fn assert_readable(m: &Measured, dir: &Path, what: &str, width: u32) {
     assert_eq!(m.headline, "visible", "{what} at {width} px: the headline (id=headline)");
     assert_eq!(m.bridge, "visible", "{what} at {width} px: the cash bridge (id=bridge)");
     assert!(m.chart > 0, "{what} at {width} px: the chart did not load (naturalWidth {})", m.chart);
+    assert!(
+        chart_text_px(m) >= MIN_CHART_TEXT_PX,
+        "{what} at {width} px: the chart's text is {:.1} px on screen ({} shown {} px wide of {} px), under {MIN_CHART_TEXT_PX}",
+        chart_text_px(m),
+        m.chart_src,
+        m.chart_shown,
+        m.chart
+    );
+    let variant = if width == PHONE { "trend-narrow.png" } else { "trend.png" };
+    assert!(m.chart_src.ends_with(variant), "{what} at {width} px shows {}, not {variant}", m.chart_src);
     assert!(m.violations.is_empty(), "{what} at {width} px tried to load from outside: {:?}", m.violations);
     let folder = format!("file://{}/", dir.display());
     for r in &m.resources {
@@ -281,6 +319,44 @@ fn browser_hostile_report_fits_desktop_and_phone() {
     }
 }
 
+/// A day with more than 100 discrepancy rows (the demo's last day plus 150 sales Alipay does not
+/// have): the page shows the 100 largest, says how many more there are and where (the attached CSV
+/// and xlsx), shows each row as a card on a phone (cells stacked) and as one line of cells on a
+/// desktop, and fits both widths.
+#[test]
+fn browser_day_with_more_than_100_rows_shows_the_first_100_as_cards_and_says_where_the_rest_are() {
+    let demo = Demo::run();
+    let mut sales = String::from(
+        "record_type,merchant_trans_id,merchant_refund_id,amount,currency,status,created_at,store_id,terminal_id,acquirement_id\n",
+    );
+    for i in 0..150 {
+        let amount = format!("{}.{:02}", (i * 37) % 500 + 1, i % 100);
+        sales.push_str(&format!("PAYMENT,BULK-{i:04},,{amount},HKD,SUCCESS,{DATE}T10:{:02}:00+08:00,S1,T1,\n", i % 60));
+    }
+    let csv = demo.w.write("bulk-sales.csv", sales);
+    let config = "alipay-recon-demo/alipay-recon.toml";
+    demo.w.run(&["-c", config, "import-sales", csv.to_str().unwrap()]).expect_code(0);
+    demo.w.run(&["-c", config, "reconcile", "--date", DATE]).expect_code(1);
+    let rows = std::fs::read_to_string(demo.report_dir().join("discrepancies.csv")).unwrap().lines().count() - 1;
+    assert!(rows > 150, "the day has {rows} discrepancy rows");
+    let dir = demo.report_copy();
+    let note = format!(
+        "Showing the 100 largest of {rows} discrepancies. The other {} are in discrepancies.csv and report.xlsx",
+        rows - 100
+    );
+    for (width, m) in render_both(&dir, "report.html", "over-100") {
+        assert_readable(&m, &dir, "report.html of a day with more than 100 rows", width);
+        assert_eq!(m.items, 100 + 3, "{width} px: the 100 largest discrepancies, and the 3 open items");
+        assert!(
+            m.more.iter().any(|t| t.starts_with(&note)),
+            "{width} px: the note says where the rest are: {:?}",
+            m.more
+        );
+        let columns = if width == PHONE { 1 } else { 3 };
+        assert_eq!(m.item_columns, columns, "{width} px: a row's cells (1 = a card of stacked cells)");
+    }
+}
+
 /// Text inside the tags as a text-only client shows it: inline tags (`b`, `span`, `small` …) vanish,
 /// every other tag separates words, white space collapses.
 fn as_plain_text(html: &str) -> String {
@@ -332,7 +408,8 @@ fn email_html_part_works_in_mail_client_conditions() {
 }
 
 /// The checks can fail: a page with one table wider than a phone is caught at 420 px (and not at
-/// 1280 px, where it fits), and a page that loads a remote image is caught as well.
+/// 1280 px, where it fits), a page that loads a remote image is caught as well, and so is a page
+/// whose only chart is the desktop one (its text about 8 px on a phone).
 #[test]
 fn browser_checks_catch_a_too_wide_table_and_a_remote_image() {
     let demo = Demo::run();
@@ -346,14 +423,24 @@ fn browser_checks_catch_a_too_wide_table_and_a_remote_image() {
     std::fs::write(dir.join("wide.html"), wide).unwrap();
     let remote = html.replacen("<h1 ", "<img src=\"http://example.invalid/pixel.png\" alt=\"\"><h1 ", 1);
     std::fs::write(dir.join("remote.html"), remote).unwrap();
+    let source = html.find("<source ").expect("the page offers the phone's chart");
+    let one = format!("{}{}", &html[..source], &html[source + html[source..].find('>').unwrap() + 1..]);
+    std::fs::write(dir.join("one-chart.html"), one).unwrap();
     let art = artefacts();
-    let (phone, desktop, m) = std::thread::scope(|s| {
+    let (phone, desktop, m, one_chart) = std::thread::scope(|s| {
         let phone = s.spawn(|| render(&dir, "wide.html", PHONE, &art.join("too-wide-420.png")));
         let desktop = s.spawn(|| render(&dir, "wide.html", DESKTOP, &art.join("too-wide-1280.png")));
         let remote = s.spawn(|| render(&dir, "remote.html", DESKTOP, &art.join("remote-1280.png")));
-        (phone.join().unwrap(), desktop.join().unwrap(), remote.join().unwrap())
+        let one = s.spawn(|| render(&dir, "one-chart.html", PHONE, &art.join("one-chart-420.png")));
+        (phone.join().unwrap(), desktop.join().unwrap(), remote.join().unwrap(), one.join().unwrap())
     });
     assert!(phone.scroll_width > PHONE, "a 900 px table must overflow a phone: {phone:?}");
+    // Without its phone variant, the 640 px chart scaled into a phone has text too small to read.
+    assert!(
+        chart_text_px(&one_chart) < MIN_CHART_TEXT_PX && one_chart.chart_src.ends_with("/trend.png"),
+        "{:.1} px: {one_chart:?}",
+        chart_text_px(&one_chart)
+    );
     assert!(phone.too_wide.iter().any(|e| e.starts_with("table")), "{:?}", phone.too_wide);
     assert!(desktop.scroll_width <= DESKTOP, "{desktop:?}");
     assert!(

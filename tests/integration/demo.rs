@@ -1,8 +1,10 @@
 //! The README's first command: `demo` runs the whole chain on the embedded fixtures with no config and no
 //! server, reports exactly the deliberate faults of fixtures/README.md, writes the emails as .eml files,
-//! and gives the same bytes when run again.
+//! and gives the same bytes when run again; and the days `gen` writes keep the cash bridge exact.
 
 use crate::harness::Workspace;
+use alipay_recon::domain::{parse_major, Currency};
+use alipay_recon::report::image_sources;
 
 fn rows(w: &Workspace, date: &str) -> Vec<(String, String)> {
     let text = std::fs::read_to_string(w.file(&format!("alipay-recon-demo/reports/{date}/discrepancies.csv"))).unwrap();
@@ -92,18 +94,6 @@ fn demo_says_exit_1_is_expected_and_its_hints_run_as_printed() {
     }
 }
 
-/// The `src` of every `<img>` of a page (the report writes them double-quoted).
-fn img_sources(html: &str) -> Vec<String> {
-    let lower = html.to_ascii_lowercase();
-    let mut out = Vec::new();
-    for (at, _) in lower.match_indices("<img") {
-        let tag = &html[at..at + lower[at..].find('>').expect("img tag is closed")];
-        let src = tag.split_once(" src=\"").and_then(|(_, rest)| rest.split_once('"')).map(|(v, _)| v);
-        out.push(src.unwrap_or_else(|| panic!("img without a src: {tag}")).to_string());
-    }
-    out
-}
-
 /// The report.html the demo says to open shows its chart from disk (the image it names is in its
 /// folder); the demo's emails keep the chart as the inline part `cid:trend.png`.
 #[test]
@@ -114,20 +104,67 @@ fn demo_report_html_shows_its_chart_from_disk_and_the_email_inlines_it() {
     for date in ["2026-11-24", "2026-11-25"] {
         let dir = w.file(&format!("alipay-recon-demo/reports/{date}"));
         let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
-        let srcs = img_sources(&html);
+        let srcs = image_sources(&html);
         for src in &srcs {
             assert!(dir.join(src).is_file(), "{date}/report.html shows {src}, which is not in its folder");
         }
-        assert_eq!(srcs, ["trend.png"], "{date}");
+        assert_eq!(srcs, ["trend-narrow.png", "trend.png"], "{date}");
         charts.push(std::fs::read(dir.join("trend.png")).unwrap());
     }
     let mails = crate::harness::smtp::parse_mails(&w.file("alipay-recon-demo/outbox-eml"));
     assert_eq!(mails.len(), 2);
     for m in &mails {
         let html = m.part("text/html").text();
-        assert_eq!(img_sources(&html), ["cid:trend.png"], "{}", m.subject);
-        let chart = m.parts.iter().find(|p| p.content_type == "image/png").expect("inline chart");
-        assert_eq!(chart.content_id.as_deref(), Some("<trend.png>"), "{}", m.subject);
+        assert_eq!(image_sources(&html), ["cid:trend-narrow.png", "cid:trend.png"], "{}", m.subject);
+        let chart = m.parts.iter().find(|p| p.content_id.as_deref() == Some("<trend.png>")).expect("inline chart");
+        assert_eq!(chart.content_type, "image/png", "{}", m.subject);
+        let narrow = m.parts.iter().find(|p| p.content_id.as_deref() == Some("<trend-narrow.png>"));
+        assert!(narrow.is_some_and(|p| p.content_type == "image/png"), "{}: the phone's chart inline", m.subject);
         assert!(charts.contains(&chart.bytes), "{}: the inline chart is a report folder's trend.png", m.subject);
+    }
+}
+
+/// The cash bridge's roll-forward adds up on days the real `gen` writes (each file format, faults
+/// injected, several seeds, two formats on one day so that ids collide): in every currency of every
+/// summary.json, `captured_net + Σ parts = settled_net` and no part is `unexplained`.
+#[test]
+fn generated_days_roll_forward_adds_up_with_nothing_unexplained() {
+    let w = Workspace::new();
+    w.write("alipay-recon.toml", crate::harness::dir_config("Gen", &["intl", "classic", "antom"]));
+    let days: [(&str, &[&str]); 3] =
+        [("2026-11-23", &["intl"]), ("2026-11-24", &["classic"]), ("2026-11-25", &["antom", "intl"])];
+    let mut parts_seen = std::collections::BTreeSet::new();
+    for (k, (day, formats)) in days.iter().enumerate() {
+        for (f, format) in formats.iter().enumerate() {
+            let seed = (10 * k + f + 1).to_string();
+            let out = w.path().to_str().unwrap();
+            w.run(&["gen", "--date", day, "--payments", "300", "--format", format, "--seed", &seed, "--out", out])
+                .expect_code(0);
+            let sales = w.file(&format!("sales/sales-{day}.csv"));
+            w.run(&["import-sales", sales.to_str().unwrap()]).expect_code(0);
+        }
+        let r = w.run(&["run", "--date", day]);
+        assert!(matches!(r.code, 0 | 1), "run {day}: {}", r.stderr);
+        let text = std::fs::read_to_string(w.file(&format!("reports/{day}/summary.json"))).unwrap();
+        let summary: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let currencies = summary["currencies"].as_object().unwrap();
+        assert!(!currencies.is_empty(), "{day}");
+        for (code, totals) in currencies {
+            let cur = Currency::parse(code).unwrap();
+            let m = |v: &serde_json::Value| parse_major(v.as_str().unwrap(), cur).unwrap();
+            let roll = &totals["bridge"]["roll_forward"];
+            let parts = roll["parts"].as_array().unwrap();
+            let sum: i64 = parts.iter().map(|p| m(&p["amount"])).sum();
+            assert_eq!(m(&roll["captured_net"]) + sum, m(&roll["settled_net"]), "{day} {code}: {roll}");
+            assert_eq!(m(&roll["settled_net"]) - m(&roll["captured_net"]), m(&roll["difference"]), "{day} {code}");
+            assert_eq!(roll["captured_net"], totals["bridge"]["captured_net"], "{day} {code}");
+            for p in parts {
+                assert_ne!(p["key"], "unexplained", "{day} {code}: {roll}");
+                parts_seen.insert(p["key"].as_str().unwrap().to_string());
+            }
+        }
+    }
+    for key in ["fees", "cancels", "settlement_mismatch", "later_day"] {
+        assert!(parts_seen.contains(key), "the generated days reach {key}: {parts_seen:?}");
     }
 }

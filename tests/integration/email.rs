@@ -492,9 +492,15 @@ fn run_emails_the_real_report_once_and_resends_only_when_asked() {
     assert!(page.contains("<img src=\"trend.png\"") && !page.contains("cid:"), "report.html opened from disk");
     let html = lf(&m.part("text/html").text());
     assert!(html.contains("<img src=\"cid:trend.png\""), "{html}");
-    assert_eq!(html, lf(&page.replace("<img src=\"trend.png\"", "<img src=\"cid:trend.png\"")));
-    let chart = m.parts.iter().find(|p| p.content_type == "image/png").expect("inline chart");
-    assert_eq!((chart.content_id.as_deref(), &chart.bytes), (Some("<trend.png>"), &file("trend.png")));
+    let cids = page
+        .replace("<img src=\"trend.png\"", "<img src=\"cid:trend.png\"")
+        .replace("srcset=\"trend-narrow.png\"", "srcset=\"cid:trend-narrow.png\"");
+    assert_eq!(html, lf(&cids));
+    for name in ["trend.png", "trend-narrow.png"] {
+        let id = format!("<{name}>");
+        let chart = m.parts.iter().find(|p| p.content_id.as_deref() == Some(id.as_str())).expect("inline chart");
+        assert_eq!((chart.content_type.as_str(), &chart.bytes), ("image/png", &file(name)));
+    }
 
     // A retry finds nothing new: no second email; --no-email and a plain rerun send nothing either.
     w.run(&["run", "--date", DATE]);

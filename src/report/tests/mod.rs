@@ -250,18 +250,6 @@ fn workbook_has_frozen_filtered_sheets_and_no_formulas() {
     assert!(core.contains("2026-11-25T00:00:00Z"), "creation time from business date: {core}");
 }
 
-/// The `src` of every `<img>` of a page (double-quoted, as the report writes them).
-fn img_sources(html: &str) -> Vec<String> {
-    let lower = html.to_ascii_lowercase();
-    let mut out = Vec::new();
-    for (at, _) in lower.match_indices("<img") {
-        let tag = &html[at..at + lower[at..].find('>').expect("img tag is closed")];
-        let src = tag.split_once(" src=\"").and_then(|(_, rest)| rest.split_once('"')).map(|(v, _)| v);
-        out.push(src.unwrap_or_else(|| panic!("img without a src: {tag}")).to_string());
-    }
-    out
-}
-
 /// Opened from disk (file://), the page finds its chart: every image is a relative name of a file in
 /// the report folder (not `cid:`, which only the email resolves).
 #[test]
@@ -274,15 +262,19 @@ fn report_html_opened_from_the_folder_finds_its_chart() {
         let tmp = tempfile::tempdir().unwrap();
         let w = write(tmp.path(), &input, 1).unwrap();
         let html = String::from_utf8(read(&w.report_html)).unwrap();
-        let srcs = img_sources(&html);
+        let srcs = image_sources(&html);
         for src in &srcs {
             assert!(w.dir.join(src).is_file(), "report.html shows {src}, which is not in {}", w.dir.display());
             assert!(!src.contains([':', '/', '\\']), "{src} is not a plain file name in the folder");
         }
-        assert_eq!(srcs, ["trend.png"], "the page shows the trend chart");
+        assert_eq!(srcs, ["trend-narrow.png", "trend.png"], "the page shows the trend chart, and the phone's");
         let email = email_html(&html);
-        assert_eq!(img_sources(&email), ["cid:trend.png"], "the email's copy uses the inline part");
-        assert_eq!(email.replace("cid:trend.png", "trend.png"), html, "nothing else of the page changes");
+        assert_eq!(
+            image_sources(&email),
+            ["cid:trend-narrow.png", "cid:trend.png"],
+            "the email's copy uses the inline parts"
+        );
+        assert_eq!(email.replace("cid:trend", "trend"), html, "nothing else of the page changes");
     }
 }
 
@@ -297,7 +289,7 @@ fn trend_png_is_a_chart_of_the_window() {
     let info = r.next_frame(&mut buf).unwrap();
     let input = sample();
     let panels = 1 + 3; // discrepancies, then HKD, JPY and KWD
-    assert_eq!((info.width, info.height), chart::size(&Prepared::new(&input).unwrap()));
+    assert_eq!((info.width, info.height), chart::size(&Prepared::new(&input).unwrap(), &chart::WIDE));
     assert_eq!(info.height, 8 + panels * 120 - 14 + 24, "one panel per currency");
     let px = |x: u32, y: u32| {
         let i = ((y * info.width + x) * 3) as usize;
@@ -315,6 +307,36 @@ fn trend_png_is_a_chart_of_the_window() {
     let e = tempfile::tempdir().unwrap();
     let we = write(e.path(), &ReportInput::new(d(DATE), "M"), 1).unwrap();
     assert_ne!(read(&we.trend_png), read(&w.trend_png));
+}
+
+/// The phone's chart: the same panels 384 px wide, every panel's title and value and the report day's
+/// inverted date inside the canvas (nothing cut at its right edge), and the same bytes on a rerun.
+#[test]
+fn trend_narrow_png_is_the_same_chart_for_a_phone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let w = write(tmp.path(), &sample(), 1).unwrap();
+    let bytes = read(&w.trend_narrow_png);
+    let mut r = png::Decoder::new(std::io::Cursor::new(bytes.clone())).read_info().unwrap();
+    let mut buf = vec![0; r.output_buffer_size()];
+    let info = r.next_frame(&mut buf).unwrap();
+    let input = sample();
+    assert_eq!((info.width, info.height), chart::size(&Prepared::new(&input).unwrap(), &chart::NARROW));
+    assert_eq!(info.width, 384);
+    let px = |x: u32, y: u32| {
+        let i = ((y * info.width + x) * 3) as usize;
+        [buf[i], buf[i + 1], buf[i + 2]]
+    };
+    // Nothing is drawn in the last two columns: the right-aligned values and the inverted date end
+    // inside the canvas.
+    let touched = (0..info.height).filter(|y| (info.width - 2..info.width).any(|x| px(x, *y) != [255, 255, 255]));
+    assert_eq!(touched.count(), 0, "something is cut at the right edge");
+    // The report day's date is drawn inverted under the axis (left 66, slots of 21 px).
+    let y_axis = info.height - 24 + 6;
+    let x_last = 66 + 21 * 13 + 10;
+    let dark = (x_last - 30..x_last + 30).filter(|x| px(*x, y_axis - 2) == [34, 34, 34]).count();
+    assert!(dark > 50, "the report day's date is marked ({dark} dark pixels)");
+    let again = tempfile::tempdir().unwrap();
+    assert_eq!(read(&write(again.path(), &input, 1).unwrap().trend_narrow_png), bytes, "same inputs, same bytes");
 }
 
 #[test]
@@ -384,7 +406,7 @@ fn report_html_has_the_bridge_with_linked_parts() {
     let w = write(tmp.path(), &sample(), 1).unwrap();
     let html = String::from_utf8(read(&w.report_html)).unwrap();
     assert!(html.contains("<section id=\"bridge\""), "bridge section");
-    for key in ["summary_mismatch", "pending", "unsettled", "settlement_mismatch"] {
+    for key in ["summary_mismatch", "unsettled", "settlement_mismatch", "later_day", "cancels", "earlier_captures"] {
         assert!(html.contains(&format!("href=\"#bridge-HKD-{key}\"")), "{key} count links");
         assert!(html.contains(&format!("id=\"bridge-HKD-{key}\"")), "{key} rows listed");
     }
@@ -434,4 +456,46 @@ fn totals_of_a_currency_settling_in_another_say_where_it_settles() {
     assert!(table("JPY").contains("Settles in") && table("JPY").contains("HKD"), "{}", table("JPY"));
     assert!(!table("JPY").contains("Expected net"), "no 0.00 nets for JPY: {}", table("JPY"));
     assert!(table("HKD").contains("Expected net") && !table("HKD").contains("Settles in"));
+}
+
+/// The roll-forward's parts are the same lines, with the same counts and amounts, in report.html (each
+/// count linking to its rows), the email's text part and the workbook's Cash bridge sheet.
+#[test]
+fn roll_forward_is_the_same_in_the_page_the_text_part_and_the_workbook() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = sample();
+    let w = write(tmp.path(), &input, 1).unwrap();
+    let html = String::from_utf8(read(&w.report_html)).unwrap();
+    let strings = zip_entry(&read(&w.report_xlsx), "xl/sharedStrings.xml");
+    let p = Prepared::new(&input).unwrap();
+    let text = bridge::text(&p.bridge);
+    let hkd = p.bridge.iter().find(|b| b.currency.as_str() == "HKD").unwrap();
+    let roll = hkd.roll.as_ref().unwrap();
+    let cur = hkd.currency;
+    let flow: i64 = roll.to_expected.iter().map(|p| p.amount).sum();
+    assert_eq!(roll.captured_net() + flow, roll.expected_net().unwrap(), "the sample's flow ends at its expected net");
+    assert!(roll.unexplained.is_none());
+    assert_eq!(roll.to_expected.len(), 5);
+    for part in &roll.to_expected {
+        let money = crate::domain::display_money(part.amount, cur);
+        let cell = if part.amount < 0 {
+            format!("<span class=\"neg\" style=\"color:#c0392b;\">{money}</span>")
+        } else {
+            money.clone()
+        };
+        let row = format!(
+            "<td>  {}</td><td align=\"right\" nowrap><a href=\"#bridge-HKD-{}\">{}</a></td><td align=\"right\" nowrap>{cell}</td>",
+            html_escape(&part.label),
+            part.key,
+            part.count
+        );
+        assert!(html.contains(&row), "report.html: {row}");
+        assert!(html.contains(&format!("id=\"bridge-HKD-{}\"", part.key)), "{}: its rows are listed", part.key);
+        let line = format!("    {} ({}): {money}", part.label, part.counted());
+        assert!(text.contains(&line), "text part: {line}\n{text}");
+        let label = part.label.replace('\'', "&apos;");
+        assert!(strings.contains(&part.label) || strings.contains(&label), "workbook: {}", part.label);
+    }
+    assert!(text.contains("HKD Roll-forward: today's captures to the settled net (in HKD):"), "{text}");
+    assert!(strings.contains("Roll-forward: today"), "the workbook's Cash bridge sheet has the roll-forward");
 }

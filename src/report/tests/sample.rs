@@ -257,9 +257,33 @@ pub fn sample() -> ReportInput {
             detail_net: 1_100_020,
             summary_net: Some(1_100_000),
         }],
+        // The roll-forward (`reconcile::flow`): captured net 12,280.00 + these parts = expected net
+        // 11,000.20.
+        flow: vec![
+            flow("fees", -2222, 38, "PAYMENT P-1 HKD -0.58: ALIPAY_SETTLEMENT_DETAIL_HKD_20261125.csv line 2"),
+            flow(
+                "settlement_mismatch",
+                -100,
+                1,
+                "PAYMENT P-SE-1 HKD -1.00: ALIPAY_SETTLEMENT_DETAIL_HKD_20261125.csv line 4",
+            ),
+            flow("later_day", -220_900, 3, "PAYMENT P-LA-1 HKD -2,000.00: 20261125_HKD_trans.csv line 40"),
+            flow("cancels", 1500, 1, "CANCEL P-CA-1 HKD 15.00: 20261125_HKD_trans.csv line 44"),
+            flow(
+                "earlier_captures",
+                93_742,
+                4,
+                "PAYMENT P-EA-1 HKD 300.00: ALIPAY_SETTLEMENT_DETAIL_HKD_20261125.csv line 41",
+            ),
+        ],
         ..Default::default()
     };
-    let jpy = CurrencyTotals { alipay_payments: 56000, alipay_payment_count: 3, ..Default::default() };
+    let jpy = CurrencyTotals {
+        alipay_payments: 56000,
+        alipay_payment_count: 3,
+        flow: vec![flow("later_day", -56000, 3, "PAYMENT P-JP-1 JPY 5,600: 20261125_JPY_trans.csv line 2")],
+        ..Default::default()
+    };
     let kwd = CurrencyTotals { local_payments: 2468, local_payment_count: 2, ..Default::default() };
     r.summary.currencies = [("HKD".to_string(), hkd), ("JPY".to_string(), jpy), ("KWD".to_string(), kwd)].into();
     r.summary.at_stake = [("HKD".to_string(), 26_702), ("JPY".to_string(), 6200), ("KWD".to_string(), 1238)].into();
@@ -299,4 +323,8 @@ pub fn sample() -> ReportInput {
         },
     ];
     r
+}
+
+fn flow(key: &'static str, amount: i64, count: i64, row: &str) -> crate::domain::FlowPart {
+    crate::domain::FlowPart { key, amount, count, rows: vec![row.to_string()] }
 }

@@ -20,6 +20,7 @@ use super::*;
 
 /// Loads day `day`'s window restricted to the keys that can have a verdict on `day`, given the ids of
 /// the keys with a verdict on the day before (`state_ids`).
+#[cfg(test)]
 pub fn load_active(conn: &Connection, day: NaiveDate, params: &Params, state_ids: &[String]) -> Result<Input> {
     load_active_with(conn, day, params, state_ids, Handoff::default())
 }
@@ -106,15 +107,12 @@ pub fn load_active_with(
                     WHERE s.alipay_id = r.alipay_id AND s.trans_type = r.trans_type AND sf.kind = 'settlement_detail'
                       AND sf.current = 1 AND sf.business_date BETWEEN ?4 AND ?5)"
             ))?;
-            // The leaving day's rows that a refund or cancel refers to (by Alipay id or merchant id).
-            let mut referred = conn.prepare_cached(&format!(
-                "{ROW_COLUMNS} WHERE r.id BETWEEN ?2 AND ?3 AND r.file_id = ?1 AND (
-                    EXISTS (SELECT 1 FROM alipay_rows o WHERE o.original_alipay_id = r.alipay_id)
-                    OR EXISTS (SELECT 1 FROM alipay_rows o WHERE o.merchant_trans_id = r.merchant_trans_id
-                        AND o.trans_type IN ('REFUND', 'CANCEL') AND o.id NOT BETWEEN ?2 AND ?3)
-                    OR EXISTS (SELECT 1 FROM local_records l WHERE l.record_type = 'REFUND'
-                        AND l.merchant_trans_id = r.merchant_trans_id))"
-            ))?;
+            // The leaving day's rows whose key (or a refund or cancel referring to them) has a row
+            // or record dated after it: when the leaving day leaves T's cut, that key's item date and
+            // answer move to its later rows (a sale booked by Alipay after midnight, a refund of an
+            // earlier payment). A key all on the leaving day leaves with it; settlement rows do not
+            // count (they settle a key, they are not its rows).
+            let mut referred = conn.prepare_cached(&format!("{ROW_COLUMNS}{LEAVING_ROWS}"))?;
             let seed_file = |f: &&FileIn| match f.kind {
                 FileKind::SettlementSummary => false,
                 FileKind::Transactions => seeds.contains(&f.date),
@@ -144,7 +142,7 @@ pub fn load_active_with(
                 } else if f.date == unsettled_day {
                     unsettled.query_map(params![f.id, first, last, a, b], &mut read)?
                 } else {
-                    referred.query_map(params![f.id, first, last], &mut read)?
+                    referred.query_map(params![f.id, first, last, leaving.to_string()], &mut read)?
                 };
                 for row in found {
                     let (rid, row) = row?;
@@ -440,6 +438,47 @@ struct LocalSeeds<'a> {
     b: &'a str,
 }
 
+/// The leaving day's transaction rows (`?1` file, `?2..=?3` its row ids, `?4` the leaving day) whose
+/// key, or a refund or cancel referring to them, has a row or record dated after that day. Every
+/// subquery is one index probe (`leaving_seeds_probe_indexes`): `+l.business_date` keeps the date
+/// index from serving a range of days per row.
+const LEAVING_ROWS: &str = " WHERE r.id BETWEEN ?2 AND ?3 AND r.file_id = ?1 AND (
+        EXISTS (SELECT 1 FROM alipay_rows o CROSS JOIN files of ON of.id = o.file_id
+            WHERE o.merchant_trans_id = r.merchant_trans_id
+            AND of.kind = 'transactions' AND of.business_date > ?4)
+        OR EXISTS (SELECT 1 FROM alipay_rows o CROSS JOIN files of ON of.id = o.file_id
+            WHERE o.original_alipay_id = r.alipay_id
+            AND of.kind = 'transactions' AND of.business_date > ?4)
+        OR EXISTS (SELECT 1 FROM alipay_rows o CROSS JOIN files of ON of.id = o.file_id
+            WHERE o.alipay_id = r.alipay_id AND o.id NOT BETWEEN ?2 AND ?3
+            AND of.kind = 'transactions' AND of.business_date > ?4)
+        OR EXISTS (SELECT 1 FROM local_records l WHERE l.record_type = 'PAYMENT'
+            AND l.record_id = r.merchant_trans_id AND +l.business_date > ?4)
+        OR EXISTS (SELECT 1 FROM local_records l WHERE l.record_type = 'REFUND'
+            AND l.merchant_trans_id = r.merchant_trans_id AND +l.business_date > ?4)
+        OR EXISTS (SELECT 1 FROM local_records l
+            WHERE l.acquirement_id = r.alipay_id AND +l.business_date > ?4)
+        OR (r.merchant_refund_id IS NOT NULL AND EXISTS (SELECT 1 FROM local_records l
+            WHERE l.record_type = 'REFUND' AND l.record_id = r.merchant_refund_id
+            AND +l.business_date > ?4)))";
+
+/// The leaving day's (`?1`) local records whose key, or the payment a refund refers to, has a row or
+/// record dated after it.
+const LEAVING_LOCAL: &str = "SELECT p.record_type, p.record_id FROM local_records p WHERE p.business_date = ?1 AND (
+        EXISTS (SELECT 1 FROM alipay_rows o CROSS JOIN files f ON f.id = o.file_id
+            WHERE o.merchant_trans_id = p.merchant_trans_id
+            AND f.kind = 'transactions' AND f.business_date > ?1)
+        OR EXISTS (SELECT 1 FROM local_records l WHERE l.record_type = 'PAYMENT'
+            AND l.record_id = p.merchant_trans_id AND +l.business_date > ?1)
+        OR EXISTS (SELECT 1 FROM local_records l WHERE l.record_type = 'REFUND'
+            AND l.merchant_trans_id = p.merchant_trans_id AND +l.business_date > ?1)
+        OR (p.acquirement_id IS NOT NULL AND EXISTS (SELECT 1 FROM alipay_rows o
+            CROSS JOIN files f ON f.id = o.file_id WHERE o.alipay_id = p.acquirement_id
+            AND f.kind = 'transactions' AND f.business_date > ?1))
+        OR (p.record_type = 'REFUND' AND EXISTS (SELECT 1 FROM alipay_rows o
+            CROSS JOIN files f ON f.id = o.file_id WHERE o.merchant_refund_id = p.record_id
+            AND f.kind = 'transactions' AND f.business_date > ?1)))";
+
 /// The local keys loaded so far: their visible versions, in load order.
 #[derive(Default)]
 pub(in crate::store) struct LocalSide {
@@ -492,16 +531,11 @@ impl LocalSide {
                 keys.push(k?);
             }
         }
-        // The leaving day's local payments that a refund or cancel refers to.
+        // The leaving day's local records whose key (or the payment a refund refers to) has a row or
+        // record dated after it (as on the Alipay side above). `+l.business_date`: the date index
+        // must not serve a range of days per probe (the key's index does; EXPLAIN QUERY PLAN).
         if s.leaving >= s.from && !s.local_days.contains(&s.leaving) {
-            let mut st = conn.prepare_cached(
-                "SELECT p.record_type, p.record_id FROM local_records p WHERE p.business_date = ?1
-                     AND p.record_type = 'PAYMENT' AND (
-                     EXISTS (SELECT 1 FROM local_records l WHERE l.record_type = 'REFUND'
-                         AND l.merchant_trans_id = p.record_id)
-                     OR EXISTS (SELECT 1 FROM alipay_rows o WHERE o.merchant_trans_id = p.record_id
-                         AND o.trans_type IN ('REFUND', 'CANCEL')))",
-            )?;
+            let mut st = conn.prepare_cached(LEAVING_LOCAL)?;
             for k in st.query_map([s.leaving.to_string()], |r| Ok((r.get(0)?, r.get(1)?)))? {
                 keys.push(k?);
             }
@@ -651,4 +685,29 @@ fn load_local_keys(
     out.extend(single_versions(conn, a, b, ACTIVE_RECORDS)?);
     out.extend(multi_versions(conn, a, b, ACTIVE_RECORDS)?);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each subquery of the leaving day's seeds is one index probe per row: a plan that scans a table,
+    /// or a range of dates, per row took minutes at 100k rows a day (the date index once served
+    /// `l.business_date > ?` in place of the key's index).
+    #[test]
+    fn leaving_seeds_probe_indexes() {
+        let conn = crate::store::open_in_memory().unwrap();
+        for sql in [format!("{ROW_COLUMNS}{LEAVING_ROWS}"), LEAVING_LOCAL.to_string()] {
+            let mut st = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+            let nulls = vec![rusqlite::types::Null; st.parameter_count()];
+            let plan: Vec<String> =
+                st.query_map(rusqlite::params_from_iter(nulls), |r| r.get(3)).unwrap().map(Result::unwrap).collect();
+            let subqueries = plan.iter().filter(|l| l.contains("SUBQUERY")).count();
+            assert!(subqueries >= 5, "{plan:#?}");
+            for line in plan.iter().filter(|l| !l.contains("SUBQUERY")) {
+                let probe = line.starts_with("SEARCH") && (line.contains("=?)") || line.contains("rowid>?"));
+                assert!(probe && !line.contains("business_date>"), "not one index probe: {line}\n{plan:#?}");
+            }
+        }
+    }
 }

@@ -5,16 +5,21 @@
 
 mod active;
 
+#[cfg(test)]
+pub use active::load_active;
+pub use active::load_active_with;
 pub(super) use active::LocalSeedPrefetch;
-pub use active::{load_active, load_active_with};
 
-use super::handoff::Handoff;
 use crate::domain::rfc3339::{fast_date, fast_rfc3339};
+use crate::domain::rows::{
+    AlipayRow, FileIn, Id, Input, IssueIn, LocalVersion, RowColumns, RowTexts, SummaryIn, Texts,
+};
+use crate::domain::Params;
 use crate::domain::{Currency, FileFormat, FileKind, LocalStatus, RecordType, TransType};
-use crate::reconcile::{input::Id, input::Text, AlipayRow, FileIn, Input, IssueIn, LocalVersion, Params, SummaryIn};
 use anyhow::{Context, Result};
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use rusqlite::{params, Connection, OptionalExtension, Row};
+use std::thread::JoinHandle;
 
 type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 type HashSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
@@ -87,6 +92,37 @@ fn time(s: &str, what: &str) -> rusqlite::Result<DateTime<FixedOffset>> {
         return Ok(t);
     }
     DateTime::parse_from_rfc3339(s).map_err(|e| bad(what, s, e))
+}
+
+/// The local records of one window, read by a background thread.
+pub struct LocalPrefetch {
+    pub(in crate::store) from: NaiveDate,
+    pub(in crate::store) to: NaiveDate,
+    pub(in crate::store) handle: JoinHandle<Result<(Vec<LocalVersion>, u64)>>,
+}
+
+impl LocalPrefetch {
+    /// The records of `[from, to]` if that is what was read; `None` for another window.
+    pub(in crate::store) fn take(self, from: NaiveDate, to: NaiveDate) -> Option<Result<(Vec<LocalVersion>, u64)>> {
+        if (self.from, self.to) != (from, to) {
+            return None;
+        }
+        Some(self.handle.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+    }
+}
+
+/// What [`load_with`] takes instead of reading it: what a run already holds for its day's window.
+/// A run fills it (`store::handoff`: `Handoff::start` and the rows made on the parser thread); the
+/// loader only reads it.
+#[derive(Default)]
+pub struct Handoff {
+    /// Rows of the files imported by this process, file after file in import (= id) order.
+    pub(in crate::store) rows: Vec<AlipayRow>,
+    /// Those files: id and number of rows, in the order of `rows`.
+    pub(in crate::store) files: Vec<(i64, usize)>,
+    pub(in crate::store) local: Option<LocalPrefetch>,
+    /// An incremental run's local seeds, read meanwhile (`window::active`).
+    pub(in crate::store) local_seeds: Option<LocalSeedPrefetch>,
 }
 
 /// Loads day `day`'s window (`params.window_start(day)` ..= `day`).
@@ -336,67 +372,43 @@ fn fill_payment_ids(conn: &Connection, input: &mut Input, until: &str) -> Result
     Ok(())
 }
 
-/// The few distinct texts of a column (types, product codes, wallets, file names) as [`Text`]s: the
-/// last 64 seen are looked up here, without the process-wide table's lock.
-#[derive(Default)]
-pub(super) struct Texts(Vec<Text>);
-
-impl Texts {
-    pub(super) fn get(&mut self, s: &str) -> Text {
-        if let Some(t) = self.0.iter().find(|t| t.as_str() == s) {
-            return *t;
-        }
-        let t = Text::new(s);
-        if self.0.len() < 64 {
-            self.0.push(t);
-        }
-        t
-    }
-
-    pub(super) fn opt(&mut self, s: Option<&str>) -> Option<Text> {
-        s.map(|s| self.get(s))
-    }
-}
-
-/// The shared texts of a detail row — type as written, product code, wallet — each column's own cache
-/// (the loader's, and the import's for the rows it hands over: the same [`Text`]s either way).
-#[derive(Default)]
-pub struct RowTexts(pub(super) [Texts; 3]);
-
 fn alipay_row(
     r: &Row,
     ccys: &mut [Currencies; 3],
     texts: &mut RowTexts,
     wallet_at: WalletAt,
 ) -> rusqlite::Result<AlipayRow> {
-    let RowTexts([types, products, wallets]) = texts;
     let kind = text_req(r, 2)?;
     let tt = text_req(r, 4)?;
-    Ok(AlipayRow {
-        file_id: r.get(0)?,
-        line: r.get(1)?,
-        kind: FileKind::parse(kind).ok_or_else(|| bad("row kind", kind, "unknown"))?,
-        date: date(text_req(r, 3)?, "row date")?,
-        trans_type: TransType::parse(tt).ok_or_else(|| bad("transaction type", tt, "unknown"))?,
-        type_raw: types.get(text_req(r, 5)?),
-        merchant_trans_id: id(r, 6)?,
-        refund_ids: AlipayRow::refund_ids(id(r, 7)?, id(r, 9)?),
-        alipay_id: id(r, 8)?,
-        amount: r.get(10)?,
-        currency: ccys[0].get(r, 11, "row currency")?,
-        settle_amount: r.get(12)?,
-        settle_currency: ccys[1].get(r, 13, "settlement currency")?,
-        fee: r.get(14)?,
-        fee_currency: ccys[2].get(r, 15, "fee currency")?,
-        trans_time: text(r, 16)?.map(|s| time(s, "transaction time")).transpose()?,
-        product_code: products.opt(text(r, 17)?),
-        wallet: match wallet_at {
-            WalletAt::Object => wallet(text(r, 18)?)?,
-            WalletAt::Position(i) => text(r, 18)?.map(|x| nth_value(x, i)).transpose()?.flatten(),
-            WalletAt::Nowhere => None,
-        }
-        .map(|w| wallets.get(&w)),
-    })
+    Ok(AlipayRow::build(
+        RowColumns {
+            file_id: r.get(0)?,
+            line: r.get(1)?,
+            kind: FileKind::parse(kind).ok_or_else(|| bad("row kind", kind, "unknown"))?,
+            date: date(text_req(r, 3)?, "row date")?,
+            trans_type: TransType::parse(tt).ok_or_else(|| bad("transaction type", tt, "unknown"))?,
+            type_raw: text_req(r, 5)?,
+            merchant_trans_id: text(r, 6)?,
+            merchant_refund_id: text(r, 7)?,
+            alipay_id: text(r, 8)?,
+            original_alipay_id: text(r, 9)?,
+            amount: r.get(10)?,
+            currency: ccys[0].get(r, 11, "row currency")?,
+            settle_amount: r.get(12)?,
+            settle_currency: ccys[1].get(r, 13, "settlement currency")?,
+            fee: r.get(14)?,
+            fee_currency: ccys[2].get(r, 15, "fee currency")?,
+            trans_time: text(r, 16)?.map(|s| time(s, "transaction time")).transpose()?,
+            product_code: text(r, 17)?,
+            wallet: match wallet_at {
+                WalletAt::Object => wallet(text(r, 18)?)?,
+                WalletAt::Position(i) => text(r, 18)?.map(|x| nth_value(x, i)).transpose()?.flatten(),
+                WalletAt::Nowhere => None,
+            }
+            .as_deref(),
+        },
+        texts,
+    ))
 }
 
 /// Where a file's rows keep the wallet (`userSite`) in their `extra` values (sql/0011).

@@ -1,5 +1,7 @@
-//! The engine's typed input: the stored rows of one look-back window, as `store::window` loads them
-//! (or as tests build them). Plain data; no polars, no SQL.
+//! The engine's typed input (`reconcile::input`): the stored rows of one look-back window, as
+//! `store::window` loads them (or as tests build them). Plain data; no polars, no SQL. In the domain so
+//! that `store` makes them without importing the engine; [`AlipayRow::build`] is the one place an
+//! engine row is made from its columns — the run's hand-over and the window loader both call it.
 
 use crate::domain::{Currency, FileFormat, FileKind, LocalStatus, RecordType, TransType};
 use chrono::{DateTime, FixedOffset, NaiveDate};
@@ -41,7 +43,7 @@ pub struct FileIn {
 /// window holds millions (Alipay's ids are 16–28 characters, merchants' usually fewer than 24).
 pub type Id = compact_str::CompactString;
 
-/// A transaction or settlement-detail row (see `formats::DetailRow` for the sign conventions).
+/// A transaction or settlement-detail row (see `parsed::DetailRow` for the sign conventions).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AlipayRow {
     pub file_id: i64,
@@ -99,6 +101,63 @@ impl AlipayRow {
     /// Alipay's id of the original payment, for refunds and cancels.
     pub fn original_alipay_id(&self) -> &Option<Id> {
         &self.ids().original_alipay_id
+    }
+}
+
+/// One detail row's columns, borrowed from where they are — a parsed row on the parser thread
+/// (`store::handoff::stored_rows`) or a stored row (`store::window`'s loader) — for
+/// [`AlipayRow::build`]. Kind and date are the file's.
+#[derive(Debug, Clone, Copy)]
+pub struct RowColumns<'a> {
+    pub file_id: i64,
+    pub line: i64,
+    pub kind: FileKind,
+    pub date: NaiveDate,
+    pub trans_type: TransType,
+    pub type_raw: &'a str,
+    pub merchant_trans_id: Option<&'a str>,
+    pub merchant_refund_id: Option<&'a str>,
+    pub alipay_id: Option<&'a str>,
+    pub original_alipay_id: Option<&'a str>,
+    pub amount: Option<i64>,
+    pub currency: Option<Currency>,
+    pub settle_amount: Option<i64>,
+    pub settle_currency: Option<Currency>,
+    pub fee: Option<i64>,
+    pub fee_currency: Option<Currency>,
+    pub trans_time: Option<DateTime<FixedOffset>>,
+    pub product_code: Option<&'a str>,
+    /// The wallet (`userSite`), when the file has the column.
+    pub wallet: Option<&'a str>,
+}
+
+impl AlipayRow {
+    /// The engine's row of these columns: ids inline ([`Id`]), the refund-only ids boxed apart (none
+    /// when both are empty), the shared texts through `texts`. The one builder of an `AlipayRow`
+    /// outside tests: the hand-over's rows equal the loader's because both are made here.
+    #[inline]
+    pub fn build(c: RowColumns<'_>, texts: &mut RowTexts) -> AlipayRow {
+        let RowTexts([types, products, wallets]) = texts;
+        AlipayRow {
+            file_id: c.file_id,
+            line: c.line,
+            kind: c.kind,
+            date: c.date,
+            trans_type: c.trans_type,
+            type_raw: types.get(c.type_raw),
+            merchant_trans_id: c.merchant_trans_id.map(Id::from),
+            alipay_id: c.alipay_id.map(Id::from),
+            refund_ids: AlipayRow::refund_ids(c.merchant_refund_id.map(Id::from), c.original_alipay_id.map(Id::from)),
+            amount: c.amount,
+            currency: c.currency,
+            settle_amount: c.settle_amount,
+            settle_currency: c.settle_currency,
+            fee: c.fee,
+            fee_currency: c.fee_currency,
+            trans_time: c.trans_time,
+            product_code: products.opt(c.product_code),
+            wallet: wallets.opt(c.wallet),
+        }
     }
 }
 
@@ -264,6 +323,33 @@ impl From<&str> for Text {
     }
 }
 
+/// The few distinct texts of a column (types, product codes, wallets, file names) as [`Text`]s: the
+/// last 64 seen are looked up here, without the process-wide table's lock.
+#[derive(Default)]
+pub struct Texts(Vec<Text>);
+
+impl Texts {
+    pub fn get(&mut self, s: &str) -> Text {
+        if let Some(t) = self.0.iter().find(|t| t.as_str() == s) {
+            return *t;
+        }
+        let t = Text::new(s);
+        if self.0.len() < 64 {
+            self.0.push(t);
+        }
+        t
+    }
+
+    pub fn opt(&mut self, s: Option<&str>) -> Option<Text> {
+        s.map(|s| self.get(s))
+    }
+}
+
+/// The shared texts of a detail row — type as written, product code, wallet — each column's own cache
+/// (the loader's, and the import's for the rows it hands over: the same [`Text`]s either way).
+#[derive(Default)]
+pub struct RowTexts([Texts; 3]);
+
 #[cfg(test)]
 mod text_tests {
     use super::*;
@@ -285,5 +371,80 @@ mod text_tests {
             h.into_iter().map(|h| h.join().unwrap()).collect()
         });
         assert!(t.windows(2).all(|w| w[0] == w[1]));
+    }
+}
+
+#[cfg(test)]
+mod row_tests {
+    use super::*;
+
+    /// A refund row's columns, every column set.
+    fn refund_columns() -> RowColumns<'static> {
+        let usd = Currency::parse("USD").unwrap();
+        RowColumns {
+            file_id: 7,
+            line: 3,
+            kind: FileKind::SettlementDetail,
+            date: NaiveDate::from_ymd_opt(2026, 11, 24).unwrap(),
+            trans_type: TransType::Refund,
+            type_raw: "REFUND",
+            merchant_trans_id: Some("P1"),
+            merchant_refund_id: Some("R1"),
+            alipay_id: Some("A2"),
+            original_alipay_id: Some("A1"),
+            amount: Some(500),
+            currency: Some(usd),
+            settle_amount: Some(-490),
+            settle_currency: Some(usd),
+            fee: Some(-10),
+            fee_currency: Some(usd),
+            trans_time: DateTime::parse_from_rfc3339("2026-11-24T10:00:00+08:00").ok(),
+            product_code: Some("IN_STORE"),
+            wallet: Some("ALIPAY_CN"),
+        }
+    }
+
+    #[test]
+    fn the_builder_keeps_every_column_and_boxes_only_refund_ids() {
+        let c = refund_columns();
+        let mut texts = RowTexts::default();
+        let r = AlipayRow::build(c, &mut texts);
+        let want = AlipayRow {
+            file_id: 7,
+            line: 3,
+            kind: FileKind::SettlementDetail,
+            date: c.date,
+            trans_type: TransType::Refund,
+            type_raw: Text::new("REFUND"),
+            merchant_trans_id: Some("P1".into()),
+            alipay_id: Some("A2".into()),
+            refund_ids: Some(Box::new(RefundIds {
+                merchant_refund_id: Some("R1".into()),
+                original_alipay_id: Some("A1".into()),
+            })),
+            amount: Some(500),
+            currency: c.currency,
+            settle_amount: Some(-490),
+            settle_currency: c.currency,
+            fee: Some(-10),
+            fee_currency: c.currency,
+            trans_time: c.trans_time,
+            product_code: Some(Text::new("IN_STORE")),
+            wallet: Some(Text::new("ALIPAY_CN")),
+        };
+        assert_eq!(r, want);
+        // `==` on times ignores the offset: the row keeps it.
+        assert_eq!(format!("{:?}", r.trans_time), format!("{:?}", c.trans_time));
+        // Each column has its own texts: a product code equal to a wallet stays a product code.
+        let same = RowColumns { product_code: Some("ALIPAY_CN"), wallet: None, ..c };
+        let s = AlipayRow::build(same, &mut texts);
+        assert_eq!((s.product_code.as_deref(), s.wallet), (Some("ALIPAY_CN"), None));
+        // Only refund ids are boxed: a payment row without them has none, one id is enough for a box.
+        let payment =
+            RowColumns { trans_type: TransType::Payment, merchant_refund_id: None, original_alipay_id: None, ..c };
+        assert!(AlipayRow::build(payment, &mut texts).refund_ids.is_none());
+        let cancel = RowColumns { merchant_refund_id: None, ..c };
+        let k = AlipayRow::build(cancel, &mut texts);
+        assert_eq!((k.merchant_refund_id(), k.original_alipay_id().as_deref()), (&None, Some("A1")));
     }
 }
