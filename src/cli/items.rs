@@ -13,7 +13,8 @@ pub struct Args {
     /// Only these states (repeat or comma-separate; default: all).
     #[arg(long, value_enum, value_delimiter = ',')]
     pub state: Vec<ItemState>,
-    /// Item dates from (YYYY-MM-DD, inclusive).
+    /// Item dates from (YYYY-MM-DD, inclusive). Expired items are listed from the last weeks'
+    /// reports (the open-item look-back plus 31 days); an earlier --from reaches back to it.
     #[arg(long)]
     pub from: Option<chrono::NaiveDate>,
     /// Item dates up to (YYYY-MM-DD, inclusive).

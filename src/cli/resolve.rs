@@ -129,7 +129,7 @@ pub fn run(g: &super::Globals, a: Args) -> Result<Outcome> {
             return Ok((Outcome::Clean, ()));
         }
         let r = target(&a.target)?;
-        let items = resolve::reported_items(&ws.conn, days)?;
+        let items = resolve::reported_items(&ws.conn, days, &[r.id()].into())?;
         let item = resolve::find(&items, &r).map_err(anyhow::Error::msg)?;
         let events = crate::store::resolutions::events(&ws.conn, None)?;
         let latest = resolve::latest_events(&events);

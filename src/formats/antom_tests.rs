@@ -1,24 +1,12 @@
 //! Tests of the antom parser: `<END>`, shuffled columns, trailing empty field, request-id mapping.
 
 use super::*;
-use crate::domain::{Currency, FileFormat};
-use crate::formats::common::test_ctx;
-use crate::formats::{DetailRow, SummaryRow};
+use crate::domain::{Currency, FileFormat, FileKind};
+use crate::formats::common::{detail_rows as detail, summary_rows as summary, test_ctx};
+use crate::formats::WarningCode;
 
 fn ctx(kind: FileKind) -> ParseContext {
     test_ctx(FileFormat::Antom, kind, None)
-}
-fn detail(p: &ParsedFile) -> &[DetailRow] {
-    match &p.rows {
-        Rows::Detail(r) => r,
-        _ => panic!("expected detail rows"),
-    }
-}
-fn summary(p: &ParsedFile) -> &[SummaryRow] {
-    match &p.rows {
-        Rows::Summary(r) => r,
-        _ => panic!("expected summary rows"),
-    }
 }
 
 const TX: &str = "customerId,referenceMerchantId,referenceStoreId,transactionId,originalTransactionId,transactionRequestId,referenceTransactionId,orderDescription,paymentMethodType,pspName,transactionType,paymentTime,productCode,transactionAmountValue,transactionCurrency,originalTransactionRequestId

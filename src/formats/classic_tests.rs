@@ -1,20 +1,11 @@
 //! Tests of the classic parser: the doc samples verbatim, GB18030, the HK 17-column variant.
 
 use super::*;
-use crate::domain::{Currency, FileFormat};
-use crate::formats::common::test_ctx;
+use crate::domain::FileFormat;
+use crate::formats::common::{detail_rows as detail, test_ctx, test_cur as cur};
 
 fn ctx(kind: FileKind) -> ParseContext {
     test_ctx(FileFormat::Classic, kind, None)
-}
-fn detail(p: &ParsedFile) -> &[DetailRow] {
-    match &p.rows {
-        Rows::Detail(r) => r,
-        _ => panic!("expected detail rows"),
-    }
-}
-fn cur(s: &str) -> Option<Currency> {
-    Some(Currency::parse(s).unwrap())
 }
 
 const DOC_TX: &str = "Partner:208800000000|Payment_time: 2013-12-02|Total_count:4

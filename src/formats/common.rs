@@ -2,7 +2,7 @@
 //! direction, and the normalisation of amounts to the `DetailRow` conventions (pricing amount as a
 //! magnitude, settlement signed by direction, fee as a cost to the merchant).
 
-use super::text::{CellError, Col, Record, Table};
+use super::text::{decode_cow, read_table, Aliases, CellError, Col, Delim, Record, Table, TableSpec};
 use super::{
     DetailRow, ParseContext, ParseError, ParsedFile, Reject, Rows, Sink, SummaryRow, TransTypeOrDefault, Warning,
     WarningCode,
@@ -289,6 +289,51 @@ pub fn finish(
     }
 }
 
+/// How a comma-separated layout (intl, antom) frames its table: its alias tables by kind, the
+/// non-blank lines allowed before the header, and whether it ends with an `<END>` line.
+pub struct CommaLayout {
+    pub detail: &'static Aliases,
+    pub summary: &'static Aliases,
+    pub max_preamble: usize,
+    pub end_marker: bool,
+}
+
+/// Parses a file of a comma-separated layout: a settlement summary's rows with [`summary_row`], any
+/// other kind's with `detail`. The rows go to `sink`; the file comes back without them. A layout
+/// with an end marker warns when the `<END>` line is missing.
+pub fn parse_comma(
+    bytes: &[u8],
+    ctx: &ParseContext,
+    sink: &mut Sink<'_>,
+    layout: &CommaLayout,
+    detail: impl FnMut(&Record<'_>, &mut Vec<Warning>) -> Result<DetailRow, CellError>,
+) -> Result<ParsedFile, ParseError> {
+    let (text, encoding) = decode_cow(bytes);
+    let summary = ctx.kind == FileKind::SettlementSummary;
+    let spec = TableSpec {
+        delim: Delim::Comma,
+        aliases: if summary { layout.summary } else { layout.detail },
+        required: if summary { &[Col::Type, Col::SettleAmount] } else { &[Col::Type, Col::Amount] },
+        max_preamble: layout.max_preamble,
+        end_marker: layout.end_marker,
+        fallback: &[],
+    };
+    let t = read_table(&text, encoding, &spec, ctx)?;
+    let (rows, mut c) = if summary {
+        (Rows::Summary(Vec::new()), collect(&t, sink, Rows::Summary, |rec, _| summary_row(rec, ctx))?)
+    } else {
+        (Rows::Detail(Vec::new()), collect(&t, sink, Rows::Detail, detail)?)
+    };
+    if t.has_end_marker == Some(false) {
+        c.warnings.push(Warning {
+            line: None,
+            code: WarningCode::MissingEnd,
+            message: "no <END> line: the file is truncated or was still uploading; download it again".into(),
+        });
+    }
+    Ok(finish(&t, rows, c.rejects, c.warnings, None))
+}
+
 /// A parse context for tests: zone UTC+8, file name `test`.
 #[cfg(test)]
 pub fn test_ctx(format: crate::domain::FileFormat, kind: FileKind, name_ccy: Option<&str>) -> ParseContext {
@@ -299,6 +344,30 @@ pub fn test_ctx(format: crate::domain::FileFormat, kind: FileKind, name_ccy: Opt
         zone: Default::default(),
         name_currency: name_ccy.map(|c| crate::domain::Currency::parse(c).unwrap()),
     }
+}
+
+/// The detail rows of a parsed file (tests).
+#[cfg(test)]
+pub fn detail_rows(p: &ParsedFile) -> &[DetailRow] {
+    match &p.rows {
+        Rows::Detail(r) => r,
+        _ => panic!("expected detail rows"),
+    }
+}
+
+/// The summary rows of a parsed file (tests).
+#[cfg(test)]
+pub fn summary_rows(p: &ParsedFile) -> &[SummaryRow] {
+    match &p.rows {
+        Rows::Summary(r) => r,
+        _ => panic!("expected summary rows"),
+    }
+}
+
+/// A currency the test knows is valid.
+#[cfg(test)]
+pub fn test_cur(s: &str) -> Option<crate::domain::Currency> {
+    Some(crate::domain::Currency::parse(s).unwrap())
 }
 
 #[cfg(test)]

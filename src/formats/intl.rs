@@ -2,10 +2,10 @@
 //! one file per currency, ISO-8601 times with offsets. Refund rows carry the merchant's *refund* id in
 //! `merchantTransId`; charged commission is negative in the file.
 
-use super::common::{collect, finish, signed_detail, summary_row, SignRule};
-use super::text::{decode_cow, read_table, Aliases, Col, Delim, TableSpec};
-use super::{ParseContext, ParseError, ParsedFile, Rows, Sink};
-use crate::domain::{FileKind, TransType};
+use super::common::{parse_comma, signed_detail, CommaLayout, SignRule};
+use super::text::{Aliases, Col};
+use super::{ParseContext, ParseError, ParsedFile, Sink};
+use crate::domain::TransType;
 
 /// Transaction and settlement-detail columns. The settlement file's amount/fee names could not be
 /// retrieved from the docs, so the likely spellings are all listed.
@@ -46,22 +46,8 @@ pub fn parse(bytes: &[u8], ctx: &ParseContext) -> Result<ParsedFile, ParseError>
 
 /// Streams the rows to `sink`; the returned file has no rows.
 pub(super) fn parse_into(bytes: &[u8], ctx: &ParseContext, sink: &mut Sink<'_>) -> Result<ParsedFile, ParseError> {
-    let (text, encoding) = decode_cow(bytes);
-    let summary = ctx.kind == FileKind::SettlementSummary;
-    let spec = TableSpec {
-        delim: Delim::Comma,
-        aliases: if summary { SUMMARY } else { DETAIL },
-        required: if summary { &[Col::Type, Col::SettleAmount] } else { &[Col::Type, Col::Amount] },
-        max_preamble: 2,
-        end_marker: false,
-        fallback: &[],
-    };
-    let t = read_table(&text, encoding, &spec, ctx)?;
-    if summary {
-        let c = collect(&t, sink, Rows::Summary, |rec, _| summary_row(rec, ctx))?;
-        return Ok(finish(&t, Rows::Summary(Vec::new()), c.rejects, c.warnings, None));
-    }
-    let c = collect(&t, sink, Rows::Detail, |rec, w| {
+    let layout = CommaLayout { detail: DETAIL, summary: SUMMARY, max_preamble: 2, end_marker: false };
+    parse_comma(bytes, ctx, sink, &layout, |rec, w| {
         let mut r = signed_detail(rec, ctx, SignRule::PaymentsPositive, w)?;
         // Only successful rows are documented; anything else would be matched as if it moved money.
         if let Some(st) = rec.get(Col::Status).filter(|s| !s.eq_ignore_ascii_case("success")) {
@@ -80,8 +66,7 @@ pub(super) fn parse_into(bytes: &[u8], ctx: &ParseContext, sink: &mut Sink<'_>) 
             r.merchant_trans_id = id;
         }
         Ok(r)
-    })?;
-    Ok(finish(&t, Rows::Detail(Vec::new()), c.rejects, c.warnings, None))
+    })
 }
 
 #[cfg(test)]

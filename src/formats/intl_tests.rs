@@ -1,27 +1,12 @@
 //! Table-driven tests of the intl parser: the doc samples verbatim plus the tolerances.
 
 use super::*;
-use crate::domain::{Currency, FileFormat};
-use crate::formats::common::test_ctx;
-use crate::formats::{DetailRow, SummaryRow, WarningCode};
+use crate::domain::{FileFormat, FileKind};
+use crate::formats::common::{detail_rows as detail, summary_rows as summary, test_ctx, test_cur as cur};
+use crate::formats::WarningCode;
 
 fn ctx(kind: FileKind) -> ParseContext {
     test_ctx(FileFormat::Intl, kind, Some("HKD"))
-}
-fn detail(p: &ParsedFile) -> &[DetailRow] {
-    match &p.rows {
-        Rows::Detail(r) => r,
-        _ => panic!("expected detail rows"),
-    }
-}
-fn summary(p: &ParsedFile) -> &[SummaryRow] {
-    match &p.rows {
-        Rows::Summary(r) => r,
-        _ => panic!("expected summary rows"),
-    }
-}
-fn cur(s: &str) -> Option<Currency> {
-    Some(Currency::parse(s).unwrap())
 }
 
 const TX_HEADER: &str = "merchantId,sellerID,storeId,productCode,paymentTime,orderTitle,transType,transStatus,\

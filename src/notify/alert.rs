@@ -238,26 +238,13 @@ mod tests {
         assert!(a.subject.starts_with("[alipay-recon] ALERT 2026-11-25 M: "), "{}", a.subject);
         assert!(a.text.contains("What to do") && a.text.contains("4 local sales"), "{}", a.text);
 
-        let f1 = alert(
-            "M",
-            &Alert::RunFailed {
-                date: Some(date),
-                command: "run".into(),
-                error: "disk full".into(),
-                next_step: "free space".into(),
-            },
-        )
-        .unwrap();
-        let f2 = alert(
-            "M",
-            &Alert::RunFailed {
-                date: Some(date),
-                command: "run".into(),
-                error: "disk full".into(),
-                next_step: "free space".into(),
-            },
-        )
-        .unwrap();
+        let disk_full = Alert::RunFailed {
+            date: Some(date),
+            command: "run".into(),
+            error: "disk full".into(),
+            next_step: "free space".into(),
+        };
+        let (f1, f2) = (alert("M", &disk_full).unwrap(), alert("M", &disk_full).unwrap());
         let f3 = alert(
             "M",
             &Alert::RunFailed { date: Some(date), command: "run".into(), error: "other".into(), next_step: "x".into() },

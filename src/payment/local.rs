@@ -126,22 +126,9 @@ mod tests {
     }
 
     fn refund(id: &str, of: &str, state: RefundState, is_void: bool) -> Refund {
-        Refund {
-            merchant_refund_id: id.into(),
-            merchant_trans_id: of.into(),
-            amount: Amount { minor: 5600, currency: "HKD".parse().unwrap() },
-            reason: None,
-            is_void,
-            state,
-            result_status: None,
-            result_code: None,
-            result_msg: None,
-            refund_alipay_id: None,
-            tries: 0,
-            last_error: None,
-            refunded_at: None,
-            created_at: DateTime::parse_from_rfc3339("2026-11-26T00:20:00+08:00").unwrap(),
-        }
+        let of = attempt(of, PayState::Paid, "2026-11-26T00:10:00+08:00");
+        let at = DateTime::parse_from_rfc3339("2026-11-26T00:20:00+08:00").unwrap();
+        Refund { state, ..crate::payment::flow::new_refund(&of, id, of.amount, None, is_void, at) }
     }
 
     fn local(conn: &Connection) -> Vec<(String, String, String, String)> {

@@ -110,7 +110,8 @@ pub type Planned = std::result::Result<Vec<(Change, String)>, Vec<String>>;
 /// Checks every row; the changes to record (rows already resolved exactly so are left out), or every
 /// problem found.
 pub fn plan(conn: &Connection, reasons: &[String], open_item_days: u32, rows: &[Row]) -> Result<Planned> {
-    let items = reported_items(conn, open_item_days)?;
+    let wanted = rows.iter().filter_map(|r| normalise_item_id(&r.item)).collect();
+    let items = reported_items(conn, open_item_days, &wanted)?;
     let events = rs::events(conn, None)?;
     let latest = latest_events(&events);
     let mut errors = Vec::new();

@@ -1,7 +1,7 @@
 //! `alipay-recon items`: the reported items and what became of them — open on the newest report,
 //! expired (shown on their last day of the open-item look-back unresolved), or resolved.
 
-use super::{latest_events, FIND_EXTRA_DAYS};
+use super::{latest_events, recent_from};
 use crate::domain::item::{item_id, item_key, ResolutionAction};
 use crate::domain::Category;
 use crate::store::resolutions as rs;
@@ -62,7 +62,8 @@ pub fn list(conn: &Connection, open_item_days: u32, f: &Filter) -> Result<Vec<Li
     };
     let mut seen = BTreeSet::new();
     if let Some(newest) = newest {
-        let from = newest - chrono::Duration::days(open_item_days as i64 + FIND_EXTRA_DAYS);
+        // An item is reported on or after its item date, so `--from` reaches back as far as it asks.
+        let from = f.from.map_or(recent_from(newest, open_item_days), |d| d.min(recent_from(newest, open_item_days)));
         for row in rs::reported_rows(conn, from)? {
             let key = item_key(&row.finding);
             let id = item_id(row.finding.category, &key);

@@ -30,8 +30,19 @@ use chrono::NaiveDate;
 use rusqlite::Connection;
 use std::collections::{BTreeMap, BTreeSet};
 
-/// How far back (beyond the open-item look-back) stored reports are searched for an item id.
-pub const FIND_EXTRA_DAYS: i64 = 31;
+/// The recent reports: the open-item look-back plus this many days before the newest report. An item
+/// stays on every report while it is open, so nearly every id an accountant copies is on them; they
+/// are read first, and the older reports only for an id not found there ([`reported_items`]). `items`
+/// lists the expired items of this span (or from its `--from` item date, when that is earlier).
+pub const RECENT_EXTRA_DAYS: i64 = 31;
+
+/// The first report date of the recent reports ([`RECENT_EXTRA_DAYS`]) when the newest is `newest`.
+pub fn recent_from(newest: NaiveDate, open_item_days: u32) -> NaiveDate {
+    newest - chrono::Duration::days(open_item_days as i64 + RECENT_EXTRA_DAYS)
+}
+
+/// Before every stored report date (the older reports' lower bound).
+const EARLIEST_REPORT: NaiveDate = NaiveDate::MIN;
 
 /// What names an item on the command line or in an import row.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,18 +111,34 @@ impl Item {
     }
 }
 
-/// Every item on a stored current report of the last `open_item_days` + [`FIND_EXTRA_DAYS`] days
-/// before the newest, by id (the newest report's row of each).
-pub fn reported_items(conn: &Connection, open_item_days: u32) -> Result<BTreeMap<String, Item>> {
+/// The items on the stored current reports, by id (the newest report's row of each): every item of
+/// the recent reports ([`RECENT_EXTRA_DAYS`]), and each of `wanted` that is not on them but on an older
+/// report, however old (those are read only when an id is missing from the recent ones; an item
+/// expired long ago can still be resolved). An id on no stored report is absent: [`find`] says so.
+pub fn reported_items(
+    conn: &Connection,
+    open_item_days: u32,
+    wanted: &BTreeSet<String>,
+) -> Result<BTreeMap<String, Item>> {
     let Some(newest) = rs::newest_report_date(conn)? else { return Ok(BTreeMap::new()) };
-    let from = newest - chrono::Duration::days(open_item_days as i64 + FIND_EXTRA_DAYS);
     let mut items = BTreeMap::new();
-    for row in rs::reported_rows(conn, from)? {
-        let key = item_key(&row.finding);
-        let id = item_id(row.finding.category, &key);
-        items.entry(id.clone()).or_insert(Item { id, key, finding: row.finding, last_report: row.report_date });
+    add_items(&mut items, rs::reported_rows(conn, recent_from(newest, open_item_days))?, |_| true);
+    if wanted.iter().any(|id| !items.contains_key(id)) {
+        // Newest first, so an older report's row never replaces a newer one already kept.
+        add_items(&mut items, rs::reported_rows(conn, EARLIEST_REPORT)?, |id| wanted.contains(id));
     }
     Ok(items)
+}
+
+/// Adds the items of `rows` (newest report first) whose id `keep` accepts and that `items` lacks.
+fn add_items(items: &mut BTreeMap<String, Item>, rows: Vec<rs::ReportedRow>, keep: impl Fn(&str) -> bool) {
+    for row in rows {
+        let key = item_key(&row.finding);
+        let id = item_id(row.finding.category, &key);
+        if keep(&id) && !items.contains_key(&id) {
+            items.insert(id.clone(), Item { id, key, finding: row.finding, last_report: row.report_date });
+        }
+    }
 }
 
 /// The last event of each item (all events: the state now, whatever day they take effect on).
@@ -135,15 +162,15 @@ pub struct Change {
 /// Why a change is refused (import rows collect these; the CLI prints the first).
 pub type Refusal = String;
 
-/// Finds the item a reference names among `items` (or in the events, for an item no longer reported).
+/// Finds the item a reference names among `items` ([`reported_items`] with the reference's id wanted).
 pub fn find<'a>(items: &'a BTreeMap<String, Item>, r: &ItemRef) -> std::result::Result<&'a Item, Refusal> {
     let id = r.id();
     items.get(&id).ok_or_else(|| match r {
         ItemRef::Id(_) => format!(
-            "item {id} is on no stored report of the last weeks: copy the id from the item_id column of a recent report, or run that day's reconciliation first"
+            "item {id} is on no stored report: copy the id from the item_id column of a report, or run that day's reconciliation first"
         ),
         ItemRef::Key(c, k) => format!(
-            "no stored report of the last weeks lists a {} item with key '{k}' (a refund's key is refund:<merchant_refund_id>): check the category and id, or use the item id",
+            "no stored report lists a {} item with key '{k}' (a refund's key is refund:<merchant_refund_id>): check the category and id, or use the item id",
             c.as_str()
         ),
     })

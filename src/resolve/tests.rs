@@ -29,17 +29,29 @@ fn finding(cat: Category, id: &str, item_date: &str, amount: i64) -> Finding {
     }
 }
 
-/// A store with a current result of 2026-11-05 listing T1 (found that day) and T2 (open since 11-01).
-fn store() -> Connection {
-    let mut conn = crate::store::open_in_memory().unwrap();
-    let mut out = Outcome::default();
-    out.findings.push(finding(Category::MissingLocally, "T1", "2026-11-05", 5600));
+/// Saves a current result of `date` listing `findings` and T2 (item date 11-01) open for `age_days`.
+fn save_with_t2_open(conn: &mut Connection, date: &str, age_days: i64, findings: Vec<Finding>) {
+    let mut out = Outcome { findings, ..Default::default() };
     out.open_items.push(OpenItem {
         finding: finding(Category::MissingLocally, "T2", "2026-11-01", 1200),
         first_reported: d("2026-11-01"),
-        age_days: 4,
+        age_days,
     });
-    crate::store::results::save(&mut conn, None, d("2026-11-05"), &out).unwrap();
+    crate::store::results::save(conn, None, d(date), &out).unwrap();
+}
+
+/// A store with a current result of 2026-11-05 listing T1 (found that day) and T2 (open since 11-01).
+fn store() -> Connection {
+    let mut conn = crate::store::open_in_memory().unwrap();
+    save_with_t2_open(&mut conn, "2026-11-05", 4, vec![finding(Category::MissingLocally, "T1", "2026-11-05", 5600)]);
+    conn
+}
+
+/// [`store`] and a later report, of 11-08, on which T2 (item date 11-01) is on its last day of a
+/// 7-day look-back.
+fn store_with_t2_expiring() -> Connection {
+    let mut conn = store();
+    save_with_t2_open(&mut conn, "2026-11-08", 7, Vec::new());
     conn
 }
 
@@ -52,8 +64,9 @@ fn rec(effective: &str) -> Recording {
 }
 
 fn resolve(conn: &mut Connection, key: &str, reason: &str, effective: &str) {
-    let items = reported_items(conn, 7).unwrap();
-    let item = find(&items, &ItemRef::Key(Category::MissingLocally, key.into())).unwrap().clone();
+    let r = ItemRef::Key(Category::MissingLocally, key.into());
+    let items = reported_items(conn, 7, &[r.id()].into()).unwrap();
+    let item = find(&items, &r).unwrap().clone();
     let events = rs::events(conn, None).unwrap();
     let c = plan_resolve(&reasons(), &latest_events(&events), &item, reason, "cash at till 3").unwrap().unwrap();
     record(conn, &[(c, "cli".into())], &rec(effective)).unwrap();
@@ -118,7 +131,7 @@ fn an_unresolved_item_on_its_last_day_is_expired_with_its_amount() {
 fn resolved_differently_is_refused_until_reopened() {
     let mut conn = store();
     resolve(&mut conn, "T1", "OTHER", "2026-11-06");
-    let items = reported_items(&conn, 7).unwrap();
+    let items = reported_items(&conn, 7, &BTreeSet::new()).unwrap();
     let item = find(&items, &ItemRef::Key(Category::MissingLocally, "T1".into())).unwrap().clone();
     let events = rs::events(&conn, None).unwrap();
     let latest = latest_events(&events);
@@ -260,15 +273,7 @@ fn the_days_resolutions_reach_the_summary_the_page_and_the_email() {
 /// who and why; filters by state, category, currency and reason.
 #[test]
 fn items_lists_open_expired_and_resolved_with_filters() {
-    let mut conn = store();
-    // A later report on which T2 (item date 11-01) is on its last day of a 7-day look-back.
-    let mut out = Outcome::default();
-    out.open_items.push(OpenItem {
-        finding: finding(Category::MissingLocally, "T2", "2026-11-01", 1200),
-        first_reported: d("2026-11-01"),
-        age_days: 7,
-    });
-    crate::store::results::save(&mut conn, None, d("2026-11-08"), &out).unwrap();
+    let mut conn = store_with_t2_expiring();
     resolve(&mut conn, "T1", "OTHER", "2026-11-06");
     let all = list(&conn, 7, &Filter::default()).unwrap();
     let states: Vec<(ItemState, &str)> = all.iter().map(|i| (i.state, i.key.as_str())).collect();
@@ -279,4 +284,45 @@ fn items_lists_open_expired_and_resolved_with_filters() {
     assert_eq!(by_reason[0].by, "ann");
     let none = list(&conn, 7, &Filter { currency: Some("JPY".into()), ..Default::default() }).unwrap();
     assert!(none.is_empty());
+}
+
+/// An item whose last report is older than the recent reports (the open-item look-back plus
+/// `RECENT_EXTRA_DAYS` before the newest) is still found when asked for, and resolved; `items --from`
+/// reaches back to it. Before, it was "on no stored report of the last weeks" and could never be closed.
+#[test]
+fn an_item_reported_long_before_the_newest_report_is_found_resolved_and_listed() {
+    let mut conn = store_with_t2_expiring();
+    // The newest report, 57 days later (beyond 7 + 31 days), lists neither T1 nor T2.
+    let newest = d("2027-01-04");
+    assert!(recent_from(newest, 7) > d("2026-11-08"), "the old reports are outside the recent ones");
+    let mut out = Outcome::default();
+    out.findings.push(finding(Category::MissingLocally, "T9", "2027-01-04", 100));
+    crate::store::results::save(&mut conn, None, newest, &out).unwrap();
+
+    let t2 = ItemRef::Key(Category::MissingLocally, "T2".into());
+    let recent = reported_items(&conn, 7, &BTreeSet::new()).unwrap();
+    assert_eq!(recent.len(), 1, "only the recent reports are read when no id is missing");
+    let e = find(&recent, &t2).unwrap_err();
+    assert!(e.contains("no stored report lists a MISSING_LOCALLY item with key 'T2'"), "{e}");
+
+    let items = reported_items(&conn, 7, &[t2.id()].into()).unwrap();
+    let item = find(&items, &t2).unwrap();
+    assert_eq!((item.last_report, item.finding.item_date), (d("2026-11-08"), d("2026-11-01")), "its newest report");
+    let t1 = ItemRef::Key(Category::MissingLocally, "T1".into()).id();
+    assert!(!items.contains_key(&t1), "of the older reports, only the ids asked for");
+    let unknown = ItemRef::Id("0000000000".into());
+    let none = reported_items(&conn, 7, &[unknown.id()].into()).unwrap();
+    let e = find(&none, &unknown).unwrap_err();
+    assert!(e.contains("item 0000000000 is on no stored report") && e.contains("run that day's reconciliation"), "{e}");
+
+    // `items` lists the recent reports' expired items; `--from` an older item date reaches back.
+    let keys = |conn: &Connection, f: Filter| {
+        list(conn, 7, &f).unwrap().into_iter().map(|i| (i.state, i.key)).collect::<Vec<_>>()
+    };
+    assert_eq!(keys(&conn, Filter::default()), [(ItemState::Open, "T9".to_string())]);
+    let since_october = || Filter { from: Some(d("2026-10-01")), ..Default::default() };
+    assert_eq!(keys(&conn, since_october()), [(ItemState::Open, "T9".into()), (ItemState::Expired, "T2".into())]);
+
+    resolve(&mut conn, "T2", "WRITTEN_OFF", "2027-01-05");
+    assert_eq!(keys(&conn, since_october()), [(ItemState::Open, "T9".into()), (ItemState::Resolved, "T2".into())]);
 }

@@ -3,7 +3,7 @@
 //! the report files of each listed date byte for byte with `out/<date>/`. `UPDATE_GOLDEN=1` rewrites them
 //! (review the diff before committing: the goldens are the specification's examples).
 
-use crate::harness::{copy_tree, fixtures, Workspace};
+use crate::harness::{config_with, copy_tree, fixtures, Workspace};
 use std::path::Path;
 
 const COMPARED: [&str; 4] = ["discrepancies.csv", "pending.csv", "open_items.csv", "summary.json"];
@@ -21,38 +21,16 @@ struct Case {
 }
 
 fn config(case: &Case) -> String {
-    let mut fees = String::new();
-    for f in &case.fees {
-        fees.push_str("[[business.fees]]\n");
-        fees.push_str(&toml::to_string(f).unwrap());
+    let mut business = format!("[business]\ntimezone = \"{}\"\n", case.timezone);
+    if let Some(g) = case.grace_minutes {
+        business.push_str(&format!("grace_minutes = {g}\n"));
     }
-    format!(
-        r#"environment = "production"
-[merchant]
-name = "Golden Store"
-[business]
-timezone = "{tz}"
-{grace}
-{fees}
-[environments.production]
-merchant_id = "2188000000000001"
-[source]
-kind = "dir"
-dir = "in/sftp"
-formats = [{formats}]
-[store]
-database = "data/recon.db"
-archive_dir = "data/archive"
-reports_dir = "reports"
-[email]
-transport = "file"
-dir = "mail"
-"#,
-        tz = case.timezone,
-        grace = case.grace_minutes.map(|g| format!("grace_minutes = {g}")).unwrap_or_default(),
-        fees = fees,
-        formats = case.formats.iter().map(|f| format!("{f:?}")).collect::<Vec<_>>().join(", "),
-    )
+    for f in &case.fees {
+        business.push_str("[[business.fees]]\n");
+        business.push_str(&toml::to_string(f).unwrap());
+    }
+    let formats: Vec<&str> = case.formats.iter().map(String::as_str).collect();
+    config_with("Golden Store", &business, "in/sftp", &formats)
 }
 
 /// Runs one case; returns the list of mismatching files (empty when all match).

@@ -3,12 +3,13 @@
 //! retries, a tampered signature, and the pay → cancel → refund → files → parser loop.
 
 use crate::harness::sandbox::{PaymentWorld, FAST, MERCHANT_ID};
+use crate::harness::wait_for;
 use alipay_recon::config::Config;
 use alipay_recon::domain::{FileFormat, FileKind, TransType};
 use alipay_recon::formats::{self, ParseContext, Rows};
 use alipay_recon::payment::sandbox::scenario::code_for;
 use alipay_recon::payment::{self, IntlClient};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn pay(world: &PaymentWorld, suffix: &str, amount: &str) -> (crate::harness::Run, String) {
     let code = code_for(suffix);
@@ -18,6 +19,14 @@ fn pay(world: &PaymentWorld, suffix: &str, amount: &str) -> (crate::harness::Run
 
 fn events(world: &PaymentWorld, id: &str) -> Vec<(String, Option<String>, Option<String>)> {
     payment::ledger::events_of(&world.db(), id).unwrap()
+}
+
+/// The detail the ledger recorded on the `pay` event of payment `id`.
+fn pay_detail(world: &PaymentWorld, id: &str) -> String {
+    world
+        .db()
+        .query_row("SELECT detail FROM payment_events WHERE merchant_trans_id=?1 AND action='pay'", [id], |r| r.get(0))
+        .unwrap()
 }
 
 #[test]
@@ -143,10 +152,7 @@ fn timeout_then_query_finds_it_paid() {
     assert_eq!(world.state(&id), "PAID");
     let ev = events(&world, &id);
     assert_eq!(ev[0], ("pay".into(), None, None), "the pay timed out: no result code");
-    let detail: String = world
-        .db()
-        .query_row("SELECT detail FROM payment_events WHERE merchant_trans_id=?1 AND action='pay'", [&id], |r| r.get(0))
-        .unwrap();
+    let detail = pay_detail(&world, &id);
     assert!(detail.contains("no answer in time"), "{detail}");
     assert_eq!(world.sandbox.calls("pay", &id), 1);
 }
@@ -241,10 +247,7 @@ fn tampered_signature_is_unknown_plus_error_then_resolved() {
     let world = PaymentWorld::fast();
     let (r, id) = pay(&world, "601", "45.00");
     r.expect_code(0);
-    let detail: String = world
-        .db()
-        .query_row("SELECT detail FROM payment_events WHERE merchant_trans_id=?1 AND action='pay'", [&id], |r| r.get(0))
-        .unwrap();
+    let detail = pay_detail(&world, &id);
     assert!(detail.contains("signature check failed") && detail.contains(&world.sandbox.url()), "{detail}");
     assert!(!detail.contains("PRIVATE KEY"), "{detail}");
     assert_eq!(world.state(&id), "PAID", "the verified query decided it");
@@ -286,10 +289,7 @@ fn a_signed_success_for_another_payment_is_unknown_then_queried() {
         .unwrap();
     assert_eq!(stored, real);
     assert!(r.stdout.contains(&real), "{}", r.stdout);
-    let detail: String = world
-        .db()
-        .query_row("SELECT detail FROM payment_events WHERE merchant_trans_id=?1 AND action='pay'", [&id], |r| r.get(0))
-        .unwrap();
+    let detail = pay_detail(&world, &id);
     assert!(detail.contains("does not match the request") && detail.contains(&format!("{id}-OTHER")), "{detail}");
     let alerts = unverified_alerts(&world);
     assert_eq!(alerts.len(), 1, "{alerts:?}");
@@ -303,10 +303,7 @@ fn a_signed_success_with_the_wrong_pay_amount_is_unknown_then_queried() {
     r.expect_code(0);
     assert_eq!(world.state(&id), "PAID");
     assert!(world.sandbox.calls("payQuery", &id) >= 1, "the 0.01 answer was not trusted");
-    let detail: String = world
-        .db()
-        .query_row("SELECT detail FROM payment_events WHERE merchant_trans_id=?1 AND action='pay'", [&id], |r| r.get(0))
-        .unwrap();
+    let detail = pay_detail(&world, &id);
     assert!(detail.contains("payAmount is 1 minor units HKD") && detail.contains("56.00 HKD"), "{detail}");
     let alerts = unverified_alerts(&world);
     assert_eq!(alerts.len(), 1, "{alerts:?}");
@@ -323,10 +320,7 @@ fn a_signed_success_in_another_currency_is_unknown_then_queried() {
     r.expect_code(0);
     assert_eq!(world.state(&id), "PAID", "the verified query decided it");
     assert!(world.sandbox.calls("payQuery", &id) >= 1, "the USD answer was not trusted");
-    let detail: String = world
-        .db()
-        .query_row("SELECT detail FROM payment_events WHERE merchant_trans_id=?1 AND action='pay'", [&id], |r| r.get(0))
-        .unwrap();
+    let detail = pay_detail(&world, &id);
     assert!(detail.contains("orderAmount is 5600 minor units USD") && detail.contains("56.00 HKD"), "{detail}");
     assert_eq!(unverified_alerts(&world).len(), 1);
 }
@@ -446,17 +440,12 @@ fn killed_between_pay_and_answer_then_sweep_resolves_without_double_charge() {
     let world = PaymentWorld::start(4000, &FAST.replace("read_timeout_ms = 1000", "read_timeout_ms = 10000"));
     let code = code_for("401");
     let mut child = world.w.cmd(&["pay", "--code", &code, "--amount", "77.00", "--currency", "HKD"]).spawn().unwrap();
-    let start = Instant::now();
-    let id = loop {
-        assert!(start.elapsed() < Duration::from_secs(10), "pay never reached the sandbox");
+    let id = wait_for("pay to reach the sandbox", Duration::from_secs(10), || {
         let id: Option<String> = std::fs::metadata(world.w.file("data/recon.db")).ok().and_then(|_| {
             world.db().query_row("SELECT merchant_trans_id FROM payment_attempts", [], |r| r.get(0)).ok()
         });
-        if let Some(id) = id.filter(|id| world.sandbox.status(id).is_some()) {
-            break id;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+        id.filter(|id| world.sandbox.status(id).is_some())
+    });
     child.kill().unwrap();
     child.wait().unwrap();
     assert_eq!(world.state(&id), "PAYING", "persisted before the call, nothing after");

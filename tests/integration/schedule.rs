@@ -2,7 +2,7 @@
 //! (every 2 seconds) running a harmless shell command, stopped with SIGTERM mid-run and restarted;
 //! retries on "not ready"; two holders of one date's lock.
 
-use crate::harness::Workspace;
+use crate::harness::{poll, wait_until, Workspace};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Stdio};
@@ -31,14 +31,6 @@ fn workspace(schedule: &str) -> Workspace {
     w.write("alipay-recon.toml", CONFIG);
     w.write("schedules/test.toml", schedule);
     w
-}
-
-fn wait_for(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
-    let t0 = Instant::now();
-    while !cond() {
-        assert!(t0.elapsed() < timeout, "timed out after {timeout:?} waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 fn read(p: &Path) -> String {
@@ -116,17 +108,11 @@ fn signal(c: &Child, sig: libc::c_int) {
 }
 
 fn wait_exit(c: &mut Child, timeout: Duration) -> i32 {
-    let t0 = Instant::now();
-    loop {
-        if let Some(st) = c.try_wait().unwrap() {
-            return st.code().unwrap_or(-1);
-        }
-        if t0.elapsed() > timeout {
-            let _ = c.kill();
-            panic!("the daemon did not exit within {timeout:?} after SIGTERM");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let st = poll(timeout, || c.try_wait().unwrap());
+    st.map(|st| st.code().unwrap_or(-1)).unwrap_or_else(|| {
+        let _ = c.kill();
+        panic!("the daemon did not exit within {timeout:?} after SIGTERM");
+    })
 }
 
 /// (job, business_date, attempt, trigger, outcome) of every recorded job run, oldest first.
@@ -170,7 +156,7 @@ command = ["sweep-that-does-not-exist"]
     let log = w.file("jobs.log");
 
     let mut first = start_daemon(&w, "daemon1.err");
-    wait_for("the first attempt to start", Duration::from_secs(20), || read(&log).contains("start"));
+    wait_until("the first attempt to start", Duration::from_secs(20), || read(&log).contains("start"));
     // A second daemon on the same database is refused with exit 4, naming the first one's pid.
     let second = w.run(&["daemon"]);
     assert_eq!(second.code, 4, "{}", second.stderr);
@@ -181,7 +167,7 @@ command = ["sweep-that-does-not-exist"]
     // too (its shell would write "done" after its `sleep`), the log is final.
     let pids = child_pids(&w);
     assert_eq!(pids.len(), 1, "{pids:?}");
-    wait_for("the stopped job's processes to end", Duration::from_secs(20), || !group_alive(pids[0]));
+    wait_until("the stopped job's processes to end", Duration::from_secs(20), || !group_alive(pids[0]));
     assert_eq!(read(&log), format!("start {d1}\n"), "the running job was stopped, and no other one started");
     let err1 = read(&w.file("daemon1.err"));
     assert!(err1.contains("sweep-that-does-not-exist") && err1.contains("skipped"), "{err1}");
@@ -193,8 +179,8 @@ command = ["sweep-that-does-not-exist"]
     // Restart: the interrupted date and the one never started are caught up once, oldest first;
     // later fires for the same dates do nothing.
     let mut again = start_daemon(&w, "daemon2.err");
-    wait_for("the caught-up runs to finish", Duration::from_secs(20), || read(&log).contains(&format!("done {d2}")));
-    wait_for("two more fires that find nothing to run", Duration::from_secs(20), || {
+    wait_until("the caught-up runs to finish", Duration::from_secs(20), || read(&log).contains(&format!("done {d2}")));
+    wait_until("two more fires that find nothing to run", Duration::from_secs(20), || {
         idle_passes(&w, "daemon2.err") >= 2
     });
     sigterm(&again);
@@ -215,23 +201,20 @@ command = ["sweep-that-does-not-exist"]
     assert!(!w.file("data/locks/daemon.lock").exists(), "the daemon lock is released on exit");
 }
 
+/// A schedule of one daily job at 00:00 UTC, caught up for yesterday at start-up, running
+/// `/bin/sh -c script` and retried every `retry_every` while it exits 3 (not ready).
+fn retried_daily(script: &str, retry_every: &str) -> String {
+    format!(
+        "timezone = \"UTC\"\n[[job]]\nname = \"daily\"\nkind = \"daily\"\ncron = \"0 0 * * *\"\nprogram = \"/bin/sh\"\n\
+         command = [\"-c\", {script:?}]\nretry_every = \"{retry_every}\"\ncatch_up_days = 1\n"
+    )
+}
+
 #[test]
 fn stop_during_a_retry_wait_is_prompt() {
-    let w = workspace(
-        r#"
-timezone = "UTC"
-[[job]]
-name = "daily"
-kind = "daily"
-cron = "0 0 * * *"
-program = "/bin/sh"
-command = ["-c", "echo try {date} >> t.log; exit 3"]
-retry_every = "1h"
-catch_up_days = 1
-"#,
-    );
+    let w = workspace(&retried_daily("echo try {date} >> t.log; exit 3", "1h"));
     let mut daemon = start_daemon(&w, "daemon.err");
-    wait_for("the first attempt", Duration::from_secs(20), || read(&w.file("daemon.err")).contains("will retry"));
+    wait_until("the first attempt", Duration::from_secs(20), || read(&w.file("daemon.err")).contains("will retry"));
     let t0 = Instant::now();
     sigterm(&daemon);
     assert_eq!(wait_exit(&mut daemon, Duration::from_secs(10)), 0);
@@ -242,23 +225,14 @@ catch_up_days = 1
 
 #[test]
 fn not_ready_is_retried_until_the_run_completes() {
-    let w = workspace(
-        r#"
-timezone = "UTC"
-[[job]]
-name = "daily"
-kind = "daily"
-cron = "0 0 * * *"
-program = "/bin/sh"
-command = ["-c", "if [ -e ready ]; then echo ok $ALIPAY_RECON_DATE {date} >> r.log; else touch ready; exit 3; fi"]
-retry_every = "1s"
-catch_up_days = 1
-"#,
-    );
+    let w = workspace(&retried_daily(
+        "if [ -e ready ]; then echo ok $ALIPAY_RECON_DATE {date} >> r.log; else touch ready; exit 3; fi",
+        "1s",
+    ));
     // Everything here comes from the start-up catch-up (yesterday is due since 00:00) and its retries.
     let d = yesterday_utc();
     let mut daemon = start_daemon(&w, "daemon.err");
-    wait_for("the retry to succeed", Duration::from_secs(20), || read(&w.file("r.log")).contains("ok"));
+    wait_until("the retry to succeed", Duration::from_secs(20), || read(&w.file("r.log")).contains("ok"));
     signal(&daemon, libc::SIGINT); // Ctrl-C stops it like SIGTERM
 
     assert_eq!(wait_exit(&mut daemon, Duration::from_secs(15)), 0);
@@ -283,7 +257,7 @@ fn second_holder_of_a_dates_lock_exits_4_naming_the_holder() {
         .spawn()
         .unwrap();
     let lockfile = w.file("data/locks/2026-11-25.lock");
-    wait_for("the lock file", Duration::from_secs(10), || read(&lockfile).contains("started_at="));
+    wait_until("the lock file", Duration::from_secs(10), || read(&lockfile).contains("started_at="));
     let r = w.run(&["daemon", "with-lock", "--date", "2026-11-25", "--", "true"]);
     assert_eq!(r.code, 4, "{}", r.stderr);
     assert!(r.stderr.contains(&format!("pid {}", holder.id())), "{}", r.stderr);
@@ -345,8 +319,10 @@ timeout = "1s"
 "#,
     );
     let mut daemon = start_daemon(&w, "daemon.err");
-    wait_for("the daemon to start", Duration::from_secs(20), || read(&w.file("daemon.err")).contains("daemon started"));
-    wait_for("a timed-out run", Duration::from_secs(20), || job_runs(&w).iter().any(|r| r.4 == "timed_out"));
+    wait_until("the daemon to start", Duration::from_secs(20), || {
+        read(&w.file("daemon.err")).contains("daemon started")
+    });
+    wait_until("a timed-out run", Duration::from_secs(20), || job_runs(&w).iter().any(|r| r.4 == "timed_out"));
     sigterm(&daemon);
     assert_eq!(wait_exit(&mut daemon, Duration::from_secs(15)), 0);
     assert!(read(&w.file("daemon.err")).contains("job timed out"));
@@ -374,7 +350,7 @@ fn daemon_runs_the_real_run_command_and_respects_manual_runs() {
     w.run(&["run", "--date", &d1]).expect_code(0);
 
     let mut daemon = start_daemon(&w, "daemon.err");
-    wait_for("the daemon's run to finish", Duration::from_secs(60), || job_runs(&w).iter().any(|r| r.4 != "running"));
+    wait_until("the daemon's run to finish", Duration::from_secs(60), || job_runs(&w).iter().any(|r| r.4 != "running"));
     sigterm(&daemon);
     assert_eq!(wait_exit(&mut daemon, Duration::from_secs(30)), 0, "{}", read(&w.file("daemon.err")));
     let runs = job_runs(&w);
@@ -398,7 +374,7 @@ fn daemon_runs_the_real_run_command_and_respects_manual_runs() {
 
     // A restart finds both dates complete: nothing runs again.
     let mut again = start_daemon(&w, "daemon2.err");
-    wait_for("the restart's catch-up to find nothing to run", Duration::from_secs(20), || {
+    wait_until("the restart's catch-up to find nothing to run", Duration::from_secs(20), || {
         idle_passes(&w, "daemon2.err") >= 1
     });
     sigterm(&again);
@@ -499,7 +475,7 @@ timeout_secs = 5
 
     // First daemon: stopped with SIGTERM while a `run` is in progress.
     let mut first = start_daemon(&w, "daemon1.err");
-    wait_for("a run to be in progress", Duration::from_secs(60), || {
+    wait_until("a run to be in progress", Duration::from_secs(60), || {
         w.file("data/alipay-recon.db").exists()
             && count("SELECT COUNT(*) FROM runs WHERE command = 'run' AND outcome = 'running'") > 0
     });
@@ -509,11 +485,11 @@ timeout_secs = 5
 
     // Restart: both days complete; later fires change nothing.
     let mut again = start_daemon(&w, "daemon2.err");
-    wait_for("both daily emails", Duration::from_secs(120), || {
+    wait_until("both daily emails", Duration::from_secs(120), || {
         smtp.mails().iter().filter(|m| m.subject.contains("Daemon E2E")).count() >= 2
     });
     // Later fires find both days complete.
-    wait_for("two fires that find nothing to run", Duration::from_secs(60), || idle_passes(&w, "daemon2.err") >= 2);
+    wait_until("two fires that find nothing to run", Duration::from_secs(60), || idle_passes(&w, "daemon2.err") >= 2);
     sigterm(&again);
     assert_eq!(wait_exit(&mut again, Duration::from_secs(30)), 0, "{}", read(&w.file("daemon2.err")));
 

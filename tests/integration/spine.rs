@@ -1,8 +1,9 @@
 //! The spine through the real binary: config errors, import idempotence, restatements, rejected lines,
 //! not-ready exit code, sales import, and a SIGKILL in the middle of a large import.
 
-use crate::harness::{Run, Workspace};
+use crate::harness::{wait_until, Run, Workspace};
 use std::path::Path;
+use std::time::Duration;
 
 const DAY: &str = "2026-11-25";
 const DAY_DIR: &str = "sftp/download/2188000000000001/20261125";
@@ -199,16 +200,28 @@ fn sigkill_during_a_large_import_leaves_one_complete_copy() {
         }
         n
     };
-    // Kill at several points: early, and once rows are being written.
-    for delay_ms in [150u64, 900] {
+    // Kill at two points, each waited for (not guessed with a sleep): as soon as the first run is
+    // recorded as running, before any file is stored; and in the second run once its first file is
+    // committed, while the next file's rows are being written.
+    let stored = |sql: &str| {
+        let ro = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY; // never creates the file before the run does
+        rusqlite::Connection::open_with_flags(w.file("data/recon.db"), ro).ok()?.query_row(sql, [], |r| r.get(0)).ok()
+    };
+    let points = [
+        ("the first run to be recorded", "SELECT COUNT(*) FROM runs WHERE outcome = 'running'", 1i64),
+        ("the second run's first stored file", "SELECT COUNT(*) FROM files", 1),
+    ];
+    for (what, sql, at_least) in points {
         let mut child = w
             .cmd(&["import", "--date", DAY])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
-        child.kill().unwrap(); // SIGKILL
+        wait_until(what, Duration::from_secs(60), || {
+            stored(sql).is_some_and(|n: i64| n >= at_least) || child.try_wait().is_ok_and(|st| st.is_some())
+        });
+        let _ = child.kill(); // SIGKILL (a run that ended first is left as it is)
         child.wait().unwrap();
     }
     // Whatever was committed before the kills is whole: no file has partial rows.
@@ -292,13 +305,10 @@ fn a_second_run_of_a_locked_date_exits_4_naming_the_holder() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    // Wait until the lock file names the holder.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     let lock = w.file(&format!("data/locks/{DAY}.lock"));
-    while !std::fs::read_to_string(&lock).unwrap_or_default().contains(&holder.id().to_string()) {
-        assert!(std::time::Instant::now() < deadline, "the holder never took the lock");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    wait_until("the lock file to name the holder", Duration::from_secs(5), || {
+        std::fs::read_to_string(&lock).unwrap_or_default().contains(&holder.id().to_string())
+    });
     let r = w.run(&["run", "--date", DAY, "--no-email"]).expect_code(4);
     assert!(
         r.stderr.contains(&format!("pid {}", holder.id())) || r.stderr.contains(&holder.id().to_string()),

@@ -6,6 +6,7 @@ pub mod smtp;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::time::{Duration, Instant};
 
 pub mod sandbox;
 pub mod sshd;
@@ -26,6 +27,32 @@ pub fn repo() -> PathBuf {
 
 pub fn fixtures() -> PathBuf {
     repo().join("fixtures")
+}
+
+/// Asks `probe` every 20 ms until it answers `Some`, or `timeout` has passed (`None`). The one way a
+/// test waits: on a condition with a deadline, never a fixed sleep that is too short on a loaded
+/// machine and too long on an idle one.
+pub fn poll<T>(timeout: Duration, mut probe: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = probe() {
+            return Some(v);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// [`poll`] that fails the test, naming `what` it waited for, when the deadline passes.
+pub fn wait_for<T>(what: &str, timeout: Duration, probe: impl FnMut() -> Option<T>) -> T {
+    poll(timeout, probe).unwrap_or_else(|| panic!("timed out after {timeout:?} waiting for {what}"))
+}
+
+/// [`wait_for`] a condition.
+pub fn wait_until(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
+    wait_for(what, timeout, || cond().then_some(()))
 }
 
 /// A temp folder with helpers to run the binary inside it.
@@ -106,16 +133,22 @@ impl Workspace {
 /// The tests' standard configuration: merchant `2188000000000001`, the folder `sftp/` of the workspace as
 /// the file source with `formats`, the database and archive under `data/`, emails as files in `mail/`.
 pub fn dir_config(merchant: &str, formats: &[&str]) -> String {
+    config_with(merchant, "", "sftp", formats)
+}
+
+/// [`dir_config`] with `business` (the `[business]` table and its sub-tables, or nothing) and the files
+/// read from `source_dir`.
+pub fn config_with(merchant: &str, business: &str, source_dir: &str, formats: &[&str]) -> String {
     let formats = formats.iter().map(|f| format!("{f:?}")).collect::<Vec<_>>().join(", ");
     format!(
         r#"environment = "production"
 [merchant]
 name = "{merchant}"
-[environments.production]
+{business}[environments.production]
 merchant_id = "2188000000000001"
 [source]
 kind = "dir"
-dir = "sftp"
+dir = "{source_dir}"
 formats = [{formats}]
 [store]
 database = "data/recon.db"

@@ -7,7 +7,7 @@ use std::io::Read;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Debian's interpreter: the first `python3` on PATH may not see Debian's packages.
 pub const PYTHON: &str = "/usr/bin/python3";
@@ -90,19 +90,15 @@ impl SmtpServer {
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {PYTHON} (aiosmtpd): {e}: apt-get install python3-aiosmtpd"));
         let mut s = SmtpServer { child, port, maildir: maildir.to_path_buf(), _tmp: None };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return s;
-            }
+        super::wait_until(&format!("the SMTP test server to listen on {listen}"), Duration::from_secs(10), || {
             if let Some(status) = s.child.try_wait().unwrap() {
                 let mut err = String::new();
                 std::fs::File::open(&log).unwrap().read_to_string(&mut err).unwrap();
                 panic!("the SMTP test server exited ({status}) — is python3-aiosmtpd installed (apt-get install python3-aiosmtpd)?\n{err}");
             }
-            assert!(Instant::now() < deadline, "the SMTP test server did not listen on {listen} within 10 s");
-            std::thread::sleep(Duration::from_millis(25));
-        }
+            TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        s
     }
 
     /// Every message delivered so far, parsed.

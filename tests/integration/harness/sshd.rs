@@ -176,6 +176,12 @@ impl Sshd {
         self.root.join(remote.trim_start_matches('/'))
     }
 
+    /// [`Sshd::put`] a file last written an hour ago: stable, so a run fetches it at once.
+    pub fn put_stable(&self, remote: &str, bytes: &[u8]) {
+        self.put(remote, bytes);
+        self.age(remote, Duration::from_secs(3600));
+    }
+
     /// Sets a served file's modification time to `ago` in the past.
     pub fn age(&self, remote: &str, ago: Duration) {
         let f = std::fs::File::options().write(true).open(self.local(remote)).unwrap();

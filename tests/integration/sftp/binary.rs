@@ -3,8 +3,8 @@
 
 use super::*;
 use crate::harness::sshd::{CutProxy, Sshd};
-use crate::harness::Workspace;
-use std::time::{Duration, Instant};
+use crate::harness::{wait_for, Workspace};
+use std::time::Duration;
 
 const NAME: &str = "ALIPAY_TRANSACTION_DETAIL_HKD_20261125.csv";
 
@@ -14,8 +14,7 @@ fn import_command_fetches_over_sftp_skips_unchanged_files_and_refetches_on_reque
     let w = Workspace::new();
     let remote = format!("{DAY_DIR}/{NAME}");
     let bytes = transactions("HKD", 2000);
-    sshd.put(&remote, &bytes);
-    sshd.age(&remote, hour());
+    sshd.put_stable(&remote, &bytes);
     let cfg = config(&w, &sshd, sshd.port, &Login::password(&sshd), "");
     let r = w.run(&["import", "--date", "2026-11-25"]);
     assert!(r.code == 0 || r.code == 1, "exit {}\n{}\n{}", r.code, r.stdout, r.stderr);
@@ -41,23 +40,16 @@ fn a_download_killed_mid_file_is_resumed_by_the_next_run() {
     let w = Workspace::new();
     let remote = format!("{DAY_DIR}/{NAME}");
     let bytes = transactions("HKD", 12 << 20);
-    sshd.put(&remote, &bytes);
-    sshd.age(&remote, hour());
+    sshd.put_stable(&remote, &bytes);
     // A slow link (about 5 MB/s) so the run is still downloading when it is killed.
     let slow = CutProxy::start_slow(sshd.port, u64::MAX, 0, Duration::from_millis(200));
     let cfg = config(&w, &sshd, slow.port, &Login::password(&sshd), "");
     let mut child = w.cmd(&["import", "--date", "2026-11-25"]).spawn().expect("start import");
     let part = cfg.path(&cfg.store.archive_dir).join(format!("incoming/{NAME}.part"));
-    let started = Instant::now();
-    let mut kept = 0;
-    while started.elapsed() < Duration::from_secs(60) {
-        kept = std::fs::metadata(&part).map(|m| m.len()).unwrap_or(0);
-        if kept >= 3 << 20 {
-            break;
-        }
+    let kept = wait_for("3 MB of the download", Duration::from_secs(60), || {
         assert!(child.try_wait().unwrap().is_none(), "import finished before it could be killed");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+        Some(std::fs::metadata(&part).map(|m| m.len()).unwrap_or(0)).filter(|&kept| kept >= 3 << 20)
+    });
     child.kill().unwrap(); // SIGKILL: no cleanup of any kind
     child.wait().unwrap();
     let kept_after = std::fs::metadata(&part).expect(".part survives the kill").len();

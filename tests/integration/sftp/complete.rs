@@ -47,8 +47,7 @@ fn a_file_still_being_written_is_not_ready_before_the_deadline() {
     let ymd = today.format("%Y%m%d").to_string();
     let dir = format!("/download/{MID}/{ymd}");
     let hkd = format!("{dir}/ALIPAY_TRANSACTION_DETAIL_HKD_{ymd}.csv");
-    sshd.put(&hkd, &one_payment("M1", "12.50", "HKD"));
-    sshd.age(&hkd, hour());
+    sshd.put_stable(&hkd, &one_payment("M1", "12.50", "HKD"));
     let usd = format!("{dir}/ALIPAY_TRANSACTION_DETAIL_USD_{ymd}.csv");
     sshd.put(&usd, &one_payment("U1", "37.50", "USD")); // modified just now: still being written
     let r = w.run(&["run", "--date", &today.to_string()]).expect_code(3);
@@ -68,8 +67,7 @@ fn after_the_deadline_a_skipped_file_is_file_integrity_and_its_sales_stay_pendin
     let cfg = config(&w, &sshd, sshd.port, &Login::password(&sshd), FILE_EMAIL);
     sales(&w);
     let hkd = format!("{DAY_DIR}/ALIPAY_TRANSACTION_DETAIL_HKD_20261125.csv");
-    sshd.put(&hkd, &one_payment("M1", "12.50", "HKD"));
-    sshd.age(&hkd, hour());
+    sshd.put_stable(&hkd, &one_payment("M1", "12.50", "HKD"));
     let usd_name = "ALIPAY_TRANSACTION_DETAIL_USD_20261125.csv";
     let usd = format!("{DAY_DIR}/{usd_name}");
     sshd.put(&usd, &one_payment("U1", "37.50", "USD"));
@@ -114,8 +112,7 @@ fn a_refused_name_is_file_integrity_and_never_all_clear() {
         ("ALIPAY_TRANSACTION_DETAIL_USD_20261125\u{1b}[2J.csv", "U1", "37.50", "USD"),
     ] {
         let remote = format!("{DAY_DIR}/{name}");
-        sshd.put(&remote, &one_payment(id, amount, ccy));
-        sshd.age(&remote, hour());
+        sshd.put_stable(&remote, &one_payment(id, amount, ccy));
     }
     let r = w.run(&["run", "--date", "2026-11-25"]);
     assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);

@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::harness::sshd::{CutProxy, Sshd, PASSWORD, USER};
-use crate::harness::Workspace;
+use crate::harness::{wait_until, Workspace};
 use alipay_recon::config::Config;
 use alipay_recon::pipeline::FileOutcome;
 use alipay_recon::source::sftp::SftpSource;
@@ -22,8 +22,7 @@ fn password_auth_fetches_and_imports_the_days_files_once() {
         ("README.txt", &b"not a report"[..].to_vec()),
     ] {
         let remote = format!("{DAY_DIR}/{name}");
-        sshd.put(&remote, bytes);
-        sshd.age(&remote, hour());
+        sshd.put_stable(&remote, bytes);
     }
     let cfg = config(&w, &sshd, sshd.port, &Login::password(&sshd), "");
     let day = import(&cfg, false).expect("import over SFTP");
@@ -51,8 +50,7 @@ fn key_auth_with_passphrase_and_a_known_hosts_pin() {
     let w = Workspace::new();
     let remote = format!("{DAY_DIR}/ALIPAY_TRANSACTION_DETAIL_HKD_20261125.csv");
     let bytes = transactions("HKD", 300);
-    sshd.put(&remote, &bytes);
-    sshd.age(&remote, hour());
+    sshd.put_stable(&remote, &bytes);
     let login = Login { password: None, key: true, pins: vec![], known_hosts: Some(sshd.known_hosts_line()) };
     let cfg = config(&w, &sshd, sshd.port, &login, "");
     let mut src = SftpSource::from_config(&cfg).unwrap();
@@ -81,6 +79,16 @@ fn wrong_password_is_a_clear_error_without_the_secret() {
     assert!(sshd.log_text().contains(&format!("Failed password for {USER}")), "{}", sshd.log_text());
 }
 
+/// Waits until sshd's log records the end of every connection it records (`Connection closed by` or
+/// `reset by`), so what it says about them is final.
+fn wait_connections_ended(sshd: &Sshd) {
+    wait_until("sshd to log the end of every connection", Duration::from_secs(10), || {
+        let log = sshd.log_text();
+        let ended = log.matches("Connection closed by ").count() + log.matches("Connection reset by ").count();
+        ended >= log.matches("Connection from ").count()
+    });
+}
+
 #[test]
 fn unknown_or_changed_host_key_is_refused_before_authentication() {
     let sshd = Sshd::start();
@@ -105,14 +113,14 @@ fn unknown_or_changed_host_key_is_refused_before_authentication() {
         assert!(err.contains(&format!("presented the ED25519 key {}", sshd.fingerprint)), "{err}");
         assert!(err.contains(&format!("environments.test.sftp.host_key_sha256 = [\"{}\"]", sshd.fingerprint)), "{err}");
     }
-    std::thread::sleep(Duration::from_millis(200));
+    wait_connections_ended(&sshd);
     let log = sshd.log_text();
     assert!(log.contains("Connection from 127.0.0.1"), "{log}");
     assert!(!log.contains("password for") && !log.contains("Accepted"), "credentials were sent:\n{log}");
     // The same log does show authentication once the key is trusted.
     let cfg = config(&w, &sshd, sshd.port, &Login::password(&sshd), "");
     import(&cfg, false).unwrap();
-    std::thread::sleep(Duration::from_millis(200));
+    wait_connections_ended(&sshd);
     assert!(sshd.log_text().contains(&format!("Accepted password for {USER}")), "{}", sshd.log_text());
 }
 
@@ -165,8 +173,7 @@ fn a_connection_cut_mid_file_is_retried_and_resumed_intact_and_imported_once() {
     let name = "ALIPAY_TRANSACTION_DETAIL_HKD_20261125.csv";
     let remote = format!("{DAY_DIR}/{name}");
     let bytes = transactions("HKD", 16 << 20);
-    sshd.put(&remote, &bytes);
-    sshd.age(&remote, hour());
+    sshd.put_stable(&remote, &bytes);
     // Each of the first two connections dies after 6 MB from the server.
     let proxy = CutProxy::start(sshd.port, 6 << 20, 2);
     let cfg = config(&w, &sshd, proxy.port, &Login::password(&sshd), "");
@@ -200,8 +207,7 @@ fn a_link_that_keeps_dropping_gives_up_after_the_retries_and_keeps_the_part() {
     let w = Workspace::new();
     let name = "ALIPAY_TRANSACTION_DETAIL_HKD_20261125.csv";
     let remote = format!("{DAY_DIR}/{name}");
-    sshd.put(&remote, &transactions("HKD", 16 << 20));
-    sshd.age(&remote, hour());
+    sshd.put_stable(&remote, &transactions("HKD", 16 << 20));
     let proxy = CutProxy::start(sshd.port, 1 << 20, usize::MAX);
     let cfg = config(&w, &sshd, proxy.port, &Login::password(&sshd), "");
     let err = format!("{:#}", import(&cfg, false).unwrap_err());
@@ -219,8 +225,7 @@ fn connect_and_io_timeouts_end_a_dead_connection_with_a_clear_error() {
     let w = Workspace::new();
     let name = "ALIPAY_TRANSACTION_DETAIL_HKD_20261125.csv";
     let remote = format!("{DAY_DIR}/{name}");
-    sshd.put(&remote, &transactions("HKD", 8 << 20));
-    sshd.age(&remote, hour());
+    sshd.put_stable(&remote, &transactions("HKD", 8 << 20));
     let tune = |cfg: &mut Config| {
         let s = cfg.environments.get_mut("test").unwrap().sftp.as_mut().unwrap();
         (s.connect_timeout_secs, s.io_timeout_secs, s.retries) = (1, 1, 1);
@@ -274,8 +279,7 @@ fn a_part_file_left_by_a_killed_process_is_resumed_and_a_foreign_one_discarded()
     let w = Workspace::new();
     let remote = format!("{DAY_DIR}/ALIPAY_TRANSACTION_DETAIL_HKD_20261125.csv");
     let bytes = transactions("HKD", 6 << 20);
-    sshd.put(&remote, &bytes);
-    sshd.age(&remote, hour());
+    sshd.put_stable(&remote, &bytes);
     let proxy = CutProxy::start(sshd.port, u64::MAX, 0);
     let cfg = config(&w, &sshd, proxy.port, &Login::password(&sshd), "");
     let mut src = SftpSource::from_config(&cfg).unwrap();
@@ -320,8 +324,7 @@ fn hostile_remote_names_are_refused_and_never_become_paths() {
     ];
     for n in hostile.iter().chain(["TRANSACTION_ok.csv"].iter()) {
         let remote = format!("{DAY_DIR}/{n}");
-        sshd.put(&remote, b"x\n");
-        sshd.age(&remote, hour());
+        sshd.put_stable(&remote, b"x\n");
     }
     let mut src = SftpSource::from_config(&cfg).unwrap();
     let listing = src.list_day(date(), &cfg.layouts_in_use()).unwrap();
@@ -357,8 +360,7 @@ fn a_200_mb_file_is_fetched_intact() {
     let w = Workspace::new();
     let remote = format!("{DAY_DIR}/ALIPAY_TRANSACTION_DETAIL_USD_20261125.csv");
     let bytes = transactions("USD", 200 << 20);
-    sshd.put(&remote, &bytes);
-    sshd.age(&remote, hour());
+    sshd.put_stable(&remote, &bytes);
     let want = sha(&bytes);
     drop(bytes);
     let cfg = config(&w, &sshd, sshd.port, &Login::password(&sshd), "");
