@@ -85,7 +85,10 @@ fn assert_os_sqlite3_reads_everything(db: &Path, when: &str) {
             c.prepare(&old).unwrap().query_map([], |r| r.get(0)).unwrap().collect::<rusqlite::Result<_>>().unwrap();
         let got: Vec<&str> = got.lines().collect();
         assert!(!want.is_empty(), "{view} has rows in the demo database");
-        assert_eq!(got, want, "{when}: {view} read by the OS sqlite3 differs from sql/0011's form (the bundled SQLite)");
+        assert_eq!(
+            got, want,
+            "{when}: {view} read by the OS sqlite3 differs from sql/0011's form (the bundled SQLite)"
+        );
     }
 }
 
