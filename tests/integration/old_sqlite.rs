@@ -9,26 +9,28 @@ use rusqlite::Connection;
 use std::path::Path;
 use std::process::Command;
 
-/// sql/0011's views as main had them (SQLite 3.44 syntax): a database from before 0016, and the
-/// output the views must keep (the bundled SQLite still runs this form).
-const VIEWS_0011: [(&str, &str); 2] = [
-    (
-        "alipay_rows_extra",
-        "SELECT r.id, r.file_id, r.line,
-            (SELECT json_group_object(c.value, e.value ORDER BY c.value)
-             FROM files f, json_each(f.extra_columns) c JOIN json_each(r.extra) e ON e.key = c.key
-             WHERE f.id = r.file_id AND e.type <> 'null') AS extra
-         FROM alipay_rows r WHERE r.extra IS NOT NULL",
-    ),
-    (
-        "summary_rows_extra",
-        "SELECT s.id, s.file_id, s.line,
-            (SELECT json_group_object(c.value, e.value ORDER BY c.value)
-             FROM files f, json_each(f.extra_columns) c JOIN json_each(s.extra) e ON e.key = c.key
-             WHERE f.id = s.file_id AND e.type <> 'null') AS extra
-         FROM summary_rows s WHERE s.extra IS NOT NULL",
-    ),
-];
+/// sql/0011's views, `(name, select)`, as main had them (SQLite 3.44 syntax): a database from
+/// before 0016, and the output the views must keep (the bundled SQLite still runs this form).
+fn views_0011() -> Vec<(String, String)> {
+    let path = crate::harness::repo().join("sql/0011_extra_by_position.sql");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let views: Vec<(String, String)> = text
+        .split("CREATE VIEW ")
+        .skip(1)
+        .map(|v| {
+            let (name, select) = v.split_once(" AS\n").unwrap();
+            (name.to_string(), select.trim().trim_end_matches(';').to_string())
+        })
+        .collect();
+    let names: Vec<&str> = views.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["alipay_rows_extra", "summary_rows_extra"], "the views of {}", path.display());
+    views
+}
+
+/// The first column of every row of `sql`, by the bundled SQLite.
+fn strings(c: &Connection, sql: &str) -> Vec<String> {
+    c.prepare(sql).unwrap().query_map([], |r| r.get(0)).unwrap().collect::<rusqlite::Result<_>>().unwrap()
+}
 
 /// `sqlite3 -readonly -batch <db> <sql>` with the OS CLI: its stdout, or its stderr as the error.
 fn os_sqlite3(db: &Path, sql: &str) -> Result<String, String> {
@@ -46,13 +48,7 @@ fn os_sqlite3(db: &Path, sql: &str) -> Result<String, String> {
 /// OS CLI, and both `*_extra` views give, row by row, the text 0011's form gives in the bundled SQLite.
 fn assert_os_sqlite3_reads_everything(db: &Path, when: &str) {
     let c = Connection::open(db).unwrap();
-    let names: Vec<String> = c
-        .prepare("SELECT name FROM sqlite_master WHERE type IN ('table', 'view') ORDER BY name")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .collect::<rusqlite::Result<_>>()
-        .unwrap();
+    let names = strings(&c, "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') ORDER BY name");
     assert!(names.iter().any(|n| n == "alipay_rows_extra") && names.iter().any(|n| n == "summary_rows_extra"));
     let version = os_sqlite3(db, "SELECT sqlite_version()").unwrap_or_else(|e| e);
     let mut failures = Vec::new();
@@ -77,12 +73,11 @@ fn assert_os_sqlite3_reads_everything(db: &Path, when: &str) {
         failures.join("\n  ")
     );
 
-    for (view, select_0011) in VIEWS_0011 {
+    for (view, select_0011) in views_0011() {
         let sql = format!("SELECT id || ' ' || extra FROM {view} ORDER BY id");
         let got = os_sqlite3(db, &sql).unwrap();
         let old = format!("WITH {view} AS ({select_0011}) {sql}");
-        let want: Vec<String> =
-            c.prepare(&old).unwrap().query_map([], |r| r.get(0)).unwrap().collect::<rusqlite::Result<_>>().unwrap();
+        let want = strings(&c, &old);
         let got: Vec<&str> = got.lines().collect();
         assert!(!want.is_empty(), "{view} has rows in the demo database");
         assert_eq!(
@@ -134,7 +129,7 @@ fn the_os_sqlite3_reads_every_table_and_view_of_the_database() {
     assert_os_sqlite3_reads_everything(&db, "a new database");
 
     // Back to main's schema before sql/0016: the OS sqlite3 cannot even count the files.
-    for (view, select_0011) in VIEWS_0011 {
+    for (view, select_0011) in views_0011() {
         c.execute_batch(&format!("DROP VIEW {view}; CREATE VIEW {view} AS {select_0011};")).unwrap();
     }
     c.execute("DELETE FROM schema_migrations WHERE name = '0016_views_for_older_sqlite'", []).unwrap();
