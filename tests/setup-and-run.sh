@@ -8,13 +8,14 @@
 # server, so they run as root. What this installs, each only when missing:
 #   - Debian/Ubuntu packages (apt-get): openssh-server openssh-client python3-aiosmtpd (test servers),
 #     chromium (the browser tests render report.html and the email in headless Chromium), libssl-dev pkg-config zlib1g-dev (to build ssh2's libssh2 and native-tls), gcc libc6-dev (the C
-#     compiler the build scripts and the linker use), passwd (useradd);
+#     compiler the build scripts and the linker use), passwd (useradd), sqlite3 (the OS's own SQLite CLI:
+#     tests/integration/old_sqlite.rs checks that it can read the database);
 #   - the test runner cargo-nextest (`cargo install --locked cargo-nextest`, about 3 min to build).
 # A user who is not root is told the one command to run instead; nothing is installed behind their back.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(openssh-server openssh-client python3-aiosmtpd chromium libssl-dev pkg-config zlib1g-dev gcc libc6-dev passwd)
+APT_PACKAGES=(openssh-server openssh-client python3-aiosmtpd chromium libssl-dev pkg-config zlib1g-dev gcc libc6-dev passwd sqlite3)
 install_only=0
 if [[ "${1:-}" == "--install-only" ]]; then
   install_only=1

@@ -10,6 +10,7 @@ mod demo;
 mod email;
 mod formats;
 mod golden;
+mod old_sqlite;
 mod ops;
 mod payment;
 mod resolutions;
