@@ -97,19 +97,47 @@ pub struct How {
     pub engine_ms: u64,
 }
 
+/// Stored rows (Alipay's detail rows and local records) in a window above which a day without a
+/// usable state is computed forward, day by day, from an empty state the day before its window (see
+/// [`outcome`]) instead of by loading the whole window at once: memory stays that of a day (a rule
+/// change at 1M payments a day needed ~20 GB as one load), time is about one day per day of the
+/// window. Below it the one load is faster. `ALIPAY_RECON_BOOTSTRAP_MAX_ROWS` overrides it.
+pub const BOOTSTRAP_MAX_ROWS: u64 = 4_000_000;
+
+fn bootstrap_max_rows() -> u64 {
+    std::env::var("ALIPAY_RECON_BOOTSTRAP_MAX_ROWS")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(BOOTSTRAP_MAX_ROWS)
+}
+
 /// Day `date`'s outcome from the stored data, and its state for the next day (`store::state`).
 ///
 /// With a state of the day before (for these rules) only the keys that can have a verdict are
 /// loaded (`window::load_active`) and the engine runs on them. Without one, from the newest state in
 /// the open-item look-back the later days are computed forward (their states only), then the date.
-/// Without any, the whole window is loaded (a first run, a gap, a database from before sql/0010) and
-/// its state stored: the next day is incremental. The answer is the same either way (tested against
-/// the whole-window engine: `reconcile::tests`, `pipeline::state_tests`).
+/// Without any (a first run, a gap, a rule change, a database from before sql/0010) a small window is
+/// loaded whole and its state stored; a window of more than [`BOOTSTRAP_MAX_ROWS`] rows is computed
+/// forward from an empty state on the day before its first day: a day's answer depends only on its
+/// window's data, and each key with rows in it is loaded on the days of those rows, so the days before
+/// the window are not needed. Either way the next day is incremental, and the answer is the same
+/// (tested against the whole-window engine: `reconcile::tests`, `pipeline::state_tests`).
 pub fn outcome(
     conn: &rusqlite::Connection,
     date: NaiveDate,
     params: &Params,
     handoff: store::handoff::Handoff,
+) -> Result<(reconcile::Outcome, How)> {
+    outcome_with(conn, date, params, handoff, bootstrap_max_rows())
+}
+
+/// [`outcome`], with the whole-window load's row limit given.
+pub(crate) fn outcome_with(
+    conn: &rusqlite::Connection,
+    date: NaiveDate,
+    params: &Params,
+    handoff: store::handoff::Handoff,
+    bootstrap_max_rows: u64,
 ) -> Result<(reconcile::Outcome, How)> {
     use store::state;
     let hash = state::rules_hash(params);
@@ -127,6 +155,19 @@ pub fn outcome(
         None => None,
     };
     let mut how = How { base: base.as_ref().map(|b| b.date), ..Default::default() };
+    let from = params.window_start(date);
+    // From an empty state, a day's computed state is stored only when it is whole: when the window of
+    // the day after it starts within the days computed (before that, keys of earlier days are missing).
+    let mut empty_from: Option<NaiveDate> = None;
+    let base = match base {
+        None if store::window::stored_rows(conn, from, date)? > bootstrap_max_rows => {
+            empty_from = Some(from);
+            let before = from - chrono::Duration::days(1);
+            tracing::info!(%date, from = %from, "no usable state: computing the window forward, a day at a time");
+            Some(store::state::DayState { date: before, ids: Vec::new(), matched_by_day: Default::default() })
+        }
+        base => base,
+    };
     let Some(mut st) = base else {
         let t = std::time::Instant::now();
         let mut input = store::window::load_with(conn, date, params, handoff)
@@ -165,7 +206,9 @@ pub fn outcome(
         let first_day = d - chrono::Duration::days(params.open_item_days as i64);
         let by_day = reconcile::carry_matched(&st.matched_by_day, &keys, first_day);
         out.summary.matched = by_day.values().sum();
-        state::save(conn, generation, d, &hash, &by_day, &keys)?;
+        if empty_from.is_none_or(|s| params.window_start(d + chrono::Duration::days(1)) >= s) {
+            state::save(conn, generation, d, &hash, &by_day, &keys)?;
+        }
         if d >= date {
             return Ok((out, how));
         }
