@@ -99,10 +99,12 @@ pub struct How {
 
 /// Stored rows (Alipay's detail rows and local records) in a window above which a day without a
 /// usable state is computed forward, day by day, from an empty state the day before its window (see
-/// [`outcome`]) instead of by loading the whole window at once: memory stays that of a day (a rule
-/// change at 1M payments a day needed ~20 GB as one load), time is about one day per day of the
-/// window. Below it the one load is faster. `ALIPAY_RECON_BOOTSTRAP_MAX_ROWS` overrides it.
-pub const BOOTSTRAP_MAX_ROWS: u64 = 4_000_000;
+/// [`outcome`]) instead of by loading the whole window at once: memory stays about that of a day (a
+/// rule change at 1M payments a day needed ~20 GB as one load), time is about a day per day of the
+/// window. Below it the one load is faster: at 100k payments a day (6.8M rows in a 22-day window) it
+/// took 11.4 s and 2.1 GB against 19.6 s and 1.2 GB forward (BENCHMARKS.md); ~300 bytes a row.
+/// `ALIPAY_RECON_BOOTSTRAP_MAX_ROWS` overrides it (docs/operations.md).
+pub const BOOTSTRAP_MAX_ROWS: u64 = 12_000_000;
 
 fn bootstrap_max_rows() -> u64 {
     std::env::var("ALIPAY_RECON_BOOTSTRAP_MAX_ROWS")
@@ -187,10 +189,16 @@ pub(crate) fn outcome_with(
     // The run's just-imported rows are the date's own files: used on the date itself.
     let mut handoff = Some(handoff);
     let mut d = st.date;
+    let one = chrono::Duration::days(1);
+    // Each earlier day's seeds are read on a connection of their own while the day before it computes.
+    let mut next = (d + one < date).then(|| store::handoff::Handoff::seeds_only(conn, d + one, params));
     loop {
-        d += chrono::Duration::days(1);
+        d += one;
         let t = std::time::Instant::now();
-        let held = if d >= date { handoff.take().unwrap_or_default() } else { Default::default() };
+        let held = if d >= date { handoff.take().unwrap_or_default() } else { next.take().unwrap_or_default() };
+        if d + one < date {
+            next = Some(store::handoff::Handoff::seeds_only(conn, d + one, params));
+        }
         let mut input = store::window::load_active_with(conn, d, params, &st.ids, held)
             .with_context(|| format!("cannot load the data of {d}"))?;
         store::skipped::add_to_input(conn, params.window_start(d), d, &mut input)?;
