@@ -189,16 +189,10 @@ pub(crate) fn outcome_with(
     // The run's just-imported rows are the date's own files: used on the date itself.
     let mut handoff = Some(handoff);
     let mut d = st.date;
-    let one = chrono::Duration::days(1);
-    // Each earlier day's seeds are read on a connection of their own while the day before it computes.
-    let mut next = (d + one < date).then(|| store::handoff::Handoff::seeds_only(conn, d + one, params));
     loop {
-        d += one;
+        d += chrono::Duration::days(1);
         let t = std::time::Instant::now();
-        let held = if d >= date { handoff.take().unwrap_or_default() } else { next.take().unwrap_or_default() };
-        if d + one < date {
-            next = Some(store::handoff::Handoff::seeds_only(conn, d + one, params));
-        }
+        let held = if d >= date { handoff.take().unwrap_or_default() } else { Default::default() };
         let mut input = store::window::load_active_with(conn, d, params, &st.ids, held)
             .with_context(|| format!("cannot load the data of {d}"))?;
         store::skipped::add_to_input(conn, params.window_start(d), d, &mut input)?;

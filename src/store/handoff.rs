@@ -50,18 +50,6 @@ impl Handoff {
         Handoff { rows: Vec::new(), files: Vec::new(), local, local_seeds }
     }
 
-    /// A hand-over without rows that reads day `day`'s seeds (`window::LocalSeedPrefetch`) on a
-    /// connection of its own meanwhile: for a day that a run computes forward after the one it is
-    /// computing now (its data is stored and does not change during the run; only the state of the
-    /// day before it is still being computed, and the seeds do not depend on it).
-    pub fn seeds_only(conn: &Connection, day: NaiveDate, params: &Params) -> Handoff {
-        let local_seeds = conn
-            .path()
-            .filter(|p| !p.is_empty())
-            .and_then(|path| super::window::LocalSeedPrefetch::start(std::path::PathBuf::from(path), day, params));
-        Handoff { rows: Vec::new(), files: Vec::new(), local: None, local_seeds }
-    }
-
     /// Makes room for the rows of detail files of `bytes` bytes in all, so they are not copied as
     /// they arrive. Only a hint: where the system refuses that much address space (strict
     /// overcommit), the vector grows as rows come instead.
