@@ -486,17 +486,15 @@ struct LocalSeeds<'a> {
 /// The leaving day's transaction rows (`?1` file, `?2..=?3` its row ids, `?4` the leaving day) whose
 /// key, or a refund or cancel referring to them, has a row or record dated after that day. Every
 /// subquery is one index probe (`leaving_seeds_probe_indexes`): `+l.business_date` keeps the date
-/// index from serving a range of days per row.
+/// index from serving a range of days per row; a row's own kind and date (those of its file) spare a
+/// join to `files` per candidate.
 const LEAVING_ROWS: &str = " WHERE r.id BETWEEN ?2 AND ?3 AND r.file_id = ?1 AND (
-        EXISTS (SELECT 1 FROM alipay_rows o CROSS JOIN files of ON of.id = o.file_id
-            WHERE o.merchant_trans_id = r.merchant_trans_id
-            AND of.kind = 'transactions' AND of.business_date > ?4)
-        OR EXISTS (SELECT 1 FROM alipay_rows o CROSS JOIN files of ON of.id = o.file_id
-            WHERE o.original_alipay_id = r.alipay_id
-            AND of.kind = 'transactions' AND of.business_date > ?4)
-        OR EXISTS (SELECT 1 FROM alipay_rows o CROSS JOIN files of ON of.id = o.file_id
-            WHERE o.alipay_id = r.alipay_id AND o.id NOT BETWEEN ?2 AND ?3
-            AND of.kind = 'transactions' AND of.business_date > ?4)
+        EXISTS (SELECT 1 FROM alipay_rows o WHERE o.merchant_trans_id = r.merchant_trans_id
+            AND o.kind = 'transactions' AND o.business_date > ?4)
+        OR EXISTS (SELECT 1 FROM alipay_rows o WHERE o.original_alipay_id = r.alipay_id
+            AND o.kind = 'transactions' AND o.business_date > ?4)
+        OR EXISTS (SELECT 1 FROM alipay_rows o WHERE o.alipay_id = r.alipay_id
+            AND o.kind = 'transactions' AND o.business_date > ?4)
         OR EXISTS (SELECT 1 FROM local_records l WHERE l.record_type = 'PAYMENT'
             AND l.record_id = r.merchant_trans_id AND +l.business_date > ?4)
         OR EXISTS (SELECT 1 FROM local_records l WHERE l.record_type = 'REFUND'
@@ -510,19 +508,16 @@ const LEAVING_ROWS: &str = " WHERE r.id BETWEEN ?2 AND ?3 AND r.file_id = ?1 AND
 /// The leaving day's (`?1`) local records whose key, or the payment a refund refers to, has a row or
 /// record dated after it.
 const LEAVING_LOCAL: &str = "SELECT p.record_type, p.record_id FROM local_records p WHERE p.business_date = ?1 AND (
-        EXISTS (SELECT 1 FROM alipay_rows o CROSS JOIN files f ON f.id = o.file_id
-            WHERE o.merchant_trans_id = p.merchant_trans_id
-            AND f.kind = 'transactions' AND f.business_date > ?1)
+        EXISTS (SELECT 1 FROM alipay_rows o WHERE o.merchant_trans_id = p.merchant_trans_id
+            AND o.kind = 'transactions' AND o.business_date > ?1)
         OR EXISTS (SELECT 1 FROM local_records l WHERE l.record_type = 'PAYMENT'
             AND l.record_id = p.merchant_trans_id AND +l.business_date > ?1)
         OR EXISTS (SELECT 1 FROM local_records l WHERE l.record_type = 'REFUND'
             AND l.merchant_trans_id = p.merchant_trans_id AND +l.business_date > ?1)
         OR (p.acquirement_id IS NOT NULL AND EXISTS (SELECT 1 FROM alipay_rows o
-            CROSS JOIN files f ON f.id = o.file_id WHERE o.alipay_id = p.acquirement_id
-            AND f.kind = 'transactions' AND f.business_date > ?1))
+            WHERE o.alipay_id = p.acquirement_id AND o.kind = 'transactions' AND o.business_date > ?1))
         OR (p.record_type = 'REFUND' AND EXISTS (SELECT 1 FROM alipay_rows o
-            CROSS JOIN files f ON f.id = o.file_id WHERE o.merchant_refund_id = p.record_id
-            AND f.kind = 'transactions' AND f.business_date > ?1)))";
+            WHERE o.merchant_refund_id = p.record_id AND o.kind = 'transactions' AND o.business_date > ?1)))";
 
 /// The local keys loaded so far: their visible versions, in load order.
 #[derive(Default)]
