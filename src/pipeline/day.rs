@@ -218,8 +218,9 @@ pub(crate) fn outcome_with(
     }
 }
 
-/// Returns freed heap pages of every malloc arena to the OS when glibc's malloc is the allocator
-/// (it keeps them otherwise; the binary uses mimalloc, which returns them itself and ignores this).
+/// Returns freed heap pages of every glibc malloc arena to the OS (glibc keeps them otherwise). Not a
+/// no-op beside the binary's mimalloc: SQLite allocates through the C library's malloc, so the page
+/// cache that `store::shrink_cache` has just freed goes back to the OS only through this.
 fn release_free_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only releases free memory; it has no preconditions.
