@@ -141,26 +141,21 @@ pub fn carry_matched(prev: &MatchedByDay, keys: &DayKeys, first_day: NaiveDate) 
 /// many keys of the input agree at T−1 as T−1's run counted them (an incremental run carries the
 /// matched count of the keys it did not load from there).
 pub fn run_keeping(input: &Input, params: &Params, count_before: bool) -> Result<(Outcome, DayKeys)> {
-    let (out, mut keys) = run_replaying(input, params, false)?;
-    if count_before {
-        keys.matched_before_by_day = matched_before(input, params)?;
-        keys.matched_before = keys.matched_before_by_day.values().sum();
-    }
-    Ok((out, keys))
+    run_replaying_keeping(input, params, false, count_before)
 }
 
-/// The keys of `input` both sides agree on at T−1 with T−1's first reported day.
-fn matched_before(input: &Input, params: &Params) -> Result<MatchedByDay> {
+/// The keys of `input` both sides agree on at T−1 with T−1's first reported day, on T's frames (the
+/// same input: built once).
+fn matched_before(input: &Input, params: &Params, frames: &Frames) -> Result<MatchedByDay> {
     let date = input.date.context("the reconciliation input has no business date (a bug)")?;
     let yesterday = date - Duration::days(1);
-    let frames = Frames::new(input).context("cannot build the reconciliation frames")?;
     let complete_days: HashSet<NaiveDate> =
         input.files.iter().filter(|f| f.kind == FileKind::Transactions && !f.truncated).map(|f| f.date).collect();
     let settled = std::cell::OnceCell::new();
     let cx = Cut {
         input,
         params,
-        frames: &frames,
+        frames,
         cut: yesterday,
         end: params.zone.day_bounds(yesterday).1,
         first_day: yesterday - Duration::days(params.open_item_days as i64),
@@ -174,13 +169,22 @@ fn matched_before(input: &Input, params: &Params) -> Result<MatchedByDay> {
 /// The file checks of T (`checks::day_checks`) read only the input: they run on a second thread
 /// while the frames are built and the cuts replayed.
 fn run_replaying(input: &Input, params: &Params, full: bool) -> Result<(Outcome, DayKeys)> {
+    run_replaying_keeping(input, params, full, false)
+}
+
+/// [`run_replaying`]; with `count_before`, also the matched count at T−1 ([`run_keeping`]).
+fn run_replaying_keeping(input: &Input, params: &Params, full: bool, count_before: bool) -> Result<(Outcome, DayKeys)> {
     let date =
         input.date.context("the reconciliation input has no business date (a bug: load it with store::window)")?;
     std::thread::scope(|scope| {
         let checks = scope.spawn(|| checks::day_checks(input, params, date));
         let out = replay(input, params, date, full);
         let checks = checks.join().map_err(|_| anyhow::anyhow!("the file checks of {date} panicked (a bug)"))?;
-        let (mut out, frames, matched_at_t, keys) = out?;
+        let (mut out, frames, matched_at_t, mut keys) = out?;
+        if count_before {
+            keys.matched_before_by_day = matched_before(input, params, &frames)?;
+            keys.matched_before = keys.matched_before_by_day.values().sum();
+        }
         let (checks, settled) = checks;
         out.findings.extend(checks);
         sort_findings(&mut out.findings);
