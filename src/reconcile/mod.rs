@@ -118,7 +118,7 @@ impl<'a> Cut<'a> {
 
 /// Reconciles day `input.date` (T) over the stored window in `input`.
 pub fn run(input: &Input, params: &Params) -> Result<Outcome> {
-    Ok(run_replaying(input, params, false)?.0)
+    Ok(run_replaying(input, params, false, false)?.0)
 }
 
 /// Day T's matched count by item date, from T−1's (`prev`, over every key) and the keys an
@@ -141,7 +141,7 @@ pub fn carry_matched(prev: &MatchedByDay, keys: &DayKeys, first_day: NaiveDate) 
 /// many keys of the input agree at T−1 as T−1's run counted them (an incremental run carries the
 /// matched count of the keys it did not load from there).
 pub fn run_keeping(input: &Input, params: &Params, count_before: bool) -> Result<(Outcome, DayKeys)> {
-    run_replaying_keeping(input, params, false, count_before)
+    run_replaying(input, params, false, count_before)
 }
 
 /// The keys of `input` both sides agree on at T−1 with T−1's first reported day, on T's frames (the
@@ -167,13 +167,9 @@ fn matched_before(input: &Input, params: &Params, frames: &Frames) -> Result<Mat
 
 /// `run`, optionally replaying every earlier day in full (the slow reference the tests compare with).
 /// The file checks of T (`checks::day_checks`) read only the input: they run on a second thread
-/// while the frames are built and the cuts replayed.
-fn run_replaying(input: &Input, params: &Params, full: bool) -> Result<(Outcome, DayKeys)> {
-    run_replaying_keeping(input, params, full, false)
-}
-
-/// [`run_replaying`]; with `count_before`, also the matched count at T−1 ([`run_keeping`]).
-fn run_replaying_keeping(input: &Input, params: &Params, full: bool, count_before: bool) -> Result<(Outcome, DayKeys)> {
+/// while the frames are built and the cuts replayed. With `count_before`, also the matched count at
+/// T−1 on the same frames ([`run_keeping`]).
+fn run_replaying(input: &Input, params: &Params, full: bool, count_before: bool) -> Result<(Outcome, DayKeys)> {
     let date =
         input.date.context("the reconciliation input has no business date (a bug: load it with store::window)")?;
     std::thread::scope(|scope| {

@@ -194,7 +194,7 @@ impl World {
     pub fn run(&self, date: &str) -> Outcome {
         let input = store::window::load(&self.conn, d(date), &self.params).unwrap();
         let (out, keys) = super::run_keeping(&input, &self.params, false).unwrap();
-        let reference = super::run_replaying(&input, &self.params, true).unwrap().0;
+        let reference = super::run_replaying(&input, &self.params, true, false).unwrap().0;
         drop(input);
         let prev = store::window::load(&self.conn, d(date) - chrono::Duration::days(1), &self.params).unwrap();
         let (prev, prev_keys) = super::run_keeping(&prev, &self.params, false).unwrap();

@@ -6,7 +6,8 @@
 //! every row dated up to T−1: a late write invalidates it), or rows or a version dated T (or a version
 //! that becomes visible on T), or is a payment or refund whose UNSETTLED deadline is T and that has
 //! no settlement-detail row in the window (rows dated T − unsettled_after), or has rows on the day
-//! that leaves T's cut (T − lookback − 1: a refund's payment may leave it) — or is a local sale of a
+//! that leaves T's cut (T − lookback − 1) and rows dated after it (its item date and answer move to
+//! them) — or is a local sale of a
 //! day in the open-item look-back without a transaction file (the FILE_MISSING row counts them). A
 //! key matched on T−1 with none of these is matched on T alike, unless its item date leaves the
 //! open-item look-back: the state counts matched keys by item date (`reconcile::carry_matched`), so
@@ -45,12 +46,11 @@ pub fn load_active_with(
     lap("files");
 
     create_temp_tables(conn)?;
-    let lookback = chrono::Duration::days(params.lookback_days());
     // Payments and refunds of this day reach the UNSETTLED delay on T: those not settled yet.
     let unsettled_day = day - chrono::Duration::days(params.unsettled_after_days as i64);
     // The day leaving T's cut: its payments that a refund or cancel refers to (that refund's answer may
     // change when its payment leaves the look-back); its other keys are past the open-item look-back.
-    let leaving = day - lookback - chrono::Duration::days(1);
+    let leaving = leaving_day(day, params);
     let mut seeds: Vec<NaiveDate> = vec![day, unsettled_day, leaving];
     // Days whose rows are all seeds: T (and a look-back of 0 days).
     let whole_days: HashSet<NaiveDate> = HashSet::from_iter([day]);
@@ -89,8 +89,7 @@ pub fn load_active_with(
         None => (None, None),
     };
     // Read before the import: still true unless the import stored a file dated before T.
-    let dates: HashMap<i64, NaiveDate> = input.files.iter().map(|f| (f.id, f.date)).collect();
-    if handoff.files.iter().any(|(id, _)| dates.get(id).is_none_or(|d| *d < day)) {
+    if handoff.files.iter().any(|(id, _)| current.get(id).is_none_or(|&i| input.files[i].date < day)) {
         leaving_prefetched = None;
     }
     // The seed days' Alipay rows here, the local seeds on the second connection meanwhile.
@@ -432,7 +431,7 @@ fn leaving_rows(conn: &Connection, leaving: NaiveDate) -> Result<LeavingRows> {
 impl LocalSeedPrefetch {
     pub(in crate::store) fn start(path: std::path::PathBuf, day: NaiveDate, params: &Params) -> Option<Self> {
         let from = params.window_start(day);
-        let leaving = day - chrono::Duration::days(params.lookback_days()) - chrono::Duration::days(1);
+        let leaving = leaving_day(day, params);
         let params = params.clone();
         let handle = std::thread::Builder::new()
             .name("local-seeds".into())
@@ -460,6 +459,11 @@ impl LocalSeedPrefetch {
     fn take(self, day: NaiveDate) -> Option<Result<(LocalSide, LeavingRows)>> {
         (self.day == day).then(|| self.handle.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
     }
+}
+
+/// The day leaving T's cut (the day before T − look-back): its keys with rows after it are seeds.
+fn leaving_day(day: NaiveDate, params: &Params) -> NaiveDate {
+    day - chrono::Duration::days(params.lookback_days() + 1)
 }
 
 /// A local record's key: record type and record id, as stored.
