@@ -19,7 +19,7 @@
 
 use super::checks::{non_order, SettledRow};
 use super::input::{AlipayRow, Input};
-use super::totals::{cancelled, voided};
+use super::totals::voided;
 use super::{HashMap, HashSet, Outcome};
 use crate::domain::{display_money, Currency, FileKind, FlowPart, PendingState, TransType, FLOW_EXAMPLES, FLOW_KEYS};
 use chrono::NaiveDate;
@@ -83,7 +83,13 @@ impl Parts {
 
 /// Adds each currency's roll-forward to `out.summary` (`CurrencyTotals::flow`). `settled` is the
 /// settlement check's view of the day's settlement-detail rows.
-pub(super) fn add(input: &Input, date: NaiveDate, settled: &[SettledRow], out: &mut Outcome) {
+pub(super) fn add(
+    input: &Input,
+    date: NaiveDate,
+    settled: &[SettledRow],
+    cancelled: &HashSet<&str>,
+    out: &mut Outcome,
+) {
     let file_name = |id: i64| input.files.iter().find(|f| f.id == id).map_or("?", |f| f.name.as_str());
     // One row as its file has it: type, id, its own amount (a settlement row's net), and where it is.
     let line = |r: &AlipayRow, c: Currency, amount: i64, note: &str| {
@@ -99,12 +105,11 @@ pub(super) fn add(input: &Input, date: NaiveDate, settled: &[SettledRow], out: &
         };
         format!("{what} {id} {}{note}: {} line {}", display_money(amount, c), file_name(r.file_id), r.line)
     };
-    let cancelled = cancelled(input);
     let mut caps: Vec<Capture> = Vec::new();
     for r in input.rows.iter().filter(|r| r.date == date && r.kind == FileKind::Transactions) {
         let (Some(c), a) = (r.currency, r.amount.unwrap_or(0)) else { continue };
         let signed = match r.trans_type {
-            TransType::Payment if !voided(r, &cancelled) => a,
+            TransType::Payment if !voided(r, cancelled) => a,
             TransType::Refund | TransType::Cancel => -a,
             _ => continue,
         };

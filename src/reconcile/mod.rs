@@ -184,8 +184,10 @@ fn run_replaying(input: &Input, params: &Params, full: bool, count_before: bool)
         let (checks, settled) = checks;
         out.findings.extend(checks);
         sort_findings(&mut out.findings);
-        out.summary = totals::summary(input, &frames, date, &out, matched_at_t.values().sum());
-        flow::add(input, date, &settled, &mut out);
+        // The payments cancelled in the window: not captured, for the totals and the roll-forward alike.
+        let cancelled = totals::cancelled(input);
+        out.summary = totals::summary(input, &frames, date, &out, matched_at_t.values().sum(), &cancelled);
+        flow::add(input, date, &settled, &cancelled, &mut out);
         tracing::debug!("engine phase: checks joined, summary");
         Ok((out, keys))
     })

@@ -11,10 +11,17 @@ use crate::domain::{
 use chrono::NaiveDate;
 use std::collections::BTreeMap;
 
-pub(super) fn summary(input: &Input, frames: &Frames, date: NaiveDate, out: &Outcome, matched: i64) -> DaySummary {
+pub(super) fn summary(
+    input: &Input,
+    frames: &Frames,
+    date: NaiveDate,
+    out: &Outcome,
+    matched: i64,
+    cancelled: &HashSet<&str>,
+) -> DaySummary {
     // Keyed by the currency while summing (no text per row); by its code in the summary.
     let mut cur: BTreeMap<Currency, CurrencyTotals> = BTreeMap::new();
-    alipay_totals(input, date, &mut cur);
+    alipay_totals(input, date, cancelled, &mut cur);
     settlement_totals(input, date, &mut cur);
     let counted_totals = settled_net(input, date, &mut cur);
     settlement_sources(input, date, &counted_totals, &mut cur);
@@ -35,15 +42,19 @@ pub(super) fn summary(input: &Input, frames: &Frames, date: NaiveDate, out: &Out
 
 /// Alipay's transaction totals of the day: captured payments (not cancelled anywhere in the window),
 /// refunds and cancels.
-fn alipay_totals(input: &Input, date: NaiveDate, cur: &mut BTreeMap<Currency, CurrencyTotals>) {
-    let cancelled = cancelled(input);
+fn alipay_totals(
+    input: &Input,
+    date: NaiveDate,
+    cancelled: &HashSet<&str>,
+    cur: &mut BTreeMap<Currency, CurrencyTotals>,
+) {
     for r in input.rows.iter().filter(|r| r.date == date && r.kind == FileKind::Transactions) {
         let Some(c) = r.currency else { continue };
         let t = cur.entry(c).or_default();
         let a = r.amount.unwrap_or(0);
         match r.trans_type {
             TransType::Payment => {
-                if !voided(r, &cancelled) {
+                if !voided(r, cancelled) {
                     t.alipay_payments += a;
                     t.alipay_payment_count += 1;
                 }
