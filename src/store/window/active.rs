@@ -393,7 +393,8 @@ fn version_ids(v: &LocalVersion) -> [(Kind, Option<&str>); 3] {
 /// seeds read that way can only be more than after the import — a day whose transaction file arrives
 /// in the import still counts as a day without one, its sales are seeded too — or miss the payments
 /// that only a refund of the day's own files refers to, which the closure finds from those rows:
-/// the loaded keys and families are the same, only a few more keys may be loaded.
+/// the loaded keys and families are the same, only a few more keys may be loaded. The leaving day's
+/// Alipay rows ([`LeavingRows`]) are read there too, after the local seeds.
 pub(in crate::store) struct LocalSeedPrefetch {
     day: NaiveDate,
     handle: std::thread::JoinHandle<Result<(LocalSide, LeavingRows)>>,
