@@ -16,6 +16,7 @@ DAYS=${2:-22}
 LAST=${3:-2026-11-25}
 BIN=${BIN:-$(cd "$(dirname "$0")/.." && pwd)/target/release/alipay-recon}
 # KEEP=/some/dir keeps the database and files there (for profiling a day by hand afterwards).
+# LOGS=/some/dir keeps each run's debug log there (one JSON file per run, with the phase timings).
 if [[ -n ${KEEP:-} ]]; then
   WORK=$KEEP && rm -rf "$WORK" && mkdir -p "$WORK"
 else
@@ -55,7 +56,13 @@ arrive() {
 # Runs `$@` (an alipay-recon command) and prints "seconds peakRSS-MiB how-it-was-computed".
 timed() {
   local log t rss how
-  log=$( { /usr/bin/time -f "TIME %e %M" "$BIN" --config alipay-recon.toml --log-format json "$@" >/dev/null; } 2>&1 || true)
+  if [[ -n ${LOGS:-} ]]; then
+    mkdir -p "$LOGS"
+    log=$( { RUST_LOG=alipay_recon=debug /usr/bin/time -f "TIME %e %M" "$BIN" --config alipay-recon.toml --log-format json "$@" >/dev/null; } 2>&1 || true)
+    printf '%s\n' "$log" > "$LOGS/$(date +%s%N)-$*.log"
+  else
+    log=$( { /usr/bin/time -f "TIME %e %M" "$BIN" --config alipay-recon.toml --log-format json "$@" >/dev/null; } 2>&1 || true)
+  fi
   t=$(grep '^TIME' <<<"$log" | awk '{print $2}')
   rss=$(grep '^TIME' <<<"$log" | awk '{printf "%.0f", $3 / 1024}')
   how=$(grep '"reconciled"' <<<"$log" | tail -1 | grep -o '"rows":[0-9]*,"local":[0-9]*\|"incremental_from":"[0-9-]*"\|"days":[0-9]*' | tr '\n' ' ' || true)
