@@ -9,7 +9,7 @@
 # It ends with the ratios the issue asks for (day DAYS / day 1, rerun and post-restatement run over the
 # median normal day).
 #   cargo build --release && bash benches/steady_state.sh [N=100000] [DAYS=22] [LAST=2026-11-25]
-# BIN=/path/to/alipay-recon times another build; KEEP=DIR keeps the work folder.
+# BIN=/path/to/alipay-recon times another build; KEEP=DIR keeps the work folder; DAILY_ONLY=1 runs the days only.
 set -euo pipefail
 N=${1:-100000}
 DAYS=${2:-22}
@@ -85,6 +85,12 @@ median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? 
 normal=$(median "${TIMES[@]:1}")
 
 echo
+# DAILY_ONLY=1 stops here (the daily runs' A/B, without the rerun and the restatement).
+if [[ -n ${DAILY_ONLY:-} ]]; then
+  awk -v a="${TIMES[0]}" -v b="${TIMES[$((DAYS - 1))]}" -v ra="${RSS[0]}" -v rb="${RSS[$((DAYS - 1))]}" -v n="$normal" -v days="$DAYS" \
+    'BEGIN { printf "day %d / day 1: time x%.2f, peak RSS x%.2f; median normal day %.2f s\n", days, b / a, rb / ra, n }'
+  exit 0
+fi
 back=$(( DAYS > 11 ? 10 : DAYS - 2 ))
 d=$(day_of "-$back")
 read -r t_rerun rss_rerun how < <(timed run --date "$d" --no-email)

@@ -37,6 +37,24 @@ pub fn load_active_with(
 ) -> Result<Input> {
     let t = std::time::Instant::now();
     let lap = |what: &str| tracing::debug!(what, ms = t.elapsed().as_millis() as u64, "active load phase");
+    let input = load_active_inner(conn, day, params, state_ids, handoff, &lap)?;
+    tracing::debug!(
+        rows = input.rows.len(),
+        local = input.local.len(),
+        ms = t.elapsed().as_millis() as u64,
+        "active window loaded"
+    );
+    Ok(input)
+}
+
+fn load_active_inner(
+    conn: &Connection,
+    day: NaiveDate,
+    params: &Params,
+    state_ids: &[String],
+    handoff: Handoff,
+    lap: &dyn Fn(&str),
+) -> Result<Input> {
     let from = params.window_start(day);
     let (a, b) = (from.to_string(), day.to_string());
     let mut input = Input { date: Some(day), from: Some(from), ..Default::default() };
@@ -76,8 +94,8 @@ pub fn load_active_with(
         None => None,
     };
     let current: HashMap<i64, usize> = input.files.iter().enumerate().map(|(i, f)| (f.id, i)).collect();
-    let mut rows: Vec<(i64, AlipayRow)> = Vec::new();
-    let mut seen_rows: HashSet<i64> = HashSet::default();
+    let mut rows: Vec<AlipayRow> = Vec::new();
+    let mut seen_rows = SeenRows::default();
     let mut ccys = [Currencies::default(), Currencies::default(), Currencies::default()];
     let mut texts = RowTexts::default();
     let mut wallets: HashMap<i64, WalletAt> = HashMap::default();
@@ -98,11 +116,7 @@ pub fn load_active_with(
         {
             // The handoff's rows by file (they come file after file, in the order of its file list).
             let Handoff { rows: held_rows, files: held_files, .. } = handoff;
-            let mut held: HashMap<i64, Vec<AlipayRow>> = HashMap::default();
-            let mut it = held_rows.into_iter();
-            for (id, n) in held_files {
-                held.insert(id, it.by_ref().take(n).collect());
-            }
+            let mut held = held_by_file(held_rows, held_files);
             let mut ranges = conn.prepare_cached("SELECT first_row, last_row FROM files WHERE id = ?1")?;
             let mut all =
                 conn.prepare_cached(&format!("{ROW_COLUMNS} WHERE r.id BETWEEN ?2 AND ?3 AND r.file_id = ?1"))?;
@@ -137,10 +151,12 @@ pub fn load_active_with(
                 // A held file's rows have the ids first..=last in line order (one insert transaction).
                 if let Some(held_rows) = whole.then(|| held.remove(&f.id)).flatten() {
                     if usize::try_from(last - first + 1).ok() == Some(held_rows.len()) {
-                        for (rid, row) in (first..).zip(held_rows) {
-                            if seen_rows.insert(rid) {
-                                rows.push((rid, row));
-                            }
+                        // Moved, not copied (a day's file is a million rows at volume).
+                        seen_rows.add_range(first, last);
+                        if rows.is_empty() {
+                            rows = held_rows;
+                        } else {
+                            rows.extend(held_rows);
                         }
                         continue;
                     }
@@ -161,7 +177,7 @@ pub fn load_active_with(
                 for row in found {
                     let (rid, row) = row?;
                     if seen_rows.insert(rid) {
-                        rows.push((rid, row));
+                        rows.push(row);
                     }
                 }
                 lap(if whole {
@@ -173,7 +189,7 @@ pub fn load_active_with(
                 });
             }
         }
-        for (_, r) in &rows {
+        for r in &rows {
             for (kind, id) in row_ids(r) {
                 ids.add(kind, id);
             }
@@ -284,7 +300,7 @@ pub fn load_active_with(
                 for (kind, id) in row_ids(&row) {
                     ids.add(kind, id);
                 }
-                rows.push((rid, row));
+                rows.push(row);
             }
             lap("read rows");
             for v in &locals.local[before..] {
@@ -296,30 +312,26 @@ pub fn load_active_with(
         }
         // Every family is complete: refunds get their payment ids as the full load gives them; a
         // filled id may bring more of the window (its local payment), so the closure goes on.
-        rows.sort_unstable_by_key(|(_, r)| (current.get(&r.file_id).copied().unwrap_or(usize::MAX), r.line));
-        input.rows = rows.drain(..).map(|(_, r)| r).collect();
+        // A stable sort: it finds the runs the rows came in (each seed file, then the few rows the
+        // probes found) and merges them, moving each row about once. The unstable sort moved every row
+        // ~log n times: about a second of a 1M-payment day's load.
+        rows.sort_by_key(|r| (current.get(&r.file_id).copied().unwrap_or(usize::MAX), r.line));
+        input.rows = std::mem::take(&mut rows);
         fill_payment_ids(conn, &mut input, &b).context("cannot look up the payments of the window's refunds")?;
-        for r in &input.rows {
+        // Only a refund's or cancel's payment id can have been filled (the others were added above).
+        for r in input.rows.iter().filter(|r| matches!(r.trans_type, TransType::Refund | TransType::Cancel)) {
             ids.add(Kind::Merchant, r.merchant_trans_id.as_deref());
         }
         if ids.is_done() {
             break;
         }
-        // Keep the rows (with their row ids lost: they are only needed to skip known rows, which
-        // `seen_rows` still does) and continue.
-        rows = std::mem::take(&mut input.rows).into_iter().map(|r| (0, r)).collect();
+        // Keep the rows and continue (`seen_rows` still skips the known ones).
+        rows = std::mem::take(&mut input.rows);
     }
     input.local = locals.local;
     conn.execute("DELETE FROM temp.active_local", [])?;
     drop(side);
-    tracing::debug!(
-        rows = input.rows.len(),
-        local = input.local.len(),
-        ids = ids.len(),
-        rounds,
-        ms = t.elapsed().as_millis() as u64,
-        "active window loaded"
-    );
+    tracing::debug!(ids = ids.len(), rounds, "active load closed");
     Ok(input)
 }
 
@@ -338,11 +350,50 @@ enum Kind {
     Alipay,
 }
 
+/// The Alipay row ids read so far: whole held files as ranges (a day's files are millions of rows),
+/// the others one by one.
+#[derive(Default)]
+struct SeenRows {
+    ranges: Vec<(i64, i64)>,
+    ids: HashSet<i64>,
+}
+
+impl SeenRows {
+    fn add_range(&mut self, first: i64, last: i64) {
+        self.ranges.push((first, last));
+    }
+
+    /// Whether the row was new.
+    fn insert(&mut self, rid: i64) -> bool {
+        !self.ranges.iter().any(|&(a, b)| (a..=b).contains(&rid)) && self.ids.insert(rid)
+    }
+}
+
+/// The run's held rows (`Handoff`: files one after the other, as `files` counts them) by file id,
+/// moved rather than copied where the counts add up.
+fn held_by_file(mut rows: Vec<AlipayRow>, files: Vec<(i64, usize)>) -> HashMap<i64, Vec<AlipayRow>> {
+    let mut held: HashMap<i64, Vec<AlipayRow>> = HashMap::default();
+    if files.iter().map(|&(_, n)| n).sum::<usize>() == rows.len() {
+        // From the last file back: each file's rows are the tail split off (the first file keeps the
+        // vector itself).
+        for &(id, n) in files.iter().rev() {
+            let at = rows.len() - n;
+            held.insert(id, if at == 0 { std::mem::take(&mut rows) } else { rows.split_off(at) });
+        }
+    } else {
+        let mut it = rows.into_iter();
+        for (id, n) in files {
+            held.insert(id, it.by_ref().take(n).collect());
+        }
+    }
+    held
+}
+
 /// The ids found so far, by kind, and those not looked up yet.
 #[derive(Default)]
 struct Ids {
-    seen: [HashSet<String>; 2],
-    frontier: [Vec<String>; 2],
+    seen: [HashSet<Id>; 2],
+    frontier: [Vec<Id>; 2],
 }
 
 impl Ids {
@@ -350,8 +401,10 @@ impl Ids {
         let k = kind as usize;
         if let Some(id) = id.map(str::trim).filter(|s| !s.is_empty()) {
             if !self.seen[k].contains(id) {
-                self.seen[k].insert(id.to_string());
-                self.frontier[k].push(id.to_string());
+                // Inline texts (ids are short): no allocation per id at millions of ids.
+                let id = Id::from(id);
+                self.seen[k].insert(id.clone());
+                self.frontier[k].push(id);
             }
         }
     }
@@ -362,7 +415,7 @@ impl Ids {
     }
 
     /// The ids to look up now: merchant ids, Alipay ids.
-    fn take(&mut self) -> [Vec<String>; 2] {
+    fn take(&mut self) -> [Vec<Id>; 2] {
         std::mem::take(&mut self.frontier)
     }
 
@@ -600,10 +653,9 @@ impl LocalSide {
     /// The local keys a round's merchant ids name, except the keys already loaded: by their own id
     /// (a payment's or refund's record id, also in the history, whose versions may carry other ids than
     /// the snapshot) and refunds by their payment id.
-    fn keys_by_merchant_id(&self, conn: &Connection, merchant: &[String]) -> Result<Vec<(String, String)>> {
+    fn keys_by_merchant_id(&self, conn: &Connection, merchant: &[Id]) -> Result<Vec<(String, String)>> {
         // The record keys not loaded yet: most of a round's ids are the day's own sales, loaded.
-        let unseen =
-            |t: RecordType| -> Vec<&String> { merchant.iter().filter(|id| !self.seen.contains(t, id)).collect() };
+        let unseen = |t: RecordType| -> Vec<&Id> { merchant.iter().filter(|id| !self.seen.contains(t, id)).collect() };
         let key = |r: &rusqlite::Row| Ok((r.get(0)?, r.get(1)?));
         // A payment's merchant id is its record id: only refunds are looked up by it (the partial index
         // local_records_refunds_by_trans_id; without `record_type = 'REFUND'` SQLite would build a
@@ -632,7 +684,7 @@ impl LocalSide {
 }
 
 /// The local keys whose acquirement id is one of a round's Alipay ids.
-fn keys_by_alipay_id(conn: &Connection, alipay: &[String]) -> Result<Vec<(String, String)>> {
+fn keys_by_alipay_id(conn: &Connection, alipay: &[Id]) -> Result<Vec<(String, String)>> {
     probe_in_chunks(
         conn,
         "SELECT lr.record_type, lr.record_id FROM rarray(?1) k CROSS JOIN local_records lr ON lr.acquirement_id = k.value",
@@ -648,17 +700,17 @@ fn keys_by_alipay_id(conn: &Connection, alipay: &[String]) -> Result<Vec<(String
 fn probe_in_chunks<'a, T>(
     conn: &Connection,
     sql: &str,
-    ids: impl IntoIterator<Item = &'a String>,
+    ids: impl IntoIterator<Item = &'a Id>,
     row: impl Fn(&rusqlite::Row) -> rusqlite::Result<T>,
 ) -> Result<Vec<T>> {
     const CHUNK: usize = 50_000;
-    let mut ids: Vec<&String> = ids.into_iter().collect();
+    let mut ids: Vec<&Id> = ids.into_iter().collect();
     ids.sort_unstable();
     let mut st = conn.prepare_cached(sql)?;
     let mut out = Vec::new();
     for chunk in ids.chunks(CHUNK) {
         let list =
-            std::rc::Rc::new(chunk.iter().map(|id| rusqlite::types::Value::Text((*id).clone())).collect::<Vec<_>>());
+            std::rc::Rc::new(chunk.iter().map(|id| rusqlite::types::Value::Text(id.to_string())).collect::<Vec<_>>());
         for x in st.query_map([list], &row)? {
             out.push(x?);
         }
@@ -680,7 +732,7 @@ const ALIPAY_ID_PROBES: &str = "SELECT r.id FROM rarray(?1) k CROSS JOIN alipay_
      UNION ALL SELECT r.id FROM rarray(?1) k CROSS JOIN alipay_rows r ON r.original_alipay_id = k.value";
 
 /// The row ids one of the probes above finds for `ids`.
-fn row_hits(conn: &Connection, probes: &str, ids: &[String]) -> Result<Vec<i64>> {
+fn row_hits(conn: &Connection, probes: &str, ids: &[Id]) -> Result<Vec<i64>> {
     probe_in_chunks(conn, probes, ids, |r| r.get::<_, i64>(0))
 }
 
