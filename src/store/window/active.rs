@@ -102,13 +102,14 @@ fn load_active_inner(
     let mut locals = LocalSide::default();
     let seed = LocalSeeds { day, from, leaving, local_days: &local_days, a: &a, b: &b };
     let mut handoff = handoff;
-    let (prefetched, mut leaving_prefetched) = match handoff.local_seeds.take().and_then(|p| p.take(day)).transpose()? {
-        Some((side, rows)) => (Some(side), Some(rows)),
-        None => (None, None),
-    };
+    let (prefetched, mut leaving_prefetched, mut unsettled_prefetched) =
+        match handoff.local_seeds.take().and_then(|p| p.take(day)).transpose()? {
+            Some(p) => (Some(p.local), Some(p.leaving), Some(p.unsettled)),
+            None => (None, None, None),
+        };
     // Read before the import: still true unless the import stored a file dated before T.
     if handoff.files.iter().any(|(id, _)| current.get(id).is_none_or(|&i| input.files[i].date < day)) {
-        leaving_prefetched = None;
+        (leaving_prefetched, unsettled_prefetched) = (None, None);
     }
     // The seed days' Alipay rows here, the local seeds on the second connection meanwhile.
     let alipay_seeds = || -> Result<()> {
@@ -122,19 +123,14 @@ fn load_active_inner(
                 conn.prepare_cached(&format!("{ROW_COLUMNS} WHERE r.id BETWEEN ?2 AND ?3 AND r.file_id = ?1"))?;
             // The UNSETTLED day's transaction rows without a settlement-detail row of the same type and
             // Alipay id in the window (the others are settled at T as they were at T−1).
-            let mut unsettled = conn.prepare_cached(&format!(
-                "{ROW_COLUMNS} WHERE r.id BETWEEN ?2 AND ?3 AND r.file_id = ?1 AND NOT EXISTS (
-                    SELECT 1 FROM alipay_rows s JOIN files sf ON sf.id = s.file_id
-                    WHERE s.alipay_id = r.alipay_id AND s.trans_type = r.trans_type AND sf.kind = 'settlement_detail'
-                      AND sf.current = 1 AND sf.business_date BETWEEN ?4 AND ?5)"
-            ))?;
+            let mut unsettled = conn.prepare_cached(&format!("{ROW_COLUMNS}{UNSETTLED_ROWS}"))?;
             // The leaving day's rows whose key (or a refund or cancel referring to them) has a row
             // or record dated after it: when the leaving day leaves T's cut, that key's item date and
             // answer move to its later rows (a sale booked by Alipay after midnight, a refund of an
             // earlier payment). A key all on the leaving day leaves with it; settlement rows do not
             // count (they settle a key, they are not its rows).
             let mut referred = conn.prepare_cached(&format!("{ROW_COLUMNS}{LEAVING_ROWS}"))?;
-            // The same rows, found while the run imported ([`LeavingRows`]).
+            // The same rows (leaving or unsettled), found while the run imported ([`SeedRows`]).
             let mut by_ids = conn
                 .prepare_cached(&format!("{ROW_COLUMNS} WHERE r.id IN (SELECT value FROM rarray(?1)) ORDER BY r.id"))?;
             let seed_file = |f: &&FileIn| match f.kind {
@@ -166,7 +162,15 @@ fn load_active_inner(
                 let found = if whole {
                     all.query_map(params![f.id, first, last], &mut read)?
                 } else if f.date == unsettled_day {
-                    unsettled.query_map(params![f.id, first, last, a, b], &mut read)?
+                    match unsettled_prefetched.as_mut().and_then(|l| l.remove(&f.id)) {
+                        Some(ids) => {
+                            let list = std::rc::Rc::new(
+                                ids.into_iter().map(rusqlite::types::Value::Integer).collect::<Vec<_>>(),
+                            );
+                            by_ids.query_map(params![list], &mut read)?
+                        }
+                        None => unsettled.query_map(params![f.id, first, last, a, b], &mut read)?,
+                    }
                 } else if let Some(ids) = leaving_prefetched.as_mut().and_then(|l| l.remove(&f.id)) {
                     let list =
                         std::rc::Rc::new(ids.into_iter().map(rusqlite::types::Value::Integer).collect::<Vec<_>>());
@@ -447,36 +451,52 @@ fn version_ids(v: &LocalVersion) -> [(Kind, Option<&str>); 3] {
 /// in the import still counts as a day without one, its sales are seeded too — or miss the payments
 /// that only a refund of the day's own files refers to, which the closure finds from those rows:
 /// the loaded keys and families are the same, only a few more keys may be loaded. The leaving day's
-/// Alipay rows ([`LeavingRows`]) are read there too, after the local seeds.
+/// Alipay seed rows of the leaving day and of the UNSETTLED day ([`SeedRows`]) are read there too,
+/// after the local seeds.
 pub(in crate::store) struct LocalSeedPrefetch {
     day: NaiveDate,
-    handle: std::thread::JoinHandle<Result<(LocalSide, LeavingRows)>>,
+    handle: std::thread::JoinHandle<Result<Prefetched>>,
 }
 
-/// The leaving day's transaction rows that stay seeds ([`LEAVING_ROWS`]), by file id, read with the
-/// local seeds while the run imports: they depend only on data dated after the leaving day and
-/// before T, which that import does not change unless it stores a file dated before T (then the
-/// load reads them itself). Rows linked only to the day's own files are found by the closure from
-/// those rows' ids, as after the import.
-type LeavingRows = HashMap<i64, Vec<i64>>;
+/// What [`LocalSeedPrefetch`] read.
+struct Prefetched {
+    local: LocalSide,
+    leaving: SeedRows,
+    unsettled: SeedRows,
+}
 
-/// [`LeavingRows`] of `leaving`'s current transaction files.
-fn leaving_rows(conn: &Connection, leaving: NaiveDate) -> Result<LeavingRows> {
+/// Seed rows of one day's transaction files (row ids by file id), read with the local seeds while
+/// the run imports:
+/// - the leaving day's rows that stay seeds ([`LEAVING_ROWS`]): they depend only on data dated after
+///   the leaving day and before T;
+/// - the UNSETTLED day's rows without a settlement-detail row in the window ([`UNSETTLED_ROWS`]): the
+///   day's own settlement file may or may not be stored yet when they are read, so they can only be
+///   more than after the import — a row it settles is loaded as a key of its own, with the same
+///   answer (a settled payment).
+///
+/// The import changes neither unless it stores a file dated before T (then the load reads them
+/// itself). Rows linked only to the day's own files are found by the closure from those rows' ids, as
+/// after the import.
+type SeedRows = HashMap<i64, Vec<i64>>;
+
+/// [`SeedRows`] of `date`'s current transaction files: the ids of the rows `filter` (a WHERE clause of
+/// `alipay_rows r` taking the file, its first and last row id, then `args`) keeps.
+fn seed_rows(conn: &Connection, date: NaiveDate, filter: &str, args: &[&str]) -> Result<SeedRows> {
     let mut files = conn.prepare(
         "SELECT id, first_row, last_row FROM files WHERE current = 1 AND kind = ?1 AND business_date = ?2
          AND first_row IS NOT NULL",
     )?;
-    let mut rows = conn.prepare(&format!("SELECT r.id FROM alipay_rows r{LEAVING_ROWS}"))?;
-    let mut out = LeavingRows::default();
+    let mut rows = conn.prepare(&format!("SELECT r.id FROM alipay_rows r{filter}"))?;
+    let mut out = SeedRows::default();
     let list: Vec<(i64, i64, i64)> = files
-        .query_map(params![FileKind::Transactions.as_str(), leaving.to_string()], |r| {
+        .query_map(params![FileKind::Transactions.as_str(), date.to_string()], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?))
         })?
         .collect::<rusqlite::Result<_>>()?;
     for (id, first, last) in list {
-        let ids = rows
-            .query_map(params![id, first, last, leaving.to_string()], |r| r.get(0))?
-            .collect::<rusqlite::Result<Vec<i64>>>()?;
+        let mut p: Vec<&dyn rusqlite::ToSql> = vec![&id, &first, &last];
+        p.extend(args.iter().map(|a| a as &dyn rusqlite::ToSql));
+        let ids = rows.query_map(p.as_slice(), |r| r.get(0))?.collect::<rusqlite::Result<Vec<i64>>>()?;
         out.insert(id, ids);
     }
     Ok(out)
@@ -489,7 +509,7 @@ impl LocalSeedPrefetch {
         let params = params.clone();
         let handle = std::thread::Builder::new()
             .name("local-seeds".into())
-            .spawn(move || -> Result<(LocalSide, LeavingRows)> {
+            .spawn(move || -> Result<Prefetched> {
                 let conn = open_side(&path)?;
                 let (a, b) = (from.to_string(), day.to_string());
                 let mut st = conn.prepare(
@@ -502,15 +522,23 @@ impl LocalSeedPrefetch {
                 let local_days = local_days(day, &params, |d| file_days.contains(&d.to_string()));
                 let mut side = LocalSide::default();
                 side.seed(&conn, &LocalSeeds { day, from, leaving, local_days: &local_days, a: &a, b: &b })?;
-                let leaving = if leaving >= from { leaving_rows(&conn, leaving)? } else { LeavingRows::default() };
-                Ok((side, leaving))
+                let leaving = match leaving >= from {
+                    true => seed_rows(&conn, leaving, LEAVING_ROWS, &[&leaving.to_string()])?,
+                    false => SeedRows::default(),
+                };
+                let unsettled_day = day - chrono::Duration::days(params.unsettled_after_days as i64);
+                let unsettled = match unsettled_day >= from && unsettled_day < day {
+                    true => seed_rows(&conn, unsettled_day, UNSETTLED_ROWS, &[&a, &b])?,
+                    false => SeedRows::default(),
+                };
+                Ok(Prefetched { local: side, leaving, unsettled })
             })
             .ok()?;
         Some(LocalSeedPrefetch { day, handle })
     }
 
     /// The seeds, if they are `day`'s.
-    fn take(self, day: NaiveDate) -> Option<Result<(LocalSide, LeavingRows)>> {
+    fn take(self, day: NaiveDate) -> Option<Result<Prefetched>> {
         (self.day == day).then(|| self.handle.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
     }
 }
@@ -562,6 +590,14 @@ const LEAVING_ROWS: &str = " WHERE r.id BETWEEN ?2 AND ?3 AND r.file_id = ?1 AND
         OR (r.merchant_refund_id IS NOT NULL AND EXISTS (SELECT 1 FROM local_records l
             WHERE l.record_type = 'REFUND' AND l.record_id = r.merchant_refund_id
             AND +l.business_date > ?4)))";
+
+/// The UNSETTLED day's transaction rows (`?1` file, `?2..=?3` its row ids) without a settlement-detail
+/// row of the same type and Alipay id in the window (`?4..=?5`): the others are settled at T as they
+/// were at T−1.
+const UNSETTLED_ROWS: &str = " WHERE r.id BETWEEN ?2 AND ?3 AND r.file_id = ?1 AND NOT EXISTS (
+        SELECT 1 FROM alipay_rows s JOIN files sf ON sf.id = s.file_id
+        WHERE s.alipay_id = r.alipay_id AND s.trans_type = r.trans_type AND sf.kind = 'settlement_detail'
+          AND sf.current = 1 AND sf.business_date BETWEEN ?4 AND ?5)";
 
 /// The leaving day's (`?1`) local records whose key, or the payment a refund refers to, has a row or
 /// record dated after it.
@@ -788,19 +824,24 @@ fn load_local_keys(
 mod tests {
     use super::*;
 
-    /// Each subquery of the leaving day's seeds is one index probe per row: a plan that scans a table,
+    /// Each subquery of the leaving day's seeds (and of the UNSETTLED day's) is one index probe per row: a plan that scans a table,
     /// or a range of dates, per row took minutes at 100k rows a day (the date index once served
     /// `l.business_date > ?` in place of the key's index).
     #[test]
     fn leaving_seeds_probe_indexes() {
         let conn = crate::store::open_in_memory().unwrap();
-        for sql in [format!("{ROW_COLUMNS}{LEAVING_ROWS}"), LEAVING_LOCAL.to_string()] {
+        let seeds = [
+            (format!("{ROW_COLUMNS}{LEAVING_ROWS}"), 5),
+            (LEAVING_LOCAL.to_string(), 5),
+            (format!("{ROW_COLUMNS}{UNSETTLED_ROWS}"), 1),
+        ];
+        for (sql, at_least) in seeds {
             let mut st = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
             let nulls = vec![rusqlite::types::Null; st.parameter_count()];
             let plan: Vec<String> =
                 st.query_map(rusqlite::params_from_iter(nulls), |r| r.get(3)).unwrap().map(Result::unwrap).collect();
             let subqueries = plan.iter().filter(|l| l.contains("SUBQUERY")).count();
-            assert!(subqueries >= 5, "{plan:#?}");
+            assert!(subqueries >= at_least, "{plan:#?}");
             for line in plan.iter().filter(|l| !l.contains("SUBQUERY")) {
                 let probe = line.starts_with("SEARCH") && (line.contains("=?)") || line.contains("rowid>?"));
                 assert!(probe && !line.contains("business_date>"), "not one index probe: {line}\n{plan:#?}");
