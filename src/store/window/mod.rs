@@ -613,21 +613,15 @@ pub fn stored_rows(conn: &Connection, from: NaiveDate, to: NaiveDate) -> Result<
     let (a, b) = (from.to_string(), to.to_string());
     let what =
         || format!("cannot count the rows stored for {from} … {to} (is the database readable? `alipay-recon doctor`)");
-    let files: i64 = conn
+    let rows: i64 = conn
         .query_row(
-            "SELECT COALESCE(SUM(row_count), 0) FROM files WHERE current = 1 AND business_date BETWEEN ?1 AND ?2",
+            "SELECT (SELECT COALESCE(SUM(row_count), 0) FROM files WHERE current = 1 AND business_date BETWEEN ?1 AND ?2)
+                  + (SELECT COUNT(*) FROM local_records WHERE business_date BETWEEN ?1 AND ?2)",
             rusqlite::params![a, b],
             |r| r.get(0),
         )
         .with_context(what)?;
-    let local: i64 = conn
-        .query_row(
-            "SELECT COUNT(*) FROM local_records WHERE business_date BETWEEN ?1 AND ?2",
-            rusqlite::params![a, b],
-            |r| r.get(0),
-        )
-        .with_context(what)?;
-    Ok((files + local).max(0) as u64)
+    Ok(rows.max(0) as u64)
 }
 
 #[cfg(test)]
