@@ -332,7 +332,7 @@ fn parts_add_up_on_random_days() {
         "the random days exercise the parts: {with_difference} {with_other_lines}"
     );
     // Every part but `voided_settled` (a cancelled payment settled as a pair that nets to zero, which
-    // these days do not make).
+    // these days do not make: `reconcile::tests::settlement::a_voided_payment_settled_on_its_own_day_…`).
     let all = crate::domain::FLOW_KEYS.iter().filter(|k| **k != "voided_settled");
     let missing: Vec<_> = all.filter(|k| !keys_seen.contains(*k)).collect();
     assert!(missing.is_empty(), "the random days reach every roll-forward part: missing {missing:?}");

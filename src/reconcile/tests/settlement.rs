@@ -176,3 +176,32 @@ fn zero_amount_row_is_a_file_integrity_row_once() {
     assert_eq!(rows.len(), 1, "{:#?}", o.findings);
     assert!(rows[0].detail.contains("ZERO_AMOUNT"), "{}", rows[0].detail);
 }
+
+#[test]
+fn a_voided_payment_settled_on_its_own_day_is_its_own_roll_forward_part() {
+    // P8 is paid and cancelled on the 20th and settled the same day together with the refund row that
+    // nets it to zero: the check accepts the pair, and the roll-forward names both rows
+    // `voided_settled` (the cancel itself is `cancels`), so the bridge still adds up.
+    let mut w = World::with(fee_params());
+    let at = "2026-11-20T10:00:00+08:00";
+    let (p1, p8) = (pay("P1", "A1", 5600, at), pay("P8", "A8", 2000, at));
+    w.txns("2026-11-20", vec![p1.clone(), p8.clone(), cancel("P8", "A8", 2000, at)]);
+    w.sales(&[&lp("P1", "56.00", "SUCCESS", at), &lp("P8", "20.00", "CANCELLED", at)]);
+    let r8 = DetailRow {
+        merchant_refund_id: Some("P8".into()),
+        original_alipay_id: Some("A8".into()),
+        ..refund("RX8", "A8", 2000, at)
+    };
+    w.settlement("2026-11-20", vec![settle(&p1, 101), settle(&p8, 36), settle(&r8, -36)]);
+    let o = w.run("2026-11-20");
+    assert!(o.findings.iter().all(|f| f.merchant_trans_id != "P8"), "{:#?}", o.findings);
+    let flow = &o.summary.currencies["HKD"].flow;
+    let part = |k: &str| flow.iter().find(|p| p.key == k).map(|p| (p.amount, p.count));
+    assert_eq!(part("voided_settled"), Some(((2000 - 36) + (-2000 + 36), 2)), "{flow:#?}");
+    assert_eq!(part("cancels"), Some((2000, 1)), "{flow:#?}");
+    let (findings, pending): (Vec<_>, Vec<_>) = (o.findings.iter().collect(), o.pending.iter().collect());
+    let b = crate::report::bridge::bridge(&o.summary, &findings, &pending);
+    let r = b[0].roll.as_ref().expect("a roll-forward for HKD");
+    assert!(r.unexplained.is_none(), "{:#?}", r.unexplained);
+    assert_eq!(r.sum(), r.difference());
+}
