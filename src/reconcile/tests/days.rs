@@ -317,3 +317,23 @@ fn success_cancelled_at_alipay_on_a_later_day() {
     assert_eq!(cats(&o), vec![c(StatusMismatch, "P1", "")]);
     assert_eq!((o.findings[0].item_date, o.findings[0].alipay_type.as_str()), (d("2026-11-20"), "PAYMENT+CANCEL"));
 }
+
+#[test]
+fn an_old_local_refund_alipay_never_had_counts_when_its_payment_is_refunded_again() {
+    // P1 is paid on the 2nd; the till records a refund R1 on the 3rd that never reaches Alipay
+    // (MISSING_AT_ALIPAY, open for the open-item look-back, then past it). On the 14th Alipay refunds
+    // R2 of P1: the incremental day must load R1 as well — by its payment id only (no Alipay row
+    // names it, and it has no acquirement id) — or its state differs from the whole window's.
+    let mut w = World::new();
+    w.txns("2026-11-02", vec![pay("P1", "A1", 10_000, "2026-11-02T10:00:00+08:00")]);
+    w.sales(&[&lp("P1", "100.00", "SUCCESS", "2026-11-02T10:00:00+08:00")]);
+    w.txns("2026-11-03", vec![]);
+    w.sales(&["REFUND,P1,R1,60.00,HKD,SUCCESS,2026-11-03T10:00:00+08:00,,,"]);
+    for day in 4..=13 {
+        w.txns(&format!("2026-11-{day:02}"), vec![]);
+    }
+    w.txns("2026-11-14", vec![refund("R2", "A1", 5_000, "2026-11-14T10:00:00+08:00")]);
+    w.sales(&["REFUND,P1,R2,50.00,HKD,SUCCESS,2026-11-14T10:00:00+08:00,,,A1"]);
+    let o = w.run("2026-11-14");
+    assert!(!o.findings.is_empty(), "R1 and R2 refund more than P1 took: {:#?}", o);
+}

@@ -239,13 +239,14 @@ fn load_active_inner(
             {
                 let locals = &mut locals;
                 let (merchant, alipay, a, b) = (&merchant, &alipay, a.as_str(), b.as_str());
-                // Merchant ids here (Alipay rows and local keys), Alipay's ids on the second
-                // connection: about half the index probes each.
+                // Merchant ids here (Alipay rows and local keys), Alipay's ids and the merchant ids'
+                // local refunds on the second connection: about half the index probes each.
                 let alipay_side = |c: &Connection| -> Result<(Vec<i64>, Vec<LocalKey>)> {
                     let t = std::time::Instant::now();
                     let hits = row_hits(c, ALIPAY_ID_PROBES, alipay)?;
                     let rows = t.elapsed().as_millis() as u64;
-                    let keys = keys_by_alipay_id(c, alipay)?;
+                    let mut keys = keys_by_alipay_id(c, alipay)?;
+                    keys.extend(refunds_by_payment_id(c, merchant)?);
                     tracing::debug!(rows, keys = t.elapsed().as_millis() as u64, "alipay-id probes");
                     Ok((hits, keys))
                 };
@@ -692,17 +693,14 @@ impl LocalSide {
         load_local_keys(conn, s.a, b, keys, &mut self.seen, &mut self.local)
     }
 
-    /// The local keys a round's merchant ids name, except the keys already loaded: by their own id
-    /// (a payment's or refund's record id, also in the history, whose versions may carry other ids than
-    /// the snapshot) and refunds by their payment id.
+    /// The local keys a round's merchant ids name by their own id (a payment's or refund's record id,
+    /// also in the history, whose versions may carry other ids than the snapshot), except the keys
+    /// already loaded. Refunds by their payment id: [`refunds_by_payment_id`].
     fn keys_by_merchant_id(&self, conn: &Connection, merchant: &[Id]) -> Result<Vec<(String, String)>> {
         // The record keys not loaded yet: most of a round's ids are the day's own sales, loaded.
         let unseen = |t: RecordType| -> Vec<&Id> { merchant.iter().filter(|id| !self.seen.contains(t, id)).collect() };
         let key = |r: &rusqlite::Row| Ok((r.get(0)?, r.get(1)?));
-        // A payment's merchant id is its record id: only refunds are looked up by it (the partial index
-        // local_records_refunds_by_trans_id; without `record_type = 'REFUND'` SQLite would build a
-        // temporary index of every local record on each round). A key found twice is kept once by
-        // `load_local_keys`.
+        // A key found twice is kept once by `load_local_keys`.
         let mut keys = Vec::new();
         for t in [RecordType::Payment, RecordType::Refund] {
             let sql = format!(
@@ -714,15 +712,22 @@ impl LocalSide {
             );
             keys.extend(probe_in_chunks(conn, &sql, unseen(t), key)?);
         }
-        keys.extend(probe_in_chunks(
-            conn,
-            "SELECT lr.record_type, lr.record_id FROM rarray(?1) k CROSS JOIN local_records lr
-                 ON lr.record_type = 'REFUND' AND lr.merchant_trans_id = k.value",
-            merchant,
-            key,
-        )?);
         Ok(keys)
     }
+}
+
+/// The local refunds of the payments a round's merchant ids name (every id: a refund of a loaded
+/// payment may not be loaded). A payment's merchant id is its record id: only refunds are looked up by
+/// it (the partial index local_records_refunds_by_trans_id; without `record_type = 'REFUND'` SQLite
+/// would build a temporary index of every local record on each round).
+fn refunds_by_payment_id(conn: &Connection, merchant: &[Id]) -> Result<Vec<LocalKey>> {
+    probe_in_chunks(
+        conn,
+        "SELECT lr.record_type, lr.record_id FROM rarray(?1) k CROSS JOIN local_records lr
+             ON lr.record_type = 'REFUND' AND lr.merchant_trans_id = k.value",
+        merchant,
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
 }
 
 /// The local keys whose acquirement id is one of a round's Alipay ids.
