@@ -198,8 +198,14 @@ pub(crate) fn outcome_with(
         store::skipped::add_to_input(conn, params.window_start(d), d, &mut input)?;
         (how.load_ms, how.rows, how.local) = (t.elapsed().as_millis() as u64, input.rows.len(), input.local.len());
         let t = std::time::Instant::now();
-        let (mut out, keys) =
-            reconcile::run_keeping(&input, params, true).with_context(|| format!("cannot reconcile {d}"))?;
+        // A day before the date is computed for its state only: nobody reads its outcome.
+        let (out, keys) = if d >= date {
+            let (out, keys) =
+                reconcile::run_keeping(&input, params, true).with_context(|| format!("cannot reconcile {d}"))?;
+            (Some(out), keys)
+        } else {
+            (None, reconcile::run_state(&input, params).with_context(|| format!("cannot compute the state of {d}"))?)
+        };
         drop(input);
         how.engine_ms = t.elapsed().as_millis() as u64;
         how.days += 1;
@@ -207,11 +213,11 @@ pub(crate) fn outcome_with(
         // left the open-item look-back: they leave the count by their item date.
         let first_day = d - chrono::Duration::days(params.open_item_days as i64);
         let by_day = reconcile::carry_matched(&st.matched_by_day, &keys, first_day);
-        out.summary.matched = by_day.values().sum();
         if empty_from.is_none_or(|s| params.window_start(d + chrono::Duration::days(1)) >= s) {
             state::save(conn, generation, d, &hash, &by_day, &keys)?;
         }
-        if d >= date {
+        if let Some(mut out) = out {
+            out.summary.matched = by_day.values().sum();
             return Ok((out, how));
         }
         st = store::state::DayState { date: d, ids: keys.ids, matched_by_day: by_day };

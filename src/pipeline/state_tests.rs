@@ -254,6 +254,11 @@ struct Tally {
     incremental: usize,
     forward: usize,
     bootstrap: usize,
+    /// Forward runs that computed two or more days before their date from a stored state (state
+    /// only, `reconcile::run_state`), each day from the one before it: after an invalidation.
+    chains: usize,
+    /// Days computed for their state only (before a run's date), from a stored state.
+    state_only_days: usize,
 }
 
 /// Plays one history; panics with the seed and the events so far at the first difference.
@@ -330,7 +335,11 @@ fn play(seed: u64, dir: &std::path::Path, tally: &mut Tally) {
                 match how {
                     How { base: None, .. } => tally.bootstrap += 1,
                     How { days: 1, .. } => tally.incremental += 1,
-                    _ => tally.forward += 1,
+                    How { days, .. } => {
+                        tally.forward += 1;
+                        tally.state_only_days += days as usize - 1;
+                        tally.chains += usize::from(days >= 3);
+                    }
                 }
                 let reference = oracle(&w, day);
                 let (a, b) = (csvs(day, &inc), csvs(day, &reference));
@@ -380,6 +389,9 @@ fn incremental_days_equal_the_whole_window_on_random_histories() {
     // bootstrap (a first day, a rule change, a rerun with no state before it).
     assert!((tally.incremental + tally.forward) * 2 > tally.runs, "too few incremental runs: {tally:?}");
     assert!(tally.incremental > 0 && tally.forward > 0 && tally.bootstrap > 0, "{tally:?}");
+    // Recompute chains after restatements: days computed for their state only, each from the one
+    // before it, then the date from theirs.
+    assert!(tally.chains * 4 > tally.forward && tally.state_only_days > tally.forward, "{tally:?}");
 }
 
 /// Invalidation recomputes only the invalidated days: a restatement of day 3 makes day 7's run start

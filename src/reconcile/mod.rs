@@ -118,7 +118,7 @@ impl<'a> Cut<'a> {
 
 /// Reconciles day `input.date` (T) over the stored window in `input`.
 pub fn run(input: &Input, params: &Params) -> Result<Outcome> {
-    Ok(run_replaying(input, params, false, false)?.0)
+    Ok(run_replaying(input, params, Cuts::Needed, false)?.0)
 }
 
 /// Day T's matched count by item date, from T−1's (`prev`, over every key) and the keys an
@@ -141,13 +141,63 @@ pub fn carry_matched(prev: &MatchedByDay, keys: &DayKeys, first_day: NaiveDate) 
 /// many keys of the input agree at T−1 as T−1's run counted them (an incremental run carries the
 /// matched count of the keys it did not load from there).
 pub fn run_keeping(input: &Input, params: &Params, count_before: bool) -> Result<(Outcome, DayKeys)> {
-    run_replaying(input, params, false, count_before)
+    run_replaying(input, params, Cuts::Needed, count_before)
+}
+
+/// Only what the next day's state keeps of T: `run_keeping(input, params, true)`'s [`DayKeys`],
+/// without its outcome (for the days an incremental run recomputes before its date, whose outcome
+/// nobody reads). The same frames and the same evaluation of cut T (its verdict keys, its matched
+/// count) and of cut T−1 ([`matched_before`], on a second thread); none of T−1's verdicts for T,
+/// earlier cuts, file checks, summary or roll-forward.
+pub fn run_state(input: &Input, params: &Params) -> Result<DayKeys> {
+    let date = business_date(input)?;
+    let frames = frames(input)?;
+    std::thread::scope(|scope| {
+        let before = scope.spawn(|| matched_before(input, params, &frames));
+        let (_, mut keys) = replay(input, params, date, &frames, Cuts::T)?;
+        let before =
+            before.join().map_err(|_| anyhow::anyhow!("the matched count at T-1 of {date} panicked (a bug)"))??;
+        keys.set_matched_before(before);
+        Ok(keys)
+    })
+}
+
+/// The business date of the input (T).
+fn business_date(input: &Input) -> Result<NaiveDate> {
+    input.date.context("the reconciliation input has no business date (a bug: load it with store::window)")
+}
+
+/// T's frames, built once for every cut.
+fn frames(input: &Input) -> Result<Frames> {
+    let clock = std::time::Instant::now();
+    let frames = Frames::new(input).context("cannot build the reconciliation frames")?;
+    tracing::debug!(what = "frames", ms = clock.elapsed().as_millis() as u64, cpu_ms = cpu_ms(), "engine phase");
+    Ok(frames)
+}
+
+/// Which cuts [`replay`] evaluates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cuts {
+    /// T only: T's [`DayKeys`], no outcome ([`run_state`]).
+    T,
+    /// T and T−1 for every key, earlier days for the keys with a verdict on either ([`run`]).
+    Needed,
+    /// Every day of the look-back for every key (the slow reference the tests compare with).
+    Every,
+}
+
+impl DayKeys {
+    /// The count at T−1 ([`matched_before`]) by item date, and its total.
+    fn set_matched_before(&mut self, by_day: MatchedByDay) {
+        self.matched_before = by_day.values().sum();
+        self.matched_before_by_day = by_day;
+    }
 }
 
 /// The keys of `input` both sides agree on at T−1 with T−1's first reported day, on T's frames (the
 /// same input: built once).
 fn matched_before(input: &Input, params: &Params, frames: &Frames) -> Result<MatchedByDay> {
-    let date = input.date.context("the reconciliation input has no business date (a bug)")?;
+    let date = business_date(input)?;
     let yesterday = date - Duration::days(1);
     let complete_days: HashSet<NaiveDate> =
         input.files.iter().filter(|f| f.kind == FileKind::Transactions && !f.truncated).map(|f| f.date).collect();
@@ -165,47 +215,38 @@ fn matched_before(input: &Input, params: &Params, frames: &Frames) -> Result<Mat
     Ok(evaluate(&cx, None)?.1)
 }
 
-/// `run`, optionally replaying every earlier day in full (the slow reference the tests compare with).
-/// The file checks of T (`checks::day_checks`) read only the input: they run on a second thread
-/// while the frames are built and the cuts replayed. With `count_before`, also the matched count at
-/// T−1 on the same frames ([`run_keeping`]).
-fn run_replaying(input: &Input, params: &Params, full: bool, count_before: bool) -> Result<(Outcome, DayKeys)> {
-    let date =
-        input.date.context("the reconciliation input has no business date (a bug: load it with store::window)")?;
+/// `run` with the cuts `cuts` (`Cuts::Every`: every earlier day replayed in full, the slow reference
+/// the tests compare with). The file checks of T (`checks::day_checks`) read only the input: they run
+/// on a second thread while the frames are built and the cuts replayed. With `count_before`, also the
+/// matched count at T−1 on the same frames ([`run_keeping`]).
+fn run_replaying(input: &Input, params: &Params, cuts: Cuts, count_before: bool) -> Result<(Outcome, DayKeys)> {
+    let date = business_date(input)?;
     std::thread::scope(|scope| {
         let checks = scope.spawn(|| checks::day_checks(input, params, date));
-        let out = replay(input, params, date, full);
+        let out = frames(input).and_then(|frames| Ok((replay(input, params, date, &frames, cuts)?, frames)));
         let checks = checks.join().map_err(|_| anyhow::anyhow!("the file checks of {date} panicked (a bug)"))?;
-        let (mut out, frames, matched_at_t, mut keys) = out?;
+        let ((mut out, mut keys), frames) = out?;
         if count_before {
-            keys.matched_before_by_day = matched_before(input, params, &frames)?;
-            keys.matched_before = keys.matched_before_by_day.values().sum();
+            keys.set_matched_before(matched_before(input, params, &frames)?);
         }
         let (checks, settled) = checks;
         out.findings.extend(checks);
         sort_findings(&mut out.findings);
         // The payments cancelled in the window: not captured, for the totals and the roll-forward alike.
         let cancelled = totals::cancelled(input);
-        out.summary = totals::summary(input, &frames, date, &out, matched_at_t.values().sum(), &cancelled);
+        out.summary = totals::summary(input, &frames, date, &out, keys.matched_by_day.values().sum(), &cancelled);
         flow::add(input, date, &settled, &cancelled, &mut out);
         tracing::debug!("engine phase: checks joined, summary");
         Ok((out, keys))
     })
 }
 
-/// Replays the cuts of T's look-back; returns T's items (without the file checks), the frames and
-/// how many keys both sides agree on at T, and T's [`DayKeys`].
-fn replay(
-    input: &Input,
-    params: &Params,
-    date: NaiveDate,
-    full: bool,
-) -> Result<(Outcome, Frames, MatchedByDay, DayKeys)> {
+/// Replays `cuts` of T's look-back on T's frames; returns T's items (without the file checks; empty
+/// with `Cuts::T`) and T's [`DayKeys`] (without the count at T−1: [`matched_before`]).
+fn replay(input: &Input, params: &Params, date: NaiveDate, frames: &Frames, cuts: Cuts) -> Result<(Outcome, DayKeys)> {
     let clock = std::time::Instant::now();
     let lap =
         |what: &str| tracing::debug!(what, ms = clock.elapsed().as_millis() as u64, cpu_ms = cpu_ms(), "engine phase");
-    let frames = Frames::new(input).context("cannot build the reconciliation frames")?;
-    lap("frames");
     // A day is complete when it has a transaction file and none of its transaction files (skipped ones
     // included) is incomplete (contracts.md §2).
     let incomplete: HashSet<NaiveDate> =
@@ -222,7 +263,7 @@ fn replay(
     let cut = |d: NaiveDate| Cut {
         input,
         params,
-        frames: &frames,
+        frames,
         cut: d,
         end: params.zone.day_bounds(d).1,
         first_day,
@@ -232,11 +273,13 @@ fn replay(
     // T and T−1 are evaluated in full (T's verdicts; what T−1 listed that T may resolve). Earlier
     // days only matter for keys with a verdict on T or T−1 (when were they first found?), and for the
     // local keys of days without a transaction file (the FILE_INTEGRITY row's first day).
-    let (evals, matched_at_t, mut keys) = evaluate(&cut(date), None)?;
-    history.insert(date, evals.into_iter().map(|e| (e.ident.clone(), e)).collect());
-    let day_keys =
-        DayKeys { ids: state_ids(&frames, &keys), matched_by_day: matched_at_t.clone(), ..Default::default() };
+    let (evals, matched_by_day, mut keys) = evaluate(&cut(date), None)?;
+    let day_keys = DayKeys { ids: state_ids(frames, &keys), matched_by_day, ..Default::default() };
     lap("cut T");
+    if cuts == Cuts::T {
+        return Ok((Outcome::default(), day_keys));
+    }
+    history.insert(date, evals.into_iter().map(|e| (e.ident.clone(), e)).collect());
     let yesterday = date - Duration::days(1);
     if yesterday >= first_day {
         let (evals, _, more) = evaluate(&cut(yesterday), None)?;
@@ -253,14 +296,14 @@ fn replay(
     lap("cut T-1");
     let mut d = first_day;
     while d < yesterday {
-        let (evals, _, _) = evaluate(&cut(d), if full { None } else { Some(&keys) })?;
+        let (evals, _, _) = evaluate(&cut(d), if cuts == Cuts::Every { None } else { Some(&keys) })?;
         history.insert(d, evals.into_iter().map(|e| (e.ident.clone(), e)).collect());
         d += Duration::days(1);
     }
     lap("earlier cuts");
     let out = carry(&history, date);
     lap("carry");
-    Ok((out, frames, matched_at_t, day_keys))
+    Ok((out, day_keys))
 }
 
 /// The store's ids of keys (a key without its own id is `#` + Alipay's id: both forms are kept).

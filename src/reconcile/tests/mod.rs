@@ -194,12 +194,14 @@ impl World {
     pub fn run(&self, date: &str) -> Outcome {
         let input = store::window::load(&self.conn, d(date), &self.params).unwrap();
         let (out, keys) = super::run_keeping(&input, &self.params, false).unwrap();
-        let reference = super::run_replaying(&input, &self.params, true, false).unwrap().0;
+        let reference = super::run_replaying(&input, &self.params, super::Cuts::Every, false).unwrap().0;
+        check_state_only(date, &input, &self.params);
         drop(input);
         let prev = store::window::load(&self.conn, d(date) - chrono::Duration::days(1), &self.params).unwrap();
         let (prev, prev_keys) = super::run_keeping(&prev, &self.params, false).unwrap();
         let active = store::window::load_active(&self.conn, d(date), &self.params, &prev_keys.ids).unwrap();
         let (mut inc, inc_keys) = super::run_keeping(&active, &self.params, true).unwrap();
+        check_state_only(date, &active, &self.params);
         let first_day = d(date) - chrono::Duration::days(self.params.open_item_days as i64);
         let carried = super::carry_matched(&prev_keys.matched_by_day, &inc_keys, first_day);
         inc.summary.matched = carried.values().sum();
@@ -236,6 +238,15 @@ impl World {
         }
         out
     }
+}
+
+/// The state-only engine (`run_state`, for the days an incremental run recomputes before its date)
+/// keeps exactly what a whole run keeps (`run_keeping(.., true)`): the verdict keys, the matched
+/// counts at T and at T−1.
+fn check_state_only(date: &str, input: &super::Input, params: &Params) {
+    let whole = super::run_keeping(input, params, true).unwrap().1;
+    let state_only = super::run_state(input, params).unwrap();
+    assert_eq!(state_only, whole, "run_state keeps another state of {date} than run_keeping");
 }
 
 /// Panics with the differing rows when `a` (computed `how`) is not `reference`.
