@@ -117,9 +117,11 @@ fn bootstrap_max_rows() -> u64 {
 ///
 /// With a state of the day before (for these rules) only the keys that can have a verdict are
 /// loaded (`window::load_active`) and the engine runs on them. Without one, from the newest state in
-/// the open-item look-back the later days are computed forward (their states only), then the date.
-/// Without any (a first run, a gap, a rule change, a database from before sql/0010) a small window is
-/// loaded whole and its state stored; a window of more than [`BOOTSTRAP_MAX_ROWS`] rows is computed
+/// the open-item look-back the later days are computed forward, each for its state only
+/// (`reconcile::run_state`: the keys with a verdict and the matched counts; no findings, file checks
+/// or summary, which nobody reads), then the date in full. Without any (a first run, a gap, a rule
+/// change, a database from before sql/0010) a small window is loaded whole and its state stored; a
+/// window of more than [`BOOTSTRAP_MAX_ROWS`] rows is computed
 /// forward from an empty state on the day before its first day: a day's answer depends only on its
 /// window's data, and each key with rows in it is loaded on the days of those rows, so the days before
 /// the window are not needed. Either way the next day is incremental, and the answer is the same
@@ -133,7 +135,9 @@ pub fn outcome(
     outcome_with(conn, date, params, handoff, bootstrap_max_rows())
 }
 
-/// [`outcome`], with the whole-window load's row limit given.
+/// [`outcome`], with the whole-window load's row limit given. Every day it computes before `date`
+/// (forward from a stored or an empty state) runs `reconcile::run_state`; `date` itself runs
+/// `reconcile::run_keeping`, whose outcome is returned.
 pub(crate) fn outcome_with(
     conn: &rusqlite::Connection,
     date: NaiveDate,

@@ -90,6 +90,15 @@ fn plan(seed: u64) -> Plan {
     p
 }
 
+/// Imports day `day`'s transaction file and sales export of the plan.
+fn arrive(w: &mut World, p: &mut Plan, day: usize) {
+    w.txns(DAYS[day], p.rows.remove(&day).unwrap_or_default());
+    if let Some(lines) = p.sales.remove(&day) {
+        let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+        w.sales(&lines);
+    }
+}
+
 #[test]
 fn random_days_are_deterministic_and_replays_agree() {
     for seed in 0..25 {
@@ -97,11 +106,7 @@ fn random_days_are_deterministic_and_replays_agree() {
         let mut w = World::new();
         let mut first = Vec::new();
         for (day, date) in DAYS.iter().enumerate() {
-            w.txns(date, p.rows.remove(&day).unwrap_or_default());
-            if let Some(lines) = p.sales.remove(&day) {
-                let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
-                w.sales(&lines);
-            }
+            arrive(&mut w, &mut p, day);
             first.push(w.run(date));
         }
         for (day, date) in DAYS.iter().enumerate() {
@@ -115,5 +120,29 @@ fn random_days_are_deterministic_and_replays_agree() {
                 assert!(seen.insert(key.clone()), "seed {seed}: {key:?} reported twice");
             }
         }
+    }
+}
+
+/// The state-only engine (`run_state`) keeps what a whole run keeps (`run_keeping(.., true)`): on each
+/// day's whole window and on its active keys from the day before's state, as each day arrives and
+/// again after the last (the later exports restate earlier days).
+#[test]
+fn state_only_runs_keep_what_whole_runs_keep() {
+    let check = |w: &World, date: &str| {
+        let input = store::window::load(&w.conn, d(date), &w.params).unwrap();
+        check_state_only(date, &input, &w.params);
+        let prev = store::window::load(&w.conn, d(date) - chrono::Duration::days(1), &w.params).unwrap();
+        let prev_ids = crate::reconcile::run_state(&prev, &w.params).unwrap().ids;
+        let active = store::window::load_active(&w.conn, d(date), &w.params, &prev_ids).unwrap();
+        check_state_only(date, &active, &w.params);
+    };
+    for seed in 0..12 {
+        let mut p = plan(seed);
+        let mut w = World::new();
+        for (day, date) in DAYS.iter().enumerate() {
+            arrive(&mut w, &mut p, day);
+            check(&w, date);
+        }
+        DAYS.iter().for_each(|date| check(&w, date));
     }
 }
