@@ -9,6 +9,8 @@
 //! found at cut T and not before is a finding of T; one found since an earlier cut is an open item; one
 //! found at T−1 and explained at T is RESOLVED. T and T−1 are evaluated for every key; earlier days
 //! only for the keys with a verdict on T or T−1 (the tests check this against a full replay).
+//! `run_state` computes only what the next day's state keeps (cut T, and the matched count at T−1),
+//! for the days an incremental run recomputes before its date (the tests check it against `run_keeping`).
 
 mod checks;
 mod flow;
