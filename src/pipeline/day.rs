@@ -213,6 +213,10 @@ pub(crate) fn outcome_with(
         drop(input);
         how.engine_ms = t.elapsed().as_millis() as u64;
         how.days += 1;
+        if out.is_none() {
+            tracing::debug!(%d, rows = how.rows, local = how.local, load_ms = how.load_ms, engine_ms = how.engine_ms,
+                "state recomputed");
+        }
         // Keys this run did not load agree at d exactly as they did at d − 1, unless their item date
         // left the open-item look-back: they leave the count by their item date.
         let first_day = d - chrono::Duration::days(params.open_item_days as i64);
