@@ -112,6 +112,16 @@ fn load_active_inner(
         (leaving_prefetched, unsettled_prefetched) = (None, None);
     }
     // The seed days' Alipay rows here, the local seeds on the second connection meanwhile.
+    // Without a prefetch (a day recomputed for its state, `reconcile`) the second connection reads the
+    // leaving day's seed rows after the local seeds, beside the other Alipay seeds here: that query is
+    // most of a recomputed day's seeding.
+    let defer_leaving = prefetched.is_none()
+        && side.is_some()
+        && leaving >= from
+        && leaving < day
+        && leaving != unsettled_day
+        && seeds.contains(&leaving);
+    let is_leaving_file = |f: &FileIn| defer_leaving && f.kind == FileKind::Transactions && f.date == leaving;
     let alipay_seeds = || -> Result<()> {
         // The seed days' Alipay rows, file by file (each file's rows are one range of the table's key).
         {
@@ -138,7 +148,7 @@ fn load_active_inner(
                 FileKind::Transactions => seeds.contains(&f.date),
                 FileKind::SettlementDetail => whole_days.contains(&f.date),
             };
-            for f in input.files.iter().filter(seed_file) {
+            for f in input.files.iter().filter(seed_file).filter(|f| !is_leaving_file(f)) {
                 let (first, last): (Option<i64>, Option<i64>) =
                     ranges.query_row([f.id], |r| Ok((r.get(0)?, r.get(1)?)))?;
                 let (first, last) = (first.unwrap_or(i64::MIN), last.unwrap_or(i64::MAX));
@@ -207,12 +217,37 @@ fn load_active_inner(
             locals = seeded;
             alipay_seeds()?;
         }
-        (Some(c), None) => std::thread::scope(|s| -> Result<()> {
-            let (locals, seed) = (&mut locals, &seed);
-            let job = s.spawn(move || locals.seed(c, seed));
-            alipay_seeds()?;
-            job.join().unwrap_or_else(|p| std::panic::resume_unwind(p))
-        })?,
+        (Some(c), None) => {
+            let deferred = std::thread::scope(|s| -> Result<SeedRows> {
+                let (locals, seed) = (&mut locals, &seed);
+                let job = s.spawn(move || -> Result<SeedRows> {
+                    locals.seed(c, seed)?;
+                    match defer_leaving {
+                        true => seed_rows(c, leaving, LEAVING_ROWS, &[&leaving.to_string()]),
+                        false => Ok(SeedRows::default()),
+                    }
+                });
+                alipay_seeds()?;
+                job.join().unwrap_or_else(|p| std::panic::resume_unwind(p))
+            })?;
+            for f in input.files.iter().filter(|f| is_leaving_file(f)) {
+                let Some(rids) = deferred.get(&f.id) else { continue };
+                let wallet_at = wallet_position(conn, f.id)?;
+                let sql = format!("{ROW_COLUMNS} WHERE r.id IN (SELECT value FROM rarray(?1)) ORDER BY r.id");
+                let read = by_row_ids(conn, &sql, rids, |r| {
+                    Ok((r.get::<_, i64>(19)?, alipay_row(r, &mut ccys, &mut texts, wallet_at)?))
+                })?;
+                for (rid, row) in read {
+                    if seen_rows.insert(rid) {
+                        for (kind, id) in row_ids(&row) {
+                            ids.add(kind, id);
+                        }
+                        rows.push(row);
+                    }
+                }
+            }
+            lap("seed file leaving (second connection)");
+        }
         (None, None) => {
             alipay_seeds()?;
             locals.seed(conn, &seed)?;
