@@ -633,10 +633,13 @@ const LEAVING_ROWS: &str = " WHERE r.id BETWEEN ?2 AND ?3 AND r.file_id = ?1 AND
             WHERE l.record_type = 'REFUND' AND l.record_id = r.merchant_refund_id
             AND +l.business_date > ?4)))";
 
-/// The UNSETTLED day's transaction rows (`?1` file, `?2..=?3` its row ids) without a settlement-detail
-/// row of the same type and Alipay id in the window (`?4..=?5`): the others are settled at T as they
-/// were at T−1.
-const UNSETTLED_ROWS: &str = " WHERE r.id BETWEEN ?2 AND ?3 AND r.file_id = ?1 AND NOT EXISTS (
+/// The UNSETTLED day's payment and refund rows (`?1` file, `?2..=?3` its row ids) without a
+/// settlement-detail row of the same type and Alipay id in the window (`?4..=?5`): the others are
+/// settled at T as they were at T−1. Cancels are never UNSETTLED (and are never settled: at 1M
+/// payments a day they were a third of these seeds); a cancelled payment's key is loaded by its
+/// payment row.
+const UNSETTLED_ROWS: &str = " WHERE r.id BETWEEN ?2 AND ?3 AND r.file_id = ?1
+    AND r.trans_type IN ('PAYMENT', 'REFUND') AND NOT EXISTS (
         SELECT 1 FROM alipay_rows s JOIN files sf ON sf.id = s.file_id
         WHERE s.alipay_id = r.alipay_id AND s.trans_type = r.trans_type AND sf.kind = 'settlement_detail'
           AND sf.current = 1 AND sf.business_date BETWEEN ?4 AND ?5)";
