@@ -37,7 +37,6 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, Duration, FixedOffset, NaiveDate};
 use frames::Frames;
 use std::collections::BTreeMap;
-use std::hash::BuildHasher;
 
 /// The engine's hash maps: foldhash (several times SipHash's speed on short ids; still randomly
 /// seeded per process, and nothing in the engine depends on iteration order).
@@ -97,7 +96,7 @@ struct Cut<'a> {
     pub complete_days: &'a HashSet<NaiveDate>,
     /// Earliest settlement-detail date per (type, Alipay id or merchant id); built on first use
     /// (only items older than the UNSETTLED delay ask).
-    pub settled: &'a std::cell::OnceCell<SettledIndex<'a>>,
+    pub settled: &'a std::cell::OnceCell<HashMap<(RecordType, &'a str), NaiveDate>>,
 }
 
 impl<'a> Cut<'a> {
@@ -109,7 +108,7 @@ impl<'a> Cut<'a> {
     }
     /// The first settlement-detail date of a payment or refund by Alipay's id or the merchant's id.
     pub fn settled_on(&self, record: RecordType, key: &str) -> Option<NaiveDate> {
-        self.settled.get_or_init(|| SettledIndex::new(self.input)).get(record, key)
+        self.settled.get_or_init(|| settled_index(self.input)).get(&(record, key)).copied()
     }
     /// The merchant payment id a refund row refunds: its own column, else through Alipay's id.
     pub fn payment_of_refund(&self, r: &AlipayRow) -> Option<String> {
@@ -411,66 +410,29 @@ fn note_local_day(cx: &Cut, agg: &frames::KeyAgg, days: &mut BTreeMap<NaiveDate,
     }
 }
 
-/// The earliest settlement-detail date per (type, Alipay id or merchant id) of the window's settlement
-/// rows. Each entry is a row's position and which of its ids (and the date), hashed and compared through
-/// the row's text: 8 bytes an entry where a map keyed by (type, text) took 32 — at 1M payments a day two
-/// million entries, ~40 MB against ~140 MB, on every day that has an item past the UNSETTLED delay.
-pub(crate) struct SettledIndex<'a> {
-    rows: &'a [AlipayRow],
-    /// (row position × 2 + 1 for the row's own merchant id, 0 for Alipay's id; earliest date).
-    table: hashbrown::HashTable<(u32, NaiveDate)>,
-    hasher: foldhash::fast::RandomState,
-}
-
-impl<'a> SettledIndex<'a> {
-    fn new(input: &'a Input) -> SettledIndex<'a> {
-        let rows = input.rows.as_slice();
-        let settlement = || rows.iter().enumerate().filter(|(_, r)| r.kind == FileKind::SettlementDetail);
-        // Sized once: two keys per settlement row (rehashing millions of entries as it grew was half its
-        // cost). The rows held, not the files' row counts: an incremental run holds only the active
-        // keys' rows of the window's files (sized by the files, the table was reserved for the whole
-        // window: 277 MB at 100k payments a day once 19 days of settlement files were in it).
-        let mut ix = SettledIndex {
-            rows,
-            table: hashbrown::HashTable::with_capacity(2 * settlement().count()),
-            hasher: Default::default(),
+fn settled_index(input: &Input) -> HashMap<(RecordType, &str), NaiveDate> {
+    let mut m: HashMap<(RecordType, &str), NaiveDate> = HashMap::default();
+    // Sized once: two keys per settlement row (rehashing millions of entries as it grew was half its
+    // cost). The rows held, not the files' row counts: an incremental run holds only the active keys'
+    // rows of the window's files, and sizing by the files reserved a table for the whole window (277 MB
+    // at 100k payments a day once 19 days of settlement files were in it, gigabytes at 1M).
+    let settlement = || input.rows.iter().filter(|r| r.kind == FileKind::SettlementDetail);
+    m.reserve(2 * settlement().count());
+    for r in settlement() {
+        let (rt, own) = match r.trans_type {
+            TransType::Payment => (RecordType::Payment, &r.merchant_trans_id),
+            TransType::Refund => (RecordType::Refund, r.merchant_refund_id()),
+            _ => continue,
         };
-        for (i, r) in settlement() {
-            for own in [false, true] {
-                let Some((rt, k)) = Self::key(r, own) else { continue };
-                let hash = ix.hasher.hash_one((rt as u8, k));
-                let (rows, hasher) = (ix.rows, &ix.hasher);
-                let eq = |&(e, _): &(u32, NaiveDate)| Self::key(&rows[(e >> 1) as usize], e & 1 == 1) == Some((rt, k));
-                let rehash = |&(e, _): &(u32, NaiveDate)| {
-                    Self::key(&rows[(e >> 1) as usize], e & 1 == 1).map_or(0, |(t, s)| hasher.hash_one((t as u8, s)))
-                };
-                match ix.table.entry(hash, eq, rehash) {
-                    hashbrown::hash_table::Entry::Occupied(mut e) => e.get_mut().1 = e.get().1.min(r.date),
-                    hashbrown::hash_table::Entry::Vacant(e) => {
-                        e.insert(((i as u32) << 1 | own as u32, r.date));
-                    }
-                }
+        for k in [&r.alipay_id, own].into_iter().flatten() {
+            let k = k.trim();
+            if !k.is_empty() {
+                let e = m.entry((rt, k)).or_insert(r.date);
+                *e = (*e).min(r.date);
             }
         }
-        ix
     }
-
-    /// A settlement row's key: its type and Alipay's id (`own` false) or its own merchant id.
-    fn key(r: &AlipayRow, own: bool) -> Option<(RecordType, &str)> {
-        let (rt, id) = match r.trans_type {
-            TransType::Payment => (RecordType::Payment, if own { &r.merchant_trans_id } else { &r.alipay_id }),
-            TransType::Refund => (RecordType::Refund, if own { r.merchant_refund_id() } else { &r.alipay_id }),
-            _ => return None,
-        };
-        Some((rt, id.as_deref()?.trim())).filter(|(_, k)| !k.is_empty())
-    }
-
-    fn get(&self, rt: RecordType, key: &str) -> Option<NaiveDate> {
-        let hash = self.hasher.hash_one((rt as u8, key));
-        self.table
-            .find(hash, |&(e, _)| Self::key(&self.rows[(e >> 1) as usize], e & 1 == 1) == Some((rt, key)))
-            .map(|&(_, d)| d)
-    }
+    m
 }
 
 /// Turns the replayed cuts into T's findings, open items, pending and resolved items.
