@@ -124,6 +124,8 @@ pub fn upsert_records(
     origin: Origin,
     file_id: Option<i64>,
 ) -> Result<(usize, usize)> {
+    // Whether the id zones covered every record before this write (else they are built again after it).
+    let zoned = super::zones::local_zones_hold(tx)?;
     let mut up = Upsert::prepare(tx, records, origin, file_id)?;
     let mut apply = |r: &LocalRecord, times: &TimeText| up.apply(r, times);
     if records.len() < 2 * TEXT_CHUNK {
@@ -136,7 +138,25 @@ pub fn upsert_records(
     if let Some(d) = up.earliest {
         super::state::invalidate_from(tx, d)?;
     }
+    super::zones::widen_local(tx, &local_zones(records), zoned)?;
     Ok((up.applied, up.kept))
+}
+
+/// The ids of `records` by business date (sql/0017): merchant ids are the key's id and the payment
+/// id, Alipay's the acquirement id.
+fn local_zones(records: &[LocalRecord]) -> std::collections::BTreeMap<NaiveDate, super::zones::IdZone> {
+    use super::zones::SpanOf;
+    let mut by_date: std::collections::BTreeMap<NaiveDate, (SpanOf, SpanOf)> = Default::default();
+    for r in records {
+        let (merchant, alipay) = by_date.entry(r.business_date).or_default();
+        merchant.add(Some(r.key().1));
+        merchant.add(Some(&r.merchant_trans_id));
+        alipay.add(r.acquirement_id.as_deref());
+    }
+    by_date
+        .into_iter()
+        .map(|(d, (m, a))| (d, super::zones::IdZone { merchant: m.owned(), alipay: a.owned() }))
+        .collect()
 }
 
 /// One batch of records being applied: its statements, what they have done so far, and the earliest
