@@ -195,6 +195,13 @@ impl Cover {
         Cover { everywhere: self.everywhere, spans: out }
     }
 
+    /// Where either cover may hold ids (merged).
+    pub fn union(&self, other: &Cover) -> Cover {
+        let mut spans = self.spans.clone();
+        spans.extend(other.spans.iter().cloned());
+        Cover { everywhere: self.everywhere || other.everywhere, spans }.merged()
+    }
+
     /// Whether `id` may be held (in a merged cover).
     pub fn may_hold(&self, id: &str) -> bool {
         if self.everywhere {
@@ -304,6 +311,11 @@ mod tests {
         ] {
             assert_eq!(c.may_hold(id), held, "{id}");
         }
+        let mut other = Cover::default();
+        other.add(&span("G041", "G042"));
+        let u = c.union(&other.merged());
+        assert!(u.may_hold("G0415") && u.may_hold("G03") && !u.may_hold("G0425"));
+        assert!(c.union(&Cover::everywhere()).may_hold("Z"));
         assert!(!Cover::default().merged().may_hold("x"));
         assert!(Cover::everywhere().merged().may_hold("x"));
     }

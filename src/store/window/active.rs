@@ -80,7 +80,22 @@ fn load_active_inner(
     seeds.sort_unstable();
     seeds.dedup();
 
-    let mut ids = Ids::default();
+    // Where an id can be found that the seeds do not hold already (sql/0017): the files and the days'
+    // local records not loaded whole. An id outside them is never looked up, nor kept: at volume most
+    // of a day's ids are new (Alipay's, and most merchants', grow with time), and keeping each of a
+    // million-payment day's ids cost about a second.
+    let current: HashMap<i64, usize> = input.files.iter().enumerate().map(|(i, f)| (f.id, i)).collect();
+    let files_cover = zones::file_covers(conn, &a, &b, |id| {
+        current.get(&id).is_some_and(|&i| whole_days.contains(&input.files[i].date))
+    })?;
+    let local_cover = zones::local_covers(conn, &a, &b, |d| local_days.contains(&d))?;
+    let mut ids = Ids {
+        keep: Some([files_cover.merchant.union(&local_cover.merchant), files_cover.alipay.union(&local_cover.alipay)]),
+        ..Default::default()
+    };
+    let within =
+        |ids: &[Id], cover: &zones::Cover| -> Vec<Id> { ids.iter().filter(|id| cover.may_hold(id)).cloned().collect() };
+    lap("zones");
     // A state id is a key's name: a merchant id, or Alipay's for a key without one (both kinds).
     for id in state_ids {
         ids.add(Kind::Merchant, Some(id));
@@ -94,7 +109,6 @@ fn load_active_inner(
         Some(path) => Some(open_side(std::path::Path::new(path))?),
         None => None,
     };
-    let current: HashMap<i64, usize> = input.files.iter().enumerate().map(|(i, f)| (f.id, i)).collect();
     let mut rows: Vec<AlipayRow> = Vec::new();
     let mut seen_rows = SeenRows::default();
     let mut ccys = [Currencies::default(), Currencies::default(), Currencies::default()];
@@ -278,16 +292,6 @@ fn load_active_inner(
     }
 
     lap("seed local");
-    // Where an id can be found that the seeds do not hold already (sql/0017): the files and the days'
-    // local records not loaded whole. An id outside them is not looked up: at volume most of a day's
-    // ids are new, and Alipay's (and most merchants') grow with time.
-    let files_cover = zones::file_covers(conn, &a, &b, |id| {
-        current.get(&id).is_some_and(|&i| whole_days.contains(&input.files[i].date))
-    })?;
-    let local_cover = zones::local_covers(conn, &a, &b, |d| local_days.contains(&d))?;
-    let within =
-        |ids: &[Id], cover: &zones::Cover| -> Vec<Id> { ids.iter().filter(|id| cover.may_hold(id)).cloned().collect() };
-    lap("zones");
     // The closure over the families' ids.
     let mut rounds = 0;
     loop {
@@ -482,12 +486,17 @@ fn held_by_file(mut rows: Vec<AlipayRow>, files: Vec<(i64, usize)>) -> HashMap<i
 struct Ids {
     seen: [HashSet<Id>; 2],
     frontier: [Vec<Id>; 2],
+    /// By kind, where an id may be found (`store::zones`); the others are dropped. `None`: all kept.
+    keep: Option<[zones::Cover; 2]>,
 }
 
 impl Ids {
     fn add(&mut self, kind: Kind, id: Option<&str>) {
         let k = kind as usize;
         if let Some(id) = id.map(str::trim).filter(|s| !s.is_empty()) {
+            if self.keep.as_ref().is_some_and(|keep| !keep[k].may_hold(id)) {
+                return;
+            }
             if !self.seen[k].contains(id) {
                 // Inline texts (ids are short): no allocation per id at millions of ids.
                 let id = Id::from(id);
