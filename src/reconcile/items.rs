@@ -106,12 +106,12 @@ pub(super) fn payment_date(cx: &Cut, agg: &KeyAgg) -> Option<NaiveDate> {
 }
 
 /// How one key's verdicts are written: its two sides, and the item found or pending in a category.
-pub(super) struct Verdict<'a, 'c> {
-    pub cx: &'a Cut<'c>,
+pub(super) struct Verdict<'a, 'c, 's> {
+    pub cx: &'a Cut<'c, 's>,
     pub s: &'a Sides<'a>,
 }
 
-impl Verdict<'_, '_> {
+impl Verdict<'_, '_, '_> {
     fn eval(&self, category: Category, state: State, detail: String) -> Eval {
         Eval {
             ident: ident(category.as_str(), self.s.record, self.s.key),

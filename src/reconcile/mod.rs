@@ -83,8 +83,8 @@ struct Eval {
 }
 
 /// One replayed day: the data of `[cut − lookback, cut]`.
-struct Cut<'a> {
-    pub input: &'a Input,
+struct Cut<'a, 's> {
+    pub input: &'s Input,
     pub params: &'a Params,
     pub frames: &'a Frames,
     pub cut: NaiveDate,
@@ -96,10 +96,10 @@ struct Cut<'a> {
     pub complete_days: &'a HashSet<NaiveDate>,
     /// Earliest settlement-detail date per (type, Alipay id or merchant id); built on first use
     /// (only items older than the UNSETTLED delay ask).
-    pub settled: &'a std::cell::OnceCell<HashMap<(RecordType, &'a str), NaiveDate>>,
+    pub settled: &'a Settled<'s>,
 }
 
-impl<'a> Cut<'a> {
+impl Cut<'_, '_> {
     pub fn row(&self, pos: u32) -> &AlipayRow {
         &self.input.rows[self.frames.txn_rows[pos as usize]]
     }
@@ -156,8 +156,9 @@ pub fn run_state(input: &Input, params: &Params) -> Result<DayKeys> {
     let frames = frames(input)?;
     // Sequential: evaluating T−1 on a second thread beside cut T was no faster on 2 cores and kept
     // ~250 MiB more at the peak (the thread's allocator heap).
-    let (_, mut keys) = replay(input, params, date, &frames, Cuts::T)?;
-    keys.set_matched_before(matched_before(input, params, &frames)?);
+    let settled = Settled::new();
+    let (_, mut keys) = replay(input, params, date, &frames, Cuts::T, &settled)?;
+    keys.set_matched_before(matched_before(input, params, &frames, &settled)?);
     Ok(keys)
 }
 
@@ -193,6 +194,10 @@ impl DayKeys {
     }
 }
 
+/// The first settlement-detail date of each payment and refund of an input ([`settled_index`]), built
+/// on first use and shared by every cut of a run.
+pub(crate) type Settled<'a> = std::cell::OnceCell<HashMap<(RecordType, &'a str), NaiveDate>>;
+
 /// The days of `input` that are complete: a day is complete when it has a transaction file and none of
 /// its transaction files (skipped ones included) is incomplete (contracts.md §2). One definition for
 /// every cut: the count at T−1 once took a day with one truncated and one complete file as complete.
@@ -209,11 +214,15 @@ fn complete_days(input: &Input) -> HashSet<NaiveDate> {
 
 /// The keys of `input` both sides agree on at T−1 with T−1's first reported day, on T's frames (the
 /// same input: built once).
-fn matched_before(input: &Input, params: &Params, frames: &Frames) -> Result<MatchedByDay> {
+fn matched_before<'a>(
+    input: &'a Input,
+    params: &Params,
+    frames: &Frames,
+    settled: &Settled<'a>,
+) -> Result<MatchedByDay> {
     let date = business_date(input)?;
     let yesterday = date - Duration::days(1);
     let complete_days = complete_days(input);
-    let settled = std::cell::OnceCell::new();
     let cx = Cut {
         input,
         params,
@@ -222,7 +231,7 @@ fn matched_before(input: &Input, params: &Params, frames: &Frames) -> Result<Mat
         end: params.zone.day_bounds(yesterday).1,
         first_day: yesterday - Duration::days(params.open_item_days as i64),
         complete_days: &complete_days,
-        settled: &settled,
+        settled,
     };
     Ok(evaluate(&cx, None)?.1)
 }
@@ -235,11 +244,13 @@ fn run_replaying(input: &Input, params: &Params, cuts: Cuts, count_before: bool)
     let date = business_date(input)?;
     std::thread::scope(|scope| {
         let checks = scope.spawn(|| checks::day_checks(input, params, date));
-        let out = frames(input).and_then(|frames| Ok((replay(input, params, date, &frames, cuts)?, frames)));
+        // The settlement index of the input, built once for every cut (and the count at T−1).
+        let settled = Settled::new();
+        let out = frames(input).and_then(|frames| Ok((replay(input, params, date, &frames, cuts, &settled)?, frames)));
         let checks = checks.join().map_err(|_| anyhow::anyhow!("the file checks of {date} panicked (a bug)"))?;
         let ((mut out, mut keys), frames) = out?;
         if count_before {
-            keys.set_matched_before(matched_before(input, params, &frames)?);
+            keys.set_matched_before(matched_before(input, params, &frames, &settled)?);
         }
         let (checks, settled) = checks;
         out.findings.extend(checks);
@@ -255,12 +266,18 @@ fn run_replaying(input: &Input, params: &Params, cuts: Cuts, count_before: bool)
 
 /// Replays `cuts` of T's look-back on T's frames; returns T's items (without the file checks; empty
 /// with `Cuts::T`) and T's [`DayKeys`] (without the count at T−1: [`matched_before`]).
-fn replay(input: &Input, params: &Params, date: NaiveDate, frames: &Frames, cuts: Cuts) -> Result<(Outcome, DayKeys)> {
+fn replay<'a>(
+    input: &'a Input,
+    params: &Params,
+    date: NaiveDate,
+    frames: &Frames,
+    cuts: Cuts,
+    settled: &Settled<'a>,
+) -> Result<(Outcome, DayKeys)> {
     let clock = std::time::Instant::now();
     let lap =
         |what: &str| tracing::debug!(what, ms = clock.elapsed().as_millis() as u64, cpu_ms = cpu_ms(), "engine phase");
     let complete_days = complete_days(input);
-    let settled = std::cell::OnceCell::new();
     let first_day = date - Duration::days(params.open_item_days as i64);
     let mut history: BTreeMap<NaiveDate, HashMap<String, Eval>> = BTreeMap::new();
     let cut = |d: NaiveDate| Cut {
@@ -271,7 +288,7 @@ fn replay(input: &Input, params: &Params, date: NaiveDate, frames: &Frames, cuts
         end: params.zone.day_bounds(d).1,
         first_day,
         complete_days: &complete_days,
-        settled: &settled,
+        settled,
     };
     // T and T−1 are evaluated in full (T's verdicts; what T−1 listed that T may resolve). Earlier
     // days only matter for keys with a verdict on T or T−1 (when were they first found?), and for the
