@@ -8,6 +8,10 @@
 -- merchant ids are merchant_trans_id and merchant_refund_id, Alipay's are alipay_id and
 -- original_alipay_id (nulls when the file has none). NULL: not known, every id is probed (a file
 -- stored by an older version, or a settlement summary).
+--
+-- Backfilled here for the files dated within 60 days of the newest (any window of the default rules,
+-- and most configured ones): one read of their rows (~0.85 s per 1M rows here). Older files keep NULL:
+-- a rerun of their days looks every id up, as before.
 ALTER TABLE files ADD COLUMN id_zone TEXT;
 
 UPDATE files SET id_zone = (
@@ -17,7 +21,8 @@ UPDATE files SET id_zone = (
         COALESCE(MIN(MIN(r.alipay_id), MIN(r.original_alipay_id)), MIN(r.alipay_id), MIN(r.original_alipay_id)),
         COALESCE(MAX(MAX(r.alipay_id), MAX(r.original_alipay_id)), MAX(r.alipay_id), MAX(r.original_alipay_id)))
     FROM alipay_rows r WHERE r.id BETWEEN files.first_row AND files.last_row)
-WHERE kind <> 'settlement_summary' AND first_row IS NOT NULL;
+WHERE kind <> 'settlement_summary' AND first_row IS NOT NULL
+  AND business_date >= date((SELECT MAX(business_date) FROM files), '-60 days');
 
 -- A detail file without rows holds no id.
 UPDATE files SET id_zone = json_array(NULL, NULL, NULL, NULL)

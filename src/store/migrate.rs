@@ -110,24 +110,30 @@ mod tests {
             c.execute_batch(sql).unwrap();
             c.execute("INSERT INTO schema_migrations VALUES (?1, 'then')", [name]).unwrap();
         }
-        for (id, kind) in
-            [(1, "transactions"), (2, "settlement_detail"), (3, "settlement_summary"), (4, "transactions")]
-        {
+        // File 5 is dated more than 60 days before the newest: not backfilled (NULL: every id looked up).
+        for (id, kind, date) in [
+            (1, "transactions", "2026-11-20"),
+            (2, "settlement_detail", "2026-11-20"),
+            (3, "settlement_summary", "2026-11-20"),
+            (4, "transactions", "2026-11-20"),
+            (5, "transactions", "2026-09-20"),
+        ] {
             c.execute(
                 "INSERT INTO files (id, source, source_path, name, format, kind, business_date, size, sha256, encoding,
                     header, row_count, reject_count, warning_count, version, archive_path, imported_at)
-                 VALUES (?1, 't', ?2, ?2, 'intl', ?2, '2026-11-20', 1, ?1, 'utf-8', '[]', 0, 0, 0, 1, 'x', 'then')",
-                params![id, kind],
+                 VALUES (?1, 't', ?2, ?2, 'intl', ?2, ?3, 1, ?1, 'utf-8', '[]', 0, 0, 0, 1, 'x', 'then')",
+                params![id, kind, date],
             )
             .unwrap();
         }
         // File, then merchant_trans_id, merchant_refund_id, alipay_id, original_alipay_id.
         type Ids<'a> = (i64, Option<&'a str>, Option<&'a str>, Option<&'a str>, Option<&'a str>);
-        let rows: [Ids; 4] = [
+        let rows: [Ids; 5] = [
             (1, Some("M5"), None, Some("A5"), None),
             (1, Some("M2"), Some("R9"), Some("A7"), Some("A1")),
             (2, Some("M3"), None, None, None),
             (2, None, None, Some("B"), None),
+            (5, Some("OLD"), None, Some("AOLD"), None),
         ];
         let mut want: std::collections::BTreeMap<i64, crate::store::zones::IdZone> = Default::default();
         for (file, m, r, a, o) in rows {
@@ -163,6 +169,7 @@ mod tests {
             (2, Some(want[&2].to_json())),
             (3, None),
             (4, Some(crate::store::zones::IdZone::default().to_json())),
+            (5, None),
         ];
         assert_eq!(got, expect);
         assert_eq!(expect[0].1.as_deref(), Some(r#"["M2","R9","A1","A7"]"#));
