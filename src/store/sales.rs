@@ -600,6 +600,94 @@ mod tests {
         assert_eq!(status(&c, "P9"), "SUCCESS");
     }
 
+    /// Every stored row of the sales tables as text (the times things were recorded left out: they
+    /// are the clock's).
+    fn dump(c: &Connection) -> Vec<String> {
+        let mut out = Vec::new();
+        for table in ["sales_files", "local_records", "local_record_history", "sales_rejects"] {
+            let mut st = c.prepare(&format!("SELECT * FROM {table} ORDER BY 1")).unwrap();
+            let names: Vec<String> = st.column_names().map(|n| n.to_string()).collect();
+            let rows = st
+                .query_map([], |r| {
+                    let mut row = vec![table.to_string()];
+                    for (i, n) in names.iter().enumerate() {
+                        if !n.ends_with("_at") || n == "created_at" {
+                            row.push(format!("{n}={:?}", r.get::<_, rusqlite::types::Value>(i)?));
+                        }
+                    }
+                    Ok(row.join(" "))
+                })
+                .unwrap();
+            let mut rows: Vec<String> = rows.map(Result::unwrap).collect();
+            rows.sort();
+            out.extend(rows);
+        }
+        out
+    }
+
+    /// A file stored in chunks while it is parsed stores exactly what a whole import stores: also the
+    /// conflict flags that a later row sets on a key whose first row is stored already — as its
+    /// snapshot, copied into its history by the next version, or behind a ledger record — and the
+    /// file's counts, "as of" date and rejects. A chunked import that is dropped stores nothing.
+    #[test]
+    fn a_file_imported_in_chunks_stores_what_a_whole_import_stores() {
+        let body = "PAYMENT,P1,,1.00,HKD,SUCCESS,2026-11-25T10:00:00+08:00,,,\n\
+                    PAYMENT,P2,,1.00,HKD,SUCCESS,2026-11-25T10:00:00+08:00,,,\n\
+                    PAYMENT,P9,,1.00,HKD,SUCCESS,2026-11-25T10:00:00+08:00,,,\n\
+                    PAYMENT,P3,,1.00,HK,SUCCESS,2026-11-25T10:00:00+08:00,,,\n\
+                    REFUND,P1,R1,1.00,HKD,SUCCESS,2026-11-24T10:00:00Z,S,T,A1\n\
+                    PAYMENT,P2,,1.00,HKD,SUCCESS,2026-11-25T10:00:00+08:00,,,\n\
+                    PAYMENT,P1,,2.00,HKD,SUCCESS,2026-11-25T10:00:00+08:00,,,\n\
+                    PAYMENT,P2,,3.00,HKD,SUCCESS,2026-11-26T10:00:00+08:00,,,\n\
+                    PAYMENT,P9,,3.00,HKD,FAILED,2026-11-25T10:00:00+08:00,,,\n";
+        let setup = || {
+            let mut c = crate::store::open_in_memory().unwrap();
+            load(&mut c, "PAYMENT,P2,,1.00,HKD,UNKNOWN,2026-11-20T10:00:00+08:00,,,\n");
+            let (ledger, _) = file("l.csv", "PAYMENT,P9,,1.00,HKD,SUCCESS,2026-11-25T10:00:00+08:00,,,\n");
+            let tx = c.transaction().unwrap();
+            upsert_records(&tx, &ledger.records, Origin::Ledger, None).unwrap();
+            tx.commit().unwrap();
+            c
+        };
+        let (parsed, meta) = file("s.csv", body);
+        assert_eq!(parsed.conflict_count(), 6);
+        let mut whole = setup();
+        let want = import(&mut whole, &meta, &parsed, None).unwrap();
+        assert_eq!((want.loaded, want.ledger_kept), (5, 2));
+        let text = format!("{H}{body}");
+        for chunk in [1, 2, 3, 5, 100] {
+            let mut chunks = Vec::new();
+            let p = crate::sales::parse_in_chunks(
+                text.as_bytes(),
+                "s.csv",
+                &BusinessZone::default(),
+                &SalesConfig::default(),
+                chunk,
+                |r| chunks.push(Chunk::new(r)),
+            )
+            .unwrap();
+            let mut c = setup();
+            let Begun::New(mut imp) = Importer::begin(&mut c, &meta.sha256, None).unwrap() else { panic!() };
+            for ch in &chunks {
+                imp.add_chunk(ch).unwrap();
+            }
+            assert_eq!(imp.finish(&meta, &p).unwrap(), want, "chunk {chunk}");
+            assert_eq!(dump(&c), dump(&whole), "chunk {chunk}");
+            // The same bytes again: known, nothing changes.
+            assert!(
+                matches!(Importer::begin(&mut c, &meta.sha256, None).unwrap(), Begun::Known(id) if id == want.sales_file_id)
+            );
+            assert_eq!(dump(&c), dump(&whole), "chunk {chunk}");
+        }
+        let mut c = setup();
+        let before = dump(&c);
+        let Begun::New(mut imp) = Importer::begin(&mut c, &meta.sha256, None).unwrap() else { panic!() };
+        imp.add(&parsed.records).unwrap();
+        drop(imp);
+        assert_eq!(dump(&c), before);
+        assert_eq!(c.query_row("PRAGMA foreign_keys", [], |r| r.get::<_, i64>(0)).unwrap(), 1);
+    }
+
     /// A file big enough for the time texts to be made on a second thread stores every record with
     /// the same texts as the one-thread path (snapshot "+00:00", history "Z"), new keys and versions.
     #[test]
