@@ -22,17 +22,26 @@ pub const COLUMNS: [&str; 10] = [
     "acquirement_id",
 ];
 
-/// Positions in [`COLUMNS`] (what [`ColumnIndex`] is indexed by).
-const RECORD_TYPE: usize = 0;
-const MERCHANT_TRANS_ID: usize = 1;
-const MERCHANT_REFUND_ID: usize = 2;
-const AMOUNT: usize = 3;
-const CURRENCY: usize = 4;
-const STATUS: usize = 5;
-const CREATED_AT: usize = 6;
-const STORE_ID: usize = 7;
-const TERMINAL_ID: usize = 8;
-const ACQUIREMENT_ID: usize = 9;
+/// A canonical column, by its position in [`COLUMNS`] (what [`ColumnIndex`] is indexed by).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Field {
+    RecordType,
+    MerchantTransId,
+    MerchantRefundId,
+    Amount,
+    Currency,
+    Status,
+    CreatedAt,
+    StoreId,
+    TerminalId,
+    AcquirementId,
+}
+
+impl Field {
+    fn name(self) -> &'static str {
+        COLUMNS[self as usize]
+    }
+}
 
 /// Each canonical column's index in this file's header (by position in [`COLUMNS`]): looked up
 /// ten times a row, so an array, not a map keyed by name.
@@ -146,11 +155,12 @@ fn column_index(header: &[String], cfg: &SalesConfig, mapped: bool) -> Result<Co
             *slot = header.iter().position(|h| h.eq_ignore_ascii_case(w));
         }
     }
-    let required = [RECORD_TYPE, MERCHANT_TRANS_ID, MERCHANT_REFUND_ID, AMOUNT, CURRENCY, STATUS, CREATED_AT];
+    use Field::*;
+    let required = [RecordType, MerchantTransId, MerchantRefundId, Amount, Currency, Status, CreatedAt];
     let missing: Vec<_> = required
         .iter()
-        .filter(|&&c| !(index[c].is_some() || mapped && c == MERCHANT_REFUND_ID))
-        .map(|&c| COLUMNS[c])
+        .filter(|&&c| !(index[c as usize].is_some() || mapped && c == MerchantRefundId))
+        .map(|c| c.name())
         .collect();
     if !missing.is_empty() {
         let hint = if mapped {
@@ -240,21 +250,16 @@ impl KeyRows {
     /// records are all marked `conflict`.
     fn push(&mut self, records: &mut Vec<LocalRecord>, mut r: LocalRecord) {
         let next = records.len();
-        let hasher = &self.hasher;
-        let entry = self.first.entry(
-            hasher.hash_one(r.key()),
-            |&i| records[i as usize].key() == r.key(),
-            |&i| hasher.hash_one(records[i as usize].key()),
-        );
-        let first = match entry {
-            hashbrown::hash_table::Entry::Occupied(e) => *e.get() as usize,
-            hashbrown::hash_table::Entry::Vacant(e) => {
-                // A sales file of more than 4 billion records does not fit in memory to begin with.
-                e.insert(u32::try_from(next).expect("fewer than 2^32 records in a sales file"));
-                records.push(r);
-                return;
-            }
+        let hash = self.hasher.hash_one(r.key());
+        let Some(&first) = self.first.find(hash, |&i| records[i as usize].key() == r.key()) else {
+            let hasher = &self.hasher;
+            // A sales file of more than 4 billion records does not fit in memory to begin with.
+            let at = u32::try_from(next).expect("fewer than 2^32 records in a sales file");
+            self.first.insert_unique(hash, at, |&i| hasher.hash_one(records[i as usize].key()));
+            records.push(r);
+            return;
         };
+        let first = first as usize;
         let same = self.more.entry(first).or_insert_with(|| vec![first]);
         if same.iter().any(|&i| records[i].content() == r.content()) {
             return; // identical rows collapse
@@ -319,15 +324,15 @@ struct RowRules<'a> {
 fn parse_row(rec: &csv::StringRecord, how: &RowRules, line: u32) -> Result<LocalRecord, RowError> {
     let RowRules { index, zone, cfg, mapped } = how;
     let mapped = *mapped;
-    let get = |c: usize| index[c].and_then(|i| rec.get(i)).map(str::trim).filter(|s| !s.is_empty());
-    let need = |c: usize| get(c).ok_or_else(|| (Some(COLUMNS[c]), format!("{} is empty", COLUMNS[c])));
+    let get = |c: Field| index[c as usize].and_then(|i| rec.get(i)).map(str::trim).filter(|s| !s.is_empty());
+    let need = |c: Field| get(c).ok_or_else(|| (Some(c.name()), format!("{} is empty", c.name())));
 
-    let rt_raw = need(RECORD_TYPE)?;
+    let rt_raw = need(Field::RecordType)?;
     let rt_text = if mapped { cfg.type_map.get(rt_raw).map(String::as_str).unwrap_or(rt_raw) } else { rt_raw };
     let record_type = RecordType::parse(&upper(rt_text))
         .ok_or((Some("record_type"), format!("record_type '{rt_raw}' is not PAYMENT or REFUND")))?;
-    let merchant_trans_id = need(MERCHANT_TRANS_ID)?.to_string();
-    let merchant_refund_id = get(MERCHANT_REFUND_ID).map(str::to_string);
+    let merchant_trans_id = need(Field::MerchantTransId)?.to_string();
+    let merchant_refund_id = get(Field::MerchantRefundId).map(str::to_string);
     match (record_type, &merchant_refund_id) {
         (RecordType::Refund, None) => {
             return Err((Some("merchant_refund_id"), "a REFUND needs merchant_refund_id".into()))
@@ -337,12 +342,12 @@ fn parse_row(rec: &csv::StringRecord, how: &RowRules, line: u32) -> Result<Local
         }
         _ => {}
     }
-    let st_raw = need(STATUS)?;
+    let st_raw = need(Field::Status)?;
     let st_text = if mapped { cfg.status_map.get(st_raw).map(String::as_str).unwrap_or(st_raw) } else { st_raw };
     let status = LocalStatus::parse(&upper(st_text))
         .ok_or((Some("status"), format!("status '{st_raw}' is not SUCCESS, CANCELLED, FAILED or UNKNOWN")))?;
-    let currency = Currency::parse(need(CURRENCY)?).map_err(|e| (Some("currency"), e.to_string()))?;
-    let amount_raw = need(AMOUNT)?;
+    let currency = Currency::parse(need(Field::Currency)?).map_err(|e| (Some("currency"), e.to_string()))?;
+    let amount_raw = need(Field::Amount)?;
     if amount_raw.starts_with('+') || amount_raw.starts_with('-') {
         return Err((Some("amount"), format!("amount '{amount_raw}' must be written without a sign")));
     }
@@ -350,7 +355,7 @@ fn parse_row(rec: &csv::StringRecord, how: &RowRules, line: u32) -> Result<Local
     if amount == 0 && matches!(status, LocalStatus::Success | LocalStatus::Unknown) {
         return Err((Some("amount"), format!("amount is 0 on a {status} row: only FAILED or CANCELLED rows may be 0")));
     }
-    let created_raw = need(CREATED_AT)?;
+    let created_raw = need(Field::CreatedAt)?;
     let created_at = if mapped {
         parse_timestamp(created_raw, zone).map_err(|e| (Some("created_at"), e.to_string()))?
     } else {
@@ -370,9 +375,9 @@ fn parse_row(rec: &csv::StringRecord, how: &RowRules, line: u32) -> Result<Local
         status,
         business_date: zone.date_of(&created_at),
         created_at,
-        store_id: get(STORE_ID).map(str::to_string),
-        terminal_id: get(TERMINAL_ID).map(str::to_string),
-        acquirement_id: get(ACQUIREMENT_ID).map(str::to_string),
+        store_id: get(Field::StoreId).map(str::to_string),
+        terminal_id: get(Field::TerminalId).map(str::to_string),
+        acquirement_id: get(Field::AcquirementId).map(str::to_string),
         line,
         conflict: false,
     })
