@@ -193,13 +193,26 @@ impl DayKeys {
     }
 }
 
+/// The days of `input` that are complete: a day is complete when it has a transaction file and none of
+/// its transaction files (skipped ones included) is incomplete (contracts.md §2). One definition for
+/// every cut: the count at T−1 once took a day with one truncated and one complete file as complete.
+fn complete_days(input: &Input) -> HashSet<NaiveDate> {
+    let incomplete: HashSet<NaiveDate> =
+        input.files.iter().filter(|f| f.kind == FileKind::Transactions && f.truncated).map(|f| f.date).collect();
+    input
+        .files
+        .iter()
+        .filter(|f| f.kind == FileKind::Transactions && !incomplete.contains(&f.date))
+        .map(|f| f.date)
+        .collect()
+}
+
 /// The keys of `input` both sides agree on at T−1 with T−1's first reported day, on T's frames (the
 /// same input: built once).
 fn matched_before(input: &Input, params: &Params, frames: &Frames) -> Result<MatchedByDay> {
     let date = business_date(input)?;
     let yesterday = date - Duration::days(1);
-    let complete_days: HashSet<NaiveDate> =
-        input.files.iter().filter(|f| f.kind == FileKind::Transactions && !f.truncated).map(|f| f.date).collect();
+    let complete_days = complete_days(input);
     let settled = std::cell::OnceCell::new();
     let cx = Cut {
         input,
@@ -246,16 +259,7 @@ fn replay(input: &Input, params: &Params, date: NaiveDate, frames: &Frames, cuts
     let clock = std::time::Instant::now();
     let lap =
         |what: &str| tracing::debug!(what, ms = clock.elapsed().as_millis() as u64, cpu_ms = cpu_ms(), "engine phase");
-    // A day is complete when it has a transaction file and none of its transaction files (skipped ones
-    // included) is incomplete (contracts.md §2).
-    let incomplete: HashSet<NaiveDate> =
-        input.files.iter().filter(|f| f.kind == FileKind::Transactions && f.truncated).map(|f| f.date).collect();
-    let complete_days: HashSet<NaiveDate> = input
-        .files
-        .iter()
-        .filter(|f| f.kind == FileKind::Transactions && !incomplete.contains(&f.date))
-        .map(|f| f.date)
-        .collect();
+    let complete_days = complete_days(input);
     let settled = std::cell::OnceCell::new();
     let first_day = date - Duration::days(params.open_item_days as i64);
     let mut history: BTreeMap<NaiveDate, HashMap<String, Eval>> = BTreeMap::new();

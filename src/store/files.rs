@@ -82,6 +82,7 @@ pub fn import(conn: &mut Connection, meta: &FileMeta, parsed: &ParsedFile, run_i
 const IMPORT_CACHE_KIB: i64 = -65_536;
 
 /// What [`begin`] found.
+#[allow(clippy::large_enum_variant)] // one per file, moved once
 pub enum Begun<'c> {
     /// A new version is being imported: add its rows, then [`FileImport::finish`].
     Open(FileImport<'c>),
@@ -107,6 +108,8 @@ pub struct FileImport<'c> {
     detail_rows: i64,
     /// The file's extra column names so far, in position order (`files.extra_columns`, sql/0011).
     extra_columns: Vec<String>,
+    /// The ids of the rows added so far (`files.id_zone`, sql/0017).
+    zone: super::zones::IdZone,
 }
 
 /// Raises the connection's page cache to the import size (negative = KiB; only grows), keeps
@@ -184,6 +187,7 @@ pub fn begin<'c>(conn: &'c mut Connection, meta: &FileMeta, run_id: Option<i64>)
         id_base,
         detail_rows: 0,
         extra_columns: Vec::new(),
+        zone: Default::default(),
     }))
 }
 
@@ -208,6 +212,7 @@ impl FileImport<'_> {
         insert_rows(&self.tx, self.file_id, self.kind, &self.date, rows, &text.rows)
             .with_context(|| format!("cannot store the rows of {}", self.name))?;
         self.extra_columns.extend(text.new_columns.iter().cloned());
+        self.zone.widen(&text.zone);
         if let Rows::Detail(d) = rows {
             self.detail_rows += d.len() as i64;
         }
@@ -251,7 +256,7 @@ impl FileImport<'_> {
         self.tx.execute(
             "UPDATE files SET encoding = ?2, header = ?3, declared_count = ?4, has_end_marker = ?5, truncated = ?6,
                 row_count = ?7, reject_count = ?8, warning_count = ?9, archive_path = ?10, first_row = ?11,
-                last_row = ?12, extra_columns = ?13 WHERE id = ?1",
+                last_row = ?12, extra_columns = ?13, id_zone = ?14 WHERE id = ?1",
             params![
                 self.file_id,
                 parsed.encoding,
@@ -266,6 +271,7 @@ impl FileImport<'_> {
                 range.map(|(first, _)| first),
                 range.map(|(_, last)| last),
                 (!self.extra_columns.is_empty()).then(|| serde_json::to_string(&self.extra_columns)).transpose()?,
+                (self.kind != FileKind::SettlementSummary.as_str()).then(|| self.zone.to_json()),
             ],
         )?;
         insert_issues(&self.tx, self.file_id, parsed)
@@ -297,6 +303,8 @@ pub struct BatchText {
     /// How many columns the file's list had before this batch (checked: batches are stored in order).
     first_new_column: usize,
     new_columns: Vec<String>,
+    /// The batch's ids (detail rows).
+    zone: super::zones::IdZone,
 }
 
 /// A file's extra columns (those the parser does not know) by position: the names are stored once
@@ -374,6 +382,7 @@ impl ExtraColumns {
 /// The [`RowText`] of each row of a batch; `columns` is the file's, kept across its batches.
 pub fn row_text(rows: &Rows, columns: &mut ExtraColumns) -> BatchText {
     columns.batch_start = columns.names.len();
+    let zone = batch_zone(rows);
     let rows = match rows {
         Rows::Detail(rows) => rows
             .iter()
@@ -396,7 +405,21 @@ pub fn row_text(rows: &Rows, columns: &mut ExtraColumns) -> BatchText {
         rows,
         first_new_column: columns.batch_start,
         new_columns: columns.names[columns.batch_start..].to_vec(),
+        zone,
     }
+}
+
+/// The ids of a batch's detail rows by kind, as the columns store them (sql/0017).
+fn batch_zone(rows: &Rows) -> super::zones::IdZone {
+    let Rows::Detail(rows) = rows else { return Default::default() };
+    let (mut merchant, mut alipay) = (super::zones::SpanOf::default(), super::zones::SpanOf::default());
+    for r in rows {
+        merchant.add(r.merchant_trans_id.as_deref());
+        merchant.add(r.merchant_refund_id.as_deref());
+        alipay.add(r.alipay_id.as_deref());
+        alipay.add(r.original_alipay_id.as_deref());
+    }
+    super::zones::IdZone { merchant: merchant.owned(), alipay: alipay.owned() }
 }
 
 /// Stored text of an optional currency, without allocating.

@@ -98,6 +98,77 @@ mod tests {
         assert_eq!(w.rows.len(), 4);
     }
 
+    /// Files stored before 0017 get the id zones an import now writes (`store::zones`): each kind's
+    /// smallest and largest id over both of its columns, nulls left out; a file without rows holds
+    /// none; a summary has no zone. Local zones are built by the first write of local records.
+    #[test]
+    fn id_zones_are_backfilled_as_imports_write_them() {
+        use rusqlite::{params, Connection};
+        let mut c = Connection::open_in_memory().unwrap();
+        c.execute_batch("CREATE TABLE schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)").unwrap();
+        for (name, sql) in super::MIGRATIONS.iter().filter(|(n, _)| *n < "0017") {
+            c.execute_batch(sql).unwrap();
+            c.execute("INSERT INTO schema_migrations VALUES (?1, 'then')", [name]).unwrap();
+        }
+        for (id, kind) in
+            [(1, "transactions"), (2, "settlement_detail"), (3, "settlement_summary"), (4, "transactions")]
+        {
+            c.execute(
+                "INSERT INTO files (id, source, source_path, name, format, kind, business_date, size, sha256, encoding,
+                    header, row_count, reject_count, warning_count, version, archive_path, imported_at)
+                 VALUES (?1, 't', ?2, ?2, 'intl', ?2, '2026-11-20', 1, ?1, 'utf-8', '[]', 0, 0, 0, 1, 'x', 'then')",
+                params![id, kind],
+            )
+            .unwrap();
+        }
+        // File, then merchant_trans_id, merchant_refund_id, alipay_id, original_alipay_id.
+        type Ids<'a> = (i64, Option<&'a str>, Option<&'a str>, Option<&'a str>, Option<&'a str>);
+        let rows: [Ids; 4] = [
+            (1, Some("M5"), None, Some("A5"), None),
+            (1, Some("M2"), Some("R9"), Some("A7"), Some("A1")),
+            (2, Some("M3"), None, None, None),
+            (2, None, None, Some("B"), None),
+        ];
+        let mut want: std::collections::BTreeMap<i64, crate::store::zones::IdZone> = Default::default();
+        for (file, m, r, a, o) in rows {
+            c.execute(
+                "INSERT INTO alipay_rows (file_id, line, kind, business_date, trans_type, type_raw, merchant_trans_id,
+                    merchant_refund_id, alipay_id, original_alipay_id, amount, currency, amount_raw)
+                 VALUES (?1, 2, 'transactions', '2026-11-20', 'PAYMENT', 'PAYMENT', ?2, ?3, ?4, ?5, 100, 'HKD', '1.00')",
+                params![file, m, r, a, o],
+            )
+            .unwrap();
+            let (mut ms, mut as_) = (crate::store::zones::SpanOf::default(), crate::store::zones::SpanOf::default());
+            [m, r].into_iter().for_each(|x| ms.add(x));
+            [a, o].into_iter().for_each(|x| as_.add(x));
+            want.entry(file)
+                .or_default()
+                .widen(&crate::store::zones::IdZone { merchant: ms.owned(), alipay: as_.owned() });
+        }
+        c.execute_batch(
+            "UPDATE files SET first_row = (SELECT MIN(id) FROM alipay_rows r WHERE r.file_id = files.id),
+                              last_row = (SELECT MAX(id) FROM alipay_rows r WHERE r.file_id = files.id)",
+        )
+        .unwrap();
+        super::migrate(&mut c).unwrap();
+        let got: Vec<(i64, Option<String>)> = c
+            .prepare("SELECT id, id_zone FROM files ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        let expect = vec![
+            (1, Some(want[&1].to_json())),
+            (2, Some(want[&2].to_json())),
+            (3, None),
+            (4, Some(crate::store::zones::IdZone::default().to_json())),
+        ];
+        assert_eq!(got, expect);
+        assert_eq!(expect[0].1.as_deref(), Some(r#"["M2","R9","A1","A7"]"#));
+        assert!(!crate::store::zones::local_zones_hold(&c).unwrap(), "local zones: built by the first write");
+    }
+
     #[test]
     fn migrations_apply_twice_without_change() {
         let mut c = rusqlite::Connection::open_in_memory().unwrap();

@@ -33,6 +33,7 @@ pub mod sales;
 pub mod skipped;
 pub mod state;
 pub mod window;
+pub mod zones;
 
 use anyhow::{Context, Result};
 use rusqlite::Connection;

@@ -77,6 +77,8 @@ pub struct Importer<'c> {
     /// When the records were stored (`recorded_at`).
     now: String,
     tally: Tally,
+    /// Whether the id zones covered every record before the import (`zones::local_zones_hold`).
+    zoned: bool,
     /// The transaction is open and foreign keys are off (undone on drop unless finished).
     open: bool,
 }
@@ -103,7 +105,8 @@ impl<'c> Importer<'c> {
         // transaction and the run, checked once below. (The pragma cannot change inside a transaction.)
         conn.pragma_update(None, "foreign_keys", "OFF")?;
         let conn: &Connection = conn;
-        let mut importer = Importer { conn, file_id: 0, now: String::new(), tally: Tally::default(), open: false };
+        let mut importer =
+            Importer { conn, file_id: 0, now: String::new(), tally: Tally::default(), zoned: false, open: false };
         if let Err(e) = conn.execute_batch("BEGIN") {
             conn.pragma_update(None, "foreign_keys", "ON")?;
             return Err(e.into());
@@ -130,6 +133,7 @@ impl<'c> Importer<'c> {
         )?;
         importer.file_id = conn.last_insert_rowid();
         importer.now = super::now_text();
+        importer.zoned = super::zones::local_zones_hold(conn)?;
         Ok(Begun::New(importer))
     }
 
@@ -192,7 +196,7 @@ impl<'c> Importer<'c> {
                 parsed.records.iter().map(|r| r.business_date).max().map(|d| d.to_string()),
             ],
         )?;
-        records_applied(conn, &parsed.records, self.tally)?;
+        records_applied(conn, &parsed.records, self.tally, self.zoned)?;
         {
             let mut st = conn.prepare_cached(
                 "INSERT INTO sales_rejects (sales_file_id, line, field, reason, raw) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -239,8 +243,10 @@ pub fn upsert_records(
     origin: Origin,
     file_id: Option<i64>,
 ) -> Result<(usize, usize)> {
+    // Whether the id zones covered every record before this write (else they are built again after it).
+    let zoned = super::zones::local_zones_hold(tx)?;
     let tally = apply_records(tx, records, origin, file_id, &super::now_text(), Tally::default())?;
-    records_applied(tx, records, tally)?;
+    records_applied(tx, records, tally, zoned)?;
     Ok((tally.applied, tally.kept))
 }
 
@@ -275,12 +281,31 @@ fn earlier(a: Option<NaiveDate>, b: Option<NaiveDate>) -> Option<NaiveDate> {
 }
 
 /// What follows applying a batch of local records (all of a sales file's, or the ledger's), in its
-/// transaction: the state of every day they can change is invalidated.
-fn records_applied(tx: &Connection, _records: &[LocalRecord], tally: Tally) -> Result<()> {
+/// transaction: the state of every day they can change is invalidated, and the records' ids go into
+/// their dates' id zones (`zoned`: whether the zones covered every record before the batch).
+fn records_applied(tx: &Connection, records: &[LocalRecord], tally: Tally, zoned: bool) -> Result<()> {
     if let Some(d) = tally.earliest {
         super::state::invalidate_from(tx, d)?;
     }
+    super::zones::widen_local(tx, &local_zones(records), zoned)?;
     Ok(())
+}
+
+/// The ids of `records` by business date (sql/0017): merchant ids are the key's id and the payment
+/// id, Alipay's the acquirement id.
+fn local_zones(records: &[LocalRecord]) -> std::collections::BTreeMap<NaiveDate, super::zones::IdZone> {
+    use super::zones::SpanOf;
+    let mut by_date: std::collections::BTreeMap<NaiveDate, (SpanOf, SpanOf)> = Default::default();
+    for r in records {
+        let (merchant, alipay) = by_date.entry(r.business_date).or_default();
+        merchant.add(Some(r.key().1));
+        merchant.add(Some(&r.merchant_trans_id));
+        alipay.add(r.acquirement_id.as_deref());
+    }
+    by_date
+        .into_iter()
+        .map(|(d, (m, a))| (d, super::zones::IdZone { merchant: m.owned(), alipay: a.owned() }))
+        .collect()
 }
 
 /// One batch of records being applied: its statements and what they have done so far.
@@ -604,7 +629,14 @@ mod tests {
     /// are the clock's).
     fn dump(c: &Connection) -> Vec<String> {
         let mut out = Vec::new();
-        for table in ["sales_files", "local_records", "local_record_history", "sales_rejects"] {
+        for table in [
+            "sales_files",
+            "local_records",
+            "local_record_history",
+            "sales_rejects",
+            "local_id_zones",
+            "local_id_zones_written",
+        ] {
             let mut st = c.prepare(&format!("SELECT * FROM {table} ORDER BY 1")).unwrap();
             let names: Vec<String> = st.column_names().map(|n| n.to_string()).collect();
             let rows = st

@@ -210,6 +210,33 @@ fn unsettled_after_the_delay_is_reported_once() {
     assert_eq!(o.open_items.iter().map(|i| i.finding.category).collect::<Vec<_>>(), vec![Unsettled]);
 }
 
+/// A cancelled payment is never UNSETTLED, but only a cancel dated up to T counts: rerun after a
+/// cancel dated T+1 is stored, day T still reports the payment UNSETTLED (the incremental load
+/// leaves out the UNSETTLED day's payments cancelled from their day to T, not later).
+#[test]
+fn a_cancel_after_t_does_not_hide_an_unsettled_payment_of_t() {
+    let mut w = World::new();
+    w.txns(
+        "2026-11-10",
+        vec![pay("P1", "A1", 5600, "2026-11-10T10:00:00+08:00"), pay("P2", "A2", 700, "2026-11-10T11:00:00+08:00")],
+    );
+    w.sales(&[
+        &lp("P1", "56.00", "SUCCESS", "2026-11-10T10:00:00+08:00"),
+        &lp("P2", "7.00", "SUCCESS", "2026-11-10T11:00:00+08:00"),
+    ]);
+    for day in 11..=16 {
+        w.txns(&format!("2026-11-{day}"), vec![]);
+    }
+    // P2 is cancelled on the 16th (within the delay): never UNSETTLED. P1 is cancelled on the 18th.
+    w.txns("2026-11-16", vec![cancel("P2", "A2", 700, "2026-11-16T09:00:00+08:00")]);
+    w.txns("2026-11-17", vec![]);
+    w.txns("2026-11-18", vec![cancel("P1", "A1", 5600, "2026-11-18T09:00:00+08:00")]);
+    let o = w.run("2026-11-17");
+    let unsettled: Vec<_> =
+        o.findings.iter().filter(|f| f.category == Unsettled).map(|f| f.merchant_trans_id.as_str()).collect();
+    assert_eq!(unsettled, vec!["P1"], "{:#?}", o.findings);
+}
+
 #[test]
 fn rerun_of_t_after_t_plus_1_is_identical() {
     let mut w = World::new();

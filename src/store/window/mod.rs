@@ -738,6 +738,60 @@ mod tests {
         crate::store::sales::import(c, &meta, &parsed, None).unwrap();
     }
 
+    /// The incremental load looks up an id only where a file or a day's local records may hold it
+    /// (`store::zones`): a local refund found only by its payment's id and a local sale found only by
+    /// its acquirement id are each the one record of their day that names the id, so each day's zone
+    /// must hold that id for the record to be loaded; an earlier Alipay row is found by its ids.
+    #[test]
+    fn the_incremental_load_finds_records_by_every_id_the_zones_hold() {
+        use TransType::{Payment, Refund};
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = crate::store::open(&dir.path().join("z.db")).unwrap();
+        let all = |c: &mut Connection, lines: &str| {
+            let text = format!(
+                "record_type,merchant_trans_id,merchant_refund_id,amount,currency,status,created_at,store_id,terminal_id,acquirement_id\n{lines}"
+            );
+            let parsed =
+                crate::sales::parse(text.as_bytes(), "s.csv", &Default::default(), &SalesConfig::default()).unwrap();
+            let meta = SalesFileMeta {
+                path: "s.csv".into(),
+                name: "s.csv".into(),
+                sha256: crate::archive::sha256_hex(text.as_bytes()),
+                size: 1,
+                archive_path: "x".into(),
+            };
+            crate::store::sales::import(c, &meta, &parsed, None).unwrap();
+        };
+        // The 20th and 21st have transaction files (so their sales are not all seeds of the 25th).
+        detail_file(
+            &mut c,
+            "2026-11-20",
+            vec![id_row(2, Payment, Some("K20"), "AK20", None), id_row(3, Refund, Some("OLD"), "AR", Some("AOLD"))],
+        );
+        txn_file(&mut c, "2026-11-21", "K21");
+        // P1 was paid before the window; the till refunded it on the 20th (R1, never at Alipay).
+        all(&mut c, "REFUND,P1,R1,1.00,HKD,SUCCESS,2026-11-20T10:00:00+08:00,,,\n");
+        // C1: a sale of the 21st that only its acquirement id links to Alipay.
+        all(&mut c, "PAYMENT,C1,,2.00,HKD,SUCCESS,2026-11-21T10:00:00+08:00,,,AC1\nPAYMENT,K21,,1.00,HKD,SUCCESS,2026-11-21T11:00:00+08:00,,,\n");
+        // The 25th: Alipay refunds P1 again, refunds AC1 (no merchant id), and refunds OLD again.
+        detail_file(
+            &mut c,
+            "2026-11-25",
+            vec![
+                id_row(2, Refund, Some("P1"), "B1", Some("APOLD")),
+                id_row(3, Refund, None, "B2", Some("AC1")),
+                id_row(4, Refund, Some("OLD"), "B3", Some("AOLD")),
+            ],
+        );
+        let input = super::active::load_active(&c, d("2026-11-25"), &Params::default(), &[]).unwrap();
+        let mut local: Vec<&str> = input.local.iter().map(|v| v.key()).collect();
+        local.sort_unstable();
+        assert_eq!(local, vec!["C1", "R1"], "the local records the day's ids name");
+        let mut rows: Vec<(NaiveDate, i64)> = input.rows.iter().map(|r| (r.date, r.line)).collect();
+        rows.sort_unstable();
+        assert_eq!(rows, vec![(d("2026-11-20"), 3), (d("2026-11-25"), 2), (d("2026-11-25"), 3), (d("2026-11-25"), 4)]);
+    }
+
     /// A database file is read on two connections (local records on a second thread); the window is
     /// the same as the one read on a single connection.
     #[test]
