@@ -291,6 +291,7 @@ pub fn import_day_with(
             continue;
         }
         obs.file(Phase::Import, i, total, &file);
+        tracing::debug!(file = %file.name, "importing");
         let bytes = std::fs::read(&dest).with_context(|| format!("cannot read {}", dest.display()))?;
         let fetched = Fetched { file: &file, source: &source.describe(), bytes: &bytes, staged: Some(&dest) };
         let outcome = import_bytes(ws, fetched, past_deadline, run_id)?;

@@ -279,8 +279,25 @@ pub fn local_covers(conn: &Connection, a: &str, b: &str, skip: impl Fn(NaiveDate
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// Imports a sales-v1 file of `lines` whose header is the required columns then `more`.
+    pub(crate) fn import_sales(c: &mut Connection, more: &str, lines: &str) {
+        let text = format!(
+            "record_type,merchant_trans_id,merchant_refund_id,amount,currency,status,created_at{more}\n{lines}"
+        );
+        let config = crate::config::SalesConfig::default();
+        let parsed = crate::sales::parse(text.as_bytes(), "s.csv", &Default::default(), &config).unwrap();
+        let meta = crate::store::sales::SalesFileMeta {
+            path: "s.csv".into(),
+            name: "s.csv".into(),
+            sha256: crate::archive::sha256_hex(text.as_bytes()),
+            size: 1,
+            archive_path: "x".into(),
+        };
+        crate::store::sales::import(c, &meta, &parsed, None).unwrap();
+    }
 
     fn span(l: &str, h: &str) -> Span {
         Span(Some((l.into(), h.into())))
@@ -338,26 +355,7 @@ mod tests {
     fn a_writer_without_zones_is_noticed_and_the_next_write_rebuilds_them() {
         let mut c = crate::store::open_in_memory().unwrap();
         let d = |s: &str| s.parse::<NaiveDate>().unwrap();
-        let import = |c: &mut Connection, lines: &str| {
-            let text = format!(
-                "record_type,merchant_trans_id,merchant_refund_id,amount,currency,status,created_at,store_id,terminal_id,acquirement_id\n{lines}"
-            );
-            let parsed = crate::sales::parse(
-                text.as_bytes(),
-                "s.csv",
-                &Default::default(),
-                &crate::config::SalesConfig::default(),
-            )
-            .unwrap();
-            let meta = crate::store::sales::SalesFileMeta {
-                path: "s.csv".into(),
-                name: "s.csv".into(),
-                sha256: crate::archive::sha256_hex(text.as_bytes()),
-                size: 1,
-                archive_path: "x".into(),
-            };
-            crate::store::sales::import(c, &meta, &parsed, None).unwrap();
-        };
+        let import = |c: &mut Connection, lines: &str| import_sales(c, ",store_id,terminal_id,acquirement_id", lines);
         let covers = |c: &Connection| local_covers(c, "2026-11-01", "2026-11-30", |_| false).unwrap();
         assert!(covers(&c).merchant.everywhere, "a new database: not built until the first write");
         import(&mut c, "PAYMENT,P5,,1.00,HKD,SUCCESS,2026-11-20T10:00:00+08:00,,,A5\n");

@@ -659,9 +659,9 @@ mod tests {
         assert_eq!(v("[]", 0), None);
         assert!(nth_value("[\"open", 0).is_err());
     }
-    use crate::config::SalesConfig;
+
     use crate::formats::{DetailRow, ParsedFile, Rows, TransTypeOrDefault};
-    use crate::store::{files::FileMeta, sales::SalesFileMeta};
+    use crate::store::files::FileMeta;
 
     fn d(s: &str) -> NaiveDate {
         NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
@@ -724,18 +724,7 @@ mod tests {
     }
 
     fn sales(c: &mut Connection, lines: &str) {
-        let text =
-            format!("record_type,merchant_trans_id,merchant_refund_id,amount,currency,status,created_at\n{lines}");
-        let zone = Default::default();
-        let parsed = crate::sales::parse(text.as_bytes(), "s.csv", &zone, &SalesConfig::default()).unwrap();
-        let meta = SalesFileMeta {
-            path: "s.csv".into(),
-            name: "s.csv".into(),
-            sha256: crate::archive::sha256_hex(text.as_bytes()),
-            size: 1,
-            archive_path: "x".into(),
-        };
-        crate::store::sales::import(c, &meta, &parsed, None).unwrap();
+        crate::store::zones::tests::import_sales(c, "", lines);
     }
 
     /// The incremental load looks up an id only where a file or a day's local records may hold it
@@ -748,19 +737,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut c = crate::store::open(&dir.path().join("z.db")).unwrap();
         let all = |c: &mut Connection, lines: &str| {
-            let text = format!(
-                "record_type,merchant_trans_id,merchant_refund_id,amount,currency,status,created_at,store_id,terminal_id,acquirement_id\n{lines}"
-            );
-            let parsed =
-                crate::sales::parse(text.as_bytes(), "s.csv", &Default::default(), &SalesConfig::default()).unwrap();
-            let meta = SalesFileMeta {
-                path: "s.csv".into(),
-                name: "s.csv".into(),
-                sha256: crate::archive::sha256_hex(text.as_bytes()),
-                size: 1,
-                archive_path: "x".into(),
-            };
-            crate::store::sales::import(c, &meta, &parsed, None).unwrap();
+            crate::store::zones::tests::import_sales(c, ",store_id,terminal_id,acquirement_id", lines)
         };
         // The 20th and 21st have transaction files (so their sales are not all seeds of the 25th).
         detail_file(
