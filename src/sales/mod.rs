@@ -4,7 +4,8 @@
 
 use crate::config::SalesConfig;
 use crate::domain::{parse_major, parse_timestamp, BusinessZone, Currency, LocalStatus, RecordType};
-/// foldhash: several times SipHash's speed on short keys (a column name per field, an id per row).
+use std::hash::BuildHasher;
+/// foldhash: several times SipHash's speed on short keys (an id per row).
 type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 /// The sales-v1 columns, in contract order.
@@ -20,6 +21,31 @@ pub const COLUMNS: [&str; 10] = [
     "terminal_id",
     "acquirement_id",
 ];
+
+/// A canonical column, by its position in [`COLUMNS`] (what [`ColumnIndex`] is indexed by).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Field {
+    RecordType,
+    MerchantTransId,
+    MerchantRefundId,
+    Amount,
+    Currency,
+    Status,
+    CreatedAt,
+    StoreId,
+    TerminalId,
+    AcquirementId,
+}
+
+impl Field {
+    fn name(self) -> &'static str {
+        COLUMNS[self as usize]
+    }
+}
+
+/// Each canonical column's index in this file's header (by position in [`COLUMNS`]): looked up
+/// ten times a row, so an array, not a map keyed by name.
+type ColumnIndex = [Option<usize>; COLUMNS.len()];
 
 /// One local payment or refund: a domain type, so that the payment ledger and the store share it
 /// without importing this parser.
@@ -61,6 +87,23 @@ pub struct SalesError {
 
 /// Parses a sales file. With an empty `cfg.mapping` the file must be `sales-v1`.
 pub fn parse(bytes: &[u8], file: &str, zone: &BusinessZone, cfg: &SalesConfig) -> Result<ParsedSales, SalesError> {
+    parse_in_chunks(bytes, file, zone, cfg, usize::MAX, |_| {})
+}
+
+/// [`parse`], also handing the records to `sink` as they are read, `chunk` at a time (a copy: the
+/// parsed file still holds them all), so that they can be stored while the rest of the file is
+/// parsed. Each record is handed over once, in file order, with the `conflict` flag it has when it is
+/// handed over: a key's disagreeing row later in the file also marks the key's earlier records, and
+/// only the returned [`ParsedSales`] has every flag (`store::sales::Importer::finish` sets them).
+/// Nothing is handed over when the file cannot be read at all (an error).
+pub fn parse_in_chunks(
+    bytes: &[u8],
+    file: &str,
+    zone: &BusinessZone,
+    cfg: &SalesConfig,
+    chunk: usize,
+    mut sink: impl FnMut(Vec<LocalRecord>),
+) -> Result<ParsedSales, SalesError> {
     let err = |m: String| SalesError { file: file.to_string(), message: m };
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let text = std::str::from_utf8(bytes).map_err(|e| {
@@ -78,7 +121,17 @@ pub fn parse(bytes: &[u8], file: &str, zone: &BusinessZone, cfg: &SalesConfig) -
         .collect();
     let index = column_index(&header, cfg, mapped).map_err(err)?;
     let mut out = ParsedSales { mapping: if mapped { "mapped" } else { "sales-v1" }, ..Default::default() };
-    read_records(&mut rdr, text, &index, zone, cfg, mapped, &mut out);
+    let mut handed = 0;
+    let how = RowRules { index, zone, cfg, mapped };
+    read_records(&mut rdr, text, &how, &mut out, |records| {
+        if records.len() - handed >= chunk {
+            sink(records[handed..].to_vec());
+            handed = records.len();
+        }
+    });
+    if handed < out.records.len() && chunk != usize::MAX {
+        sink(out.records[handed..].to_vec());
+    }
     Ok(out)
 }
 
@@ -94,20 +147,21 @@ fn delimiter(cfg: &SalesConfig) -> Result<u8, String> {
 
 /// Canonical column → its index in this file's header (through `[sales.mapping]` when `mapped`); an
 /// error naming the required columns the header lacks.
-fn column_index(header: &[String], cfg: &SalesConfig, mapped: bool) -> Result<HashMap<&'static str, usize>, String> {
-    let mut index: HashMap<&str, usize> = HashMap::default();
-    for col in COLUMNS {
+fn column_index(header: &[String], cfg: &SalesConfig, mapped: bool) -> Result<ColumnIndex, String> {
+    let mut index: ColumnIndex = [None; COLUMNS.len()];
+    for (slot, col) in index.iter_mut().zip(COLUMNS) {
         let wanted = if mapped { cfg.mapping.get(col).map(String::as_str) } else { Some(col) };
         if let Some(w) = wanted {
-            if let Some(i) = header.iter().position(|h| h.eq_ignore_ascii_case(w)) {
-                index.insert(col, i);
-            }
+            *slot = header.iter().position(|h| h.eq_ignore_ascii_case(w));
         }
     }
-    let required =
-        ["record_type", "merchant_trans_id", "merchant_refund_id", "amount", "currency", "status", "created_at"];
-    let missing: Vec<_> =
-        required.iter().filter(|c| !(index.contains_key(*c) || mapped && **c == "merchant_refund_id")).collect();
+    use Field::*;
+    let required = [RecordType, MerchantTransId, MerchantRefundId, Amount, Currency, Status, CreatedAt];
+    let missing: Vec<_> = required
+        .iter()
+        .filter(|&&c| !(index[c as usize].is_some() || mapped && c == MerchantRefundId))
+        .map(|c| c.name())
+        .collect();
     if !missing.is_empty() {
         let hint = if mapped {
             "check [sales.mapping] in the config".to_string()
@@ -127,26 +181,28 @@ fn column_index(header: &[String], cfg: &SalesConfig, mapped: bool) -> Result<Ha
 }
 
 /// Reads the records after the header into `out`: parsed records, identical rows collapsed and
-/// disagreeing rows of a key all marked `conflict`; rejects with their physical line.
+/// disagreeing rows of a key all marked `conflict`; rejects with their physical line. `added` sees
+/// the records after each row that parsed.
 fn read_records(
     rdr: &mut csv::Reader<&[u8]>,
     text: &str,
-    index: &HashMap<&str, usize>,
-    zone: &BusinessZone,
-    cfg: &SalesConfig,
-    mapped: bool,
+    how: &RowRules,
     out: &mut ParsedSales,
+    mut added: impl FnMut(&[LocalRecord]),
 ) {
     // Room for the file's records at once (a record's line is longer than this): capacity that is
     // never used is never touched, so it costs address space, not memory — and only a hint: where
     // the system refuses the address space (strict overcommit) they grow as they come.
     let _ = out.records.try_reserve(text.len() / 48);
     let mut keys = KeyRows::default();
-    let _ = keys.first.try_reserve(text.len() / 64);
+    let _ = keys.first.try_reserve(text.len() / 64, |_| 0);
     let mut lines = PhysicalLines { text: text.as_bytes(), at: 0, line: 1 };
-    for rec in rdr.records() {
-        let rec = match rec {
-            Ok(r) => r,
+    // One record buffer for the whole file (the reader's iterator allocates one per row).
+    let mut rec = csv::StringRecord::new();
+    loop {
+        match rdr.read_record(&mut rec) {
+            Ok(true) => {}
+            Ok(false) => break,
             Err(e) => {
                 let line = e.position().map(|p| lines.of(p)).unwrap_or(0);
                 out.rejects.push(SalesReject {
@@ -157,13 +213,17 @@ fn read_records(
                 });
                 continue;
             }
-        };
+        }
         let line = rec.position().map(|p| lines.of(p)).unwrap_or(0);
-        if rec.iter().all(|f| f.trim().is_empty()) {
+        // Every field blank: the fields' concatenation is all whitespace.
+        if rec.as_slice().trim().is_empty() {
             continue;
         }
-        match parse_row(&rec, index, zone, cfg, mapped, line) {
-            Ok(r) => keys.push(&mut out.records, r),
+        match parse_row(&rec, how, line) {
+            Ok(r) => {
+                keys.push(&mut out.records, r);
+                added(&out.records);
+            }
             Err((field, reason)) => {
                 // The line's text, only for rejected lines (built here, not for every row).
                 let raw: String = rec.iter().collect::<Vec<_>>().join(",").chars().take(1000).collect();
@@ -176,8 +236,11 @@ fn read_records(
 /// Where each key's records are in the parsed list.
 #[derive(Default)]
 struct KeyRows {
-    /// Each key's first record.
-    first: HashMap<(RecordType, compact_str::CompactString), usize>,
+    /// Each key's first record, by its index in the list: the table holds 4-byte indexes and hashes
+    /// and compares through the records (a table of key texts was 40 bytes an entry, a million
+    /// entries of fresh memory and cache misses per file).
+    first: hashbrown::HashTable<u32>,
+    hasher: foldhash::fast::RandomState,
     /// The rare keys with several rows: all their records, by the first's index.
     more: HashMap<usize, Vec<usize>>,
 }
@@ -187,18 +250,25 @@ impl KeyRows {
     /// records are all marked `conflict`.
     fn push(&mut self, records: &mut Vec<LocalRecord>, mut r: LocalRecord) {
         let next = records.len();
-        let first = *self.first.entry((r.record_type, r.key().1.into())).or_insert(next);
-        if first != next {
-            let same = self.more.entry(first).or_insert_with(|| vec![first]);
-            if same.iter().any(|&i| records[i].content() == r.content()) {
-                return; // identical rows collapse
-            }
-            for &i in same.iter() {
-                records[i].conflict = true;
-            }
-            r.conflict = true;
-            same.push(next);
+        let hash = self.hasher.hash_one(r.key());
+        let Some(&first) = self.first.find(hash, |&i| records[i as usize].key() == r.key()) else {
+            let hasher = &self.hasher;
+            // A sales file of more than 4 billion records does not fit in memory to begin with.
+            let at = u32::try_from(next).expect("fewer than 2^32 records in a sales file");
+            self.first.insert_unique(hash, at, |&i| hasher.hash_one(records[i as usize].key()));
+            records.push(r);
+            return;
+        };
+        let first = first as usize;
+        let same = self.more.entry(first).or_insert_with(|| vec![first]);
+        if same.iter().any(|&i| records[i].content() == r.content()) {
+            return; // identical rows collapse
         }
+        for &i in same.iter() {
+            records[i].conflict = true;
+        }
+        r.conflict = true;
+        same.push(next);
         records.push(r);
     }
 }
@@ -243,23 +313,26 @@ fn upper(s: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-fn parse_row(
-    rec: &csv::StringRecord,
-    index: &HashMap<&str, usize>,
-    zone: &BusinessZone,
-    cfg: &SalesConfig,
+/// How this file's rows are read: where each column is, the business zone, the mapping.
+struct RowRules<'a> {
+    index: ColumnIndex,
+    zone: &'a BusinessZone,
+    cfg: &'a SalesConfig,
     mapped: bool,
-    line: u32,
-) -> Result<LocalRecord, RowError> {
-    let get = |c: &str| index.get(c).and_then(|&i| rec.get(i)).map(str::trim).filter(|s| !s.is_empty());
-    let need = |c: &'static str| get(c).ok_or((Some(c), format!("{c} is empty")));
+}
 
-    let rt_raw = need("record_type")?;
+fn parse_row(rec: &csv::StringRecord, how: &RowRules, line: u32) -> Result<LocalRecord, RowError> {
+    let RowRules { index, zone, cfg, mapped } = how;
+    let mapped = *mapped;
+    let get = |c: Field| index[c as usize].and_then(|i| rec.get(i)).map(str::trim).filter(|s| !s.is_empty());
+    let need = |c: Field| get(c).ok_or_else(|| (Some(c.name()), format!("{} is empty", c.name())));
+
+    let rt_raw = need(Field::RecordType)?;
     let rt_text = if mapped { cfg.type_map.get(rt_raw).map(String::as_str).unwrap_or(rt_raw) } else { rt_raw };
     let record_type = RecordType::parse(&upper(rt_text))
         .ok_or((Some("record_type"), format!("record_type '{rt_raw}' is not PAYMENT or REFUND")))?;
-    let merchant_trans_id = need("merchant_trans_id")?.to_string();
-    let merchant_refund_id = get("merchant_refund_id").map(str::to_string);
+    let merchant_trans_id = need(Field::MerchantTransId)?.to_string();
+    let merchant_refund_id = get(Field::MerchantRefundId).map(str::to_string);
     match (record_type, &merchant_refund_id) {
         (RecordType::Refund, None) => {
             return Err((Some("merchant_refund_id"), "a REFUND needs merchant_refund_id".into()))
@@ -269,12 +342,12 @@ fn parse_row(
         }
         _ => {}
     }
-    let st_raw = need("status")?;
+    let st_raw = need(Field::Status)?;
     let st_text = if mapped { cfg.status_map.get(st_raw).map(String::as_str).unwrap_or(st_raw) } else { st_raw };
     let status = LocalStatus::parse(&upper(st_text))
         .ok_or((Some("status"), format!("status '{st_raw}' is not SUCCESS, CANCELLED, FAILED or UNKNOWN")))?;
-    let currency = Currency::parse(need("currency")?).map_err(|e| (Some("currency"), e.to_string()))?;
-    let amount_raw = need("amount")?;
+    let currency = Currency::parse(need(Field::Currency)?).map_err(|e| (Some("currency"), e.to_string()))?;
+    let amount_raw = need(Field::Amount)?;
     if amount_raw.starts_with('+') || amount_raw.starts_with('-') {
         return Err((Some("amount"), format!("amount '{amount_raw}' must be written without a sign")));
     }
@@ -282,7 +355,7 @@ fn parse_row(
     if amount == 0 && matches!(status, LocalStatus::Success | LocalStatus::Unknown) {
         return Err((Some("amount"), format!("amount is 0 on a {status} row: only FAILED or CANCELLED rows may be 0")));
     }
-    let created_raw = need("created_at")?;
+    let created_raw = need(Field::CreatedAt)?;
     let created_at = if mapped {
         parse_timestamp(created_raw, zone).map_err(|e| (Some("created_at"), e.to_string()))?
     } else {
@@ -302,9 +375,9 @@ fn parse_row(
         status,
         business_date: zone.date_of(&created_at),
         created_at,
-        store_id: get("store_id").map(str::to_string),
-        terminal_id: get("terminal_id").map(str::to_string),
-        acquirement_id: get("acquirement_id").map(str::to_string),
+        store_id: get(Field::StoreId).map(str::to_string),
+        terminal_id: get(Field::TerminalId).map(str::to_string),
+        acquirement_id: get(Field::AcquirementId).map(str::to_string),
         line,
         conflict: false,
     })

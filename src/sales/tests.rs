@@ -109,3 +109,40 @@ fn reject_lines_are_physical_lines_with_any_line_ending() {
         assert_eq!(s.rejects.iter().map(|r| r.line).collect::<Vec<_>>(), [3, 7], "{eol:?}");
     }
 }
+
+/// A file parsed in chunks hands every record over once, in file order, chunk by chunk, and returns
+/// the same parsed file as `parse`; a record handed over before a later row of its key disagreed
+/// carries no flag yet (the returned file has it), and blank or rejected lines hand nothing over.
+#[test]
+fn records_parsed_in_chunks_are_handed_over_once_in_order() {
+    let body = "PAYMENT,P1,,1.00,HKD,SUCCESS,2026-11-25T10:00:00+08:00,,,\n\
+                PAYMENT,P2,,1.00,HK,SUCCESS,2026-11-25T10:00:00+08:00,,,\n\
+                PAYMENT,P3,,1.00,HKD,SUCCESS,2026-11-25T10:00:00+08:00,,,\n\
+                \n\
+                PAYMENT,P3,,1.00,HKD,SUCCESS,2026-11-25T10:00:00+08:00,,,\n\
+                REFUND,P1,R1,1.00,HKD,SUCCESS,2026-11-25T10:00:00+08:00,,,A1\n\
+                PAYMENT,P1,,2.00,HKD,SUCCESS,2026-11-25T10:00:00+08:00,,,\n";
+    let text = format!("{HEADER}{body}");
+    let whole = p(body);
+    assert_eq!(
+        whole.records.iter().map(|r| (r.line, r.conflict)).collect::<Vec<_>>(),
+        [(2, true), (4, false), (7, false), (8, true)]
+    );
+    for chunk in [1, 2, 3, 4, 100] {
+        let mut handed: Vec<Vec<LocalRecord>> = Vec::new();
+        let s =
+            parse_in_chunks(text.as_bytes(), "s.csv", &BusinessZone::default(), &SalesConfig::default(), chunk, |c| {
+                handed.push(c)
+            })
+            .unwrap();
+        assert_eq!((&s.records, &s.rejects), (&whole.records, &whole.rejects), "chunk {chunk}");
+        assert!(handed.iter().all(|c| !c.is_empty() && c.len() <= chunk), "chunk {chunk}");
+        let flat: Vec<LocalRecord> = handed.into_iter().flatten().collect();
+        assert_eq!(flat.len(), whole.records.len(), "chunk {chunk}");
+        for (got, want) in flat.iter().zip(&whole.records) {
+            assert_eq!(LocalRecord { conflict: want.conflict, ..got.clone() }, *want, "chunk {chunk}");
+        }
+        // P1's first row was handed over before its disagreeing row was read (in a chunk of its own).
+        assert_eq!(flat[0].conflict, chunk > 3, "chunk {chunk}");
+    }
+}

@@ -51,70 +51,189 @@ pub fn import(
     parsed: &ParsedSales,
     run_id: Option<i64>,
 ) -> Result<SalesImport> {
-    // As for Alipay files (store::files::begin): a day's sales are a million index entries in
-    // random key order; a larger page cache keeps them from being spilled to the WAL repeatedly.
-    super::files::widen_cache(conn)?;
-    // Foreign keys are not checked per statement during the import: with them on, SQLite journals
-    // every upsert so it can undo that statement alone on a violation — a third of the import's time
-    // (7.3 -> 4.9 s at 1M records). The rows' only references are the sales file inserted in the same
-    // transaction and the run, checked once below. (The pragma cannot change inside a transaction.)
-    conn.pragma_update(None, "foreign_keys", "OFF")?;
-    let out = import_unchecked(conn, meta, parsed, run_id);
-    conn.pragma_update(None, "foreign_keys", "ON")?;
-    out
+    let mut importer = match Importer::begin(conn, &meta.sha256, run_id)? {
+        Begun::Known(id) => return Ok(SalesImport { sales_file_id: id, new: false, loaded: 0, ledger_kept: 0 }),
+        Begun::New(i) => i,
+    };
+    importer.add(&parsed.records)?;
+    importer.finish(meta, parsed)
 }
 
-fn import_unchecked(
-    conn: &mut Connection,
-    meta: &SalesFileMeta,
-    parsed: &ParsedSales,
-    run_id: Option<i64>,
-) -> Result<SalesImport> {
-    let tx = conn.transaction()?;
-    if let Some(run) = run_id {
-        let known: bool = tx.query_row("SELECT EXISTS (SELECT 1 FROM runs WHERE id = ?1)", [run], |r| r.get(0))?;
-        anyhow::ensure!(
-            known,
-            "run {run} is not recorded, so the sales file was not imported (a bug: the command must start its run first)"
-        );
-    }
-    if let Some(id) = tx
-        .query_row("SELECT id FROM sales_files WHERE sha256 = ?1", [&meta.sha256], |r| r.get::<_, i64>(0))
-        .optional()?
-    {
-        return Ok(SalesImport { sales_file_id: id, new: false, loaded: 0, ledger_kept: 0 });
-    }
-    tx.execute(
-        "INSERT INTO sales_files (path, name, sha256, size, mapping, row_count, reject_count, conflict_count, archive_path, imported_at, run_id, as_of)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-        params![
-            meta.path,
-            meta.name,
-            meta.sha256,
-            meta.size as i64,
-            parsed.mapping,
-            parsed.records.len() as i64,
-            parsed.rejects.len() as i64,
-            parsed.conflict_count() as i64,
-            meta.archive_path,
-            super::now_text(),
-            run_id,
-            // The file's "as of" date: a restatement it carries is visible from its newest business date.
-            parsed.records.iter().map(|r| r.business_date).max().map(|d| d.to_string()),
-        ],
-    )?;
-    let file_id = tx.last_insert_rowid();
-    let (loaded, ledger_kept) = upsert_records(&tx, &parsed.records, Origin::Pos, Some(file_id))?;
-    {
-        let mut st = tx.prepare_cached(
-            "INSERT INTO sales_rejects (sales_file_id, line, field, reason, raw) VALUES (?1, ?2, ?3, ?4, ?5)",
+/// What [`Importer::begin`] found.
+pub enum Begun<'c> {
+    /// A file with these bytes was imported before (its id): nothing to do.
+    Known(i64),
+    /// A new file: its import has begun.
+    New(Importer<'c>),
+}
+
+/// A sales file's import, one transaction: begun with the file's hash, fed its records in file order
+/// (all at once, or in chunks while the rest of the file is still being parsed:
+/// `sales::parse_in_chunks`), finished with the whole parsed file. Dropped unfinished, it stores
+/// nothing.
+pub struct Importer<'c> {
+    conn: &'c Connection,
+    file_id: i64,
+    /// When the records were stored (`recorded_at`).
+    now: String,
+    tally: Tally,
+    /// Whether the id zones covered every record before the import (`zones::local_zones_hold`).
+    zoned: bool,
+    /// The transaction is open and foreign keys are off (undone on drop unless finished).
+    open: bool,
+}
+
+/// What applied records have done so far, and the earliest day whose answer they can change (their
+/// dates; a replaced version's too).
+#[derive(Default, Clone, Copy)]
+struct Tally {
+    applied: usize,
+    kept: usize,
+    earliest: Option<NaiveDate>,
+}
+
+impl<'c> Importer<'c> {
+    /// Opens the import's transaction and records the sales file (its counts and paths are written by
+    /// [`Importer::finish`]); [`Begun::Known`] when a file with this sha256 was imported before.
+    pub fn begin(conn: &'c mut Connection, sha256: &str, run_id: Option<i64>) -> Result<Begun<'c>> {
+        // As for Alipay files (store::files::begin): a day's sales are a million index entries in
+        // random key order; a larger page cache keeps them from being spilled to the WAL repeatedly.
+        super::files::widen_cache(conn)?;
+        // Foreign keys are not checked per statement during the import: with them on, SQLite journals
+        // every upsert so it can undo that statement alone on a violation — a third of the import's time
+        // (7.3 -> 4.9 s at 1M records). The rows' only references are the sales file inserted in the same
+        // transaction and the run, checked once below. (The pragma cannot change inside a transaction.)
+        conn.pragma_update(None, "foreign_keys", "OFF")?;
+        let conn: &Connection = conn;
+        let mut importer =
+            Importer { conn, file_id: 0, now: String::new(), tally: Tally::default(), zoned: false, open: false };
+        if let Err(e) = conn.execute_batch("BEGIN") {
+            conn.pragma_update(None, "foreign_keys", "ON")?;
+            return Err(e.into());
+        }
+        importer.open = true;
+        if let Some(run) = run_id {
+            let known: bool =
+                conn.query_row("SELECT EXISTS (SELECT 1 FROM runs WHERE id = ?1)", [run], |r| r.get(0))?;
+            anyhow::ensure!(
+                known,
+                "run {run} is not recorded, so the sales file was not imported (a bug: the command must start its run first)"
+            );
+        }
+        if let Some(id) = conn
+            .query_row("SELECT id FROM sales_files WHERE sha256 = ?1", [sha256], |r| r.get::<_, i64>(0))
+            .optional()?
+        {
+            return Ok(Begun::Known(id)); // dropped: the transaction ends, foreign keys are back on
+        }
+        conn.execute(
+            "INSERT INTO sales_files (path, name, sha256, size, mapping, row_count, reject_count, conflict_count, archive_path, imported_at, run_id)
+             VALUES ('', '', ?1, 0, '', 0, 0, 0, '', ?2, ?3)",
+            params![sha256, super::now_text(), run_id],
         )?;
-        for r in &parsed.rejects {
-            st.execute(params![file_id, r.line, r.field, r.reason, r.raw])?;
+        importer.file_id = conn.last_insert_rowid();
+        importer.now = super::now_text();
+        importer.zoned = super::zones::local_zones_hold(conn)?;
+        Ok(Begun::New(importer))
+    }
+
+    /// Applies records of the file, in file order (their time texts made on a second thread when
+    /// there are many).
+    pub fn add(&mut self, records: &[LocalRecord]) -> Result<()> {
+        self.tally = apply_records(self.conn, records, Origin::Pos, Some(self.file_id), &self.now, self.tally)?;
+        Ok(())
+    }
+
+    /// Applies a chunk of the file's records, in file order, with the time texts made where the
+    /// chunk was.
+    pub fn add_chunk(&mut self, chunk: &Chunk) -> Result<()> {
+        let mut up = Upsert::prepare(self.conn, Origin::Pos, Some(self.file_id), &self.now, self.tally)?;
+        up.tally.earliest = earlier(up.tally.earliest, chunk.records.iter().map(|r| r.business_date).min());
+        for (r, t) in chunk.records.iter().zip(&chunk.texts) {
+            up.apply(r, t)?;
+        }
+        self.tally = up.tally;
+        Ok(())
+    }
+
+    /// Finishes the import with the whole parsed file (its records all added before, in order): the
+    /// conflict flags that the file's later rows set on records already stored, the file's counts and
+    /// paths, its rejected lines; then commits.
+    pub fn finish(mut self, meta: &SalesFileMeta, parsed: &ParsedSales) -> Result<SalesImport> {
+        let (conn, file_id) = (self.conn, self.file_id);
+        {
+            // A record handed over in a chunk before a disagreeing row of its key was read was stored
+            // without its flag (as the key's snapshot, or copied into its history by a later version).
+            let mut snap = conn.prepare_cached(
+                "UPDATE local_records SET conflict = 1
+                 WHERE record_type = ?1 AND record_id = ?2 AND sales_file_id = ?3 AND line = ?4 AND conflict = 0",
+            )?;
+            let mut hist = conn.prepare_cached(
+                "UPDATE local_record_history SET conflict = 1
+                 WHERE sales_file_id = ?3 AND line = ?4 AND record_type = ?1 AND record_id = ?2 AND conflict = 0",
+            )?;
+            for r in parsed.records.iter().filter(|r| r.conflict) {
+                let (rt, id) = r.key();
+                snap.execute(params![rt.as_str(), id, file_id, r.line])?;
+                hist.execute(params![rt.as_str(), id, file_id, r.line])?;
+            }
+        }
+        conn.execute(
+            "UPDATE sales_files SET path = ?2, name = ?3, size = ?4, mapping = ?5, row_count = ?6, reject_count = ?7,
+                conflict_count = ?8, archive_path = ?9, as_of = ?10
+             WHERE id = ?1",
+            params![
+                file_id,
+                meta.path,
+                meta.name,
+                meta.size as i64,
+                parsed.mapping,
+                parsed.records.len() as i64,
+                parsed.rejects.len() as i64,
+                parsed.conflict_count() as i64,
+                meta.archive_path,
+                // The file's "as of" date: a restatement it carries is visible from its newest business date.
+                parsed.records.iter().map(|r| r.business_date).max().map(|d| d.to_string()),
+            ],
+        )?;
+        records_applied(conn, &parsed.records, self.tally, self.zoned)?;
+        {
+            let mut st = conn.prepare_cached(
+                "INSERT INTO sales_rejects (sales_file_id, line, field, reason, raw) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            for r in &parsed.rejects {
+                st.execute(params![file_id, r.line, r.field, r.reason, r.raw])?;
+            }
+        }
+        conn.execute_batch("COMMIT")?;
+        self.open = false;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        Ok(SalesImport { sales_file_id: file_id, new: true, loaded: self.tally.applied, ledger_kept: self.tally.kept })
+    }
+}
+
+impl Drop for Importer<'_> {
+    /// An unfinished import stores nothing: its transaction is rolled back, foreign keys are back on.
+    fn drop(&mut self) {
+        if self.open {
+            let _ = self.conn.execute_batch("ROLLBACK");
+            let _ = self.conn.pragma_update(None, "foreign_keys", "ON");
         }
     }
-    tx.commit()?;
-    Ok(SalesImport { sales_file_id: file_id, new: true, loaded, ledger_kept })
+}
+
+/// Records with their time texts, made where the chunk is made (the parsing thread of a streamed
+/// import), for [`Importer::add_chunk`].
+pub struct Chunk {
+    records: Vec<LocalRecord>,
+    texts: Vec<TimeText>,
+}
+
+impl Chunk {
+    pub fn new(records: Vec<LocalRecord>) -> Chunk {
+        let texts = records.iter().map(TimeText::of).collect();
+        Chunk { records, texts }
+    }
 }
 
 /// Applies records (already inside a transaction). Returns (applied, kept because the ledger owns them).
@@ -126,7 +245,22 @@ pub fn upsert_records(
 ) -> Result<(usize, usize)> {
     // Whether the id zones covered every record before this write (else they are built again after it).
     let zoned = super::zones::local_zones_hold(tx)?;
-    let mut up = Upsert::prepare(tx, records, origin, file_id)?;
+    let tally = apply_records(tx, records, origin, file_id, &super::now_text(), Tally::default())?;
+    records_applied(tx, records, tally, zoned)?;
+    Ok((tally.applied, tally.kept))
+}
+
+/// Applies `records` after those `tally` counts; returns the new tally.
+fn apply_records(
+    tx: &Connection,
+    records: &[LocalRecord],
+    origin: Origin,
+    file_id: Option<i64>,
+    now: &str,
+    tally: Tally,
+) -> Result<Tally> {
+    let mut up = Upsert::prepare(tx, origin, file_id, now, tally)?;
+    up.tally.earliest = earlier(up.tally.earliest, records.iter().map(|r| r.business_date).min());
     let mut apply = |r: &LocalRecord, times: &TimeText| up.apply(r, times);
     if records.len() < 2 * TEXT_CHUNK {
         for r in records {
@@ -135,11 +269,26 @@ pub fn upsert_records(
     } else {
         apply_ahead(records, &mut apply)?;
     }
-    if let Some(d) = up.earliest {
+    Ok(up.tally)
+}
+
+/// The earlier of two dates, either of which may be missing.
+fn earlier(a: Option<NaiveDate>, b: Option<NaiveDate>) -> Option<NaiveDate> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// What follows applying a batch of local records (all of a sales file's, or the ledger's), in its
+/// transaction: the state of every day they can change is invalidated, and the records' ids go into
+/// their dates' id zones (`zoned`: whether the zones covered every record before the batch).
+fn records_applied(tx: &Connection, records: &[LocalRecord], tally: Tally, zoned: bool) -> Result<()> {
+    if let Some(d) = tally.earliest {
         super::state::invalidate_from(tx, d)?;
     }
     super::zones::widen_local(tx, &local_zones(records), zoned)?;
-    Ok((up.applied, up.kept))
+    Ok(())
 }
 
 /// The ids of `records` by business date (sql/0017): merchant ids are the key's id and the payment
@@ -159,8 +308,7 @@ fn local_zones(records: &[LocalRecord]) -> std::collections::BTreeMap<NaiveDate,
         .collect()
 }
 
-/// One batch of records being applied: its statements, what they have done so far, and the earliest
-/// day whose answer the batch can change.
+/// One batch of records being applied: its statements and what they have done so far.
 struct Upsert<'c> {
     insert: rusqlite::CachedStatement<'c>,
     replace: rusqlite::CachedStatement<'c>,
@@ -172,14 +320,11 @@ struct Upsert<'c> {
     file_id: Option<i64>,
     now: String,
     date_text: DateText,
-    applied: usize,
-    kept: usize,
-    /// The earliest day whose answer these records can change (their dates; a replaced version's too).
-    earliest: Option<NaiveDate>,
+    tally: Tally,
 }
 
 impl<'c> Upsert<'c> {
-    fn prepare(tx: &'c Connection, records: &[LocalRecord], origin: Origin, file_id: Option<i64>) -> Result<Self> {
+    fn prepare(tx: &'c Connection, origin: Origin, file_id: Option<i64>, now: &str, tally: Tally) -> Result<Self> {
         // A new key is one insert (almost every record of a day's file); the history is only written for
         // keys that get a second version (sql/0009): then the stored version is copied there first, once.
         let insert = tx.prepare_cached(
@@ -227,11 +372,9 @@ impl<'c> Upsert<'c> {
             stored_date,
             origin,
             file_id,
-            now: super::now_text(),
+            now: now.to_string(),
             date_text: DateText::default(),
-            applied: 0,
-            kept: 0,
-            earliest: records.iter().map(|r| r.business_date).min(),
+            tally,
         })
     }
 
@@ -263,13 +406,13 @@ impl<'c> Upsert<'c> {
             now,
         ];
         if self.insert.execute(snapshot)? == 1 {
-            self.applied += 1;
+            self.tally.applied += 1;
             return Ok(());
         }
         // A key stored before: its history gets the stored version (if it was the only one) and this one.
         let old: Option<String> = self.stored_date.query_row(params![rt.as_str(), id], |r| r.get(0)).optional()?;
         if let Some(old) = old.and_then(|o| o.parse::<NaiveDate>().ok()) {
-            self.earliest = self.earliest.min(Some(old));
+            self.tally.earliest = earlier(self.tally.earliest, Some(old));
         }
         self.first_version.execute(params![rt.as_str(), id])?;
         self.hist.execute(params![
@@ -291,10 +434,10 @@ impl<'c> Upsert<'c> {
             now
         ])?;
         if self.replace.execute(snapshot)? == 1 {
-            self.applied += 1;
+            self.tally.applied += 1;
         } else {
             self.count_kept.execute(params![rt.as_str(), id])?;
-            self.kept += 1;
+            self.tally.kept += 1;
         }
         Ok(())
     }
@@ -480,6 +623,101 @@ mod tests {
         let r = load(&mut c, "PAYMENT,P9,,1.00,HKD,FAILED,2026-11-25T10:00:00+08:00,,,\n");
         assert_eq!(r.ledger_kept, 1);
         assert_eq!(status(&c, "P9"), "SUCCESS");
+    }
+
+    /// Every stored row of the sales tables as text (the times things were recorded left out: they
+    /// are the clock's).
+    fn dump(c: &Connection) -> Vec<String> {
+        let mut out = Vec::new();
+        for table in [
+            "sales_files",
+            "local_records",
+            "local_record_history",
+            "sales_rejects",
+            "local_id_zones",
+            "local_id_zones_written",
+        ] {
+            let mut st = c.prepare(&format!("SELECT * FROM {table} ORDER BY 1")).unwrap();
+            let names: Vec<String> = st.column_names().map(|n| n.to_string()).collect();
+            let rows = st
+                .query_map([], |r| {
+                    let mut row = vec![table.to_string()];
+                    for (i, n) in names.iter().enumerate() {
+                        if !n.ends_with("_at") || n == "created_at" {
+                            row.push(format!("{n}={:?}", r.get::<_, rusqlite::types::Value>(i)?));
+                        }
+                    }
+                    Ok(row.join(" "))
+                })
+                .unwrap();
+            let mut rows: Vec<String> = rows.map(Result::unwrap).collect();
+            rows.sort();
+            out.extend(rows);
+        }
+        out
+    }
+
+    /// A file stored in chunks while it is parsed stores exactly what a whole import stores: also the
+    /// conflict flags that a later row sets on a key whose first row is stored already — as its
+    /// snapshot, copied into its history by the next version, or behind a ledger record — and the
+    /// file's counts, "as of" date and rejects. A chunked import that is dropped stores nothing.
+    #[test]
+    fn a_file_imported_in_chunks_stores_what_a_whole_import_stores() {
+        let body = "PAYMENT,P1,,1.00,HKD,SUCCESS,2026-11-25T10:00:00+08:00,,,\n\
+                    PAYMENT,P2,,1.00,HKD,SUCCESS,2026-11-25T10:00:00+08:00,,,\n\
+                    PAYMENT,P9,,1.00,HKD,SUCCESS,2026-11-25T10:00:00+08:00,,,\n\
+                    PAYMENT,P3,,1.00,HK,SUCCESS,2026-11-25T10:00:00+08:00,,,\n\
+                    REFUND,P1,R1,1.00,HKD,SUCCESS,2026-11-24T10:00:00Z,S,T,A1\n\
+                    PAYMENT,P2,,1.00,HKD,SUCCESS,2026-11-25T10:00:00+08:00,,,\n\
+                    PAYMENT,P1,,2.00,HKD,SUCCESS,2026-11-25T10:00:00+08:00,,,\n\
+                    PAYMENT,P2,,3.00,HKD,SUCCESS,2026-11-26T10:00:00+08:00,,,\n\
+                    PAYMENT,P9,,3.00,HKD,FAILED,2026-11-25T10:00:00+08:00,,,\n";
+        let setup = || {
+            let mut c = crate::store::open_in_memory().unwrap();
+            load(&mut c, "PAYMENT,P2,,1.00,HKD,UNKNOWN,2026-11-20T10:00:00+08:00,,,\n");
+            let (ledger, _) = file("l.csv", "PAYMENT,P9,,1.00,HKD,SUCCESS,2026-11-25T10:00:00+08:00,,,\n");
+            let tx = c.transaction().unwrap();
+            upsert_records(&tx, &ledger.records, Origin::Ledger, None).unwrap();
+            tx.commit().unwrap();
+            c
+        };
+        let (parsed, meta) = file("s.csv", body);
+        assert_eq!(parsed.conflict_count(), 6);
+        let mut whole = setup();
+        let want = import(&mut whole, &meta, &parsed, None).unwrap();
+        assert_eq!((want.loaded, want.ledger_kept), (5, 2));
+        let text = format!("{H}{body}");
+        for chunk in [1, 2, 3, 5, 100] {
+            let mut chunks = Vec::new();
+            let p = crate::sales::parse_in_chunks(
+                text.as_bytes(),
+                "s.csv",
+                &BusinessZone::default(),
+                &SalesConfig::default(),
+                chunk,
+                |r| chunks.push(Chunk::new(r)),
+            )
+            .unwrap();
+            let mut c = setup();
+            let Begun::New(mut imp) = Importer::begin(&mut c, &meta.sha256, None).unwrap() else { panic!() };
+            for ch in &chunks {
+                imp.add_chunk(ch).unwrap();
+            }
+            assert_eq!(imp.finish(&meta, &p).unwrap(), want, "chunk {chunk}");
+            assert_eq!(dump(&c), dump(&whole), "chunk {chunk}");
+            // The same bytes again: known, nothing changes.
+            assert!(
+                matches!(Importer::begin(&mut c, &meta.sha256, None).unwrap(), Begun::Known(id) if id == want.sales_file_id)
+            );
+            assert_eq!(dump(&c), dump(&whole), "chunk {chunk}");
+        }
+        let mut c = setup();
+        let before = dump(&c);
+        let Begun::New(mut imp) = Importer::begin(&mut c, &meta.sha256, None).unwrap() else { panic!() };
+        imp.add(&parsed.records).unwrap();
+        drop(imp);
+        assert_eq!(dump(&c), before);
+        assert_eq!(c.query_row("PRAGMA foreign_keys", [], |r| r.get::<_, i64>(0)).unwrap(), 1);
     }
 
     /// A file big enough for the time texts to be made on a second thread stores every record with
