@@ -43,7 +43,10 @@ CREATE TABLE local_id_zones (
 -- What the zones cover: the largest local record rowid and history id when they were last written.
 -- Until they match the tables the load looks every id up, as before the zones: a writer that does
 -- not keep the zones (an older build, after a downgrade) leaves larger ids behind, and the next write
--- of local records rebuilds every zone from the tables (store::zones). Here: not built yet (the first
--- sales import builds them, in one pass over the local records).
+-- of local records rebuilds every zone from the tables (store::zones). Here: complete for a database
+-- without local records (a new one: its first import only widens); otherwise not built yet (-1: the
+-- first sales import builds them, in one pass over the local records).
 CREATE TABLE local_id_zones_written (records_rowid INTEGER NOT NULL, history_id INTEGER NOT NULL);
-INSERT INTO local_id_zones_written (records_rowid, history_id) VALUES (-1, -1);
+INSERT INTO local_id_zones_written (records_rowid, history_id)
+SELECT CASE WHEN e THEN 0 ELSE -1 END, CASE WHEN e THEN 0 ELSE -1 END
+FROM (SELECT NOT EXISTS (SELECT 1 FROM local_records) AND NOT EXISTS (SELECT 1 FROM local_record_history) AS e);

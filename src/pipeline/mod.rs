@@ -556,31 +556,59 @@ pub fn import_sales(
     path: &Path,
     run_id: Option<i64>,
 ) -> Result<(crate::sales::ParsedSales, store::sales::SalesImport)> {
+    use store::sales::{Begun, Chunk, Importer};
     let bytes = std::fs::read(path).with_context(|| format!("cannot read sales file {}", path.display()))?;
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    // The archive copy (hash, write, flush) is made on a second thread while this one parses.
-    let (parsed, archived) = std::thread::scope(|s| {
-        let archived = s.spawn(|| ws.archive.put(&bytes));
-        let parsed = crate::sales::parse(&bytes, &path.display().to_string(), &ws.cfg.business.timezone, &ws.cfg.sales);
-        (parsed, archived.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+    let shown = path.display().to_string();
+    let (conn, archive, zone, sales_cfg) = (&mut ws.conn, &ws.archive, &ws.cfg.business.timezone, &ws.cfg.sales);
+    // Three threads beside this one's inserts: the parser, handing its records over in chunks with
+    // their time texts as it reads them; the archive copy (write, flush) once the bytes are hashed;
+    // this thread stores the chunks as they come. The import commits only after the archive copy is
+    // written, so the database never refers to bytes the archive does not hold.
+    let (parsed, archived, begun, failed) = std::thread::scope(|s| {
+        let (tx, rx) = sync_channel::<Chunk>(4);
+        let parser = s.spawn(|| {
+            crate::sales::parse_in_chunks(&bytes, &shown, zone, sales_cfg, SALES_CHUNK, move |records| {
+                let _ = tx.send(Chunk::new(records));
+            })
+        });
+        let sha = sha256_hex(&bytes);
+        let archived = s.spawn({
+            let (bytes, sha) = (&bytes, sha.clone());
+            move || archive.put_hashed(bytes, sha)
+        });
+        let mut begun = Importer::begin(conn, &sha, run_id);
+        let mut failed = None;
+        for chunk in rx {
+            if let (Ok(Begun::New(importer)), None) = (&mut begun, &failed) {
+                failed = importer.add_chunk(&chunk).err();
+            }
+        }
+        let parsed = parser.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+        (parsed, archived.join().unwrap_or_else(|p| std::panic::resume_unwind(p)), begun, failed)
     });
     let parsed = parsed?;
     let (sha, archive_path) = archived?;
-    let meta = store::sales::SalesFileMeta {
-        path: path.display().to_string(),
-        name,
-        sha256: sha,
-        size: bytes.len() as u64,
-        archive_path,
+    let cannot =
+        || format!("cannot import sales file {shown}: nothing of it was stored; fix the cause and import it again");
+    let importer = match begun.with_context(cannot)? {
+        Begun::Known(id) => {
+            let known = store::sales::SalesImport { sales_file_id: id, new: false, loaded: 0, ledger_kept: 0 };
+            return Ok((parsed, known));
+        }
+        Begun::New(importer) => importer,
     };
-    let res = store::sales::import(&mut ws.conn, &meta, &parsed, run_id).with_context(|| {
-        format!(
-            "cannot import sales file {}: nothing of it was stored; fix the cause and import it again",
-            path.display()
-        )
-    })?;
+    if let Some(e) = failed {
+        return Err(e).with_context(cannot); // the importer is dropped: nothing is stored
+    }
+    let meta =
+        store::sales::SalesFileMeta { path: shown.clone(), name, sha256: sha, size: bytes.len() as u64, archive_path };
+    let res = importer.finish(&meta, &parsed).with_context(cannot)?;
     Ok((parsed, res))
 }
+
+/// Records per chunk that a sales file's parser hands to its import.
+const SALES_CHUNK: usize = 8192;
 
 /// Runs `f` as a recorded run: a `runs` row before, its outcome and exit code after (also on error).
 pub fn recorded<T>(

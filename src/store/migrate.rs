@@ -156,6 +156,13 @@ mod tests {
                               last_row = (SELECT MAX(id) FROM alipay_rows r WHERE r.file_id = files.id)",
         )
         .unwrap();
+        // A database with local records: their zones are built by the first write after the upgrade.
+        c.execute(
+            "INSERT INTO local_records (record_type, record_id, merchant_trans_id, amount, currency, status, created_at,
+                created_utc, business_date, origin) VALUES ('PAYMENT', 'P1', 'P1', 100, 'HKD', 'SUCCESS', 'x', 0, '2026-11-20', 'pos')",
+            [],
+        )
+        .unwrap();
         super::migrate(&mut c).unwrap();
         let got: Vec<(i64, Option<String>)> = c
             .prepare("SELECT id, id_zone FROM files ORDER BY id")
@@ -174,6 +181,11 @@ mod tests {
         assert_eq!(got, expect);
         assert_eq!(expect[0].1.as_deref(), Some(r#"["M2","R9","A1","A7"]"#));
         assert!(!crate::store::zones::local_zones_hold(&c).unwrap(), "local zones: built by the first write");
+        // A database without local records: its zones are complete at once (a new database's first
+        // import widens them, it does not rebuild them).
+        let mut empty = Connection::open_in_memory().unwrap();
+        super::migrate(&mut empty).unwrap();
+        assert!(crate::store::zones::local_zones_hold(&empty).unwrap());
     }
 
     #[test]

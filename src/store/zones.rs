@@ -361,7 +361,8 @@ pub(crate) mod tests {
         let d = |s: &str| s.parse::<NaiveDate>().unwrap();
         let import = |c: &mut Connection, lines: &str| import_sales(c, ",store_id,terminal_id,acquirement_id", lines);
         let covers = |c: &Connection| local_covers(c, "2026-11-01", "2026-11-30", |_| false).unwrap();
-        assert!(covers(&c).merchant.everywhere, "a new database: not built until the first write");
+        assert!(local_zones_hold(&c).unwrap(), "a new database: nothing stored, every zone complete");
+        assert!(!covers(&c).merchant.everywhere && !covers(&c).merchant.may_hold("P5"));
         import(&mut c, "PAYMENT,P5,,1.00,HKD,SUCCESS,2026-11-20T10:00:00+08:00,,,A5\n");
         let cv = covers(&c);
         assert!(!cv.merchant.everywhere && cv.merchant.may_hold("P5") && !cv.merchant.may_hold("P6"));
