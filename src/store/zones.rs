@@ -206,6 +206,27 @@ impl Cover {
         Cover { everywhere: self.everywhere || other.everywhere, spans }.merged()
     }
 
+    /// Whether some id may be in both (merged) covers.
+    pub fn meets(&self, other: &Cover) -> bool {
+        let nonempty = |c: &Cover| c.everywhere || !c.spans.is_empty();
+        if (self.everywhere && nonempty(other)) || (other.everywhere && nonempty(self)) {
+            return true;
+        }
+        let (mut i, mut j) = (0, 0);
+        while i < self.spans.len() && j < other.spans.len() {
+            let ((a0, a1), (b0, b1)) = (&self.spans[i], &other.spans[j]);
+            if a0 <= b1 && b0 <= a1 {
+                return true;
+            }
+            if a1 < b1 {
+                i += 1;
+            } else {
+                j += 1;
+            }
+        }
+        false
+    }
+
     /// Whether `id` may be held (in a merged cover).
     pub fn may_hold(&self, id: &str) -> bool {
         if self.everywhere {
@@ -228,10 +249,29 @@ pub struct Covers {
 /// The covers of the current detail files dated `a..=b` that `skip` does not exclude (a file
 /// without a known zone covers everything).
 pub fn file_covers(conn: &Connection, a: &str, b: &str, skip: impl Fn(i64) -> bool) -> Result<Covers> {
-    let mut st = conn.prepare_cached(
-        "SELECT id, id_zone FROM files WHERE current = 1 AND business_date BETWEEN ?1 AND ?2
-         AND kind <> 'settlement_summary'",
-    )?;
+    covers_of_files(conn, a, b, "kind <> 'settlement_summary'", skip)
+}
+
+/// Whether a key with a transaction row or a local record dated `day` may also have one dated after
+/// it (in a current transaction file, or a local record): the ids of `day`'s transaction files and
+/// records meet those of the later ones. When not, no key of `day` continues after it (the leaving
+/// day's seeds, `store::window::active`, are then empty without a query).
+pub fn may_continue_after(conn: &Connection, day: NaiveDate) -> Result<bool> {
+    let (d, after) = (day.to_string(), (day + chrono::Duration::days(1)).to_string());
+    const TXNS: &str = "kind = 'transactions'";
+    let own = covers_of_files(conn, &d, &d, TXNS, |_| false)?;
+    let own_local = local_covers(conn, &d, &d, |_| false)?;
+    let later = covers_of_files(conn, &after, "9999-12-31", TXNS, |_| false)?;
+    let later_local = local_covers(conn, &after, "9999-12-31", |_| false)?;
+    let meet = |a: &Cover, b: &Cover, c: &Cover, e: &Cover| a.union(b).meets(&c.union(e));
+    Ok(meet(&own.merchant, &own_local.merchant, &later.merchant, &later_local.merchant)
+        || meet(&own.alipay, &own_local.alipay, &later.alipay, &later_local.alipay))
+}
+
+fn covers_of_files(conn: &Connection, a: &str, b: &str, kinds: &str, skip: impl Fn(i64) -> bool) -> Result<Covers> {
+    let mut st = conn.prepare_cached(&format!(
+        "SELECT id, id_zone FROM files WHERE current = 1 AND business_date BETWEEN ?1 AND ?2 AND {kinds}"
+    ))?;
     let mut c = Covers::default();
     for r in st.query_map([a, b], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Option<String>>(1)?)))? {
         let (id, zone) = r?;
@@ -337,6 +377,17 @@ pub(crate) mod tests {
         let u = c.union(&other.merged());
         assert!(u.may_hold("G0415") && u.may_hold("G03") && !u.may_hold("G0425"));
         assert!(c.union(&Cover::everywhere()).may_hold("Z"));
+        let one = |l: &str, h: &str| {
+            let mut x = Cover::default();
+            x.add(&span(l, h));
+            x.merged()
+        };
+        for (l, h, meets) in [("G041", "G0499", false), ("G04", "G041", true), ("B", "G01", true), ("H", "Z", false)] {
+            assert_eq!(c.meets(&one(l, h)), meets, "{l}..{h}");
+            assert_eq!(one(l, h).meets(&c), meets, "{l}..{h}");
+        }
+        assert!(!c.meets(&Cover::default().merged()) && !Cover::everywhere().meets(&Cover::default().merged()));
+        assert!(c.meets(&Cover::everywhere()));
         assert!(!Cover::default().merged().may_hold("x"));
         assert!(Cover::everywhere().merged().may_hold("x"));
     }
