@@ -592,10 +592,7 @@ pub fn import_sales(
     let cannot =
         || format!("cannot import sales file {shown}: nothing of it was stored; fix the cause and import it again");
     let importer = match begun.with_context(cannot)? {
-        Begun::Known(id) => {
-            let known = store::sales::SalesImport { sales_file_id: id, new: false, loaded: 0, ledger_kept: 0 };
-            return Ok((parsed, known));
-        }
+        Begun::Known(id) => return Ok((parsed, store::sales::SalesImport::known(id))),
         Begun::New(importer) => importer,
     };
     if let Some(e) = failed {

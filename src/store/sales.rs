@@ -44,6 +44,13 @@ pub struct SalesImport {
     pub ledger_kept: usize,
 }
 
+impl SalesImport {
+    /// A file whose bytes were imported before (as sales file `id`): nothing stored.
+    pub fn known(id: i64) -> SalesImport {
+        SalesImport { sales_file_id: id, new: false, loaded: 0, ledger_kept: 0 }
+    }
+}
+
 /// Imports a parsed sales file in one transaction.
 pub fn import(
     conn: &mut Connection,
@@ -52,7 +59,7 @@ pub fn import(
     run_id: Option<i64>,
 ) -> Result<SalesImport> {
     let mut importer = match Importer::begin(conn, &meta.sha256, run_id)? {
-        Begun::Known(id) => return Ok(SalesImport { sales_file_id: id, new: false, loaded: 0, ledger_kept: 0 }),
+        Begun::Known(id) => return Ok(SalesImport::known(id)),
         Begun::New(i) => i,
     };
     importer.add(&parsed.records)?;
