@@ -29,6 +29,17 @@ pub fn migrate(conn: &mut Connection) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
+    /// An in-memory database with the migrations before `name` applied (an older build's schema).
+    fn schema_before(name: &str) -> rusqlite::Connection {
+        let c = rusqlite::Connection::open_in_memory().unwrap();
+        c.execute_batch("CREATE TABLE schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)").unwrap();
+        for (n, sql) in super::MIGRATIONS.iter().filter(|(n, _)| *n < name) {
+            c.execute_batch(sql).unwrap();
+            c.execute("INSERT INTO schema_migrations VALUES (?1, 'then')", [n]).unwrap();
+        }
+        c
+    }
+
     /// A new database file gets 8 KiB pages; one created with SQLite's 4 KiB pages keeps them.
     #[test]
     fn new_databases_get_the_page_size_and_old_ones_keep_theirs() {
@@ -49,13 +60,8 @@ mod tests {
     /// (never written so, but possible by hand) load per file, because the file id is checked too.
     #[test]
     fn row_ranges_are_backfilled_and_the_window_reads_each_files_rows() {
-        use rusqlite::{params, Connection};
-        let mut c = Connection::open_in_memory().unwrap();
-        c.execute_batch("CREATE TABLE schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)").unwrap();
-        for (name, sql) in super::MIGRATIONS.iter().filter(|(n, _)| *n < "0007") {
-            c.execute_batch(sql).unwrap();
-            c.execute("INSERT INTO schema_migrations VALUES (?1, 'then')", [name]).unwrap();
-        }
+        use rusqlite::params;
+        let mut c = schema_before("0007");
         for (id, name) in [(1, "a"), (2, "b"), (3, "summary")] {
             c.execute(
                 "INSERT INTO files (id, source, source_path, name, format, kind, business_date, size, sha256, encoding,
@@ -104,12 +110,7 @@ mod tests {
     #[test]
     fn id_zones_are_backfilled_as_imports_write_them() {
         use rusqlite::{params, Connection};
-        let mut c = Connection::open_in_memory().unwrap();
-        c.execute_batch("CREATE TABLE schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)").unwrap();
-        for (name, sql) in super::MIGRATIONS.iter().filter(|(n, _)| *n < "0017") {
-            c.execute_batch(sql).unwrap();
-            c.execute("INSERT INTO schema_migrations VALUES (?1, 'then')", [name]).unwrap();
-        }
+        let mut c = schema_before("0017");
         // File 5 is dated more than 60 days before the newest: not backfilled (NULL: every id looked up).
         for (id, kind, date) in [
             (1, "transactions", "2026-11-20"),
@@ -229,12 +230,7 @@ mod tests {
         };
 
         // The old schema, written the way the previous store::sales wrote it.
-        let mut old = Connection::open_in_memory().unwrap();
-        old.execute_batch("CREATE TABLE schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)").unwrap();
-        for (name, sql) in super::MIGRATIONS.iter().filter(|(n, _)| *n < "0006") {
-            old.execute_batch(sql).unwrap();
-            old.execute("INSERT INTO schema_migrations VALUES (?1, 'then')", [name]).unwrap();
-        }
+        let mut old = schema_before("0006");
         let old_upsert = |c: &Connection, body: &str, file: Option<i64>| {
             let origin = if file.is_some() { "pos" } else { "ledger" };
             for r in &parse(body).records {
@@ -366,12 +362,7 @@ mod tests {
     #[test]
     fn extra_objects_migrate_to_values_by_position_with_the_same_reads() {
         use rusqlite::{params, Connection};
-        let mut c = Connection::open_in_memory().unwrap();
-        c.execute_batch("CREATE TABLE schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)").unwrap();
-        for (name, sql) in super::MIGRATIONS.iter().filter(|(n, _)| *n < "0011") {
-            c.execute_batch(sql).unwrap();
-            c.execute("INSERT INTO schema_migrations VALUES (?1, 'then')", [name]).unwrap();
-        }
+        let mut c = schema_before("0011");
         for (id, name, kind, first, last) in
             [(1, "t.csv", "transactions", Some(1), Some(4)), (2, "s.csv", "settlement_summary", None, None)]
         {
