@@ -296,10 +296,14 @@ pub fn local_covers(conn: &Connection, a: &str, b: &str, skip: impl Fn(NaiveDate
          WHERE business_date BETWEEN ?1 AND ?2",
     )?;
     if !local_zones_hold(conn)? {
-        tracing::info!(
-            "the local records' id zones are not built (a new or migrated database, or records stored by an \
+        // Once per process: a load asks for several covers.
+        static SAID: std::sync::Once = std::sync::Once::new();
+        SAID.call_once(|| {
+            tracing::info!(
+                "the local records' id zones are not built (a database migrated with records, or records stored by an \
              older version of alipay-recon): every id is looked up until the next sales import builds them"
-        );
+            )
+        });
         return Ok(Covers { merchant: Cover::everywhere(), alipay: Cover::everywhere() });
     }
     let mut c = Covers::default();
