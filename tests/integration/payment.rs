@@ -630,8 +630,11 @@ fn sandbox_payments_reconcile_with_zero_discrepancies() {
     let today = world.days().pop().unwrap();
     let r = world.w.run(&["run", "--date", &today, "--no-email"]);
     assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
-    let rows = world.discrepancies(&today);
-    assert!(rows.len() == 1 && rows[0].contains("STATUS_MISMATCH") && rows[0].contains(&stuck), "{rows:?}");
+    // In the business day's last `grace_minutes` (30: 23:30–24:00 UTC+8) a local record is pending
+    // rather than a discrepancy (contracts.md §2): the test ran red in that half hour once.
+    let (rows, pending) = (world.discrepancies(&today), world.pending(&today));
+    let listed: Vec<&String> = rows.iter().chain(&pending).collect();
+    assert!(listed.len() == 1 && listed[0].contains("STATUS_MISMATCH") && listed[0].contains(&stuck), "{listed:?}");
 }
 
 /// The loop's other half: sandbox payments reconcile cleanly, then a sandbox transaction file altered

@@ -84,6 +84,13 @@ impl PaymentWorld {
         text.lines().skip(1).filter(|l| !l.is_empty()).map(str::to_string).collect()
     }
 
+    /// The data rows of `reports/<day>/pending.csv`.
+    pub fn pending(&self, day: &str) -> Vec<String> {
+        let p = self.w.file(&format!("reports/{day}/pending.csv"));
+        let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        text.lines().skip(1).filter(|l| !l.is_empty()).map(str::to_string).collect()
+    }
+
     pub fn files_dir(&self) -> PathBuf {
         self.w.file("sandbox-files")
     }
