@@ -108,7 +108,7 @@ impl Cut<'_, '_> {
     }
     /// The first settlement-detail date of a payment or refund by Alipay's id or the merchant's id.
     pub fn settled_on(&self, record: RecordType, key: &str) -> Option<NaiveDate> {
-        self.settled.get_or_init(|| settled_index(self.input)).get(&(record, key)).copied()
+        self.settled.on(self.input, self.params, record, key)
     }
     /// The merchant payment id a refund row refunds: its own column, else through Alipay's id.
     pub fn payment_of_refund(&self, r: &AlipayRow) -> Option<String> {
@@ -194,9 +194,71 @@ impl DayKeys {
     }
 }
 
-/// The first settlement-detail date of each payment and refund of an input ([`settled_index`]), built
+/// A payment's or refund's id (Alipay's or the merchant's) as the settlement index holds it.
+type SettledId<'a> = (RecordType, &'a str);
+/// The first settlement-detail date of each id ([`settled_index`]).
+type SettledIndex<'a> = HashMap<SettledId<'a>, NaiveDate>;
+
+/// The first settlement-detail date of the payments and refunds of an input ([`settled_index`]), built
 /// on first use and shared by every cut of a run.
-pub(crate) type Settled<'a> = std::cell::OnceCell<HashMap<(RecordType, &'a str), NaiveDate>>;
+///
+/// The UNSETTLED rule asks only about transaction rows due by T (dated `unsettled_after_days` or more
+/// before it): the index is built first for the ids those rows name ([`asked_ids`]), and over every
+/// settlement row only if a cut asks about another id. An incremental run holds the day's whole
+/// settlement file but few such rows: at 1M payments a day indexing every settlement row was ~0.6 s of
+/// each day's engine once the window had due rows (perf, BENCHMARKS.md).
+#[derive(Default)]
+pub(crate) struct Settled<'a> {
+    /// The ids asked about, and the index over the settlement rows that name one of them.
+    asked: std::cell::OnceCell<(HashSet<SettledId<'a>>, SettledIndex<'a>)>,
+    /// Over every settlement row.
+    all: std::cell::OnceCell<SettledIndex<'a>>,
+}
+
+impl<'a> Settled<'a> {
+    pub(crate) fn new() -> Self {
+        Self::default()
+    }
+
+    /// The first settlement-detail date of `key` (Alipay's id or the merchant's) as a `record`.
+    fn on(&self, input: &'a Input, params: &Params, record: RecordType, key: &str) -> Option<NaiveDate> {
+        let (ids, index) = self.asked.get_or_init(|| {
+            let ids = asked_ids(input, params);
+            let index = settled_index(input, Some(&ids));
+            (ids, index)
+        });
+        if ids.contains(&(record, key)) {
+            let on = index.get(&(record, key)).copied();
+            // Every engine test checks the asked ids' index against the whole one.
+            #[cfg(test)]
+            assert_eq!(on, self.all.get_or_init(|| settled_index(input, None)).get(&(record, key)).copied());
+            return on;
+        }
+        self.all.get_or_init(|| settled_index(input, None)).get(&(record, key)).copied()
+    }
+}
+
+/// The ids (trimmed) of the payment and refund rows of `input`'s transaction files due by T: those the
+/// UNSETTLED rule can ask about, by Alipay's id or the merchant's.
+fn asked_ids<'a>(input: &'a Input, params: &Params) -> HashSet<SettledId<'a>> {
+    let mut ids = HashSet::default();
+    let Some(date) = input.date else { return ids };
+    let due_by = date - Duration::days(params.unsettled_after_days as i64);
+    for r in input.rows.iter().filter(|r| r.kind == FileKind::Transactions && r.date <= due_by) {
+        let (rt, own) = match r.trans_type {
+            TransType::Payment => (RecordType::Payment, &r.merchant_trans_id),
+            TransType::Refund => (RecordType::Refund, r.merchant_refund_id()),
+            _ => continue,
+        };
+        for k in [&r.alipay_id, own].into_iter().flatten() {
+            let k = k.trim();
+            if !k.is_empty() {
+                ids.insert((rt, k));
+            }
+        }
+    }
+    ids
+}
 
 /// The days of `input` that are complete: a day is complete when it has a transaction file and none of
 /// its transaction files (skipped ones included) is incomplete (contracts.md §2). One definition for
@@ -431,14 +493,15 @@ fn note_local_day(cx: &Cut, agg: &frames::KeyAgg, days: &mut BTreeMap<NaiveDate,
     }
 }
 
-fn settled_index(input: &Input) -> HashMap<(RecordType, &str), NaiveDate> {
+/// The first settlement-detail date of each payment and refund id of `input` (of those in `only`).
+fn settled_index<'a>(input: &'a Input, only: Option<&HashSet<SettledId<'a>>>) -> SettledIndex<'a> {
     let mut m: HashMap<(RecordType, &str), NaiveDate> = HashMap::default();
+    let settlement = || input.rows.iter().filter(|r| r.kind == FileKind::SettlementDetail);
     // Sized once: two keys per settlement row (rehashing millions of entries as it grew was half its
     // cost). The rows held, not the files' row counts: an incremental run holds only the active keys'
     // rows of the window's files, and sizing by the files reserved a table for the whole window (277 MB
     // at 100k payments a day once 19 days of settlement files were in it, gigabytes at 1M).
-    let settlement = || input.rows.iter().filter(|r| r.kind == FileKind::SettlementDetail);
-    m.reserve(2 * settlement().count());
+    m.reserve(only.map_or_else(|| 2 * settlement().count(), HashSet::len));
     for r in settlement() {
         let (rt, own) = match r.trans_type {
             TransType::Payment => (RecordType::Payment, &r.merchant_trans_id),
@@ -447,7 +510,7 @@ fn settled_index(input: &Input) -> HashMap<(RecordType, &str), NaiveDate> {
         };
         for k in [&r.alipay_id, own].into_iter().flatten() {
             let k = k.trim();
-            if !k.is_empty() {
+            if !k.is_empty() && only.is_none_or(|ids| ids.contains(&(rt, k))) {
                 let e = m.entry((rt, k)).or_insert(r.date);
                 *e = (*e).min(r.date);
             }

@@ -739,18 +739,25 @@ pub(in crate::store) struct LocalSide {
 }
 
 /// The local keys loaded, by record type: looked up by `&str` (a round checks every merchant id
-/// against them without allocating).
+/// against them without allocating), held inline (a day's million keys are not a million
+/// allocations).
 #[derive(Default)]
-struct LoadedKeys([HashSet<String>; 2]);
+struct LoadedKeys([HashSet<Id>; 2]);
 
 impl LoadedKeys {
     fn contains(&self, t: RecordType, id: &str) -> bool {
         self.0[t as usize].contains(id)
     }
 
+    /// Room for this many more payment and refund keys.
+    fn reserve(&mut self, payments: usize, refunds: usize) {
+        self.0[RecordType::Payment as usize].reserve(payments);
+        self.0[RecordType::Refund as usize].reserve(refunds);
+    }
+
     /// Whether the key was new.
     fn insert(&mut self, t: RecordType, id: &str) -> bool {
-        !self.contains(t, id) && self.0[t as usize].insert(id.to_string())
+        !self.contains(t, id) && self.0[t as usize].insert(Id::from(id))
     }
 }
 
@@ -765,9 +772,19 @@ impl LocalSide {
         // keys with several versions go through the key list like the others (a later version may
         // carry another date).
         if s.local_days.contains(&day) {
-            for v in single_versions(conn, b, b, ALL_RECORDS)? {
+            // Moved into place, the key sets sized once: at 1M payments a day, pushing the versions
+            // one by one (the vector doubling, each new block faulted in) and growing the sets were
+            // ~0.9 s of CPU beside the day's import (perf, BENCHMARKS.md).
+            let day_versions = single_versions(conn, b, b, ALL_RECORDS)?;
+            let refunds = day_versions.iter().filter(|v| v.record_type == RecordType::Refund).count();
+            self.seen.reserve(day_versions.len() - refunds, refunds);
+            for v in &day_versions {
                 self.seen.insert(v.record_type, v.key());
-                self.local.push(v);
+            }
+            if self.local.is_empty() {
+                self.local = day_versions;
+            } else {
+                self.local.extend(day_versions);
             }
             let mut st = conn.prepare_cached(
                 "SELECT record_type, record_id FROM local_records WHERE business_date = ?1 AND versions > 1",
