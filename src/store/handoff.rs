@@ -30,14 +30,15 @@ impl Handoff {
         let from = params.window_start(day);
         // With the day before's state the run loads only its active keys (`window::load_active`):
         // the whole window's local records are not read.
-        let incremental = day.pred_opt().is_some_and(|prev| {
-            super::state::get(conn, prev, &super::state::rules_hash(params)).ok().flatten().is_some()
+        let state = day
+            .pred_opt()
+            .and_then(|prev| super::state::get(conn, prev, &super::state::rules_hash(params)).ok().flatten());
+        let incremental = state.is_some();
+        // An incremental run reads its local seeds meanwhile instead (they do not depend on the files),
+        // and looks up the day before's state ids.
+        let local_seeds = conn.path().filter(|p| !p.is_empty()).zip(state).and_then(|(path, state)| {
+            super::window::LocalSeedPrefetch::start(std::path::PathBuf::from(path), day, params, state.ids)
         });
-        // An incremental run reads its local seeds meanwhile instead (they do not depend on the files).
-        let local_seeds = conn
-            .path()
-            .filter(|p| !p.is_empty() && incremental)
-            .and_then(|path| super::window::LocalSeedPrefetch::start(std::path::PathBuf::from(path), day, params));
         let local = conn.path().filter(|p| !p.is_empty() && !incremental).and_then(|path| {
             let path = std::path::PathBuf::from(path);
             let (a, b) = (from.to_string(), day.to_string());

@@ -103,11 +103,35 @@ fn load_active_inner(
     let within =
         |ids: &[Id], cover: &zones::Cover| -> Vec<Id> { ids.iter().filter(|id| cover.may_hold(id)).cloned().collect() };
     lap("zones");
-    // A state id is a key's name: a merchant id, or Alipay's for a key without one (both kinds).
-    for id in state_ids {
-        ids.add(Kind::Merchant, Some(id));
-        ids.add(Kind::Alipay, Some(id));
+    let mut handoff = handoff;
+    let (prefetched, mut leaving_prefetched, mut unsettled_prefetched, mut state_probe) =
+        match handoff.local_seeds.take().and_then(|p| p.take(day)).transpose()? {
+            Some(p) => (Some(p.local), Some(p.leaving), Some(p.unsettled), p.state),
+            None => (None, None, None, None),
+        };
+    // Read before the import: still true unless the import stored a file dated before T.
+    if handoff.files.iter().any(|(id, _)| current.get(id).is_none_or(|&i| input.files[i].date < day)) {
+        (leaving_prefetched, unsettled_prefetched, state_probe) = (None, None, None);
     }
+    // The state ids' Alipay rows found during the import, if for these ids (the day before's state was
+    // not recomputed since): read in the first round. Their local keys are loaded in `prefetched`.
+    let mut probed_hits = match state_probe.filter(|p| p.ids == state_ids) {
+        Some(p) => {
+            for id in state_ids {
+                ids.mark(Kind::Merchant, id);
+                ids.mark(Kind::Alipay, id);
+            }
+            p.hits
+        }
+        None => {
+            // A state id is a key's name: a merchant id, or Alipay's for a key without one (both kinds).
+            for id in state_ids {
+                ids.add(Kind::Merchant, Some(id));
+                ids.add(Kind::Alipay, Some(id));
+            }
+            Vec::new()
+        }
+    };
 
     // The local side (seeds, then each round's probes) runs on a second connection beside the Alipay
     // side when the database is a file: they read different tables, and the second core is otherwise
@@ -123,16 +147,6 @@ fn load_active_inner(
     let mut wallets: HashMap<i64, WalletAt> = HashMap::default();
     let mut locals = LocalSide::default();
     let seed = LocalSeeds { day, from, leaving, leaving_quiet, local_days: &local_days, a: &a, b: &b };
-    let mut handoff = handoff;
-    let (prefetched, mut leaving_prefetched, mut unsettled_prefetched) =
-        match handoff.local_seeds.take().and_then(|p| p.take(day)).transpose()? {
-            Some(p) => (Some(p.local), Some(p.leaving), Some(p.unsettled)),
-            None => (None, None, None),
-        };
-    // Read before the import: still true unless the import stored a file dated before T.
-    if handoff.files.iter().any(|(id, _)| current.get(id).is_none_or(|&i| input.files[i].date < day)) {
-        (leaving_prefetched, unsettled_prefetched) = (None, None);
-    }
     // The seed days' Alipay rows here, the local seeds on the second connection meanwhile.
     // Without a prefetch (a day recomputed for its state, `reconcile`) the second connection reads the
     // leaving day's seed rows after the local seeds, beside the other Alipay seeds here: that query is
@@ -302,7 +316,7 @@ fn load_active_inner(
     // The closure over the families' ids.
     let mut rounds = 0;
     loop {
-        while !ids.is_done() {
+        while !ids.is_done() || !probed_hits.is_empty() {
             rounds += 1;
             let [merchant, alipay] = ids.take();
             // The ids each probe looks up: those a file, or a day's local records, may hold.
@@ -322,7 +336,7 @@ fn load_active_inner(
             lap("round");
             let before = locals.local.len();
             // Alipay rows and local keys naming one of the ids in any id column.
-            let mut hits = Vec::new();
+            let mut hits = std::mem::take(&mut probed_hits);
             {
                 let shared = &locals;
                 let (merchant_rows, alipay_rows, a, b) = (&merchant_rows, &alipay_rows, a.as_str(), b.as_str());
@@ -516,6 +530,14 @@ impl Ids {
         }
     }
 
+    /// Records an id as looked up already (where the zones may hold it), without looking it up.
+    fn mark(&mut self, kind: Kind, id: &str) {
+        let id = id.trim();
+        if !id.is_empty() && self.keep.as_ref().is_none_or(|keep| keep[kind as usize].may_hold(id)) {
+            self.seen[kind as usize].insert(Id::from(id));
+        }
+    }
+
     /// Nothing left to look up.
     fn is_done(&self) -> bool {
         self.frontier.iter().all(Vec::is_empty)
@@ -566,6 +588,18 @@ struct Prefetched {
     local: LocalSide,
     leaving: SeedRows,
     unsettled: SeedRows,
+    state: Option<StateProbe>,
+}
+
+/// The first round's look-ups of the day before's state ids (`load_active_inner`), made during the
+/// import: they read only data dated before T, which the import does not change unless it stores a
+/// file dated before T (then the load looks them up itself). At 1M payments a day they were ~30k ids
+/// and about a second of each day's load, mostly waiting for pages of older days. Their local keys
+/// are loaded into [`Prefetched::local`]; the Alipay rows they name in the files dated before T are
+/// `hits` (row ids, read by the load's first round like its own probes' hits).
+struct StateProbe {
+    ids: Vec<String>,
+    hits: Vec<i64>,
 }
 
 /// Seed rows of one day's transaction files (row ids by file id), read with the local seeds while
@@ -605,8 +639,41 @@ fn seed_rows(conn: &Connection, date: NaiveDate, filter: &str, args: &[&str]) ->
     Ok(out)
 }
 
+/// [`StateProbe`]: the state ids looked up as the load's first round looks them up — where the files
+/// dated `a` to T−1 (T's are held whole by the load) and the local records of the days not loaded
+/// whole may hold them — their local keys loaded into `side`.
+fn probe_state_ids(
+    conn: &Connection,
+    side: &mut LocalSide,
+    state_ids: Vec<String>,
+    a: &str,
+    b: &str,
+    day: NaiveDate,
+    local_days: &[NaiveDate],
+) -> Result<StateProbe> {
+    let yesterday = (day - chrono::Duration::days(1)).to_string();
+    let files_cover = zones::file_covers(conn, a, &yesterday, |_| false)?;
+    let local_cover = zones::local_covers(conn, a, b, |d| local_days.contains(&d))?;
+    let ids: Vec<Id> = state_ids.iter().map(|id| id.trim()).filter(|id| !id.is_empty()).map(Id::from).collect();
+    let within = |cover: &zones::Cover| -> Vec<Id> { ids.iter().filter(|id| cover.may_hold(id)).cloned().collect() };
+    let mut hits = row_hits(conn, MERCHANT_ID_PROBES, &within(&files_cover.merchant))?;
+    hits.extend(row_hits(conn, ALIPAY_ID_PROBES, &within(&files_cover.alipay))?);
+    let (merchant_local, alipay_local) = (within(&local_cover.merchant), within(&local_cover.alipay));
+    let mut keys = side.keys_by_merchant_id(conn, &merchant_local, RecordType::Payment)?;
+    keys.extend(side.keys_by_merchant_id(conn, &merchant_local, RecordType::Refund)?);
+    keys.extend(refunds_by_payment_id(conn, &merchant_local)?);
+    keys.extend(keys_by_alipay_id(conn, &alipay_local)?);
+    load_local_keys(conn, a, b, keys, &mut side.seen, &mut side.local)?;
+    Ok(StateProbe { ids: state_ids, hits })
+}
+
 impl LocalSeedPrefetch {
-    pub(in crate::store) fn start(path: std::path::PathBuf, day: NaiveDate, params: &Params) -> Option<Self> {
+    pub(in crate::store) fn start(
+        path: std::path::PathBuf,
+        day: NaiveDate,
+        params: &Params,
+        state_ids: Vec<String>,
+    ) -> Option<Self> {
         let from = params.window_start(day);
         let leaving = leaving_day(day, params);
         let params = params.clone();
@@ -637,7 +704,8 @@ impl LocalSeedPrefetch {
                     true => seed_rows(&conn, unsettled_day, UNSETTLED_ROWS, &[&a, &b])?,
                     false => SeedRows::default(),
                 };
-                Ok(Prefetched { local: side, leaving, unsettled })
+                let state = probe_state_ids(&conn, &mut side, state_ids, &a, &b, day, &local_days)?;
+                Ok(Prefetched { local: side, leaving, unsettled, state: Some(state) })
             })
             .ok()?;
         Some(LocalSeedPrefetch { day, handle })
