@@ -664,6 +664,27 @@ fn probe_state_ids(
     keys.extend(refunds_by_payment_id(conn, &merchant_local)?);
     keys.extend(keys_by_alipay_id(conn, &alipay_local)?);
     load_local_keys(conn, a, b, keys, &mut side.seen, &mut side.local)?;
+    // The next round, as far as it can be known before the import: the Alipay ids of the rows found
+    // (their pages read now, while the import keeps the CPU busy: at 1M payments a day these pages of
+    // older days are mostly not in memory, and reading them in the load took up to two seconds). Its
+    // rows and local keys are the families' too; the load's own round finds them again, in memory.
+    hits.sort_unstable();
+    hits.dedup();
+    let next: Vec<[Option<String>; 2]> = by_row_ids(
+        conn,
+        "SELECT r.alipay_id, r.original_alipay_id FROM rarray(?1) k CROSS JOIN alipay_rows r ON r.id = k.value",
+        &hits,
+        |r| Ok([r.get(0)?, r.get(1)?]),
+    )?;
+    let mut alipay: Vec<Id> =
+        next.iter().flatten().flatten().map(|id| id.trim()).filter(|id| !id.is_empty()).map(Id::from).collect();
+    alipay.sort_unstable();
+    alipay.dedup();
+    let in_cover =
+        |cover: &zones::Cover| -> Vec<Id> { alipay.iter().filter(|id| cover.may_hold(id)).cloned().collect() };
+    hits.extend(row_hits(conn, ALIPAY_ID_PROBES, &in_cover(&files_cover.alipay))?);
+    let keys = keys_by_alipay_id(conn, &in_cover(&local_cover.alipay))?;
+    load_local_keys(conn, a, b, keys, &mut side.seen, &mut side.local)?;
     Ok(StateProbe { ids: state_ids, hits })
 }
 
