@@ -87,6 +87,18 @@ impl From<BTreeMap<String, String>> for Extra {
     }
 }
 
+/// As the `BTreeMap` of them: an object, its keys in order.
+impl serde::Serialize for Extra {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(self.len()))?;
+        for (k, v) in self.iter() {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
+    }
+}
+
 /// As a `BTreeMap` collects them: sorted by header, the last value of a header kept.
 impl FromIterator<(String, String)> for Extra {
     fn from_iter<I: IntoIterator<Item = (String, String)>>(pairs: I) -> Extra {

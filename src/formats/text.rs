@@ -546,6 +546,7 @@ mod tests {
                 }
             }
             assert_eq!(rec.extra(), Extra::from(want.clone()));
+            assert_eq!(serde_json::to_string(&rec.extra()).unwrap(), serde_json::to_string(&want).unwrap());
             assert_eq!(
                 rec.extra().iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<Vec<_>>(),
                 want.into_iter().collect::<Vec<_>>()
