@@ -5,6 +5,7 @@
 use super::{Currency, LocalRecord, TransType};
 use chrono::{DateTime, FixedOffset};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// A transaction or settlement-detail row. Amounts are signed minor units as the *direction* says:
 /// `amount` is the pricing (order) amount as a positive magnitude; `settle_amount` is the signed net
@@ -44,7 +45,65 @@ pub struct DetailRow {
     pub store_id: Option<String>,
     pub product_code: Option<String>,
     /// Columns this parser does not know, by their header as written, with trimmed values.
-    pub extra: BTreeMap<String, String>,
+    pub extra: Extra,
+}
+
+/// The columns of a row that its parser does not know: (header as written, trimmed value) pairs
+/// sorted by header, each header once — what a `BTreeMap<String, String>` of them would hold, in
+/// its order. A parser shares each header's text between the rows of a file (`Arc`), so a row costs
+/// one allocation per value, not a map with a copy of every header (a day's file has a million rows).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Extra(Vec<(Arc<str>, String)>);
+
+impl Extra {
+    /// From pairs sorted by header, each header once (checked in debug builds).
+    pub fn from_sorted(pairs: Vec<(Arc<str>, String)>) -> Extra {
+        debug_assert!(pairs.windows(2).all(|w| w[0].0 < w[1].0), "extra columns out of order");
+        Extra(pairs)
+    }
+
+    /// The value of column `name`.
+    pub fn get(&self, name: &str) -> Option<&String> {
+        self.0.binary_search_by(|(k, _)| (**k).cmp(name)).ok().map(|i| &self.0[i].1)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// (header, value) in header order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (&**k, v.as_str()))
+    }
+}
+
+impl From<BTreeMap<String, String>> for Extra {
+    fn from(m: BTreeMap<String, String>) -> Extra {
+        Extra(m.into_iter().map(|(k, v)| (Arc::from(k), v)).collect())
+    }
+}
+
+/// As the `BTreeMap` of them: an object, its keys in order.
+impl serde::Serialize for Extra {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(self.len()))?;
+        for (k, v) in self.iter() {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
+    }
+}
+
+/// As a `BTreeMap` collects them: sorted by header, the last value of a header kept.
+impl FromIterator<(String, String)> for Extra {
+    fn from_iter<I: IntoIterator<Item = (String, String)>>(pairs: I) -> Extra {
+        pairs.into_iter().collect::<BTreeMap<String, String>>().into()
+    }
 }
 
 /// `TransType` with a `Default` so rows can be built field by field.
@@ -69,7 +128,7 @@ pub struct SummaryRow {
     pub fee: Option<i64>,
     pub settle_time: Option<DateTime<FixedOffset>>,
     pub batch_ref: Option<String>,
-    pub extra: BTreeMap<String, String>,
+    pub extra: Extra,
 }
 
 /// A line that could not become a row: kept and reported, never silently dropped.

@@ -8,7 +8,7 @@ use crate::domain::{BusinessZone, Currency, FileFormat, FileKind};
 
 // The parsed file's types are the domain's: `store` writes them without importing the parsers.
 pub use crate::domain::parsed::{
-    DetailRow, ParsedFile, Reject, Rows, SummaryRow, TransTypeOrDefault, Warning, WarningCode,
+    DetailRow, Extra, ParsedFile, Reject, Rows, SummaryRow, TransTypeOrDefault, Warning, WarningCode,
 };
 
 pub mod antom;

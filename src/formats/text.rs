@@ -6,10 +6,11 @@
 //! the layout's business; this module only knows text.
 
 use super::{ParseContext, ParseError, Reject};
+use crate::domain::parsed::Extra;
 use crate::domain::{parse_major, parse_timestamp, BusinessZone, Currency};
 use chrono::{DateTime, FixedOffset};
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// The canonical columns the parsers understand. Each layout maps its own header names to these
 /// through an alias table; a header that maps to nothing is kept in `extra`.
@@ -216,6 +217,9 @@ pub struct Header {
     /// Names as written (trimmed).
     pub names: Vec<String>,
     cols: Vec<Option<Col>>,
+    /// The columns no alias names, sorted by (name, position): the order of a row's [`Extra`]. Each
+    /// name is made once here and shared by every row.
+    extra: Vec<(usize, Arc<str>)>,
 }
 
 impl Header {
@@ -227,7 +231,10 @@ impl Header {
             // The first column of a canonical kind wins; a second spelling of it goes to `extra`.
             cols.push(c.filter(|c| !cols.contains(&Some(*c))));
         }
-        Header { names, cols }
+        let mut extra: Vec<(usize, Arc<str>)> =
+            (0..names.len()).filter(|&i| cols[i].is_none()).map(|i| (i, Arc::from(names[i].as_str()))).collect();
+        extra.sort_by(|a, b| (&a.1, a.0).cmp(&(&b.1, b.0)));
+        Header { names, cols, extra }
     }
 
     pub fn has(&self, c: Col) -> bool {
@@ -276,17 +283,23 @@ impl<'t> Record<'t> {
         CellError { field: self.name(c), reason }
     }
 
-    /// The columns the alias table does not know, by header as written; empty cells are skipped.
-    pub fn extra(&self) -> BTreeMap<String, String> {
-        let mut m = BTreeMap::new();
-        for (i, name) in self.header.names.iter().enumerate() {
-            if self.header.cols[i].is_none() {
-                if let Some(v) = self.fields.get(i).filter(|v| !v.is_empty()) {
-                    m.insert(name.clone(), v.to_string());
+    /// The columns the alias table does not know, by header as written; empty cells are skipped. A
+    /// name written twice keeps its last non-empty value (as a map filled column by column would).
+    pub fn extra(&self) -> Extra {
+        let mut pairs: Vec<(Arc<str>, String)> = Vec::new();
+        for (i, name) in &self.header.extra {
+            let Some(v) = self.fields.get(*i).filter(|v| !v.is_empty()) else { continue };
+            match pairs.last_mut() {
+                Some((last, value)) if last == name => *value = v.to_string(),
+                _ => {
+                    if pairs.capacity() == 0 {
+                        pairs.reserve_exact(self.header.extra.len());
+                    }
+                    pairs.push((name.clone(), v.to_string()));
                 }
             }
         }
-        m
+        Extra::from_sorted(pairs)
     }
 
     pub fn currency(&self, c: Col) -> Result<Option<Currency>, CellError> {
@@ -514,6 +527,35 @@ mod tests {
         assert_eq!(split(r#"a,"b, c","say ""hi""",d"#, Delim::Comma), ["a", "b, c", "say \"hi\"", "d"]);
         assert_eq!(split("0001| x |", Delim::Pipe), ["0001", "x", ""]);
         assert_eq!(lines("a\r\n\r\n  \nb\n"), vec![(1, "a"), (4, "b")]);
+    }
+
+    /// A row's unknown columns come out as a map of them would: sorted by name, empty cells left
+    /// out, and a name written twice keeping its last non-empty value.
+    #[test]
+    fn extra_columns_read_like_a_map_of_them() {
+        let aliases: &Aliases = &[(Col::Type, &["type"])];
+        let names = ["zeta", "type", "alpha", "mid", "alpha", "zeta", "mid"];
+        let header = Header::new(names.iter().map(|s| s.to_string()).collect(), aliases);
+        let read = |cells: [&str; 7]| {
+            let fields: Vec<Cow<str>> = cells.iter().map(|c| Cow::Borrowed(*c)).collect();
+            let rec = Record { line: 2, raw: "", header: &header, fields: &fields };
+            let mut want = std::collections::BTreeMap::new();
+            for (n, c) in names.iter().zip(cells) {
+                if *n != "type" && !c.is_empty() {
+                    want.insert(n.to_string(), c.to_string());
+                }
+            }
+            assert_eq!(rec.extra(), Extra::from(want.clone()));
+            assert_eq!(serde_json::to_string(&rec.extra()).unwrap(), serde_json::to_string(&want).unwrap());
+            assert_eq!(
+                rec.extra().iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<Vec<_>>(),
+                want.into_iter().collect::<Vec<_>>()
+            );
+        };
+        read(["z1", "P", "a1", "m1", "a2", "z2", "m2"]);
+        read(["z1", "P", "a1", "", "", "", "m2"]);
+        read(["", "P", "", "m1", "a2", "z2", ""]);
+        read(["", "P", "", "", "", "", ""]);
     }
 
     /// The odd inputs the splitter reads differently from the `csv` crate (why it stays; see the

@@ -45,13 +45,16 @@ pub fn reconcile_day(
     // Resolved items leave the open items (issue 18); this day's resolutions go into the report.
     let resolutions = crate::resolve::for_day(&ws.conn, &ws.cfg, date, &mut outcome.open_items, &mut outcome.summary)?;
     let (load_ms, engine_ms, rows, local) = (how.load_ms, how.engine_ms, how.rows, how.local);
+    let t = std::time::Instant::now();
     ws.checkpoint.wait();
+    tracing::debug!(%date, wait_ms = t.elapsed().as_millis() as u64, "checkpoint waited for");
     let t = std::time::Instant::now();
     store::results::save(&mut ws.conn, Some(run_id), date, &outcome)?;
     let save_ms = t.elapsed().as_millis() as u64;
     tracing::info!(%date, rows, local, load_ms, engine_ms, save_ms, findings = outcome.findings.len(),
         incremental_from = how.base.map(|d| d.to_string()), days = how.days, "reconciled");
 
+    let t = std::time::Instant::now();
     let mut ri = ReportInput::new(date, ws.cfg.merchant.name.clone());
     ri.findings = outcome.findings.clone();
     ri.pending = outcome.pending.clone();
@@ -76,10 +79,13 @@ pub fn reconcile_day(
         })
         .collect();
     ri.trend = trend(ws, date, &outcome)?;
+    let input_ms = t.elapsed().as_millis() as u64;
     writing_report();
+    let t = std::time::Instant::now();
     let reports_dir = ws.cfg.path(&ws.cfg.store.reports_dir);
     let written = report::write(&reports_dir, &ri, run_id)
         .with_context(|| format!("cannot write the report of {date} under {}", reports_dir.display()))?;
+    tracing::debug!(%date, input_ms, write_ms = t.elapsed().as_millis() as u64, "report written");
     Ok(DayResult { outcome, report: written, input: ri })
 }
 

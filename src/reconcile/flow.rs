@@ -20,7 +20,7 @@
 use super::checks::{non_order, SettledRow};
 use super::input::{AlipayRow, Input};
 use super::totals::voided;
-use super::{HashMap, HashSet, Outcome};
+use super::{HashSet, Outcome};
 use crate::domain::{display_money, Currency, FileKind, FlowPart, PendingState, TransType, FLOW_EXAMPLES, FLOW_KEYS};
 use chrono::NaiveDate;
 use std::collections::BTreeMap;
@@ -40,26 +40,35 @@ struct Capture<'a> {
 #[derive(Default)]
 struct Parts(BTreeMap<Currency, BTreeMap<&'static str, Named>>);
 
-/// A part and the (file id, line) of each row it names, in the same order.
-type Named = (FlowPart, Vec<(i64, i64)>);
+/// A part, the (file id, line) of each row it names (in the same order), and once it names
+/// [`FLOW_EXAMPLES`] rows the position of the latest of them: the one a row earlier in file order
+/// replaces (a day's million settlement rows are checked against it, not against every named row).
+type Named = (FlowPart, Vec<(i64, i64)>, usize);
+
+/// The position of the largest (file id, line) in `named` (the last of equal ones).
+fn latest(named: &[(i64, i64)]) -> usize {
+    (0..named.len()).max_by_key(|&i| named[i]).unwrap_or(0)
+}
 
 impl Parts {
     fn add(&mut self, c: Currency, key: &'static str, amount: i64, at: &AlipayRow, line: impl FnOnce() -> String) {
-        let (p, named) = self
+        let (p, named, last) = self
             .0
             .entry(c)
             .or_default()
             .entry(key)
-            .or_insert_with(|| (FlowPart { key, ..Default::default() }, Vec::new()));
+            .or_insert_with(|| (FlowPart { key, ..Default::default() }, Vec::new(), 0));
         p.amount += amount;
         p.count += 1;
         let k = (at.file_id, at.line);
         if p.rows.len() < FLOW_EXAMPLES {
             p.rows.push(line());
             named.push(k);
-        } else if let Some(last) = (0..named.len()).max_by_key(|&i| named[i]).filter(|&i| k < named[i]) {
-            p.rows[last] = line();
-            named[last] = k;
+            *last = latest(named);
+        } else if k < named[*last] {
+            p.rows[*last] = line();
+            named[*last] = k;
+            *last = latest(named);
         }
     }
 
@@ -69,7 +78,7 @@ impl Parts {
             let parts = FLOW_KEYS
                 .iter()
                 .filter_map(|k| m.remove(k))
-                .map(|(mut p, named)| {
+                .map(|(mut p, named, _)| {
                     let mut rows: Vec<_> = named.into_iter().zip(std::mem::take(&mut p.rows)).collect();
                     rows.sort();
                     p.rows = rows.into_iter().map(|(_, r)| r).collect();
@@ -79,6 +88,14 @@ impl Parts {
             (c, parts)
         })
     }
+}
+
+/// The position in `input.rows` of a row borrowed from it (`None` for a row from elsewhere).
+fn position(input: &Input, r: &AlipayRow) -> Option<usize> {
+    let size = std::mem::size_of::<AlipayRow>().max(1);
+    let offset = (r as *const AlipayRow as usize).checked_sub(input.rows.as_ptr() as usize)?;
+    let i = offset / size;
+    (offset % size == 0 && i < input.rows.len() && std::ptr::eq(&input.rows[i], r)).then_some(i)
 }
 
 /// Adds each currency's roll-forward to `out.summary` (`CurrencyTotals::flow`). `settled` is the
@@ -115,15 +132,22 @@ pub(super) fn add(
         };
         caps.push(Capture { row: r, currency: c, signed, settled: false });
     }
-    let at: HashMap<*const AlipayRow, usize> =
-        caps.iter().enumerate().map(|(i, c)| (c.row as *const AlipayRow, i)).collect();
+    // Which capture a row of the input is (by its position in `input.rows`; `NONE`: none).
+    const NONE: u32 = u32::MAX;
+    let mut cap_of = vec![NONE; input.rows.len()];
+    for (i, c) in caps.iter().enumerate() {
+        if let Some(p) = position(input, c.row) {
+            cap_of[p] = i as u32;
+        }
+    }
+    let at = |t: &AlipayRow| position(input, t).map(|p| cap_of[p]).filter(|&i| i != NONE).map(|i| i as usize);
     let mut parts = Parts::default();
     for s in settled {
         let r = s.row;
         let Some(c) = r.settle_currency.or(r.currency) else { continue };
         let net = r.settle_amount.unwrap_or(0);
         let fee = if r.fee_currency.is_none_or(|f| f == c) { r.fee.unwrap_or(0) } else { 0 };
-        let mine = s.capture.and_then(|t| at.get(&(t as *const AlipayRow)).copied()).filter(|&i| !caps[i].settled);
+        let mine = s.capture.and_then(at).filter(|&i| !caps[i].settled);
         if non_order(&r.type_raw) {
             parts.add(c, "other_lines", net, r, || line(r, c, net, ""));
         } else if let Some(i) = mine {
@@ -143,7 +167,7 @@ pub(super) fn add(
                     .add(pc, "settled_elsewhere", -g, k.row, || line(k.row, pc, g.abs(), &format!(", settled in {c}")));
                 parts.add(c, "priced_elsewhere", net, r, || line(r, c, net, &format!(" net, priced in {pc}")));
             }
-        } else if s.mismatch || s.capture.is_some_and(|t| at.contains_key(&(t as *const AlipayRow))) {
+        } else if s.mismatch || s.capture.is_some_and(|t| at(t).is_some()) {
             // A disagreeing row, or a second row settling a capture of T that one row already settled.
             parts.add(c, "settlement_mismatch", net, r, || line(r, c, net, " net"));
         } else if s.capture.is_some_and(|t| t.date < date) {
@@ -194,5 +218,57 @@ pub(super) fn add(
     }
     for (c, flow) in parts.into_flows() {
         out.summary.currencies.entry(c.to_string()).or_default().flow = flow;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::rows::Text;
+
+    fn row(file_id: i64, line: i64) -> AlipayRow {
+        AlipayRow {
+            file_id,
+            line,
+            kind: FileKind::SettlementDetail,
+            date: chrono::NaiveDate::from_ymd_opt(2026, 11, 25).unwrap(),
+            trans_type: TransType::Payment,
+            type_raw: Text::from("PAYMENT"),
+            merchant_trans_id: None,
+            alipay_id: None,
+            refund_ids: None,
+            amount: None,
+            currency: None,
+            settle_amount: None,
+            settle_currency: None,
+            fee: None,
+            fee_currency: None,
+            trans_time: None,
+            product_code: None,
+            wallet: None,
+        }
+    }
+
+    /// A part names its first rows in file order, whatever order they are added in.
+    #[test]
+    fn a_part_names_its_first_rows_in_file_order() {
+        let c = Currency::parse("HKD").unwrap();
+        // Lines in a scrambled order over two files: every permutation class (ascending runs,
+        // descending runs, duplicates of a position never happen).
+        let mut at: Vec<(i64, i64)> = (0..60).map(|i| (1 + (i * 7) % 2, 2 + (i * 37) % 60)).collect();
+        at.dedup();
+        let mut parts = Parts::default();
+        for &(f, l) in &at {
+            parts.add(c, "fees", 1, &row(f, l), || format!("{f}:{l}"));
+        }
+        let mut want = at.clone();
+        want.sort();
+        want.dedup();
+        let want: Vec<String> = want.iter().take(FLOW_EXAMPLES).map(|(f, l)| format!("{f}:{l}")).collect();
+        let flows: Vec<_> = parts.into_flows().collect();
+        assert_eq!(flows.len(), 1);
+        let part = &flows[0].1[0];
+        assert_eq!((part.key, part.count, part.amount), ("fees", at.len() as i64, at.len() as i64));
+        assert_eq!(part.rows, want);
     }
 }
