@@ -245,19 +245,22 @@ fn asked_ids<'a>(input: &'a Input, params: &Params) -> HashSet<SettledId<'a>> {
     let Some(date) = input.date else { return ids };
     let due_by = date - Duration::days(params.unsettled_after_days as i64);
     for r in input.rows.iter().filter(|r| r.kind == FileKind::Transactions && r.date <= due_by) {
-        let (rt, own) = match r.trans_type {
-            TransType::Payment => (RecordType::Payment, &r.merchant_trans_id),
-            TransType::Refund => (RecordType::Refund, r.merchant_refund_id()),
-            _ => continue,
-        };
-        for k in [&r.alipay_id, own].into_iter().flatten() {
-            let k = k.trim();
-            if !k.is_empty() {
-                ids.insert((rt, k));
-            }
-        }
+        ids.extend(settled_ids(r));
     }
     ids
+}
+
+/// A payment or refund row's ids as the settlement index holds them: Alipay's and the merchant's own
+/// (its payment id, or its refund id), trimmed, the empty ones left out. None for other rows.
+fn settled_ids(r: &AlipayRow) -> impl Iterator<Item = SettledId<'_>> {
+    let (rt, own) = match r.trans_type {
+        TransType::Payment => (Some(RecordType::Payment), &r.merchant_trans_id),
+        TransType::Refund => (Some(RecordType::Refund), r.merchant_refund_id()),
+        _ => (None, &None),
+    };
+    rt.into_iter().flat_map(move |rt| {
+        [&r.alipay_id, own].into_iter().flatten().map(|k| k.trim()).filter(|k| !k.is_empty()).map(move |k| (rt, k))
+    })
 }
 
 /// The days of `input` that are complete: a day is complete when it has a transaction file and none of
@@ -503,17 +506,9 @@ fn settled_index<'a>(input: &'a Input, only: Option<&HashSet<SettledId<'a>>>) ->
     // at 100k payments a day once 19 days of settlement files were in it, gigabytes at 1M).
     m.reserve(only.map_or_else(|| 2 * settlement().count(), HashSet::len));
     for r in settlement() {
-        let (rt, own) = match r.trans_type {
-            TransType::Payment => (RecordType::Payment, &r.merchant_trans_id),
-            TransType::Refund => (RecordType::Refund, r.merchant_refund_id()),
-            _ => continue,
-        };
-        for k in [&r.alipay_id, own].into_iter().flatten() {
-            let k = k.trim();
-            if !k.is_empty() && only.is_none_or(|ids| ids.contains(&(rt, k))) {
-                let e = m.entry((rt, k)).or_insert(r.date);
-                *e = (*e).min(r.date);
-            }
+        for id in settled_ids(r).filter(|id| only.is_none_or(|ids| ids.contains(id))) {
+            let e = m.entry(id).or_insert(r.date);
+            *e = (*e).min(r.date);
         }
     }
     m
