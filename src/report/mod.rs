@@ -211,16 +211,24 @@ pub fn csv_files(input: &ReportInput) -> Result<Vec<(&'static str, Vec<u8>)>> {
 pub fn write(reports_dir: &Path, input: &ReportInput, run_id: i64) -> Result<WrittenReport> {
     let p = Prepared::new(input)?;
     let date = input.business_date;
-    let files: Vec<(&'static str, Vec<u8>)> = vec![
-        (folder::DISCREPANCIES, csv_out::discrepancies(&p).context("cannot build discrepancies.csv")?),
-        (folder::PENDING, csv_out::pending(&p).context("cannot build pending.csv")?),
-        (folder::OPEN_ITEMS, csv_out::open_items(&p).context("cannot build open_items.csv")?),
-        (folder::SUMMARY, summary::summary_json(&p).context("cannot build summary.json")?),
-        (folder::HTML, html::report_html(&p).context("cannot build report.html")?),
-        (folder::XLSX, xlsx::workbook(&p).context("cannot build report.xlsx")?),
-        (folder::TREND, chart::trend_png(&p, &chart::WIDE).context("cannot draw trend.png")?),
-        (folder::TREND_NARROW, chart::trend_png(&p, &chart::NARROW).context("cannot draw trend-narrow.png")?),
-    ];
+    // The workbook on a second thread beside the other files: with a month's open items at 1M payments
+    // a day it is most of the report's time (~0.4 s), the others ~0.1 s.
+    let files = std::thread::scope(|s| -> Result<Vec<(&'static str, Vec<u8>)>> {
+        let xlsx = s.spawn(|| xlsx::workbook(&p).context("cannot build report.xlsx"));
+        let mut files: Vec<(&'static str, Vec<u8>)> = vec![
+            (folder::DISCREPANCIES, csv_out::discrepancies(&p).context("cannot build discrepancies.csv")?),
+            (folder::PENDING, csv_out::pending(&p).context("cannot build pending.csv")?),
+            (folder::OPEN_ITEMS, csv_out::open_items(&p).context("cannot build open_items.csv")?),
+            (folder::SUMMARY, summary::summary_json(&p).context("cannot build summary.json")?),
+            (folder::HTML, html::report_html(&p).context("cannot build report.html")?),
+            (folder::TREND, chart::trend_png(&p, &chart::WIDE).context("cannot draw trend.png")?),
+            (folder::TREND_NARROW, chart::trend_png(&p, &chart::NARROW).context("cannot draw trend-narrow.png")?),
+        ];
+        let xlsx = xlsx.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
+        // In the order the manifest has always listed them.
+        files.insert(5, (folder::XLSX, xlsx));
+        Ok(files)
+    })?;
     let manifest = summary::manifest_json(&p, &files).context("cannot build manifest.json")?;
     folder::install(reports_dir, date, run_id, files, manifest)
 }
