@@ -100,8 +100,6 @@ fn load_active_inner(
         keep: Some([files_cover.merchant.union(&local_cover.merchant), files_cover.alipay.union(&local_cover.alipay)]),
         ..Default::default()
     };
-    let within =
-        |ids: &[Id], cover: &zones::Cover| -> Vec<Id> { ids.iter().filter(|id| cover.may_hold(id)).cloned().collect() };
     lap("zones");
     let mut handoff = handoff;
     let (prefetched, mut leaving_prefetched, mut unsettled_prefetched, mut state_probe) =
@@ -345,41 +343,26 @@ fn load_active_inner(
                 // local refunds (by their own id and by their payment's) on the second connection:
                 // about half the index probes each (at 1M payments a day the local keys of the state's
                 // ~30k open ids were 0.4 s on one side).
-                let alipay_side = |c: &Connection| -> Result<(Vec<i64>, Vec<LocalKey>)> {
-                    let t = std::time::Instant::now();
-                    let hits = row_hits(c, ALIPAY_ID_PROBES, alipay_rows)?;
-                    let rows = t.elapsed().as_millis() as u64;
-                    let mut keys = keys_by_alipay_id(c, alipay_local)?;
-                    keys.extend(refunds_by_payment_id(c, merchant_local)?);
-                    keys.extend(shared.keys_by_merchant_id(c, merchant_local, RecordType::Refund)?);
-                    tracing::debug!(rows, keys = t.elapsed().as_millis() as u64, "alipay-id probes");
-                    Ok((hits, keys))
-                };
-                let merchant_side = |hits: &mut Vec<i64>, keys: &mut Vec<(String, String)>| -> Result<()> {
-                    let t = std::time::Instant::now();
-                    hits.extend(row_hits(conn, MERCHANT_ID_PROBES, merchant_rows)?);
-                    let rows = t.elapsed().as_millis() as u64;
-                    keys.extend(shared.keys_by_merchant_id(conn, merchant_local, RecordType::Payment)?);
-                    tracing::debug!(rows, keys = t.elapsed().as_millis() as u64, "merchant-id probes");
-                    Ok(())
-                };
+                let alipay_side = |c: &Connection| alipay_probes(c, shared, alipay_rows, alipay_local, merchant_local);
+                let merchant_side = || merchant_probes(conn, shared, merchant_rows, merchant_local);
                 let mut keys = Vec::new();
-                match side.as_mut() {
-                    Some(c) => std::thread::scope(|s| -> Result<()> {
+                let (h, k) = match side.as_mut() {
+                    Some(c) => std::thread::scope(|s| -> Result<_> {
                         let job = s.spawn(move || alipay_side(c));
-                        merchant_side(&mut hits, &mut keys)?;
-                        let (h, k) = job.join().unwrap_or_else(|p| std::panic::resume_unwind(p))?;
+                        let (h, k) = merchant_side()?;
                         hits.extend(h);
                         keys.extend(k);
-                        Ok(())
+                        job.join().unwrap_or_else(|p| std::panic::resume_unwind(p))
                     })?,
                     None => {
-                        merchant_side(&mut hits, &mut keys)?;
-                        let (h, k) = alipay_side(conn)?;
+                        let (h, k) = merchant_side()?;
                         hits.extend(h);
                         keys.extend(k);
+                        alipay_side(conn)?
                     }
-                }
+                };
+                hits.extend(h);
+                keys.extend(k);
                 load_local_keys(conn, a, b, keys, &mut locals.seen, &mut locals.local)?;
             }
             lap("probe");
@@ -655,14 +638,17 @@ fn probe_state_ids(
     let files_cover = zones::file_covers(conn, a, &yesterday, |_| false)?;
     let local_cover = zones::local_covers(conn, a, b, |d| local_days.contains(&d))?;
     let ids: Vec<Id> = state_ids.iter().map(|id| id.trim()).filter(|id| !id.is_empty()).map(Id::from).collect();
-    let within = |cover: &zones::Cover| -> Vec<Id> { ids.iter().filter(|id| cover.may_hold(id)).cloned().collect() };
-    let mut hits = row_hits(conn, MERCHANT_ID_PROBES, &within(&files_cover.merchant))?;
-    hits.extend(row_hits(conn, ALIPAY_ID_PROBES, &within(&files_cover.alipay))?);
-    let (merchant_local, alipay_local) = (within(&local_cover.merchant), within(&local_cover.alipay));
-    let mut keys = side.keys_by_merchant_id(conn, &merchant_local, RecordType::Payment)?;
-    keys.extend(side.keys_by_merchant_id(conn, &merchant_local, RecordType::Refund)?);
-    keys.extend(refunds_by_payment_id(conn, &merchant_local)?);
-    keys.extend(keys_by_alipay_id(conn, &alipay_local)?);
+    let merchant_local = within(&ids, &local_cover.merchant);
+    let (mut hits, mut keys) = merchant_probes(conn, side, &within(&ids, &files_cover.merchant), &merchant_local)?;
+    let (h, k) = alipay_probes(
+        conn,
+        side,
+        &within(&ids, &files_cover.alipay),
+        &within(&ids, &local_cover.alipay),
+        &merchant_local,
+    )?;
+    hits.extend(h);
+    keys.extend(k);
     load_local_keys(conn, a, b, keys, &mut side.seen, &mut side.local)?;
     // The next round, as far as it can be known before the import: the Alipay ids of the rows found
     // (their pages read now, while the import keeps the CPU busy: at 1M payments a day these pages of
@@ -680,10 +666,9 @@ fn probe_state_ids(
         next.iter().flatten().flatten().map(|id| id.trim()).filter(|id| !id.is_empty()).map(Id::from).collect();
     alipay.sort_unstable();
     alipay.dedup();
-    let in_cover =
-        |cover: &zones::Cover| -> Vec<Id> { alipay.iter().filter(|id| cover.may_hold(id)).cloned().collect() };
-    hits.extend(row_hits(conn, ALIPAY_ID_PROBES, &in_cover(&files_cover.alipay))?);
-    let keys = keys_by_alipay_id(conn, &in_cover(&local_cover.alipay))?;
+    let (h, keys) =
+        alipay_probes(conn, side, &within(&alipay, &files_cover.alipay), &within(&alipay, &local_cover.alipay), &[])?;
+    hits.extend(h);
     load_local_keys(conn, a, b, keys, &mut side.seen, &mut side.local)?;
     Ok(StateProbe { ids: state_ids, hits })
 }
@@ -1014,6 +999,48 @@ const MERCHANT_ID_PROBES: &str =
      UNION ALL SELECT r.id FROM rarray(?1) k CROSS JOIN alipay_rows r ON r.merchant_refund_id = k.value";
 const ALIPAY_ID_PROBES: &str = "SELECT r.id FROM rarray(?1) k CROSS JOIN alipay_rows r ON r.alipay_id = k.value
      UNION ALL SELECT r.id FROM rarray(?1) k CROSS JOIN alipay_rows r ON r.original_alipay_id = k.value";
+
+/// One round's look-ups of merchant ids: the Alipay rows naming them (`merchant_rows`), the local
+/// payments they are the key of (`merchant_local`, except those loaded). With [`alipay_probes`], every
+/// look-up a round makes: the load runs the two on two connections at once, the state ids' prefetch
+/// one after the other.
+fn merchant_probes(
+    c: &Connection,
+    locals: &LocalSide,
+    merchant_rows: &[Id],
+    merchant_local: &[Id],
+) -> Result<(Vec<i64>, Vec<LocalKey>)> {
+    let t = std::time::Instant::now();
+    let hits = row_hits(c, MERCHANT_ID_PROBES, merchant_rows)?;
+    let rows = t.elapsed().as_millis() as u64;
+    let keys = locals.keys_by_merchant_id(c, merchant_local, RecordType::Payment)?;
+    tracing::debug!(rows, keys = t.elapsed().as_millis() as u64, "merchant-id probes");
+    Ok((hits, keys))
+}
+
+/// One round's look-ups of Alipay ids (rows, local keys by acquirement id) and the merchant ids' local
+/// refunds (by their own id and by their payment's): see [`merchant_probes`].
+fn alipay_probes(
+    c: &Connection,
+    locals: &LocalSide,
+    alipay_rows: &[Id],
+    alipay_local: &[Id],
+    merchant_local: &[Id],
+) -> Result<(Vec<i64>, Vec<LocalKey>)> {
+    let t = std::time::Instant::now();
+    let hits = row_hits(c, ALIPAY_ID_PROBES, alipay_rows)?;
+    let rows = t.elapsed().as_millis() as u64;
+    let mut keys = keys_by_alipay_id(c, alipay_local)?;
+    keys.extend(refunds_by_payment_id(c, merchant_local)?);
+    keys.extend(locals.keys_by_merchant_id(c, merchant_local, RecordType::Refund)?);
+    tracing::debug!(rows, keys = t.elapsed().as_millis() as u64, "alipay-id probes");
+    Ok((hits, keys))
+}
+
+/// The ids a cover may hold.
+fn within(ids: &[Id], cover: &zones::Cover) -> Vec<Id> {
+    ids.iter().filter(|id| cover.may_hold(id)).cloned().collect()
+}
 
 /// The row ids one of the probes above finds for `ids`.
 fn row_hits(conn: &Connection, probes: &str, ids: &[Id]) -> Result<Vec<i64>> {
