@@ -1,5 +1,5 @@
 //! RFC 3339 timestamps and ISO dates in the one form the store and exports write
-//! (`2026-11-25T10:30:00+08:00`, `2026-11-25`), read by hand: chrono's general parsers were a large
+//! (`2026-11-25T10:30:00+08:00`, `2026-11-25`), read (and timestamps written) by hand: chrono's general parsers were a large
 //! part of loading millions of rows. Anything else goes to chrono, which reads or rejects it — the
 //! same value and the same verdict either way (tested).
 
@@ -66,9 +66,61 @@ pub fn fast_rfc3339(b: &[u8]) -> Option<DateTime<FixedOffset>> {
     FixedOffset::east_opt(offset)?.from_local_datetime(&day.and_time(t)).single()
 }
 
+/// `t.to_rfc3339()`, written directly in the common case (whole seconds, a year of four digits, an
+/// offset of whole minutes): two a row, millions a day, and chrono's general formatter was a sixth
+/// of the parser thread's time on the row texts.
+pub fn write_rfc3339(t: DateTime<FixedOffset>) -> String {
+    use chrono::{Datelike, Timelike};
+    let (local, offset) = (t.naive_local(), t.offset().local_minus_utc());
+    if local.nanosecond() != 0 || !(0..=9999).contains(&local.year()) || offset % 60 != 0 {
+        return t.to_rfc3339();
+    }
+    let (sign, off) = if offset < 0 { ('-', -offset / 60) } else { ('+', offset / 60) };
+    let mut out = String::with_capacity(25);
+    let _ = std::fmt::Write::write_fmt(
+        &mut out,
+        format_args!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}{sign}{:02}:{:02}",
+            local.year(),
+            local.month(),
+            local.day(),
+            local.hour(),
+            local.minute(),
+            local.second(),
+            off / 60,
+            off % 60
+        ),
+    );
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The stored times are chrono's RFC 3339 text, whatever the offset, year or fraction.
+    #[test]
+    fn written_times_are_chronos_rfc3339() {
+        for s in [
+            "2026-11-25T00:00:00+08:00",
+            "2026-11-25T23:59:59-05:30",
+            "2026-01-02T03:04:05Z",
+            "2026-11-25T10:00:00.5+08:00",
+            "2026-11-25T10:00:00.123456789+08:00",
+            "0001-01-01T00:00:00+00:00",
+            "2026-11-25T10:00:00+14:00",
+            "2026-11-25T10:00:00-12:00",
+        ] {
+            let t = chrono::DateTime::parse_from_rfc3339(s).unwrap();
+            assert_eq!(write_rfc3339(t), t.to_rfc3339(), "{s}");
+        }
+        let odd = chrono::FixedOffset::east_opt(8 * 3600 + 17).unwrap();
+        let t = chrono::DateTime::parse_from_rfc3339("2026-11-25T10:00:00+08:00").unwrap().with_timezone(&odd);
+        assert_eq!(write_rfc3339(t), t.to_rfc3339());
+        let far = chrono::NaiveDate::from_ymd_opt(12345, 1, 1).unwrap().and_hms_opt(1, 2, 3).unwrap();
+        let t = chrono::TimeZone::from_utc_datetime(&chrono::FixedOffset::east_opt(0).unwrap(), &far);
+        assert_eq!(write_rfc3339(t), t.to_rfc3339());
+    }
 
     #[test]
     fn hand_parsers_agree_with_chrono() {
