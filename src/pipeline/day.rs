@@ -38,16 +38,14 @@ pub fn reconcile_day(
     let params = Params::from_config(&ws.cfg.business);
     // A run hands over what it already holds (its files' rows, the local records read meanwhile).
     let handoff = ws.handoff.take().unwrap_or_default();
-    // What the imports' checkpoints have not copied yet is copied while the engine runs.
+    // What the imports' checkpoints have not copied yet is copied while the window loads and the
+    // engine runs (pages a prefetch statement still reads are copied once the load has joined it).
     ws.checkpoint.wait();
     ws.checkpoint.start(&ws.conn);
     let (mut outcome, how) = outcome(&ws.conn, date, &params, handoff)?;
     // Resolved items leave the open items (issue 18); this day's resolutions go into the report.
     let resolutions = crate::resolve::for_day(&ws.conn, &ws.cfg, date, &mut outcome.open_items, &mut outcome.summary)?;
     let (load_ms, engine_ms, rows, local) = (how.load_ms, how.engine_ms, how.rows, how.local);
-    let t = std::time::Instant::now();
-    ws.checkpoint.wait();
-    tracing::debug!(%date, wait_ms = t.elapsed().as_millis() as u64, "checkpoint waited for");
     let t = std::time::Instant::now();
     store::results::save(&mut ws.conn, Some(run_id), date, &outcome)?;
     let save_ms = t.elapsed().as_millis() as u64;
@@ -86,6 +84,11 @@ pub fn reconcile_day(
     let written = report::write(&reports_dir, &ri, run_id)
         .with_context(|| format!("cannot write the report of {date} under {}", reports_dir.display()))?;
     tracing::debug!(%date, input_ms, write_ms = t.elapsed().as_millis() as u64, "report written");
+    // The copy ran beside the engine, the result's save and the report (none of their commits
+    // checkpoints: `store::shrink_cache`); the next day's import starts from a copied WAL.
+    let t = std::time::Instant::now();
+    ws.checkpoint.wait();
+    tracing::debug!(%date, wait_ms = t.elapsed().as_millis() as u64, "checkpoint waited for");
     Ok(DayResult { outcome, report: written, input: ri })
 }
 

@@ -297,7 +297,7 @@ pub fn import_day_with(
         let outcome = import_bytes(ws, fetched, past_deadline, run_id)?;
         let _ = std::fs::remove_file(&dest);
         // The file's pages go from the WAL into the database while the next file imports (after the
-        // last file the reconciliation starts one once its window is loaded).
+        // last file the reconciliation starts one before its window loads).
         if i + 1 < total {
             ws.checkpoint.start(&ws.conn);
         }

@@ -110,10 +110,11 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
 
 /// Returns the connection's page cache to SQLite's default size, freeing what an import grew it to
 /// (`files::widen_cache`): the reconciliation that follows needs the memory, not the cached pages.
+/// The connection still leaves checkpoints to a [`Checkpointer`]: a commit of the reconciliation (its
+/// state, its result) would otherwise copy whatever the background copy had not yet reached.
 pub fn shrink_cache(conn: &Connection) -> Result<()> {
     conn.pragma_update(None, "cache_size", -2000)?;
     conn.pragma_update(None, "temp_store", "DEFAULT")?;
-    conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES)?;
     conn.execute_batch("PRAGMA shrink_memory")?;
     Ok(())
 }
@@ -121,35 +122,48 @@ pub fn shrink_cache(conn: &Connection) -> Result<()> {
 /// The page size of a new database, in bytes.
 pub const PAGE_SIZE: i64 = 8192;
 
-/// SQLite's default automatic checkpoint threshold, in WAL pages.
-const WAL_AUTOCHECKPOINT_PAGES: i64 = 1000;
-
 /// Copies the WAL's committed pages into the database file on a thread of its own (its own
 /// connection; a passive checkpoint never blocks readers or the writer), so the imports' second write
 /// of every page overlaps the next file's import and the reconciliation instead of delaying them.
-/// A crash or kill meanwhile loses nothing: the WAL stays valid and the next connection checkpoints
-/// it. Dropping the checkpointer waits for the running copy.
+///
+/// A passive checkpoint stops at the oldest snapshot still being read (a statement of the run's
+/// prefetch thread that began before the last file was committed): the thread tries again every
+/// [`CHECKPOINT_RETRY`] until every page is copied, or until [`Checkpointer::wait`] asks it to stop
+/// (after one last try). Whatever is left is copied by the next checkpoint or when the last
+/// connection closes. A crash or kill meanwhile loses nothing: the WAL stays valid and the next
+/// connection checkpoints it. Dropping the checkpointer waits for the running copy.
 #[derive(Default)]
 pub struct Checkpointer {
-    running: Option<std::thread::JoinHandle<Result<()>>>,
+    running: Option<Running>,
 }
+
+struct Running {
+    handle: std::thread::JoinHandle<Result<()>>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// How long the checkpoint thread waits before trying again to copy pages a reader held back.
+const CHECKPOINT_RETRY: std::time::Duration = std::time::Duration::from_millis(10);
 
 impl Checkpointer {
     /// Starts a checkpoint unless one is still running (that one is left alone: call again later).
     pub fn start(&mut self, conn: &Connection) {
-        if self.running.as_ref().is_some_and(|h| !h.is_finished()) {
+        if self.running.as_ref().is_some_and(|r| !r.handle.is_finished()) {
             return;
         }
         self.wait();
         self.running = checkpoint_in_background(conn);
     }
 
-    /// Waits for the running checkpoint, if any; a failure is logged (the next one retries it).
+    /// Asks the running checkpoint to stop once its current copy is done, and waits for it; a
+    /// failure is logged (the next one retries it).
     pub fn wait(&mut self) {
-        let failed = match self.running.take().map(|h| h.join()) {
-            Some(Ok(Err(e))) => format!("{e:#}"),
-            Some(Err(_)) => "the checkpoint thread panicked".to_string(),
-            _ => return,
+        let Some(running) = self.running.take() else { return };
+        running.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let failed = match running.handle.join() {
+            Ok(Err(e)) => format!("{e:#}"),
+            Err(_) => "the checkpoint thread panicked".to_string(),
+            Ok(Ok(())) => return,
         };
         // Nothing is lost: the WAL keeps the pages until a later checkpoint copies them.
         tracing::warn!(error = %failed, "background WAL checkpoint failed; a later one retries it");
@@ -162,20 +176,35 @@ impl Drop for Checkpointer {
     }
 }
 
-/// One passive checkpoint of the database behind `conn` on a new thread with its own connection.
-/// `None` for an in-memory database.
-fn checkpoint_in_background(conn: &Connection) -> Option<std::thread::JoinHandle<Result<()>>> {
+/// Passive checkpoints of the database behind `conn` on a new thread with its own connection, until
+/// the WAL is copied whole or `stop` is set. `None` for an in-memory database.
+fn checkpoint_in_background(conn: &Connection) -> Option<Running> {
     let path = conn.path().filter(|p| !p.is_empty())?.to_string();
-    Some(std::thread::spawn(move || {
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let asked = stop.clone();
+    let handle = std::thread::spawn(move || {
         // The copy only has to be done by the end of the run: it yields the CPU to the import and
         // the engine (nice 19 for this thread alone; Linux schedules threads separately).
         crate::sys::os::lower_thread_priority();
         let c = Connection::open(&path).with_context(|| format!("cannot open {path} to checkpoint it"))?;
         c.busy_timeout(std::time::Duration::from_secs(30))?;
-        c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
-            .with_context(|| format!("cannot checkpoint {path}"))?;
-        Ok(())
-    }))
+        let t = std::time::Instant::now();
+        let mut tries = 0u32;
+        loop {
+            let last = asked.load(std::sync::atomic::Ordering::Relaxed);
+            // (busy, frames in the WAL, frames copied); -1 frames: not in WAL mode.
+            let (_, log, done): (i64, i64, i64) = c
+                .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .with_context(|| format!("cannot checkpoint {path}"))?;
+            tries += 1;
+            if done >= log || last {
+                tracing::debug!(log, done, tries, ms = t.elapsed().as_millis() as u64, "WAL checkpointed");
+                return Ok(());
+            }
+            std::thread::sleep(CHECKPOINT_RETRY);
+        }
+    });
+    Some(Running { handle, stop })
 }
 
 /// Now, as RFC 3339 UTC text with seconds — the format of every `*_at` column.
