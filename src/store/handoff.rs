@@ -83,6 +83,12 @@ impl Handoff {
         self.rows.truncate(mark);
     }
 
+    /// Whether the prefetch thread (if any) is done: a test then imports what it must not have seen.
+    #[cfg(test)]
+    pub fn prefetch_done(&self) -> bool {
+        self.local_seeds.as_ref().is_none_or(|p| p.is_finished())
+    }
+
     /// Files whose rows are held (the hand-over tests ask).
     #[cfg(test)]
     pub fn files(&self) -> usize {
