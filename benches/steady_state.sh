@@ -53,47 +53,55 @@ arrive() {
   sync
 }
 
-# Runs `$@` (an alipay-recon command) and prints "seconds peakRSS-MiB how-it-was-computed".
+# Runs `$@` (an alipay-recon command) and prints "seconds peakRSS-MiB CPU-seconds how-it-was-computed"
+# (CPU: user + system, of all its threads; less disturbed than wall time by other work on the machine).
 timed() {
-  local log t rss how
+  local log t rss cpu how
   if [[ -n ${LOGS:-} ]]; then
     mkdir -p "$LOGS"
-    log=$( { RUST_LOG=alipay_recon=debug /usr/bin/time -f "TIME %e %M" "$BIN" --config alipay-recon.toml --log-format json "$@" >/dev/null; } 2>&1 || true)
+    log=$( { RUST_LOG=alipay_recon=debug /usr/bin/time -f "TIME %e %M %U %S" "$BIN" --config alipay-recon.toml --log-format json "$@" >/dev/null; } 2>&1 || true)
     printf '%s\n' "$log" > "$LOGS/$(date +%s%N)-$*.log"
   else
-    log=$( { /usr/bin/time -f "TIME %e %M" "$BIN" --config alipay-recon.toml --log-format json "$@" >/dev/null; } 2>&1 || true)
+    log=$( { /usr/bin/time -f "TIME %e %M %U %S" "$BIN" --config alipay-recon.toml --log-format json "$@" >/dev/null; } 2>&1 || true)
   fi
   t=$(grep '^TIME' <<<"$log" | awk '{print $2}')
   rss=$(grep '^TIME' <<<"$log" | awk '{printf "%.0f", $3 / 1024}')
+  cpu=$(grep '^TIME' <<<"$log" | awk '{printf "%.2f", $4 + $5}')
   how=$(grep '"reconciled"' <<<"$log" | tail -1 | grep -o '"rows":[0-9]*,"local":[0-9]*\|"incremental_from":"[0-9-]*"\|"days":[0-9]*' | tr '\n' ' ' || true)
-  echo "$t $rss ${how:-bootstrap}"
+  echo "$t $rss $cpu ${how:-bootstrap}"
 }
 
 db_mb() { du -cm recon.db* | tail -1 | cut -f1; }
 
-printf '%-10s %8s %9s %8s  %s\n' date "run s" "RSS MiB" "DB MiB" "how (from the run's log)"
-declare -a TIMES RSS
+printf '%-10s %8s %9s %6s %8s  %s\n' date "run s" "RSS MiB" "CPU s" "DB MiB" "how (from the run's log)"
+declare -a TIMES RSS CPUS
 for i in $(seq $((DAYS - 1)) -1 0); do
   d=$(day_of "-$i")
   arrive "$d"
-  read -r t rss how < <(timed run --date "$d" --no-email)
-  TIMES+=("$t"); RSS+=("$rss")
-  printf '%-10s %8s %9s %8s  %s\n' "$d" "$t" "$rss" "$(db_mb)" "$how"
+  read -r t rss cpu how < <(timed run --date "$d" --no-email)
+  TIMES+=("$t"); RSS+=("$rss"); CPUS+=("$cpu")
+  printf '%-10s %8s %9s %6s %8s  %s\n' "$d" "$t" "$rss" "$cpu" "$(db_mb)" "$how"
 done
 
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 normal=$(median "${TIMES[@]:1}")
+normal_cpu=$(median "${CPUS[@]:1}")
+cpu_line() {
+  awk -v a="${CPUS[0]}" -v b="${CPUS[$((DAYS - 1))]}" -v n="$normal_cpu" -v days="$DAYS" \
+    'BEGIN { printf "CPU: day %d / day 1 x%.2f; median normal day %.2f s (x%.2f day 1)\n", days, b / a, n, n / a }'
+}
 
 echo
 # DAILY_ONLY=1 stops here (the daily runs' A/B, without the rerun and the restatement).
 if [[ -n ${DAILY_ONLY:-} ]]; then
   awk -v a="${TIMES[0]}" -v b="${TIMES[$((DAYS - 1))]}" -v ra="${RSS[0]}" -v rb="${RSS[$((DAYS - 1))]}" -v n="$normal" -v days="$DAYS" \
     'BEGIN { printf "day %d / day 1: time x%.2f, peak RSS x%.2f; median normal day %.2f s (x%.2f day 1)\n", days, b / a, rb / ra, n, n / a }'
+  cpu_line
   exit 0
 fi
 back=$(( DAYS > 11 ? 10 : DAYS - 2 ))
 d=$(day_of "-$back")
-read -r t_rerun rss_rerun how < <(timed run --date "$d" --no-email)
+read -r t_rerun rss_rerun _ how < <(timed run --date "$d" --no-email)
 printf '%-34s %8s s %6s MiB  %s\n' "rerun of $d ($back days back)" "$t_rerun" "$rss_rerun" "$how"
 
 d=$(day_of -5)
@@ -104,7 +112,7 @@ read -r t_import rss_import _ < <(timed import --date "$d" --refetch)
 printf '%-34s %8s s %6s MiB\n' "restated $d imported" "$t_import" "$rss_import"
 d=$(day_of 1)
 arrive "$d"
-read -r t_next rss_next how < <(timed run --date "$d" --no-email)
+read -r t_next rss_next _ how < <(timed run --date "$d" --no-email)
 printf '%-34s %8s s %6s MiB  %s\n' "next day $d after it" "$t_next" "$rss_next" "$how"
 
 echo
@@ -113,4 +121,5 @@ awk -v a="${TIMES[0]}" -v b="${TIMES[$((DAYS - 1))]}" -v ra="${RSS[0]}" -v rb="$
   printf "day %d / day 1: time x%.2f, peak RSS x%.2f (target <= 1.3); median normal day / day 1: x%.2f (single runs vary)\n", days, b / a, rb / ra, n / a
   printf "median normal day %.2f s; rerun %d days back x%.2f (target <= 2); next run after a T-5 restatement x%.2f (target <= 6)\n", n, back, r / n, x / n
 }'
+cpu_line
 echo "database: $(db_mb) MiB after $((DAYS + 1)) days of $N payments"

@@ -1034,7 +1034,7 @@ fn merchant_probes(
     let hits = row_hits(c, MERCHANT_ID_PROBES, merchant_rows)?;
     let rows = t.elapsed().as_millis() as u64;
     let keys = locals.keys_by_merchant_id(c, merchant_local, RecordType::Payment)?;
-    tracing::debug!(rows, keys = t.elapsed().as_millis() as u64, "merchant-id probes");
+    tracing::debug!(rows, ms = t.elapsed().as_millis() as u64, "merchant-id probes");
     Ok((hits, keys))
 }
 
@@ -1053,7 +1053,7 @@ fn alipay_probes(
     let mut keys = keys_by_alipay_id(c, alipay_local)?;
     keys.extend(refunds_by_payment_id(c, merchant_local)?);
     keys.extend(locals.keys_by_merchant_id(c, merchant_local, RecordType::Refund)?);
-    tracing::debug!(rows, keys = t.elapsed().as_millis() as u64, "alipay-id probes");
+    tracing::debug!(rows, ms = t.elapsed().as_millis() as u64, "alipay-id probes");
     Ok((hits, keys))
 }
 
