@@ -280,8 +280,8 @@ fn play(seed: u64, dir: &std::path::Path, tally: &mut Tally) {
                 let h = store::handoff::Handoff::start(&w.conn, date(*k), &w.params);
                 // The prefetch races the import; every other file arrives only once it is done (as
                 // at volume, where the import is the slower), so both orders are played.
-                while n % 2 == 0 && !h.prefetch_done() {
-                    std::thread::sleep(std::time::Duration::from_millis(1));
+                if n % 2 == 0 {
+                    h.wait_for_prefetch();
                 }
                 handoff = Some((*k, h));
                 w.txns(&date(*k).to_string(), txns[*k].clone());
@@ -469,9 +469,7 @@ fn a_leaving_day_continued_only_by_the_imported_file_gives_the_whole_windows_ans
         w.sales(&[&format!("PAYMENT,P{k:02},,5.00,HKD,SUCCESS,{paid},,,A{k:02}")]);
         let handoff = store::handoff::Handoff::start(&w.conn, date(k), &w.params);
         // The prefetch reads what is stored before the import (`run` imports meanwhile, slower).
-        while !handoff.prefetch_done() {
-            std::thread::sleep(std::time::Duration::from_millis(1));
-        }
+        handoff.wait_for_prefetch();
         let mut rows = vec![pay(&format!("P{k:02}"), &format!("A{k:02}"), 500, &paid)];
         if k == 12 {
             // Only day 12's file names the leaving day's payment: before its import no later day's

@@ -83,10 +83,13 @@ impl Handoff {
         self.rows.truncate(mark);
     }
 
-    /// Whether the prefetch thread (if any) is done: a test then imports what it must not have seen.
+    /// Waits until the prefetch thread (if any) is done, keeping its result for the load: a test then
+    /// imports what the prefetch must not have seen.
     #[cfg(test)]
-    pub fn prefetch_done(&self) -> bool {
-        self.local_seeds.as_ref().is_none_or(|p| p.is_finished())
+    pub fn wait_for_prefetch(&self) {
+        while self.local_seeds.as_ref().is_some_and(|p| !p.is_finished()) {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
     }
 
     /// Files whose rows are held (the hand-over tests ask).

@@ -70,10 +70,9 @@ fn load_active_inner(
     // The day leaving T's cut: its payments that a refund or cancel refers to (that refund's answer may
     // change when its payment leaves the look-back); its other keys are past the open-item look-back.
     let leaving = leaving_day(day, params);
-    // No key of the leaving day continues after it (`zones::may_continue_after`: its ids and the later
-    // ones do not meet): its seeds are empty without their queries (at 100k payments a day ~0.3 s of
-    // each recomputed day's load, which has no prefetch).
-    let leaving_quiet = leaving >= from && leaving < day && !zones::may_continue_after(conn, leaving)?;
+    // No key of the leaving day continues after it: its seeds are empty without their queries (at 100k
+    // payments a day ~0.3 s of each recomputed day's load, which has no prefetch).
+    let leaving_quiet = leaving_quiet(conn, leaving, from, day)?;
     let mut seeds: Vec<NaiveDate> = vec![day, unsettled_day, leaving];
     if leaving_quiet && leaving != unsettled_day {
         seeds.retain(|d| *d != leaving);
@@ -347,24 +346,17 @@ fn load_active_inner(
                 // ~30k open ids were 0.4 s on one side).
                 let alipay_side = |c: &Connection| alipay_probes(c, shared, alipay_rows, alipay_local, merchant_local);
                 let merchant_side = || merchant_probes(conn, shared, merchant_rows, merchant_local);
-                let mut keys = Vec::new();
-                let (h, k) = match side.as_mut() {
+                let ((merchant_hits, mut keys), (alipay_hits, alipay_keys)) = match side.as_mut() {
                     Some(c) => std::thread::scope(|s| -> Result<_> {
                         let job = s.spawn(move || alipay_side(c));
-                        let (h, k) = merchant_side()?;
-                        hits.extend(h);
-                        keys.extend(k);
-                        job.join().unwrap_or_else(|p| std::panic::resume_unwind(p))
+                        let merchant = merchant_side()?;
+                        Ok((merchant, job.join().unwrap_or_else(|p| std::panic::resume_unwind(p))?))
                     })?,
-                    None => {
-                        let (h, k) = merchant_side()?;
-                        hits.extend(h);
-                        keys.extend(k);
-                        alipay_side(conn)?
-                    }
+                    None => (merchant_side()?, alipay_side(conn)?),
                 };
-                hits.extend(h);
-                keys.extend(k);
+                hits.extend(merchant_hits);
+                hits.extend(alipay_hits);
+                keys.extend(alipay_keys);
                 load_local_keys(conn, a, b, keys, &mut locals.seen, &mut locals.local)?;
             }
             lap("probe");
@@ -714,7 +706,7 @@ impl LocalSeedPrefetch {
                 let t = std::time::Instant::now();
                 let lap = |what: &str| tracing::debug!(what, ms = t.elapsed().as_millis() as u64, "prefetch phase");
                 // Before the import (its files may still make the day continue: the load checks again).
-                let leaving_quiet = leaving >= from && leaving < day && !zones::may_continue_after(&conn, leaving)?;
+                let leaving_quiet = leaving_quiet(&conn, leaving, from, day)?;
                 let seeds = LocalSeeds { day, from, leaving, leaving_quiet, local_days: &local_days, a: &a, b: &b };
                 side.seed(&conn, &seeds)?;
                 lap("local seeds");
@@ -751,6 +743,13 @@ impl LocalSeedPrefetch {
 /// The day leaving T's cut (the day before T − look-back): its keys with rows after it are seeds.
 fn leaving_day(day: NaiveDate, params: &Params) -> NaiveDate {
     day - chrono::Duration::days(params.lookback_days() + 1)
+}
+
+/// Whether the leaving day (of T = `day`, window from `from`) is in the window and no key of it
+/// continues after it (`zones::may_continue_after`: its ids and the later ones do not meet): its seeds
+/// are then empty. The load and the prefetch decide by this one rule (the prefetch before the import).
+fn leaving_quiet(conn: &Connection, leaving: NaiveDate, from: NaiveDate, day: NaiveDate) -> Result<bool> {
+    Ok(leaving >= from && leaving < day && !zones::may_continue_after(conn, leaving)?)
 }
 
 /// A local record's key: record type and record id, as stored.
@@ -1030,12 +1029,9 @@ fn merchant_probes(
     merchant_rows: &[Id],
     merchant_local: &[Id],
 ) -> Result<(Vec<i64>, Vec<LocalKey>)> {
-    let t = std::time::Instant::now();
-    let hits = row_hits(c, MERCHANT_ID_PROBES, merchant_rows)?;
-    let rows = t.elapsed().as_millis() as u64;
-    let keys = locals.keys_by_merchant_id(c, merchant_local, RecordType::Payment)?;
-    tracing::debug!(rows, ms = t.elapsed().as_millis() as u64, "merchant-id probes");
-    Ok((hits, keys))
+    timed_probes("merchant-id probes", c, MERCHANT_ID_PROBES, merchant_rows, || {
+        locals.keys_by_merchant_id(c, merchant_local, RecordType::Payment)
+    })
 }
 
 /// One round's look-ups of Alipay ids (rows, local keys by acquirement id) and the merchant ids' local
@@ -1047,13 +1043,28 @@ fn alipay_probes(
     alipay_local: &[Id],
     merchant_local: &[Id],
 ) -> Result<(Vec<i64>, Vec<LocalKey>)> {
+    timed_probes("alipay-id probes", c, ALIPAY_ID_PROBES, alipay_rows, || {
+        let mut keys = keys_by_alipay_id(c, alipay_local)?;
+        keys.extend(refunds_by_payment_id(c, merchant_local)?);
+        keys.extend(locals.keys_by_merchant_id(c, merchant_local, RecordType::Refund)?);
+        Ok(keys)
+    })
+}
+
+/// The row ids `probes` finds for `rows`, then the local keys `keys` looks up; logs how long each took
+/// (debug: `what`, `rows_ms`, `keys_ms`).
+fn timed_probes(
+    what: &'static str,
+    c: &Connection,
+    probes: &str,
+    rows: &[Id],
+    keys: impl FnOnce() -> Result<Vec<LocalKey>>,
+) -> Result<(Vec<i64>, Vec<LocalKey>)> {
     let t = std::time::Instant::now();
-    let hits = row_hits(c, ALIPAY_ID_PROBES, alipay_rows)?;
-    let rows = t.elapsed().as_millis() as u64;
-    let mut keys = keys_by_alipay_id(c, alipay_local)?;
-    keys.extend(refunds_by_payment_id(c, merchant_local)?);
-    keys.extend(locals.keys_by_merchant_id(c, merchant_local, RecordType::Refund)?);
-    tracing::debug!(rows, ms = t.elapsed().as_millis() as u64, "alipay-id probes");
+    let hits = row_hits(c, probes, rows)?;
+    let rows_ms = t.elapsed().as_millis() as u64;
+    let keys = keys()?;
+    tracing::debug!(rows_ms, keys_ms = t.elapsed().as_millis() as u64 - rows_ms, "{what}");
     Ok((hits, keys))
 }
 
