@@ -39,8 +39,8 @@ pub fn reconcile_day(
     // A run hands over what it already holds (its files' rows, the local records read meanwhile).
     let handoff = ws.handoff.take().unwrap_or_default();
     // What the imports' checkpoints have not copied yet is copied while the window loads and the
-    // engine runs (pages a prefetch statement still reads are copied once the load has joined it).
-    ws.checkpoint.wait();
+    // engine runs (pages a prefetch statement still reads are copied once the load has joined it). A
+    // copy still running from the import goes on to the last file's pages by itself: not waited for.
     ws.checkpoint.start(&ws.conn);
     let (mut outcome, how) = outcome(&ws.conn, date, &params, handoff)?;
     // Resolved items leave the open items (issue 18); this day's resolutions go into the report.

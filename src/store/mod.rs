@@ -146,7 +146,8 @@ struct Running {
 const CHECKPOINT_RETRY: std::time::Duration = std::time::Duration::from_millis(10);
 
 impl Checkpointer {
-    /// Starts a checkpoint unless one is still running (that one is left alone: call again later).
+    /// Starts a checkpoint unless one is still running: that one copies every frame committed before
+    /// its last try, these too.
     pub fn start(&mut self, conn: &Connection) {
         if self.running.as_ref().is_some_and(|r| !r.handle.is_finished()) {
             return;
