@@ -502,14 +502,27 @@ where
             })
         });
         let mut stored = Ok(());
+        // Where this thread's time goes (a debug line): waiting for the parser, or inserting.
+        let (mut waited, mut inserting) = (std::time::Duration::ZERO, std::time::Duration::ZERO);
+        let mut t = std::time::Instant::now();
         for (batch, text) in rx.iter() {
+            waited += t.elapsed();
+            t = std::time::Instant::now();
             stored = imp.add_with_text(&batch, &text);
+            inserting += t.elapsed();
             if stored.is_err() {
                 break;
             }
             // Once the parser is done the batch is freed here.
             let _ = used_tx.send((batch, text));
+            t = std::time::Instant::now();
         }
+        tracing::debug!(
+            file = %meta.name,
+            wait_ms = waited.as_millis() as u64,
+            insert_ms = inserting.as_millis() as u64,
+            "rows stored"
+        );
         // Hanging up makes the parser's next send fail, so it stops instead of parsing on.
         drop(rx);
         let parsed = parser.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
