@@ -206,6 +206,9 @@ pub fn summary_row(rec: &Record<'_>, ctx: &ParseContext) -> Result<SummaryRow, C
     })
 }
 
+/// Rows in the first batch [`collect`] hands over (then twice as many each time, up to the sink's).
+const FIRST_BATCH: usize = 1_000;
+
 /// What [`collect`] kept besides the rows it emitted.
 pub struct Collected {
     pub rows: usize,
@@ -223,7 +226,10 @@ pub fn collect<T>(
     mut row: impl FnMut(&Record<'_>, &mut Vec<Warning>) -> Result<T, CellError>,
 ) -> Result<Collected, ParseError> {
     let mut c = Collected { rows: 0, rejects: t.rejects.clone(), warnings: Vec::new() };
-    let mut out = Vec::with_capacity(sink.batch.min(1 << 16));
+    // The first batches are small and double up to `sink.batch`: the consumer (an import's inserting
+    // thread, the bottleneck) starts after a thousand rows instead of waiting a whole batch.
+    let mut limit = sink.batch.min(FIRST_BATCH);
+    let mut out = Vec::with_capacity(limit);
     let mut w = Vec::new();
     let mut open = t.scan(|rec| {
         let rec = match rec {
@@ -241,11 +247,12 @@ pub fn collect<T>(
             }
             Err(e) => c.rejects.push(rec.reject(e)),
         }
-        if out.len() < sink.batch {
+        if out.len() < limit {
             return true;
         }
         c.rows += out.len();
-        (sink.emit)(wrap(std::mem::replace(&mut out, Vec::with_capacity(sink.batch.min(1 << 16)))))
+        limit = (limit * 2).min(sink.batch);
+        (sink.emit)(wrap(std::mem::replace(&mut out, Vec::with_capacity(limit.min(1 << 16)))))
     });
     if open && !out.is_empty() {
         c.rows += out.len();

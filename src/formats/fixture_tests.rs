@@ -203,3 +203,42 @@ fn sales_fixtures_are_valid_sales_v1() {
         assert!(p.records.iter().all(|r| r.business_date == day), "{name}: a record of another day");
     }
 }
+
+/// A streamed parse hands over a thousand rows first, then twice as many each time up to the batch
+/// size, and the batches together are the whole parse's rows in order.
+#[test]
+fn batches_start_small_and_double_up_to_the_batch_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = crate::demo::gen::GenSpec {
+        date: chrono::NaiveDate::from_ymd_opt(2026, 11, 25).unwrap(),
+        payments: 20_000,
+        format: FileFormat::Intl,
+        currency: crate::domain::Currency::parse("HKD").unwrap(),
+        merchant_id: "2188000000000001".into(),
+        seed: 5,
+        zone: Default::default(),
+        faults: false,
+    };
+    let rep = crate::demo::gen::generate(&spec, dir.path()).unwrap();
+    let path = rep.files.iter().find(|p| p.to_string_lossy().contains("TRANSACTION")).unwrap();
+    let bytes = std::fs::read(path).unwrap();
+    let ctx = common::test_ctx(FileFormat::Intl, FileKind::Transactions, Some("HKD"));
+    let whole = parse(&bytes, &ctx).unwrap();
+    let mut sizes = Vec::new();
+    let mut lines = Vec::new();
+    let streamed = parse_batched::<()>(&bytes, &ctx, 5_000, &mut |rows| {
+        sizes.push(rows.len());
+        if let Rows::Detail(d) = rows {
+            lines.extend(d.iter().map(|r| r.line));
+        }
+        Ok(())
+    })
+    .unwrap();
+    let n = whole.rows.len();
+    assert!(n > 20_000, "{n} rows");
+    assert_eq!(streamed.row_count, n);
+    assert_eq!(&sizes[..4], [1_000, 2_000, 4_000, 5_000]);
+    assert!(sizes[4..sizes.len() - 1].iter().all(|s| *s == 5_000) && *sizes.last().unwrap() <= 5_000);
+    let Rows::Detail(d) = &whole.rows else { panic!("detail rows") };
+    assert_eq!(lines, d.iter().map(|r| r.line).collect::<Vec<_>>());
+}
