@@ -723,6 +723,36 @@ mod tests {
         }
     }
 
+    /// A file `f.csv` of `kind` dated 2026-11-20.
+    fn meta(kind: FileKind) -> FileMeta {
+        FileMeta {
+            source: "t".into(),
+            source_path: "f.csv".into(),
+            name: "f.csv".into(),
+            format: FileFormat::Intl,
+            kind,
+            business_date: chrono::NaiveDate::from_ymd_opt(2026, 11, 20).unwrap(),
+            currency: None,
+            size: 1,
+            sha256: "x".into(),
+            archive_path: "a".into(),
+            remote_mtime: None,
+        }
+    }
+
+    /// A parsed file's file-level results with nothing to report (its rows were added batch by batch).
+    fn no_rows() -> ParsedFile {
+        ParsedFile {
+            encoding: "utf-8",
+            header: vec![],
+            declared_count: None,
+            has_end_marker: None,
+            rows: Rows::Detail(vec![]),
+            rejects: vec![],
+            warnings: vec![],
+        }
+    }
+
     /// A row whose every column differs from the other rows' (by its line number).
     fn full_row(line: u32) -> DetailRow {
         use chrono::TimeZone;
@@ -762,34 +792,14 @@ mod tests {
     #[test]
     fn rows_inserted_several_at_a_time_keep_every_column_of_their_own_row() {
         let mut c = crate::store::open_in_memory().unwrap();
-        let meta = FileMeta {
-            source: "t".into(),
-            source_path: "f.csv".into(),
-            name: "f.csv".into(),
-            format: FileFormat::Intl,
-            kind: FileKind::SettlementDetail,
-            business_date: chrono::NaiveDate::from_ymd_opt(2026, 11, 20).unwrap(),
-            currency: None,
-            size: 1,
-            sha256: "x".into(),
-            archive_path: "a".into(),
-            remote_mtime: None,
-        };
+        let meta = meta(FileKind::SettlementDetail);
         let n = 2 * DETAIL_PER_INSERT as u32 + 5;
         let rows: Vec<DetailRow> = (2..n + 2).map(full_row).collect();
         let Begun::Open(mut imp) = begin(&mut c, &meta, None).unwrap() else { panic!("new file") };
         imp.add(&Rows::Detail(rows[..3].to_vec())).unwrap();
         imp.add(&Rows::Detail(rows[3..].to_vec())).unwrap();
         let file_id = imp.file_id();
-        let parsed = ParsedFile {
-            encoding: "utf-8",
-            header: vec![],
-            declared_count: None,
-            has_end_marker: None,
-            rows: Rows::Detail(vec![]),
-            rejects: vec![],
-            warnings: vec![],
-        };
+        let parsed = no_rows();
         imp.finish(&parsed, n as usize, "a").unwrap();
         let mut st = c
             .prepare(
@@ -861,19 +871,7 @@ mod tests {
     #[test]
     fn a_files_extra_columns_are_listed_once_and_the_view_gives_the_old_objects() {
         let mut c = crate::store::open_in_memory().unwrap();
-        let meta = FileMeta {
-            source: "t".into(),
-            source_path: "f.csv".into(),
-            name: "f.csv".into(),
-            format: FileFormat::Intl,
-            kind: FileKind::Transactions,
-            business_date: chrono::NaiveDate::from_ymd_opt(2026, 11, 20).unwrap(),
-            currency: None,
-            size: 1,
-            sha256: "x".into(),
-            archive_path: "a".into(),
-            remote_mtime: None,
-        };
+        let meta = meta(FileKind::Transactions);
         let batches = [
             vec![row(2, &[("userSite", "ALIPAY_HK"), ("merchantId", "2188")]), row(3, &[])],
             vec![row(4, &[("aNew", "1"), ("userSite", "ALIPAY_CN")])],
@@ -889,15 +887,7 @@ mod tests {
         let rows = Rows::Detail(vec![row(5, &[("zzz", "1")])]);
         assert!(imp.add_with_text(&rows, &row_text(&rows, &mut ExtraColumns::default())).is_err());
         imp.add(&Rows::Detail(vec![row(6, &[("merchantId", "7"), ("zLast", "z")])])).unwrap();
-        let parsed = ParsedFile {
-            encoding: "utf-8",
-            header: vec![],
-            declared_count: None,
-            has_end_marker: None,
-            rows: Rows::Detail(vec![]),
-            rejects: vec![],
-            warnings: vec![],
-        };
+        let parsed = no_rows();
         imp.finish(&parsed, 4, "a").unwrap();
         let names: String = c.query_row("SELECT extra_columns FROM files", [], |r| r.get(0)).unwrap();
         assert_eq!(names, r#"["merchantId","userSite","aNew","zLast"]"#);
