@@ -431,14 +431,15 @@ fn ccy(c: &Option<Currency>) -> Option<&str> {
 /// Detail rows per `INSERT` statement of an import.
 const DETAIL_PER_INSERT: usize = 32;
 
-/// Per-row parameters of [`detail_insert`]; the file id, kind and date are ?1..?3, shared.
+/// Per-row parameters of [`detail_insert`]; the file id, kind and date are ?1..?3, shared. A full
+/// statement has 3 + 32 × 23 = 739, under the 999 of SQLite builds before 3.32.
 const DETAIL_ROW_PARAMS: usize = 23;
 
 /// `INSERT INTO alipay_rows` of `n` rows (1..=DETAIL_PER_INSERT), made once per size.
 fn detail_insert(n: usize) -> &'static str {
     static SQL: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
     let all = SQL.get_or_init(|| {
-        (0..=DETAIL_PER_INSERT)
+        (1..=DETAIL_PER_INSERT)
             .map(|n| {
                 let tuples: Vec<String> = (0..n)
                     .map(|j| {
@@ -460,7 +461,7 @@ fn detail_insert(n: usize) -> &'static str {
             })
             .collect()
     });
-    &all[n]
+    &all[n - 1]
 }
 
 /// Binds the parameters of [`detail_insert`]`(rows.len())`.
@@ -515,18 +516,19 @@ fn insert_rows(
     match rows {
         Rows::Detail(rows) => {
             // Rows go in DETAIL_PER_INSERT at a time: one statement step per row costs the
-            // inserting thread (the import's bottleneck) more than the row's own B-tree work.
-            let mut chunks = rows.chunks_exact(DETAIL_PER_INSERT);
-            let mut texts = text.chunks_exact(DETAIL_PER_INSERT);
-            let mut st = tx.prepare_cached(detail_insert(DETAIL_PER_INSERT))?;
-            for (rows, text) in (&mut chunks).zip(&mut texts) {
-                bind_detail(&mut st, file_id, kind, date, rows, text)?;
-                st.raw_execute()?;
-            }
-            let (rows, text) = (chunks.remainder(), texts.remainder());
-            if !rows.is_empty() {
-                let mut st = tx.prepare_cached(detail_insert(rows.len()))?;
-                bind_detail(&mut st, file_id, kind, date, rows, text)?;
+            // inserting thread (the import's bottleneck) more than the row's own B-tree work. The
+            // full statement is looked up once; a batch's last, shorter chunk has its own.
+            let mut full = tx.prepare_cached(detail_insert(DETAIL_PER_INSERT))?;
+            for (rows, text) in rows.chunks(DETAIL_PER_INSERT).zip(text.chunks(DETAIL_PER_INSERT)) {
+                let mut rest;
+                let st = match rows.len() {
+                    DETAIL_PER_INSERT => &mut full,
+                    n => {
+                        rest = tx.prepare_cached(detail_insert(n))?;
+                        &mut rest
+                    }
+                };
+                bind_detail(st, file_id, kind, date, rows, text)?;
                 st.raw_execute()?;
             }
         }
