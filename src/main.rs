@@ -11,6 +11,10 @@ use std::process::ExitCode;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    // SQLite's allocations through mimalloc, without its global statistics' mutex: the import's
+    // inserting thread spent ~20% less time (store::memory, BENCHMARKS.md).
+    // SAFETY: first thing in main: no other thread exists and SQLite is not yet in use.
+    unsafe { alipay_recon::store::memory::configure() };
     let cli = alipay_recon::cli::Cli::parse();
     alipay_recon::sys::logging::init(cli.log_format, cli.verbosity());
     let attention_is_ok = cli.attention_is_ok();
