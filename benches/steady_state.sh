@@ -10,6 +10,9 @@
 # median normal day).
 #   cargo build --release && bash benches/steady_state.sh [N=100000] [DAYS=22] [LAST=2026-11-25]
 # BIN=/path/to/alipay-recon times another build; KEEP=DIR keeps the work folder; DAILY_ONLY=1 runs the days only.
+# REPEAT=R (default 5) times day 1 and day DAYS R times each, alternating, each from a copy of its
+# database as it was before its run (day 1: a new database with its sales; day DAYS: DAYS - 1 days
+# in), and compares their medians: one run of a ~1 s day varies by x1.5 on a shared machine.
 set -euo pipefail
 N=${1:-100000}
 DAYS=${2:-22}
@@ -72,24 +75,60 @@ timed() {
 }
 
 db_mb() { du -cm recon.db* | tail -1 | cut -f1; }
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
+
+# The database and the archive's list of files as they are before a run, kept in folder $1 (for the
+# repeats).
+keep_db() { rm -rf "$1" && mkdir -p "$1" && cp recon.db* "$1/" && (find archive -type f 2>/dev/null | sort > "$1/archive.list"); }
+REPEAT=${REPEAT:-5}
 
 printf '%-10s %8s %9s %6s %8s  %s\n' date "run s" "RSS MiB" "CPU s" "DB MiB" "how (from the run's log)"
 declare -a TIMES RSS CPUS
 for i in $(seq $((DAYS - 1)) -1 0); do
   d=$(day_of "-$i")
   arrive "$d"
+  if [[ $i -eq $((DAYS - 1)) ]]; then keep_db first.db; fi
+  if [[ $i -eq 0 ]]; then keep_db last.db; fi
   read -r t rss cpu how < <(timed run --date "$d" --no-email)
   TIMES+=("$t"); RSS+=("$rss"); CPUS+=("$cpu")
   printf '%-10s %8s %9s %6s %8s  %s\n' "$d" "$t" "$rss" "$cpu" "$(db_mb)" "$how"
 done
 
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 normal=$(median "${TIMES[@]:1}")
 normal_cpu=$(median "${CPUS[@]:1}")
 cpu_line() {
   awk -v a="${CPUS[0]}" -v b="${CPUS[$((DAYS - 1))]}" -v n="$normal_cpu" -v days="$DAYS" \
     'BEGIN { printf "CPU: day %d / day 1 x%.2f; median normal day %.2f s (x%.2f day 1)\n", days, b / a, n, n / a }'
 }
+
+# Day 1 and day DAYS again, alternating, each from its kept database: the report and the archive
+# copies the first run wrote are removed and the copy is flushed to disk, so each repeat does the
+# first run's work in the same conditions (a copy still being written back slowed a run by ~50%).
+again() {
+  rm -f recon.db* && cp "$1"/recon.db* . && rm -rf "reports/$2"
+  find archive -type f 2>/dev/null | sort | comm -23 - "$1/archive.list" | xargs -r rm -f
+  sync
+  timed run --date "$2" --no-email
+}
+if [[ $REPEAT -gt 1 ]]; then
+  day1=$(day_of "-$((DAYS - 1))") dayn=$(day_of 0)
+  keep_db final.db
+  declare -a R1=("${TIMES[0]}") RN=("${TIMES[$((DAYS - 1))]}") C1=("${CPUS[0]}") CN=("${CPUS[$((DAYS - 1))]}")
+  for _ in $(seq 2 "$REPEAT"); do
+    read -r t _ cpu _ < <(again first.db "$day1"); R1+=("$t"); C1+=("$cpu")
+    read -r t _ cpu _ < <(again last.db "$dayn"); RN+=("$t"); CN+=("$cpu")
+  done
+  # KEEP: the kept databases stay (first.db, last.db: to profile a repeat by hand with `again`).
+  rm -f recon.db* && cp final.db/recon.db* . && if [[ -z ${KEEP:-} ]]; then rm -rf first.db last.db final.db; fi
+  echo
+  echo "day 1 ($day1), $REPEAT runs: ${R1[*]} s (CPU ${C1[*]})"
+  echo "day $DAYS ($dayn), $REPEAT runs: ${RN[*]} s (CPU ${CN[*]})"
+fi
+
+if [[ $REPEAT -gt 1 ]]; then
+  awk -v a="$(median "${R1[@]}")" -v b="$(median "${RN[@]}")" -v ca="$(median "${C1[@]}")" -v cb="$(median "${CN[@]}")" -v days="$DAYS" -v r="$REPEAT" \
+    'BEGIN { printf "medians of %d runs: day 1 %.2f s, day %d %.2f s: time x%.2f (target <= 1.3); CPU %.2f / %.2f s x%.2f\n", r, a, days, b, b / a, ca, cb, cb / ca }'
+fi
 
 echo
 # DAILY_ONLY=1 stops here (the daily runs' A/B, without the rerun and the restatement).
