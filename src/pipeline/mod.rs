@@ -222,7 +222,8 @@ pub fn import_day_observed(
 }
 
 /// [`import_day`] reporting to `obs`: [`Phase::Fetch`] before the listing, [`Phase::Import`] after it,
-/// then each file's fetch and import as it starts (a file is fetched, then imported, before the next).
+/// then each file as the import waits for it (`Phase::Fetch`) and as its import starts. Files are
+/// imported in the listing's order; the next one is fetched on a second thread while one imports.
 pub fn import_day_with(
     ws: &mut Workspace,
     source: &mut dyn FileSource,
@@ -259,57 +260,100 @@ pub fn import_day_with(
     }
     let total = listing.files.len();
     obs.phase(date, Phase::Import);
-    for (i, file) in listing.files.into_iter().enumerate() {
-        obs.file(Phase::Fetch, i, total, &file);
-        // Already fetched with the same name, size and mtime: skip the download (unless --refetch).
-        if !ws.refetch {
-            if let Some(file_id) = store::files::find_fetched(&ws.conn, &file)? {
+    // Already fetched with the same name, size and mtime: not downloaded again (unless --refetch).
+    let mut plan: Vec<(RemoteFile, Option<i64>)> = Vec::with_capacity(total);
+    for file in listing.files {
+        let known = if ws.refetch { None } else { store::files::find_fetched(&ws.conn, &file)? };
+        plan.push((file, known));
+    }
+    let describe = source.describe();
+    // The next file downloads on a thread of its own while this one imports (a day's two detail
+    // files are hundreds of MB each: over SFTP their transfers, from a folder their copy and flush,
+    // overlap the parse and store of the one before). Two files ahead at most (one waiting, one being
+    // fetched: the small settlement summary is listed between the two detail files), so the staging
+    // folder holds at most three of the day's files.
+    let ahead: Vec<(usize, RemoteFile, std::path::PathBuf)> = plan
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, known))| known.is_none())
+        .map(|(i, (file, _))| (i, file.clone(), staging.join(file.name.as_str())))
+        .collect();
+    std::thread::scope(|scope| -> Result<()> {
+        let (fetched_tx, fetched_rx) = sync_channel::<(usize, Result<()>)>(1);
+        let fetcher = std::thread::Builder::new().name("fetch".into());
+        // The fetch logs (retries, resumed downloads) go where this thread's do, in the same span.
+        let (logs, span) = (tracing::dispatcher::get_default(Clone::clone), tracing::Span::current());
+        fetcher
+            .spawn_scoped(scope, move || {
+                tracing::dispatcher::with_default(&logs, || {
+                    let _span = span.enter();
+                    for (i, file, dest) in ahead {
+                        let fetched = source.fetch(&file, &dest);
+                        if fetched_tx.send((i, fetched)).is_err() {
+                            // The day stopped on an earlier file: nothing takes this one.
+                            let _ = std::fs::remove_file(&dest);
+                            return;
+                        }
+                    }
+                })
+            })
+            .context("cannot start the thread that fetches the day's files")?;
+        for (i, (file, known)) in plan.into_iter().enumerate() {
+            obs.file(Phase::Fetch, i, total, &file);
+            if let Some(file_id) = known {
                 store::skipped::clear(&ws.conn, file.date, file.name.as_str())?;
                 out.files.push((file, FileOutcome::Unchanged { file_id }));
                 continue;
             }
-        }
-        let dest = staging.join(file.name.as_str());
-        let fetched = source
-            .fetch(&file, &dest)
-            .with_context(|| format!("cannot fetch {} from {}", file.remote_path, source.describe()));
-        if let Err(e) = fetched {
-            // A problem of this file (not of the connection or this machine): the day is incomplete.
-            if !is_file_problem(&e) {
-                return Err(e);
+            let dest = staging.join(file.name.as_str());
+            let fetched = match fetched_rx.recv() {
+                Ok((j, fetched)) => {
+                    debug_assert_eq!(i, j, "files are fetched in the listing's order");
+                    fetched
+                }
+                // The fetching thread ended early: only a panic does that (it is re-raised by the scope).
+                Err(_) => anyhow::bail!("the thread fetching {} stopped unexpectedly", file.remote_path),
+            };
+            let fetched = fetched.with_context(|| format!("cannot fetch {} from {describe}", file.remote_path));
+            if let Err(e) = fetched {
+                // A problem of this file (not of the connection or this machine): the day is incomplete.
+                if !is_file_problem(&e) {
+                    return Err(e);
+                }
+                tracing::warn!(file = %file.name, error = %format!("{e:#}"), "file not read");
+                store::skipped::record(
+                    &ws.conn,
+                    file.date,
+                    file.name.as_str(),
+                    &file.remote_path,
+                    &format!("{e:#}"),
+                    run_id,
+                )?;
+                out.skipped.push((file.name.to_string(), format!("{e:#}")));
+                continue;
             }
-            tracing::warn!(file = %file.name, error = %format!("{e:#}"), "file not read");
-            store::skipped::record(
-                &ws.conn,
-                file.date,
-                file.name.as_str(),
-                &file.remote_path,
-                &format!("{e:#}"),
-                run_id,
-            )?;
-            out.skipped.push((file.name.to_string(), format!("{e:#}")));
-            continue;
-        }
-        obs.file(Phase::Import, i, total, &file);
-        tracing::debug!(file = %file.name, "importing");
-        let bytes = std::fs::read(&dest).with_context(|| format!("cannot read {}", dest.display()))?;
-        let fetched = Fetched { file: &file, source: &source.describe(), bytes: &bytes, staged: Some(&dest) };
-        let outcome = import_bytes(ws, fetched, past_deadline, run_id)?;
-        let _ = std::fs::remove_file(&dest);
-        // The file's pages go from the WAL into the database while the next file imports (after the
-        // last file the reconciliation starts one before its window loads).
-        if i + 1 < total {
-            ws.checkpoint.start(&ws.conn);
-        }
-        tracing::info!(file = %file.name, date = %date, outcome = ?outcome, "file processed");
-        match &outcome {
-            FileOutcome::Deferred { reason } => {
-                store::skipped::record(&ws.conn, file.date, file.name.as_str(), &file.remote_path, reason, run_id)?
+            obs.file(Phase::Import, i, total, &file);
+            tracing::debug!(file = %file.name, "importing");
+            let bytes = std::fs::read(&dest).with_context(|| format!("cannot read {}", dest.display()))?;
+            let fetched = Fetched { file: &file, source: &describe, bytes: &bytes, staged: Some(&dest) };
+            let outcome = import_bytes(ws, fetched, past_deadline, run_id)?;
+            let _ = std::fs::remove_file(&dest);
+            // The file's pages go from the WAL into the database while the next file imports (after the
+            // last file the reconciliation starts one before its window loads).
+            if i + 1 < total {
+                ws.checkpoint.start(&ws.conn);
             }
-            _ => store::skipped::clear(&ws.conn, file.date, file.name.as_str())?,
+            tracing::info!(file = %file.name, date = %date, outcome = ?outcome, "file processed");
+            match &outcome {
+                FileOutcome::Deferred { reason } => {
+                    store::skipped::record(&ws.conn, file.date, file.name.as_str(), &file.remote_path, reason, run_id)?
+                }
+                _ => store::skipped::clear(&ws.conn, file.date, file.name.as_str())?,
+            }
+            out.files.push((file, outcome));
         }
-        out.files.push((file, outcome));
-    }
+        Ok(())
+    })?;
     // What the listing saw but did not fetch stays recorded until the same name is imported.
     for (name, why) in out.refused.iter().chain(&out.unstable).chain(&out.skipped) {
         store::skipped::record(&ws.conn, date, name, name, why, run_id)?;
@@ -648,6 +692,8 @@ pub fn recorded<T>(
     result
 }
 
+#[cfg(test)]
+mod fetch_tests;
 #[cfg(test)]
 mod handoff_tests;
 #[cfg(test)]

@@ -93,8 +93,9 @@ pub fn where_to_look_hint(cfg: &crate::config::Config) -> String {
 pub const NOT_A_FILE: &str =
     "not a regular file (a folder, a link to one, or a broken link) where a file belongs: not fetched";
 
-/// A source of Alipay files laid out like Alipay's SFTP server.
-pub trait FileSource {
+/// A source of Alipay files laid out like Alipay's SFTP server. `Send`: a day's next file is fetched
+/// on a thread of its own while the one before it imports (`pipeline::import_day_with`).
+pub trait FileSource: Send {
     /// Human description for logs and messages (`sftp://user@host:22`, `dir:/srv/mirror`). No secrets.
     fn describe(&self) -> String;
 
