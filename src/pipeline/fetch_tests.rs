@@ -30,10 +30,12 @@ impl Log {
     }
 }
 
-/// The bundled fixtures' folder source, logging each fetch's start and end.
+/// The bundled fixtures' folder source, logging each fetch's start and end; the fetch of `fails`
+/// loses its connection.
 struct Logged {
     inner: Box<dyn FileSource>,
     log: Arc<Log>,
+    fails: Option<String>,
 }
 
 impl FileSource for Logged {
@@ -45,6 +47,10 @@ impl FileSource for Logged {
     }
     fn fetch(&mut self, file: &RemoteFile, dest: &Path) -> Result<()> {
         self.log.push(format!("fetch start {}", file.name));
+        if self.fails.as_deref() == Some(file.name.as_str()) {
+            self.log.push(format!("fetch end {}", file.name));
+            anyhow::bail!("connection reset by peer");
+        }
         let r = self.inner.fetch(file, dest);
         self.log.push(format!("fetch end {}", file.name));
         r
@@ -75,7 +81,7 @@ fn the_next_file_is_fetched_while_one_imports_in_the_listings_order_and_the_stag
     let (_dir, mut ws) = workspace();
     let day = date(24);
     let log = Arc::new(Log::default());
-    let mut source = Logged { inner: open_source(&ws.cfg).unwrap(), log: log.clone() };
+    let mut source = Logged { inner: open_source(&ws.cfg).unwrap(), log: log.clone(), fails: None };
     let names: Vec<String> =
         source.list_day(day, &ws.cfg.layouts_in_use()).unwrap().files.iter().map(|f| f.name.to_string()).collect();
     assert!(names.len() >= 3, "{names:?}");
@@ -105,4 +111,73 @@ fn the_next_file_is_fetched_while_one_imports_in_the_listings_order_and_the_stag
     let again = import_day(&mut ws, &mut source, day, after_deadline, None).unwrap();
     assert!(again.files.iter().all(|(_, o)| matches!(o, FileOutcome::Unchanged { .. })), "{:?}", again.files);
     assert_eq!(log.events.lock().unwrap().len(), before, "nothing fetched");
+}
+
+/// At the first file's import: waits until the two after it are fetched (one waiting for the import,
+/// one for room), then deletes the first's staged copy, so that its import fails.
+struct LosesTheFirstFile {
+    log: Arc<Log>,
+    staged: std::path::PathBuf,
+    until: String,
+    waited: Option<bool>,
+}
+
+impl DayObserver for LosesTheFirstFile {
+    fn file(&mut self, phase: Phase, done: usize, _total: usize, _file: &RemoteFile) {
+        if phase == Phase::Import && done == 0 {
+            self.waited = Some(self.log.wait_for(&self.until, Duration::from_secs(20)));
+            std::fs::remove_file(&self.staged).unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_day_stopped_on_a_file_leaves_no_file_fetched_ahead_in_the_staging_folder() {
+    let (_dir, mut ws) = workspace();
+    let day = date(24);
+    let log = Arc::new(Log::default());
+    let mut source = Logged { inner: open_source(&ws.cfg).unwrap(), log: log.clone(), fails: None };
+    let names: Vec<String> =
+        source.list_day(day, &ws.cfg.layouts_in_use()).unwrap().files.iter().map(|f| f.name.to_string()).collect();
+    assert!(names.len() >= 4, "{names:?}");
+    let staging = ws.archive.root().join("incoming");
+    let mut obs = LosesTheFirstFile {
+        log: log.clone(),
+        staged: staging.join(&names[0]),
+        until: format!("fetch end {}", names[2]),
+        waited: None,
+    };
+    let after_deadline = deadline(&ws.cfg, day) + chrono::Duration::hours(1);
+    let err = import_day_with(&mut ws, &mut source, day, after_deadline, None, &mut obs).unwrap_err();
+    assert_eq!(obs.waited, Some(true), "the files after the first were fetched ahead");
+    assert!(format!("{err:#}").contains(&names[0]), "{err:#}");
+    let left: Vec<_> = std::fs::read_dir(&staging).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert!(left.is_empty(), "left in {}: {left:?}", staging.display());
+    let stored: i64 = ws.conn.query_row("SELECT count(*) FROM files", [], |r| r.get(0)).unwrap();
+    assert_eq!(stored, 0);
+}
+
+#[test]
+fn a_day_stopped_by_a_lost_connection_leaves_no_file_fetched_ahead_in_the_staging_folder() {
+    let (_dir, mut ws) = workspace();
+    let day = date(24);
+    let log = Arc::new(Log::default());
+    let mut source = Logged { inner: open_source(&ws.cfg).unwrap(), log: log.clone(), fails: None };
+    let names: Vec<String> =
+        source.list_day(day, &ws.cfg.layouts_in_use()).unwrap().files.iter().map(|f| f.name.to_string()).collect();
+    assert!(names.len() >= 4, "{names:?}");
+    // The second file's fetch loses the connection (not a problem of the file: the day stops).
+    source.fails = Some(names[1].clone());
+    let after_deadline = deadline(&ws.cfg, day) + chrono::Duration::hours(1);
+    let err = import_day(&mut ws, &mut source, day, after_deadline, None).unwrap_err();
+    let msg = format!("{err:#}");
+    assert!(msg.contains(&names[1]) && msg.contains("connection reset by peer"), "{msg}");
+    let staging = ws.archive.root().join("incoming");
+    let left: Vec<_> = std::fs::read_dir(&staging).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert!(left.is_empty(), "left in {}: {left:?}", staging.display());
+    // The first file was imported and stays; nothing after the failed one was imported.
+    let events = log.events.lock().unwrap().clone();
+    assert!(events.contains(&format!("fetch end {}", names[0])), "{events:?}");
+    let stored: i64 = ws.conn.query_row("SELECT count(*) FROM files", [], |r| r.get(0)).unwrap();
+    assert_eq!(stored, 1, "{events:?}");
 }

@@ -278,8 +278,11 @@ pub fn import_day_with(
         .filter(|(_, (_, known))| known.is_none())
         .map(|(i, (file, _))| (i, file.clone(), staging.join(file.name.as_str())))
         .collect();
+    // Set when the day stops on a file: the fetcher fetches nothing more.
+    let stop = std::sync::atomic::AtomicBool::new(false);
     std::thread::scope(|scope| -> Result<()> {
-        let (fetched_tx, fetched_rx) = sync_channel::<(usize, Result<()>)>(1);
+        let (fetched_tx, fetched_rx) = sync_channel::<(usize, std::path::PathBuf, Result<()>)>(1);
+        let stopped = &stop;
         let fetcher = std::thread::Builder::new().name("fetch".into());
         // The fetch logs (retries, resumed downloads) go where this thread's do, in the same span.
         let (logs, span) = (tracing::dispatcher::get_default(Clone::clone), tracing::Span::current());
@@ -288,9 +291,11 @@ pub fn import_day_with(
                 tracing::dispatcher::with_default(&logs, || {
                     let _span = span.enter();
                     for (i, file, dest) in ahead {
+                        if stopped.load(std::sync::atomic::Ordering::Relaxed) {
+                            return;
+                        }
                         let fetched = source.fetch(&file, &dest);
-                        if fetched_tx.send((i, fetched)).is_err() {
-                            // The day stopped on an earlier file: nothing takes this one.
+                        if let Err(std::sync::mpsc::SendError((_, dest, _))) = fetched_tx.send((i, dest, fetched)) {
                             let _ = std::fs::remove_file(&dest);
                             return;
                         }
@@ -298,67 +303,93 @@ pub fn import_day_with(
                 })
             })
             .context("cannot start the thread that fetches the day's files")?;
-        for (i, (file, known)) in plan.into_iter().enumerate() {
-            obs.file(Phase::Fetch, i, total, &file);
-            if let Some(file_id) = known {
-                store::skipped::clear(&ws.conn, file.date, file.name.as_str())?;
-                out.files.push((file, FileOutcome::Unchanged { file_id }));
-                continue;
+        let imported = import_fetched(ws, plan, &fetched_rx, date, &describe, past_deadline, run_id, obs, &mut out);
+        if imported.is_err() {
+            // The day stops here: the files fetched ahead leave the staging folder.
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            for (_, dest, _) in fetched_rx.iter() {
+                let _ = std::fs::remove_file(&dest);
             }
-            let dest = staging.join(file.name.as_str());
-            let fetched = match fetched_rx.recv() {
-                Ok((j, fetched)) => {
-                    debug_assert_eq!(i, j, "files are fetched in the listing's order");
-                    fetched
-                }
-                // The fetching thread ended early: only a panic does that (it is re-raised by the scope).
-                Err(_) => anyhow::bail!("the thread fetching {} stopped unexpectedly", file.remote_path),
-            };
-            let fetched = fetched.with_context(|| format!("cannot fetch {} from {describe}", file.remote_path));
-            if let Err(e) = fetched {
-                // A problem of this file (not of the connection or this machine): the day is incomplete.
-                if !is_file_problem(&e) {
-                    return Err(e);
-                }
-                tracing::warn!(file = %file.name, error = %format!("{e:#}"), "file not read");
-                store::skipped::record(
-                    &ws.conn,
-                    file.date,
-                    file.name.as_str(),
-                    &file.remote_path,
-                    &format!("{e:#}"),
-                    run_id,
-                )?;
-                out.skipped.push((file.name.to_string(), format!("{e:#}")));
-                continue;
-            }
-            obs.file(Phase::Import, i, total, &file);
-            tracing::debug!(file = %file.name, "importing");
-            let bytes = std::fs::read(&dest).with_context(|| format!("cannot read {}", dest.display()))?;
-            let fetched = Fetched { file: &file, source: &describe, bytes: &bytes, staged: Some(&dest) };
-            let outcome = import_bytes(ws, fetched, past_deadline, run_id)?;
-            let _ = std::fs::remove_file(&dest);
-            // The file's pages go from the WAL into the database while the next file imports (after the
-            // last file the reconciliation starts one before its window loads).
-            if i + 1 < total {
-                ws.checkpoint.start(&ws.conn);
-            }
-            tracing::info!(file = %file.name, date = %date, outcome = ?outcome, "file processed");
-            match &outcome {
-                FileOutcome::Deferred { reason } => {
-                    store::skipped::record(&ws.conn, file.date, file.name.as_str(), &file.remote_path, reason, run_id)?
-                }
-                _ => store::skipped::clear(&ws.conn, file.date, file.name.as_str())?,
-            }
-            out.files.push((file, outcome));
         }
-        Ok(())
+        imported
     })?;
     // What the listing saw but did not fetch stays recorded until the same name is imported.
     for (name, why) in out.refused.iter().chain(&out.unstable).chain(&out.skipped) {
         store::skipped::record(&ws.conn, date, name, name, why, run_id)?;
     }
     Ok(out)
+}
+
+/// Imports the day's files in the listing's order (`plan`: each with its file id when it was fetched
+/// before), taking each new one from the fetch thread (`fetched`) as it is ready. Stops at the first
+/// error that is not the file's own.
+#[allow(clippy::too_many_arguments)]
+fn import_fetched(
+    ws: &mut Workspace,
+    plan: Vec<(RemoteFile, Option<i64>)>,
+    ready: &std::sync::mpsc::Receiver<(usize, std::path::PathBuf, Result<()>)>,
+    date: NaiveDate,
+    describe: &str,
+    past_deadline: bool,
+    run_id: Option<i64>,
+    obs: &mut dyn DayObserver,
+    out: &mut DayImport,
+) -> Result<()> {
+    let total = plan.len();
+    for (i, (file, known)) in plan.into_iter().enumerate() {
+        obs.file(Phase::Fetch, i, total, &file);
+        if let Some(file_id) = known {
+            store::skipped::clear(&ws.conn, file.date, file.name.as_str())?;
+            out.files.push((file, FileOutcome::Unchanged { file_id }));
+            continue;
+        }
+        let (dest, fetched) = match ready.recv() {
+            Ok((j, dest, fetched)) => {
+                debug_assert_eq!(i, j, "files are fetched in the listing's order");
+                (dest, fetched)
+            }
+            // The fetching thread ended early: only a panic does that (it is re-raised by the scope).
+            Err(_) => anyhow::bail!("the thread fetching {} stopped unexpectedly", file.remote_path),
+        };
+        let fetched = fetched.with_context(|| format!("cannot fetch {} from {describe}", file.remote_path));
+        if let Err(e) = fetched {
+            // A problem of this file (not of the connection or this machine): the day is incomplete.
+            if !is_file_problem(&e) {
+                return Err(e);
+            }
+            tracing::warn!(file = %file.name, error = %format!("{e:#}"), "file not read");
+            store::skipped::record(
+                &ws.conn,
+                file.date,
+                file.name.as_str(),
+                &file.remote_path,
+                &format!("{e:#}"),
+                run_id,
+            )?;
+            out.skipped.push((file.name.to_string(), format!("{e:#}")));
+            continue;
+        }
+        obs.file(Phase::Import, i, total, &file);
+        tracing::debug!(file = %file.name, "importing");
+        let bytes = std::fs::read(&dest).with_context(|| format!("cannot read {}", dest.display()))?;
+        let fetched = Fetched { file: &file, source: describe, bytes: &bytes, staged: Some(&dest) };
+        let outcome = import_bytes(ws, fetched, past_deadline, run_id)?;
+        let _ = std::fs::remove_file(&dest);
+        // The file's pages go from the WAL into the database while the next file imports (after the
+        // last file the reconciliation starts one before its window loads).
+        if i + 1 < total {
+            ws.checkpoint.start(&ws.conn);
+        }
+        tracing::info!(file = %file.name, date = %date, outcome = ?outcome, "file processed");
+        match &outcome {
+            FileOutcome::Deferred { reason } => {
+                store::skipped::record(&ws.conn, file.date, file.name.as_str(), &file.remote_path, reason, run_id)?
+            }
+            _ => store::skipped::clear(&ws.conn, file.date, file.name.as_str())?,
+        }
+        out.files.push((file, outcome));
+    }
+    Ok(())
 }
 
 /// A fetch failure that belongs to the file, not to the connection or this machine: the server

@@ -113,7 +113,6 @@ unsafe extern "C" fn x_init(_: *mut c_void) -> c_int {
 
 unsafe extern "C" fn x_shutdown(_: *mut c_void) {}
 
-
 /// Points SQLite's allocations at the process's allocator and turns its allocation statistics off.
 /// Returns false (and changes nothing) when SQLite was already initialised.
 ///
