@@ -57,6 +57,37 @@ impl FileSource for Logged {
     }
 }
 
+/// The bundled fixtures' 2026-11-24 in a new workspace, with a logging source and the listed names.
+struct Day {
+    _dir: tempfile::TempDir,
+    ws: Workspace,
+    day: NaiveDate,
+    after_deadline: DateTime<Utc>,
+    log: Arc<Log>,
+    source: Logged,
+    names: Vec<String>,
+}
+
+impl Day {
+    fn new() -> Day {
+        let (_dir, ws) = workspace();
+        let day = date(24);
+        let log = Arc::new(Log::default());
+        let mut source = Logged { inner: open_source(&ws.cfg).unwrap(), log: log.clone(), fails: None };
+        let names: Vec<String> =
+            source.list_day(day, &ws.cfg.layouts_in_use()).unwrap().files.iter().map(|f| f.name.to_string()).collect();
+        assert!(names.len() >= 4, "{names:?}");
+        let after_deadline = deadline(&ws.cfg, day) + chrono::Duration::hours(1);
+        Day { _dir, ws, day, after_deadline, log, source, names }
+    }
+}
+
+fn assert_staging_empty(ws: &Workspace) {
+    let staging = ws.archive.root().join("incoming");
+    let left: Vec<_> = std::fs::read_dir(&staging).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert!(left.is_empty(), "left in {}: {left:?}", staging.display());
+}
+
 /// Before each import, waits until the next file's fetch has started: only a fetch that runs beside
 /// the import can start then (one after it would wait here until the limit).
 struct WaitsForTheNextFetch {
@@ -78,15 +109,8 @@ impl DayObserver for WaitsForTheNextFetch {
 
 #[test]
 fn the_next_file_is_fetched_while_one_imports_in_the_listings_order_and_the_staging_folder_is_left_empty() {
-    let (_dir, mut ws) = workspace();
-    let day = date(24);
-    let log = Arc::new(Log::default());
-    let mut source = Logged { inner: open_source(&ws.cfg).unwrap(), log: log.clone(), fails: None };
-    let names: Vec<String> =
-        source.list_day(day, &ws.cfg.layouts_in_use()).unwrap().files.iter().map(|f| f.name.to_string()).collect();
-    assert!(names.len() >= 3, "{names:?}");
+    let Day { _dir, mut ws, day, after_deadline, log, mut source, names } = Day::new();
     let mut obs = WaitsForTheNextFetch { log: log.clone(), names: names.clone(), overlapped: Vec::new() };
-    let after_deadline = deadline(&ws.cfg, day) + chrono::Duration::hours(1);
     let imported = import_day_with(&mut ws, &mut source, day, after_deadline, None, &mut obs).unwrap();
 
     assert_eq!(obs.overlapped, vec![true; names.len() - 1], "each next fetch started while a file imported");
@@ -102,9 +126,7 @@ fn the_next_file_is_fetched_while_one_imports_in_the_listings_order_and_the_stag
             assert!(at(format!("fetch end {n}")) < at(format!("fetch start {next}")), "{events:?}");
         }
     }
-    let staging = ws.archive.root().join("incoming");
-    let left: Vec<_> = std::fs::read_dir(&staging).unwrap().map(|e| e.unwrap().file_name()).collect();
-    assert!(left.is_empty(), "left in {}: {left:?}", staging.display());
+    assert_staging_empty(&ws);
 
     // The same files again: unchanged, none fetched.
     let before = log.events.lock().unwrap().len();
@@ -133,48 +155,30 @@ impl DayObserver for LosesTheFirstFile {
 
 #[test]
 fn a_day_stopped_on_a_file_leaves_no_file_fetched_ahead_in_the_staging_folder() {
-    let (_dir, mut ws) = workspace();
-    let day = date(24);
-    let log = Arc::new(Log::default());
-    let mut source = Logged { inner: open_source(&ws.cfg).unwrap(), log: log.clone(), fails: None };
-    let names: Vec<String> =
-        source.list_day(day, &ws.cfg.layouts_in_use()).unwrap().files.iter().map(|f| f.name.to_string()).collect();
-    assert!(names.len() >= 4, "{names:?}");
-    let staging = ws.archive.root().join("incoming");
+    let Day { _dir, mut ws, day, after_deadline, log, mut source, names } = Day::new();
     let mut obs = LosesTheFirstFile {
         log: log.clone(),
-        staged: staging.join(&names[0]),
+        staged: ws.archive.root().join("incoming").join(&names[0]),
         until: format!("fetch end {}", names[2]),
         waited: None,
     };
-    let after_deadline = deadline(&ws.cfg, day) + chrono::Duration::hours(1);
     let err = import_day_with(&mut ws, &mut source, day, after_deadline, None, &mut obs).unwrap_err();
     assert_eq!(obs.waited, Some(true), "the files after the first were fetched ahead");
     assert!(format!("{err:#}").contains(&names[0]), "{err:#}");
-    let left: Vec<_> = std::fs::read_dir(&staging).unwrap().map(|e| e.unwrap().file_name()).collect();
-    assert!(left.is_empty(), "left in {}: {left:?}", staging.display());
+    assert_staging_empty(&ws);
     let stored: i64 = ws.conn.query_row("SELECT count(*) FROM files", [], |r| r.get(0)).unwrap();
     assert_eq!(stored, 0);
 }
 
 #[test]
 fn a_day_stopped_by_a_lost_connection_leaves_no_file_fetched_ahead_in_the_staging_folder() {
-    let (_dir, mut ws) = workspace();
-    let day = date(24);
-    let log = Arc::new(Log::default());
-    let mut source = Logged { inner: open_source(&ws.cfg).unwrap(), log: log.clone(), fails: None };
-    let names: Vec<String> =
-        source.list_day(day, &ws.cfg.layouts_in_use()).unwrap().files.iter().map(|f| f.name.to_string()).collect();
-    assert!(names.len() >= 4, "{names:?}");
+    let Day { _dir, mut ws, day, after_deadline, log, mut source, names } = Day::new();
     // The second file's fetch loses the connection (not a problem of the file: the day stops).
     source.fails = Some(names[1].clone());
-    let after_deadline = deadline(&ws.cfg, day) + chrono::Duration::hours(1);
     let err = import_day(&mut ws, &mut source, day, after_deadline, None).unwrap_err();
     let msg = format!("{err:#}");
     assert!(msg.contains(&names[1]) && msg.contains("connection reset by peer"), "{msg}");
-    let staging = ws.archive.root().join("incoming");
-    let left: Vec<_> = std::fs::read_dir(&staging).unwrap().map(|e| e.unwrap().file_name()).collect();
-    assert!(left.is_empty(), "left in {}: {left:?}", staging.display());
+    assert_staging_empty(&ws);
     // The first file was imported and stays; nothing after the failed one was imported.
     let events = log.events.lock().unwrap().clone();
     assert!(events.contains(&format!("fetch end {}", names[0])), "{events:?}");
