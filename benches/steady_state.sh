@@ -123,9 +123,6 @@ if [[ $REPEAT -gt 1 ]]; then
   echo
   echo "day 1 ($day1), $REPEAT runs: ${R1[*]} s (CPU ${C1[*]})"
   echo "day $DAYS ($dayn), $REPEAT runs: ${RN[*]} s (CPU ${CN[*]})"
-fi
-
-if [[ $REPEAT -gt 1 ]]; then
   awk -v a="$(median "${R1[@]}")" -v b="$(median "${RN[@]}")" -v ca="$(median "${C1[@]}")" -v cb="$(median "${CN[@]}")" -v days="$DAYS" -v r="$REPEAT" \
     'BEGIN { printf "medians of %d runs: day 1 %.2f s, day %d %.2f s: time x%.2f (target <= 1.3); CPU %.2f / %.2f s x%.2f\n", r, a, days, b, b / a, ca, cb, cb / ca }'
 fi

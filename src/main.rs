@@ -14,9 +14,10 @@ fn main() -> ExitCode {
     // SQLite's allocations through mimalloc, without its global statistics' mutex: the import's
     // inserting thread spent ~20% less time (store::memory, BENCHMARKS.md).
     // SAFETY: first thing in main: no other thread exists and SQLite is not yet in use.
-    unsafe { alipay_recon::store::memory::configure() };
+    let sqlite_memory = unsafe { alipay_recon::store::memory::configure() };
     let cli = alipay_recon::cli::Cli::parse();
     alipay_recon::sys::logging::init(cli.log_format, cli.verbosity());
+    tracing::debug!(allocator = if sqlite_memory { "process" } else { "sqlite default" }, "sqlite memory");
     let attention_is_ok = cli.attention_is_ok();
     let result = alipay_recon::cli::run(cli);
     if let Err(e) = &result {

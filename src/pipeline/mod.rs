@@ -272,16 +272,15 @@ pub fn import_day_with(
     // overlap the parse and store of the one before). Two files ahead at most (one waiting, one being
     // fetched: the small settlement summary is listed between the two detail files), so the staging
     // folder holds at most three of the day's files.
-    let ahead: Vec<(usize, RemoteFile, std::path::PathBuf)> = plan
+    let ahead: Vec<(RemoteFile, std::path::PathBuf)> = plan
         .iter()
-        .enumerate()
-        .filter(|(_, (_, known))| known.is_none())
-        .map(|(i, (file, _))| (i, file.clone(), staging.join(file.name.as_str())))
+        .filter(|(_, known)| known.is_none())
+        .map(|(file, _)| (file.clone(), staging.join(file.name.as_str())))
         .collect();
     // Set when the day stops on a file: the fetcher fetches nothing more.
     let stop = std::sync::atomic::AtomicBool::new(false);
     std::thread::scope(|scope| -> Result<()> {
-        let (fetched_tx, fetched_rx) = sync_channel::<(usize, std::path::PathBuf, Result<()>)>(1);
+        let (fetched_tx, fetched_rx) = sync_channel::<(std::path::PathBuf, Result<()>)>(1);
         let stopped = &stop;
         let fetcher = std::thread::Builder::new().name("fetch".into());
         // The fetch logs (retries, resumed downloads) go where this thread's do, in the same span.
@@ -290,12 +289,13 @@ pub fn import_day_with(
             .spawn_scoped(scope, move || {
                 tracing::dispatcher::with_default(&logs, || {
                     let _span = span.enter();
-                    for (i, file, dest) in ahead {
+                    for (file, dest) in ahead {
                         if stopped.load(std::sync::atomic::Ordering::Relaxed) {
                             return;
                         }
                         let fetched = source.fetch(&file, &dest);
-                        if let Err(std::sync::mpsc::SendError((_, dest, _))) = fetched_tx.send((i, dest, fetched)) {
+                        // Refused only when the importing thread is gone (it panicked).
+                        if let Err(std::sync::mpsc::SendError((dest, _))) = fetched_tx.send((dest, fetched)) {
                             let _ = std::fs::remove_file(&dest);
                             return;
                         }
@@ -307,7 +307,7 @@ pub fn import_day_with(
         if imported.is_err() {
             // The day stops here: the files fetched ahead leave the staging folder.
             stop.store(true, std::sync::atomic::Ordering::Relaxed);
-            for (_, dest, _) in fetched_rx.iter() {
+            for (dest, _) in fetched_rx.iter() {
                 let _ = std::fs::remove_file(&dest);
             }
         }
@@ -321,13 +321,13 @@ pub fn import_day_with(
 }
 
 /// Imports the day's files in the listing's order (`plan`: each with its file id when it was fetched
-/// before), taking each new one from the fetch thread (`fetched`) as it is ready. Stops at the first
+/// before), taking each new one from the fetch thread (`ready`, in the same order) as it is ready. Stops at the first
 /// error that is not the file's own.
 #[allow(clippy::too_many_arguments)]
 fn import_fetched(
     ws: &mut Workspace,
     plan: Vec<(RemoteFile, Option<i64>)>,
-    ready: &std::sync::mpsc::Receiver<(usize, std::path::PathBuf, Result<()>)>,
+    ready: &std::sync::mpsc::Receiver<(std::path::PathBuf, Result<()>)>,
     date: NaiveDate,
     describe: &str,
     past_deadline: bool,
@@ -343,13 +343,9 @@ fn import_fetched(
             out.files.push((file, FileOutcome::Unchanged { file_id }));
             continue;
         }
-        let (dest, fetched) = match ready.recv() {
-            Ok((j, dest, fetched)) => {
-                debug_assert_eq!(i, j, "files are fetched in the listing's order");
-                (dest, fetched)
-            }
-            // The fetching thread ended early: only a panic does that (it is re-raised by the scope).
-            Err(_) => anyhow::bail!("the thread fetching {} stopped unexpectedly", file.remote_path),
+        // Err: the fetching thread ended early, which only a panic does (the scope re-raises it).
+        let Ok((dest, fetched)) = ready.recv() else {
+            anyhow::bail!("the thread fetching {} stopped unexpectedly", file.remote_path)
         };
         let fetched = fetched.with_context(|| format!("cannot fetch {} from {describe}", file.remote_path));
         if let Err(e) = fetched {

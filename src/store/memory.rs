@@ -13,26 +13,20 @@
 use rusqlite::ffi;
 use std::alloc::Layout;
 use std::ffi::{c_int, c_void};
-use std::sync::atomic::{AtomicBool, Ordering};
-
-static CONFIGURED: AtomicBool = AtomicBool::new(false);
-
-/// Whether [`configure`] took effect in this process (logged by `store::open`, tested through the
-/// binary).
-pub fn configured() -> bool {
-    CONFIGURED.load(Ordering::Relaxed)
-}
 
 /// Every block starts with its size (8 bytes, as SQLite's own default allocator does), so `xSize` and
 /// `xFree` know it; the caller's part follows, 8-byte aligned as SQLite requires.
 const HEADER: usize = 8;
 const ALIGN: usize = 8;
 
-/// The layout of a block for `n` bytes: the size rounded up to the alignment (what `xRoundup`
-/// answers and `xSize` returns), plus the header.
+/// `n` bytes rounded up to the alignment: what `xRoundup` answers and `xSize` returns.
+fn rounded(n: c_int) -> Option<usize> {
+    Some(usize::try_from(n).ok()?.checked_add(ALIGN - 1)? / ALIGN * ALIGN)
+}
+
+/// The layout of a block for `n` bytes: [`rounded`], plus the header.
 fn layout(n: c_int) -> Option<Layout> {
-    let n = usize::try_from(n).ok()?;
-    Layout::from_size_align(n.checked_add(ALIGN - 1)? / ALIGN * ALIGN + HEADER, ALIGN).ok()
+    Layout::from_size_align(rounded(n)?.checked_add(HEADER)?, ALIGN).ok()
 }
 
 unsafe extern "C" fn x_malloc(n: c_int) -> *mut c_void {
@@ -104,7 +98,7 @@ unsafe extern "C" fn x_size(p: *mut c_void) -> c_int {
 }
 
 unsafe extern "C" fn x_roundup(n: c_int) -> c_int {
-    n.checked_add(ALIGN as c_int - 1).map_or(n, |m| m & !(ALIGN as c_int - 1))
+    rounded(n).and_then(|r| c_int::try_from(r).ok()).unwrap_or(n)
 }
 
 unsafe extern "C" fn x_init(_: *mut c_void) -> c_int {
@@ -114,7 +108,7 @@ unsafe extern "C" fn x_init(_: *mut c_void) -> c_int {
 unsafe extern "C" fn x_shutdown(_: *mut c_void) {}
 
 /// Points SQLite's allocations at the process's allocator and turns its allocation statistics off.
-/// Returns false (and changes nothing) when SQLite was already initialised.
+/// Returns false (and changes nothing) when SQLite was already initialised; `main` logs which.
 ///
 /// # Safety
 /// No other thread may be using SQLite while this runs (call it at the start of `main`).
@@ -130,13 +124,11 @@ pub unsafe fn configure() -> bool {
         pAppData: std::ptr::null_mut(),
     };
     // SAFETY: the caller guarantees no concurrent SQLite use; SQLite copies the methods struct.
-    let ok = unsafe {
+    unsafe {
         ffi::sqlite3_config(ffi::SQLITE_CONFIG_MEMSTATUS, 0 as c_int) == ffi::SQLITE_OK
             && ffi::sqlite3_config(ffi::SQLITE_CONFIG_MALLOC, &methods as *const ffi::sqlite3_mem_methods)
                 == ffi::SQLITE_OK
-    };
-    CONFIGURED.store(ok, Ordering::Relaxed);
-    ok
+    }
 }
 
 #[cfg(test)]

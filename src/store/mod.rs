@@ -44,11 +44,6 @@ pub use migrate::migrate;
 
 /// Opens (creating if needed) the database at `path` and applies pending migrations.
 pub fn open(path: &Path) -> Result<Connection> {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        let allocator = if memory::configured() { "process" } else { "sqlite default" };
-        tracing::debug!(allocator, "sqlite memory");
-    });
     if let Some(dir) = path.parent() {
         if !dir.as_os_str().is_empty() {
             std::fs::create_dir_all(dir).with_context(|| {

@@ -42,7 +42,7 @@ fn sqlite_allocates_through_the_process_allocator() {
     // store::memory::configure, called first thing in main (a 20% faster import): if a change made it
     // run after SQLite's first use, SQLite would refuse it and fall back to its defaults.
     let mut w = Workspace::new();
-    w.set_env("RUST_LOG", "alipay_recon::store=debug");
+    w.set_env("RUST_LOG", "alipay_recon=debug");
     let r = w.run(&["demo"]).expect_code(1);
     let line = r.stderr.lines().find(|l| l.contains("sqlite memory")).unwrap_or_else(|| panic!("{}", r.stderr));
     assert!(line.contains(r#""allocator":"process""#), "{line}");
