@@ -12,7 +12,8 @@
 # BIN=/path/to/alipay-recon times another build; KEEP=DIR keeps the work folder; DAILY_ONLY=1 runs the days only.
 # REPEAT=R (default 5) times day 1 and day DAYS R times each, alternating, each from a copy of its
 # database as it was before its run (day 1: a new database with its sales; day DAYS: DAYS - 1 days
-# in), and compares their medians: one run of a ~1 s day varies by x1.5 on a shared machine.
+# in; both copies made before each repeat), and compares their medians: one run of a ~1 s day varies
+# by x1.5 on a shared machine.
 set -euo pipefail
 N=${1:-100000}
 DAYS=${2:-22}
@@ -104,27 +105,39 @@ cpu_line() {
 # Day 1 and day DAYS again, alternating, each from its kept database: the report and the archive
 # copies the first run wrote are removed and the copy is flushed to disk, so each repeat does the
 # first run's work in the same conditions (a copy still being written back slowed a run by ~50%).
+# Both kept databases are copied before every repeat, in the same order (day 1's, then day DAYS's;
+# the one not run into a scratch file removed after the run). Copying day DAYS's 2 GB database alone
+# before a run raised that run's system time by ~0.5 s on this VM whichever day ran (day 1 after an
+# unrelated 2 GB copy: 0.83-1.02 s of system time, against 0.32-0.54 s without it; most of it zeroing
+# the pages the run allocates), which only day DAYS paid and a daily run, with no copy before it,
+# never pays. The medians are of these repeats only (in the daily sequence above, day DAYS ran right
+# after keep_db had copied its 2 GB database, day 1 after a 23 MB one).
 again() {
-  rm -f recon.db* && cp "$1"/recon.db* . && rm -rf "reports/$2"
+  rm -f recon.db* other.db.tmp && rm -rf "reports/$2"
+  for kept in first.db last.db; do
+    if [[ $kept == "$1" ]]; then cp "$kept"/recon.db* .; else cp "$kept/recon.db" other.db.tmp; fi
+  done
   find archive -type f 2>/dev/null | sort | comm -23 - "$1/archive.list" | xargs -r rm -f
   sync
   timed run --date "$2" --no-email
+  rm -f other.db.tmp
 }
 if [[ $REPEAT -gt 1 ]]; then
   day1=$(day_of "-$((DAYS - 1))") dayn=$(day_of 0)
   keep_db final.db
-  declare -a R1=("${TIMES[0]}") RN=("${TIMES[$((DAYS - 1))]}") C1=("${CPUS[0]}") CN=("${CPUS[$((DAYS - 1))]}")
-  for _ in $(seq 2 "$REPEAT"); do
-    read -r t _ cpu _ < <(again first.db "$day1"); R1+=("$t"); C1+=("$cpu")
-    read -r t _ cpu _ < <(again last.db "$dayn"); RN+=("$t"); CN+=("$cpu")
+  declare -a R1 RN C1 CN M1 MN
+  for _ in $(seq 1 "$REPEAT"); do
+    read -r t rss cpu _ < <(again first.db "$day1"); R1+=("$t"); C1+=("$cpu"); M1+=("$rss")
+    read -r t rss cpu _ < <(again last.db "$dayn"); RN+=("$t"); CN+=("$cpu"); MN+=("$rss")
   done
   # KEEP: the kept databases stay (first.db, last.db: to profile a repeat by hand with `again`).
   rm -f recon.db* && cp final.db/recon.db* . && if [[ -z ${KEEP:-} ]]; then rm -rf first.db last.db final.db; fi
   echo
-  echo "day 1 ($day1), $REPEAT runs: ${R1[*]} s (CPU ${C1[*]})"
-  echo "day $DAYS ($dayn), $REPEAT runs: ${RN[*]} s (CPU ${CN[*]})"
-  awk -v a="$(median "${R1[@]}")" -v b="$(median "${RN[@]}")" -v ca="$(median "${C1[@]}")" -v cb="$(median "${CN[@]}")" -v days="$DAYS" -v r="$REPEAT" \
-    'BEGIN { printf "medians of %d runs: day 1 %.2f s, day %d %.2f s: time x%.2f (target <= 1.3); CPU %.2f / %.2f s x%.2f\n", r, a, days, b, b / a, ca, cb, cb / ca }'
+  echo "day 1 ($day1), $REPEAT runs: ${R1[*]} s (CPU ${C1[*]}; peak RSS ${M1[*]} MiB)"
+  echo "day $DAYS ($dayn), $REPEAT runs: ${RN[*]} s (CPU ${CN[*]}; peak RSS ${MN[*]} MiB)"
+  awk -v a="$(median "${R1[@]}")" -v b="$(median "${RN[@]}")" -v ca="$(median "${C1[@]}")" -v cb="$(median "${CN[@]}")" \
+    -v ma="$(median "${M1[@]}")" -v mb="$(median "${MN[@]}")" -v days="$DAYS" -v r="$REPEAT" \
+    'BEGIN { printf "medians of %d runs: day 1 %.2f s, day %d %.2f s: time x%.2f (target <= 1.3); CPU %.2f / %.2f s x%.2f; peak RSS %d / %d MiB x%.2f\n", r, a, days, b, b / a, ca, cb, cb / ca, ma, mb, mb / ma }'
 fi
 
 echo

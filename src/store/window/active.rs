@@ -360,36 +360,32 @@ fn load_active_inner(
                 load_local_keys(conn, a, b, keys, &mut locals.seen, &mut locals.local)?;
             }
             lap("probe");
-            // The rows not held yet, in two statements per chunk of ids (one per row cost two statement
-            // runs each: ~16 µs a row at 1M payments a day). Rows of files the window does not read
-            // (not current, out of the window) are skipped (and stay in `seen_rows`).
+            // The rows not held yet, one statement per chunk of ids (one per row cost two statement
+            // runs each: ~16 µs a row at 1M payments a day), each row read once: its file's wallet
+            // column is known beforehand for every file of the window. Rows of files the window does
+            // not read (not current, out of the window) are skipped (and stay in `seen_rows`).
             let mut unseen: Vec<i64> = hits.into_iter().filter(|&rid| seen_rows.insert(rid)).collect();
             unseen.sort_unstable();
-            let files_of = by_row_ids(
-                conn,
-                "SELECT r.id, r.file_id FROM rarray(?1) k CROSS JOIN alipay_rows r ON r.id = k.value",
-                &unseen,
-                |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)),
-            )?;
-            let mut new_rows: Vec<i64> = Vec::with_capacity(files_of.len());
-            for (rid, fid) in files_of.into_iter().filter(|(_, fid)| current.contains_key(fid)) {
-                if let std::collections::hash_map::Entry::Vacant(e) = wallets.entry(fid) {
-                    e.insert(wallet_position(conn, fid)?);
+            if !unseen.is_empty() {
+                for f in &input.files {
+                    if let std::collections::hash_map::Entry::Vacant(e) = wallets.entry(f.id) {
+                        e.insert(wallet_position(conn, f.id)?);
+                    }
                 }
-                new_rows.push(rid);
             }
-            new_rows.sort_unstable();
             let read = by_row_ids(
                 conn,
                 &format!("{ROW_COLUMNS} WHERE r.id IN (SELECT value FROM rarray(?1)) ORDER BY r.id"),
-                &new_rows,
+                &unseen,
                 |r| {
                     let fid: i64 = r.get(0)?;
-                    let wallet_at = *wallets.get(&fid).expect("every new row's file is in `wallets` (filled above)");
-                    alipay_row(r, &mut ccys, &mut texts, wallet_at)
+                    match wallets.get(&fid) {
+                        Some(&wallet_at) => alipay_row(r, &mut ccys, &mut texts, wallet_at).map(Some),
+                        None => Ok(None),
+                    }
                 },
             )?;
-            for row in read {
+            for row in read.into_iter().flatten() {
                 for (kind, id) in row_ids(&row) {
                     ids.add(kind, id);
                 }
