@@ -104,6 +104,50 @@ mod tests {
         assert_eq!(w.rows.len(), 4);
     }
 
+    /// 0018 replaces the Alipay-id index by one that also holds the row's type and file, built over
+    /// the rows already stored: a look-up by Alipay id finds them through it.
+    #[test]
+    fn the_alipay_id_index_gains_type_and_file_over_stored_rows() {
+        let mut c = schema_before("0018");
+        c.execute_batch(
+            "INSERT INTO files (id, source, source_path, name, format, kind, business_date, size, sha256, encoding,
+                header, row_count, reject_count, warning_count, version, archive_path, imported_at)
+             VALUES (1, 't', 'f', 'f', 'intl', 'settlement_detail', '2026-11-20', 1, 'x', 'utf-8', '[]', 1, 0, 0, 1, 'x', 'then');",
+        )
+        .unwrap();
+        c.execute_batch(
+            "INSERT INTO alipay_rows (file_id, line, kind, business_date, trans_type, type_raw, amount_raw, alipay_id)
+             VALUES (1, 2, 'settlement_detail', '2026-11-20', 'PAYMENT', 'PAYMENT', '1.00', 'A1')",
+        )
+        .unwrap();
+        super::migrate(&mut c).unwrap();
+        let indexes: Vec<String> = c
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'alipay_rows' ORDER BY name")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert!(indexes.contains(&"alipay_rows_by_alipay_id_type".to_string()), "{indexes:?}");
+        assert!(!indexes.contains(&"alipay_rows_by_alipay_id".to_string()), "{indexes:?}");
+        let columns: Vec<String> = c
+            .prepare("SELECT name FROM pragma_index_info('alipay_rows_by_alipay_id_type') ORDER BY seqno")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(columns, ["alipay_id", "trans_type", "file_id"]);
+        let found: (String, i64) = c
+            .query_row(
+                "SELECT trans_type, file_id FROM alipay_rows INDEXED BY alipay_rows_by_alipay_id_type WHERE alipay_id = 'A1'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!(found, ("PAYMENT".to_string(), 1));
+    }
+
     /// Files stored before 0017 get the id zones an import now writes (`store::zones`): each kind's
     /// smallest and largest id over both of its columns, nulls left out; a file without rows holds
     /// none; a summary has no zone. Local zones are built by the first write of local records.
