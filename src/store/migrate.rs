@@ -121,22 +121,14 @@ mod tests {
         )
         .unwrap();
         super::migrate(&mut c).unwrap();
-        let indexes: Vec<String> = c
-            .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'alipay_rows' ORDER BY name")
-            .unwrap()
-            .query_map([], |r| r.get(0))
-            .unwrap()
-            .map(Result::unwrap)
-            .collect();
+        let names = |sql: &str| -> Vec<String> {
+            c.prepare(sql).unwrap().query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
+        };
+        let indexes =
+            names("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'alipay_rows' ORDER BY name");
         assert!(indexes.contains(&"alipay_rows_by_alipay_id_type".to_string()), "{indexes:?}");
         assert!(!indexes.contains(&"alipay_rows_by_alipay_id".to_string()), "{indexes:?}");
-        let columns: Vec<String> = c
-            .prepare("SELECT name FROM pragma_index_info('alipay_rows_by_alipay_id_type') ORDER BY seqno")
-            .unwrap()
-            .query_map([], |r| r.get(0))
-            .unwrap()
-            .map(Result::unwrap)
-            .collect();
+        let columns = names("SELECT name FROM pragma_index_info('alipay_rows_by_alipay_id_type') ORDER BY seqno");
         assert_eq!(columns, ["alipay_id", "trans_type", "file_id"]);
         let found: (String, i64) = c
             .query_row(
