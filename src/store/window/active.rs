@@ -108,6 +108,9 @@ fn load_active_inner(
             Some(p) => (Some(p.local), Some(p.leaving), Some(p.unsettled), p.state),
             None => (None, None, None, None),
         };
+    // The wait for the prefetch thread (at 1M payments a day it can still be reading when the import
+    // ends), apart from the seeds' own time in the debug log.
+    lap("prefetch joined");
     // Read before the import: still true unless the import stored a file dated before T.
     if handoff.files.iter().any(|(id, _)| current.get(id).is_none_or(|&i| input.files[i].date < day)) {
         (leaving_prefetched, unsettled_prefetched, state_probe) = (None, None, None);
