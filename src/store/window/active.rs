@@ -1131,8 +1131,8 @@ mod tests {
     use super::*;
 
     /// The UNSETTLED seeds' settlement check reads only the Alipay-id index (sql/0018: the row's type
-    /// and file are in it), not each settlement row from the table: at 1M payments a day that read
-    /// made the probe ~4 s.
+    /// and file are in it), not each settlement row from the table: on a 22-day database of 100k
+    /// payments a day the probe took 141–149 ms with that read, 61–68 ms without.
     #[test]
     fn the_unsettled_settlement_check_reads_only_the_index() {
         let conn = crate::store::open_in_memory().unwrap();
