@@ -302,7 +302,7 @@ pub fn import_day_with(
                     }
                 })
             })
-            .context("cannot start the thread that fetches the day's files")?;
+            .context("cannot start the thread that fetches the day's files: the system refused a new thread (check the process and memory limits, `ulimit -u` and free memory), then run the date again")?;
         let imported = import_fetched(ws, plan, &fetched_rx, date, &describe, past_deadline, run_id, obs, &mut out);
         if imported.is_err() {
             // The day stops here: the files fetched ahead leave the staging folder.

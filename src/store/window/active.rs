@@ -1130,17 +1130,20 @@ fn load_local_keys(
 mod tests {
     use super::*;
 
+    /// SQLite's plan of `sql` (every parameter NULL), one line per step.
+    fn query_plan(conn: &Connection, sql: &str) -> Vec<String> {
+        let mut st = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let nulls = vec![rusqlite::types::Null; st.parameter_count()];
+        st.query_map(rusqlite::params_from_iter(nulls), |r| r.get(3)).unwrap().map(Result::unwrap).collect()
+    }
+
     /// The UNSETTLED seeds' settlement check reads only the Alipay-id index (sql/0018: the row's type
     /// and file are in it), not each settlement row from the table: on a 22-day database of 100k
     /// payments a day the probe took 141–149 ms with that read, 61–68 ms without.
     #[test]
     fn the_unsettled_settlement_check_reads_only_the_index() {
         let conn = crate::store::open_in_memory().unwrap();
-        let sql = format!("EXPLAIN QUERY PLAN {ROW_COLUMNS}{UNSETTLED_ROWS}");
-        let mut st = conn.prepare(&sql).unwrap();
-        let nulls = vec![rusqlite::types::Null; st.parameter_count()];
-        let plan: Vec<String> =
-            st.query_map(rusqlite::params_from_iter(nulls), |r| r.get(3)).unwrap().map(Result::unwrap).collect();
+        let plan = query_plan(&conn, &format!("{ROW_COLUMNS}{UNSETTLED_ROWS}"));
         assert!(
             plan.iter().any(|l| l.contains("SEARCH s USING COVERING INDEX alipay_rows_by_alipay_id_type")),
             "{plan:#?}"
@@ -1159,10 +1162,7 @@ mod tests {
             (format!("{ROW_COLUMNS}{UNSETTLED_ROWS}"), 2),
         ];
         for (sql, at_least) in seeds {
-            let mut st = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
-            let nulls = vec![rusqlite::types::Null; st.parameter_count()];
-            let plan: Vec<String> =
-                st.query_map(rusqlite::params_from_iter(nulls), |r| r.get(3)).unwrap().map(Result::unwrap).collect();
+            let plan = query_plan(&conn, &sql);
             let subqueries = plan.iter().filter(|l| l.contains("SUBQUERY")).count();
             assert!(subqueries >= at_least, "{plan:#?}");
             for line in plan.iter().filter(|l| !l.contains("SUBQUERY")) {
